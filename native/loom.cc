@@ -1,0 +1,576 @@
+// Loom's native shim: the smallest bridge from Node-API to libtorch.
+// It holds no model logic. Ops are called by schema through the dispatcher's boxed
+// path, so every aten:: op is reachable without C++ per op; TypeScript does the rest.
+#include <napi.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/GradMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/version.h>
+
+#include <cmath>
+
+#include <atomic>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// ---- tensor handles -------------------------------------------------------------------
+
+// A handle owns one reference to a tensor until dispose() or, as a safety net, GC.
+struct Box {
+  at::Tensor t;
+  int64_t bytes = 0;
+  bool alive = true;
+};
+
+int64_t g_live = 0;
+int64_t g_live_bytes = 0;
+
+int64_t tensorBytes(const at::Tensor& t) {
+  return t.defined() ? static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()) : 0;
+}
+
+void release(Napi::Env env, Box* box) {
+  if (!box->alive) return;
+  box->alive = false;
+  g_live -= 1;
+  g_live_bytes -= box->bytes;
+  if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
+  box->t = at::Tensor();
+}
+
+Napi::Value wrap(Napi::Env env, at::Tensor t) {
+  if (!t.defined()) return env.Null();
+  auto* box = new Box();
+  box->bytes = tensorBytes(t);
+  box->t = std::move(t);
+  g_live += 1;
+  g_live_bytes += box->bytes;
+  if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
+  return Napi::External<Box>::New(env, box, [](Napi::Env e, Box* b) {
+    release(e, b);
+    delete b;
+  });
+}
+
+Box* boxOf(const Napi::Value& v) {
+  if (!v.IsExternal()) throw std::invalid_argument("expected a tensor");
+  return v.As<Napi::External<Box>>().Data();
+}
+
+const at::Tensor& tensorOf(const Napi::Value& v) {
+  Box* b = boxOf(v);
+  if (!b->alive) throw std::invalid_argument("this tensor was disposed and cannot be used again");
+  return b->t;
+}
+
+std::vector<int64_t> intList(const Napi::Value& v) {
+  std::vector<int64_t> out;
+  if (v.IsNumber()) {
+    out.push_back(v.As<Napi::Number>().Int64Value());
+    return out;
+  }
+  if (!v.IsArray()) throw std::invalid_argument("expected a number or an array of numbers");
+  auto a = v.As<Napi::Array>();
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a[i];
+    if (!e.IsNumber()) throw std::invalid_argument("expected an array of numbers");
+    out.push_back(e.As<Napi::Number>().Int64Value());
+  }
+  return out;
+}
+
+std::vector<at::Tensor> tensorList(const Napi::Value& v) {
+  if (!v.IsArray()) throw std::invalid_argument("expected an array of tensors");
+  auto a = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); i++) out.push_back(tensorOf(a[i]));
+  return out;
+}
+
+// ---- operator handles -----------------------------------------------------------------
+
+enum class Kind {
+  Tensor, OptTensor, TensorList, OptTensorList,
+  Int, IntList, Float, FloatList, Bool, BoolList, Scalar, Str, Device,
+  Generator, Unsupported
+};
+
+struct Arg {
+  Kind kind;
+  bool optional;  // None is a valid value
+  std::string name;
+  c10::optional<c10::IValue> def;
+};
+
+struct Op {
+  c10::OperatorHandle handle;
+  std::vector<Arg> args;
+  std::vector<int> returnAlias;  // per return: index of the argument it aliases (a!), or -1
+  std::string name;
+};
+
+Kind kindOf(const c10::TypePtr& ty) {
+  using K = c10::TypeKind;
+  switch (ty->kind()) {
+    case K::TensorType: return Kind::Tensor;
+    case K::IntType: case K::SymIntType: return Kind::Int;
+    case K::FloatType: return Kind::Float;
+    case K::BoolType: return Kind::Bool;
+    case K::NumberType: return Kind::Scalar;
+    case K::StringType: return Kind::Str;
+    case K::DeviceObjType: return Kind::Device;
+    case K::GeneratorType: return Kind::Generator;
+    case K::ListType: {
+      auto el = ty->expectRef<c10::ListType>().getElementType();
+      switch (el->kind()) {
+        case K::TensorType: return Kind::TensorList;
+        case K::OptionalType: return Kind::OptTensorList;
+        case K::IntType: case K::SymIntType: return Kind::IntList;
+        case K::FloatType: return Kind::FloatList;
+        case K::BoolType: return Kind::BoolList;
+        default: return Kind::Unsupported;
+      }
+    }
+    default: return Kind::Unsupported;
+  }
+}
+
+Op* findOp(const std::string& name, const std::string& overload) {
+  static std::unordered_map<std::string, Op*> cache;
+  std::string key = name + "." + overload;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  auto handle = c10::Dispatcher::singleton().findSchemaOrThrow(name.c_str(), overload.c_str());
+  const auto& schema = handle.schema();
+  auto* op = new Op{handle, {}, {}, key};
+  for (const auto& a : schema.arguments()) {
+    Arg arg;
+    arg.name = a.name();
+    arg.optional = a.type()->kind() == c10::TypeKind::OptionalType;
+    auto ty = arg.optional ? a.type()->expectRef<c10::OptionalType>().getElementType() : a.type();
+    arg.kind = kindOf(ty);
+    if (arg.optional && arg.kind == Kind::Tensor) arg.kind = Kind::OptTensor;
+    arg.def = a.default_value();
+    op->args.push_back(arg);
+  }
+  for (const auto& r : schema.returns()) {
+    int alias = -1;
+    if (r.alias_info() && r.alias_info()->isWrite()) {
+      for (size_t i = 0; i < schema.arguments().size(); i++) {
+        const auto& ai = schema.arguments()[i].alias_info();
+        if (ai && ai->isWrite() && ai->beforeSets() == r.alias_info()->beforeSets()) {
+          alias = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    op->returnAlias.push_back(alias);
+  }
+  cache[key] = op;
+  return op;
+}
+
+c10::IValue toIValue(const Arg& arg, const Napi::Value& v) {
+  if (v.IsUndefined()) {
+    if (arg.def) return *arg.def;
+    if (arg.optional || arg.kind == Kind::Generator) return c10::IValue();
+    throw std::invalid_argument("missing argument '" + arg.name + "'");
+  }
+  if (v.IsNull()) {
+    if (arg.optional || arg.kind == Kind::Generator) return c10::IValue();
+    throw std::invalid_argument("argument '" + arg.name + "' may not be null");
+  }
+  switch (arg.kind) {
+    case Kind::Tensor:
+    case Kind::OptTensor: return tensorOf(v);
+    case Kind::TensorList: return tensorList(v);
+    case Kind::OptTensorList: {
+      auto a = v.As<Napi::Array>();
+      c10::List<c10::optional<at::Tensor>> list;
+      for (uint32_t i = 0; i < a.Length(); i++) {
+        Napi::Value e = a[i];
+        if (e.IsNull() || e.IsUndefined()) list.push_back(c10::nullopt);
+        else list.push_back(tensorOf(e));
+      }
+      return list;
+    }
+    case Kind::Int: return v.ToNumber().Int64Value();
+    case Kind::IntList: return intList(v);
+    case Kind::Float: return v.ToNumber().DoubleValue();
+    case Kind::FloatList: {
+      std::vector<double> out;
+      if (v.IsNumber()) { out.push_back(v.As<Napi::Number>().DoubleValue()); return out; }
+      auto a = v.As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); i++) out.push_back(Napi::Value(a[i]).ToNumber().DoubleValue());
+      return out;
+    }
+    case Kind::Bool: return v.ToBoolean().Value();
+    case Kind::BoolList: {
+      auto a = v.As<Napi::Array>();
+      c10::List<bool> list;
+      for (uint32_t i = 0; i < a.Length(); i++) list.push_back(Napi::Value(a[i]).ToBoolean().Value());
+      return list;
+    }
+    case Kind::Scalar: {
+      if (v.IsBoolean()) return c10::Scalar(v.As<Napi::Boolean>().Value());
+      double d = v.ToNumber().DoubleValue();
+      // Integral JS numbers are int scalars, as 2 is in Python: int tensors stay int.
+      if (std::floor(d) == d && std::abs(d) < 9.007199254740992e15) return c10::Scalar(static_cast<int64_t>(d));
+      return c10::Scalar(d);
+    }
+    case Kind::Str: return v.ToString().Utf8Value();
+    case Kind::Device: return c10::Device(v.ToString().Utf8Value());
+    case Kind::Generator: throw std::invalid_argument("explicit generators are not supported; seed with manualSeed()");
+    case Kind::Unsupported: break;
+  }
+  throw std::invalid_argument("argument '" + arg.name + "' has a type Loom cannot pass yet");
+}
+
+Napi::Value fromIValue(Napi::Env env, const c10::IValue& v) {
+  if (v.isTensor()) return wrap(env, v.toTensor());
+  if (v.isNone()) return env.Undefined();
+  if (v.isInt()) return Napi::Number::New(env, static_cast<double>(v.toInt()));
+  if (v.isDouble()) return Napi::Number::New(env, v.toDouble());
+  if (v.isBool()) return Napi::Boolean::New(env, v.toBool());
+  if (v.isScalar()) return Napi::Number::New(env, v.toScalar().toDouble());
+  if (v.isTensorList()) {
+    auto list = v.toTensorList();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) out[i] = wrap(env, list.get(i));
+    return out;
+  }
+  if (v.isTuple()) {
+    const auto& elems = v.toTupleRef().elements();
+    auto out = Napi::Array::New(env, elems.size());
+    for (size_t i = 0; i < elems.size(); i++) out[i] = fromIValue(env, elems[i]);
+    return out;
+  }
+  if (v.isList()) {
+    auto list = v.toListRef();
+    auto out = Napi::Array::New(env, list.size());
+    for (size_t i = 0; i < list.size(); i++) out[i] = fromIValue(env, list[i]);
+    return out;
+  }
+  if (v.isString()) return Napi::String::New(env, v.toStringRef());
+  throw std::invalid_argument("an op returned a value of a type Loom cannot read: " + v.tagKind());
+}
+
+// ---- entry points ---------------------------------------------------------------------
+
+// Every entry point goes through here, so a C++ exception becomes a JS Error with
+// libtorch's message and never a backtrace or an abort.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return F(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(info.Env(), e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  } catch (...) {
+    throw Napi::Error::New(info.Env(), "unknown native error");
+  }
+}
+
+// op(name, overload) -> op handle
+Napi::Value OpHandle(const Napi::CallbackInfo& info) {
+  Op* op = findOp(info[0].ToString().Utf8Value(), info[1].ToString().Utf8Value());
+  return Napi::External<Op>::New(info.Env(), op);
+}
+
+// call(op, ...args): positional schema arguments; undefined takes the schema default.
+Napi::Value Call(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Op* op = info[0].As<Napi::External<Op>>().Data();
+  size_t given = info.Length() - 1;
+  if (given > op->args.size()) {
+    throw std::invalid_argument(op->name + " takes " + std::to_string(op->args.size()) + " arguments, got " +
+                                std::to_string(given));
+  }
+  torch::jit::Stack stack;
+  stack.reserve(op->args.size());
+  for (size_t i = 0; i < op->args.size(); i++) {
+    try {
+      stack.push_back(toIValue(op->args[i], i < given ? info[i + 1] : env.Undefined()));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(op->name + ": argument '" + op->args[i].name + "': " + e.what());
+    }
+  }
+  op->handle.callBoxed(&stack);
+  size_t n = op->returnAlias.size();
+  if (n == 0) return env.Undefined();
+  if (n == 1) return op->returnAlias[0] >= 0 ? env.Undefined() : fromIValue(env, stack[0]);
+  auto out = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) out[i] = op->returnAlias[i] >= 0 ? env.Undefined() : fromIValue(env, stack[i]);
+  return out;
+}
+
+Napi::Value Schema(const Napi::CallbackInfo& info) {
+  auto handle = c10::Dispatcher::singleton().findSchemaOrThrow(info[0].ToString().Utf8Value().c_str(),
+                                                                info[1].ToString().Utf8Value().c_str());
+  std::ostringstream s;
+  s << handle.schema();
+  return Napi::String::New(info.Env(), s.str());
+}
+
+Napi::Value AllSchemas(const Napi::CallbackInfo& info) {
+  auto names = c10::Dispatcher::singleton().getAllOpNames();
+  auto out = Napi::Array::New(info.Env());
+  uint32_t k = 0;
+  for (const auto& n : names) {
+    auto h = c10::Dispatcher::singleton().findOp(n);
+    if (!h || !h->hasSchema()) continue;
+    std::ostringstream s;
+    s << h->schema();
+    out[k++] = Napi::String::New(info.Env(), s.str());
+  }
+  return out;
+}
+
+// fromBuffer(typedArray, shape, dtype) copies the bytes into a new CPU tensor.
+Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
+  auto ta = info[0].As<Napi::TypedArray>();
+  auto shape = intList(info[1]);
+  auto dtype = static_cast<c10::ScalarType>(info[2].ToNumber().Int32Value());
+  int64_t numel = 1;
+  for (auto d : shape) {
+    if (d < 0) throw std::invalid_argument("shape sizes must be non-negative");
+    numel *= d;
+  }
+  size_t need = static_cast<size_t>(numel) * c10::elementSize(dtype);
+  if (ta.ByteLength() != need) {
+    throw std::invalid_argument("data has " + std::to_string(ta.ByteLength()) + " bytes but shape and dtype need " +
+                                std::to_string(need));
+  }
+  auto t = at::empty(shape, at::TensorOptions().dtype(dtype));
+  if (need > 0) {
+    auto* src = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    std::memcpy(t.data_ptr(), src, need);
+  }
+  return wrap(info.Env(), t);
+}
+
+// toBuffer(t) copies a tensor's elements, in row-major order, into a new ArrayBuffer.
+Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
+  at::Tensor t = tensorOf(info[0]).detach().to(at::kCPU).contiguous();
+  size_t n = t.numel() * t.element_size();
+  auto buf = Napi::ArrayBuffer::New(info.Env(), n);
+  if (n > 0) std::memcpy(buf.Data(), t.data_ptr(), n);
+  return buf;
+}
+
+Napi::Value Dispose(const Napi::CallbackInfo& info) {
+  release(info.Env(), boxOf(info[0]));
+  return info.Env().Undefined();
+}
+
+Napi::Value IsAlive(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), boxOf(info[0])->alive);
+}
+
+Napi::Value Shape(const Napi::CallbackInfo& info) {
+  const auto& t = tensorOf(info[0]);
+  auto sizes = t.sizes();
+  auto out = Napi::Array::New(info.Env(), sizes.size());
+  for (size_t i = 0; i < sizes.size(); i++) out[i] = Napi::Number::New(info.Env(), static_cast<double>(sizes[i]));
+  return out;
+}
+
+Napi::Value Dtype(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<int>(tensorOf(info[0]).scalar_type()));
+}
+
+Napi::Value DeviceOf(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), tensorOf(info[0]).device().str());
+}
+
+Napi::Value Item(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), tensorOf(info[0]).item().toDouble());
+}
+
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tensorOf(info[0]).requires_grad());
+}
+
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), tensorOf(info[0]).is_leaf());
+}
+
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), tensorOf(info[0]).grad());
+}
+
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  const auto& t = tensorOf(info[0]);
+  t.mutable_grad() = info[1].IsNull() || info[1].IsUndefined() ? at::Tensor() : tensorOf(info[1]);
+  return info.Env().Undefined();
+}
+
+// setData(t, src) replaces t's storage in place, so optimizers keep the live parameter.
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  tensorOf(info[0]).set_data(tensorOf(info[1]));
+  return info.Env().Undefined();
+}
+
+std::vector<at::Tensor> optionalTensorList(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return {};
+  auto a = v.As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a[i];
+    out.push_back(e.IsNull() || e.IsUndefined() ? at::Tensor() : tensorOf(e));
+  }
+  return out;
+}
+
+// backward(tensors, grads|null, retainGraph, createGraph)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  auto tensors = tensorList(info[0]);
+  auto grads = optionalTensorList(info[1]);
+  bool retain = info[2].ToBoolean().Value();
+  bool create = info[3].ToBoolean().Value();
+  torch::autograd::backward(tensors, grads, retain, create);
+  return info.Env().Undefined();
+}
+
+// grad(outputs, inputs, gradOutputs|null, retainGraph, createGraph, allowUnused)
+Napi::Value AutogradGrad(const Napi::CallbackInfo& info) {
+  auto outputs = tensorList(info[0]);
+  auto inputs = tensorList(info[1]);
+  auto grads = optionalTensorList(info[2]);
+  bool create = info[4].ToBoolean().Value();
+  c10::optional<bool> retain;
+  if (!info[3].IsUndefined() && !info[3].IsNull()) retain = info[3].ToBoolean().Value();
+  auto res = torch::autograd::grad(outputs, inputs, grads, retain, create, info[5].ToBoolean().Value());
+  auto out = Napi::Array::New(info.Env(), res.size());
+  for (size_t i = 0; i < res.size(); i++) out[i] = wrap(info.Env(), res[i]);
+  return out;
+}
+
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = c10::GradMode::is_enabled();
+  c10::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  uint64_t seed = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(seed);
+  }
+  if (at::hasCUDA()) {
+    int n = at::detail::getCUDAHooks().getNumGPUs();
+    for (int i = 0; i < n; i++) {
+      auto gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value GetRngState(const Napi::CallbackInfo& info) {
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  return wrap(info.Env(), gen.get_state());
+}
+
+Napi::Value SetRngState(const Napi::CallbackInfo& info) {
+  const auto& state = tensorOf(info[0]);
+  auto gen = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_state(state);
+  return info.Env().Undefined();
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].ToNumber().Int32Value();
+  if (n < 1) throw std::invalid_argument("the thread count must be at least 1");
+  at::set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  auto out = Napi::Object::New(info.Env());
+  out.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live)));
+  out.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(g_live_bytes)));
+  return out;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("torchVersion", std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
+                              std::to_string(TORCH_VERSION_PATCH));
+  out.Set("cuda", at::hasCUDA());
+  out.Set("cudaDevices", at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0);
+  out.Set("mkldnn", at::hasMKLDNN());
+  out.Set("openmp", at::hasOpenMP());
+  out.Set("threads", at::get_num_threads());
+  out.Set("parallelInfo", at::get_parallel_info());
+  out.Set("config", at::show_config());
+  out.Set("cxx11Abi", static_cast<bool>(_GLIBCXX_USE_CXX11_ABI));
+  return out;
+}
+
+#define FN(name, f) exports.Set(name, Napi::Function::New<guarded<f>>(env, name))
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  FN("op", OpHandle);
+  FN("call", Call);
+  FN("schema", Schema);
+  FN("allSchemas", AllSchemas);
+  FN("fromBuffer", FromBuffer);
+  FN("toBuffer", ToBuffer);
+  FN("dispose", Dispose);
+  FN("isAlive", IsAlive);
+  FN("shape", Shape);
+  FN("dtype", Dtype);
+  FN("device", DeviceOf);
+  FN("item", Item);
+  FN("requiresGrad", RequiresGrad);
+  FN("isLeaf", IsLeaf);
+  FN("grad", Grad);
+  FN("setGrad", SetGrad);
+  FN("setData", SetData);
+  FN("backward", Backward);
+  FN("autogradGrad", AutogradGrad);
+  FN("setGradEnabled", SetGradEnabled);
+  FN("isGradEnabled", IsGradEnabled);
+  FN("manualSeed", ManualSeed);
+  FN("getRngState", GetRngState);
+  FN("setRngState", SetRngState);
+  FN("setNumThreads", SetNumThreads);
+  FN("getNumThreads", GetNumThreads);
+  FN("liveTensors", LiveTensors);
+  FN("info", Info);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(loom, Init)

@@ -1,0 +1,63 @@
+// Compiles native/loom.cc against the libtorch that find-libtorch.mjs finds.
+// Plain g++ rather than node-gyp: libtorch needs RTTI and exceptions, and the flags
+// stay visible here.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findLibtorch } from './find-libtorch.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const out = path.join(root, 'build', 'loom.node');
+const source = path.join(root, 'native', 'loom.cc');
+
+function nodeInclude() {
+  const candidates = [
+    process.env.npm_config_nodedir && path.join(process.env.npm_config_nodedir, 'include', 'node'),
+    path.resolve(path.dirname(process.execPath), '..', 'include', 'node'),
+    '/usr/include/node',
+    '/usr/local/include/node',
+  ].filter(Boolean);
+  const dir = candidates.find((d) => existsSync(path.join(d, 'node_api.h')));
+  if (!dir) throw new Error(`Node's C headers (node_api.h) were not found in ${candidates.join(', ')}`);
+  return dir;
+}
+
+const torch = findLibtorch();
+if (!torch) {
+  console.error(
+    'loom: libtorch was not found. On Debian: sudo apt-get install libtorch-dev libopenblas0-pthread; ' +
+      'or set LIBTORCH to an unpacked libtorch (see README).',
+  );
+  process.exit(1);
+}
+
+const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs });
+const stampFile = out + '.stamp';
+if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && !process.argv.includes('--force')) {
+  console.log(`loom: addon up to date (libtorch ${torch.version}, ${torch.source})`);
+  process.exit(0);
+}
+
+const require = createRequire(import.meta.url);
+const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'));
+const args = [
+  '-std=c++17', '-O2', '-fPIC', '-shared', '-fvisibility=hidden',
+  `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
+  '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+  '-Wno-deprecated-declarations', '-Wno-unused-parameter',
+  `-I${nodeInclude()}`, `-I${napiInclude}`,
+  ...torch.include.map((d) => `-I${d}`),
+  source,
+  '-o', out,
+  `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`,
+  // Without --no-as-needed the linker drops libtorch_cuda and CUDA is silently absent.
+  ...(torch.cuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-Wl,--as-needed'] : []),
+  '-ltorch', '-ltorch_cpu', '-lc10',
+];
+mkdirSync(path.dirname(out), { recursive: true });
+console.log(`loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})`);
+execFileSync(process.env.CXX ?? 'g++', args, { stdio: 'inherit' });
+writeFileSync(stampFile, stamp);
+console.log(`loom: built ${path.relative(root, out)}`);

@@ -1,0 +1,85 @@
+// Loom's tensor library: libtorch from TypeScript. Import from here, so that every
+// Tensor method (generated and hand-written) is attached.
+import { native, call, op, type Handle } from './native.js';
+import { Tensor, wrap } from './tensor.js';
+import { dtypeCode, type DType } from './dtype.js';
+import * as ops from './ops.generated.js';
+import './methods.js';
+
+export * from './ops.generated.js';
+export { Tensor, tensor, type TensorData, type TensorOptions, type NestedArray } from './tensor.js';
+export { tidy, keep } from './scope.js';
+export { backward, grad, noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export { type DType, isFloating } from './dtype.js';
+export type { ReduceOptions } from './methods.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+  device?: string;
+}
+
+// PyTorch-style creation with an options object instead of keyword arguments.
+export const zeros = (shape: number[], o: CreateOptions = {}) => ops.zeros(shape, o.dtype ?? null, null, o.device ?? null);
+export const ones = (shape: number[], o: CreateOptions = {}) => ops.ones(shape, o.dtype ?? null, null, o.device ?? null);
+export const full = (shape: number[], value: number, o: CreateOptions = {}) =>
+  ops.full(shape, value, o.dtype ?? null, null, o.device ?? null);
+export const rand = (shape: number[], o: CreateOptions = {}) => ops.rand(shape, o.dtype ?? null, null, o.device ?? null);
+export const randn = (shape: number[], o: CreateOptions = {}) => ops.randn(shape, o.dtype ?? null, null, o.device ?? null);
+export const arange = (start: number, end: number, step = 1, o: CreateOptions = {}) =>
+  ops.arange(start, end, step, o.dtype ?? null, null, o.device ?? null);
+export const empty = (shape: number[], o: CreateOptions = {}) => ops.empty(shape, o.dtype ?? null, null, o.device ?? null);
+
+/**
+ * Calls any aten:: operator by name ("aten::lerp.Scalar" or "lerp.Scalar"), passing
+ * arguments in schema order; Tensors (and arrays of them) are passed through, dtype
+ * names are not converted (use dtypeCode). Returned tensors are wrapped.
+ */
+export function callOp(name: string, ...args: unknown[]): any {
+  const full = name.includes('::') ? name : `aten::${name}`;
+  const dot = full.indexOf('.', full.indexOf('::'));
+  const h = dot >= 0 ? op(full.slice(0, dot), full.slice(dot + 1)) : op(full, '');
+  const conv = (a: unknown): unknown =>
+    a instanceof Tensor ? a.h : Array.isArray(a) ? a.map(conv) : a;
+  return unwrapResult(call(h, ...args.map(conv)));
+}
+function unwrapResult(r: unknown): unknown {
+  if (Array.isArray(r)) return r.map(unwrapResult);
+  if (r !== null && typeof r === 'object') return wrap(r as Handle);
+  return r;
+}
+export { dtypeCode };
+
+/** The schema of an operator, as libtorch declares it. */
+export const schema = (name: string, overload = '') => native.schema(name.includes('::') ? name : `aten::${name}`, overload);
+
+/** Seeds every generator (CPU and, where present, CUDA): the same seed gives the same numbers. */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`a seed must be a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+/** The CPU generator's state, as a uint8 tensor, for exact resume. */
+export const getRngState = (): Tensor => wrap(native.getRngState());
+export function setRngState(state: Tensor): void {
+  native.setRngState(state.h);
+}
+
+/** Sets libtorch's intra-op thread count. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`the thread count must be a positive integer, got ${n}`);
+  native.setNumThreads(n);
+}
+export const getNumThreads = (): number => native.getNumThreads();
+
+/** How many native tensors are alive (not disposed and not collected), and their bytes. */
+export const liveTensors = (): { count: number; bytes: number } => native.liveTensors();
+
+export const cudaAvailable = (): boolean => native.info().cuda;
+
+// libtorch picks 1 thread on this kind of machine; Loom uses every core unless the user
+// chose through OMP_NUM_THREADS or LOOM_THREADS.
+{
+  const chosen = Number(process.env.LOOM_THREADS);
+  if (Number.isInteger(chosen) && chosen > 0) native.setNumThreads(chosen);
+  else if (!process.env.OMP_NUM_THREADS) native.setNumThreads((await import('node:os')).availableParallelism());
+}

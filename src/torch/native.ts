@@ -1,0 +1,74 @@
+// Loads the addon built by scripts/build-addon.mjs and gives its functions types.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque native tensor handle. */
+export type Handle = { readonly __handle: unique symbol };
+/** An opaque cached operator handle. */
+export type OpHandle = { readonly __op: unique symbol };
+
+export interface NativeInfo {
+  torchVersion: string;
+  cuda: boolean;
+  cudaDevices: number;
+  mkldnn: boolean;
+  openmp: boolean;
+  threads: number;
+  parallelInfo: string;
+  config: string;
+  cxx11Abi: boolean;
+}
+
+interface Native {
+  op(name: string, overload: string): OpHandle;
+  call(op: OpHandle, ...args: unknown[]): any;
+  schema(name: string, overload: string): string;
+  allSchemas(): string[];
+  fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  dispose(h: Handle): void;
+  isAlive(h: Handle): boolean;
+  shape(h: Handle): number[];
+  dtype(h: Handle): number;
+  device(h: Handle): string;
+  item(h: Handle): number;
+  requiresGrad(h: Handle): boolean;
+  isLeaf(h: Handle): boolean;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, g: Handle | null): void;
+  setData(h: Handle, src: Handle): void;
+  backward(tensors: Handle[], grads: (Handle | null)[] | null, retainGraph: boolean, createGraph: boolean): void;
+  autogradGrad(
+    outputs: Handle[],
+    inputs: Handle[],
+    gradOutputs: (Handle | null)[] | null,
+    retainGraph: boolean | null,
+    createGraph: boolean,
+    allowUnused: boolean,
+  ): (Handle | null)[];
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+  manualSeed(seed: number): void;
+  getRngState(): Handle;
+  setRngState(state: Handle): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  liveTensors(): { count: number; bytes: number };
+  info(): NativeInfo;
+}
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const addonPath = path.join(root, 'build', 'loom.node');
+
+function load(): Native {
+  try {
+    return createRequire(import.meta.url)(addonPath) as Native;
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    throw new Error(`Loom's native addon could not be loaded (${why}); run \`npm install\` to build it`);
+  }
+}
+
+export const native: Native = load();
+export const { call, op } = native;
