@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// The `loom` command: `loom <system> <verb> [options]`. Thin over the library.
+import { parseArgs } from 'node:util';
+import { UserError } from './errors.js';
+
+const USAGE = `usage: loom <command> [options]
+
+commands:
+  info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
+
+Run \`loom <command> --help\` for a command's options.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return;
+  }
+  switch (cmd) {
+    case 'info': {
+      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+      if (values.help) {
+        console.log('usage: loom info [--json]\n\nPrints Loom\'s version, the libtorch found (version, path), threads, BLAS in use and devices.');
+        return;
+      }
+      await import('../torch/index.js');
+      const { info, formatInfo } = await import('./info.js');
+      const i = info();
+      console.log(values.json ? JSON.stringify(i) : formatInfo(i));
+      return;
+    }
+    default:
+      throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  // Bad input is one sentence and exit code 2; parseArgs' own errors count as bad input.
+  const code = (e as { code?: string }).code;
+  if (e instanceof UserError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
+    console.error(`loom: ${(e as Error).message}`);
+    process.exit(2);
+  }
+  console.error(`loom: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

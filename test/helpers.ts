@@ -1,0 +1,38 @@
+// Shared test helpers: golden fixtures and tolerant comparison.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tensor, type Tensor } from '../src/torch/index.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface Enc {
+  shape: number[];
+  data: number[];
+}
+
+export function golden<T = any>(name: string): T {
+  return JSON.parse(readFileSync(path.join(repoRoot, 'test', 'golden', name), 'utf8')) as T;
+}
+
+export function fromEnc(e: Enc, requiresGrad = false): Tensor {
+  return tensor(Float32Array.from(e.data), { shape: e.shape, requiresGrad });
+}
+
+/** Asserts shape equality and |a - b| <= atol + rtol * |b| elementwise. */
+export function assertClose(actual: Tensor | null, expected: Enc, atol = 1e-5, rtol = 1e-4, what = 'tensor'): void {
+  assert.ok(actual, `${what}: missing`);
+  assert.deepEqual(actual.shape, expected.shape, `${what}: shape`);
+  const a = actual.toFlatArray();
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < a.length; i++) {
+    const err = Math.abs(a[i] - expected.data[i]) - (atol + rtol * Math.abs(expected.data[i]));
+    if (!(err <= worst)) {
+      worst = err;
+      at = i;
+    }
+  }
+  assert.ok(at < 0, `${what}: element ${at} is ${a[at]}, expected ${expected.data[at]}`);
+}
