@@ -61,6 +61,14 @@ interface Native {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const addonPath = path.join(root, 'build', 'loom.node');
 
+// OpenMP's idle workers spin for a while after each parallel region; on a 2-core machine
+// they steal the cores from OpenBLAS's own threads, and the char LSTM's training step ran
+// 3x slower with 2 threads than with 1 (docs/benchmarks.md). Sleeping workers fix that.
+// libgomp reads this when the addon loads it, so it must be set before; a user's own
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
+export const ompWaitPolicySetByLoom = !process.env.OMP_WAIT_POLICY && !process.env.GOMP_SPINCOUNT;
+if (ompWaitPolicySetByLoom) process.env.OMP_WAIT_POLICY = 'PASSIVE';
+
 function load(): Native {
   try {
     return createRequire(import.meta.url)(addonPath) as Native;

@@ -460,11 +460,25 @@ export function sigmoid(self_: Tensor): Tensor {
   return wrap(r);
 }
 
+let op_sigmoid_inplace: OpHandle | undefined;
+/** aten::sigmoid_(Tensor(a!) self) -> Tensor(a!) */
+export function sigmoid_(self_: Tensor): Tensor {
+  const r = call(op_sigmoid_inplace ??= op('aten::sigmoid_', ''), self_.h);
+  return self_;
+}
+
 let op_tanh: OpHandle | undefined;
 /** aten::tanh(Tensor self) -> Tensor */
 export function tanh(self_: Tensor): Tensor {
   const r = call(op_tanh ??= op('aten::tanh', ''), self_.h);
   return wrap(r);
+}
+
+let op_tanh_inplace: OpHandle | undefined;
+/** aten::tanh_(Tensor(a!) self) -> Tensor(a!) */
+export function tanh_(self_: Tensor): Tensor {
+  const r = call(op_tanh_inplace ??= op('aten::tanh_', ''), self_.h);
+  return self_;
 }
 
 let op_gelu: OpHandle | undefined;
@@ -834,6 +848,13 @@ let op_chunk: OpHandle | undefined;
 /** aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
 export function chunk(self_: Tensor, chunks: number, dim?: number): Tensor[] {
   const r = call(op_chunk ??= op('aten::chunk', ''), self_.h, chunks, dim);
+  return wrapAll(r);
+}
+
+let op_unsafeChunk: OpHandle | undefined;
+/** aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
+export function unsafeChunk(self_: Tensor, chunks: number, dim?: number): Tensor[] {
+  const r = call(op_unsafeChunk ??= op('aten::unsafe_chunk', ''), self_.h, chunks, dim);
   return wrapAll(r);
 }
 
@@ -1306,8 +1327,12 @@ declare module './tensor.js' {
     leakyRelu(negativeSlope?: number | boolean): Tensor;
     /** aten::sigmoid(Tensor self) -> Tensor */
     sigmoid(): Tensor;
+    /** aten::sigmoid_(Tensor(a!) self) -> Tensor(a!) */
+    sigmoid_(): Tensor;
     /** aten::tanh(Tensor self) -> Tensor */
     tanh(): Tensor;
+    /** aten::tanh_(Tensor(a!) self) -> Tensor(a!) */
+    tanh_(): Tensor;
     /** aten::gelu(Tensor self, *, str approximate="none") -> Tensor */
     gelu(approximate?: string): Tensor;
     /** aten::softmax.int(Tensor self, int dim, ScalarType? dtype=None) -> Tensor */
@@ -1336,6 +1361,8 @@ declare module './tensor.js' {
     argmin(dim?: number | null, keepdim?: boolean): Tensor;
     /** aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor */
     logsumexp(dim: number | number[], keepdim?: boolean): Tensor;
+    /** aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor */
+    norm(p?: number | boolean): Tensor;
     /** aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor */
     cumsum(dim: number, dtype?: DType | null): Tensor;
     /** aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices) */
@@ -1382,6 +1409,8 @@ declare module './tensor.js' {
     split(splitSize: number, dim?: number): Tensor[];
     /** aten::chunk(Tensor(a -> *) self, int chunks, int dim=0) -> Tensor(a)[] */
     chunk(chunks: number, dim?: number): Tensor[];
+    /** aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[] */
+    unsafeChunk(chunks: number, dim?: number): Tensor[];
     /** aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[] */
     unbind(dim?: number): Tensor[];
     /** aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor */
@@ -1529,8 +1558,14 @@ Tensor.prototype.leakyRelu = function (this: Tensor, negativeSlope?: number | bo
 Tensor.prototype.sigmoid = function (this: Tensor, ) {
   return sigmoid(this);
 };
+Tensor.prototype.sigmoid_ = function (this: Tensor, ) {
+  return sigmoid_(this);
+};
 Tensor.prototype.tanh = function (this: Tensor, ) {
   return tanh(this);
+};
+Tensor.prototype.tanh_ = function (this: Tensor, ) {
+  return tanh_(this);
 };
 Tensor.prototype.gelu = function (this: Tensor, approximate?: string) {
   return gelu(this, approximate);
@@ -1573,6 +1608,9 @@ Tensor.prototype.argmin = function (this: Tensor, dim?: number | null, keepdim?:
 };
 Tensor.prototype.logsumexp = function (this: Tensor, dim: number | number[], keepdim?: boolean) {
   return logsumexp(this, dim, keepdim);
+};
+Tensor.prototype.norm = function (this: Tensor, p?: number | boolean) {
+  return norm(this, p);
 };
 Tensor.prototype.cumsum = function (this: Tensor, dim: number, dtype?: DType | null) {
   return cumsum(this, dim, dtype);
@@ -1642,6 +1680,9 @@ Tensor.prototype.split = function (this: Tensor, splitSize: number, dim?: number
 };
 Tensor.prototype.chunk = function (this: Tensor, chunks: number, dim?: number) {
   return chunk(this, chunks, dim);
+};
+Tensor.prototype.unsafeChunk = function (this: Tensor, chunks: number, dim?: number) {
+  return unsafeChunk(this, chunks, dim);
 };
 Tensor.prototype.unbind = function (this: Tensor, dim?: number) {
   return unbind(this, dim);

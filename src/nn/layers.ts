@@ -1,0 +1,272 @@
+// Layers with PyTorch's parameter names, shapes and default initialisation.
+import * as T from '../torch/index.js';
+import { Tensor } from '../torch/index.js';
+import { Module } from './module.js';
+import { glorotUniform_, pytorchDefault_, type Initializer, ones_, zeros_, normal_, uniform_ } from './init.js';
+
+type Pair = number | [number, number];
+
+function weightInit(w: Tensor, init: Initializer | undefined, fanIn?: number): void {
+  if (init === 'glorot') glorotUniform_(w);
+  else pytorchDefault_(w, fanIn);
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; init?: Initializer } = {}) {
+    super();
+    this.weight = this.registerParameter('weight', T.empty([outFeatures, inFeatures]));
+    weightInit(this.weight, opts.init);
+    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outFeatures])) : null;
+    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, inFeatures);
+  }
+  forward(x: Tensor): Tensor {
+    return T.linear(x, this.weight, this.bias);
+  }
+}
+
+export interface ConvOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+  bias?: boolean;
+  init?: Initializer;
+}
+
+const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
+
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
+    super();
+    const [kh, kw] = pair(kernelSize);
+    this.stride = pair(opts.stride ?? 1);
+    this.padding = pair(opts.padding ?? 0);
+    this.dilation = pair(opts.dilation ?? 1);
+    this.groups = opts.groups ?? 1;
+    this.weight = this.registerParameter('weight', T.empty([outChannels, inChannels / this.groups, kh, kw]));
+    weightInit(this.weight, opts.init);
+    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
+    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
+  }
+  forward(x: Tensor): Tensor {
+    return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
+  }
+}
+
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly outputPadding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    opts: ConvOptions & { outputPadding?: Pair } = {},
+  ) {
+    super();
+    const [kh, kw] = pair(kernelSize);
+    this.stride = pair(opts.stride ?? 1);
+    this.padding = pair(opts.padding ?? 0);
+    this.outputPadding = pair(opts.outputPadding ?? 0);
+    this.dilation = pair(opts.dilation ?? 1);
+    this.groups = opts.groups ?? 1;
+    // PyTorch's layout is (in, out/groups, kh, kw); its fan_in is therefore out/groups*kh*kw.
+    this.weight = this.registerParameter('weight', T.empty([inChannels, outChannels / this.groups, kh, kw]));
+    weightInit(this.weight, opts.init);
+    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
+    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
+  }
+  forward(x: Tensor): Tensor {
+    return T.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
+  }
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  readonly numBatchesTracked: Tensor;
+  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+    super();
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.registerParameter('weight', T.ones([numFeatures])) : null;
+    this.bias = affine ? this.registerParameter('bias', T.zeros([numFeatures])) : null;
+    this.runningMean = this.registerBuffer('running_mean', T.zeros([numFeatures]));
+    this.runningVar = this.registerBuffer('running_var', T.ones([numFeatures]));
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', T.zeros([], { dtype: 'int64' }));
+  }
+  forward(x: Tensor): Tensor {
+    if (this.training) T.noGrad(() => this.numBatchesTracked.add_(1));
+    return T.batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.training, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5, false);
+  }
+}
+
+/** Instance normalisation (per sample and channel), affine by default as fast style nets use it. */
+export class InstanceNorm2d extends Module {
+  readonly weight: Tensor | null;
+  readonly bias: Tensor | null;
+  constructor(readonly numFeatures: number, readonly opts: { eps?: number; affine?: boolean } = {}) {
+    super();
+    const affine = opts.affine ?? true;
+    this.weight = affine ? this.registerParameter('weight', T.ones([numFeatures])) : null;
+    this.bias = affine ? this.registerParameter('bias', T.zeros([numFeatures])) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return T.instanceNorm(x, this.weight, this.bias, null, null, true, 0.1, this.opts.eps ?? 1e-5, false);
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+  constructor(readonly numEmbeddings: number, readonly dim: number) {
+    super();
+    this.weight = this.registerParameter('weight', T.empty([numEmbeddings, dim]));
+    normal_(this.weight);
+  }
+  forward(indices: Tensor): Tensor {
+    return T.embedding(this.weight, indices);
+  }
+}
+
+export interface LSTMOptions {
+  numLayers?: number;
+  bias?: boolean;
+  batchFirst?: boolean;
+  dropout?: number;
+}
+
+/** LSTM state: h and c, each (layers, batch, hidden). */
+export type LSTMState = [Tensor, Tensor];
+
+/** A multi-layer LSTM on the fused aten::lstm; names weight_ih_l0, weight_hh_l0, bias_ih_l0, ... as PyTorch. */
+export class LSTM extends Module {
+  readonly numLayers: number;
+  readonly batchFirst: boolean;
+  readonly dropout: number;
+  readonly hasBias: boolean;
+  readonly flat: Tensor[] = [];
+  constructor(readonly inputSize: number, readonly hiddenSize: number, opts: LSTMOptions = {}) {
+    super();
+    this.numLayers = opts.numLayers ?? 1;
+    this.batchFirst = opts.batchFirst ?? false;
+    this.dropout = opts.dropout ?? 0;
+    this.hasBias = opts.bias ?? true;
+    const bound = 1 / Math.sqrt(hiddenSize);
+    for (let l = 0; l < this.numLayers; l++) {
+      const inp = l === 0 ? inputSize : hiddenSize;
+      const shapes: [string, number[]][] = [
+        [`weight_ih_l${l}`, [4 * hiddenSize, inp]],
+        [`weight_hh_l${l}`, [4 * hiddenSize, hiddenSize]],
+      ];
+      if (this.hasBias) shapes.push([`bias_ih_l${l}`, [4 * hiddenSize]], [`bias_hh_l${l}`, [4 * hiddenSize]]);
+      for (const [name, shape] of shapes) {
+        const p = this.registerParameter(name, T.empty(shape));
+        uniform_(p, -bound, bound);
+        this.flat.push(p);
+      }
+    }
+  }
+  /** Zero state for a batch. */
+  initialState(batch: number): LSTMState {
+    const s = [this.numLayers, batch, this.hiddenSize];
+    const dev = this.flat[0].device;
+    return [T.zeros(s, { device: dev }), T.zeros(s, { device: dev })];
+  }
+  /** Runs the sequence; returns the top layer's outputs and the final state (to carry on). */
+  forward(x: Tensor, state?: LSTMState): [Tensor, LSTMState] {
+    const batch = x.size(this.batchFirst ? 0 : 1);
+    const [h0, c0] = state ?? this.initialState(batch);
+    const [out, h, c] = T.lstm(x, [h0, c0], this.flat, this.hasBias, this.numLayers, this.dropout, this.training, false, this.batchFirst);
+    return [out, [h, c]];
+  }
+}
+
+export class Dropout extends Module {
+  constructor(readonly p = 0.5) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return this.training && this.p > 0 ? T.dropout(x, this.p, true) : x;
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return x.relu();
+  }
+}
+export class LeakyReLU extends Module {
+  constructor(readonly negativeSlope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.leakyRelu(this.negativeSlope);
+  }
+}
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return x.tanh();
+  }
+}
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return x.sigmoid();
+  }
+}
+export class Flatten extends Module {
+  constructor(readonly startDim = 1, readonly endDim = -1) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.flatten(this.startDim, this.endDim);
+  }
+}
+/** Reshapes dimension `dim` into `sizes` (torch.nn.Unflatten); Reshape is the batch-keeping form. */
+export class Unflatten extends Module {
+  constructor(readonly dim: number, readonly sizes: number[]) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.unflatten(this.dim, this.sizes);
+  }
+}
+export class Reshape extends Module {
+  constructor(readonly shape: number[]) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return x.reshape([x.size(0), ...this.shape]);
+  }
+}
+export class Upsample extends Module {
+  constructor(readonly scaleFactor: number, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    const s = [this.scaleFactor, this.scaleFactor];
+    return this.mode === 'nearest' ? T.upsampleNearest2d(x, null, s) : T.upsampleBilinear2d(x, null, false, s);
+  }
+}
+export class ReflectionPad2d extends Module {
+  readonly padding: number[];
+  constructor(padding: number | [number, number, number, number]) {
+    super();
+    this.padding = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
+  }
+  forward(x: Tensor): Tensor {
+    return T.reflectionPad2d(x, this.padding);
+  }
+}

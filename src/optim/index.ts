@@ -1,0 +1,2 @@
+export * from './optimizer.js';
+export * from './optimizers.js';
