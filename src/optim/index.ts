@@ -1,2 +1,3 @@
 export * from './optimizer.js';
 export * from './optimizers.js';
+export * from './lbfgs.js';

@@ -1,0 +1,109 @@
+// Checkpoints: one safetensors file with every module's state, every optimizer's state, the
+// RNG state, the step and the run's config; written atomically, so a kill mid-write leaves
+// the previous checkpoint whole.
+import { getRngState, setRngState, tidy, type Tensor } from '../torch/index.js';
+import type { Module } from '../nn/index.js';
+import type { Optimizer, OptimizerState } from '../optim/index.js';
+import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from './safetensors.js';
+import { readFileSync } from 'node:fs';
+
+const FORMAT = 'loom-checkpoint';
+
+export interface CheckpointParts {
+  modules: Record<string, Module>;
+  optimizers?: Record<string, Optimizer>;
+}
+
+export interface Checkpoint {
+  step: number;
+  config: Record<string, unknown>;
+  extra: Record<string, unknown>;
+  /** All tensors by key; call dispose() when done. */
+  tensors: Map<string, Tensor>;
+  optimizerHyper: Record<string, Record<string, number | boolean>>;
+  dispose(): void;
+}
+
+export function saveCheckpoint(
+  path: string,
+  parts: CheckpointParts,
+  info: { step: number; config: Record<string, unknown>; extra?: Record<string, unknown> },
+): void {
+  tidy(() => {
+    const tensors = new Map<string, Tensor>();
+    for (const [m, mod] of Object.entries(parts.modules)) for (const [k, t] of mod.stateDict()) tensors.set(`module.${m}.${k}`, t);
+    const hyper: Record<string, unknown> = {};
+    for (const [o, opt] of Object.entries(parts.optimizers ?? {})) {
+      const sd = opt.stateDict();
+      hyper[o] = sd.hyper;
+      for (const [k, t] of sd.tensors) tensors.set(`optim.${o}.${k}`, t);
+    }
+    tensors.set('rng', getRngState());
+    writeFileAtomic(
+      path,
+      encodeSafetensors(tensors, {
+        format: FORMAT,
+        version: '1',
+        step: String(info.step),
+        config: JSON.stringify(info.config),
+        extra: JSON.stringify(info.extra ?? {}),
+        optimizers: JSON.stringify(hyper),
+      }),
+    );
+  });
+}
+
+/** Reads a checkpoint; a missing, truncated or foreign file gets one clear sentence. */
+export function loadCheckpoint(path: string): Checkpoint {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`cannot read checkpoint ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+  }
+  let st;
+  try {
+    st = decodeSafetensors(buf, path);
+  } catch (e) {
+    throw new Error(`${path} is not a readable Loom checkpoint (${(e as Error).message.replace(/^.*?: /, '')})`);
+  }
+  const m = st.metadata;
+  if (m.format !== FORMAT) {
+    for (const t of st.tensors.values()) t.dispose();
+    throw new Error(`${path} is a safetensors file but not a Loom checkpoint`);
+  }
+  const tensors = st.tensors;
+  return {
+    step: Number(m.step),
+    config: JSON.parse(m.config ?? '{}'),
+    extra: JSON.parse(m.extra ?? '{}'),
+    optimizerHyper: JSON.parse(m.optimizers ?? '{}'),
+    tensors,
+    dispose: () => {
+      for (const t of tensors.values()) t.dispose();
+    },
+  };
+}
+
+/** Puts a checkpoint's state into live modules and optimizers, and restores the RNG. */
+export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts): void {
+  for (const [m, mod] of Object.entries(parts.modules)) {
+    const prefix = `module.${m}.`;
+    const sd = new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+    if (sd.size === 0) throw new Error(`the checkpoint has no state for '${m}'`);
+    mod.loadStateDict(sd);
+  }
+  for (const [o, opt] of Object.entries(parts.optimizers ?? {})) {
+    const prefix = `optim.${o}.`;
+    const hyper = ck.optimizerHyper[o];
+    if (!hyper) throw new Error(`the checkpoint has no optimizer state for '${o}'`);
+    const state: OptimizerState = {
+      hyper,
+      tensors: new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t])),
+    };
+    opt.loadStateDict(state);
+  }
+  const rng = ck.tensors.get('rng');
+  if (rng) setRngState(rng);
+}

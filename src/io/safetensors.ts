@@ -1,0 +1,120 @@
+// safetensors: an 8-byte little-endian header length, a JSON header, then raw little-endian
+// tensor bytes (https://github.com/huggingface/safetensors, format section).
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { tensor, type Tensor, type DType } from '../torch/index.js';
+
+const TO_ST: Record<DType, string> = {
+  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16',
+  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+};
+const FROM_ST = new Map(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+const SIZE: Record<DType, number> = {
+  float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+};
+
+export interface SafetensorsContents {
+  tensors: Map<string, Tensor>;
+  metadata: Record<string, string>;
+}
+
+/** Serialises tensors (and string metadata) to safetensors bytes. */
+export function encodeSafetensors(tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const name of [...tensors.keys()].sort()) {
+    const t = tensors.get(name)!;
+    const data = t.data();
+    const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    header[name] = { dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // keeps the data 8-byte aligned
+  const head = Buffer.alloc(8);
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([head, Buffer.from(json), ...chunks]);
+}
+
+/** Parses safetensors bytes; `what` names the source in error messages. */
+export function decodeSafetensors(buf: Buffer, what = 'the data'): SafetensorsContents {
+  const bad = (why: string) => new Error(`${what} is not a valid safetensors file: ${why}`);
+  if (buf.length < 8) throw bad('it is shorter than its 8-byte header length');
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(buf.length - 8)) throw bad(`its header claims ${n} bytes but the file has ${buf.length - 8}`);
+  let header: Record<string, any>;
+  try {
+    header = JSON.parse(buf.subarray(8, 8 + Number(n)).toString('utf8'));
+  } catch {
+    throw bad('its header is not JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('its header is not a JSON object');
+  const data = buf.subarray(8 + Number(n));
+  const tensors = new Map<string, Tensor>();
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  for (const [name, info] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const dtype = FROM_ST.get(info?.dtype);
+    if (!dtype) throw bad(`tensor ${name} has an unsupported dtype ${JSON.stringify(info?.dtype)}`);
+    const shape = info.shape as number[];
+    const [begin, end] = info.data_offsets as [number, number];
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor ${name} has a bad shape`);
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= data.length && end - begin === numel * SIZE[dtype])) {
+      throw bad(`tensor ${name}'s data offsets [${begin}, ${end}] do not fit its shape or the file`);
+    }
+    // Copy into an aligned buffer: the file's bytes need not sit at a multiple of the element size.
+    const bytes = new Uint8Array(end - begin);
+    bytes.set(data.subarray(begin, end));
+    tensors.set(name, rawTensor(bytes, dtype, shape));
+  }
+  return { tensors, metadata };
+}
+
+/** A tensor from raw little-endian bytes of a dtype. */
+export function rawTensor(bytes: Uint8Array, dtype: DType, shape: number[]): Tensor {
+  const b = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  switch (dtype) {
+    case 'float32': return tensor(new Float32Array(b), { shape });
+    case 'float64': return tensor(new Float64Array(b), { shape });
+    case 'int64': return tensor(new BigInt64Array(b), { shape });
+    case 'int32': return tensor(new Int32Array(b), { shape });
+    case 'int16': return tensor(new Int16Array(b), { shape });
+    case 'int8': return tensor(new Int8Array(b), { shape });
+    case 'uint8': return tensor(new Uint8Array(b), { shape });
+    case 'bool': return tensor(new Uint8Array(b), { shape, dtype: 'bool' });
+    case 'float16': case 'bfloat16': return tensor(new Uint16Array(b), { shape, dtype });
+  }
+}
+
+/** Writes a file so that a crash never leaves a half-written one: temp file, fsync, rename. */
+export function writeFileAtomic(path: string, bytes: Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, bytes);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+}
+
+export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+export function loadSafetensors(path: string): SafetensorsContents {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  return decodeSafetensors(buf, path);
+}
