@@ -907,6 +907,13 @@ export function tril(self_: Tensor, diagonal?: number): Tensor {
   return wrap(r);
 }
 
+let op_asStrided: OpHandle | undefined;
+/** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
+export function asStrided(self_: Tensor, size: number[], stride: number[], storageOffset?: number | null): Tensor {
+  const r = call(op_asStrided ??= op('aten::as_strided', ''), self_.h, size, stride, storageOffset);
+  return wrap(r);
+}
+
 let op_toDtype: OpHandle | undefined;
 /** aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a) */
 export function toDtype(self_: Tensor, dtype: DType, nonBlocking?: boolean, copy?: boolean, memoryFormat?: number | null): Tensor {
@@ -1425,6 +1432,8 @@ declare module './tensor.js' {
     maskedSelect(mask: Tensor): Tensor;
     /** aten::tril(Tensor self, int diagonal=0) -> Tensor */
     tril(diagonal?: number): Tensor;
+    /** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
+    asStrided(size: number[], stride: number[], storageOffset?: number | null): Tensor;
     /** aten::clone(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor */
     clone(memoryFormat?: number | null): Tensor;
     /** aten::detach(Tensor(a) self) -> Tensor(a) */
@@ -1704,6 +1713,9 @@ Tensor.prototype.maskedSelect = function (this: Tensor, mask: Tensor) {
 };
 Tensor.prototype.tril = function (this: Tensor, diagonal?: number) {
   return tril(this, diagonal);
+};
+Tensor.prototype.asStrided = function (this: Tensor, size: number[], stride: number[], storageOffset?: number | null) {
+  return asStrided(this, size, stride, storageOffset);
 };
 Tensor.prototype.clone = function (this: Tensor, memoryFormat?: number | null) {
   return clone(this, memoryFormat);
