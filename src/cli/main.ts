@@ -6,6 +6,8 @@ import { UserError } from './errors.js';
 const USAGE = `usage: loom <command> [options]
 
 commands:
+  text train        train a character-level LSTM on a text (builtin:sotu by default)
+  text generate     sample text from a trained model, with temperature, top-k, top-p
   info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
 
 Run \`loom <command> --help\` for a command's options.`;
@@ -29,18 +31,23 @@ async function main(argv: string[]): Promise<void> {
       console.log(values.json ? JSON.stringify(i) : formatInfo(i));
       return;
     }
+    case 'text': {
+      const { textCommand } = await import('./text.js');
+      return textCommand(rest);
+    }
     default:
       throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);
   }
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  // Bad input is one sentence and exit code 2; parseArgs' own errors count as bad input.
-  const code = (e as { code?: string }).code;
-  if (e instanceof UserError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-    console.error(`loom: ${(e as Error).message}`);
+  // Bad input is one sentence and exit code 2: the library throws plain Errors (and the CLI
+  // UserErrors) for it. TypeError and the like are Loom's own bugs: show where.
+  const err = e instanceof Error ? e : new Error(String(e));
+  if (err instanceof UserError || err.constructor === Error) {
+    console.error(`loom: ${err.message}`);
     process.exit(2);
   }
-  console.error(`loom: ${e instanceof Error ? e.message : String(e)}`);
+  console.error(`loom: internal error: ${err.stack ?? err.message}`);
   process.exit(1);
 });

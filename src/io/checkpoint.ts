@@ -87,7 +87,7 @@ export function loadCheckpoint(path: string): Checkpoint {
 }
 
 /** Puts a checkpoint's state into live modules and optimizers, and restores the RNG. */
-export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts): void {
+export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts, opts: { rng?: boolean } = {}): void {
   for (const [m, mod] of Object.entries(parts.modules)) {
     const prefix = `module.${m}.`;
     const sd = new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
@@ -105,5 +105,5 @@ export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts): void 
     opt.loadStateDict(state);
   }
   const rng = ck.tensors.get('rng');
-  if (rng) setRngState(rng);
+  if (rng && (opts.rng ?? true)) setRngState(rng);
 }

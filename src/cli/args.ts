@@ -1,0 +1,94 @@
+// Option parsing shared by every verb: typed options with defaults, generated --help, and
+// one clear sentence (a UserError, exit 2) for anything malformed.
+import { UserError } from './errors.js';
+
+export type OptType = 'int' | 'number' | 'string' | 'bool' | 'numbers';
+
+export interface OptSpec {
+  type: OptType;
+  help: string;
+  default?: unknown;
+  /** Shown in help instead of the type. */
+  meta?: string;
+}
+
+export type OptSpecs = Record<string, OptSpec>;
+
+/** Options every command takes (DESIGN.md: shared options). */
+export const COMMON: OptSpecs = {
+  seed: { type: 'int', help: 'seed for every random number generator' },
+  threads: { type: 'int', help: 'CPU threads for libtorch (default: all cores)' },
+  device: { type: 'string', help: 'cpu, or cuda / cuda:N where libtorch has CUDA', default: 'cpu' },
+  json: { type: 'bool', help: 'print one JSON object per line instead of text' },
+  help: { type: 'bool', help: 'show this help' },
+};
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+export interface Parsed {
+  values: Record<string, any>;
+  positionals: string[];
+}
+
+export function parseOptions(args: string[], specs: OptSpecs): Parsed {
+  const values: Record<string, any> = {};
+  for (const [name, spec] of Object.entries(specs)) if (spec.default !== undefined) values[camel(name)] = spec.default;
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--') || a === '-') {
+      if (a === '-h') values.help = true;
+      else positionals.push(a);
+      continue;
+    }
+    let [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    let negate = false;
+    if (!(name in specs) && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool') {
+      name = name.slice(3);
+      negate = true;
+    }
+    const spec = specs[name];
+    if (!spec) throw new UserError(`unknown option --${name}; see --help`);
+    if (spec.type === 'bool') {
+      if (inline !== undefined) throw new UserError(`--${name} takes no value`);
+      values[camel(name)] = !negate;
+      continue;
+    }
+    const raw = inline ?? args[++i];
+    if (raw === undefined) throw new UserError(`--${name} needs a value`);
+    values[camel(name)] = convert(name, spec.type, raw);
+  }
+  return { values, positionals };
+}
+
+function convert(name: string, type: OptType, raw: string): unknown {
+  const num = (s: string) => {
+    const v = Number(s);
+    if (s.trim() === '' || !Number.isFinite(v)) throw new UserError(`--${name} needs a number, got '${s}'`);
+    return v;
+  };
+  switch (type) {
+    case 'int': {
+      const v = num(raw);
+      if (!Number.isInteger(v)) throw new UserError(`--${name} needs a whole number, got '${raw}'`);
+      return v;
+    }
+    case 'number': return num(raw);
+    case 'numbers': return raw.split(',').map((s) => num(s));
+    default: return raw;
+  }
+}
+
+export function helpText(usage: string, about: string, specs: OptSpecs): string {
+  const rows = Object.entries(specs).map(([name, s]) => {
+    const meta = s.type === 'bool' ? '' : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
+    const def = s.default !== undefined && s.type !== 'bool' ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})` : '';
+    return [`  --${name}${meta}`, `${s.help}${def}`];
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return `usage: ${usage}\n\n${about}\n\noptions:\n${rows.map(([a, b]) => a.padEnd(w) + b).join('\n')}`;
+}

@@ -1,0 +1,25 @@
+// What every verb does with the shared options, and Ctrl-C handling for long runs.
+import { setNumThreads } from '../torch/index.js';
+import { UserError } from './errors.js';
+
+export function applyCommon(o: { threads?: number; device?: string }): void {
+  if (o.threads !== undefined) {
+    if (!(o.threads >= 1)) throw new UserError(`--threads must be at least 1, got ${o.threads}`);
+    setNumThreads(o.threads);
+  }
+  if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new UserError(`unknown device '${o.device}'; use cpu or cuda[:N]`);
+}
+
+/**
+ * The first Ctrl-C asks the running loop to stop at the next step boundary (it saves a
+ * checkpoint); a second one quits at once. Returns the flag the loop polls.
+ */
+export function onInterrupt(notice: () => void): () => boolean {
+  let requested = false;
+  process.on('SIGINT', () => {
+    if (requested) process.exit(130);
+    requested = true;
+    notice();
+  });
+  return () => requested;
+}

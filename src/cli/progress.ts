@@ -1,0 +1,48 @@
+// Progress on a terminal (one rewritten line with speed and time left), plain lines otherwise.
+
+export function formatDuration(sec: number): string {
+  if (!Number.isFinite(sec)) return '?';
+  const s = Math.round(sec);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+export class Progress {
+  private readonly tty: boolean;
+  private readonly start = Date.now();
+  private drawn = false;
+
+  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+    this.tty = Boolean(out.isTTY);
+  }
+
+  /** Reports progress; `done`/`total` give the bar and the time left when total is known. */
+  update(done: number, total: number | null, detail: string): void {
+    const elapsed = (Date.now() - this.start) / 1000;
+    const frac = total ? Math.min(1, done / total) : null;
+    const left = frac ? formatDuration((elapsed / frac) * (1 - frac)) : null;
+    if (this.tty) {
+      const width = 24;
+      const bar = frac === null ? '' : `[${'='.repeat(Math.round(frac * width)).padEnd(width)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
+      const line = `${bar}${done}${total ? '/' + total : ''}  ${detail}${left ? `  ETA ${left}` : ''}`;
+      this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns || 120) - 1)}`);
+      this.drawn = true;
+    } else {
+      this.out.write(`${done}${total ? '/' + total : ''}  ${detail}${left ? `  time left ${left}` : ''}\n`);
+    }
+  }
+
+  /** Prints a line of its own (the bar is redrawn on the next update). */
+  line(text: string, to: NodeJS.WriteStream = process.stdout): void {
+    this.clear();
+    to.write(text + '\n');
+  }
+
+  clear(): void {
+    if (this.tty && this.drawn) {
+      this.out.write('\r\x1b[2K');
+      this.drawn = false;
+    }
+  }
+}

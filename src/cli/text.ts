@@ -1,0 +1,151 @@
+// `loom text train` and `loom text generate`: thin over src/models/text.
+import { Rng } from '../io/random.js';
+import { TEXT_DEFAULTS, generate, loadTextModel, trainText, type TextTrainConfig } from '../models/text/index.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { UserError } from './errors.js';
+import { Progress } from './progress.js';
+import { applyCommon, onInterrupt } from './common.js';
+
+const TRAIN_OPTS: OptSpecs = {
+  corpus: { type: 'string', help: 'a text file, a folder of text files, or builtin:sotu', default: TEXT_DEFAULTS.corpus, meta: 'SRC' },
+  out: { type: 'string', help: 'run folder (config.json, metrics.jsonl, samples/, checkpoints)', default: 'runs/text', meta: 'DIR' },
+  maxlen: { type: 'int', help: 'characters per training sequence', default: TEXT_DEFAULTS.maxlen },
+  step: { type: 'int', help: 'a new sequence starts every STEP characters', default: TEXT_DEFAULTS.step },
+  units: { type: 'int', help: 'LSTM units per layer', default: TEXT_DEFAULTS.units },
+  layers: { type: 'int', help: 'LSTM layers', default: TEXT_DEFAULTS.layers },
+  dropout: { type: 'number', help: 'dropout between LSTM layers', default: TEXT_DEFAULTS.dropout },
+  batch: { type: 'int', help: 'sequences per step', default: TEXT_DEFAULTS.batch },
+  epochs: { type: 'int', help: 'passes over the corpus' },
+  steps: { type: 'int', help: 'training steps (instead of --epochs)' },
+  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
+  lr: { type: 'number', help: 'RMSprop learning rate', default: TEXT_DEFAULTS.lr },
+  schedule: { type: 'string', help: 'learning rate schedule: constant or cosine', default: TEXT_DEFAULTS.schedule },
+  clip: { type: 'number', help: 'clip the gradient norm to this (0: off)', default: TEXT_DEFAULTS.clip },
+  objective: { type: 'string', help: "all: every position predicts the next character; last: the seed's way", default: TEXT_DEFAULTS.objective },
+  val: { type: 'number', help: 'fraction of the corpus (its end) held out for bits per character', default: TEXT_DEFAULTS.valFraction },
+  'sample-length': { type: 'int', help: 'characters sampled at each temperature after each epoch', default: TEXT_DEFAULTS.sampleLength },
+  temperature: { type: 'numbers', help: 'temperatures of the epoch samples', default: TEXT_DEFAULTS.temperatures },
+  'log-every': { type: 'int', help: 'log a line every N steps', default: TEXT_DEFAULTS.logEvery },
+  'save-every': { type: 'int', help: 'write a checkpoint every N steps (and after every epoch)', default: TEXT_DEFAULTS.saveEvery },
+  resume: { type: 'bool', help: 'continue the run in --out exactly where its checkpoint left it' },
+  force: { type: 'bool', help: 'replace a run already in --out' },
+  ...COMMON,
+};
+
+const GEN_OPTS: OptSpecs = {
+  length: { type: 'int', help: 'characters to generate', default: 400 },
+  temperature: { type: 'numbers', help: 'one sample set per temperature; 0 is greedy', default: [0.2, 0.5, 1.0, 1.2] },
+  'top-k': { type: 'int', help: 'sample only from the K most likely characters' },
+  'top-p': { type: 'number', help: 'sample only from the most likely characters that make up probability P' },
+  prime: { type: 'string', help: 'text to start from (default: a stretch of the training text)' },
+  count: { type: 'int', help: 'samples per temperature, generated together as one batch', default: 1 },
+  ...COMMON,
+};
+
+export async function textCommand(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  if (verb === 'train') return textTrain(rest);
+  if (verb === 'generate') return textGenerate(rest);
+  if (verb === undefined || verb === '--help' || verb === '-h') {
+    console.log('usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM on a text\n  generate   sample text from a trained model');
+    return;
+  }
+  throw new UserError(`unknown text command '${verb}'; use train or generate`);
+}
+
+async function textTrain(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, TRAIN_OPTS);
+  if (o.help) {
+    console.log(helpText('loom text train [options]', 'Trains a character-level LSTM language model (the seed\'s LSTM(128) by default).', TRAIN_OPTS));
+    return;
+  }
+  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the corpus goes in --corpus`);
+  if (o.device !== 'cpu') throw new UserError('text training runs on the CPU only for now (--device cpu)');
+  applyCommon(o);
+  const cfg: TextTrainConfig = {
+    corpus: o.corpus,
+    maxlen: o.maxlen,
+    step: o.step,
+    units: o.units,
+    layers: o.layers,
+    dropout: o.dropout,
+    batch: o.batch,
+    epochs: o.epochs ?? null,
+    steps: o.steps ?? null,
+    minutes: o.minutes ?? null,
+    lr: o.lr,
+    objective: o.objective,
+    seed: o.seed ?? 0,
+    clip: o.clip,
+    schedule: o.schedule,
+    valFraction: o.val,
+    sampleLength: o.sampleLength,
+    temperatures: o.temperature,
+    logEvery: o.logEvery,
+    saveEvery: o.saveEvery,
+  };
+  if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
+  const progress = new Progress();
+  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved (Ctrl-C again to quit now)', process.stderr));
+  let total: number | null = cfg.steps;
+  const result = trainText(cfg, o.out, { resume: o.resume, force: o.force }, {
+    shouldStop: stop,
+    onStep: (l) => {
+      if (o.json) return console.log(JSON.stringify(l));
+      progress.update(
+        l.step,
+        total,
+        `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s`,
+      );
+    },
+    onEpoch: (e) => {
+      if (o.json) {
+        return console.log(JSON.stringify({ epoch: e.epoch, step: e.step, train_bpc: e.train_bpc, val_bpc: e.val_bpc, best: e.best, samples: e.samples }));
+      }
+      const val = e.val_bpc === null ? 'no held-out text' : `held-out ${e.val_bpc.toFixed(3)} bpc${e.best ? ' (best so far)' : ''}`;
+      progress.line(`epoch ${Number(e.epoch.toFixed(3))} (step ${e.step}): train ${e.train_bpc.toFixed(3)} bpc, ${val}`);
+      for (const s of e.samples) progress.line(`--- temperature ${s.temperature} ---\n${s.prime}${s.text}\n`);
+    },
+  });
+  progress.clear();
+  total = null;
+  if (!o.json) {
+    console.log(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps; checkpoint in ${o.out}/checkpoint.safetensors` +
+      (result.bestValBpc !== null ? `, best held-out ${result.bestValBpc.toFixed(3)} bpc in ${o.out}/best.safetensors` : ''));
+  }
+}
+
+async function textGenerate(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, GEN_OPTS);
+  if (o.help) {
+    console.log(helpText('loom text generate <run folder | checkpoint> [options]', 'Samples text from a trained char model, carrying the LSTM state from character to character.', GEN_OPTS));
+    return;
+  }
+  if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to generate from');
+  applyCommon(o);
+  const { model, vocab, primes } = loadTextModel(positionals[0]);
+  const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const rng = new Rng(seed);
+  const prime: string = o.prime ?? (primes.length ? primes[rng.int(primes.length)] : '\n');
+  const stream = o.count === 1 && !o.json;
+  try {
+    for (const temperature of o.temperature as number[]) {
+      if (stream) process.stdout.write(`--- temperature ${temperature} ---\n${prime}`);
+      const t0 = performance.now();
+      const texts = generate(
+        model,
+        vocab,
+        { length: o.length, prime, temperature, topK: o.topK, topP: o.topP, count: o.count, onChars: stream ? (c) => process.stdout.write(c[0]) : undefined },
+        rng,
+      );
+      const cps = (o.length * o.count * 1000) / (performance.now() - t0);
+      for (const text of texts) {
+        if (o.json) console.log(JSON.stringify({ temperature, prime, text, chars_per_sec: cps, seed }));
+        else if (stream) process.stdout.write('\n\n');
+        else console.log(`--- temperature ${temperature} ---\n${prime}${text}\n`);
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,72 @@
+// Stateful generation: the LSTM state is carried from character to character, so each new
+// character costs one LSTM step, whatever the length; N samples run as one batch.
+import * as T from '../../torch/index.js';
+import { Tensor, noGrad, tidy } from '../../torch/index.js';
+import type { LSTMState } from '../../nn/index.js';
+import { Rng } from '../../io/random.js';
+import type { CharLSTM } from './model.js';
+import type { Vocab } from './vocab.js';
+import { draw, reweight, validateSampling, type SamplingOptions } from './sampling.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Characters to generate after the prime. */
+  length: number;
+  /** Text the model reads first; generation continues it. */
+  prime: string;
+  /** Samples generated together, as one batch. */
+  count?: number;
+  /** Called after each generated character with the new character of every sample. */
+  onChars?: (chars: string[]) => void;
+}
+
+/** Generates `count` continuations of the prime (the prime itself is not included). */
+export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, rng: Rng): string[] {
+  validateSampling(opts);
+  const n = opts.count ?? 1;
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--count must be a whole number >= 1, got ${n}`);
+  if (!(Number.isInteger(opts.length) && opts.length >= 0)) throw new Error(`--length must be a whole number >= 0, got ${opts.length}`);
+  if (opts.prime.length === 0) throw new Error('generation needs a prime of at least one character');
+  const unknown = vocab.unknown(opts.prime);
+  if (unknown.length) {
+    throw new Error(`the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+  const primeIds = vocab.encode(opts.prime);
+  const wasTraining = model.training;
+  model.eval();
+  const out: number[][] = Array.from({ length: n }, () => []);
+  let logits: Tensor | null = null;
+  let state: LSTMState | null = null;
+  const step = (ids: Int32Array, len: number) => {
+    const [l, s] = tidy(() => {
+      const [y, st] = model.forward(T.tensor(ids, { shape: [n, len] }), state ?? undefined);
+      return [y.select(1, -1), st] as const;
+    });
+    logits?.dispose();
+    state?.forEach((t) => t.dispose());
+    logits = l;
+    state = [s[0], s[1]];
+  };
+  try {
+    noGrad(() => {
+      const first = new Int32Array(n * primeIds.length);
+      for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
+      step(first, primeIds.length);
+      const next = new Int32Array(n);
+      const v = vocab.size;
+      for (let k = 0; k < opts.length; k++) {
+        const lg = logits!.data() as Float32Array;
+        for (let j = 0; j < n; j++) {
+          next[j] = draw(reweight(lg.subarray(j * v, (j + 1) * v), opts), rng);
+          out[j].push(next[j]);
+        }
+        opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
+        if (k + 1 < opts.length) step(next, 1);
+      }
+    });
+  } finally {
+    (logits as Tensor | null)?.dispose();
+    (state as LSTMState | null)?.forEach((t) => t.dispose());
+    model.train(wasTraining);
+  }
+  return out.map((ids) => vocab.decode(ids));
+}

@@ -1,0 +1,5 @@
+export * from './vocab.js';
+export * from './model.js';
+export * from './sampling.js';
+export * from './generate.js';
+export * from './train.js';

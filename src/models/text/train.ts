@@ -1,0 +1,360 @@
+// Training the char model: windows of maxlen characters every `step` characters, encoded
+// per batch; held-out bits per character each epoch; samples at four temperatures; exact
+// resume from the run folder's checkpoint.
+import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import * as T from '../../torch/index.js';
+import { tidy } from '../../torch/index.js';
+import { crossEntropy } from '../../nn/index.js';
+import { RMSprop, clipGradNorm } from '../../optim/index.js';
+import { loadCorpus } from '../../io/corpus.js';
+import { Rng } from '../../io/random.js';
+import { RunFolder } from '../../io/run-folder.js';
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
+import { CharLSTM } from './model.js';
+import { Vocab } from './vocab.js';
+import { generate } from './generate.js';
+
+export interface TextTrainConfig {
+  corpus: string;
+  maxlen: number;
+  step: number;
+  units: number;
+  layers: number;
+  dropout: number;
+  batch: number;
+  epochs: number | null;
+  steps: number | null;
+  minutes: number | null;
+  lr: number;
+  objective: 'all' | 'last';
+  seed: number;
+  clip: number;
+  schedule: 'constant' | 'cosine';
+  valFraction: number;
+  sampleLength: number;
+  temperatures: number[];
+  logEvery: number;
+  saveEvery: number;
+}
+
+export const TEXT_DEFAULTS: TextTrainConfig = {
+  corpus: 'builtin:sotu',
+  maxlen: 60,
+  step: 3,
+  units: 128,
+  layers: 1,
+  dropout: 0,
+  batch: 128,
+  epochs: null,
+  steps: null,
+  minutes: null,
+  lr: 0.01,
+  objective: 'all',
+  seed: 0,
+  clip: 5,
+  schedule: 'constant',
+  valFraction: 0.05,
+  sampleLength: 400,
+  temperatures: [0.2, 0.5, 1.0, 1.2],
+  logEvery: 20,
+  saveEvery: 500,
+};
+
+export interface StepLog {
+  step: number;
+  epoch: number;
+  loss: number;
+  bpc: number;
+  lr: number;
+  ms_per_step: number;
+  chars_per_sec: number;
+}
+export interface EpochLog {
+  epoch: number;
+  step: number;
+  train_bpc: number;
+  val_bpc: number | null;
+  best: boolean;
+  samples: { temperature: number; prime: string; text: string }[];
+}
+export interface TextTrainHooks {
+  onStep?(log: StepLog): void;
+  onEpoch?(log: EpochLog): void;
+  /** Checked between steps; true stops the run after saving a checkpoint. */
+  shouldStop?(): boolean;
+}
+export interface TextTrainResult {
+  steps: number;
+  stepsPerEpoch: number;
+  valBpc: number | null;
+  bestValBpc: number | null;
+  stoppedEarly: boolean;
+}
+
+const LN2 = Math.LN2;
+
+export function validateTextConfig(c: TextTrainConfig): void {
+  const whole = (name: string, v: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min)) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
+  };
+  whole('maxlen', c.maxlen, 1);
+  whole('step', c.step, 1);
+  whole('units', c.units, 1);
+  whole('layers', c.layers, 1);
+  whole('batch', c.batch, 1);
+  whole('log-every', c.logEvery, 1);
+  whole('save-every', c.saveEvery, 1);
+  whole('sample-length', c.sampleLength, 0);
+  whole('seed', c.seed, 0);
+  if (c.epochs !== null) whole('epochs', c.epochs, 1);
+  if (c.steps !== null) whole('steps', c.steps, 1);
+  if (c.minutes !== null && !(c.minutes > 0)) throw new Error(`--minutes must be a number > 0, got ${c.minutes}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`--dropout must be in [0, 1), got ${c.dropout}`);
+  if (!(c.lr > 0)) throw new Error(`--lr must be a number > 0, got ${c.lr}`);
+  if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0 turns clipping off), got ${c.clip}`);
+  if (!(c.valFraction >= 0 && c.valFraction < 0.5)) throw new Error(`--val must be in [0, 0.5), got ${c.valFraction}`);
+  if (c.objective !== 'all' && c.objective !== 'last') throw new Error(`--objective must be all or last, got ${c.objective}`);
+  if (c.schedule !== 'constant' && c.schedule !== 'cosine') throw new Error(`--schedule must be constant or cosine, got ${c.schedule}`);
+  if (c.schedule === 'cosine' && c.steps === null && c.epochs === null) throw new Error('--schedule cosine needs --steps or --epochs');
+  if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0))) throw new Error('--temperature takes numbers >= 0, comma-separated');
+}
+
+/** A short fingerprint of the corpus, so a resumed run can tell that it changed. */
+function fingerprint(ids: Int32Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ids.length; i++) h = Math.imul(h ^ ids[i], 0x01000193) >>> 0;
+  return `${ids.length}:${h.toString(16)}`;
+}
+
+/** Bits per character of a held-out stream, read as `streams` parallel pieces with carried state. */
+export function evaluateBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams = 32): number | null {
+  const b = Math.max(1, Math.min(streams, Math.floor((ids.length - 1) / maxlen)));
+  const len = Math.floor((ids.length - 1) / b);
+  if (len < 1) return null;
+  const wasTraining = model.training;
+  model.eval();
+  let total = 0;
+  let count = 0;
+  T.noGrad(() => {
+    let state: [T.Tensor, T.Tensor] | undefined;
+    for (let start = 0; start < len; start += maxlen) {
+      const l = Math.min(maxlen, len - start);
+      const x = new Int32Array(b * l);
+      const y = new Int32Array(b * l);
+      for (let j = 0; j < b; j++) {
+        x.set(ids.subarray(j * len + start, j * len + start + l), j * l);
+        y.set(ids.subarray(j * len + start + 1, j * len + start + l + 1), j * l);
+      }
+      const next = tidy(() => {
+        const [logits, s] = model.forward(T.tensor(x, { shape: [b, l] }), state);
+        total += crossEntropy(logits.reshape([b * l, -1]), T.tensor(y).long(), { reduction: 'sum' }).item();
+        return s;
+      });
+      state?.forEach((t) => t.dispose());
+      state = next;
+    }
+    state?.forEach((t) => t.dispose());
+  });
+  count = b * len;
+  model.train(wasTraining);
+  return total / count / LN2;
+}
+
+/** Trains (or resumes) a char model into a run folder. */
+export function trainText(
+  config: TextTrainConfig,
+  outDir: string,
+  mode: { resume?: boolean; force?: boolean },
+  hooks: TextTrainHooks = {},
+): TextTrainResult {
+  const run = RunFolder.open(outDir, mode);
+  let cfg = config;
+  const ck = mode.resume ? loadCheckpoint(run.checkpoint) : null;
+  if (ck) {
+    // The run's own settings, except how long to go on for.
+    cfg = { ...(ck.config as unknown as TextTrainConfig), epochs: config.epochs, steps: config.steps, minutes: config.minutes };
+  }
+  validateTextConfig(cfg);
+  const { text } = loadCorpus(cfg.corpus);
+  const vocab = ck ? new Vocab(ck.extra.vocab as string[]) : Vocab.fromText(text);
+  const ids = vocab.encode(text);
+  const nVal = Math.floor(ids.length * cfg.valFraction);
+  const train = ids.subarray(0, ids.length - nVal);
+  const val = ids.subarray(ids.length - nVal);
+  if (ck && ck.extra.fingerprint !== fingerprint(ids)) {
+    ck.dispose();
+    throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
+  }
+  const windows = Math.floor((train.length - cfg.maxlen - 1) / cfg.step) + 1;
+  if (windows < cfg.batch) {
+    ck?.dispose();
+    throw new Error(
+      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${cfg.maxlen + 1} characters, fewer than one batch of ${cfg.batch}; lower --batch or --maxlen`,
+    );
+  }
+  const stepsPerEpoch = Math.floor(windows / cfg.batch);
+  const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
+
+  T.manualSeed(cfg.seed);
+  const model = new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout });
+  const opt = new RMSprop(model.parameters(), { lr: cfg.lr });
+  const rngPrimes = new Rng(cfg.seed, 0x7e57);
+  const primes = ck
+    ? (ck.extra.primes as string[])
+    : Array.from({ length: 16 }, () => {
+        const s = rngPrimes.int(train.length - cfg.maxlen);
+        return vocab.decode(train.subarray(s, s + cfg.maxlen));
+      });
+  let step = 0;
+  let bestValBpc: number | null = null;
+  if (ck) {
+    restoreCheckpoint(ck, { modules: { model }, optimizers: { opt } });
+    step = ck.step;
+    bestValBpc = (ck.extra.bestValBpc as number | null) ?? null;
+    ck.dispose();
+    // Lines logged after the checkpoint belong to steps that will be run again.
+    const kept = run.readMetrics().filter((m) => (m.step ?? 0) <= step);
+    writeFileSync(run.file('metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
+  } else {
+    run.create();
+    run.writeConfig({ system: 'text', ...cfg });
+  }
+
+  const save = () =>
+    saveCheckpoint(run.checkpoint, { modules: { model }, optimizers: { opt } }, {
+      step,
+      config: cfg as unknown as Record<string, unknown>,
+      extra: { vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch },
+    });
+
+  let perm: Uint32Array | null = null;
+  let permEpoch = -1;
+  const batchIds = new Int32Array(cfg.batch * (cfg.maxlen + 1));
+  const started = Date.now();
+  let epochLossSum = 0;
+  let epochLossCount = 0;
+  let logLossSum = 0;
+  let logCount = 0;
+  let logStart = performance.now();
+  let stoppedEarly = false;
+  let lastVal: number | null = null;
+
+  const endOfEpoch = (epoch: number) => {
+    lastVal = nVal > cfg.maxlen ? evaluateBpc(model, val, cfg.maxlen) : null;
+    const best = lastVal !== null && (bestValBpc === null || lastVal < bestValBpc);
+    if (best) bestValBpc = lastVal;
+    const rng = new Rng(cfg.seed, epoch, 0x5a);
+    const s = rng.int(train.length - cfg.maxlen);
+    const prime = vocab.decode(train.subarray(s, s + cfg.maxlen));
+    const samples = cfg.temperatures.map((temperature) => ({
+      temperature,
+      prime,
+      text: generate(model, vocab, { length: cfg.sampleLength, prime, temperature }, rng)[0],
+    }));
+    writeFileSync(
+      run.file('samples', `epoch-${String(epoch).padStart(3, '0')}.txt`),
+      samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
+    );
+    const log: EpochLog = {
+      epoch,
+      step,
+      train_bpc: epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN,
+      val_bpc: lastVal,
+      best,
+      samples,
+    };
+    run.log({ epoch, step, train_bpc: log.train_bpc, val_bpc: lastVal, best });
+    epochLossSum = 0;
+    epochLossCount = 0;
+    save();
+    if (best) copyFileSync(run.checkpoint, run.best);
+    hooks.onEpoch?.(log);
+  };
+
+  model.train();
+  while (step < totalSteps) {
+    if (hooks.shouldStop?.() || (cfg.minutes !== null && Date.now() - started > cfg.minutes * 60000)) {
+      stoppedEarly = step < totalSteps && cfg.minutes === null;
+      break;
+    }
+    const epoch = Math.floor(step / stepsPerEpoch);
+    if (epoch !== permEpoch) {
+      // The data order is a function of (seed, epoch) alone, so resuming replays it exactly.
+      perm = new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step));
+      permEpoch = epoch;
+    }
+    const within = step % stepsPerEpoch;
+    for (let j = 0; j < cfg.batch; j++) {
+      const s = perm![within * cfg.batch + j];
+      batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
+    }
+    const lr = cfg.schedule === 'cosine' ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.lr;
+    opt.lr = lr;
+    const loss = tidy(() => {
+      const all = T.tensor(batchIds, { shape: [cfg.batch, cfg.maxlen + 1] }).long();
+      const x = all.narrow(1, 0, cfg.maxlen);
+      let l: T.Tensor;
+      if (cfg.objective === 'all') {
+        const [logits] = model.forward(x);
+        l = crossEntropy(logits.reshape([-1, vocab.size]), all.narrow(1, 1, cfg.maxlen).reshape([-1]));
+      } else {
+        const [h] = model.hidden(x);
+        l = crossEntropy(model.head.forward(h.select(1, -1)), all.select(1, cfg.maxlen));
+      }
+      opt.zeroGrad();
+      l.backward();
+      if (cfg.clip > 0) clipGradNorm(opt.params, cfg.clip);
+      opt.step();
+      return l.item();
+    });
+    if (!Number.isFinite(loss)) {
+      throw new Error(`the loss became ${loss} at step ${step + 1}; lower --lr (the last checkpoint is kept)`);
+    }
+    step++;
+    epochLossSum += loss;
+    epochLossCount++;
+    logLossSum += loss;
+    logCount++;
+    if (step % cfg.logEvery === 0 || step === totalSteps) {
+      const ms = (performance.now() - logStart) / logCount;
+      const log: StepLog = {
+        step,
+        epoch: step / stepsPerEpoch,
+        loss: logLossSum / logCount,
+        bpc: logLossSum / logCount / LN2,
+        lr,
+        ms_per_step: ms,
+        chars_per_sec: (cfg.batch * cfg.maxlen * 1000) / ms,
+      };
+      run.log({ ...log });
+      hooks.onStep?.(log);
+      logLossSum = 0;
+      logCount = 0;
+      logStart = performance.now();
+    }
+    if (step % stepsPerEpoch === 0) endOfEpoch(step / stepsPerEpoch);
+    else if (step % cfg.saveEvery === 0) save();
+  }
+  // A run that stops between epochs still gets a checkpoint, a held-out score and samples.
+  if (step % stepsPerEpoch !== 0 && step > 0) endOfEpoch(step / stepsPerEpoch);
+  else if (step === 0) save();
+  model.dispose();
+  opt.dispose();
+  return { steps: step, stepsPerEpoch, valBpc: lastVal, bestValBpc, stoppedEarly };
+}
+
+/** Loads a trained char model from a run folder or a checkpoint file. */
+export function loadTextModel(source: string): { model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig } {
+  const file = existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
+  const ck = loadCheckpoint(file);
+  try {
+    const cfg = ck.config as unknown as TextTrainConfig;
+    if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
+    const vocab = new Vocab(ck.extra.vocab as string[]);
+    const model = new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout });
+    restoreCheckpoint(ck, { modules: { model } }, { rng: false });
+    return { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config: cfg };
+  } finally {
+    ck.dispose();
+  }
+}
