@@ -1,7 +1,13 @@
 // `npm run bench -- [engine|text|all] [--quick]`: Loom beside PyTorch, printed as ratios.
 import { engineBench } from './engine.js';
+import { textBench } from './text.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const which = args.find((a) => !a.startsWith('--')) ?? 'all';
+if (!['engine', 'text', 'all'].includes(which)) {
+  console.error(`unknown benchmark '${which}'; use engine, text or all`);
+  process.exit(2);
+}
 if (which === 'engine' || which === 'all') await engineBench(quick);
+if (which === 'text' || which === 'all') await textBench(quick);

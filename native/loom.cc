@@ -14,6 +14,8 @@
 #include <cmath>
 
 #include <atomic>
+#include <dlfcn.h>
+#include <link.h>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -514,6 +516,46 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// OpenBLAS keeps its own thread pool, which at::set_num_threads does not touch. Its
+// threads make tiny matrix-vector products slower (sync and sched_yield spinning), so
+// callers on such paths can turn them down. Found among the loaded libraries, if any.
+using BlasSetThreads = void (*)(int);
+using BlasGetThreads = int (*)();
+struct BlasThreads {
+  BlasSetThreads set = nullptr;
+  BlasGetThreads get = nullptr;
+};
+
+BlasThreads& blasThreads() {
+  static BlasThreads fns = [] {
+    BlasThreads f;
+    dl_iterate_phdr(
+        [](struct dl_phdr_info* info, size_t, void* data) -> int {
+          auto* out = static_cast<BlasThreads*>(data);
+          if (info->dlpi_name == nullptr || std::strstr(info->dlpi_name, "openblas") == nullptr) return 0;
+          void* h = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+          if (h == nullptr) return 0;
+          out->set = reinterpret_cast<BlasSetThreads>(dlsym(h, "openblas_set_num_threads"));
+          out->get = reinterpret_cast<BlasGetThreads>(dlsym(h, "openblas_get_num_threads"));
+          return out->set != nullptr && out->get != nullptr ? 1 : 0;
+        },
+        &f);
+    return f;
+  }();
+  return fns;
+}
+
+// setBlasThreads(n) -> the previous count, or -1 when the BLAS is not OpenBLAS.
+Napi::Value SetBlasThreads(const Napi::CallbackInfo& info) {
+  auto& b = blasThreads();
+  if (b.set == nullptr) return Napi::Number::New(info.Env(), -1);
+  int prev = b.get();
+  int n = info[0].ToNumber().Int32Value();
+  if (n < 1) throw std::invalid_argument("the BLAS thread count must be at least 1");
+  b.set(n);
+  return Napi::Number::New(info.Env(), prev);
+}
+
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live)));
@@ -567,6 +609,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("setNumThreads", SetNumThreads);
   FN("getNumThreads", GetNumThreads);
   FN("liveTensors", LiveTensors);
+  FN("setBlasThreads", SetBlasThreads);
   FN("info", Info);
   return exports;
 }

@@ -27,6 +27,7 @@ const TRAIN_OPTS: OptSpecs = {
   temperature: { type: 'numbers', help: 'temperatures of the epoch samples', default: TEXT_DEFAULTS.temperatures },
   'log-every': { type: 'int', help: 'log a line every N steps', default: TEXT_DEFAULTS.logEvery },
   'save-every': { type: 'int', help: 'write a checkpoint every N steps (and after every epoch)', default: TEXT_DEFAULTS.saveEvery },
+  'eval-every': { type: 'int', help: 'also score the held-out text every N steps (0: at epoch ends only)', default: 0 },
   resume: { type: 'bool', help: 'continue the run in --out exactly where its checkpoint left it' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
@@ -83,6 +84,7 @@ async function textTrain(args: string[]): Promise<void> {
     temperatures: o.temperature,
     logEvery: o.logEvery,
     saveEvery: o.saveEvery,
+    evalEvery: o.evalEvery,
   };
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
   const progress = new Progress();
@@ -97,6 +99,10 @@ async function textTrain(args: string[]): Promise<void> {
         total,
         `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s`,
       );
+    },
+    onEval: (e) => {
+      if (o.json) return console.log(JSON.stringify(e));
+      progress.line(`step ${e.step}: held-out ${e.val_bpc === null ? 'n/a' : e.val_bpc.toFixed(3) + ' bpc'}`);
     },
     onEpoch: (e) => {
       if (o.json) {

@@ -71,6 +71,20 @@ export function setNumThreads(n: number): void {
 }
 export const getNumThreads = (): number => native.getNumThreads();
 
+/**
+ * Runs fn with OpenBLAS limited to n threads (then restores the count). Tiny matrix-vector
+ * products, as in character-by-character generation, run faster on one BLAS thread.
+ * Does nothing when the BLAS in use is not OpenBLAS.
+ */
+export function withBlasThreads<T>(n: number, fn: () => T): T {
+  const prev = native.setBlasThreads(n);
+  try {
+    return fn();
+  } finally {
+    if (prev > 0) native.setBlasThreads(prev);
+  }
+}
+
 /** How many native tensors are alive (not disposed and not collected), and their bytes. */
 export const liveTensors = (): { count: number; bytes: number } => native.liveTensors();
 

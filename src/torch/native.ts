@@ -55,6 +55,7 @@ interface Native {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   liveTensors(): { count: number; bytes: number };
+  setBlasThreads(n: number): number;
   info(): NativeInfo;
 }
 

@@ -537,6 +537,27 @@ export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, beta?: number |
   return wrap(r);
 }
 
+let op_addmm_inplace: OpHandle | undefined;
+/** aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
+export function addmm_(self_: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
+  const r = call(op_addmm_inplace ??= op('aten::addmm_', ''), self_.h, mat1.h, mat2.h, beta, alpha);
+  return self_;
+}
+
+let op_addmv: OpHandle | undefined;
+/** aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
+export function addmv(self_: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
+  const r = call(op_addmv ??= op('aten::addmv', ''), self_.h, mat.h, vec.h, beta, alpha);
+  return wrap(r);
+}
+
+let op_addmv_inplace: OpHandle | undefined;
+/** aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
+export function addmv_(self_: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
+  const r = call(op_addmv_inplace ??= op('aten::addmv_', ''), self_.h, mat.h, vec.h, beta, alpha);
+  return self_;
+}
+
 let op_linear: OpHandle | undefined;
 /** aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
@@ -1356,6 +1377,12 @@ declare module './tensor.js' {
     bmm(mat2: Tensor): Tensor;
     /** aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
     addmm(mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
+    /** aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
+    addmm_(mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
+    /** aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
+    addmv(mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
+    /** aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
+    addmv_(mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
     /** aten::t(Tensor(a) self) -> Tensor(a) */
     t(): Tensor;
     /** aten::outer(Tensor self, Tensor vec2) -> Tensor */
@@ -1599,6 +1626,15 @@ Tensor.prototype.bmm = function (this: Tensor, mat2: Tensor) {
 };
 Tensor.prototype.addmm = function (this: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean) {
   return addmm(this, mat1, mat2, beta, alpha);
+};
+Tensor.prototype.addmm_ = function (this: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean) {
+  return addmm_(this, mat1, mat2, beta, alpha);
+};
+Tensor.prototype.addmv = function (this: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean) {
+  return addmv(this, mat, vec, beta, alpha);
+};
+Tensor.prototype.addmv_ = function (this: Tensor, mat: Tensor, vec: Tensor, beta?: number | boolean, alpha?: number | boolean) {
+  return addmv_(this, mat, vec, beta, alpha);
 };
 Tensor.prototype.t = function (this: Tensor, ) {
   return t(this);

@@ -1,29 +1,30 @@
 // Scopes free, in one go, every tensor made inside them except those returned or kept.
 // The GC does not free native tensors in time (DESIGN.md), so training loops rely on this.
 
-interface Owned {
+export interface Owned {
   dispose(): void;
+  /** The scope that will free it, if any (a field, not a WeakMap: this is on every op's path). */
+  scope: Set<Owned> | null;
 }
 
 type Scope = Set<Owned>;
 const stack: Scope[] = [];
-const owner = new WeakMap<Owned, Scope>();
 
 /** Called by every new Tensor: the innermost open scope owns it. */
 export function scopeTrack(t: Owned): void {
   const s = stack[stack.length - 1];
   if (s !== undefined) {
     s.add(t);
-    owner.set(t, s);
+    t.scope = s;
   }
 }
 
 /** Called on dispose() and keep(): the tensor leaves its scope. */
 export function scopeForget(t: Owned): void {
-  const s = owner.get(t);
-  if (s !== undefined) {
+  const s = t.scope;
+  if (s !== null) {
     s.delete(t);
-    owner.delete(t);
+    t.scope = null;
   }
 }
 
@@ -36,7 +37,7 @@ export function keep<T extends Owned | Owned[]>(t: T): T {
 function collect(v: unknown, out: Set<Owned>, seen: Set<unknown>): void {
   if (v === null || typeof v !== 'object' || seen.has(v)) return;
   seen.add(v);
-  if (owner.has(v as Owned)) {
+  if ('scope' in v && typeof (v as Owned).dispose === 'function') {
     out.add(v as Owned);
     return;
   }
@@ -71,10 +72,10 @@ export function tidy<T>(fn: () => T): T {
   const parent = stack[stack.length - 1];
   for (const t of scope) {
     if (out.has(t)) {
-      owner.delete(t);
+      t.scope = null;
       if (parent !== undefined) {
         parent.add(t);
-        owner.set(t, parent);
+        t.scope = parent;
       }
     } else {
       t.dispose();

@@ -2,11 +2,13 @@
 // tensors in bulk. Ops are attached to the prototype by ops.generated.ts and methods.ts.
 import { native, type Handle } from './native.js';
 import { dtypeCode, dtypeName, viewAs, type AnyTypedArray, type DType } from './dtype.js';
-import { scopeTrack, scopeForget } from './scope.js';
+import { scopeTrack, scopeForget, type Owned } from './scope.js';
 
 export class Tensor {
   /** The native handle; stays set after dispose(), when the addon refuses it. */
   readonly h: Handle;
+  /** The scope that will free this tensor (see scope.ts). */
+  scope: Set<Owned> | null = null;
 
   constructor(h: Handle) {
     this.h = h;

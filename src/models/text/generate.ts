@@ -4,7 +4,7 @@ import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import type { LSTMState } from '../../nn/index.js';
 import { Rng } from '../../io/random.js';
-import type { CharLSTM } from './model.js';
+import { CharStepper, type CharLSTM } from './model.js';
 import type { Vocab } from './vocab.js';
 import { draw, reweight, validateSampling, type SamplingOptions } from './sampling.js';
 
@@ -35,22 +35,21 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
   model.eval();
   const out: number[][] = Array.from({ length: n }, () => []);
   let logits: Tensor | null = null;
-  let state: LSTMState | null = null;
-  const step = (ids: Int32Array, len: number) => {
-    const [l, s] = tidy(() => {
-      const [y, st] = model.forward(T.tensor(ids, { shape: [n, len] }), state ?? undefined);
-      return [y.select(1, -1), st] as const;
-    });
-    logits?.dispose();
-    state?.forEach((t) => t.dispose());
-    logits = l;
-    state = [s[0], s[1]];
-  };
+  let stepper: CharStepper | null = null;
   try {
-    noGrad(() => {
+    // One BLAS thread: per character the products are tiny, and OpenBLAS's thread sync
+    // costs more than it saves (88 against 121 µs per character, docs/benchmarks.md).
+    T.withBlasThreads(1, () => noGrad(() => {
+      // The prime in one pass of the fused LSTM; then one cheap cell step per character.
       const first = new Int32Array(n * primeIds.length);
       for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
-      step(first, primeIds.length);
+      const [l, state] = tidy(() => {
+        const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
+        return [y.select(1, -1), st] as const;
+      });
+      logits = l;
+      stepper = new CharStepper(model, state as LSTMState);
+      state.forEach((t) => t.dispose());
       const next = new Int32Array(n);
       const v = vocab.size;
       for (let k = 0; k < opts.length; k++) {
@@ -60,12 +59,15 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
           out[j].push(next[j]);
         }
         opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
-        if (k + 1 < opts.length) step(next, 1);
+        if (k + 1 < opts.length) {
+          logits!.dispose();
+          logits = stepper.step(next);
+        }
       }
-    });
+    }));
   } finally {
     (logits as Tensor | null)?.dispose();
-    (state as LSTMState | null)?.forEach((t) => t.dispose());
+    (stepper as CharStepper | null)?.dispose();
     model.train(wasTraining);
   }
   return out.map((ids) => vocab.decode(ids));

@@ -35,6 +35,8 @@ export interface TextTrainConfig {
   temperatures: number[];
   logEvery: number;
   saveEvery: number;
+  /** Also score the held-out text every N steps (0: only at epoch ends). */
+  evalEvery: number;
 }
 
 export const TEXT_DEFAULTS: TextTrainConfig = {
@@ -58,6 +60,7 @@ export const TEXT_DEFAULTS: TextTrainConfig = {
   temperatures: [0.2, 0.5, 1.0, 1.2],
   logEvery: 20,
   saveEvery: 500,
+  evalEvery: 0,
 };
 
 export interface StepLog {
@@ -80,6 +83,7 @@ export interface EpochLog {
 export interface TextTrainHooks {
   onStep?(log: StepLog): void;
   onEpoch?(log: EpochLog): void;
+  onEval?(log: { step: number; val_bpc: number | null }): void;
   /** Checked between steps; true stops the run after saving a checkpoint. */
   shouldStop?(): boolean;
 }
@@ -104,6 +108,7 @@ export function validateTextConfig(c: TextTrainConfig): void {
   whole('batch', c.batch, 1);
   whole('log-every', c.logEvery, 1);
   whole('save-every', c.saveEvery, 1);
+  whole('eval-every', c.evalEvery ?? 0, 0);
   whole('sample-length', c.sampleLength, 0);
   whole('seed', c.seed, 0);
   if (c.epochs !== null) whole('epochs', c.epochs, 1);
@@ -333,7 +338,14 @@ export function trainText(
       logStart = performance.now();
     }
     if (step % stepsPerEpoch === 0) endOfEpoch(step / stepsPerEpoch);
-    else if (step % cfg.saveEvery === 0) save();
+    else {
+      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
+        const valBpc = nVal > cfg.maxlen ? evaluateBpc(model, val, cfg.maxlen) : null;
+        run.log({ step, epoch: step / stepsPerEpoch, val_bpc: valBpc, elapsed_s: (Date.now() - started) / 1000 });
+        hooks.onEval?.({ step, val_bpc: valBpc });
+      }
+      if (step % cfg.saveEvery === 0) save();
+    }
   }
   // A run that stops between epochs still gets a checkpoint, a held-out score and samples.
   if (step % stepsPerEpoch !== 0 && step > 0) endOfEpoch(step / stepsPerEpoch);
