@@ -257,7 +257,7 @@ export function trainText(
       text: generate(model, vocab, { length: cfg.sampleLength, prime, temperature }, rng)[0],
     }));
     writeFileSync(
-      run.file('samples', `epoch-${String(epoch).padStart(3, '0')}.txt`),
+      run.file('samples', Number.isInteger(epoch) ? `epoch-${String(epoch).padStart(3, '0')}.txt` : `step-${String(step).padStart(7, '0')}.txt`),
       samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
     );
     const log: EpochLog = {
