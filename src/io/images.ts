@@ -1,0 +1,109 @@
+// Images through sharp. Tensors are NCHW float32 in [0, 1]; sharp speaks HWC uint8. The
+// layout changes here, at the edge, and nowhere else.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as T from '../torch/index.js';
+import { Tensor, tidy } from '../torch/index.js';
+
+export interface ReadImageOptions {
+  /** 1 (grayscale) or 3 (RGB); default: 3. Transparency is flattened onto white. */
+  channels?: 1 | 3;
+  /** Resize to exactly [height, width]. */
+  size?: [number, number];
+  /** Or scale so the longer side is at most this (keeping the aspect ratio). */
+  maxSide?: number;
+  /** Or scale to this height, keeping the aspect ratio (the seed's style transfer does). */
+  height?: number;
+}
+
+/** Reads a PNG, JPEG, WebP (or anything sharp decodes) into a [1, C, H, W] float tensor in [0, 1]. */
+export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<Tensor> {
+  if (!existsSync(file)) throw new Error(`cannot read image ${file}: no such file`);
+  if (statSync(file).isDirectory()) throw new Error(`cannot read image ${file}: it is a folder`);
+  const channels = opts.channels ?? 3;
+  let img = sharp(file, { failOn: 'error' }).rotate(); // honour EXIF orientation
+  if (opts.size) img = img.resize(opts.size[1], opts.size[0], { fit: 'fill' });
+  else if (opts.maxSide) img = img.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true });
+  else if (opts.height) img = img.resize({ height: opts.height });
+  img = img.flatten({ background: '#ffffff' });
+  img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
+  let raw: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    raw = await img.raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const { width, height } = raw.info;
+  const c = raw.info.channels;
+  return tidy(() => {
+    let t = T.tensor(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), { shape: [height, width, c] });
+    if (c !== channels) t = t.narrow(2, 0, channels);
+    return t.permute([2, 0, 1]).unsqueeze(0).float().div(255).contiguous();
+  });
+}
+
+/** HWC uint8 bytes of one image: [1, C, H, W] or [C, H, W], values in [0, 1] (clamped). */
+export function toBytes(t: Tensor): { data: Buffer; width: number; height: number; channels: 1 | 3 } {
+  const s = t.shape;
+  const chw = s.length === 4 ? s.slice(1) : s;
+  if (chw.length !== 3 || (s.length === 4 && s[0] !== 1) || (chw[0] !== 1 && chw[0] !== 3)) {
+    throw new Error(`an image tensor must be [1, C, H, W] or [C, H, W] with 1 or 3 channels, got [${s}]`);
+  }
+  const [c, h, w] = chw;
+  const bytes = tidy(() => t.reshape(chw).clamp(0, 1).mul(255).round().permute([1, 2, 0]).contiguous().to('uint8').data());
+  return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: w, height: h, channels: c as 1 | 3 };
+}
+
+function rawImage(t: Tensor): sharp.Sharp {
+  const { data, width, height, channels } = toBytes(t);
+  return sharp(data, { raw: { width, height, channels } });
+}
+
+/** Writes one image as PNG (or JPEG/WebP by the extension). */
+export async function writeImage(file: string, t: Tensor): Promise<void> {
+  const ext = path.extname(file).toLowerCase();
+  let img = rawImage(t);
+  img = ext === '.jpg' || ext === '.jpeg' ? img.jpeg({ quality: 92 }) : ext === '.webp' ? img.webp({ quality: 92 }) : img.png();
+  await img.toFile(file);
+}
+
+/** Tiles a batch [N, C, H, W] into one image [1, C, rows*(H+pad)-pad, cols*(W+pad)-pad]. */
+export function imageGrid(batch: Tensor, opts: { cols?: number; pad?: number; padValue?: number } = {}): Tensor {
+  const [n, c, h, w] = batch.shape;
+  const cols = opts.cols ?? Math.ceil(Math.sqrt(n));
+  const rows = Math.ceil(n / cols);
+  const pad = opts.pad ?? 2;
+  return tidy(() => {
+    const H = rows * (h + pad) - pad;
+    const W = cols * (w + pad) - pad;
+    const out = T.full([1, c, H, W], opts.padValue ?? 1);
+    for (let i = 0; i < n; i++) {
+      const r = Math.floor(i / cols);
+      const k = i % cols;
+      out.narrow(2, r * (h + pad), h).narrow(3, k * (w + pad), w).copy_(batch.narrow(0, i, 1));
+    }
+    return out;
+  });
+}
+
+/** Writes frames ([1, C, H, W] each, same size) as an animated GIF or WebP (by extension). */
+export async function writeAnimation(file: string, frames: Tensor[], opts: { delayMs?: number; loop?: number } = {}): Promise<void> {
+  if (frames.length === 0) throw new Error('an animation needs at least one frame');
+  const pngs = await Promise.all(frames.map((f) => rawImage(f).png().toBuffer()));
+  const img = sharp(pngs, { join: { animated: true } });
+  const common = { loop: opts.loop ?? 0, delay: opts.delayMs ?? 100 };
+  await (path.extname(file).toLowerCase() === '.webp' ? img.webp(common) : img.gif(common)).toFile(file);
+}
+
+/** Resizes a batch [N, C, H, W] to [h, w] (bilinear, or area-like when shrinking a lot). */
+export function resize(batch: Tensor, h: number, w: number): Tensor {
+  return T.upsampleBilinear2d(batch, [h, w], false);
+}
+
+/** The central [h, w] crop of a batch. */
+export function centerCrop(batch: Tensor, h: number, w: number): Tensor {
+  const [, , H, W] = batch.shape;
+  if (h > H || w > W) throw new Error(`cannot crop ${H}x${W} to ${h}x${w}`);
+  return batch.narrow(2, Math.floor((H - h) / 2), h).narrow(3, Math.floor((W - w) / 2), w);
+}
