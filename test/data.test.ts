@@ -94,9 +94,10 @@ test('images: read, write, grid and animation round-trip; unreadable images get 
   assert.ok(back.sub(img).abs().max().item() <= 0.5 / 255 + 1e-6, 'PNG round trip within rounding');
   const gray = await readImage(path.join(dir, 'a.png'), { channels: 1, size: [3, 4] });
   assert.deepEqual(gray.shape, [1, 1, 3, 4]);
-  const grid = imageGrid(T.ones([5, 1, 4, 4]), { cols: 3, pad: 1, padValue: 0 });
+  const grid = imageGrid(T.full([5, 1, 4, 4], 0.25), { cols: 3, pad: 1, padValue: 0 });
   assert.deepEqual(grid.shape, [1, 1, 9, 14]);
-  assert.equal(grid.sum().item(), 5 * 16);
+  assert.equal(grid.dtype, 'float32');
+  assert.equal(grid.sum().item(), 5 * 16 * 0.25);
   await writeAnimation(path.join(dir, 'walk.gif'), [img, img.mul(0.5), img.mul(0.25)], { delayMs: 50 });
   const meta = await sharp(path.join(dir, 'walk.gif'), { animated: true }).metadata();
   assert.equal(meta.pages, 3);

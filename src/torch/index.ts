@@ -21,8 +21,10 @@ export interface CreateOptions {
 // PyTorch-style creation with an options object instead of keyword arguments.
 export const zeros = (shape: number[], o: CreateOptions = {}) => ops.zeros(shape, o.dtype ?? null, null, o.device ?? null);
 export const ones = (shape: number[], o: CreateOptions = {}) => ops.ones(shape, o.dtype ?? null, null, o.device ?? null);
+// float32 unless asked: libtorch would infer int64 from an integral fill value, and JS
+// cannot tell 1 from 1.0.
 export const full = (shape: number[], value: number, o: CreateOptions = {}) =>
-  ops.full(shape, value, o.dtype ?? null, null, o.device ?? null);
+  ops.full(shape, value, o.dtype ?? 'float32', null, o.device ?? null);
 export const rand = (shape: number[], o: CreateOptions = {}) => ops.rand(shape, o.dtype ?? null, null, o.device ?? null);
 export const randn = (shape: number[], o: CreateOptions = {}) => ops.randn(shape, o.dtype ?? null, null, o.device ?? null);
 export const arange = (start: number, end: number, step = 1, o: CreateOptions = {}) =>

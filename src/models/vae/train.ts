@@ -1,0 +1,303 @@
+// VAE training into a run folder, test -ELBO per epoch (nats, reconstruction and KL apart),
+// an importance-weighted NLL estimate, and exact resume.
+import { existsSync, statSync } from 'node:fs';
+import * as T from '../../torch/index.js';
+import { Tensor, noGrad, tidy } from '../../torch/index.js';
+import { RMSprop } from '../../optim/index.js';
+import { RunFolder } from '../../io/run-folder.js';
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
+import { DataLoader } from '../../io/loader.js';
+import { imageGrid, writeImage } from '../../io/images.js';
+import type { ImageDataset } from '../../io/datasets.js';
+import { VAE, elboTerms } from './model.js';
+import { loadVaeData } from './data.js';
+import { gridCoordinates } from './latent.js';
+
+export interface VaeTrainConfig {
+  data: string;
+  latent: number;
+  epochs: number;
+  batch: number;
+  lr: number;
+  /** 'elbo': summed BCE + KL (nats); 'seed': the seed's mean BCE + 5e-4 KL. */
+  loss: 'elbo' | 'seed';
+  klWeight: number;
+  seed: number;
+  size: number;
+  channels: 1 | 3;
+  limit: number | null;
+  minutes: number | null;
+  logEvery: number;
+}
+
+export const VAE_DEFAULTS: VaeTrainConfig = {
+  data: 'builtin:mnist',
+  latent: 2,
+  epochs: 10,
+  batch: 16,
+  lr: 1e-3,
+  loss: 'elbo',
+  klWeight: 1,
+  seed: 0,
+  size: 28,
+  channels: 1,
+  limit: null,
+  minutes: null,
+  logEvery: 50,
+};
+
+export function validateVaeConfig(c: VaeTrainConfig): void {
+  const whole = (name: string, v: number, min: number) => {
+    if (!(Number.isInteger(v) && v >= min)) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
+  };
+  whole('latent', c.latent, 1);
+  whole('epochs', c.epochs, 1);
+  whole('batch', c.batch, 1);
+  whole('seed', c.seed, 0);
+  whole('size', c.size, 4);
+  whole('log-every', c.logEvery, 1);
+  if (c.limit !== null) whole('limit', c.limit, 1);
+  if (!(c.lr > 0)) throw new Error(`--lr must be a number > 0, got ${c.lr}`);
+  if (!(c.klWeight >= 0)) throw new Error(`--kl-weight must be a number >= 0, got ${c.klWeight}`);
+  if (c.loss !== 'elbo' && c.loss !== 'seed') throw new Error(`--loss must be elbo or seed, got ${c.loss}`);
+  if (c.channels !== 1 && c.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${c.channels}`);
+  if (c.minutes !== null && !(c.minutes > 0)) throw new Error(`--minutes must be a number > 0, got ${c.minutes}`);
+}
+
+export interface VaeStepLog {
+  step: number;
+  epoch: number;
+  loss: number;
+  ms_per_step: number;
+  images_per_sec: number;
+}
+export interface VaeEpochLog {
+  epoch: number;
+  step: number;
+  test_elbo_nats: number;
+  test_rec_nats: number;
+  test_kl_nats: number;
+}
+
+/** The training objective of a batch: the mean over images of the chosen loss. */
+function objective(cfg: VaeTrainConfig, model: VAE, x: Tensor): Tensor {
+  const { rec, kl } = elboTerms(model, x);
+  // The seed: per-pixel mean cross-entropy, KL weighted 5e-4 (not in nats, not comparable).
+  if (cfg.loss === 'seed') return rec.div(x.numel / x.size(0)).add(kl.mul(5e-4 * cfg.klWeight)).mean();
+  return rec.add(kl.mul(cfg.klWeight)).mean();
+}
+
+/** Test-set -ELBO (one z per image) and its two terms, in nats per image. */
+export function testElbo(model: VAE, images: Tensor, batch = 500): { elbo: number; rec: number; kl: number } {
+  const was = model.training;
+  model.eval();
+  let rec = 0;
+  let kl = 0;
+  const n = images.size(0);
+  noGrad(() => {
+    for (let i = 0; i < n; i += batch) {
+      tidy(() => {
+        const t = elboTerms(model, images.narrow(0, i, Math.min(batch, n - i)));
+        rec += t.rec.sum().item();
+        kl += t.kl.sum().item();
+      });
+    }
+  });
+  model.train(was);
+  return { elbo: (rec + kl) / n, rec: rec / n, kl: kl / n };
+}
+
+/**
+ * Importance-weighted estimate of -log p(x), in nats per image:
+ * -log (1/k) Σ p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). k = 1 is the ELBO; it tightens with k.
+ */
+export function importanceWeightedNll(model: VAE, images: Tensor, k = 100, batch = 100): number {
+  const was = model.training;
+  model.eval();
+  const n = images.size(0);
+  let total = 0;
+  const LOG2PI = Math.log(2 * Math.PI);
+  noGrad(() => {
+    for (let i = 0; i < n; i += batch) {
+      tidy(() => {
+        const x = images.narrow(0, i, Math.min(batch, n - i));
+        const b = x.size(0);
+        const [mean, logVar] = model.encode(x);
+        const d = mean.size(1);
+        // k samples per image: [k, b, d]
+        const eps = T.randn([k, b, d]);
+        const std = logVar.mul(0.5).exp();
+        const z = mean.unsqueeze(0).add(eps.mul(std.unsqueeze(0)));
+        const logQ = eps.square().add(LOG2PI).add(logVar.unsqueeze(0)).sum({ dim: 2 }).mul(-0.5);
+        const logP = z.square().add(LOG2PI).sum({ dim: 2 }).mul(-0.5);
+        const logits = model.decodeLogits(z.reshape([k * b, d]));
+        const xs = x.unsqueeze(0).expand([k, ...x.shape]).reshape([k * b, ...x.shape.slice(1)]);
+        const logPx = T.binaryCrossEntropyWithLogits(logits, xs, null, null, 0).flatten(1).sum({ dim: 1 }).neg().reshape([k, b]);
+        const w = logPx.add(logP).sub(logQ);
+        total += w.logsumexp([0]).sub(Math.log(k)).sum().item();
+      });
+    }
+  });
+  model.train(was);
+  return -total / n;
+}
+
+export interface VaeTrainResult {
+  steps: number;
+  epochs: number;
+  test: { elbo: number; rec: number; kl: number };
+  seconds: number;
+}
+
+export async function trainVae(
+  config: VaeTrainConfig,
+  outDir: string,
+  mode: { resume?: boolean; force?: boolean },
+  hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
+): Promise<VaeTrainResult> {
+  const run = RunFolder.open(outDir, mode);
+  const ck = mode.resume ? loadCheckpoint(run.checkpoint) : null;
+  const cfg: VaeTrainConfig = ck ? { ...(ck.config as unknown as VaeTrainConfig), epochs: config.epochs, minutes: config.minutes } : config;
+  validateVaeConfig(cfg);
+  let data;
+  try {
+    data = await loadVaeData(cfg.data, { size: cfg.size, channels: cfg.channels, limit: cfg.limit ?? undefined });
+  } catch (e) {
+    ck?.dispose();
+    throw e;
+  }
+  const { train, test } = data;
+  const [, c, h, w] = train.images.shape;
+  T.manualSeed(cfg.seed);
+  const model = new VAE({ channels: c, height: h, width: w, latent: cfg.latent });
+  const opt = new RMSprop(model.parameters(), { lr: cfg.lr });
+  const loader = new DataLoader(train.images, train.labels, cfg.batch, { seed: cfg.seed });
+  let step = 0;
+  if (ck) {
+    restoreCheckpoint(ck, { modules: { model }, optimizers: { opt } });
+    step = ck.step;
+    ck.dispose();
+  } else {
+    run.create();
+    run.writeConfig({ system: 'vae', ...cfg, imageShape: [c, h, w], classes: train.classes });
+  }
+  const save = () =>
+    saveCheckpoint(run.checkpoint, { modules: { model }, optimizers: { opt } }, {
+      step,
+      config: cfg as unknown as Record<string, unknown>,
+      extra: { imageShape: [c, h, w], classes: train.classes },
+    });
+  const started = Date.now();
+  const total = cfg.epochs * loader.length;
+  let logSum = 0;
+  let logN = 0;
+  let logStart = performance.now();
+  let last = { elbo: NaN, rec: NaN, kl: NaN };
+  const endEpoch = async (epoch: number) => {
+    last = testElbo(model, test.images);
+    const log: VaeEpochLog = { epoch, step, test_elbo_nats: last.elbo, test_rec_nats: last.rec, test_kl_nats: last.kl };
+    run.log({ ...log });
+    save();
+    await writeEpochPictures(run, model, test, epoch);
+    hooks.onEpoch?.(log);
+  };
+  let order: Int32Array | null = null;
+  let orderEpoch = -1;
+  model.train();
+  while (step < total) {
+    if (hooks.shouldStop?.() || (cfg.minutes !== null && Date.now() - started > cfg.minutes * 60000)) break;
+    const epoch = Math.floor(step / loader.length);
+    if (epoch !== orderEpoch) {
+      order = loader.order(epoch);
+      orderEpoch = epoch;
+    }
+    const loss = tidy(() => {
+      const { images } = loader.batch(epoch, step % loader.length, order!);
+      const l = objective(cfg, model, images);
+      opt.zeroGrad();
+      l.backward();
+      opt.step();
+      return l.item();
+    });
+    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${step + 1}; lower --lr (the last checkpoint is kept)`);
+    step++;
+    logSum += loss;
+    logN++;
+    if (step % cfg.logEvery === 0) {
+      const ms = (performance.now() - logStart) / logN;
+      const l: VaeStepLog = { step, epoch: step / loader.length, loss: logSum / logN, ms_per_step: ms, images_per_sec: (cfg.batch * 1000) / ms };
+      run.log({ ...l });
+      hooks.onStep?.(l);
+      logSum = 0;
+      logN = 0;
+      logStart = performance.now();
+    }
+    if (step % loader.length === 0) await endEpoch(step / loader.length);
+  }
+  if (step % loader.length !== 0 || step === 0) await endEpoch(step / loader.length);
+  const result = { steps: step, epochs: step / loader.length, test: last, seconds: (Date.now() - started) / 1000 };
+  model.dispose();
+  opt.dispose();
+  train.dispose();
+  test.dispose();
+  return result;
+}
+
+/** Reconstructions beside originals, random samples, and (2-D latent) the latent grid. */
+async function writeEpochPictures(run: RunFolder, model: VAE, test: ImageDataset, epoch: number): Promise<void> {
+  const tag = Number.isInteger(epoch) ? `epoch-${String(epoch).padStart(3, '0')}` : `step-end`;
+  const [recon, samples, grid] = noGrad(() =>
+    tidy(() => {
+      model.eval();
+      const x = test.images.narrow(0, 0, Math.min(16, test.images.size(0)));
+      const [mean] = model.encode(x);
+      const pairs = T.stack([x, model.decode(mean)], 1).reshape([-1, ...x.shape.slice(1)]);
+      const out: [Tensor, Tensor, Tensor | null] = [
+        imageGrid(pairs, { cols: 8 }),
+        imageGrid(model.decode(T.randn([64, model.config.latent])), { cols: 8 }),
+        model.config.latent === 2 ? latentGrid(model, 15) : null,
+      ];
+      model.train();
+      return out;
+    }),
+  );
+  await writeImage(run.file('samples', `${tag}-reconstructions.png`), recon);
+  await writeImage(run.file('samples', `${tag}-samples.png`), samples);
+  if (grid) await writeImage(run.file('samples', `${tag}-grid.png`), grid);
+  for (const t of [recon, samples, grid]) t?.dispose();
+}
+
+/** The seed's n×n grid of decoded points at Gaussian quantiles, over latent dims (a, b). */
+export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1]): Tensor {
+  const q = gridCoordinates(n);
+  const d = model.config.latent;
+  if (dims.some((k) => !(Number.isInteger(k) && k >= 0 && k < d)) || dims[0] === dims[1]) {
+    throw new Error(`--dims must name two different latent dimensions below ${d}`);
+  }
+  const z = new Float32Array(n * n * d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      // rows go down the second dimension from high to low, as the seed's plot does
+      z[(i * n + j) * d + dims[0]] = q[j];
+      z[(i * n + j) * d + dims[1]] = q[n - 1 - i];
+    }
+  }
+  return noGrad(() => tidy(() => imageGrid(model.decode(T.tensor(z, { shape: [n * n, d] })), { cols: n, pad: 0 })));
+}
+
+/** A trained VAE from a run folder or checkpoint. */
+export function loadVae(source: string): { model: VAE; config: VaeTrainConfig; classes: string[] } {
+  const file = existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
+  const ck = loadCheckpoint(file);
+  try {
+    const shape = ck.extra.imageShape as number[] | undefined;
+    if (!Array.isArray(shape)) throw new Error(`${file} is not a VAE checkpoint`);
+    const cfg = ck.config as unknown as VaeTrainConfig;
+    const model = new VAE({ channels: shape[0], height: shape[1], width: shape[2], latent: cfg.latent });
+    restoreCheckpoint(ck, { modules: { model } }, { rng: false });
+    model.eval();
+    return { model, config: cfg, classes: (ck.extra.classes as string[]) ?? [] };
+  } finally {
+    ck.dispose();
+  }
+}
