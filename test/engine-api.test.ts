@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../src/torch/index.js';
+import { collectGarbage } from './helpers.js';
 
 test('creation from arrays and typed arrays keeps values, shapes and dtypes', () => {
   const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
@@ -177,22 +178,12 @@ test('devices: cpu always, to() moves and converts', () => {
 });
 
 test('a tensor dropped without dispose is freed by the GC finalizer (the safety net)', async () => {
-  const v8 = await import('node:v8');
-  const vm = await import('node:vm');
-  v8.setFlagsFromString('--expose-gc');
-  const gc = vm.runInNewContext('gc') as () => void;
-  const collect = async () => {
-    for (let i = 0; i < 5; i++) {
-      gc();
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  await collect(); // earlier tests left garbage; count from a clean state
+  await collectGarbage(); // earlier tests left garbage; count from a clean state
   const before = T.liveTensors().count;
   (() => {
     for (let i = 0; i < 100; i++) T.ones([10]);
   })();
   assert.equal(T.liveTensors().count, before + 100);
-  await collect();
+  await collectGarbage();
   assert.equal(T.liveTensors().count, before);
 });

@@ -36,3 +36,15 @@ export function assertClose(actual: Tensor | null, expected: Enc, atol = 1e-5, r
   }
   assert.ok(at < 0, `${what}: element ${at} is ${a[at]}, expected ${expected.data[at]}`);
 }
+
+/** Runs the GC until finalizers have freed every unreachable native tensor. */
+export async function collectGarbage(): Promise<void> {
+  const v8 = await import('node:v8');
+  const vm = await import('node:vm');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 5; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}

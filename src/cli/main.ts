@@ -8,6 +8,9 @@ const USAGE = `usage: loom <command> [options]
 commands:
   text train        train a character-level LSTM on a text (builtin:sotu by default)
   text generate     sample text from a trained model, with temperature, top-k, top-p
+  vae train         train a convolutional VAE (MNIST by default)
+  vae grid|sample|interpolate|concept|scatter|eval
+                    explore a trained VAE's latent space
   info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
 
 Run \`loom <command> --help\` for a command's options.`;
@@ -34,6 +37,10 @@ async function main(argv: string[]): Promise<void> {
     case 'text': {
       const { textCommand } = await import('./text.js');
       return textCommand(rest);
+    }
+    case 'vae': {
+      const { vaeCommand } = await import('./vae.js');
+      return vaeCommand(rest);
     }
     default:
       throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);

@@ -921,6 +921,13 @@ export function maskedSelect(self_: Tensor, mask: Tensor): Tensor {
   return wrap(r);
 }
 
+let op_nonzero: OpHandle | undefined;
+/** aten::nonzero(Tensor self) -> Tensor */
+export function nonzero(self_: Tensor): Tensor {
+  const r = call(op_nonzero ??= op('aten::nonzero', ''), self_.h);
+  return wrap(r);
+}
+
 let op_tril: OpHandle | undefined;
 /** aten::tril(Tensor self, int diagonal=0) -> Tensor */
 export function tril(self_: Tensor, diagonal?: number): Tensor {
@@ -1457,6 +1464,8 @@ declare module './tensor.js' {
     indexSelect(dim: number, index: Tensor): Tensor;
     /** aten::masked_select(Tensor self, Tensor mask) -> Tensor */
     maskedSelect(mask: Tensor): Tensor;
+    /** aten::nonzero(Tensor self) -> Tensor */
+    nonzero(): Tensor;
     /** aten::tril(Tensor self, int diagonal=0) -> Tensor */
     tril(diagonal?: number): Tensor;
     /** aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a) */
@@ -1746,6 +1755,9 @@ Tensor.prototype.indexSelect = function (this: Tensor, dim: number, index: Tenso
 };
 Tensor.prototype.maskedSelect = function (this: Tensor, mask: Tensor) {
   return maskedSelect(this, mask);
+};
+Tensor.prototype.nonzero = function (this: Tensor, ) {
+  return nonzero(this);
 };
 Tensor.prototype.tril = function (this: Tensor, diagonal?: number) {
   return tril(this, diagonal);

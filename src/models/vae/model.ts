@@ -56,9 +56,9 @@ export class VAE extends Module {
     return [this.zMean.forward(y), this.zLogVar.forward(y)];
   }
 
-  /** z = mean + exp(log_var / 2) * eps, eps ~ N(0, I). */
-  sample(mean: Tensor, logVar: Tensor): Tensor {
-    return mean.add(logVar.mul(0.5).exp().mul(T.randnLike(mean)));
+  /** z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) (or the eps given). */
+  sample(mean: Tensor, logVar: Tensor, eps: Tensor = T.randnLike(mean)): Tensor {
+    return mean.add(logVar.mul(0.5).exp().mul(eps));
   }
 
   /** Per-pixel logits [N, C, H, W] of latent points [N, latent]. */
@@ -79,10 +79,10 @@ export interface ElboTerms {
   kl: Tensor;
 }
 
-/** The negative ELBO's two terms per image, with one sample of z. */
-export function elboTerms(model: VAE, x: Tensor): ElboTerms {
+/** The negative ELBO's two terms per image, with one sample of z (drawn, or from eps). */
+export function elboTerms(model: VAE, x: Tensor, eps?: Tensor): ElboTerms {
   const [mean, logVar] = model.encode(x);
-  const logits = model.decodeLogits(model.sample(mean, logVar));
+  const logits = model.decodeLogits(model.sample(mean, logVar, eps));
   const rec = T.binaryCrossEntropyWithLogits(logits, x, null, null, 0).flatten(1).sum({ dim: 1 });
   return { rec, kl: gaussianKL(mean, logVar, 'none') };
 }

@@ -1,0 +1,204 @@
+// `loom vae ...`: train a VAE and explore its latent space. Thin over src/models/vae.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as T from '../torch/index.js';
+import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
+import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
+import {
+  VAE_DEFAULTS, applyConcept, conceptVector, encodeMeans, importanceWeightedNll, latentGrid, loadVae, loadVaeData,
+  resolveImage, sampleGrid, scatterPlot, testElbo, trainVae, walk, type VaeTrainConfig, type VAE,
+} from '../models/vae/index.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { UserError } from './errors.js';
+import { Progress } from './progress.js';
+import { applyCommon, onInterrupt } from './common.js';
+
+const TRAIN: OptSpecs = {
+  data: { type: 'string', help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images', default: VAE_DEFAULTS.data, meta: 'SRC' },
+  out: { type: 'string', help: 'run folder', default: 'runs/vae', meta: 'DIR' },
+  latent: { type: 'int', help: 'latent dimensions', default: VAE_DEFAULTS.latent },
+  epochs: { type: 'int', help: 'passes over the training images', default: VAE_DEFAULTS.epochs },
+  batch: { type: 'int', help: 'images per step', default: VAE_DEFAULTS.batch },
+  lr: { type: 'number', help: 'RMSprop learning rate', default: VAE_DEFAULTS.lr },
+  loss: { type: 'string', help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL", default: VAE_DEFAULTS.loss },
+  'kl-weight': { type: 'number', help: 'weight of the KL term', default: VAE_DEFAULTS.klWeight },
+  size: { type: 'int', help: 'image side for folder data', default: VAE_DEFAULTS.size },
+  channels: { type: 'int', help: 'channels for folder data (1 or 3)', default: VAE_DEFAULTS.channels },
+  limit: { type: 'int', help: 'use only the first N training images' },
+  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
+  'log-every': { type: 'int', help: 'log a line every N steps', default: VAE_DEFAULTS.logEvery },
+  resume: { type: 'bool', help: 'continue the run in --out' },
+  force: { type: 'bool', help: 'replace a run already in --out' },
+  ...COMMON,
+};
+
+const OUT = { out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' } } satisfies OptSpecs;
+const GRID: OptSpecs = { size: { type: 'int', help: 'points per side', default: 15 }, dims: { type: 'numbers', help: 'the two latent dimensions to span', default: [0, 1] }, ...OUT, ...COMMON };
+const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images drawn from the prior', default: 64 }, ...OUT, ...COMMON };
+const INTERP: OptSpecs = { steps: { type: 'int', help: 'images along the walk', default: 10 }, slerp: { type: 'bool', help: 'spherical instead of linear interpolation' }, ...OUT, ...COMMON };
+const CONCEPT: OptSpecs = {
+  from: { type: 'string', help: 'a test-set label, or a folder of images', meta: 'SET' },
+  to: { type: 'string', help: 'a test-set label, or a folder of images', meta: 'SET' },
+  apply: { type: 'string', help: 'the image (file, or test-set index) to move', meta: 'IMAGE' },
+  strengths: { type: 'numbers', help: 'multiples of the concept vector', default: [-2, -1, 0, 1, 2] },
+  ...OUT,
+  ...COMMON,
+};
+const SCATTER: OptSpecs = { dims: { type: 'numbers', help: 'the two latent dimensions to plot', default: [0, 1] }, ...OUT, ...COMMON };
+const EVAL: OptSpecs = { 'iw-samples': { type: 'int', help: 'importance samples per image', default: 100 }, limit: { type: 'int', help: 'score only the first N test images' }, ...COMMON };
+
+const VERBS = `usage: loom vae <verb> [options]
+
+  train        train a convolutional VAE (the seed's, MNIST by default)
+  grid         decode a grid of latent points at Gaussian quantiles
+  sample       decode random points of the prior
+  interpolate  walk between two images (a strip, or an animated GIF)
+  concept      move an image along the difference between two sets
+  scatter      plot the test set's latent means, coloured by label
+  eval         test -ELBO and importance-weighted NLL, in nats`;
+
+export async function vaeCommand(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  switch (verb) {
+    case 'train': return vaeTrain(rest);
+    case 'grid': return withModel(rest, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
+      const dims = o.dims as number[];
+      if (dims.length !== 2) throw new UserError('--dims takes two latent dimensions, e.g. 0,1');
+      await write(o.out, latentGrid(m.model, o.size, [dims[0], dims[1]]));
+    });
+    case 'sample': return withModel(rest, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
+      if (o.seed !== undefined) T.manualSeed(o.seed);
+      await write(o.out, sampleGrid(m.model, o.count));
+    });
+    case 'interpolate': return withModel(rest, INTERP, 'loom vae interpolate <run> <image A | index A> <image B | index B> --out walk.png|walk.gif', async (o, m, pos) => {
+      if (pos.length !== 2) throw new UserError('give two images (files or test-set indices) to walk between');
+      const test = await testSet(m);
+      const [a, b] = [await resolveImage(m.model, pos[0], test), await resolveImage(m.model, pos[1], test)];
+      const frames = walk(m.model, a, b, o.steps, Boolean(o.slerp));
+      if (/\.(gif|webp)$/i.test(o.out)) {
+        const list = T.tidy(() => frames.split(1, 0));
+        await writeAnimation(o.out, [...list, ...list.slice(1, -1).reverse()], { delayMs: 120 });
+      } else await write(o.out, imageGrid(frames, { cols: o.steps }));
+    });
+    case 'concept': return withModel(rest, CONCEPT, 'loom vae concept <run> --from <label|folder> --to <label|folder> --apply <image> --out concept.png', async (o, m) => {
+      if (!o.from || !o.to || !o.apply) throw new UserError('concept needs --from, --to and --apply');
+      const test = await testSet(m);
+      const from = await imageSet(m.model, o.from, test, m.classes);
+      const to = await imageSet(m.model, o.to, test, m.classes);
+      const vec = conceptVector(m.model, from, to);
+      const img = await resolveImage(m.model, o.apply, test);
+      const strip = applyConcept(m.model, img, vec, o.strengths);
+      await write(o.out, imageGrid(T.cat([img, strip], 0), { cols: strip.size(0) + 1 }));
+    });
+    case 'scatter': return withModel(rest, SCATTER, 'loom vae scatter <run> --out scatter.png', async (o, m) => {
+      const test = await testSet(m);
+      if (!test) throw new UserError("the run's test set is not available to plot");
+      const d = m.model.config.latent;
+      const dims = o.dims as number[];
+      if (dims.length !== 2 || dims.some((k) => !(k >= 0 && k < d))) throw new UserError(`--dims takes two latent dimensions below ${d}`);
+      const means = encodeInBatches(m.model, test.images);
+      const pts = T.tidy(() => T.stack([means.select(1, dims[0]), means.select(1, dims[1])], 1).contiguous().data() as Float32Array);
+      await write(o.out, scatterPlot(pts, test.labels.toFlatArray()));
+    });
+    case 'eval': return vaeEval(rest);
+    case undefined: case '--help': case '-h':
+      console.log(VERBS);
+      return;
+    default:
+      throw new UserError(`unknown vae command '${verb}'; run \`loom vae --help\``);
+  }
+}
+
+async function write(file: string | undefined, img: T.Tensor): Promise<void> {
+  if (!file) throw new UserError('--out FILE is required');
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`--out ${file} is a folder; give an image file name`);
+  await writeImage(file, img);
+  console.log(`wrote ${file} (${img.size(3)}x${img.size(2)})`);
+}
+
+type Loaded = ReturnType<typeof loadVae>;
+
+async function withModel(args: string[], specs: OptSpecs, usage: string, fn: (o: any, m: Loaded, pos: string[]) => Promise<void>): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, specs);
+  if (o.help) return void console.log(helpText(usage, 'Uses a VAE trained by `loom vae train`.', specs));
+  if (positionals.length < 1) throw new UserError('give the run folder or checkpoint of a trained VAE');
+  applyCommon(o);
+  if ('out' in specs && !o.out) throw new UserError('--out FILE is required');
+  const m = loadVae(positionals[0]);
+  try {
+    await fn(o, m, positionals.slice(1));
+  } finally {
+    m.model.dispose();
+  }
+}
+
+const testSets = new WeakMap<Loaded, ImageDataset | null>();
+/** The test split of the data the run was trained on (null when it cannot be read now). */
+async function testSet(m: Loaded): Promise<ImageDataset | null> {
+  if (!testSets.has(m)) {
+    try {
+      testSets.set(m, (await loadVaeData(m.config.data, { size: m.config.size, channels: m.config.channels })).test);
+    } catch {
+      testSets.set(m, null);
+    }
+  }
+  return testSets.get(m)!;
+}
+
+function encodeInBatches(model: VAE, images: T.Tensor): T.Tensor {
+  const parts: T.Tensor[] = [];
+  for (let i = 0; i < images.size(0); i += 500) parts.push(encodeMeans(model, images.narrow(0, i, Math.min(500, images.size(0) - i))));
+  return T.cat(parts, 0);
+}
+
+/** A set of images: a folder, or the test images with a given label (name or number). */
+async function imageSet(model: VAE, spec: string, test: ImageDataset | null, classes: string[]): Promise<T.Tensor> {
+  if (existsSync(spec) && statSync(spec).isDirectory()) {
+    const ds = await loadImageFolder(spec, { size: [model.config.height, model.config.width], channels: model.config.channels as 1 | 3 });
+    return ds.images;
+  }
+  if (!test) throw new UserError(`'${spec}' is not a folder, and the run's test set is not available for labels`);
+  const label = classes.indexOf(spec) >= 0 ? classes.indexOf(spec) : Number(spec);
+  if (!Number.isInteger(label)) throw new UserError(`'${spec}' is neither a folder nor a label (${classes.join(', ')})`);
+  const idx = test.labels.eq(label).nonzero().reshape([-1]);
+  if (idx.size(0) === 0) throw new UserError(`no test images have label ${spec}`);
+  return test.images.indexSelect(0, idx);
+}
+
+async function vaeTrain(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, TRAIN);
+  if (o.help) return void console.log(helpText('loom vae train [options]', "Trains the seed's convolutional VAE; writes pictures and a checkpoint after every epoch.", TRAIN));
+  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
+  if (o.device !== 'cpu') throw new UserError('vae training runs on the CPU only for now (--device cpu)');
+  applyCommon(o);
+  const cfg: VaeTrainConfig = {
+    data: o.data, latent: o.latent, epochs: o.epochs, batch: o.batch, lr: o.lr, loss: o.loss, klWeight: o.klWeight,
+    seed: o.seed ?? 0, size: o.size, channels: o.channels, limit: o.limit ?? null, minutes: o.minutes ?? null, logEvery: o.logEvery,
+  };
+  const progress = new Progress();
+  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
+  const r = await trainVae(cfg, o.out, { resume: o.resume, force: o.force }, {
+    shouldStop: stop,
+    onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, null, `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s`)),
+    onEpoch: (e) =>
+      o.json
+        ? console.log(JSON.stringify(e))
+        : progress.line(`epoch ${Number(e.epoch.toFixed(3))}: test -ELBO ${e.test_elbo_nats.toFixed(2)} nats (reconstruction ${e.test_rec_nats.toFixed(2)}, KL ${e.test_kl_nats.toFixed(2)}); pictures in ${path.join(o.out, 'samples')}`),
+  });
+  progress.clear();
+  if (!o.json) console.log(`done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; test -ELBO ${r.test.elbo.toFixed(2)} nats; checkpoint in ${o.out}/checkpoint.safetensors`);
+}
+
+async function vaeEval(args: string[]): Promise<void> {
+  await withModel(args, EVAL, 'loom vae eval <run> [--iw-samples 100] [--json]', async (o, m) => {
+    const test = await testSet(m);
+    if (!test) throw new UserError("the run's test data cannot be read");
+    const n = Math.min(o.limit ?? Infinity, test.images.size(0));
+    const x = test.images.narrow(0, 0, n);
+    T.manualSeed(o.seed ?? 0);
+    const elbo = testElbo(m.model, x);
+    const iw = importanceWeightedNll(m.model, x, o.iwSamples);
+    if (o.json) console.log(JSON.stringify({ test_elbo_nats: elbo.elbo, test_rec_nats: elbo.rec, test_kl_nats: elbo.kl, test_iw_nll_nats: iw, images: n, iw_samples: o.iwSamples }));
+    else console.log(`test -ELBO ${elbo.elbo.toFixed(2)} nats (reconstruction ${elbo.rec.toFixed(2)}, KL ${elbo.kl.toFixed(2)}); importance-weighted NLL (k=${o.iwSamples}) ${iw.toFixed(2)} nats; ${n} images`);
+  });
+}
