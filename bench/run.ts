@@ -1,13 +1,15 @@
 // `npm run bench -- [engine|text|all] [--quick]`: Loom beside PyTorch, printed as ratios.
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
+import { vaeBench } from './vae.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const which = args.find((a) => !a.startsWith('--')) ?? 'all';
-if (!['engine', 'text', 'all'].includes(which)) {
-  console.error(`unknown benchmark '${which}'; use engine, text or all`);
+if (!['engine', 'text', 'vae', 'all'].includes(which)) {
+  console.error(`unknown benchmark '${which}'; use engine, text, vae or all`);
   process.exit(2);
 }
 if (which === 'engine' || which === 'all') await engineBench(quick);
 if (which === 'text' || which === 'all') await textBench(quick);
+if (which === 'vae' || which === 'all') await vaeBench(quick);
