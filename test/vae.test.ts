@@ -133,3 +133,16 @@ test('bad data and bad options get one clear sentence and exit code 2', () => {
     assert.ok(!existsSync(out));
   }
 });
+
+test('two epochs equal one epoch resumed for one more (weights identical)', async () => {
+  const data = mnistSlice(320);
+  const full = path.join(tmp(), 'full');
+  const half = path.join(tmp(), 'half');
+  await trainVae(small({ data, epochs: 2 }), full, {});
+  await trainVae(small({ data, epochs: 1 }), half, {});
+  await trainVae(small({ data, epochs: 2 }), half, { resume: true });
+  const { loadVae } = await import('../src/models/vae/index.js');
+  const a = loadVae(full).model.stateDict();
+  const b = loadVae(half).model.stateDict();
+  for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
+});

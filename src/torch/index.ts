@@ -66,6 +66,21 @@ export function setRngState(state: Tensor): void {
   native.setRngState(state.h);
 }
 
+/**
+ * Runs fn on a fork of the CPU generator: whatever fn draws, the generator is put back
+ * after, so evaluation and pictures between training steps leave training's random stream
+ * (and so exact resume) untouched.
+ */
+export async function withRngFork<T>(fn: () => T | Promise<T>): Promise<T> {
+  const state = getRngState();
+  try {
+    return await fn();
+  } finally {
+    setRngState(state);
+    state.dispose();
+  }
+}
+
 /** Sets libtorch's intra-op thread count. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`the thread count must be a positive integer, got ${n}`);

@@ -194,11 +194,13 @@ export async function trainVae(
   let logStart = performance.now();
   let last = { elbo: NaN, rec: NaN, kl: NaN };
   const endEpoch = async (epoch: number) => {
-    last = testElbo(model, test.images);
+    await T.withRngFork(async () => {
+      last = testElbo(model, test.images);
+      await writeEpochPictures(run, model, test, epoch);
+    });
     const log: VaeEpochLog = { epoch, step, test_elbo_nats: last.elbo, test_rec_nats: last.rec, test_kl_nats: last.kl };
     run.log({ ...log });
     save();
-    await writeEpochPictures(run, model, test, epoch);
     hooks.onEpoch?.(log);
   };
   let order: Int32Array | null = null;
