@@ -123,3 +123,23 @@ test('learning-rate schedules follow PyTorch\'s StepLR, ExponentialLR and Cosine
   assert.ok(Math.abs(cos(10) - 0.1) < 1e-12);
   assert.deepEqual([0, 1, 3].map(schedules.warmup(2, schedules.constant(4))), [2, 4, 4]);
 });
+
+test('L-BFGS resumes exactly from its state dict', () => {
+  const run = (split: boolean) => {
+    const x = T.tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
+    let opt = new LBFGS([x], { maxIter: 3, lineSearch: 'strong_wolfe' });
+    const closure = () => T.tidy(() => { opt.zeroGrad(); const [a, b] = x.unbind(0); const l = a.neg().add(1).pow(2).add(b.sub(a.pow(2)).pow(2).mul(100)); l.backward(); return l.item(); });
+    for (let i = 0; i < 6; i++) {
+      if (split && i === 3) {
+        const sd = opt.stateDict();
+        const fresh = new LBFGS([x], { maxIter: 3, lineSearch: 'strong_wolfe' });
+        fresh.loadStateDict(sd);
+        opt.dispose();
+        opt = fresh;
+      }
+      opt.step(closure);
+    }
+    return x.toFlatArray();
+  };
+  assert.deepEqual(run(true), run(false));
+});

@@ -4,6 +4,7 @@
 // Optimization, algorithms 7.4, 3.5 and 3.6.
 import * as T from '../torch/index.js';
 import { Tensor, keep, noGrad, tidy } from '../torch/index.js';
+import type { OptimizerState } from './optimizer.js';
 
 export interface LBFGSOptions {
   lr?: number;
@@ -313,7 +314,40 @@ export class LBFGS {
     for (const p of this.params) p.grad = null;
   }
 
+  /** Everything step() carries over, for exact resume (the same layout as the other optimizers). */
+  stateDict(): OptimizerState {
+    const tensors = new Map<string, Tensor>();
+    if (this.d) tensors.set('d', this.d);
+    if (this.prevFlatGrad) tensors.set('prev_flat_grad', this.prevFlatGrad);
+    this.oldDirs.forEach((t, i) => tensors.set(`old_dirs.${i}`, t));
+    this.oldSteps.forEach((t, i) => tensors.set(`old_stps.${i}`, t));
+    const hyper: Record<string, number | boolean> = {
+      lr: this.lr, t: this.t, hDiag: this.hDiag, prevLoss: this.prevLoss, nIter: this.nIter, funcEvals: this.funcEvals, history: this.ro.length,
+    };
+    this.ro.forEach((r, i) => (hyper[`ro.${i}`] = r));
+    return { hyper, tensors };
+  }
+
+  loadStateDict(sd: OptimizerState): void {
+    this.dispose();
+    const h = sd.hyper;
+    const copy = (k: string) => {
+      const t = sd.tensors.get(k);
+      return t ? keep(tidy(() => t.clone())) : null;
+    };
+    [this.lr, this.t, this.hDiag, this.prevLoss, this.nIter, this.funcEvals] = [h.lr, h.t, h.hDiag, h.prevLoss, h.nIter, h.funcEvals].map(Number);
+    const n = Number(h.history);
+    this.ro = Array.from({ length: n }, (_, i) => Number(h[`ro.${i}`]));
+    this.oldDirs = Array.from({ length: n }, (_, i) => copy(`old_dirs.${i}`)!);
+    this.oldSteps = Array.from({ length: n }, (_, i) => copy(`old_stps.${i}`)!);
+    this.d = copy('d');
+    this.prevFlatGrad = copy('prev_flat_grad');
+  }
+
   dispose(): void {
     for (const t of [this.d, this.prevFlatGrad, ...this.oldDirs, ...this.oldSteps]) t?.dispose();
+    this.d = this.prevFlatGrad = null;
+    this.oldDirs = [];
+    this.oldSteps = [];
   }
 }
