@@ -11,6 +11,8 @@ commands:
   vae train         train a convolutional VAE (MNIST by default)
   vae grid|sample|interpolate|concept|scatter|eval
                     explore a trained VAE's latent space
+  gan train         train the seed's DCGAN (MNIST by default)
+  gan sample|walk   sample a grid, or an animated walk, from a trained GAN
   info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
 
 Run \`loom <command> --help\` for a command's options.`;
@@ -41,6 +43,10 @@ async function main(argv: string[]): Promise<void> {
     case 'vae': {
       const { vaeCommand } = await import('./vae.js');
       return vaeCommand(rest);
+    }
+    case 'gan': {
+      const { ganCommand } = await import('./gan.js');
+      return ganCommand(rest);
     }
     default:
       throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);

@@ -68,6 +68,15 @@ export async function writeImage(file: string, t: Tensor): Promise<void> {
   await img.toFile(file);
 }
 
+/** Writes an image and frees its tensor (for pictures made only to be written). */
+export async function writeOwned(file: string, img: Tensor): Promise<void> {
+  try {
+    await writeImage(file, img);
+  } finally {
+    img.dispose();
+  }
+}
+
 /** Tiles a batch [N, C, H, W] into one image [1, C, rows*(H+pad)-pad, cols*(W+pad)-pad]. */
 export function imageGrid(batch: Tensor, opts: { cols?: number; pad?: number; padValue?: number } = {}): Tensor {
   const [n, c, h, w] = batch.shape;

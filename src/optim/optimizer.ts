@@ -20,7 +20,7 @@ export abstract class Optimizer {
   stepCount = 0;
   protected readonly state: Map<string, Tensor>[];
 
-  constructor(readonly params: Tensor[], public lr: number, protected readonly clip: ClipOptions = {}) {
+  constructor(readonly params: Tensor[], public lr: number, readonly clip: ClipOptions = {}) {
     if (params.length === 0) throw new Error('an optimizer needs at least one parameter');
     if (!(lr >= 0)) throw new Error(`the learning rate must be a non-negative number, got ${lr}`);
     this.state = params.map(() => new Map());

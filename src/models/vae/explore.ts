@@ -7,6 +7,7 @@ import { imageGrid, readImage } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { VAE } from './model.js';
 import { interpolate } from './latent.js';
+export { scatterPlot } from '../../io/plot.js';
 
 /** Decodes `count` points drawn from the prior N(0, I) into one grid. */
 export function sampleGrid(model: VAE, count: number): Tensor {
@@ -60,37 +61,3 @@ export function applyConcept(model: VAE, image: Tensor, vector: Tensor, strength
   );
 }
 
-const PALETTE = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
-];
-
-/** A scatter plot [1, 3, size, size] of 2-D points coloured by label, on white with a frame. */
-export function scatterPlot(points: Float32Array, labels: ArrayLike<number>, size = 512): Tensor {
-  const n = labels.length;
-  const px = new Uint8Array(size * size * 3).fill(255);
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-  for (let i = 0; i < n; i++) {
-    x0 = Math.min(x0, points[2 * i]);
-    x1 = Math.max(x1, points[2 * i]);
-    y0 = Math.min(y0, points[2 * i + 1]);
-    y1 = Math.max(y1, points[2 * i + 1]);
-  }
-  const m = 16;
-  const sx = (v: number) => Math.round(m + ((v - x0) / (x1 - x0 || 1)) * (size - 2 * m - 1));
-  const sy = (v: number) => Math.round(size - m - 1 - ((v - y0) / (y1 - y0 || 1)) * (size - 2 * m - 1));
-  const put = (x: number, y: number, c: number[]) => {
-    if (x < 0 || y < 0 || x >= size || y >= size) return;
-    px.set(c, (y * size + x) * 3);
-  };
-  for (let k = m - 4; k < size - m + 4; k++) {
-    for (const [x, y] of [[k, m - 4], [k, size - m + 3], [m - 4, k], [size - m + 3, k]]) put(x, y, [0, 0, 0]);
-  }
-  for (let i = 0; i < n; i++) {
-    const c = PALETTE[Math.abs(Math.round(labels[i])) % PALETTE.length];
-    const x = sx(points[2 * i]);
-    const y = sy(points[2 * i + 1]);
-    for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) put(x + dx, y + dy, c);
-  }
-  return tidy(() => T.tensor(px, { shape: [size, size, 3] }).permute([2, 0, 1]).unsqueeze(0).float().div(255));
-}

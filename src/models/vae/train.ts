@@ -7,7 +7,7 @@ import { RMSprop } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
 import { DataLoader } from '../../io/loader.js';
-import { imageGrid, writeImage } from '../../io/images.js';
+import { imageGrid, writeOwned } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import { VAE, elboTerms } from './model.js';
 import { loadVaeData } from './data.js';
@@ -263,10 +263,9 @@ async function writeEpochPictures(run: RunFolder, model: VAE, test: ImageDataset
       return out;
     }),
   );
-  await writeImage(run.file('samples', `${tag}-reconstructions.png`), recon);
-  await writeImage(run.file('samples', `${tag}-samples.png`), samples);
-  if (grid) await writeImage(run.file('samples', `${tag}-grid.png`), grid);
-  for (const t of [recon, samples, grid]) t?.dispose();
+  await writeOwned(run.file('samples', `${tag}-reconstructions.png`), recon);
+  await writeOwned(run.file('samples', `${tag}-samples.png`), samples);
+  if (grid) await writeOwned(run.file('samples', `${tag}-grid.png`), grid);
 }
 
 /** The seed's n×n grid of decoded points at Gaussian quantiles, over latent dims (a, b). */

@@ -1,0 +1,132 @@
+// The GAN: who learns when, the label and clipping tricks, learning on a toy set, resume,
+// memory, bad data.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as T from '../src/torch/index.js';
+import { SGD } from '../src/optim/index.js';
+import { GAN_DEFAULTS, GanTrainer, discriminatorLabels, loadGenerator, trainGan, type GanTrainConfig } from '../src/models/gan/index.js';
+import { collectGarbage, repoRoot } from './helpers.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const tiny = (over: Partial<GanTrainConfig> = {}): GanTrainConfig => ({
+  ...GAN_DEFAULTS, latent: 4, batch: 8, steps: 4, gFilters: 8, dFilters: 8, size: 24, channels: 1, sampleEvery: 2, logEvery: 1, ...over,
+});
+const model = { latent: 4, channels: 1, height: 24, width: 24, dropout: 0.4, gFilters: 8, dFilters: 8 };
+const snapshot = (ts: T.Tensor[]) => ts.map((t) => t.toFlatArray());
+
+/** A folder of 24x24 grey images, each all dark (0.1) or all light (0.9). */
+async function twoColours(n = 32): Promise<string> {
+  const dir = tmp();
+  mkdirSync(path.join(dir, 'imgs'));
+  for (let i = 0; i < n; i++) {
+    await sharp(Buffer.alloc(24 * 24, i % 2 ? 230 : 25), { raw: { width: 24, height: 24, channels: 1 } }).png().toFile(path.join(dir, 'imgs', `${i}.png`));
+  }
+  return path.join(dir, 'imgs');
+}
+
+test("the discriminator's weights do not change while the generator trains, and vice versa", () => {
+  T.manualSeed(0);
+  const t = new GanTrainer(tiny(), model);
+  const real = T.rand([8, 1, 24, 24]).mul(2).sub(1);
+  const g0 = snapshot(t.g.parameters());
+  const d0 = snapshot(t.d.parameters());
+  t.trainDiscriminator(real);
+  assert.deepEqual(snapshot(t.g.parameters()), g0, 'G unchanged by the D update');
+  assert.notDeepEqual(snapshot(t.d.parameters()), d0, 'D changed');
+  const d1 = snapshot(t.d.parameters());
+  t.trainGenerator(8);
+  assert.deepEqual(snapshot(t.d.parameters()), d1, 'D unchanged by the G update');
+  assert.notDeepEqual(snapshot(t.g.parameters()), g0, 'G changed');
+  assert.ok(t.d.parameters().every((p) => p.requiresGrad), 'D is trainable again afterwards');
+  t.dispose();
+});
+
+test('label noise and gradient clipping act as specified', () => {
+  T.manualSeed(1);
+  const labels = discriminatorLabels(500, 0.05).toFlatArray();
+  const fake = labels.slice(0, 500);
+  const real = labels.slice(500);
+  assert.ok(fake.every((v) => v >= 1 && v < 1.05) && real.every((v) => v >= 0 && v < 0.05), 'generated 1 + U[0, 0.05), real 0 + U[0, 0.05)');
+  assert.ok(Math.abs(real.reduce((a, b) => a + b, 0) / 500 - 0.025) < 0.005, 'the noise is uniform');
+  const t = new GanTrainer(tiny({ clip: 1 }), model);
+  assert.equal(t.optD.clip.clipValue, 1);
+  assert.equal(t.optG.clip.clipValue, 1);
+  t.dispose();
+  // clipvalue clamps each gradient element before the update
+  const p = T.tensor([0, 0], { requiresGrad: true });
+  p.grad = T.tensor([5, -0.5]);
+  new SGD([p], { lr: 1, clipValue: 1 }).step();
+  assert.deepEqual(p.toFlatArray(), [-1, 0.5]);
+});
+
+test('a few hundred steps on a two-colour data set move the generated images toward the data', async () => {
+  const data = await twoColours();
+  const dir = path.join(tmp(), 'run');
+  const far = async () => {
+    const g = loadGenerator(dir);
+    const x = T.noGrad(() => g.forward(T.randn([64, 4])));
+    // distance of each image's mean to the nearer colour (-0.8 or 0.8 in the tanh range)
+    const means = x.mean({ dim: [1, 2, 3] }).toFlatArray();
+    g.dispose();
+    return means.reduce((s, m) => s + Math.min(Math.abs(m - 0.8), Math.abs(m + 0.8)), 0) / means.length;
+  };
+  await trainGan(tiny({ data, steps: 1, sampleEvery: 1 }), dir, {});
+  const before = await far();
+  await trainGan(tiny({ data, steps: 300, sampleEvery: 100, logEvery: 50 }), dir, { resume: true });
+  const after = await far();
+  assert.ok(after < before / 2, `distance to the data's colours: ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+});
+
+test('resume is exact (both networks, both optimizers) and the live tensor count stays flat', async () => {
+  const data = await twoColours(16);
+  const full = path.join(tmp(), 'full');
+  const half = path.join(tmp(), 'half');
+  await collectGarbage();
+  const counts: number[] = [];
+  await trainGan(tiny({ data, steps: 8 }), full, {}, { onStep: () => counts.push(T.liveTensors().count) });
+  assert.equal(counts[7], counts[2], 'no leak per step');
+  await trainGan(tiny({ data, steps: 4 }), half, {});
+  await trainGan(tiny({ data, steps: 8 }), half, { resume: true });
+  const { loadCheckpoint } = await import('../src/io/checkpoint.js');
+  const a = loadCheckpoint(path.join(full, 'checkpoint.safetensors'));
+  const b = loadCheckpoint(path.join(half, 'checkpoint.safetensors'));
+  for (const [k, t] of a.tensors) if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
+});
+
+test('the CLI samples and walks; bad data and options get one clear sentence and exit code 2', async () => {
+  const data = await twoColours(16);
+  const run = path.join(tmp(), 'run');
+  const common = ['--latent', '4', '--batch', '8', '--g-filters', '8', '--d-filters', '8', '--size', '24', '--channels', '1'];
+  let r = spawnSync(process.execPath, [CLI, 'gan', 'train', '--data', data, '--out', run, '--steps', '2', '--sample-every', '2', '--log-every', '1', '--json', ...common], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const step = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => 'd_loss' in l);
+  for (const k of ['step', 'd_loss', 'a_loss', 'ms_per_step']) assert.ok(k in step, k);
+  const out = tmp();
+  r = spawnSync(process.execPath, [CLI, 'gan', 'sample', run, '--count', '9', '--out', path.join(out, 's.png')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((await sharp(path.join(out, 's.png')).metadata()).width, 3 * 24 + 2 * 2);
+  r = spawnSync(process.execPath, [CLI, 'gan', 'walk', run, '--frames', '6', '--out', path.join(out, 'w.gif')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((await sharp(path.join(out, 'w.gif'), { animated: true }).metadata()).pages, 6);
+  const cases: [string[], RegExp][] = [
+    [['--data', path.join(out, 'missing')], /no such folder/],
+    [['--data', 'cifar10:' + path.join(out, 'nope')], /cannot read CIFAR-10 folder/],
+    [['--data', 'cifar10:' + out + ':zebra'], /unknown CIFAR-10 class 'zebra'/],
+    [['--data', data, '--size', '16'], /--size must be a whole number >= 24/],
+    [['--data', data, '--label-noise', '0.9'], /--label-noise must be in \[0, 0.5\)/],
+  ];
+  for (const [args, re] of cases) {
+    const o = path.join(out, 'run-' + Math.random().toString(36).slice(2));
+    const x = spawnSync(process.execPath, [CLI, 'gan', 'train', '--out', o, ...args], { encoding: 'utf8' });
+    assert.equal(x.status, 2, `${args.join(' ')}: ${x.stderr}`);
+    assert.match(x.stderr, re);
+    assert.equal(x.stderr.trim().split('\n').length, 1);
+    assert.ok(!existsSync(o));
+  }
+});
