@@ -2,14 +2,16 @@
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
 import { vaeBench } from './vae.js';
+import { ganBench } from './gan.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const which = args.find((a) => !a.startsWith('--')) ?? 'all';
-if (!['engine', 'text', 'vae', 'all'].includes(which)) {
-  console.error(`unknown benchmark '${which}'; use engine, text, vae or all`);
+if (!['engine', 'text', 'vae', 'gan', 'all'].includes(which)) {
+  console.error(`unknown benchmark '${which}'; use engine, text, vae, gan or all`);
   process.exit(2);
 }
 if (which === 'engine' || which === 'all') await engineBench(quick);
 if (which === 'text' || which === 'all') await textBench(quick);
 if (which === 'vae' || which === 'all') await vaeBench(quick);
+if (which === 'gan' || which === 'all') await ganBench(quick);

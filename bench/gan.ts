@@ -1,0 +1,39 @@
+// GAN benchmark, Loom beside PyTorch in one run: one training step of the seed's networks
+// (32x32x3, latent 32) at batch 20. Usage: npm run bench -- gan [--quick]
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import * as T from '../src/torch/index.js';
+import { GAN_DEFAULTS, GanTrainer } from '../src/models/gan/index.js';
+import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
+import { median, printTable, python, repoRoot } from './util.js';
+
+export async function ganBench(quick: boolean): Promise<void> {
+  const threads = os.availableParallelism();
+  const cfg = { latent: 32, batch: 20, steps: quick ? 2 : 5, threads };
+  const env = { ...process.env };
+  if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
+  const run = (e: NodeJS.ProcessEnv) =>
+    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_gan_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env: e })).ms_per_step as number;
+  const torchDefault = run(env);
+  const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
+  T.setNumThreads(threads);
+  T.manualSeed(0);
+  const t = new GanTrainer({ ...GAN_DEFAULTS, batch: cfg.batch }, { latent: 32, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 });
+  const real = T.keep(T.rand([cfg.batch, 3, 32, 32]).mul(2).sub(1));
+  t.step(real);
+  const times: number[] = [];
+  for (let i = 0; i < cfg.steps; i++) {
+    const s = performance.now();
+    t.step(real);
+    times.push(performance.now() - s);
+  }
+  const loom = median(times);
+  real.dispose();
+  t.dispose();
+  printTable(
+    ['gan benchmark (seed networks, batch 20)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
+    [['train step, ms', loom.toFixed(0), torchDefault.toFixed(0), torchPassive.toFixed(0), (loom / torchDefault).toFixed(2)]],
+  );
+  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, threads, loom, pytorch: torchDefault, pytorchPassive: torchPassive }));
+}

@@ -1,0 +1,89 @@
+"""PyTorch side of the GAN benchmark (bench/gan.ts): the seed's networks on 32x32x3 images,
+one training step (discriminator update, then generator update through the frozen
+discriminator) at batch 20.
+
+Usage: python3 bench/torch_gan_bench.py '<json config>'  -> JSON: {"ms_per_step": ...}
+"""
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+cfg = json.loads(sys.argv[1])
+torch.set_num_threads(cfg["threads"])
+torch.manual_seed(0)
+L, B, C, S = cfg["latent"], cfg["batch"], 3, 32
+
+
+class G(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(L, 128 * 16 * 16)
+        self.conv1 = nn.Conv2d(128, 256, 5, padding=2)
+        self.up = nn.ConvTranspose2d(256, 256, 4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(256, 256, 5, padding=2)
+        self.conv3 = nn.Conv2d(256, 256, 5, padding=2)
+        self.out = nn.Conv2d(256, C, 7, padding=3)
+
+    def forward(self, z):
+        x = F.leaky_relu(self.fc(z), 0.3).reshape(-1, 128, 16, 16)
+        for layer in (self.conv1, self.up, self.conv2, self.conv3):
+            x = F.leaky_relu(layer(x), 0.3)
+        return torch.tanh(self.out(x))
+
+
+class D(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(C, 128, 3)
+        self.conv2 = nn.Conv2d(128, 128, 4, stride=2)
+        self.conv3 = nn.Conv2d(128, 128, 4, stride=2)
+        self.conv4 = nn.Conv2d(128, 128, 4, stride=2)
+        self.drop = nn.Dropout(0.4)
+        self.fc = nn.Linear(128 * 2 * 2, 1)
+
+    def forward(self, x):
+        for layer in (self.conv1, self.conv2, self.conv3, self.conv4):
+            x = F.leaky_relu(layer(x), 0.3)
+        return self.fc(self.drop(x.flatten(1)))
+
+
+g, d = G(), D()
+opt_d = torch.optim.RMSprop(d.parameters(), lr=8e-4, alpha=0.9, eps=1e-7)
+opt_g = torch.optim.RMSprop(g.parameters(), lr=4e-4, alpha=0.9, eps=1e-7)
+real = torch.rand(B, C, S, S) * 2 - 1
+
+
+def step():
+    with torch.no_grad():
+        fake = g(torch.randn(B, L))
+    labels = torch.cat([torch.ones(B, 1), torch.zeros(B, 1)]) + 0.05 * torch.rand(2 * B, 1)
+    loss = F.binary_cross_entropy_with_logits(d(torch.cat([fake, real])), labels)
+    opt_d.zero_grad()
+    loss.backward()
+    for p in d.parameters():
+        p.grad.clamp_(-1, 1)
+    opt_d.step()
+    for p in d.parameters():
+        p.requires_grad_(False)
+    a = F.binary_cross_entropy_with_logits(d(g(torch.randn(B, L))), torch.zeros(B, 1))
+    opt_g.zero_grad()
+    a.backward()
+    for p in g.parameters():
+        p.grad.clamp_(-1, 1)
+    opt_g.step()
+    for p in d.parameters():
+        p.requires_grad_(True)
+
+
+step()
+times = []
+for _ in range(cfg["steps"]):
+    t = time.perf_counter()
+    step()
+    times.append(time.perf_counter() - t)
+times.sort()
+print(json.dumps({"ms_per_step": times[len(times) // 2] * 1e3}))
