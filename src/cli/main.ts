@@ -6,6 +6,7 @@ import { UserError } from './errors.js';
 const USAGE = `usage: loom <command> [options]
 
 commands:
+  demo              every system briefly on built-in data; a gallery with index.html
   text train        train a character-level LSTM on a text (builtin:sotu by default)
   text generate     sample text from a trained model, with temperature, top-k, top-p
   vae train         train a convolutional VAE (MNIST by default)
@@ -47,6 +48,10 @@ async function main(argv: string[]): Promise<void> {
     case 'gan': {
       const { ganCommand } = await import('./gan.js');
       return ganCommand(rest);
+    }
+    case 'demo': {
+      const { demoCommand } = await import('./demo.js');
+      return demoCommand(rest);
     }
     default:
       throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);

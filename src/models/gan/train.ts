@@ -16,6 +16,7 @@ import { imageGrid, writeOwned } from '../../io/images.js';
 import { linePlot } from '../../io/plot.js';
 import { loadBuiltin, loadCifarBinary, loadCifarPython, loadImageFolder, CIFAR_CLASSES, type ImageDataset } from '../../io/datasets.js';
 import { Discriminator, Generator, type GanConfig } from './model.js';
+import { inRange, positiveNumber, wholeNumber } from '../checks.js';
 
 export interface GanTrainConfig {
   data: string;
@@ -62,25 +63,23 @@ export const GAN_DEFAULTS: GanTrainConfig = {
 };
 
 export function validateGanConfig(c: GanTrainConfig): void {
-  const whole = (name: string, v: number, min: number) => {
-    if (!(Number.isInteger(v) && v >= min)) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
-  };
-  whole('latent', c.latent, 1);
-  whole('batch', c.batch, 1);
-  whole('steps', c.steps, 1);
-  whole('sample-every', c.sampleEvery, 1);
-  whole('log-every', c.logEvery, 1);
-  whole('seed', c.seed, 0);
-  whole('size', c.size, 24);
-  whole('g-filters', c.gFilters, 2);
-  whole('d-filters', c.dFilters, 1);
+  wholeNumber('latent', c.latent, 1);
+  wholeNumber('batch', c.batch, 1);
+  wholeNumber('steps', c.steps, 1);
+  wholeNumber('sample-every', c.sampleEvery, 1);
+  wholeNumber('log-every', c.logEvery, 1);
+  wholeNumber('seed', c.seed, 0);
+  wholeNumber('size', c.size, 24);
+  wholeNumber('g-filters', c.gFilters, 2);
+  wholeNumber('d-filters', c.dFilters, 1);
   if (c.gFilters % 2) throw new Error(`--g-filters must be even, got ${c.gFilters}`);
-  if (c.limit !== null) whole('limit', c.limit, 1);
-  for (const [k, v] of [['d-lr', c.dLr], ['g-lr', c.gLr]] as const) if (!(v > 0)) throw new Error(`--${k} must be a number > 0, got ${v}`);
+  if (c.limit !== null) wholeNumber('limit', c.limit, 1);
+  positiveNumber('d-lr', c.dLr);
+  positiveNumber('g-lr', c.gLr);
   if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0: off), got ${c.clip}`);
-  if (!(c.labelNoise >= 0 && c.labelNoise < 0.5)) throw new Error(`--label-noise must be in [0, 0.5), got ${c.labelNoise}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`--dropout must be in [0, 1), got ${c.dropout}`);
-  if (c.minutes !== null && !(c.minutes > 0)) throw new Error(`--minutes must be a number > 0, got ${c.minutes}`);
+  inRange('label-noise', c.labelNoise, 0, 0.5);
+  inRange('dropout', c.dropout, 0, 1);
+  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
 }
 
 /**

@@ -13,6 +13,7 @@ import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/chec
 import { CharLSTM } from './model.js';
 import { Vocab } from './vocab.js';
 import { generate } from './generate.js';
+import { inRange, positiveNumber, wholeNumber } from '../checks.js';
 
 export interface TextTrainConfig {
   corpus: string;
@@ -98,26 +99,23 @@ export interface TextTrainResult {
 const LN2 = Math.LN2;
 
 export function validateTextConfig(c: TextTrainConfig): void {
-  const whole = (name: string, v: number, min: number) => {
-    if (!(Number.isInteger(v) && v >= min)) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
-  };
-  whole('maxlen', c.maxlen, 1);
-  whole('step', c.step, 1);
-  whole('units', c.units, 1);
-  whole('layers', c.layers, 1);
-  whole('batch', c.batch, 1);
-  whole('log-every', c.logEvery, 1);
-  whole('save-every', c.saveEvery, 1);
-  whole('eval-every', c.evalEvery ?? 0, 0);
-  whole('sample-length', c.sampleLength, 0);
-  whole('seed', c.seed, 0);
-  if (c.epochs !== null) whole('epochs', c.epochs, 1);
-  if (c.steps !== null) whole('steps', c.steps, 1);
-  if (c.minutes !== null && !(c.minutes > 0)) throw new Error(`--minutes must be a number > 0, got ${c.minutes}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`--dropout must be in [0, 1), got ${c.dropout}`);
-  if (!(c.lr > 0)) throw new Error(`--lr must be a number > 0, got ${c.lr}`);
+  wholeNumber('maxlen', c.maxlen, 1);
+  wholeNumber('step', c.step, 1);
+  wholeNumber('units', c.units, 1);
+  wholeNumber('layers', c.layers, 1);
+  wholeNumber('batch', c.batch, 1);
+  wholeNumber('log-every', c.logEvery, 1);
+  wholeNumber('save-every', c.saveEvery, 1);
+  wholeNumber('eval-every', c.evalEvery ?? 0, 0);
+  wholeNumber('sample-length', c.sampleLength, 0);
+  wholeNumber('seed', c.seed, 0);
+  if (c.epochs !== null) wholeNumber('epochs', c.epochs, 1);
+  if (c.steps !== null) wholeNumber('steps', c.steps, 1);
+  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
+  inRange('dropout', c.dropout, 0, 1);
+  positiveNumber('lr', c.lr);
   if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0 turns clipping off), got ${c.clip}`);
-  if (!(c.valFraction >= 0 && c.valFraction < 0.5)) throw new Error(`--val must be in [0, 0.5), got ${c.valFraction}`);
+  inRange('val', c.valFraction, 0, 0.5);
   if (c.objective !== 'all' && c.objective !== 'last') throw new Error(`--objective must be all or last, got ${c.objective}`);
   if (c.schedule !== 'constant' && c.schedule !== 'cosine') throw new Error(`--schedule must be constant or cosine, got ${c.schedule}`);
   if (c.schedule === 'cosine' && c.steps === null && c.epochs === null) throw new Error('--schedule cosine needs --steps or --epochs');

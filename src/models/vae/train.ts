@@ -12,6 +12,7 @@ import type { ImageDataset } from '../../io/datasets.js';
 import { VAE, elboTerms } from './model.js';
 import { loadVaeData } from './data.js';
 import { gridCoordinates } from './latent.js';
+import { positiveNumber, wholeNumber } from '../checks.js';
 
 export interface VaeTrainConfig {
   data: string;
@@ -47,21 +48,18 @@ export const VAE_DEFAULTS: VaeTrainConfig = {
 };
 
 export function validateVaeConfig(c: VaeTrainConfig): void {
-  const whole = (name: string, v: number, min: number) => {
-    if (!(Number.isInteger(v) && v >= min)) throw new Error(`--${name} must be a whole number >= ${min}, got ${v}`);
-  };
-  whole('latent', c.latent, 1);
-  whole('epochs', c.epochs, 1);
-  whole('batch', c.batch, 1);
-  whole('seed', c.seed, 0);
-  whole('size', c.size, 4);
-  whole('log-every', c.logEvery, 1);
-  if (c.limit !== null) whole('limit', c.limit, 1);
-  if (!(c.lr > 0)) throw new Error(`--lr must be a number > 0, got ${c.lr}`);
+  wholeNumber('latent', c.latent, 1);
+  wholeNumber('epochs', c.epochs, 1);
+  wholeNumber('batch', c.batch, 1);
+  wholeNumber('seed', c.seed, 0);
+  wholeNumber('size', c.size, 4);
+  wholeNumber('log-every', c.logEvery, 1);
+  if (c.limit !== null) wholeNumber('limit', c.limit, 1);
+  positiveNumber('lr', c.lr);
   if (!(c.klWeight >= 0)) throw new Error(`--kl-weight must be a number >= 0, got ${c.klWeight}`);
   if (c.loss !== 'elbo' && c.loss !== 'seed') throw new Error(`--loss must be elbo or seed, got ${c.loss}`);
   if (c.channels !== 1 && c.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${c.channels}`);
-  if (c.minutes !== null && !(c.minutes > 0)) throw new Error(`--minutes must be a number > 0, got ${c.minutes}`);
+  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
 }
 
 export interface VaeStepLog {

@@ -1,0 +1,130 @@
+// `loom demo`: every system that exists, briefly, on built-in data, within a time budget;
+// a gallery folder with the pictures and texts and an index.html that shows them with their
+// settings and timings. Orchestration only: the work is the library's.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import path from 'node:path';
+import * as T from '../torch/index.js';
+import { Rng } from '../io/random.js';
+import { writeOwned } from '../io/images.js';
+import { TEXT_DEFAULTS, generate, loadTextModel, trainText } from '../models/text/index.js';
+import { VAE_DEFAULTS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';
+import { GAN_DEFAULTS, trainGan } from '../models/gan/index.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { UserError } from './errors.js';
+import { applyCommon, onInterrupt } from './common.js';
+
+const OPTS: OptSpecs = {
+  out: { type: 'string', help: 'gallery folder', default: 'gallery', meta: 'DIR' },
+  minutes: { type: 'number', help: 'time budget for all the training together', default: 10 },
+  force: { type: 'bool', help: 'replace a gallery already in --out' },
+  ...COMMON,
+};
+
+interface Entry {
+  system: string;
+  title: string;
+  settings: string;
+  seconds: number;
+  images: string[];
+  texts: { label: string; text: string }[];
+  note: string;
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+export async function demoCommand(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, OPTS);
+  if (o.help) {
+    return void console.log(helpText('loom demo [--out gallery] [--minutes 10]', 'Runs every system briefly on built-in data and writes a gallery with an index.html.', OPTS));
+  }
+  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
+  if (!(o.minutes > 0)) throw new UserError(`--minutes must be a number > 0, got ${o.minutes}`);
+  applyCommon(o);
+  const out: string = o.out;
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    if (!o.force) throw new UserError(`${out} is not empty; pass --force to replace the gallery in it, or choose another --out`);
+    rmSync(out, { recursive: true, force: true });
+  }
+  mkdirSync(out, { recursive: true });
+  const runs = path.join(out, 'runs');
+  const stop = onInterrupt(() => console.error('loom: stopping the current system early'));
+  const seed = o.seed ?? 0;
+  // The budget: text 40%, vae 30%, gan 30%.
+  const share = (f: number) => o.minutes * f;
+  const entries: Entry[] = [];
+  const say = (s: string) => (o.json ? undefined : console.log(s));
+
+  say(`text: training the seed's LSTM(128) on builtin:sotu for ${share(0.4).toFixed(1)} minutes`);
+  let t0 = Date.now();
+  const textRun = path.join(runs, 'text');
+  const tr = trainText({ ...TEXT_DEFAULTS, minutes: share(0.4), seed, sampleLength: 200, logEvery: 100 }, textRun, {}, { shouldStop: stop });
+  const textModel = loadTextModel(textRun);
+  const rng = new Rng(seed);
+  const prime = textModel.primes[0] ?? '\n';
+  const texts = [0.2, 0.5, 1.0, 1.2].map((temperature) => ({
+    label: `temperature ${temperature}`,
+    text: prime + generate(textModel.model, textModel.vocab, { length: 400, prime, temperature }, rng)[0],
+  }));
+  textModel.model.dispose();
+  entries.push({
+    system: 'text', title: 'Character-level LSTM on 233 State of the Union addresses',
+    settings: `LSTM(128), maxlen 60, step 3, batch 128, RMSprop 0.01; ${tr.steps} steps`,
+    seconds: (Date.now() - t0) / 1000, images: [], texts,
+    note: `held-out ${tr.valBpc === null ? 'n/a' : tr.valBpc.toFixed(3)} bits per character; the first 60 characters of each sample are the prime`,
+  });
+
+  say(`vae: training the seed's VAE (latent 2) on builtin:mnist for ${share(0.3).toFixed(1)} minutes`);
+  t0 = Date.now();
+  const vaeRun = path.join(runs, 'vae');
+  const vr = await trainVae({ ...VAE_DEFAULTS, minutes: share(0.3), seed, logEvery: 500 }, vaeRun, {}, { shouldStop: stop });
+  const vae = loadVae(vaeRun);
+  T.manualSeed(seed);
+  await writeOwned(path.join(out, 'vae-grid.png'), latentGrid(vae.model, 15));
+  await writeOwned(path.join(out, 'vae-samples.png'), sampleGrid(vae.model, 64));
+  vae.model.dispose();
+  entries.push({
+    system: 'vae', title: 'Variational autoencoder on MNIST: the 2-D latent plane',
+    settings: `the seed's convolutional VAE, latent 2, batch 16, RMSprop 1e-3; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
+    seconds: (Date.now() - t0) / 1000, images: ['vae-grid.png', 'vae-samples.png'], texts: [],
+    note: `test -ELBO ${vr.test.elbo.toFixed(1)} nats; left: decoded points at Gaussian quantiles, right: samples from the prior`,
+  });
+
+  say(`gan: training a narrowed DCGAN on builtin:mnist for ${share(0.3).toFixed(1)} minutes`);
+  t0 = Date.now();
+  const ganRun = path.join(runs, 'gan');
+  const gr = await trainGan({ ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.3), sampleEvery: 200, seed }, ganRun, {}, { shouldStop: stop });
+  const last = readdirSync(path.join(ganRun, 'samples')).filter((f) => f.startsWith('step-')).sort().pop()!;
+  copyFileSync(path.join(ganRun, 'samples', last), path.join(out, 'gan-samples.png'));
+  const ganImages = ['gan-samples.png'];
+  if (existsSync(path.join(ganRun, 'losses.png'))) {
+    copyFileSync(path.join(ganRun, 'losses.png'), path.join(out, 'gan-losses.png'));
+    ganImages.push('gan-losses.png');
+  }
+  entries.push({
+    system: 'gan', title: 'DCGAN on MNIST: samples from 64 fixed latent points',
+    settings: `the seed's networks narrowed to 64 filters, batch 20, RMSprop 8e-4 / 4e-4, clip 1, label noise 0.05; ${gr.steps} steps`,
+    seconds: (Date.now() - t0) / 1000, images: ganImages, texts: [],
+    note: 'right: discriminator (blue) and adversarial (orange) losses per logged step',
+  });
+
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Loom demo</title>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
+section{border-top:1px solid #ddd;padding:1em 0}img{image-rendering:pixelated;max-width:46%;margin:0 1% 0 0;border:1px solid #eee}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;border-radius:4px}.meta{color:#666;font-size:13px}</style></head>
+<body><h1>Loom demo</h1><p class="meta">${esc(new Date().toISOString())}, ${T.getNumThreads()} threads, budget ${o.minutes} minutes. DeepDream and style transfer are not in Loom yet.</p>
+${entries
+  .map(
+    (e) => `<section id="${e.system}"><h2>${esc(e.title)}</h2>
+<p class="meta">${esc(e.settings)} &middot; ${e.seconds.toFixed(0)} s &middot; ${esc(e.note)}</p>
+${e.images.map((i) => `<img src="${esc(i)}" alt="${esc(i)}">`).join('\n')}
+${e.texts.map((t) => `<h3>${esc(t.label)}</h3><pre>${esc(t.text)}</pre>`).join('\n')}</section>`,
+  )
+  .join('\n')}
+</body></html>
+`;
+  writeFileSync(path.join(out, 'index.html'), html);
+  writeFileSync(path.join(out, 'demo.json'), JSON.stringify(entries, null, 2));
+  if (o.json) console.log(JSON.stringify({ gallery: path.join(out, 'index.html'), entries: entries.map(({ texts, ...e }) => ({ ...e, texts: texts.length })) }));
+  else console.log(`gallery: ${path.join(out, 'index.html')}`);
+}

@@ -1,0 +1,28 @@
+// `loom demo`: a short run of every system writes a gallery that shows them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { repoRoot } from './helpers.js';
+
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+test('the demo writes a gallery: index.html with text samples, the VAE grid and GAN samples', async () => {
+  const out = path.join(mkdtempSync(path.join(tmpdir(), 'loom-demo-')), 'gallery');
+  const r = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.2'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const html = readFileSync(path.join(out, 'index.html'), 'utf8');
+  for (const id of ['text', 'vae', 'gan']) assert.match(html, new RegExp(`<section id="${id}">`));
+  assert.equal((html.match(/<h3>temperature /g) ?? []).length, 4);
+  assert.equal((await sharp(path.join(out, 'vae-grid.png')).metadata()).width, 15 * 28);
+  assert.ok(existsSync(path.join(out, 'gan-samples.png')));
+  // A second run refuses to overwrite the gallery without --force.
+  writeFileSync(path.join(out, 'mine.txt'), 'keep me');
+  const again = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.2'], { encoding: 'utf8' });
+  assert.equal(again.status, 2);
+  assert.match(again.stderr, /is not empty; pass --force/);
+  assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
+});
