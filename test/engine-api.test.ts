@@ -187,3 +187,17 @@ test('a tensor dropped without dispose is freed by the GC finalizer (the safety 
   await collectGarbage();
   assert.equal(T.liveTensors().count, before);
 });
+
+test('loom info --json names the libtorch, threads, BLAS and devices in use', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { repoRoot } = await import('./helpers.js');
+  const path = await import('node:path');
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'info', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const i = JSON.parse(r.stdout);
+  assert.match(i.libtorch.version, /^\d+\.\d+\.\d+$/);
+  assert.match(i.libtorch.library, /libtorch_cpu\.so/);
+  assert.ok(i.threads >= 1);
+  assert.ok(i.devices.includes('cpu'));
+  assert.match(String(i.blas), /blas/i, 'an optimised BLAS is mapped (setup installs OpenBLAS)');
+});

@@ -7,6 +7,7 @@ import { native, addonPath } from '../torch/native.js';
 export interface LoomInfo {
   loom: string;
   node: string;
+  addon: string;
   libtorch: { version: string; library: string | null; cxx11Abi: boolean };
   threads: number;
   blas: string | null;
@@ -33,10 +34,10 @@ export function info(): LoomInfo {
   const torchLib = libs.find((l) => /libtorch_cpu\.so/.test(l)) ?? null;
   const blasLib = libs.find((l) => /openblas|libblas|mkl_rt|libblis/.test(l)) ?? null;
   const devices = ['cpu', ...Array.from({ length: n.cudaDevices }, (_, i) => `cuda:${i}`)];
-  void addonPath;
   return {
     loom: pkg.version,
     node: process.version,
+    addon: addonPath,
     libtorch: { version: n.torchVersion, library: torchLib, cxx11Abi: n.cxx11Abi },
     threads: n.threads,
     blas: blasLib,
@@ -48,7 +49,7 @@ export function info(): LoomInfo {
 
 export function formatInfo(i: LoomInfo): string {
   return [
-    `loom      ${i.loom} (node ${i.node})`,
+    `loom      ${i.loom} (node ${i.node}, addon ${i.addon})`,
     `libtorch  ${i.libtorch.version}  ${i.libtorch.library ?? '(library path unknown)'}`,
     `threads   ${i.threads}${i.openmp ? ' (OpenMP)' : ''}`,
     `blas      ${i.blas ?? 'none mapped (reference BLAS or statically linked)'}`,
