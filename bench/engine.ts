@@ -9,7 +9,7 @@ import * as T from '../src/torch/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { Linear, LSTM, crossEntropy } from '../src/nn/index.js';
 import { RMSprop } from '../src/optim/index.js';
-import { repoRoot, python, median, printTable } from './util.js';
+import { repoRoot, python, median, medianMs, printTable } from './util.js';
 
 type Side = { tiny_add_us: number; matmul_gflops: number; char_step_ms: number };
 
@@ -125,16 +125,10 @@ function charStep(c: { symbols: number; units: number; maxlen: number; batch: nu
       loss.backward();
       opt.step();
     });
-  for (let i = 0; i < 3; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < c.steps; i++) {
-    const t = performance.now();
-    step();
-    times.push(performance.now() - t);
-  }
+  const ms = medianMs(step, c.steps);
   for (const t of [x, y]) t.dispose();
   lstm.dispose();
   dense.dispose();
   opt.dispose();
-  return median(times);
+  return ms;
 }

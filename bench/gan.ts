@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { GAN_DEFAULTS, GanTrainer } from '../src/models/gan/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { median, printTable, python, repoRoot } from './util.js';
+import { medianMs, printTable, python, repoRoot } from './util.js';
 
 export async function ganBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
@@ -21,14 +21,7 @@ export async function ganBench(quick: boolean): Promise<void> {
   T.manualSeed(0);
   const t = new GanTrainer({ ...GAN_DEFAULTS, batch: cfg.batch }, { latent: 32, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 });
   const real = T.keep(T.rand([cfg.batch, 3, 32, 32]).mul(2).sub(1));
-  t.step(real);
-  const times: number[] = [];
-  for (let i = 0; i < cfg.steps; i++) {
-    const s = performance.now();
-    t.step(real);
-    times.push(performance.now() - s);
-  }
-  const loom = median(times);
+  const loom = medianMs(() => t.step(real), cfg.steps, 1);
   real.dispose();
   t.dispose();
   printTable(

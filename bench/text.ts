@@ -10,7 +10,7 @@ import { RMSprop } from '../src/optim/index.js';
 import { Rng } from '../src/io/random.js';
 import { CharLSTM, Vocab, generate } from '../src/models/text/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { median, printTable, python, repoRoot } from './util.js';
+import { medianMs, printTable, python, repoRoot } from './util.js';
 
 interface Side {
   train_step_ms: number;
@@ -60,16 +60,10 @@ function trainStep(c: { vocab: number; units: number; maxlen: number; batch: num
       loss.backward();
       opt.step();
     });
-  for (let i = 0; i < 3; i++) step();
-  const times: number[] = [];
-  for (let i = 0; i < c.steps; i++) {
-    const t = performance.now();
-    step();
-    times.push(performance.now() - t);
-  }
+  const ms = medianMs(step, c.steps);
   model.dispose();
   opt.dispose();
-  return median(times);
+  return ms;
 }
 
 function genSpeed(c: { vocab: number; units: number; maxlen: number; gen_chars: number }): number {

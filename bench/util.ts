@@ -24,3 +24,15 @@ export function printTable(head: string[], rows: string[][]): void {
   console.log(w.map((n) => '-'.repeat(n)).join('  '));
   for (const r of rows) console.log(line(r));
 }
+
+/** Median milliseconds of `runs` calls of fn, after `warmup` calls. */
+export function medianMs(fn: () => void, runs: number, warmup = 3): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
