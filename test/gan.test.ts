@@ -130,3 +130,19 @@ test('the CLI samples and walks; bad data and options get one clear sentence and
     assert.ok(!existsSync(o));
   }
 });
+
+test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and a feature net learns labels', async () => {
+  const { frechetDistance, trainFeatureNet } = await import('../src/models/gan/index.js');
+  const { golden } = await import('./helpers.js');
+  const g = golden('frechet.json');
+  const f1 = T.tensor(g.f1.data, { shape: g.f1.shape, dtype: 'float64' });
+  const f2 = T.tensor(g.f2.data, { shape: g.f2.shape, dtype: 'float64' });
+  assert.ok(Math.abs(frechetDistance(f1, f2) - g.fd) < 1e-9 * (1 + g.fd), `${frechetDistance(f1, f2)} vs ${g.fd}`);
+  assert.ok(Math.abs(frechetDistance(f1, f1)) < 1e-9);
+  T.manualSeed(3);
+  const x = T.cat([T.full([40, 1, 24, 24], -0.8), T.full([40, 1, 24, 24], 0.8)], 0).add(T.randn([80, 1, 24, 24]).mul(0.1));
+  const y = T.cat([T.zeros([40], { dtype: 'int64' }), T.ones([40], { dtype: 'int64' })], 0);
+  const { net, accuracy } = trainFeatureNet(x, y, 2, 60, 32);
+  assert.ok(accuracy > 0.95, `accuracy ${accuracy}`);
+  net.dispose();
+});

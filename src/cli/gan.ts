@@ -64,7 +64,7 @@ async function ganTrain(args: string[]): Promise<void> {
   const r = await trainGan(cfg, o.out, { resume: o.resume, force: o.force }, {
     shouldStop: stop,
     onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, cfg.steps, `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step`)),
-    onSample: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.line(`step ${l.step}: samples in ${l.samples} (diversity ${(l.diversity / l.real_diversity * 100).toFixed(0)}% of the data's)`)),
+    onSample: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.line(`step ${l.step}: samples in ${l.samples}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${(l.diversity / l.real_diversity * 100).toFixed(0)}% of the data's)`)),
     onWarning: (w) => (o.json ? undefined : progress.line(`warning: ${w}`, process.stderr)),
   });
   progress.clear();

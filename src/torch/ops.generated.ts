@@ -579,6 +579,27 @@ export function outer(self_: Tensor, vec2: Tensor): Tensor {
   return wrap(r);
 }
 
+let op_linalgEigh: OpHandle | undefined;
+/** aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors) */
+export function linalgEigh(self_: Tensor, UPLO?: string): [Tensor, Tensor] {
+  const r = call(op_linalgEigh ??= op('aten::linalg_eigh', ''), self_.h, UPLO);
+  return [wrap(r[0]), wrap(r[1])];
+}
+
+let op_diag: OpHandle | undefined;
+/** aten::diag(Tensor self, int diagonal=0) -> Tensor */
+export function diag(self_: Tensor, diagonal?: number): Tensor {
+  const r = call(op_diag ??= op('aten::diag', ''), self_.h, diagonal);
+  return wrap(r);
+}
+
+let op_trace: OpHandle | undefined;
+/** aten::trace(Tensor self) -> Tensor */
+export function trace(self_: Tensor): Tensor {
+  const r = call(op_trace ??= op('aten::trace', ''), self_.h);
+  return wrap(r);
+}
+
 let op_dot: OpHandle | undefined;
 /** aten::dot(Tensor self, Tensor tensor) -> Tensor */
 export function dot(self_: Tensor, tensor: Tensor): Tensor {
@@ -1394,6 +1415,10 @@ declare module './tensor.js' {
     t(): Tensor;
     /** aten::outer(Tensor self, Tensor vec2) -> Tensor */
     outer(vec2: Tensor): Tensor;
+    /** aten::diag(Tensor self, int diagonal=0) -> Tensor */
+    diag(diagonal?: number): Tensor;
+    /** aten::trace(Tensor self) -> Tensor */
+    trace(): Tensor;
     /** aten::dot(Tensor self, Tensor tensor) -> Tensor */
     dot(tensor: Tensor): Tensor;
     /** aten::argmax(Tensor self, int? dim=None, bool keepdim=False) -> Tensor */
@@ -1650,6 +1675,12 @@ Tensor.prototype.t = function (this: Tensor, ) {
 };
 Tensor.prototype.outer = function (this: Tensor, vec2: Tensor) {
   return outer(this, vec2);
+};
+Tensor.prototype.diag = function (this: Tensor, diagonal?: number) {
+  return diag(this, diagonal);
+};
+Tensor.prototype.trace = function (this: Tensor, ) {
+  return trace(this);
 };
 Tensor.prototype.dot = function (this: Tensor, tensor: Tensor) {
   return dot(this, tensor);

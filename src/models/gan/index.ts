@@ -1,2 +1,3 @@
 export * from './model.js';
 export * from './train.js';
+export * from './quality.js';

@@ -16,6 +16,7 @@ import { imageGrid, writeOwned } from '../../io/images.js';
 import { linePlot } from '../../io/plot.js';
 import { loadBuiltin, loadCifarBinary, loadCifarPython, loadImageFolder, CIFAR_CLASSES, type ImageDataset } from '../../io/datasets.js';
 import { Discriminator, Generator, type GanConfig } from './model.js';
+import { featuresOf, frechetDistance, trainFeatureNet } from './quality.js';
 import { inRange, positiveNumber, wholeNumber } from '../checks.js';
 
 export interface GanTrainConfig {
@@ -111,6 +112,9 @@ export async function loadGanData(spec: string, c: { size: number; channels: 1 |
   return ds;
 }
 
+/** Generated images scored for the quality figure at each sample step. */
+const FD_SAMPLES = 256;
+
 /** Gaussian latent points from a seed, drawn in JS so they never touch training's RNG. */
 export function fixedLatents(seed: number, count: number, latent: number): Tensor {
   const rng = new Rng(seed, 0x1a7e);
@@ -137,6 +141,8 @@ export interface GanStepLog {
 }
 export interface GanSampleLog {
   step: number;
+  /** Fréchet distance of classifier features, generated vs real (lower is better); null without labels. */
+  fd: number | null;
   diversity: number;
   real_diversity: number;
   samples: string;
@@ -219,6 +225,17 @@ export async function trainGan(
   }
   const [, c, h, w] = data.images.shape;
   const images = T.keep(tidy(() => data.images.mul(2).sub(1))); // the tanh range
+  // The quality figure's feature net, trained on the labels when there are at least two
+  // classes; seeded on its own and run on a fork of the RNG, so training is not perturbed.
+  const labelled = data.classes.length >= 2 && tidy(() => data.labels.max().item() > data.labels.min().item());
+  const quality = labelled
+    ? await T.withRngFork(() => {
+        T.manualSeed(config.seed + 7919);
+        const { net, accuracy } = trainFeatureNet(images, data.labels, data.classes.length);
+        const real = T.keep(featuresOf(net, images.narrow(0, 0, Math.min(2000, images.size(0)))));
+        return { net, accuracy, real };
+      })
+    : null;
   data.dispose();
   T.manualSeed(cfg.seed);
   const t = new GanTrainer(cfg, { latent: cfg.latent, channels: c, height: h, width: w, dropout: cfg.dropout, gFilters: cfg.gFilters, dFilters: cfg.dFilters });
@@ -234,6 +251,7 @@ export async function trainGan(
   } else {
     run.create();
     run.writeConfig({ system: 'gan', ...cfg, imageShape: [c, h, w] });
+    if (quality) run.log({ quality: 'frechet distance of feature-net features', feature_net_accuracy: quality.accuracy });
   }
   const save = (file = run.checkpoint) =>
     saveCheckpoint(file, parts, { step, config: cfg as unknown as Record<string, unknown>, extra: { imageShape: [c, h, w], history } });
@@ -250,9 +268,17 @@ export async function trainGan(
   let logStart = performance.now();
   let order: Int32Array | null = null;
   let orderEpoch = -1;
+  const fdLatents = T.keep(fixedLatents(cfg.seed + 1, FD_SAMPLES, cfg.latent));
   const sample = async () => {
     const gen = noGrad(() => tidy(() => t.g.forward(fixed)));
     const div = diversity(gen);
+    const fd = quality
+      ? tidy(() => {
+          const parts: Tensor[] = [];
+          for (let i = 0; i < FD_SAMPLES; i += 64) parts.push(noGrad(() => t.g.forward(fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
+          return frechetDistance(quality.real, featuresOf(quality.net, T.cat(parts, 0)));
+        })
+      : null;
     const samplesFile = run.file('samples', `step-${String(step).padStart(6, '0')}.png`);
     await writeOwned(samplesFile, tidy(() => imageGrid(gen.add(1).div(2), { cols: 8 })));
     gen.dispose();
@@ -267,7 +293,7 @@ export async function trainGan(
       warnings.push(`the discriminator is winning (its loss ${mean(recent(history.d)).toFixed(3)}, the adversarial loss ${mean(recent(history.a)).toFixed(2)}); lower --d-lr or raise --dropout`);
     }
     if (watching && div < 0.25 * realDiversity) warnings.push(`mode collapse: the fixed-point samples vary ${(div / realDiversity * 100).toFixed(0)}% as much as real images`);
-    const log: GanSampleLog = { step, diversity: div, real_diversity: realDiversity, samples: samplesFile, losses: lossesFile, warnings };
+    const log: GanSampleLog = { step, fd, diversity: div, real_diversity: realDiversity, samples: samplesFile, losses: lossesFile, warnings };
     run.log({ ...log });
     hooks.onSample?.(log);
     for (const warning of warnings) hooks.onWarning?.(warning);
@@ -317,6 +343,8 @@ export async function trainGan(
   const seconds = (Date.now() - started) / 1000;
   t.dispose();
   fixed.dispose();
+  fdLatents.dispose();
+  if (quality) (quality.net.dispose(), quality.real.dispose());
   images.dispose();
   loader.labels.dispose();
   return { steps: step, seconds, rollbacks };
