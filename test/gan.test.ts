@@ -146,3 +146,16 @@ test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and
   assert.ok(accuracy > 0.95, `accuracy ${accuracy}`);
   net.dispose();
 });
+
+test('--rollback returns to the last good checkpoint with a halved discriminator rate, a bounded number of times', async () => {
+  const data = await twoColours(16);
+  const dir = path.join(tmp(), 'run');
+  const warnings: string[] = [];
+  // A fresh generator barely varies, so with the watch on from step 4 it reports collapse.
+  const r = await trainGan(tiny({ data, steps: 10, sampleEvery: 2, watchAfter: 4, rollback: true }), dir, {}, { onWarning: (w) => warnings.push(w) });
+  assert.equal(r.steps, 10, 'the run still finishes');
+  assert.equal(r.rollbacks, 3, 'three rollbacks, then it goes on');
+  assert.ok(warnings.some((w) => /mode collapse/.test(w)));
+  assert.deepEqual(warnings.filter((w) => /rolled back/.test(w)).map((w) => w.match(/rate is now ([0-9.e-]+)/)![1]).map(Number), [4e-4, 2e-4, 1e-4]);
+  assert.ok(warnings.some((w) => /did not help/.test(w)));
+});

@@ -26,6 +26,7 @@ const TRAIN: OptSpecs = {
   'sample-every': { type: 'int', help: 'steps between sample grids and checkpoints', default: GAN_DEFAULTS.sampleEvery },
   'log-every': { type: 'int', help: 'steps between log lines', default: GAN_DEFAULTS.logEvery },
   rollback: { type: 'bool', help: 'on a warning, return to the last good checkpoint and halve the discriminator\'s learning rate' },
+  'watch-after': { type: 'int', help: 'first step of the failure watch (default: max(500, 5 x sample-every))' },
   size: { type: 'int', help: 'image side for folder data', default: GAN_DEFAULTS.size },
   channels: { type: 'int', help: 'channels for folder data (1 or 3)', default: GAN_DEFAULTS.channels },
   limit: { type: 'int', help: 'use only the first N images' },
@@ -56,7 +57,7 @@ async function ganTrain(args: string[]): Promise<void> {
   applyCommon(o);
   const cfg: GanTrainConfig = {
     data: o.data, latent: o.latent, batch: o.batch, steps: o.steps, dLr: o.dLr, gLr: o.gLr, clip: o.clip, labelNoise: o.labelNoise,
-    dropout: o.dropout, gFilters: o.gFilters, dFilters: o.dFilters, sampleEvery: o.sampleEvery, logEvery: o.logEvery, rollback: Boolean(o.rollback), seed: o.seed ?? 0,
+    dropout: o.dropout, gFilters: o.gFilters, dFilters: o.dFilters, sampleEvery: o.sampleEvery, logEvery: o.logEvery, rollback: Boolean(o.rollback), watchAfter: o.watchAfter ?? null, seed: o.seed ?? 0,
     size: o.size, channels: o.channels, limit: o.limit ?? null, minutes: o.minutes ?? null,
   };
   const progress = new Progress();

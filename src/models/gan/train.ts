@@ -34,6 +34,8 @@ export interface GanTrainConfig {
   sampleEvery: number;
   logEvery: number;
   rollback: boolean;
+  /** First step at which the failure watch speaks (null: max(500, 5 * sampleEvery)). */
+  watchAfter: number | null;
   seed: number;
   size: number;
   channels: 1 | 3;
@@ -56,6 +58,7 @@ export const GAN_DEFAULTS: GanTrainConfig = {
   sampleEvery: 100,
   logEvery: 20,
   rollback: false,
+  watchAfter: null,
   seed: 0,
   size: 32,
   channels: 3,
@@ -75,6 +78,7 @@ export function validateGanConfig(c: GanTrainConfig): void {
   wholeNumber('d-filters', c.dFilters, 1);
   if (c.gFilters % 2) throw new Error(`--g-filters must be even, got ${c.gFilters}`);
   if (c.limit !== null) wholeNumber('limit', c.limit, 1);
+  if (c.watchAfter !== null && c.watchAfter !== undefined) wholeNumber('watch-after', c.watchAfter, 0);
   positiveNumber('d-lr', c.dLr);
   positiveNumber('g-lr', c.gLr);
   if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0: off), got ${c.clip}`);
@@ -111,6 +115,9 @@ export async function loadGanData(spec: string, c: { size: number; channels: 1 |
   }
   return ds;
 }
+
+/** Rollbacks to one good checkpoint before the watch stops rolling back. */
+const MAX_RETRIES = 3;
 
 /** Generated images scored for the quality figure at each sample step. */
 const FD_SAMPLES = 256;
@@ -262,6 +269,7 @@ export async function trainGan(
   }
   const started = Date.now();
   let rollbacks = 0;
+  let retries = 0; // rollbacks since the last warning-free checkpoint
   let logD = 0;
   let logA = 0;
   let logN = 0;
@@ -288,7 +296,7 @@ export async function trainGan(
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const warnings: string[] = [];
     // Early on, a generator barely varies and a discriminator wins easily: watch after a warm-up.
-    const watching = step >= Math.max(500, 5 * cfg.sampleEvery);
+    const watching = step >= (cfg.watchAfter ?? Math.max(500, 5 * cfg.sampleEvery));
     if (watching && mean(recent(history.d)) < 0.1 && mean(recent(history.a)) > 3) {
       warnings.push(`the discriminator is winning (its loss ${mean(recent(history.d)).toFixed(3)}, the adversarial loss ${mean(recent(history.a)).toFixed(2)}); lower --d-lr or raise --dropout`);
     }
@@ -297,19 +305,28 @@ export async function trainGan(
     run.log({ ...log });
     hooks.onSample?.(log);
     for (const warning of warnings) hooks.onWarning?.(warning);
-    if (warnings.length && cfg.rollback && existsSync(path.join(run.dir, 'good.safetensors'))) {
-      // Back to the last checkpoint without warnings, with a gentler discriminator.
-      const good = loadCheckpoint(path.join(run.dir, 'good.safetensors'));
-      restoreCheckpoint(good, parts);
-      step = good.step;
-      history = (good.extra.history as typeof history) ?? history;
-      good.dispose();
-      t.optD.lr /= 2;
-      rollbacks++;
-      hooks.onWarning?.(`rolled back to step ${step}; the discriminator's learning rate is now ${t.optD.lr}`);
-      order = null;
-      orderEpoch = -1;
+    const goodFile = path.join(run.dir, 'good.safetensors');
+    if (warnings.length && cfg.rollback && existsSync(goodFile)) {
+      if (retries < MAX_RETRIES) {
+        // Back to the last checkpoint without warnings, with a gentler discriminator. The
+        // rate is halved from the current one, so repeated rollbacks keep lowering it.
+        const lowered = t.optD.lr / 2;
+        const good = loadCheckpoint(goodFile);
+        restoreCheckpoint(good, parts);
+        step = good.step;
+        history = (good.extra.history as typeof history) ?? history;
+        good.dispose();
+        t.optD.lr = lowered;
+        rollbacks++;
+        hooks.onWarning?.(`rolled back to step ${step}; the discriminator's learning rate is now ${t.optD.lr}`);
+        order = null;
+        orderEpoch = -1;
+      } else if (retries === MAX_RETRIES) {
+        hooks.onWarning?.(`${MAX_RETRIES} rollbacks did not help; going on without rolling back until a checkpoint passes the watch`);
+      }
+      retries++;
     }
+    if (!warnings.length) retries = 0;
     save();
     if (!warnings.length) copyFileSync(run.checkpoint, path.join(run.dir, 'good.safetensors'));
   };
