@@ -88,7 +88,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
     } else {
       if (!(o.frames >= 4)) throw new UserError(`--frames must be at least 4, got ${o.frames}`);
       const rng = new Rng(o.seed ?? 0);
-      const gauss = () => Array.from({ length: g.config.latent }, () => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next()));
+      const gauss = () => Array.from({ length: g.config.latent }, () => rng.gaussian());
       const keys = [gauss(), gauss(), gauss(), gauss()];
       const per = Math.ceil(o.frames / keys.length);
       const pts = keys.flatMap((k, i) => interpolate(k, keys[(i + 1) % keys.length], per + 1, true).slice(0, per)).slice(0, o.frames);

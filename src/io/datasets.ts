@@ -25,6 +25,11 @@ function dataset(images: Tensor, labels: Tensor, classes: string[], source: stri
   return { images, labels, classes, source, dispose: () => (images.dispose(), labels.dispose()) };
 }
 
+/** Items [start, start + len) as a dataset of their own (the original stays the caller's). */
+export function sliceDataset(ds: ImageDataset, start: number, len: number): ImageDataset {
+  return tidy(() => dataset(ds.images.narrow(0, start, len).contiguous(), ds.labels.narrow(0, start, len).contiguous(), ds.classes, ds.source));
+}
+
 function readBytes(file: string): Buffer {
   if (!existsSync(file)) throw new Error(`cannot read ${file}: no such file`);
   const b = readFileSync(file);

@@ -39,6 +39,10 @@ export class Rng {
   next(): number {
     return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
   }
+  /** A standard normal draw (Box-Muller). */
+  gaussian(): number {
+    return Math.sqrt(-2 * Math.log(1 - this.next())) * Math.cos(2 * Math.PI * this.next());
+  }
   /** A uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);

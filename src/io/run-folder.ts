@@ -1,6 +1,6 @@
 // A training run's folder: config.json, metrics.jsonl, samples/, checkpoints. Nothing a
 // user made is overwritten unless they ask (resume continues it, force replaces it).
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export class RunFolder {
@@ -16,6 +16,11 @@ export class RunFolder {
     const p = path.join(this.dir, ...parts);
     mkdirSync(path.dirname(p), { recursive: true });
     return p;
+  }
+
+  /** The checkpoint a user means: a run folder's latest, or the file given. */
+  static checkpointOf(source: string): string {
+    return existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
   }
 
   /**

@@ -2,7 +2,7 @@
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
 import { Module } from './module.js';
-import { glorotUniform_, pytorchDefault_, type Initializer, ones_, zeros_, normal_, uniform_ } from './init.js';
+import { glorotUniform_, pytorchDefault_, type Initializer, zeros_, normal_, uniform_ } from './init.js';
 
 type Pair = number | [number, number];
 

@@ -1,5 +1,6 @@
 // Loom's tensor library: libtorch from TypeScript. Import from here, so that every
 // Tensor method (generated and hand-written) is attached.
+import { availableParallelism } from 'node:os';
 import { native, call, op, type Handle } from './native.js';
 import { Tensor, wrap } from './tensor.js';
 import { dtypeCode, type DType } from './dtype.js';
@@ -112,5 +113,5 @@ export const cudaAvailable = (): boolean => native.info().cuda;
 {
   const chosen = Number(process.env.LOOM_THREADS);
   if (Number.isInteger(chosen) && chosen > 0) native.setNumThreads(chosen);
-  else if (!process.env.OMP_NUM_THREADS) native.setNumThreads((await import('node:os')).availableParallelism());
+  else if (!process.env.OMP_NUM_THREADS) native.setNumThreads(availableParallelism());
 }

@@ -14,7 +14,7 @@ import { DataLoader } from '../../io/loader.js';
 import { Rng } from '../../io/random.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import { linePlot } from '../../io/plot.js';
-import { loadBuiltin, loadCifarBinary, loadCifarPython, loadImageFolder, CIFAR_CLASSES, type ImageDataset } from '../../io/datasets.js';
+import { loadBuiltin, loadCifarBinary, loadCifarPython, loadImageFolder, sliceDataset, CIFAR_CLASSES, type ImageDataset } from '../../io/datasets.js';
 import { Discriminator, Generator, type GanConfig } from './model.js';
 import { featuresOf, frechetDistance, trainFeatureNet } from './quality.js';
 import { inRange, positiveNumber, wholeNumber } from '../checks.js';
@@ -109,9 +109,9 @@ export async function loadGanData(spec: string, c: { size: number; channels: 1 |
     ds = await loadImageFolder(spec, { size: [c.size, c.size], channels: c.channels });
   }
   if (c.limit !== null && ds.images.size(0) > c.limit) {
-    const [images, labels] = T.keep(tidy(() => [ds.images.narrow(0, 0, c.limit!).contiguous(), ds.labels.narrow(0, 0, c.limit!).contiguous()]));
+    const part = sliceDataset(ds, 0, c.limit);
     ds.dispose();
-    ds = { ...ds, images, labels, dispose: () => (images.dispose(), labels.dispose()) };
+    ds = part;
   }
   return ds;
 }
@@ -126,7 +126,7 @@ const FD_SAMPLES = 256;
 export function fixedLatents(seed: number, count: number, latent: number): Tensor {
   const rng = new Rng(seed, 0x1a7e);
   const z = new Float32Array(count * latent);
-  for (let i = 0; i < z.length; i++) z[i] = Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
+  for (let i = 0; i < z.length; i++) z[i] = rng.gaussian();
   return T.tensor(z, { shape: [count, latent] });
 }
 
@@ -369,7 +369,7 @@ export async function trainGan(
 
 /** A trained generator from a run folder or checkpoint. */
 export function loadGenerator(source: string): Generator {
-  const file = existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
+  const file = RunFolder.checkpointOf(source);
   const ck = loadCheckpoint(file);
   try {
     const shape = ck.extra.imageShape as number[] | undefined;

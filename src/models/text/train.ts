@@ -1,7 +1,7 @@
 // Training the char model: windows of maxlen characters every `step` characters, encoded
 // per batch; held-out bits per character each epoch; samples at four temperatures; exact
 // resume from the run folder's checkpoint.
-import { copyFileSync, existsSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
@@ -356,7 +356,7 @@ export function trainText(
 
 /** Loads a trained char model from a run folder or a checkpoint file. */
 export function loadTextModel(source: string): { model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig } {
-  const file = existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
+  const file = RunFolder.checkpointOf(source);
   const ck = loadCheckpoint(file);
   try {
     const cfg = ck.config as unknown as TextTrainConfig;

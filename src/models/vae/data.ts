@@ -1,8 +1,7 @@
 // Where VAE training data come from: a built-in set, an idx images file, or a folder.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { tidy, keep } from '../../torch/index.js';
-import { loadBuiltin, loadIdxPair, loadImageFolder, type ImageDataset } from '../../io/datasets.js';
+import { loadBuiltin, loadIdxPair, loadImageFolder, sliceDataset, type ImageDataset } from '../../io/datasets.js';
 
 export interface Split {
   train: ImageDataset;
@@ -14,11 +13,7 @@ function holdOut(ds: ImageDataset, fraction: number): Split {
   const n = ds.images.size(0);
   const nTest = Math.max(1, Math.floor(n * fraction));
   if (n - nTest < 1) throw new Error(`${ds.source} has too few images (${n}) to hold some out for testing`);
-  const part = (start: number, len: number): ImageDataset => {
-    const [images, labels] = keep(tidy(() => [ds.images.narrow(0, start, len).contiguous(), ds.labels.narrow(0, start, len).contiguous()]));
-    return { images, labels, classes: ds.classes, source: ds.source, dispose: () => (images.dispose(), labels.dispose()) };
-  };
-  const split = { train: part(0, n - nTest), test: part(n - nTest, nTest) };
+  const split = { train: sliceDataset(ds, 0, n - nTest), test: sliceDataset(ds, n - nTest, nTest) };
   ds.dispose();
   return split;
 }
@@ -40,9 +35,9 @@ export async function loadVaeData(spec: string, opts: { size: number; channels: 
   if (opts.limit) {
     const cut = (ds: ImageDataset, n: number): ImageDataset => {
       if (ds.images.size(0) <= n) return ds;
-      const [images, labels] = keep(tidy(() => [ds.images.narrow(0, 0, n).contiguous(), ds.labels.narrow(0, 0, n).contiguous()]));
+      const part = sliceDataset(ds, 0, n);
       ds.dispose();
-      return { ...ds, images, labels, dispose: () => (images.dispose(), labels.dispose()) };
+      return part;
     };
     split = { train: cut(split.train, opts.limit), test: cut(split.test, Math.max(100, Math.ceil(opts.limit / 6))) };
   }

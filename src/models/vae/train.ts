@@ -1,6 +1,5 @@
 // VAE training into a run folder, test -ELBO per epoch (nats, reconstruction and KL apart),
 // an importance-weighted NLL estimate, and exact resume.
-import { existsSync, statSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop } from '../../optim/index.js';
@@ -286,7 +285,7 @@ export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1
 
 /** A trained VAE from a run folder or checkpoint. */
 export function loadVae(source: string): { model: VAE; config: VaeTrainConfig; classes: string[] } {
-  const file = existsSync(source) && statSync(source).isDirectory() ? new RunFolder(source).checkpoint : source;
+  const file = RunFolder.checkpointOf(source);
   const ck = loadCheckpoint(file);
   try {
     const shape = ck.extra.imageShape as number[] | undefined;
