@@ -52,3 +52,24 @@ test('LSTM training steps with Adam and clipping keep the live tensor count flat
   }
   assert.equal(counts[counts.length - 1], counts[9]);
 });
+
+test('L-BFGS steps keep the live tensor count flat once its history is full', async () => {
+  const { LBFGS } = await import('../src/optim/index.js');
+  const x = T.tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
+  const opt = new LBFGS([x], { maxIter: 2, historySize: 3, lineSearch: 'strong_wolfe' });
+  const closure = () =>
+    T.tidy(() => {
+      opt.zeroGrad();
+      const [a, b] = x.unbind(0);
+      const l = a.neg().add(1).pow(2).add(b.sub(a.pow(2)).pow(2).mul(10));
+      l.backward();
+      return l.item();
+    });
+  const counts: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    opt.step(closure);
+    counts.push(T.liveTensors().count);
+  }
+  assert.equal(counts[14], counts[5]);
+  opt.dispose();
+});
