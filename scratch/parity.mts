@@ -1,0 +1,12 @@
+import * as T from '../src/torch/index.js';
+import { loadBackbone, preprocess } from '../src/vision/weights.js';
+import { readImage } from '../src/io/images.js';
+import { InceptionV3 } from '../src/vision/inception.js';
+process.env.LOOM_CACHE = '/tmp/loomcache';
+let t0 = Date.now();
+const b = loadBackbone('inception', undefined, '/tmp/loomcache');
+console.log('load ms', Date.now() - t0, b.info);
+const img = await readImage('/usr/share/darknet/data/dog.jpg', { size: [299, 299] });
+t0 = Date.now();
+const p = T.noGrad(() => (b.net as InceptionV3).classify(img));
+console.log(p.toString(), 'ms', Date.now() - t0);
