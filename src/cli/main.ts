@@ -9,6 +9,9 @@ commands:
   demo              every system briefly on built-in data; a gallery with index.html
   text train        train a character-level LSTM on a text (builtin:sotu by default)
   text generate     sample text from a trained model, with temperature, top-k, top-p
+  dream <image>     DeepDream a photo (builtin:dog, builtin:scream, ... or a file)
+  weights import|list
+                    import pretrained backbones (nsfwjs, torchvision .pth, Keras .h5)
   vae train         train a convolutional VAE (MNIST by default)
   vae grid|sample|interpolate|concept|scatter|eval
                     explore a trained VAE's latent space
@@ -40,6 +43,14 @@ async function main(argv: string[]): Promise<void> {
     case 'text': {
       const { textCommand } = await import('./text.js');
       return textCommand(rest);
+    }
+    case 'dream': {
+      const { dreamCommand } = await import('./dream.js');
+      return dreamCommand(rest);
+    }
+    case 'weights': {
+      const { weightsCommand } = await import('./dream.js');
+      return weightsCommand(rest);
     }
     case 'vae': {
       const { vaeCommand } = await import('./vae.js');

@@ -1,0 +1,110 @@
+// `loom dream <image>` and `loom weights import|list`. Thin over src/models/dream and src/vision.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as T from '../torch/index.js';
+import { readImage, writeAnimation, writeImage } from '../io/images.js';
+import { resolveImage } from '../io/builtin-images.js';
+import { DREAM_DEFAULTS, dream, dreamZoom, parseLayers, type DreamConfig } from '../models/dream/index.js';
+import { cacheFolder, importWeights, listWeights, loadBackbone, type Arch } from '../vision/weights.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { applyCommon, onInterrupt } from './common.js';
+import { UserError } from './errors.js';
+import { Progress } from './progress.js';
+
+const d = DREAM_DEFAULTS;
+const DREAM: OptSpecs = {
+  out: { type: 'string', help: 'output image (.png, .jpg, .webp; .gif/.webp with --zoom-frames)', default: 'dream.png', meta: 'FILE' },
+  layers: { type: 'string', help: 'layers and weights', default: Object.entries(d.layers).map(([k, v]) => `${k}=${v}`).join(','), meta: 'L=W,...' },
+  octaves: { type: 'int', help: 'scales, smallest first', default: d.octaves },
+  'octave-scale': { type: 'number', help: 'size ratio between octaves', default: d.octaveScale },
+  steps: { type: 'int', help: 'gradient steps per octave', default: d.steps },
+  'step-size': { type: 'number', help: 'step along the normalised gradient (image in [-1, 1])', default: d.stepSize },
+  'max-loss': { type: 'number', help: 'end an octave once the loss passes this (0: never)', default: d.maxLoss },
+  jitter: { type: 'int', help: 'largest random shift before each step, in pixels (0: off)', default: d.jitter },
+  tile: { type: 'int', help: 'largest tile side; larger images are dreamed in tiles (0: one piece)', default: d.tile },
+  'max-side': { type: 'int', help: 'shrink the input so its longer side is at most this (0: keep)', default: 0 },
+  backbone: { type: 'string', help: 'inception or vgg19', default: 'inception' },
+  weights: { type: 'string', help: 'weights file (imported .safetensors, torchvision .pth, Keras .h5); default: built-in', meta: 'FILE' },
+  'save-octaves': { type: 'bool', help: "also write each octave's image next to --out" },
+  'zoom-frames': { type: 'int', help: 'write a zoom animation of this many frames (--out .gif or .webp)' },
+  zoom: { type: 'number', help: 'zoom factor between frames', default: 1.05 },
+  force: { type: 'bool', help: 'overwrite --out if it exists' },
+  ...COMMON,
+};
+
+export async function dreamCommand(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, DREAM);
+  if (o.help) return void console.log(helpText('loom dream <image|builtin:NAME> [options]', 'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.', DREAM));
+  if (positionals.length !== 1) throw new UserError('give one image (a file, or builtin:dog, builtin:scream, ...)');
+  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
+  if (o.device !== 'cpu') throw new UserError('dream runs on the CPU only for now (--device cpu)');
+  const zoom = o.zoomFrames !== undefined;
+  if (zoom && !/\.(gif|webp)$/i.test(o.out)) throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
+  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or add --force`);
+  applyCommon(o);
+  const cfg: DreamConfig = {
+    layers: parseLayers(o.layers), octaves: o.octaves, octaveScale: o.octaveScale, steps: o.steps, stepSize: o.stepSize,
+    maxLoss: o.maxLoss > 0 ? o.maxLoss : null, jitter: o.jitter, tile: o.tile, seed: o.seed ?? 0,
+  };
+  const image = await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});
+  const backbone = loadBackbone(o.backbone as Arch, o.weights);
+  const progress = new Progress();
+  const stop = onInterrupt(() => progress.line('loom: stopping; the image so far will be written', process.stderr));
+  const total = cfg.octaves * cfg.steps;
+  const t0 = Date.now();
+  const ext = path.extname(o.out);
+  const hooks = {
+    shouldStop: stop,
+    onStep: (s: { octave: number; step: number; loss: number; ms_per_step: number; height: number; width: number }) =>
+      o.json ? console.log(JSON.stringify(s)) : progress.update(s.octave * cfg.steps + s.step + 1, zoom ? null : total, `octave ${s.octave + 1}/${cfg.octaves} ${s.width}x${s.height}  loss ${s.loss.toFixed(3)}  ${s.ms_per_step.toFixed(0)} ms/step`),
+    onOctave: o.saveOctaves
+      ? async (i: number, img: T.Tensor) => {
+        const f = o.out.slice(0, o.out.length - ext.length) + `.octave${i + 1}${zoom ? '.png' : ext}`;
+        await writeImage(f, img);
+        if (!o.json) progress.line(`octave ${i + 1}: ${f}`);
+      }
+      : undefined,
+  };
+  try {
+    if (zoom) {
+      const frames = await dreamZoom(backbone, image, cfg, o.zoomFrames, { zoom: o.zoom }, hooks);
+      await writeAnimation(o.out, frames, { delayMs: 100 });
+      frames.forEach((f) => f.dispose());
+    } else {
+      const out = await dream(backbone, image, cfg, hooks);
+      await writeImage(o.out, out);
+      out.dispose();
+    }
+  } finally {
+    image.dispose();
+    backbone.net.dispose();
+  }
+  progress.clear();
+  if (!o.json) console.log(`wrote ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+const IMPORT: OptSpecs = { as: { type: 'string', help: 'inception or vgg19 (default: guessed from the file)' }, help: COMMON.help };
+
+export async function weightsCommand(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  if (verb === 'list') {
+    const all = listWeights();
+    if (!all.length) console.log(`no imported weights in ${cacheFolder()} (the built-in InceptionV3 is imported on first use)`);
+    for (const w of all) console.log(`${w.info.arch.padEnd(10)} ${w.info.source.padEnd(40)} ${(w.bytes / 1e6).toFixed(1)} MB  ${w.file}`);
+    return;
+  }
+  if (verb === 'import') {
+    const { values: o, positionals } = parseOptions(rest, IMPORT);
+    if (o.help) return void console.log(helpText('loom weights import <file|folder|nsfwjs> [--as inception|vgg19]', 'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).', IMPORT));
+    if (positionals.length !== 1) throw new UserError('give one weights file, a TF.js model folder, or nsfwjs');
+    if (o.as !== undefined && o.as !== 'inception' && o.as !== 'vgg19') throw new UserError(`--as must be inception or vgg19, got ${o.as}`);
+    const file = importWeights(positionals[0], { as: o.as });
+    console.log(`imported ${positionals[0]} into ${file}`);
+    return;
+  }
+  if (verb === undefined || verb === '--help' || verb === '-h') {
+    console.log('usage: loom weights <import|list>\n\n  import <file|folder|nsfwjs> [--as inception|vgg19]   convert pretrained weights into the cache\n  list                                                  imported weights');
+    return;
+  }
+  throw new UserError(`unknown weights command '${verb}'; use import or list`);
+}
