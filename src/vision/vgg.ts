@@ -52,7 +52,7 @@ export class VGG19 extends Module {
     let y = x;
     for (let i = 0; i <= last; i++) {
       const s = this.stages[i];
-      y = s.conv ? T.relu(s.conv.forward(y)) : T.maxPool2d(y, [2, 2], [2, 2]);
+      y = s.conv ? s.conv.forward(y).relu_() : T.maxPool2d(y, [2, 2], [2, 2]);
       idx.forEach((j, k) => j === i && out.set(names[k], y));
     }
     return out;
