@@ -16,9 +16,11 @@ import { VGG19 } from './vgg.js';
 export type Arch = 'inception' | 'vgg19';
 /**
  * How an RGB image in [0, 1] becomes the network's input: Inception's [-1, 1]; Caffe's BGR
- * 0..255 minus the ImageNet mean (Keras's VGG weights); torchvision's ImageNet mean/std.
+ * 0..255 minus the ImageNet mean (Keras's VGG weights); torchvision's ImageNet mean/std; or
+ * the image as it is ('unit': nsfwjs fine-tuned its InceptionV3, batch statistics included,
+ * on [0, 1] images, and dreams with [-1, 1] input come out as flat rainbow blobs).
  */
-export type Preprocess = 'inception' | 'caffe' | 'torchvision';
+export type Preprocess = 'inception' | 'caffe' | 'torchvision' | 'unit';
 
 export interface WeightsInfo {
   arch: Arch;
@@ -60,8 +62,7 @@ function fromKerasWeights(kw: KerasWeights, as: Arch | undefined, source: string
   }
   const dense = [...kw.keys()].filter((k) => /^dense(_\d+)?$/.test(k)).length;
   const head = dense === 3 ? 'nsfwjs' : dense === 1 ? 'imagenet' : 'none';
-  // nsfwjs feeds its classifier images in [0, 1]; its convolutions are ImageNet's, trained on [-1, 1].
-  const info: WeightsInfo = { arch, head, pool: 'keras', preprocess: 'inception', source, width };
+  const info: WeightsInfo = { arch, head, pool: 'keras', preprocess: head === 'nsfwjs' ? 'unit' : 'inception', source, width };
   const net = buildNetwork(info) as InceptionV3;
   try {
     return { sd: inceptionFromKeras(kw, net), info };
@@ -193,6 +194,7 @@ export function loadBackbone(arch: Arch, weights?: string, cache = cacheFolder()
 /** The network's input from an RGB image batch in [0, 1]; differentiable. */
 export function preprocess(x: Tensor, kind: Preprocess): Tensor {
   return T.tidy(() => {
+    if (kind === 'unit') return x.mul(1);
     if (kind === 'inception') return x.mul(2).sub(1);
     if (kind === 'torchvision') {
       const mean = T.tensor([0.485, 0.456, 0.406], { shape: [1, 3, 1, 1] });

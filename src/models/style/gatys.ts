@@ -1,0 +1,242 @@
+// Neural style transfer as the seed does it (Gatys et al.): content, style (Gram) and
+// total-variation losses on a pretrained backbone, minimised over the image with L-BFGS;
+// plus Adam, several weighted styles, style scale, colour preservation and multi-scale.
+import * as T from '../../torch/index.js';
+import { Tensor } from '../../torch/index.js';
+import { resize } from '../../io/images.js';
+import { Adam, LBFGS } from '../../optim/index.js';
+import { preprocess, type Backbone } from '../../vision/weights.js';
+import { positiveNumber, wholeNumber } from '../checks.js';
+import { contentLoss, gram, keepColours, styleLoss, totalVariationLoss } from './losses.js';
+
+export interface StyleConfig {
+  height: number;
+  iterations: number;
+  /** Loss evaluations per L-BFGS iteration (the seed's maxfun). */
+  maxEvals: number;
+  optimizer: 'lbfgs' | 'adam';
+  /** Adam's learning rate, in pixel units. */
+  lr: number;
+  contentWeight: number;
+  styleWeight: number;
+  tvWeight: number;
+  /** null: the backbone's default layers. */
+  contentLayer: string | null;
+  styleLayers: string[] | null;
+  init: 'content' | 'style' | 'noise';
+  preserveColors: boolean;
+  /** Solve at 1/2^(scales-1) of the height first, then upscale and refine. */
+  scales: number;
+  /** The style image's height relative to the generated image's. */
+  styleScale: number;
+  seed: number;
+}
+
+export const STYLE_DEFAULTS: StyleConfig = {
+  height: 400, iterations: 20, maxEvals: 20, optimizer: 'lbfgs', lr: 5,
+  contentWeight: 0.025, styleWeight: 1, tvWeight: 1e-4, contentLayer: null, styleLayers: null,
+  init: 'content', preserveColors: false, scales: 1, styleScale: 1, seed: 0,
+};
+
+/** The seed's layers for VGG19; for InceptionV3, early blocks for style and mixed3 for content. */
+export function defaultLayers(arch: 'inception' | 'vgg19'): { content: string; style: string[] } {
+  return arch === 'vgg19'
+    ? { content: 'block5_conv2', style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'] }
+    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'] };
+}
+
+export interface StyleImage {
+  /** RGB in [0, 1], [1, 3, H, W]. */
+  image: Tensor;
+  weight: number;
+}
+
+export interface StyleIteration {
+  scale: number;
+  iteration: number;
+  loss: number;
+  content_loss: number;
+  style_loss: number;
+  tv_loss: number;
+  evals: number;
+  ms_per_eval: number;
+  height: number;
+  width: number;
+}
+
+export interface StyleHooks {
+  /** After each iteration, with the current image (RGB in [0, 1]; valid during the call). */
+  onIteration?(it: StyleIteration, image: Tensor): void | Promise<void>;
+  shouldStop?(): boolean;
+}
+
+export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): { content: string; style: string[] } {
+  wholeNumber('height', c.height, 32);
+  wholeNumber('iterations', c.iterations, 1);
+  wholeNumber('max-evals', c.maxEvals, 1);
+  wholeNumber('scales', c.scales, 1);
+  positiveNumber('style-scale', c.styleScale);
+  positiveNumber('lr', c.lr);
+  for (const [n, v] of [['content-weight', c.contentWeight], ['style-weight', c.styleWeight], ['tv-weight', c.tvWeight]] as const) {
+    if (!(v >= 0)) throw new Error(`--${n} must be a number >= 0, got ${v}`);
+  }
+  if (!styles.length) throw new Error('give at least one style image');
+  for (const s of styles) if (!(s.weight > 0)) throw new Error(`style weights must be > 0, got ${s.weight}`);
+  if (c.height / 2 ** (c.scales - 1) < 32) throw new Error(`--scales ${c.scales} makes the first scale under 32 pixels high; use fewer scales`);
+  const d = defaultLayers(backbone.net.arch);
+  const layers = { content: c.contentLayer ?? d.content, style: c.styleLayers ?? d.style };
+  for (const l of [layers.content, ...layers.style]) {
+    if (!backbone.net.hasEndpoint(l)) throw new Error(`unknown layer "${l}" for ${backbone.net.arch}; valid layers: ${backbone.net.endpointNames.join(', ')}`);
+  }
+  return layers;
+}
+
+/** Loss terms of one generated image (pixels 0..255) against fixed targets. */
+export class StyleObjective {
+  private readonly contentTarget: Tensor;
+  /** Per style: its weight (normalised to sum 1) and its Gram matrices per style layer. */
+  private readonly styleTargets: { weight: number; grams: Tensor[] }[] = [];
+
+  constructor(
+    readonly backbone: Backbone,
+    readonly layers: { content: string; style: string[] },
+    content255: Tensor,
+    styles255: { image: Tensor; weight: number }[],
+    readonly weights: { content: number; style: number; tv: number },
+  ) {
+    const total = styles255.reduce((a, s) => a + s.weight, 0);
+    this.contentTarget = T.keep(T.noGrad(() => T.tidy(() => this.features(content255, [layers.content]).get(layers.content)!.detach().clone())));
+    for (const s of styles255) {
+      const grams = T.noGrad(() => T.tidy(() => {
+        const f = this.features(s.image, layers.style);
+        return layers.style.map((l) => gram(f.get(l)!));
+      }));
+      T.keep(grams);
+      this.styleTargets.push({ weight: s.weight / total, grams });
+    }
+  }
+
+  private features(x255: Tensor, names: string[]): Map<string, Tensor> {
+    return this.backbone.net.endpoints(preprocess(x255.div(255), this.backbone.info.preprocess), names);
+  }
+
+  /** The seed's total: wc·content + (ws / layers)·Σ style + wtv·tv. Returns tensors to backprop. */
+  terms(x255: Tensor): { total: Tensor; content: Tensor; style: Tensor; tv: Tensor } {
+    const { content: cl, style: sl } = this.layers;
+    const f = this.features(x255, [cl, ...sl]);
+    const content = contentLoss(this.contentTarget, f.get(cl)!);
+    const size = x255.shape[2] * x255.shape[3];
+    let style = T.zeros([]);
+    for (const target of this.styleTargets) {
+      sl.forEach((l, i) => {
+        style = style.add(styleLoss(target.grams[i], f.get(l)!, size).mul(target.weight));
+      });
+    }
+    style = style.div(sl.length);
+    const tv = totalVariationLoss(x255);
+    const total = content.mul(this.weights.content).add(style.mul(this.weights.style)).add(tv.mul(this.weights.tv));
+    return { total, content, style, tv };
+  }
+
+  dispose(): void {
+    this.contentTarget.dispose();
+    for (const s of this.styleTargets) s.grams.forEach((g) => g.dispose());
+  }
+}
+
+function scaledStyle(style: Tensor, height: number, styleScale: number): Tensor {
+  const [, , h, w] = style.shape;
+  const sh = Math.max(32, Math.round(height * styleScale));
+  return resize(style, sh, Math.max(32, Math.round((w * sh) / h)));
+}
+
+/** Stylises `content` (RGB [0, 1]); returns the result at `height` × the content's aspect. */
+export async function transferStyle(backbone: Backbone, content: Tensor, styles: StyleImage[], cfg: StyleConfig, hooks: StyleHooks = {}): Promise<Tensor> {
+  const layers = checkStyleConfig(cfg, styles, backbone);
+  const [, , ch, cw] = content.shape;
+  T.manualSeed(cfg.seed);
+  let x: Tensor | null = null;
+  for (let s = 0; s < cfg.scales; s++) {
+    const h = Math.round(cfg.height / 2 ** (cfg.scales - 1 - s));
+    const w = Math.max(1, Math.round((cw * h) / ch));
+    const content255 = T.keep(T.tidy(() => resize(content, h, w).mul(255)));
+    const styles255 = styles.map((st) => ({ image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale).mul(255))), weight: st.weight }));
+    const objective = new StyleObjective(backbone, layers, content255, styles255, { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight });
+    const start: Tensor = T.tidy(() => {
+      if (x) return resize(x, h, w);
+      if (cfg.init === 'style') return resize(styles[0].image, h, w).mul(255);
+      if (cfg.init === 'noise') return T.rand([1, 3, h, w]).mul(255);
+      return content255.clone();
+    });
+    x?.dispose();
+    x = T.keep(start.detach().requiresGrad_(true));
+    try {
+      await optimise(objective, x, cfg, s, content255, hooks);
+    } finally {
+      objective.dispose();
+      content255.dispose();
+      styles255.forEach((st) => st.image.dispose());
+    }
+  }
+  const result = T.tidy(() => {
+    const img = x!.detach().div(255).clamp(0, 1);
+    return cfg.preserveColors ? keepColours(img, resize(content, img.shape[2], img.shape[3])).clamp(0, 1) : img;
+  });
+  x!.dispose();
+  return result;
+}
+
+async function optimise(objective: StyleObjective, x: Tensor, cfg: StyleConfig, scale: number, content255: Tensor, hooks: StyleHooks): Promise<void> {
+  let last = { content: 0, style: 0, tv: 0 };
+  let evals = 0;
+  const closure = (): number => T.tidy(() => {
+    x.grad = null;
+    const t = objective.terms(x);
+    t.total.backward();
+    evals++;
+    last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
+    return t.total.item();
+  });
+  const lbfgs = cfg.optimizer === 'lbfgs' ? new LBFGS([x], { lr: 1, maxIter: cfg.maxEvals, maxEval: cfg.maxEvals, historySize: 10, lineSearch: 'strong_wolfe' }) : null;
+  const adam = cfg.optimizer === 'adam' ? new Adam([x], { lr: cfg.lr }) : null;
+  const total = cfg.optimizer === 'lbfgs' ? cfg.iterations : cfg.iterations * cfg.maxEvals;
+  try {
+    for (let i = 0; i < total; i++) {
+      if (hooks.shouldStop?.()) break;
+      const before = evals;
+      const t0 = performance.now();
+      let loss: number;
+      if (lbfgs) {
+        lbfgs.step(closure);
+        // The loss at the new image (step() returns the loss where it started).
+        loss = T.noGrad(() => T.tidy(() => {
+          const t = objective.terms(x);
+          last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
+          return t.total.item();
+        }));
+      } else {
+        loss = closure();
+        adam!.step();
+      }
+      const ms = performance.now() - t0;
+      const it: StyleIteration = {
+        scale, iteration: i, loss, content_loss: last.content, style_loss: last.style, tv_loss: last.tv,
+        evals: evals - before, ms_per_eval: ms / Math.max(1, evals - before), height: x.shape[2], width: x.shape[3],
+      };
+      if (hooks.onIteration) {
+        const view = T.tidy(() => {
+          const img = x.detach().div(255).clamp(0, 1);
+          return cfg.preserveColors ? keepColours(img, content255.div(255)).clamp(0, 1) : img;
+        });
+        try {
+          await hooks.onIteration(it, view);
+        } finally {
+          view.dispose();
+        }
+      }
+    }
+  } finally {
+    lbfgs?.dispose?.();
+    adam?.dispose?.();
+  }
+}

@@ -1,0 +1,51 @@
+// The seed's style-transfer losses. Images are RGB in pixel units (0..255), as the seed's
+// total-variation weight assumes; activations are [1, C, H, W].
+import * as T from '../../torch/index.js';
+import { Tensor } from '../../torch/index.js';
+
+/** Σ (generated − content)² over one layer's activations. */
+export function contentLoss(content: Tensor, generated: Tensor): Tensor {
+  return generated.sub(content).pow(2).sum();
+}
+
+/** Gram matrix F·Fᵀ of the activations flattened per channel: [C, C], not normalised. */
+export function gram(x: Tensor): Tensor {
+  const [n, c, h, w] = x.shape;
+  if (n !== 1) throw new Error(`gram takes one image's activations, got a batch of ${n}`);
+  const f = x.reshape([c, h * w]);
+  return T.mm(f, f.t());
+}
+
+/**
+ * The seed's style loss: Σ (S − C)² / (4 · channels² · size²), with channels = 3 and size the
+ * generated image's height × width, exactly as the seed's code has them (not the layer's).
+ */
+export function styleLoss(styleGram: Tensor, generated: Tensor, imageSize: number): Tensor {
+  return gram(generated).sub(styleGram).pow(2).sum().div(4 * 9 * imageSize * imageSize);
+}
+
+/** Σ ((a² + b²)^1.25) over neighbour differences a (down) and b (right), as in the seed. */
+export function totalVariationLoss(x: Tensor): Tensor {
+  const [, , h, w] = x.shape;
+  const base = x.narrow(2, 0, h - 1).narrow(3, 0, w - 1);
+  const a = base.sub(x.narrow(2, 1, h - 1).narrow(3, 0, w - 1)).pow(2);
+  const b = base.sub(x.narrow(2, 0, h - 1).narrow(3, 1, w - 1)).pow(2);
+  return a.add(b).pow(1.25).sum();
+}
+
+// RGB ↔ YIQ (NTSC): luminance Y and two chroma channels.
+const RGB_TO_YIQ = [0.299, 0.587, 0.114, 0.595716, -0.274453, -0.321263, 0.211456, -0.522591, 0.311135];
+const YIQ_TO_RGB = [1, 0.9563, 0.621, 1, -0.2721, -0.6474, 1, -1.107, 1.7046];
+
+function mix3(x: Tensor, m: number[]): Tensor {
+  return T.conv2d(x, T.tensor(m, { shape: [3, 3, 1, 1] }));
+}
+
+/** The generated image's luminance with the content's chroma (colour preservation). */
+export function keepColours(generated: Tensor, content: Tensor): Tensor {
+  return T.tidy(() => {
+    const g = mix3(generated, RGB_TO_YIQ);
+    const c = mix3(content, RGB_TO_YIQ);
+    return mix3(T.cat([g.narrow(1, 0, 1), c.narrow(1, 1, 2)], 1), YIQ_TO_RGB);
+  });
+}
