@@ -10,6 +10,8 @@ commands:
   text train        train a character-level LSTM on a text (builtin:sotu by default)
   text generate     sample text from a trained model, with temperature, top-k, top-p
   dream <image>     DeepDream a photo (builtin:dog, builtin:scream, ... or a file)
+  style <content> <style>
+                    neural style transfer (Gatys, L-BFGS); style train|apply: fast style nets
   weights import|list
                     import pretrained backbones (nsfwjs, torchvision .pth, Keras .h5)
   vae train         train a convolutional VAE (MNIST by default)
@@ -47,6 +49,10 @@ async function main(argv: string[]): Promise<void> {
     case 'dream': {
       const { dreamCommand } = await import('./dream.js');
       return dreamCommand(rest);
+    }
+    case 'style': {
+      const { styleCommand } = await import('./style.js');
+      return styleCommand(rest);
     }
     case 'weights': {
       const { weightsCommand } = await import('./dream.js');

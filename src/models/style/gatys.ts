@@ -17,9 +17,10 @@ export interface StyleConfig {
   optimizer: 'lbfgs' | 'adam';
   /** Adam's learning rate, in pixel units. */
   lr: number;
-  contentWeight: number;
-  styleWeight: number;
-  tvWeight: number;
+  /** null: the backbone's default (the seed's 0.025, 1, 1e-4 for VGG19). */
+  contentWeight: number | null;
+  styleWeight: number | null;
+  tvWeight: number | null;
   /** null: the backbone's default layers. */
   contentLayer: string | null;
   styleLayers: string[] | null;
@@ -34,15 +35,19 @@ export interface StyleConfig {
 
 export const STYLE_DEFAULTS: StyleConfig = {
   height: 400, iterations: 20, maxEvals: 20, optimizer: 'lbfgs', lr: 5,
-  contentWeight: 0.025, styleWeight: 1, tvWeight: 1e-4, contentLayer: null, styleLayers: null,
+  contentWeight: null, styleWeight: null, tvWeight: null, contentLayer: null, styleLayers: null,
   init: 'content', preserveColors: false, scales: 1, styleScale: 1, seed: 0,
 };
 
-/** The seed's layers for VGG19; for InceptionV3, early blocks for style and mixed3 for content. */
-export function defaultLayers(arch: 'inception' | 'vgg19'): { content: string; style: string[] } {
+/**
+ * The seed's layers and weights for VGG19. For the built-in InceptionV3: early blocks for style,
+ * mixed3 for content, and weights chosen by looking (its [0, 1]-input activations are far
+ * smaller than VGG's, so the seed's style weight leaves the style term at 0.1% of the total).
+ */
+export function styleDefaults(arch: 'inception' | 'vgg19'): { content: string; style: string[]; weights: { content: number; style: number; tv: number } } {
   return arch === 'vgg19'
-    ? { content: 'block5_conv2', style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'] }
-    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'] };
+    ? { content: 'block5_conv2', style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'], weights: { content: 0.025, style: 1, tv: 1e-4 } }
+    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'], weights: { content: 0.025, style: 1e5, tv: 1e-5 } };
 }
 
 export interface StyleImage {
@@ -70,7 +75,13 @@ export interface StyleHooks {
   shouldStop?(): boolean;
 }
 
-export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): { content: string; style: string[] } {
+export interface ResolvedStyle {
+  content: string;
+  style: string[];
+  weights: { content: number; style: number; tv: number };
+}
+
+export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): ResolvedStyle {
   wholeNumber('height', c.height, 32);
   wholeNumber('iterations', c.iterations, 1);
   wholeNumber('max-evals', c.maxEvals, 1);
@@ -78,17 +89,22 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   positiveNumber('style-scale', c.styleScale);
   positiveNumber('lr', c.lr);
   for (const [n, v] of [['content-weight', c.contentWeight], ['style-weight', c.styleWeight], ['tv-weight', c.tvWeight]] as const) {
-    if (!(v >= 0)) throw new Error(`--${n} must be a number >= 0, got ${v}`);
+    if (v !== null && !(v >= 0)) throw new Error(`--${n} must be a number >= 0, got ${v}`);
   }
   if (!styles.length) throw new Error('give at least one style image');
   for (const s of styles) if (!(s.weight > 0)) throw new Error(`style weights must be > 0, got ${s.weight}`);
   if (c.height / 2 ** (c.scales - 1) < 32) throw new Error(`--scales ${c.scales} makes the first scale under 32 pixels high; use fewer scales`);
-  const d = defaultLayers(backbone.net.arch);
-  const layers = { content: c.contentLayer ?? d.content, style: c.styleLayers ?? d.style };
-  for (const l of [layers.content, ...layers.style]) {
+  const d = styleDefaults(backbone.net.arch);
+  const r: ResolvedStyle = {
+    content: c.contentLayer ?? d.content,
+    style: c.styleLayers ?? d.style,
+    weights: { content: c.contentWeight ?? d.weights.content, style: c.styleWeight ?? d.weights.style, tv: c.tvWeight ?? d.weights.tv },
+  };
+  if (!r.style.length) throw new Error('give at least one style layer');
+  for (const l of [r.content, ...r.style]) {
     if (!backbone.net.hasEndpoint(l)) throw new Error(`unknown layer "${l}" for ${backbone.net.arch}; valid layers: ${backbone.net.endpointNames.join(', ')}`);
   }
-  return layers;
+  return r;
 }
 
 /** Loss terms of one generated image (pixels 0..255) against fixed targets. */
@@ -152,7 +168,8 @@ function scaledStyle(style: Tensor, height: number, styleScale: number): Tensor 
 
 /** Stylises `content` (RGB [0, 1]); returns the result at `height` × the content's aspect. */
 export async function transferStyle(backbone: Backbone, content: Tensor, styles: StyleImage[], cfg: StyleConfig, hooks: StyleHooks = {}): Promise<Tensor> {
-  const layers = checkStyleConfig(cfg, styles, backbone);
+  const resolved = checkStyleConfig(cfg, styles, backbone);
+  const layers = { content: resolved.content, style: resolved.style };
   const [, , ch, cw] = content.shape;
   T.manualSeed(cfg.seed);
   let x: Tensor | null = null;
@@ -161,7 +178,7 @@ export async function transferStyle(backbone: Backbone, content: Tensor, styles:
     const w = Math.max(1, Math.round((cw * h) / ch));
     const content255 = T.keep(T.tidy(() => resize(content, h, w).mul(255)));
     const styles255 = styles.map((st) => ({ image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale).mul(255))), weight: st.weight }));
-    const objective = new StyleObjective(backbone, layers, content255, styles255, { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight });
+    const objective = new StyleObjective(backbone, layers, content255, styles255, resolved.weights);
     const start: Tensor = T.tidy(() => {
       if (x) return resize(x, h, w);
       if (cfg.init === 'style') return resize(styles[0].image, h, w).mul(255);

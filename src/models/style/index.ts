@@ -1,2 +1,3 @@
 export * from './losses.js';
 export * from './gatys.js';
+export * from './fast.js';

@@ -1,0 +1,195 @@
+// `loom style <content> <style>[:weight] ...`, `loom style train`, `loom style apply`.
+// Thin over src/models/style.
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import * as T from '../torch/index.js';
+import { readImage, writeImage } from '../io/images.js';
+import { resolveImage } from '../io/builtin-images.js';
+import { FAST_DEFAULTS, STYLE_DEFAULTS, checkStyleConfig, loadStyleNet, trainFastStyle, transferStyle, type StyleConfig, type StyleImage } from '../models/style/index.js';
+import { loadBackbone, type Arch } from '../vision/weights.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { applyCommon, onInterrupt } from './common.js';
+import { UserError } from './errors.js';
+import { Progress } from './progress.js';
+
+const s = STYLE_DEFAULTS;
+const BACKBONE: OptSpecs = {
+  backbone: { type: 'string', help: 'vgg19 (needs imported weights) or inception (built in)', default: 'inception' },
+  weights: { type: 'string', help: 'backbone weights file (imported .safetensors, torchvision .pth, Keras .h5)', meta: 'FILE' },
+};
+const STYLE: OptSpecs = {
+  out: { type: 'string', help: 'output image', default: 'style.png', meta: 'FILE' },
+  height: { type: 'int', help: 'output height (width follows the content)', default: s.height },
+  iterations: { type: 'int', help: 'L-BFGS iterations (Adam: steps = iterations x max-evals)', default: s.iterations },
+  'max-evals': { type: 'int', help: 'loss evaluations per L-BFGS iteration', default: s.maxEvals },
+  optimizer: { type: 'string', help: 'lbfgs or adam', default: s.optimizer },
+  lr: { type: 'number', help: "Adam's learning rate (pixel units)", default: s.lr },
+  'content-weight': { type: 'number', help: 'content loss weight (default: 0.025)' },
+  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 1e5)' },
+  'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-5)' },
+  'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
+  'style-layers': { type: 'string', help: 'comma-separated style layers (default: the seed\'s)' },
+  init: { type: 'string', help: 'start from content, style or noise', default: s.init },
+  'preserve-colors': { type: 'bool', help: "keep the content's colours (style in luminance only)" },
+  scales: { type: 'int', help: 'solve small first, then upscale and refine, over N scales', default: s.scales },
+  'style-scale': { type: 'number', help: "the style image's height relative to the output's", default: s.styleScale },
+  'save-every': { type: 'int', help: 'also write the image every N iterations (0: only the end)', default: 0 },
+  force: { type: 'bool', help: 'overwrite --out if it exists' },
+  ...BACKBONE,
+  ...COMMON,
+};
+const f = FAST_DEFAULTS;
+const TRAIN: OptSpecs = {
+  style: { type: 'string', help: 'the style image', default: f.style, meta: 'IMAGE' },
+  images: { type: 'string', help: 'a folder of photos, or builtin:photos', default: f.images, meta: 'SRC' },
+  out: { type: 'string', help: 'run folder', default: 'runs/style', meta: 'DIR' },
+  size: { type: 'int', help: 'training crop side', default: f.size },
+  steps: { type: 'int', help: 'training steps', default: f.steps },
+  batch: { type: 'int', help: 'crops per step', default: f.batch },
+  lr: { type: 'number', help: "Adam's learning rate", default: f.lr },
+  'content-weight': { type: 'number', help: 'content loss weight', default: f.contentWeight },
+  'style-weight': { type: 'number', help: 'style loss weight', default: f.styleWeight },
+  'tv-weight': { type: 'number', help: 'total-variation weight', default: f.tvWeight },
+  width: { type: 'int', help: "the network's first-layer channels", default: f.width },
+  'residual-blocks': { type: 'int', help: 'residual blocks', default: f.residualBlocks },
+  'sample-every': { type: 'int', help: 'steps between checkpoints and preview images', default: f.sampleEvery },
+  resume: { type: 'bool', help: 'continue the run in --out' },
+  force: { type: 'bool', help: 'replace a run already in --out' },
+  ...BACKBONE,
+  ...COMMON,
+};
+const APPLY: OptSpecs = { out: { type: 'string', help: 'output file (one image) or folder', meta: 'PATH' }, force: { type: 'bool', help: 'overwrite existing outputs' }, ...COMMON };
+
+function backboneOf(o: Record<string, any>) {
+  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
+  return loadBackbone(o.backbone as Arch, o.weights);
+}
+
+/** "scream.jpg:0.7" → [file, 0.7]; a Windows-free world, so the last colon splits. */
+function styleSpec(spec: string): [string, number] {
+  const m = /^(.*):([0-9.eE+-]+)$/.exec(spec);
+  if (!m) return [spec, 1];
+  const w = Number(m[2]);
+  if (!(w > 0)) throw new UserError(`style weight in '${spec}' must be a number > 0`);
+  return [m[1], w];
+}
+
+export async function styleCommand(args: string[]): Promise<void> {
+  const [verb, ...rest] = args;
+  if (verb === 'train') return styleTrain(rest);
+  if (verb === 'apply') return styleApply(rest);
+  const { values: o, positionals } = parseOptions(args, STYLE);
+  if (o.help || verb === undefined) {
+    return void console.log(helpText('loom style <content> <style>[:weight] [<style>:weight ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH', "Neural style transfer as the seed does it (content, Gram style and total-variation losses, L-BFGS); images may be files or builtin:NAME (builtin:scream is Munch's painting).", STYLE));
+  }
+  if (positionals.length < 2) throw new UserError('give a content image and at least one style image');
+  if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam') throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
+  if (!['content', 'style', 'noise'].includes(o.init)) throw new UserError(`--init must be content, style or noise, got ${o.init}`);
+  if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
+  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or add --force`);
+  applyCommon(o);
+  const cfg: StyleConfig = {
+    height: o.height, iterations: o.iterations, maxEvals: o.maxEvals, optimizer: o.optimizer, lr: o.lr,
+    contentWeight: o.contentWeight ?? null, styleWeight: o.styleWeight ?? null, tvWeight: o.tvWeight ?? null,
+    contentLayer: o.contentLayer ?? null, styleLayers: o.styleLayers ? String(o.styleLayers).split(',').map((x) => x.trim()).filter(Boolean) : null,
+    init: o.init, preserveColors: Boolean(o.preserveColors), scales: o.scales, styleScale: o.styleScale, seed: o.seed ?? 0,
+  };
+  const content = await readImage(resolveImage(positionals[0]));
+  const styles: StyleImage[] = [];
+  try {
+    for (const spec of positionals.slice(1)) {
+      const [file, weight] = styleSpec(spec);
+      styles.push({ image: await readImage(resolveImage(file), { maxSide: 1024 }), weight });
+    }
+  } catch (e) {
+    content.dispose();
+    styles.forEach((st) => st.image.dispose());
+    throw e;
+  }
+  const backbone = backboneOf(o);
+  const resolved = checkStyleConfig(cfg, styles, backbone);
+  const progress = new Progress();
+  const stop = onInterrupt(() => progress.line('loom: stopping after this iteration; the image so far will be written', process.stderr));
+  if (!o.json) progress.line(`${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}`);
+  const ext = path.extname(o.out);
+  const total = cfg.scales * (cfg.optimizer === 'lbfgs' ? cfg.iterations : cfg.iterations * cfg.maxEvals);
+  let done = 0;
+  const t0 = Date.now();
+  try {
+    const out = await transferStyle(backbone, content, styles, cfg, {
+      shouldStop: stop,
+      onIteration: async (it, img) => {
+        done++;
+        if (o.json) console.log(JSON.stringify(it));
+        else progress.update(done, total, `scale ${it.scale + 1}/${cfg.scales} ${it.width}x${it.height}  loss ${it.loss.toExponential(3)} (content ${it.content_loss.toExponential(2)}, style ${it.style_loss.toExponential(2)}, tv ${it.tv_loss.toExponential(2)})  ${it.ms_per_eval.toFixed(0)} ms/eval`);
+        if (o.saveEvery > 0 && (it.iteration + 1) % o.saveEvery === 0) {
+          await writeImage(o.out.slice(0, o.out.length - ext.length) + `.s${it.scale + 1}.it${String(it.iteration + 1).padStart(3, '0')}${ext || '.png'}`, img);
+        }
+      },
+    });
+    await writeImage(o.out, out);
+    out.dispose();
+  } finally {
+    content.dispose();
+    styles.forEach((st) => st.image.dispose());
+    backbone.net.dispose();
+  }
+  progress.clear();
+  if (!o.json) console.log(`wrote ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+async function styleTrain(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, TRAIN);
+  if (o.help) return void console.log(helpText('loom style train [--style IMAGE] [--images SRC] [--out DIR] [options]', 'Trains a feed-forward style network for one style; then `loom style apply` stylises photos in one pass.', TRAIN));
+  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the style goes in --style and the photos in --images`);
+  if (o.device !== 'cpu') throw new UserError('style training runs on the CPU only for now (--device cpu)');
+  applyCommon(o);
+  const backbone = backboneOf(o);
+  const progress = new Progress();
+  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
+  try {
+    const r = await trainFastStyle(backbone, {
+      style: o.style, images: o.images, size: o.size, steps: o.steps, batch: o.batch, lr: o.lr, contentWeight: o.contentWeight,
+      styleWeight: o.styleWeight, tvWeight: o.tvWeight, width: o.width, residualBlocks: o.residualBlocks, sampleEvery: o.sampleEvery,
+      seed: o.seed ?? 0, backbone: o.backbone, weights: o.weights ?? null,
+    }, o.out, { resume: o.resume, force: o.force }, {
+      shouldStop: stop,
+      onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, o.steps, `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`)),
+      onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),
+    });
+    progress.clear();
+    if (!o.json) console.log(`done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; stylise photos with: loom style apply ${o.out} <image...> --out <file or folder>`);
+  } finally {
+    backbone.net.dispose();
+  }
+}
+
+async function styleApply(args: string[]): Promise<void> {
+  const { values: o, positionals } = parseOptions(args, APPLY);
+  if (o.help) return void console.log(helpText('loom style apply <run or checkpoint> <image...> --out PATH', 'Stylises photos with a trained style network, one forward pass each.', APPLY));
+  if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
+  if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
+  applyCommon(o);
+  const [source, ...images] = positionals;
+  const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
+  if (many) mkdirSync(o.out, { recursive: true });
+  const net = loadStyleNet(source);
+  try {
+    for (const spec of images) {
+      const file = resolveImage(spec);
+      const target = many ? path.join(o.out, `${path.basename(file, path.extname(file))}.png`) : o.out;
+      if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);
+      const img = await readImage(file);
+      const t0 = performance.now();
+      const y = T.noGrad(() => net.forward(img));
+      const ms = performance.now() - t0;
+      await writeImage(target, y);
+      const [, , h, w] = img.shape;
+      for (const t of [img, y]) t.dispose();
+      if (o.json) console.log(JSON.stringify({ image: file, out: target, width: w, height: h, ms }));
+      else console.log(`${target}: ${w}x${h} in ${ms.toFixed(0)} ms`);
+    }
+  } finally {
+    net.dispose();
+  }
+}

@@ -1,0 +1,166 @@
+// Style transfer: the seed's loss terms against PyTorch (golden file and its script in
+// test/golden/), L-BFGS on a tiny VGG19, colour preservation, fast style nets, leaks, errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as T from '../src/torch/index.js';
+import { readImage, writeImage } from '../src/io/images.js';
+import { VGG19 } from '../src/vision/vgg.js';
+import type { Backbone } from '../src/vision/weights.js';
+import {
+  STYLE_DEFAULTS, StyleObjective, contentLoss, gram, keepColours, loadStyleNet, styleLoss, totalVariationLoss, trainFastStyle, transferStyle, FAST_DEFAULTS,
+} from '../src/models/style/index.js';
+import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
+
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+function tinyVgg(): Backbone {
+  T.manualSeed(5);
+  const net = new VGG19({ width: 1 / 16 }).freeze();
+  return { net, info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'test', width: 1 / 16 }, file: '' };
+}
+
+test('content, Gram, style and total-variation losses (and gradients) match PyTorch', () => {
+  const g = golden('style_golden.json');
+  const content = fromEnc(g.content);
+  const styleAct = fromEnc(g.style_act);
+  const gen = fromEnc(g.generated, true);
+  const c = contentLoss(content, gen);
+  assert.ok(Math.abs(c.item() - g.content_loss) <= 1e-4 * Math.abs(g.content_loss));
+  assertClose(T.grad(c, [gen])[0], g.content_grad, 1e-4, 1e-4, 'content grad');
+  assertClose(gram(styleAct), g.gram, 1e-4, 1e-4, 'gram');
+  const s = styleLoss(gram(styleAct), gen, g.size);
+  assert.ok(Math.abs(s.item() - g.style_loss) <= 1e-4 * Math.abs(g.style_loss), `style ${s.item()} vs ${g.style_loss}`);
+  assertClose(T.grad(s, [gen])[0], g.style_grad, 1e-9, 1e-3, 'style grad');
+  const img = fromEnc(g.image, true);
+  const tv = totalVariationLoss(img);
+  assert.ok(Math.abs(tv.item() - g.tv_loss) <= 1e-4 * Math.abs(g.tv_loss), `tv ${tv.item()} vs ${g.tv_loss}`);
+  assertClose(T.grad(tv, [img])[0], g.tv_grad, 1e-2, 1e-3, 'tv grad');
+});
+
+test('one L-BFGS iteration lowers the total loss; results keep the content\'s aspect', async () => {
+  const b = tinyVgg();
+  T.manualSeed(6);
+  const content = T.rand([1, 3, 40, 56]);
+  const style = T.rand([1, 3, 40, 40]); // the output height: transferStyle leaves it unscaled
+  const losses: number[] = [];
+  let first = 0;
+  const cfg = { ...STYLE_DEFAULTS, height: 40, iterations: 2, maxEvals: 5, contentLayer: 'block3_conv1', styleLayers: ['block1_conv1', 'block2_conv1'] };
+  // The loss at the start (the content image itself), for comparison.
+  const obj = new StyleObjective(b, { content: 'block3_conv1', style: ['block1_conv1', 'block2_conv1'] }, T.keep(content.mul(255)), [{ image: T.keep(style.mul(255)), weight: 1 }], { content: 0.025, style: 1, tv: 1e-4 });
+  first = T.noGrad(() => T.tidy(() => obj.terms(content.mul(255)).total.item()));
+  obj.dispose();
+  const out = await transferStyle(b, content, [{ image: style, weight: 1 }], cfg, { onIteration: (it) => void losses.push(it.loss) });
+  assert.equal(losses.length, 2);
+  assert.ok(losses[0] < first, `after one iteration ${losses[0]} < at the start ${first}`);
+  assert.ok(losses[1] <= losses[0]);
+  assert.deepEqual(out.shape, [1, 3, 40, 56]);
+  // Adam and two scales also run and keep the size.
+  const adam = await transferStyle(b, content, [{ image: style, weight: 1 }, { image: content, weight: 0.5 }], { ...cfg, optimizer: 'adam', iterations: 1, maxEvals: 3, scales: 2, height: 64 });
+  assert.deepEqual(adam.shape, [1, 3, 64, 90]);
+  for (const t of [content, style, out, adam]) t.dispose();
+  b.net.dispose();
+});
+
+test('--preserve-colors keeps the content\'s chroma and the result\'s luminance', () => {
+  T.manualSeed(7);
+  const gen = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
+  const content = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
+  const out = keepColours(gen, content);
+  const yiq = (x: T.Tensor) => T.tidy(() => {
+    const [r, g, b] = x.split(1, 1);
+    return [r.mul(0.299).add(g.mul(0.587)).add(b.mul(0.114)), r.mul(0.595716).sub(g.mul(0.274453)).sub(b.mul(0.321263)), r.mul(0.211456).sub(g.mul(0.522591)).add(b.mul(0.311135))];
+  });
+  const [yo, io, qo] = yiq(out);
+  const [yg] = yiq(gen);
+  const [, ic, qc] = yiq(content);
+  const diff = (a: T.Tensor, b: T.Tensor) => T.tidy(() => a.sub(b).abs().max().item());
+  assert.ok(diff(io, ic) < 2e-3 && diff(qo, qc) < 2e-3, 'chroma from the content');
+  assert.ok(diff(yo, yg) < 2e-3, 'luminance from the result');
+  assert.ok(diff(out, gen) > 1e-2, 'the colours did change');
+});
+
+test('style loss evaluations do not leak tensors', () => {
+  const b = tinyVgg();
+  const x = T.keep(T.rand([1, 3, 32, 32]).mul(255).requiresGrad_(true));
+  const obj = new StyleObjective(b, { content: 'block2_conv1', style: ['block1_conv1'] }, T.keep(T.rand([1, 3, 32, 32]).mul(255)), [{ image: T.keep(T.rand([1, 3, 32, 32]).mul(255)), weight: 1 }], { content: 1, style: 1, tv: 1e-4 });
+  const evaluate = () => T.tidy(() => {
+    x.grad = null;
+    obj.terms(x).total.backward();
+  });
+  evaluate();
+  const at1 = T.liveTensors().count;
+  for (let i = 0; i < 5; i++) evaluate();
+  assert.equal(T.liveTensors().count, at1);
+  obj.dispose();
+  x.grad = null;
+  x.dispose();
+  b.net.dispose();
+});
+
+test('a fast style net trains a few steps, resumes, and `style apply` writes the input\'s size', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-fast-'));
+  try {
+    const photos = path.join(dir, 'photos');
+    mkdirSync(photos);
+    T.manualSeed(8);
+    for (let i = 0; i < 3; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, 50]));
+    const style = path.join(dir, 'style.png');
+    await writeImage(style, T.rand([1, 3, 40, 40]));
+    const b = tinyVgg();
+    const cfg = { ...FAST_DEFAULTS, style, images: photos, size: 32, steps: 3, batch: 2, width: 4, residualBlocks: 1, sampleEvery: 2 };
+    const run = path.join(dir, 'run');
+    const losses: number[] = [];
+    await trainFastStyle(b, cfg, run, {}, { onStep: (l) => void losses.push(l.loss) });
+    assert.equal(losses.length, 3);
+    assert.ok(existsSync(path.join(run, 'samples', 'step000002.png')));
+    // Leaks: a resumed run's steps keep the live count flat.
+    const counts: number[] = [];
+    await trainFastStyle(b, { ...cfg, steps: 6 }, run, { resume: true }, { onStep: () => void counts.push(T.liveTensors().count) });
+    assert.equal(counts.length, 3);
+    assert.equal(counts[2], counts[1]);
+    b.net.dispose();
+    const photo = path.join(dir, 'odd.png');
+    await writeImage(photo, T.rand([1, 3, 37, 45]));
+    const out = path.join(dir, 'styled.png');
+    const r = spawnSync(process.execPath, [CLI, 'style', 'apply', run, photo, '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /37x45|45x37/);
+    const img = await readImage(out);
+    assert.deepEqual(img.shape, [1, 3, 37, 45]);
+    img.dispose();
+    const net = loadStyleNet(run);
+    assert.equal(net.shape.width, 4);
+    net.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('loom style: bad images and options get exit 2 and one sentence', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-style-'));
+  try {
+    const bad = path.join(dir, 'bad.png');
+    writeFileSync(bad, 'not an image');
+    const cases: [string[], RegExp][] = [
+      [['style', 'builtin:dog'], /give a content image and at least one style image/],
+      [['style', 'builtin:dog', bad], /cannot read image .*bad\.png/],
+      [['style', 'builtin:dog', 'builtin:scream', '--optimizer', 'sgd'], /--optimizer must be lbfgs or adam/],
+      [['style', 'builtin:dog', 'builtin:scream:0'], /style weight in 'builtin:scream:0' must be a number > 0/],
+      [['style', 'builtin:dog', 'builtin:scream', '--out', bad], /exists; choose another --out or add --force/],
+      [['style', 'apply', path.join(dir, 'nothing'), bad, '--out', path.join(dir, 'o.png')], /cannot read|no such file/],
+      [['style', 'train', '--images', path.join(dir, 'none'), '--out', path.join(dir, 'run'), '--backbone', 'vgg19', '--weights', bad], /cannot import weights|expected a torchvision/],
+    ];
+    for (const [args, re] of cases) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
