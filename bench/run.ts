@@ -1,9 +1,10 @@
-// `npm run bench -- [engine|text|vae|gan|dream|all] [--quick]`: Loom beside PyTorch, printed as ratios.
+// `npm run bench -- [engine|text|vae|gan|dream|style|all] [--quick]`: Loom beside PyTorch, printed as ratios.
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
 import { vaeBench } from './vae.js';
 import { ganBench } from './gan.js';
 import { dreamBench, dreamMemory } from './dream.js';
+import { styleBench } from './style.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -12,8 +13,8 @@ if (which === 'dream-memory') {
   dreamMemory();
   process.exit(0);
 }
-if (!['engine', 'text', 'vae', 'gan', 'dream', 'all'].includes(which)) {
-  console.error(`unknown benchmark '${which}'; use engine, text, vae, gan, dream or all`);
+if (!['engine', 'text', 'vae', 'gan', 'dream', 'style', 'all'].includes(which)) {
+  console.error(`unknown benchmark '${which}'; use engine, text, vae, gan, dream, style or all`);
   process.exit(2);
 }
 if (which === 'engine' || which === 'all') await engineBench(quick);
@@ -21,3 +22,4 @@ if (which === 'text' || which === 'all') await textBench(quick);
 if (which === 'vae' || which === 'all') await vaeBench(quick);
 if (which === 'gan' || which === 'all') await ganBench(quick);
 if (which === 'dream' || which === 'all') await dreamBench(quick);
+if (which === 'style' || which === 'all') await styleBench(quick);

@@ -19,6 +19,7 @@ commands:
                     explore a trained VAE's latent space
   gan train         train the seed's DCGAN (MNIST by default)
   gan sample|walk   sample a grid, or an animated walk, from a trained GAN
+  studio            a local web page to train, watch and explore every system
   info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
 
 Run \`loom <command> --help\` for a command's options.`;
@@ -65,6 +66,10 @@ async function main(argv: string[]): Promise<void> {
     case 'gan': {
       const { ganCommand } = await import('./gan.js');
       return ganCommand(rest);
+    }
+    case 'studio': {
+      const { studioCommand } = await import('./studio.js');
+      return studioCommand(rest);
     }
     case 'demo': {
       const { demoCommand } = await import('./demo.js');

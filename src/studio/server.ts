@@ -1,0 +1,314 @@
+// The studio: one local web page over the library. Jobs run as CLI child processes (jobs.ts);
+// interactive views (VAE latent plane, GAN samples) decode in-process, which takes
+// milliseconds. The browser names runs and uploads, never paths: nothing it sends reaches
+// outside the studio's runs/ and uploads/ folders.
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import sharp from 'sharp';
+import * as T from '../torch/index.js';
+import { imageGrid, toBytes } from '../io/images.js';
+import { BUILTIN_IMAGES } from '../io/builtin-images.js';
+import { loadVae } from '../models/vae/index.js';
+import { loadGenerator } from '../models/gan/index.js';
+import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
+import { PAGE } from './page.js';
+
+export const UPLOAD_LIMIT = 8 * 1024 * 1024;
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Options the page may set, per system, and how the CLI spells the job. */
+const SYSTEMS: Record<string, { verb: string[]; options: Record<string, 'int' | 'number' | 'word' | 'bool' | 'image'>; out: 'folder' | 'file' }> = {
+  text: { verb: ['text', 'train'], out: 'folder', options: { corpus: 'word', steps: 'int', units: 'int', maxlen: 'int', batch: 'int', minutes: 'number', 'sample-length': 'int', 'log-every': 'int', 'save-every': 'int', 'eval-every': 'int', lr: 'number' } },
+  vae: { verb: ['vae', 'train'], out: 'folder', options: { data: 'word', epochs: 'int', latent: 'int', batch: 'int', limit: 'int', minutes: 'number', 'log-every': 'int' } },
+  gan: { verb: ['gan', 'train'], out: 'folder', options: { data: 'word', steps: 'int', batch: 'int', 'g-filters': 'int', 'd-filters': 'int', 'sample-every': 'int', 'log-every': 'int', limit: 'int', minutes: 'number' } },
+  dream: { verb: ['dream'], out: 'file', options: { image: 'image', layers: 'word', octaves: 'int', 'octave-scale': 'number', steps: 'int', 'step-size': 'number', 'max-loss': 'number', jitter: 'int', 'max-side': 'int', seed: 'int' } },
+  style: { verb: ['style'], out: 'file', options: { content: 'image', style: 'image', height: 'int', iterations: 'int', 'max-evals': 'int', optimizer: 'word', 'preserve-colors': 'bool', 'style-weight': 'number', 'content-weight': 'number', seed: 'int' } },
+};
+
+export interface StudioOptions {
+  root: string;
+  port?: number;
+  host?: string;
+}
+
+export interface Studio {
+  url: string;
+  root: string;
+  close(): Promise<void>;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const data = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data) });
+  res.end(data);
+}
+
+async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `the upload is ${declared} bytes; the limit is ${limit}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new HttpError(413, `the upload is over the limit of ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: http.IncomingMessage): Promise<Record<string, any>> {
+  const body = await readBody(req, 64 * 1024);
+  try {
+    const v = JSON.parse(body.toString('utf8'));
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v;
+  } catch {
+    throw new HttpError(400, 'the request body must be a JSON object');
+  }
+}
+
+/** A run's name from the browser: one folder name under runs/, nothing else. */
+function runName(v: unknown): string {
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(v) || v.includes('..')) throw new HttpError(400, 'a run is named by its folder name under runs/');
+  return v;
+}
+
+export async function startStudio(opts: StudioOptions): Promise<Studio> {
+  const root = path.resolve(opts.root);
+  const runs = path.join(root, 'runs');
+  const uploads = path.join(root, 'uploads');
+  mkdirSync(runs, { recursive: true });
+  mkdirSync(uploads, { recursive: true });
+  const realRoot = realpathSync(root);
+  const queue = new JobQueue(root);
+  const clients = new Set<http.ServerResponse>();
+  queue.on('event', (e: JobEvent) => {
+    const data = `data: ${JSON.stringify(e)}\n\n`;
+    for (const c of clients) c.write(data);
+  });
+  const vaes = new Map<string, ReturnType<typeof loadVae>>();
+  const gans = new Map<string, ReturnType<typeof loadGenerator>>();
+
+  const imageArg = (v: unknown, what: string): string => {
+    if (typeof v === 'string' && v.startsWith('builtin:') && BUILTIN_IMAGES.includes(v.slice(8))) return v;
+    if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.png$/.test(v)) {
+      const f = path.join(uploads, v.slice(7));
+      if (!existsSync(f)) throw new HttpError(404, `no upload ${v}`);
+      return f;
+    }
+    throw new HttpError(400, `${what} must be a built-in image (builtin:dog, ...) or an upload`);
+  };
+
+  const startJob = (body: Record<string, any>) => {
+    const spec = SYSTEMS[body.system];
+    if (!spec) throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${Object.keys(SYSTEMS).join(', ')}`);
+    const options = (body.options ?? {}) as Record<string, unknown>;
+    if (typeof options !== 'object' || Array.isArray(options)) throw new HttpError(400, 'options must be an object');
+    const args = [...spec.verb];
+    for (const [k, v] of Object.entries(options)) {
+      const kind = spec.options[k];
+      if (!kind) throw new HttpError(400, `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`);
+      if (v === null || v === '' || v === undefined || kind === 'image') continue;
+      if (kind === 'bool') {
+        if (v === true) args.push(`--${k}`);
+        continue;
+      }
+      const s = String(v);
+      const ok = kind === 'word' ? /^[A-Za-z0-9_.:,=+-]{1,200}$/.test(s) && !s.startsWith('-') && !s.includes('..') && !s.includes('/') : Number.isFinite(Number(s)) && (kind !== 'int' || Number.isInteger(Number(s)));
+      if (!ok) throw new HttpError(400, `option ${k} has a bad value ${JSON.stringify(v)}`);
+      args.push(`--${k}`, s);
+    }
+    // Images are positional arguments, in the CLI's order.
+    const positional = Object.entries(spec.options).filter(([, kind]) => kind === 'image').map(([k]) => imageArg(options[k], k));
+    const folder = `runs/${body.system}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
+    if (spec.out === 'file') {
+      mkdirSync(path.join(root, folder), { recursive: true });
+      args.push(...positional, '--out', `${folder}/${body.system}.png`);
+      if (body.system === 'dream') args.push('--save-octaves');
+      if (body.system === 'style') args.push('--save-every', '1');
+    } else {
+      args.push('--out', folder);
+    }
+    args.push('--json');
+    return queue.add(body.system, args, folder);
+  };
+
+  const serveFile = (res: http.ServerResponse, rel: string) => {
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rel);
+    } catch {
+      throw new HttpError(400, 'bad file name');
+    }
+    if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded)) throw new HttpError(400, 'file names may not leave the runs and uploads folders');
+    const abs = path.resolve(root, decoded);
+    if (!existsSync(abs) || !statSync(abs).isFile()) throw new HttpError(404, `no file ${decoded}`);
+    const real = realpathSync(abs);
+    const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) => real.startsWith(d + path.sep));
+    if (!inside) throw new HttpError(403, 'only files in the runs and uploads folders are served');
+    const types: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.json': 'application/json', '.jsonl': 'text/plain; charset=utf-8', '.txt': 'text/plain; charset=utf-8' };
+    const type = types[path.extname(real).toLowerCase()];
+    if (!type) throw new HttpError(403, 'only images and text files are served');
+    const data = readFileSync(real);
+    res.writeHead(200, { 'content-type': type, 'content-length': data.length, 'cache-control': 'no-store' });
+    res.end(data);
+  };
+
+  const listRuns = () => readdirSync(runs).filter((d) => statSync(path.join(runs, d)).isDirectory()).sort().map((name) => {
+    const dir = path.join(runs, name);
+    let config: Record<string, unknown> = {};
+    try {
+      config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+    } catch { /* dream and style outputs have no config */ }
+    const metricsFile = path.join(dir, 'metrics.jsonl');
+    const metrics = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8').trim().split('\n').filter(Boolean).slice(-200).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean) : [];
+    return {
+      name, system: (config.system as string) ?? name.split('-')[0], config, metrics,
+      images: imagesUnder(root, `runs/${name}`), checkpoint: existsSync(path.join(dir, 'checkpoint.safetensors')),
+    };
+  });
+
+  const png = async (res: http.ServerResponse, img: T.Tensor, scale: number) => {
+    const { data, width, height, channels } = toBytes(img);
+    img.dispose();
+    const out = await sharp(data, { raw: { width, height, channels } }).resize(width * scale, height * scale, { kernel: 'nearest' }).png().toBuffer();
+    res.writeHead(200, { 'content-type': 'image/png', 'content-length': out.length, 'cache-control': 'no-store' });
+    res.end(out);
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://studio');
+    const p = url.pathname;
+    if (req.method === 'GET' && (p === '/' || p === '/index.html')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return void res.end(PAGE);
+    }
+    if (req.method === 'GET' && p === '/api/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.write(`data: ${JSON.stringify({ type: 'hello', jobs: queue.jobs })}\n\n`);
+      clients.add(res);
+      req.on('close', () => clients.delete(res));
+      return;
+    }
+    if (p === '/api/jobs' && req.method === 'GET') return sendJson(res, 200, queue.jobs);
+    if (p === '/api/jobs' && req.method === 'POST') return sendJson(res, 201, startJob(await readJson(req)));
+    const cancel = /^\/api\/jobs\/([a-z0-9]+)$/.exec(p);
+    if (cancel && req.method === 'DELETE') {
+      const job = queue.cancel(cancel[1]);
+      if (!job) throw new HttpError(404, `no job ${cancel[1]}`);
+      return sendJson(res, 200, job);
+    }
+    if (p === '/api/runs' && req.method === 'GET') return sendJson(res, 200, listRuns());
+    if (p === '/api/images' && req.method === 'GET') {
+      const ups = readdirSync(uploads).filter((f) => /^[0-9a-f]{40}\.png$/.test(f)).map((f) => `upload:${f}`);
+      return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
+    }
+    if (p.startsWith('/files/') && req.method === 'GET') return serveFile(res, p.slice('/files/'.length));
+    if (p === '/api/upload' && req.method === 'POST') {
+      const type = String(req.headers['content-type'] ?? '');
+      if (!/^image\/(png|jpeg|webp|gif)$/.test(type)) throw new HttpError(415, `uploads must be PNG, JPEG, WebP or GIF images, not ${type || 'untyped data'}`);
+      const body = await readBody(req, UPLOAD_LIMIT);
+      let pngBytes: Buffer;
+      try {
+        const meta = await sharp(body, { failOn: 'error' }).metadata();
+        if (!meta.width || !meta.height || meta.width * meta.height > 40e6) throw new Error('too large or empty');
+        pngBytes = await sharp(body, { failOn: 'error' }).rotate().png().toBuffer();
+      } catch {
+        throw new HttpError(400, 'the upload is not a readable image');
+      }
+      const name = `${createHash('sha1').update(pngBytes).digest('hex')}.png`;
+      writeFileSync(path.join(uploads, name), pngBytes);
+      return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
+    }
+    if (p === '/api/text/generate' && req.method === 'POST') {
+      const b = await readJson(req);
+      const run = runName(b.run);
+      const args = [CLI, 'text', 'generate', path.join('runs', run), '--length', String(Math.min(2000, Math.max(1, Number(b.length) || 200))), '--temperature', String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5)];
+      if (typeof b.prime === 'string' && b.prime.length) args.push('--prime', b.prime.slice(0, 500));
+      if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
+      if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
+      if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
+      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      let header = true;
+      let err = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        // Drop the CLI's "--- temperature T ---" header line; stream the rest as it comes.
+        if (header) {
+          const nl = c.indexOf('\n');
+          if (nl < 0) return;
+          c = c.slice(nl + 1);
+          header = false;
+        }
+        res.write(c);
+      });
+      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      child.on('close', (code) => res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`));
+      res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
+      return;
+    }
+    if (p === '/api/vae/decode' && req.method === 'GET') {
+      const run = runName(url.searchParams.get('run'));
+      const x = Number(url.searchParams.get('x'));
+      const y = Number(url.searchParams.get('y'));
+      if (!Number.isFinite(x) || !Number.isFinite(y)) throw new HttpError(400, 'x and y must be numbers');
+      if (!vaes.has(run)) vaes.set(run, loadVae(path.join(runs, run)));
+      const { model } = vaes.get(run)!;
+      const latent = model.config.latent;
+      const z = new Float32Array(latent);
+      z[0] = x;
+      if (latent > 1) z[1] = y;
+      const img = T.noGrad(() => T.tidy(() => T.sigmoid(model.decodeLogits(T.tensor(z, { shape: [1, latent] })))));
+      return png(res, img, 6);
+    }
+    if (p === '/api/gan/sample' && req.method === 'GET') {
+      const run = runName(url.searchParams.get('run'));
+      const seed = Number(url.searchParams.get('seed') ?? 0);
+      if (!Number.isInteger(seed)) throw new HttpError(400, 'seed must be a whole number');
+      if (!gans.has(run)) gans.set(run, loadGenerator(path.join(runs, run)));
+      const g = gans.get(run)!;
+      const img = await T.withRngFork(() => {
+        T.manualSeed(seed);
+        return T.noGrad(() => T.tidy(() => imageGrid(g.forward(T.randn([16, g.config.latent])).add(1).div(2), { cols: 4 })));
+      });
+      return png(res, img, 3);
+    }
+    throw new HttpError(404, `no such page or API: ${req.method} ${p}`);
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      // Library errors about bad input are plain Errors: a 400; anything else is the studio's bug.
+      const status = e instanceof HttpError ? e.status : e instanceof Error && e.constructor === Error ? 400 : 500;
+      const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      if (!res.headersSent) sendJson(res, status, { error: message });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 7860, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as { port: number; address: string };
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}/`,
+    root,
+    close: () => new Promise<void>((resolve) => {
+      queue.close();
+      for (const c of clients) c.end();
+      for (const v of vaes.values()) v.model.dispose();
+      for (const g of gans.values()) g.dispose();
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

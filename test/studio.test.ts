@@ -1,0 +1,177 @@
+// The studio end to end in headless Chromium (Debian's, driven by playwright-core), plus the
+// server's answers to bad uploads and path tricks. Screenshots go to $LOOM_SCREENSHOTS if set.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** A raw request: node's client sends the path as given (no ../ normalisation, unlike browsers). */
+function request(url: string, method: string, p: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
+      let data = '';
+      res.setEncoding('utf8').on('data', (c) => (data += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+async function shot(page: Page, name: string, dir: string): Promise<void> {
+  await page.screenshot({ path: path.join(process.env.LOOM_SCREENSHOTS ?? dir, `studio-${name}.png`), fullPage: true });
+}
+
+test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps serving', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    writeFileSync(path.join(root, 'secret.txt'), 'not for the browser');
+    for (const p of ['/files/../secret.txt', '/files/runs/../../secret.txt', '/files/%2e%2e/secret.txt', '/files/runs/%2e%2e/secret.txt', '/files/secret.txt', '/files//etc/passwd']) {
+      const r = await request(studio.url, 'GET', p);
+      assert.ok(r.status >= 400 && r.status < 500, `${p}: ${r.status}`);
+      assert.doesNotMatch(r.body, /not for the browser/);
+    }
+    let r = await request(studio.url, 'POST', '/api/upload', 'plain text', { 'content-type': 'text/plain' });
+    assert.equal(r.status, 415);
+    r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png' });
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.body).error, /not a readable image/);
+    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), { 'content-type': 'image/png' });
+    assert.equal(r.status, 413);
+    const job = (o: unknown) => request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json' });
+    for (const [body, re] of [
+      [{ system: 'rm' }, /unknown system/],
+      [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /bad value/],
+      [{ system: 'text', options: { out: '/tmp/x' } }, /has no option "out"/],
+      [{ system: 'dream', options: { image: '/etc/passwd' } }, /built-in image/],
+      [{ system: 'text', options: { steps: '3; rm -rf /' } }, /bad value/],
+    ] as const) {
+      r = await job(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(JSON.parse(r.body).error, re);
+    }
+    r = await request(studio.url, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json' });
+    assert.equal(r.status, 400);
+    r = await request(studio.url, 'GET', '/api/vae/decode?run=..&x=0&y=0');
+    assert.equal(r.status, 400);
+    r = await request(studio.url, 'GET', '/api/vae/decode?run=nothing&x=0&y=0');
+    assert.equal(r.status, 400);
+    r = await request(studio.url, 'GET', '/');
+    assert.equal(r.status, 200);
+    assert.match(r.body, /Loom studio/);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('in Chromium: train text and watch it, generate, dream a built-in photo, drag across a VAE\'s latent plane', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  const cache = path.join(root, 'cache');
+  process.env.LOOM_CACHE = cache; // the dream's child process imports the built-in weights here
+  if (process.env.LOOM_SCREENSHOTS) mkdirSync(process.env.LOOM_SCREENSHOTS, { recursive: true });
+  const studio = await startStudio({ root, port: 0 });
+  // launch() gives the browser a fresh temporary profile of its own.
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 }).catch(async (e) => {
+    await studio.close();
+    throw e;
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(studio.url);
+
+    // text: a tiny training; progress arrives over server-sent events
+    for (const [id, v] of [['text-steps', '30'], ['text-units', '16'], ['text-maxlen', '10'], ['text-batch', '16'], ['text-logevery', '5']]) await page.fill(`#${id}`, v);
+    await page.click('#text-start');
+    await page.waitForFunction(() => /"step":\d+/.test(document.getElementById('text-log')!.textContent ?? ''), null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('text-status')!.textContent === 'done', null, { timeout: 120_000 });
+    const steps = await page.$eval('#text-log', (e) => (e.textContent ?? '').split('\n').filter((l) => l.includes('"step"')).length);
+    assert.ok(steps >= 3, `${steps} progress lines arrived`);
+    // generation streams into the page
+    await page.waitForFunction(() => (document.getElementById('gen-run') as HTMLSelectElement).value !== '');
+    await page.fill('#gen-prime', 'The ');
+    await page.fill('#gen-length', '60');
+    await page.click('#gen-go');
+    await page.waitForFunction(() => (document.getElementById('gen-out')!.textContent ?? '').length >= 60, null, { timeout: 30_000 });
+    assert.ok((await page.textContent('#gen-out'))!.startsWith('The '));
+    await shot(page, 'text', root);
+
+    // dream: a built-in photo, small and short; the octave image appears
+    await page.click('button[data-tab=dream]');
+    await page.selectOption('#dream-image', 'builtin:dog');
+    for (const [id, v] of [['dream-octaves', '1'], ['dream-steps', '2'], ['dream-maxside', '120']]) await page.fill(`#${id}`, v);
+    await page.click('#dream-start');
+    await page.waitForFunction(() => document.getElementById('dream-status')!.textContent === 'done', null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#dream-images img').length >= 1, null, { timeout: 10_000 });
+    const loaded = await page.$eval('#dream-images img', (i) => new Promise<number>((res) => ((i as HTMLImageElement).complete ? res((i as HTMLImageElement).naturalWidth) : (i.addEventListener('load', () => res((i as HTMLImageElement).naturalWidth))))));
+    assert.equal(loaded, 120);
+    await shot(page, 'dream', root);
+
+    // vae: train briefly, then drag across the latent plane and watch the image change
+    await page.click('button[data-tab=vae]');
+    for (const [id, v] of [['vae-epochs', '1'], ['vae-limit', '64'], ['vae-logevery', '1']]) await page.fill(`#${id}`, v);
+    await page.click('#vae-start');
+    await page.waitForFunction(() => document.getElementById('vae-status')!.textContent === 'done', null, { timeout: 120_000 });
+    await page.waitForFunction(() => (document.getElementById('vae-run') as HTMLSelectElement).value !== '');
+    const box = (await page.$('#vae-plane'))!;
+    await box.scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
+    const b = (await box.boundingBox())!;
+    // Wait until the shown z is the pointer's (the plane spans [-3, 3]) and its image has loaded.
+    const imgAt = async (fx: number, fy: number) => {
+      await page.mouse.move(b.x + b.width * fx, b.y + b.height * fy, { steps: 4 });
+      const [zx, zy] = [fx * 6 - 3, 3 - fy * 6];
+      await page.waitForFunction(([x, y]) => {
+        const m = /z = \((-?[\d.]+), (-?[\d.]+)\)/.exec(document.getElementById('vae-z')!.textContent ?? '');
+        const img = document.getElementById('vae-img') as HTMLImageElement;
+        return m !== null && Math.abs(Number(m[1]) - x) < 0.1 && Math.abs(Number(m[2]) - y) < 0.1 && img.complete && img.naturalWidth > 0;
+      }, [zx, zy], { timeout: 30_000 });
+      await page.waitForTimeout(300);
+      // The pixels, read in the page (an element screenshot here would end the drag).
+      return page.evaluate(() => {
+        const img = document.getElementById('vae-img') as HTMLImageElement;
+        const c = document.createElement('canvas');
+        c.width = img.naturalWidth;
+        c.height = img.naturalHeight;
+        c.getContext('2d')!.drawImage(img, 0, 0);
+        return c.toDataURL();
+      });
+    };
+    await page.mouse.move(b.x + b.width * 0.1, b.y + b.height * 0.1);
+    await page.mouse.down();
+    const first = await imgAt(0.15, 0.15);
+    const second = await imgAt(0.85, 0.8);
+    await page.mouse.up();
+    assert.ok(first.length > 100 && first !== second, 'the decoded image followed the pointer');
+    assert.match((await page.textContent('#vae-z'))!, /z = \(\d\.\d\d, -\d\.\d\d\)/);
+    await shot(page, 'vae', root);
+    for (const tab of ['style', 'gan', 'runs']) {
+      await page.click(`button[data-tab=${tab}]`);
+      await page.waitForTimeout(200);
+      await shot(page, tab, root);
+    }
+    assert.deepEqual(errors, []);
+  } catch (e) {
+    const pages = browser.contexts().flatMap((c) => c.pages());
+    if (pages[0]) {
+      const state = await pages[0].evaluate(() => ['text-status', 'gen-run', 'gen-out', 'dream-status', 'vae-status', 'vae-run', 'vae-z'].map((id) => `${id}: ${(document.getElementById(id) as HTMLInputElement | null)?.value ?? ''} ${document.getElementById(id)?.textContent?.slice(0, 200)}`).join('\n'));
+      console.error(`page state at the failure:\n${state}`);
+    }
+    throw e;
+  } finally {
+    await browser.close();
+    await studio.close();
+    delete process.env.LOOM_CACHE;
+    rmSync(root, { recursive: true, force: true });
+  }
+});
