@@ -10,12 +10,16 @@ import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
-test('the demo writes a gallery: index.html with text samples, the VAE grid and GAN samples', async () => {
+test('the demo writes a gallery: text samples, a dream, a stylised photo, the VAE grid and GAN samples', async () => {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'loom-demo-')), 'gallery');
   const r = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.2'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const html = readFileSync(path.join(out, 'index.html'), 'utf8');
-  for (const id of ['text', 'vae', 'gan']) assert.match(html, new RegExp(`<section id="${id}">`));
+  for (const id of ['text', 'vae', 'gan', 'dream', 'style']) assert.match(html, new RegExp(`<section id="${id}">`));
+  // The dream keeps the photo's size; the stylised photo is 96 pixels high at this budget.
+  const [orig, dreamed] = await Promise.all(['dream-original.png', 'dream.png'].map((f) => sharp(path.join(out, f)).metadata()));
+  assert.deepEqual([dreamed.width, dreamed.height], [orig.width, orig.height]);
+  assert.equal((await sharp(path.join(out, 'style.png')).metadata()).height, 96);
   assert.equal((html.match(/<h3>temperature /g) ?? []).length, 4);
   assert.equal((await sharp(path.join(out, 'vae-grid.png')).metadata()).width, 15 * 28);
   assert.ok(existsSync(path.join(out, 'gan-samples.png')));

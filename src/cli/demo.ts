@@ -9,6 +9,11 @@ import { writeOwned } from '../io/images.js';
 import { TEXT_DEFAULTS, generate, loadTextModel, trainText } from '../models/text/index.js';
 import { VAE_DEFAULTS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';
 import { GAN_DEFAULTS, trainGan } from '../models/gan/index.js';
+import { DREAM_DEFAULTS, dream } from '../models/dream/index.js';
+import { STYLE_DEFAULTS, transferStyle } from '../models/style/index.js';
+import { readImage, writeImage } from '../io/images.js';
+import { resolveImage } from '../io/builtin-images.js';
+import { loadBackbone } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { applyCommon, onInterrupt } from './common.js';
@@ -49,15 +54,20 @@ export async function demoCommand(args: string[]): Promise<void> {
   const runs = path.join(out, 'runs');
   const stop = onInterrupt(() => console.error('loom: stopping the current system early'));
   const seed = o.seed ?? 0;
-  // The budget: text 40%, vae 30%, gan 30%.
+  // The budget: text 30%, vae 20%, gan 20%, dream 10%, style 20%.
   const share = (f: number) => o.minutes * f;
+  /** Stops at Ctrl-C or when `minutes` have passed. */
+  const deadline = (minutes: number) => {
+    const end = Date.now() + minutes * 60_000;
+    return () => stop() || Date.now() > end;
+  };
   const entries: Entry[] = [];
   const say = (s: string) => (o.json ? undefined : console.log(s));
 
-  say(`text: training the seed's LSTM(128) on builtin:sotu for ${share(0.4).toFixed(1)} minutes`);
+  say(`text: training the seed's LSTM(128) on builtin:sotu for ${share(0.3).toFixed(1)} minutes`);
   let t0 = Date.now();
   const textRun = path.join(runs, 'text');
-  const tr = trainText({ ...TEXT_DEFAULTS, minutes: share(0.4), seed, sampleLength: 200, logEvery: 100 }, textRun, {}, { shouldStop: stop });
+  const tr = trainText({ ...TEXT_DEFAULTS, minutes: share(0.3), seed, sampleLength: 200, logEvery: 100 }, textRun, {}, { shouldStop: stop });
   const textModel = loadTextModel(textRun);
   const rng = new Rng(seed);
   const prime = textModel.primes[0] ?? '\n';
@@ -73,10 +83,10 @@ export async function demoCommand(args: string[]): Promise<void> {
     note: `held-out ${tr.valBpc === null ? 'n/a' : tr.valBpc.toFixed(3)} bits per character; the first 60 characters of each sample are the prime`,
   });
 
-  say(`vae: training the seed's VAE (latent 2) on builtin:mnist for ${share(0.3).toFixed(1)} minutes`);
+  say(`vae: training the seed's VAE (latent 2) on builtin:mnist for ${share(0.2).toFixed(1)} minutes`);
   t0 = Date.now();
   const vaeRun = path.join(runs, 'vae');
-  const vr = await trainVae({ ...VAE_DEFAULTS, minutes: share(0.3), seed, logEvery: 500 }, vaeRun, {}, { shouldStop: stop });
+  const vr = await trainVae({ ...VAE_DEFAULTS, minutes: share(0.2), seed, logEvery: 500 }, vaeRun, {}, { shouldStop: stop });
   const vae = loadVae(vaeRun);
   T.manualSeed(seed);
   await writeOwned(path.join(out, 'vae-grid.png'), latentGrid(vae.model, 15));
@@ -89,10 +99,10 @@ export async function demoCommand(args: string[]): Promise<void> {
     note: `test -ELBO ${vr.test.elbo.toFixed(1)} nats; left: decoded points at Gaussian quantiles, right: samples from the prior`,
   });
 
-  say(`gan: training a narrowed DCGAN on builtin:mnist for ${share(0.3).toFixed(1)} minutes`);
+  say(`gan: training a narrowed DCGAN on builtin:mnist for ${share(0.2).toFixed(1)} minutes`);
   t0 = Date.now();
   const ganRun = path.join(runs, 'gan');
-  const gr = await trainGan({ ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.3), sampleEvery: 200, seed }, ganRun, {}, { shouldStop: stop });
+  const gr = await trainGan({ ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.2), sampleEvery: 200, seed }, ganRun, {}, { shouldStop: stop });
   const last = readdirSync(path.join(ganRun, 'samples')).filter((f) => f.startsWith('step-')).sort().pop()!;
   copyFileSync(path.join(ganRun, 'samples', last), path.join(out, 'gan-samples.png'));
   const ganImages = ['gan-samples.png'];
@@ -107,12 +117,56 @@ export async function demoCommand(args: string[]): Promise<void> {
     note: 'right: discriminator (blue) and adversarial (orange) losses per logged step',
   });
 
+  // dream and style share the built-in InceptionV3 (imported from nsfwjs on first use).
+  const backbone = loadBackbone('inception');
+  try {
+    const side = o.minutes >= 6 ? 500 : o.minutes >= 2 ? 300 : 200;
+    say(`dream: DeepDream of builtin:giraffe at ${side} pixels for at most ${share(0.1).toFixed(1)} minutes`);
+    t0 = Date.now();
+    const photo = await readImage(resolveImage('builtin:giraffe'), { maxSide: side });
+    const dreamCfg = { ...DREAM_DEFAULTS, octaves: side >= 300 ? 3 : 2, seed };
+    let dreamSteps = 0;
+    const dreamed = await dream(backbone, photo, dreamCfg, { shouldStop: deadline(share(0.1)), onStep: () => void dreamSteps++ });
+    await writeImage(path.join(out, 'dream-original.png'), photo);
+    await writeImage(path.join(out, 'dream.png'), dreamed);
+    for (const t of [photo, dreamed]) t.dispose();
+    entries.push({
+      system: 'dream', title: 'DeepDream of a built-in photo',
+      settings: `InceptionV3 (nsfwjs's ImageNet-initialised weights), layers ${Object.entries(dreamCfg.layers).map(([k, v]) => `${k}=${v}`).join(', ')}; ${dreamCfg.octaves} octaves of scale ${dreamCfg.octaveScale}, up to ${dreamCfg.steps} steps of ${dreamCfg.stepSize}, max loss ${dreamCfg.maxLoss}, jitter ${dreamCfg.jitter}; ${dreamSteps} steps`,
+      seconds: (Date.now() - t0) / 1000, images: ['dream-original.png', 'dream.png'], texts: [],
+      note: 'left: the photo (from Debian\'s darknet package), right: the dream',
+    });
+
+    const height = o.minutes >= 6 ? 256 : o.minutes >= 2 ? 160 : 96;
+    say(`style: builtin:horses in the style of builtin:scream at height ${height} for at most ${share(0.2).toFixed(1)} minutes`);
+    t0 = Date.now();
+    const content = await readImage(resolveImage('builtin:horses'));
+    const painting = await readImage(resolveImage('builtin:scream'));
+    const styleCfg = { ...STYLE_DEFAULTS, height, seed };
+    let iterations = 0;
+    let lastLoss = NaN;
+    const styled = await transferStyle(backbone, content, [{ image: painting, weight: 1 }], styleCfg, {
+      shouldStop: deadline(share(0.2)), onIteration: (it) => { iterations++; lastLoss = it.loss; },
+    });
+    await writeImage(path.join(out, 'style-painting.png'), painting);
+    await writeImage(path.join(out, 'style.png'), styled);
+    for (const t of [content, painting, styled]) t.dispose();
+    entries.push({
+      system: 'style', title: 'Neural style transfer: a built-in photo in the style of Munch\'s Scream',
+      settings: `Gatys et al. as the seed (content, Gram style and total-variation losses, L-BFGS with ${styleCfg.maxEvals} evaluations per iteration) on the built-in InceptionV3; height ${height}; ${iterations} iterations`,
+      seconds: (Date.now() - t0) / 1000, images: ['style-painting.png', 'style.png'], texts: [],
+      note: `final loss ${Number.isFinite(lastLoss) ? lastLoss.toExponential(3) : 'n/a'}; left: the painting, right: the result`,
+    });
+  } finally {
+    backbone.net.dispose();
+  }
+
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Loom demo</title>
 <style>body{font:15px/1.5 system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
 section{border-top:1px solid #ddd;padding:1em 0}img{image-rendering:pixelated;max-width:46%;margin:0 1% 0 0;border:1px solid #eee}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;border-radius:4px}.meta{color:#666;font-size:13px}</style></head>
-<body><h1>Loom demo</h1><p class="meta">${esc(new Date().toISOString())}, ${T.getNumThreads()} threads, budget ${o.minutes} minutes. DeepDream and style transfer are not in Loom yet.</p>
+<body><h1>Loom demo</h1><p class="meta">${esc(new Date().toISOString())}, ${T.getNumThreads()} threads, budget ${o.minutes} minutes.</p>
 ${entries
   .map(
     (e) => `<section id="${e.system}"><h2>${esc(e.title)}</h2>

@@ -25,7 +25,7 @@ const STYLE: OptSpecs = {
   optimizer: { type: 'string', help: 'lbfgs or adam', default: s.optimizer },
   lr: { type: 'number', help: "Adam's learning rate (pixel units)", default: s.lr },
   'content-weight': { type: 'number', help: 'content loss weight (default: 0.025)' },
-  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 1e5)' },
+  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 3e5)' },
   'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-5)' },
   'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
   'style-layers': { type: 'string', help: 'comma-separated style layers (default: the seed\'s)' },

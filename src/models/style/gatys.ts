@@ -47,7 +47,7 @@ export const STYLE_DEFAULTS: StyleConfig = {
 export function styleDefaults(arch: 'inception' | 'vgg19'): { content: string; style: string[]; weights: { content: number; style: number; tv: number } } {
   return arch === 'vgg19'
     ? { content: 'block5_conv2', style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'], weights: { content: 0.025, style: 1, tv: 1e-4 } }
-    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'], weights: { content: 0.025, style: 1e5, tv: 1e-5 } };
+    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'], weights: { content: 0.025, style: 3e5, tv: 1e-5 } };
 }
 
 export interface StyleImage {
