@@ -114,6 +114,7 @@ export const PAGE = `<!doctype html>
 <script>
 const $ = (id) => document.getElementById(id);
 const jobs = {};           // system -> its latest job
+const plan = {};           // system -> { started, total } for the time left
 const series = {};         // system -> loss values
 const LOSS = { text: 'loss', dream: 'loss', style: 'loss', vae: 'loss', gan: 'd_loss' };
 const fileUrl = (f) => '/files/' + f.split('/').map(encodeURIComponent).join('/');
@@ -143,6 +144,8 @@ for (const fs of document.querySelectorAll('fieldset[data-system]')) {
     const options = {};
     for (const el of fs.querySelectorAll('[data-opt]')) options[el.dataset.opt] = el.type === 'checkbox' ? el.checked : el.value;
     series[system] = []; drawChart(system); $(system + '-log').textContent = '';
+    const n = (k) => Number(options[k]) || 0;
+    plan[system] = { started: 0, total: { text: n('steps'), gan: n('steps'), dream: n('octaves') * n('steps'), style: n('iterations'), vae: n('epochs') }[system] };
     const imgs = $(system + '-images'); if (imgs) imgs.textContent = '';
     try { jobs[system] = await api('POST', '/api/jobs', { system, options }); setStatus(system, 'queued'); }
     catch (e) { setStatus(system, e.message, 'failed'); }
@@ -183,14 +186,27 @@ events.onmessage = (m) => {
     if (r.octave !== undefined) bits.push('octave ' + (r.octave + 1));
     if (r.ms_per_step) bits.push(r.ms_per_step.toFixed(0) + ' ms/step');
     if (r.ms_per_eval) bits.push(r.ms_per_eval.toFixed(0) + ' ms/eval');
+    const left = timeLeft(system, r);
+    if (left) bits.push(left);
     if (bits.length) setStatus(system, 'running: ' + bits.join(', '), 'running');
   } else if (e.type === 'file') {
     const box = $(system + '-images'); if (!box) return;
-    const img = document.createElement('img'); img.src = fileUrl(e.file); img.title = e.file.split('/').pop();
-    box.prepend(img);
+    const a = document.createElement('a'); a.href = fileUrl(e.file); a.download = e.file.split('/').pop(); a.title = 'download ' + a.download;
+    const img = document.createElement('img'); img.src = fileUrl(e.file); a.append(img);
+    box.prepend(a);
     while (box.children.length > 8) box.lastChild.remove();
   }
 };
+
+// Time left from the elapsed time and the fraction done (steps, octave steps, iterations or epochs).
+function timeLeft(system, r) {
+  const p = plan[system]; if (!p || !p.total) return '';
+  if (!p.started) p.started = Date.now();
+  const done = { text: r.step, gan: r.step, dream: r.octave !== undefined ? r.octave * (p.total / Number($('dream-octaves').value || 1)) + r.step + 1 : undefined, style: r.iteration !== undefined ? r.iteration + 1 : undefined, vae: r.epoch }[system];
+  if (!(done > 0) || done >= p.total) return '';
+  const sec = ((Date.now() - p.started) / 1000) * (p.total - done) / done;
+  return 'about ' + (sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min') + ' left';
+}
 
 async function refreshImages() {
   const list = await api('GET', '/api/images');
