@@ -74,7 +74,7 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
   }
 });
 
-test('in Chromium: train text and watch it, generate, dream a built-in photo, drag across a VAE\'s latent plane', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
+test('in Chromium: train text and watch it, generate, dream a built-in photo, drag across a VAE\'s latent plane, interpolate', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
   const cache = path.join(root, 'cache');
   process.env.LOOM_CACHE = cache; // the dream's child process imports the built-in weights here
@@ -154,6 +154,12 @@ test('in Chromium: train text and watch it, generate, dream a built-in photo, dr
     await page.mouse.up();
     assert.ok(first.length > 100 && first !== second, 'the decoded image followed the pointer');
     assert.match((await page.textContent('#vae-z'))!, /z = \(\d\.\d\d, -\d\.\d\d\)/);
+    // interpolation between two test images: a strip of 10 images (28 pixels, 2 apart, x3)
+    await page.fill('#vae-a', '3');
+    await page.fill('#vae-b', '17');
+    await page.click('#vae-walk');
+    await page.waitForFunction(() => (document.getElementById('vae-strip') as HTMLImageElement).naturalWidth > 0, null, { timeout: 60_000 });
+    assert.equal(await page.$eval('#vae-strip', (i) => (i as HTMLImageElement).naturalWidth), 3 * (10 * 28 + 9 * 2));
     await shot(page, 'vae', root);
     for (const tab of ['style', 'gan', 'runs']) {
       await page.click(`button[data-tab=${tab}]`);

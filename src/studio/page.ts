@@ -69,6 +69,7 @@ export const PAGE = `<!doctype html>
   <label>height <input type="number" data-opt="height" id="style-height" value="300"></label>
   <label>iterations <input type="number" data-opt="iterations" id="style-iterations" value="10"></label>
   <label>evals per iteration <input type="number" data-opt="max-evals" id="style-maxevals" value="20"></label>
+  <label>style weight <input type="number" data-opt="style-weight" id="style-weight" placeholder="default"></label>
   <label><input type="checkbox" data-opt="preserve-colors" id="style-preserve"> keep the photo's colours</label>
   <button class="start" id="style-start">start</button><button class="stop" id="style-stop">stop</button><span class="status" id="style-status"></span>
   <div class="row"><canvas class="chart" id="style-chart" width="420" height="160"></canvas><pre class="log" id="style-log"></pre></div>
@@ -89,6 +90,10 @@ export const PAGE = `<!doctype html>
  <fieldset><legend>latent explorer: drag across the plane</legend>
   <label>model <select id="vae-run"></select></label> <span id="vae-z"></span>
   <div class="row"><canvas id="vae-plane" width="300" height="300"></canvas><img id="vae-img" alt="decoded image" width="168" height="168"></div>
+ </fieldset>
+ <fieldset><legend>interpolate between two test images</legend>
+  <label>image A <input type="number" id="vae-a" value="0" min="0"></label><label>image B <input type="number" id="vae-b" value="1" min="0"></label>
+  <button id="vae-walk">interpolate</button><div><img id="vae-strip" alt="interpolation"></div>
  </fieldset>
 </section>
 <section id="tab-gan">
@@ -271,6 +276,10 @@ plane.onpointerdown = (e) => { dragging = true; decodeAt(...at(e)); };
 plane.onpointermove = (e) => { if (dragging) decodeAt(...at(e)); };
 window.onpointerup = () => (dragging = false);
 $('vae-run').onchange = () => decodeAt(150, 150);
+
+$('vae-walk').onclick = () => {
+  if ($('vae-run').value) $('vae-strip').src = '/api/vae/interpolate?run=' + encodeURIComponent($('vae-run').value) + '&a=' + $('vae-a').value + '&b=' + $('vae-b').value;
+};
 
 // GAN: each seed is a grid of 16 latent points
 $('gan-seed').oninput = () => { $('gan-seed-v').textContent = $('gan-seed').value; ganSample(); };

@@ -11,7 +11,8 @@ import sharp from 'sharp';
 import * as T from '../torch/index.js';
 import { imageGrid, toBytes } from '../io/images.js';
 import { BUILTIN_IMAGES } from '../io/builtin-images.js';
-import { loadVae } from '../models/vae/index.js';
+import { loadVae, loadVaeData, walk } from '../models/vae/index.js';
+import type { ImageDataset } from '../io/datasets.js';
 import { loadGenerator } from '../models/gan/index.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { PAGE } from './page.js';
@@ -95,6 +96,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     for (const c of clients) c.write(data);
   });
   const vaes = new Map<string, ReturnType<typeof loadVae>>();
+  const vaeTests = new Map<string, ImageDataset>();
+  const vaeOf = (run: string) => {
+    if (!vaes.has(run)) vaes.set(run, loadVae(path.join(runs, run)));
+    return vaes.get(run)!;
+  };
   const gans = new Map<string, ReturnType<typeof loadGenerator>>();
 
   const imageArg = (v: unknown, what: string): string => {
@@ -260,14 +266,28 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       const x = Number(url.searchParams.get('x'));
       const y = Number(url.searchParams.get('y'));
       if (!Number.isFinite(x) || !Number.isFinite(y)) throw new HttpError(400, 'x and y must be numbers');
-      if (!vaes.has(run)) vaes.set(run, loadVae(path.join(runs, run)));
-      const { model } = vaes.get(run)!;
+      const { model } = vaeOf(run);
       const latent = model.config.latent;
       const z = new Float32Array(latent);
       z[0] = x;
       if (latent > 1) z[1] = y;
       const img = T.noGrad(() => T.tidy(() => T.sigmoid(model.decodeLogits(T.tensor(z, { shape: [1, latent] })))));
       return png(res, img, 6);
+    }
+    if (p === '/api/vae/interpolate' && req.method === 'GET') {
+      // A strip: test image a, the decoded walk between their codes, test image b.
+      const run = runName(url.searchParams.get('run'));
+      const { model, config } = vaeOf(run);
+      if (!vaeTests.has(run)) vaeTests.set(run, (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test);
+      const test = vaeTests.get(run)!;
+      const n = test.images.size(0);
+      const [a, b] = ['a', 'b'].map((k) => Number(url.searchParams.get(k)));
+      if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n)) throw new HttpError(400, `a and b must be test-set indices in 0..${n - 1}`);
+      const img = T.tidy(() => {
+        const [xa, xb] = [test.images.narrow(0, a, 1), test.images.narrow(0, b, 1)];
+        return imageGrid(T.cat([xa, walk(model, xa, xb, 8, false), xb], 0), { cols: 10, padValue: 1 });
+      });
+      return png(res, img, 3);
     }
     if (p === '/api/gan/sample' && req.method === 'GET') {
       const run = runName(url.searchParams.get('run'));
@@ -306,6 +326,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       queue.close();
       for (const c of clients) c.end();
       for (const v of vaes.values()) v.model.dispose();
+      for (const t of vaeTests.values()) t.dispose();
       for (const g of gans.values()) g.dispose();
       server.closeAllConnections();
       server.close(() => resolve());
