@@ -44,6 +44,7 @@ test('the built-in InceptionV3 gives nsfwjs-in-TF.js class probabilities to 1e-3
     const b = loadBackbone('inception', undefined, cache);
     const got = T.noGrad(() => (b.net as InceptionV3).classify(x)); // nsfwjs feeds [0, 1] images
     const diff = Math.max(...(got.data() as Float32Array).map((v, i) => Math.abs(v - expected[Math.floor(i / 5)][i % 5])));
+    if (process.env.LOOM_VERBOSE) console.log(`nsfwjs parity: max difference ${diff}`);
     assert.ok(diff < 1e-3, `max difference ${diff}: Loom ${got.toString()} vs TF.js ${JSON.stringify(expected)}`);
     // The two photos are told apart (the check is not trivially met by a constant output).
     assert.ok(Math.abs(expected[0][2] - expected[1][2]) > 1e-3 || Math.abs(expected[0][0] - expected[1][0]) > 1e-3);
