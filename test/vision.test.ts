@@ -71,6 +71,8 @@ test('bad weight files get one clear sentence', () => {
     assert.throws(() => readH5Datasets(cut), /truncated or corrupt/);
     assert.throws(() => importWeights(path.join(dir, 'missing.pth'), { cache: dir }), /no such file/);
     assert.throws(() => importWeights(junk, { as: 'inception', cache: dir }), /not an HDF5 file/);
+    assert.throws(() => importWeights(fixture('vgg_tiny_tv.pth'), { as: 'inception', cache: dir }), /not torchvision's inception/);
+    assert.throws(() => importWeights(fixture('vgg_tiny_keras.h5'), { as: 'inception', cache: dir }), /holds no InceptionV3/);
     assert.throws(() => readTfjsModel(dir), /holds no TF.js model/);
     assert.throws(() => loadBackbone('vgg19', undefined, dir), /VGG19 needs pretrained weights/);
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] }));

@@ -72,7 +72,8 @@ function fromKerasWeights(kw: KerasWeights, as: Arch | undefined, source: string
 }
 
 function fromTorchvision(sd: Map<string, Tensor>, as: Arch | undefined, source: string): { sd: Map<string, Tensor>; info: WeightsInfo } {
-  const arch: Arch = as ?? (sd.has('Mixed_5b.branch1x1.conv.weight') ? 'inception' : sd.has('features.0.weight') ? 'vgg19' : (undefined as never));
+  const guessed: Arch | null = sd.has('Mixed_5b.branch1x1.conv.weight') ? 'inception' : sd.has('features.0.weight') ? 'vgg19' : null;
+  const arch = as ?? guessed;
   if (!arch) throw new Error(`${source} is neither torchvision's InceptionV3 nor its VGG19 (no Mixed_5b or features.0 weights); use --as to say which`);
   // The auxiliary classifier and VGG's fully connected layers are not used here.
   for (const k of [...sd.keys()]) {
@@ -81,7 +82,10 @@ function fromTorchvision(sd: Map<string, Tensor>, as: Arch | undefined, source: 
       sd.delete(k);
     }
   }
-  const width = sd.get(arch === 'vgg19' ? 'features.0.weight' : 'Conv2d_1a_3x3.conv.weight')!.shape[0] / (arch === 'vgg19' ? 64 : 32);
+  const firstKey = arch === 'vgg19' ? 'features.0.weight' : 'Conv2d_1a_3x3.conv.weight';
+  const first = sd.get(firstKey);
+  if (!first) throw new Error(`${source} has no ${firstKey}, so it is not torchvision's ${arch}`);
+  const width = first.shape[0] / (arch === 'vgg19' ? 64 : 32);
   const info: WeightsInfo = arch === 'vgg19'
     ? { arch, head: 'none', pool: 'torchvision', preprocess: 'torchvision', source, width }
     // torchvision's pretrained InceptionV3 sets transform_input, which maps ImageNet-normalised
