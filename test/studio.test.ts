@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
+import * as T from '../src/torch/index.js';
+import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -68,6 +70,29 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     r = await request(studio.url, 'GET', '/');
     assert.equal(r.status, 200);
     assert.match(r.body, /Loom studio/);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the studio\'s in-process decoding (VAE plane, interpolation) keeps the live tensor count flat', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    const ask = async (p: string) => {
+      const r = await request(studio.url, 'GET', p);
+      assert.equal(r.status, 200, r.body);
+    };
+    await ask('/api/vae/decode?run=vae-t&x=0&y=0'); // loads and caches the model
+    await ask('/api/vae/interpolate?run=vae-t&a=0&b=1'); // and the test set
+    const before = T.liveTensors().count;
+    for (let i = 0; i < 5; i++) {
+      await ask(`/api/vae/decode?run=vae-t&x=${i / 2}&y=-1`);
+      await ask(`/api/vae/interpolate?run=vae-t&a=${i}&b=${i + 1}`);
+    }
+    assert.equal(T.liveTensors().count, before);
   } finally {
     await studio.close();
     rmSync(root, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 // What every verb does with the shared options, and Ctrl-C handling for long runs.
 import { setNumThreads } from '../torch/index.js';
+import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { UserError } from './errors.js';
 
 export function applyCommon(o: { threads?: number; device?: string }): void {
@@ -22,4 +23,10 @@ export function onInterrupt(notice: () => void): () => boolean {
     notice();
   });
   return () => requested;
+}
+
+/** The backbone that --backbone and --weights name (dream and style share them). */
+export function backboneFromOptions(o: { backbone?: string; weights?: string }): Backbone {
+  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
+  return loadBackbone(o.backbone, o.weights);
 }

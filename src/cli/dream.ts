@@ -5,9 +5,9 @@ import * as T from '../torch/index.js';
 import { readImage, writeAnimation, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import { DREAM_DEFAULTS, dream, dreamZoom, parseLayers, type DreamConfig } from '../models/dream/index.js';
-import { cacheFolder, importWeights, listWeights, loadBackbone, type Arch } from '../vision/weights.js';
+import { cacheFolder, importWeights, listWeights } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 
@@ -36,7 +36,6 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, DREAM);
   if (o.help) return void console.log(helpText('loom dream <image|builtin:NAME> [options]', 'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.', DREAM));
   if (positionals.length !== 1) throw new UserError('give one image (a file, or builtin:dog, builtin:scream, ...)');
-  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
   if (o.device !== 'cpu') throw new UserError('dream runs on the CPU only for now (--device cpu)');
   const zoom = o.zoomFrames !== undefined;
   if (zoom && !/\.(gif|webp)$/i.test(o.out)) throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
@@ -47,7 +46,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
     maxLoss: o.maxLoss > 0 ? o.maxLoss : null, jitter: o.jitter, tile: o.tile, seed: o.seed ?? 0,
   };
   const image = await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});
-  const backbone = loadBackbone(o.backbone as Arch, o.weights);
+  const backbone = backboneFromOptions(o);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping; the image so far will be written', process.stderr));
   const total = cfg.octaves * cfg.steps;

@@ -6,9 +6,8 @@ import * as T from '../torch/index.js';
 import { readImage, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import { FAST_DEFAULTS, STYLE_DEFAULTS, checkStyleConfig, loadStyleNet, trainFastStyle, transferStyle, type StyleConfig, type StyleImage } from '../models/style/index.js';
-import { loadBackbone, type Arch } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 
@@ -60,11 +59,6 @@ const TRAIN: OptSpecs = {
 };
 const APPLY: OptSpecs = { out: { type: 'string', help: 'output file (one image) or folder', meta: 'PATH' }, force: { type: 'bool', help: 'overwrite existing outputs' }, ...COMMON };
 
-function backboneOf(o: Record<string, any>) {
-  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
-  return loadBackbone(o.backbone as Arch, o.weights);
-}
-
 /** "scream.jpg:0.7" → [file, 0.7]; a Windows-free world, so the last colon splits. */
 function styleSpec(spec: string): [string, number] {
   const m = /^(.*):([0-9.eE+-]+)$/.exec(spec);
@@ -106,7 +100,7 @@ export async function styleCommand(args: string[]): Promise<void> {
     styles.forEach((st) => st.image.dispose());
     throw e;
   }
-  const backbone = backboneOf(o);
+  const backbone = backboneFromOptions(o);
   const resolved = checkStyleConfig(cfg, styles, backbone);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this iteration; the image so far will be written', process.stderr));
@@ -144,7 +138,7 @@ async function styleTrain(args: string[]): Promise<void> {
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the style goes in --style and the photos in --images`);
   if (o.device !== 'cpu') throw new UserError('style training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
-  const backbone = backboneOf(o);
+  const backbone = backboneFromOptions(o);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
   try {

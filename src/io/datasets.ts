@@ -136,7 +136,7 @@ export function loadCifarPython(files: string[], only?: number[]): ImageDataset 
   return cifarTensor(all, labs, only, files.join(', '));
 }
 
-const IMAGE_EXT = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
+export const IMAGE_EXT = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
 
 /** A folder of images, or of class subfolders of images; every image resized to [h, w]. */
 export async function loadImageFolder(dir: string, opts: { size: [number, number]; channels: 1 | 3; limit?: number }): Promise<ImageDataset> {

@@ -1,7 +1,8 @@
 // A small HDF5 reader: enough for Keras weight files as h5py writes them by default
 // (superblock 0/1, version-1 object headers, symbol-table groups, contiguous or compact
 // float datasets). Anything else gets a sentence saying what is not supported.
-import { readFileSync } from 'node:fs';
+import { readFileOrExplain } from './files.js';
+import { halfToFloat } from './float16.js';
 
 export interface H5Dataset {
   /** Path inside the file, e.g. "block1_conv1/block1_conv1/kernel:0". */
@@ -138,29 +139,14 @@ function readDataset(r: Reader, msgs: Message[], path: string): H5Dataset | null
   r.check(at, n * size);
   for (let i = 0; i < n; i++) {
     const p = at + i * size;
-    data[i] = size === 4 ? r.buf.readFloatLE(p) : size === 8 ? r.buf.readDoubleLE(p) : halfAt(r.buf, p);
+    data[i] = size === 4 ? r.buf.readFloatLE(p) : size === 8 ? r.buf.readDoubleLE(p) : halfToFloat(r.buf.readUInt16LE(p));
   }
   return { path, shape, data };
 }
 
-function halfAt(buf: Buffer, p: number): number {
-  const h = buf.readUInt16LE(p);
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  const s = h & 0x8000 ? -1 : 1;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
 /** Every floating-point dataset in the file, with its path. */
 export function readH5Datasets(file: string): H5Dataset[] {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const buf = readFileOrExplain(file);
   const r = new Reader(buf, file);
   // The superblock sits at 0, 512, 1024, ... (a user block may precede it).
   let sb = -1;

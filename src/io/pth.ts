@@ -1,7 +1,7 @@
 // PyTorch .pth / torch.save files (the ZIP format): state dicts load by name.
 // libtorch 1.13's pickle_load returns None for OrderedDict (pytorch #100741), so the
 // archive's data.pkl is parsed here and tensors are built from its data/N records.
-import { readFileSync } from 'node:fs';
+import { readFileOrExplain } from './files.js';
 import { keep, tidy, type DType, type Tensor } from '../torch/index.js';
 import { readZip } from './zip.js';
 import { PickleCall, PickleGlobal, unpickle } from './pickle.js';
@@ -22,12 +22,7 @@ interface Storage {
 
 /** Reads a torch.save'd state dict into tensors by name (nested dicts become dotted names). */
 export function loadPth(path: string): Map<string, Tensor> {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const buf = readFileOrExplain(path);
   if (buf.length >= 2 && buf[0] === 0x80 && buf[1] === 0x02 && !buf.subarray(0, 4).equals(Buffer.from('PK\x03\x04'))) {
     throw new Error(`${path} uses PyTorch's legacy (pre-1.6) format; re-save it with torch.save in a newer PyTorch`);
   }

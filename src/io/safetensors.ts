@@ -1,6 +1,7 @@
 // safetensors: an 8-byte little-endian header length, a JSON header, then raw little-endian
 // tensor bytes (https://github.com/huggingface/safetensors, format section).
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { readFileOrExplain } from './files.js';
 import { tensor, type Tensor, type DType } from '../torch/index.js';
 
 const TO_ST: Record<DType, string> = {
@@ -110,11 +111,25 @@ export function saveSafetensors(path: string, tensors: Map<string, Tensor>, meta
 }
 
 export function loadSafetensors(path: string): SafetensorsContents {
-  let buf: Buffer;
+  return decodeSafetensors(readFileOrExplain(path), path);
+}
+
+/** Only the metadata of a safetensors file: its header is read, not its tensors. */
+export function loadSafetensorsMetadata(path: string): Record<string, string> {
+  const fd = openSync(path, 'r');
   try {
-    buf = readFileSync(path);
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    const size = Buffer.alloc(8);
+    if (readSync(fd, size, 0, 8, 0) < 8) throw new Error(`${path} is not a valid safetensors file: it is shorter than its 8-byte header length`);
+    const n = Number(size.readBigUInt64LE(0));
+    if (n > fstatSync(fd).size - 8) throw new Error(`${path} is not a valid safetensors file: its header claims ${n} bytes but the file is shorter`);
+    const header = Buffer.alloc(n);
+    readSync(fd, header, 0, n, 8);
+    try {
+      return (JSON.parse(header.toString('utf8')).__metadata__ ?? {}) as Record<string, string>;
+    } catch {
+      throw new Error(`${path} is not a valid safetensors file: its header is not JSON`);
+    }
+  } finally {
+    closeSync(fd);
   }
-  return decodeSafetensors(buf, path);
 }

@@ -4,7 +4,7 @@
 // torchvision's, so the n-th Keras convolution is the n-th BasicConv2d. Every shape is checked.
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
-import { Linear } from '../nn/index.js';
+import { Conv2d, Linear } from '../nn/index.js';
 import { BasicConv2d, InceptionV3 } from './inception.js';
 import { VGG19 } from './vgg.js';
 
@@ -92,15 +92,14 @@ export function inceptionFromKeras(kw: KerasWeights, model: InceptionV3): Map<st
 /** Keras VGG19 weights (block1_conv1 ...) as the model's state dict. */
 export function vgg19FromKeras(kw: KerasWeights, model: VGG19): Map<string, Tensor> {
   const sd = new Map<string, Tensor>();
-  const target = model.stateDict();
-  let i = 0;
-  for (const name of model.endpointNames) {
-    if (name.endsWith('_pool')) continue;
+  // Keras's convolutions in network order, beside the torchvision-named ones in the same order.
+  const kerasNames = model.endpointNames.filter((n) => !n.endsWith('_pool'));
+  const convs = [...model.namedModules()].filter(([, m]) => m instanceof Conv2d) as [string, Conv2d][];
+  convs.forEach(([key, conv], i) => {
+    const name = kerasNames[i];
     const layer = need(kw, name, name);
-    const key = `features.${[...target.keys()].filter((k) => k.endsWith('.weight'))[i].split('.')[1]}`;
-    sd.set(`${key}.weight`, fromKeras(layer.get('kernel'), `${name}/kernel`, target.get(`${key}.weight`)!.shape, 'conv'));
-    sd.set(`${key}.bias`, fromKeras(layer.get('bias'), `${name}/bias`, target.get(`${key}.bias`)!.shape, 'vector'));
-    i++;
-  }
+    sd.set(`${key}.weight`, fromKeras(layer.get('kernel'), `${name}/kernel`, conv.weight.shape, 'conv'));
+    sd.set(`${key}.bias`, fromKeras(layer.get('bias'), `${name}/bias`, conv.bias!.shape, 'vector'));
+  });
   return sd;
 }

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { halfToFloat } from '../io/float16.js';
 import { addKerasArray, type KerasWeights } from './keras-weights.js';
 
 export interface TfjsWeightSpec {
@@ -59,15 +60,6 @@ function readShard(dir: string, p: string): Buffer {
 }
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
 
 /** Every weight as float32, keyed by Keras layer and weight name. */
 export function tfjsWeights(model: TfjsModel): KerasWeights {

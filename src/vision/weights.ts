@@ -6,7 +6,7 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
 import { loadPth } from '../io/pth.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { loadSafetensors, loadSafetensorsMetadata, saveSafetensors } from '../io/safetensors.js';
 import { readH5Weights } from './hdf5-keras.js';
 import { InceptionV3 } from './inception.js';
 import { inceptionFromKeras, vgg19FromKeras, type KerasWeights } from './keras-weights.js';
@@ -156,9 +156,7 @@ export function listWeights(cache = cacheFolder()): { file: string; info: Weight
     .filter((f) => f.endsWith('.safetensors'))
     .map((f) => {
       const file = path.join(cache, f);
-      const c = loadSafetensors(file);
-      for (const t of c.tensors.values()) t.dispose();
-      return { file, info: readWeightsInfo(c.metadata, file), bytes: statSync(file).size };
+      return { file, info: readWeightsInfo(loadSafetensorsMetadata(file), file), bytes: statSync(file).size };
     });
 }
 

@@ -9,6 +9,7 @@ import { Conv2d, InstanceNorm2d, Module, ModuleList, ReflectionPad2d } from '../
 import { Adam } from '../../optim/index.js';
 import { readImage, resize, writeOwned, imageGrid } from '../../io/images.js';
 import { BUILTIN_IMAGES, resolveImage } from '../../io/builtin-images.js';
+import { IMAGE_EXT } from '../../io/datasets.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
 import { Rng } from '../../io/random.js';
@@ -108,8 +109,6 @@ export const FAST_DEFAULTS: FastStyleConfig = {
   contentWeight: 1, styleWeight: 1e4, tvWeight: 1e-6, width: 32, residualBlocks: 5, sampleEvery: 100, seed: 0,
   backbone: 'inception', weights: null,
 };
-
-const IMAGE_EXT = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
 
 /** Training photos: a folder's images, or builtin:photos (the built-in photos but the painting). */
 export function photoFiles(spec: string): string[] {
