@@ -7,15 +7,21 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/detail/CUDAHooksInterface.h>
+#include <c10/core/CPUAllocator.h>
 #include <c10/core/GradMode.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/version.h>
 
 #include <cmath>
 
 #include <atomic>
+#include <csignal>
 #include <dlfcn.h>
+#include <unistd.h>
 #include <link.h>
+#include <sys/mman.h>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -556,6 +562,147 @@ Napi::Value SetBlasThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), prev);
 }
 
+// ---- interrupts ---------------------------------------------------------------------------
+
+// Node runs a 'SIGINT' listener only when the event loop turns, and a training loop is
+// synchronous between steps, so Ctrl-C would wait for the whole run. This handler counts
+// signals where the loop can poll them; a second one ends the process at once. It chains
+// to the handler it replaced (libuv's), so Node's listeners still run when the loop is free.
+std::atomic<int> g_interrupts{0};
+struct sigaction g_prev_int, g_prev_term;
+
+void onInterrupt(int sig, siginfo_t* si, void* ctx) {
+  if (g_interrupts.fetch_add(1) >= 1) _exit(128 + sig);
+  const struct sigaction& prev = sig == SIGINT ? g_prev_int : g_prev_term;
+  if (prev.sa_flags & SA_SIGINFO) {
+    if (prev.sa_sigaction != nullptr) prev.sa_sigaction(sig, si, ctx);
+  } else if (prev.sa_handler != SIG_DFL && prev.sa_handler != SIG_IGN && prev.sa_handler != nullptr) {
+    prev.sa_handler(sig);
+  }
+}
+
+// watchInterrupts(): install the handler for SIGINT and SIGTERM (once).
+Napi::Value WatchInterrupts(const Napi::CallbackInfo& info) {
+  static bool installed = false;
+  if (!installed) {
+    struct sigaction sa {};
+    sa.sa_sigaction = onInterrupt;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &g_prev_int);
+    sigaction(SIGTERM, &sa, &g_prev_term);
+    installed = true;
+  }
+  return info.Env().Undefined();
+}
+
+// interrupts() -> how many SIGINT/SIGTERM arrived since watchInterrupts().
+Napi::Value Interrupts(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), g_interrupts.load());
+}
+
+// ---- CPU memory for large tensors ---------------------------------------------------------
+
+// glibc serves blocks under its mmap threshold (which raises itself up to 32 MiB after the
+// first large free) from the main heap. A training step frees and reallocates the same
+// large blocks, while small objects that live until V8 collects them (N-API references,
+// handle boxes) are carved out of the freed space; the heap then cannot reuse it and grows
+// by most of a step's memory per step (issue 13: 0.35 -> 4 GB in 30 s). Large tensors
+// therefore get pages of their own, and freed ones wait in a bounded cache for a block of
+// the same size, so a loop reuses them without page faults or heap growth.
+constexpr size_t kLargeBlock = size_t(1) << 20;
+constexpr size_t kPage = 4096;
+
+struct LargeBlocks {
+  std::mutex mutex;
+  std::unordered_map<void*, size_t> inUse;         // pointer -> mapped size
+  std::vector<std::pair<size_t, void*>> cached;    // freed blocks, oldest first
+  size_t inUseBytes = 0, cachedBytes = 0, limit = size_t(512) << 20;
+  int64_t maps = 0, reuses = 0;
+};
+LargeBlocks& largeBlocks() {
+  static auto* b = new LargeBlocks();  // never destroyed: tensors may be freed at exit
+  return *b;
+}
+
+void releaseLarge(void* p) {
+  auto& b = largeBlocks();
+  std::lock_guard<std::mutex> lock(b.mutex);
+  auto it = b.inUse.find(p);
+  if (it == b.inUse.end()) return c10::free_cpu(p);  // a small block, via raw_deallocate
+  size_t size = it->second;
+  b.inUse.erase(it);
+  b.inUseBytes -= size;
+  if (size > b.limit) {
+    munmap(p, size);
+    return;
+  }
+  b.cached.emplace_back(size, p);
+  b.cachedBytes += size;
+  while (b.cachedBytes > b.limit) {
+    munmap(b.cached.front().second, b.cached.front().first);
+    b.cachedBytes -= b.cached.front().first;
+    b.cached.erase(b.cached.begin());
+  }
+}
+
+struct LargeBlockAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t n) const override {
+    if (n < kLargeBlock) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
+    }
+    size_t size = (n + kPage - 1) / kPage * kPage;
+    auto& b = largeBlocks();
+    std::lock_guard<std::mutex> lock(b.mutex);
+    void* p = nullptr;
+    for (size_t i = b.cached.size(); i-- > 0;) {  // the most recently freed first
+      if (b.cached[i].first != size) continue;
+      p = b.cached[i].second;
+      b.cached.erase(b.cached.begin() + static_cast<std::ptrdiff_t>(i));
+      b.cachedBytes -= size;
+      b.reuses++;
+      break;
+    }
+    if (p == nullptr) {
+      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) {
+        throw std::runtime_error("out of memory: " + std::to_string(size >> 20) + " MiB more could not be allocated");
+      }
+      b.maps++;
+    }
+    b.inUse.emplace(p, size);
+    b.inUseBytes += size;
+    return {p, p, &releaseLarge, c10::Device(c10::DeviceType::CPU)};
+  }
+  c10::DeleterFnPtr raw_deleter() const override { return &releaseLarge; }
+};
+
+LargeBlockAllocator g_allocator;
+
+// cpuMemory() -> bytes of large tensors in use and cached, and how often blocks were
+// mapped anew or reused: what the leak tests watch besides live handles.
+Napi::Value CpuMemory(const Napi::CallbackInfo& info) {
+  auto& b = largeBlocks();
+  std::lock_guard<std::mutex> lock(b.mutex);
+  auto out = Napi::Object::New(info.Env());
+  out.Set("largeInUse", Napi::Number::New(info.Env(), static_cast<double>(b.inUseBytes)));
+  out.Set("largeCached", Napi::Number::New(info.Env(), static_cast<double>(b.cachedBytes)));
+  out.Set("maps", Napi::Number::New(info.Env(), static_cast<double>(b.maps)));
+  out.Set("reuses", Napi::Number::New(info.Env(), static_cast<double>(b.reuses)));
+  return out;
+}
+
+// emptyCache(): unmaps every cached block (between jobs, or to measure).
+Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  auto& b = largeBlocks();
+  std::lock_guard<std::mutex> lock(b.mutex);
+  for (auto& [size, p] : b.cached) munmap(p, size);
+  b.cached.clear();
+  b.cachedBytes = 0;
+  return info.Env().Undefined();
+}
+
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live)));
@@ -582,6 +729,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 #define FN(name, f) exports.Set(name, Napi::Function::New<guarded<f>>(env, name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // LOOM_ALLOCATOR=system keeps libtorch's own, to measure what this one changes.
+  const char* which = std::getenv("LOOM_ALLOCATOR");
+  if (which == nullptr || std::strcmp(which, "system") != 0) c10::SetCPUAllocator(&g_allocator);
   FN("op", OpHandle);
   FN("call", Call);
   FN("schema", Schema);
@@ -609,6 +759,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("setNumThreads", SetNumThreads);
   FN("getNumThreads", GetNumThreads);
   FN("liveTensors", LiveTensors);
+  FN("cpuMemory", CpuMemory);
+  FN("emptyCache", EmptyCache);
+  FN("watchInterrupts", WatchInterrupts);
+  FN("interrupts", Interrupts);
   FN("setBlasThreads", SetBlasThreads);
   FN("info", Info);
   return exports;

@@ -31,7 +31,7 @@ export interface Parsed {
 }
 
 export function parseOptions(args: string[], specs: OptSpecs): Parsed {
-  const values: Record<string, any> = {};
+  const values: Record<string, any> = Object.create(null);
   for (const [name, spec] of Object.entries(specs)) if (spec.default !== undefined) values[camel(name)] = spec.default;
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -47,11 +47,13 @@ export function parseOptions(args: string[], specs: OptSpecs): Parsed {
     }
     let [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     let negate = false;
-    if (!(name in specs) && name.startsWith('no-') && specs[name.slice(3)]?.type === 'bool') {
+    // Own properties only: `--toString` or `--__proto__` must not find Object.prototype's.
+    const own = (n: string) => (Object.hasOwn(specs, n) ? specs[n] : undefined);
+    if (!own(name) && name.startsWith('no-') && own(name.slice(3))?.type === 'bool') {
       name = name.slice(3);
       negate = true;
     }
-    const spec = specs[name];
+    const spec = own(name);
     if (!spec) throw new UserError(`unknown option --${name}; see --help`);
     if (spec.type === 'bool') {
       if (inline !== undefined) throw new UserError(`--${name} takes no value`);

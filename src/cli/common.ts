@@ -1,5 +1,5 @@
 // What every verb does with the shared options, and Ctrl-C handling for long runs.
-import { setNumThreads } from '../torch/index.js';
+import { setNumThreads, watchInterrupts } from '../torch/index.js';
 import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { UserError } from './errors.js';
 
@@ -12,17 +12,28 @@ export function applyCommon(o: { threads?: number; device?: string }): void {
 }
 
 /**
- * The first Ctrl-C asks the running loop to stop at the next step boundary (it saves a
- * checkpoint); a second one quits at once. Returns the flag the loop polls.
+ * The first Ctrl-C (or SIGTERM, as schedulers and the studio's Stop send) asks the running
+ * loop to stop at the next step boundary (it saves a checkpoint); a second one quits at
+ * once. Returns the flag the loop polls. The signal is counted natively, because the loops
+ * are synchronous and Node would run a JS listener only after the whole run.
  */
 export function onInterrupt(notice: () => void): () => boolean {
-  let requested = false;
-  process.on('SIGINT', () => {
-    if (requested) process.exit(130);
-    requested = true;
+  let noticed = false;
+  const tell = () => {
+    if (noticed) return;
+    noticed = true;
     notice();
-  });
-  return () => requested;
+  };
+  // For signals that arrive while the event loop is free (between systems, during I/O).
+  const listener = () => tell();
+  process.on('SIGINT', listener);
+  process.on('SIGTERM', listener);
+  const count = watchInterrupts();
+  return () => {
+    if (count() === 0) return false;
+    tell();
+    return true;
+  };
 }
 
 /** The backbone that --backbone and --weights name (dream and style share them). */

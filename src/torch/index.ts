@@ -105,6 +105,22 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
 
 /** How many native tensors are alive (not disposed and not collected), and their bytes. */
 export const liveTensors = (): { count: number; bytes: number } => native.liveTensors();
+/**
+ * Tensors of 1 MiB or more get pages of their own (not the C heap, which fragmented:
+ * issue 13); freed ones are cached for reuse, up to 512 MiB. Their bytes in use and cached.
+ */
+export const cpuMemory = (): { largeInUse: number; largeCached: number; maps: number; reuses: number } => native.cpuMemory();
+/** Returns the cached large blocks to the system. */
+export const emptyCache = (): void => native.emptyCache();
+/**
+ * Starts counting SIGINT and SIGTERM natively, so a synchronous loop sees Ctrl-C at its
+ * next poll (Node's own listeners wait for the event loop); a second signal exits at once.
+ * Call after adding any `process.on('SIGINT')` listener, so the native handler chains to it.
+ */
+export function watchInterrupts(): () => number {
+  native.watchInterrupts();
+  return () => native.interrupts();
+}
 
 export const cudaAvailable = (): boolean => native.info().cuda;
 

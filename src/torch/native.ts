@@ -55,6 +55,11 @@ interface Native {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   liveTensors(): { count: number; bytes: number };
+  cpuMemory(): { largeInUse: number; largeCached: number; maps: number; reuses: number };
+  emptyCache(): void;
+  /** Counts SIGINT/SIGTERM from now on where a synchronous loop can poll them; a second one exits at once. */
+  watchInterrupts(): void;
+  interrupts(): number;
   setBlasThreads(n: number): number;
   info(): NativeInfo;
 }
