@@ -2,7 +2,7 @@
 // server's answers to bad uploads and path tricks. Screenshots go to $LOOM_SCREENSHOTS if set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,17 +42,27 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       assert.ok(r.status >= 400 && r.status < 500, `${p}: ${r.status}`);
       assert.doesNotMatch(r.body, /not for the browser/);
     }
-    let r = await request(studio.url, 'POST', '/api/upload', 'plain text', { 'content-type': 'text/plain' });
+    const token = { 'x-loom-token': studio.token };
+    let r = await request(studio.url, 'POST', '/api/upload', 'some bytes', { 'content-type': 'application/octet-stream', ...token });
     assert.equal(r.status, 415);
-    r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png' });
+    r = await request(studio.url, 'POST', '/api/upload', Buffer.from([0x41, 0, 0x42]), { 'content-type': 'text/plain', ...token });
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.body).error, /looks binary/);
+    r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png', ...token });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /not a readable image/);
-    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), { 'content-type': 'image/png' });
+    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), { 'content-type': 'image/png', ...token });
     assert.equal(r.status, 413);
-    const job = (o: unknown) => request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json' });
+    const job = (o: unknown) => request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
     for (const [body, re] of [
       [{ system: 'rm' }, /unknown system/],
-      [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /bad value/],
+      [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /built-in corpus/],
+      [{ system: 'text', options: { corpus: 'secret.txt' } }, /built-in corpus/],
+      [{ system: 'vae', options: { data: 'secret.txt' } }, /builtin:mnist/],
+      [{ system: '__proto__' }, /unknown system/],
+      [{ system: 'constructor' }, /unknown system/],
+      [{ system: 'text', options: { hasOwnProperty: 1 } }, /has no option/],
+      [{ system: 'text', options: { toString: 1 } }, /has no option/],
       [{ system: 'text', options: { out: '/tmp/x' } }, /has no option "out"/],
       [{ system: 'dream', options: { image: '/etc/passwd' } }, /built-in image/],
       [{ system: 'text', options: { steps: '3; rm -rf /' } }, /bad value/],
@@ -61,7 +71,7 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.match(JSON.parse(r.body).error, re);
     }
-    r = await request(studio.url, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json' });
+    r = await request(studio.url, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json', ...token });
     assert.equal(r.status, 400);
     r = await request(studio.url, 'GET', '/api/vae/decode?run=..&x=0&y=0');
     assert.equal(r.status, 400);
@@ -71,6 +81,76 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     assert.equal(r.status, 200);
     assert.match(r.body, /Loom studio/);
   } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the studio refuses other sites: no token, a foreign Origin or Host, or non-JSON bodies start nothing', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    writeFileSync(path.join(root, '.env'), 'SECRET=hunter2');
+    const body = JSON.stringify({ system: 'text', options: { steps: 1, batch: 1, maxlen: 8 } });
+    const json = { 'content-type': 'application/json' };
+    const token = { 'x-loom-token': studio.token };
+    const port = new URL(studio.url).port;
+    for (const [headers, status, re] of [
+      [json, 403, /session token/], // a page of another site cannot read the token
+      [{ ...json, 'x-loom-token': 'guess' }, 403, /session token/],
+      [{ ...json, ...token, origin: 'http://evil.example' }, 403, /other sites/],
+      [{ ...json, ...token, host: `evil.example:${port}` }, 403, /answers only to/], // DNS rebinding
+      [{ 'content-type': 'text/plain', ...token }, 415, /application\/json/], // what a <form> can send
+    ] as const) {
+      const r = await request(studio.url, 'POST', '/api/jobs', body, headers as Record<string, string>);
+      assert.equal(r.status, status, r.body);
+      assert.match(JSON.parse(r.body).error, re);
+    }
+    // Reading runs through a rebound name is refused too, and no job was started.
+    let r = await request(studio.url, 'GET', '/api/jobs', undefined, { host: 'evil.example' });
+    assert.equal(r.status, 403);
+    r = await request(studio.url, 'GET', '/api/jobs');
+    assert.deepEqual(JSON.parse(r.body), []);
+    // The studio's own page carries the token, and with it and a matching Origin a job starts.
+    r = await request(studio.url, 'GET', '/');
+    assert.ok(r.body.includes(studio.token));
+    r = await request(studio.url, 'POST', '/api/jobs', body, { ...json, ...token, origin: `http://127.0.0.1:${port}` });
+    assert.equal(r.status, 201, r.body);
+    await request(studio.url, 'DELETE', `/api/jobs/${JSON.parse(r.body).id}`, undefined, token);
+    // A dangling link under runs/ does not break the run list; errors name no server path.
+    symlinkSync(path.join(root, 'nowhere'), path.join(root, 'runs', 'dangling'));
+    r = await request(studio.url, 'GET', '/api/runs');
+    assert.equal(r.status, 200, r.body);
+    r = await request(studio.url, 'GET', '/api/gan/sample?run=dangling&seed=1');
+    assert.ok(r.status >= 400 && !r.body.includes(root), r.body);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('in Chromium: a page of another origin cannot start a studio job (form post or fetch)', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  const studio = await startStudio({ root, port: 0 });
+  const target = `${studio.url}api/jobs`;
+  const evil = http.createServer((_, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(`<form id=f method=POST enctype="text/plain" action="${target}"><input name='{"system":"text","options":{"steps":1,"x":"' value='"}}'></form>
+<script>fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"system":"text","options":{"steps":1}}' }).finally(() => document.getElementById('f').submit());</script>`);
+  });
+  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  try {
+    const page = await browser.newPage();
+    const evilPort = (evil.address() as { port: number }).port;
+    await page.goto(`http://localhost:${evilPort}/`);
+    await page.waitForURL(/api\/jobs/, { timeout: 10_000 }); // the form landed on the studio's answer
+    assert.match(await page.content(), /session token|other sites|application\/json/);
+    const r = await request(studio.url, 'GET', '/api/jobs');
+    assert.deepEqual(JSON.parse(r.body), [], 'no job was started');
+  } finally {
+    await browser.close();
+    evil.close();
     await studio.close();
     rmSync(root, { recursive: true, force: true });
   }

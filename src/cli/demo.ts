@@ -1,7 +1,7 @@
 // `loom demo`: every system that exists, briefly, on built-in data, within a time budget;
 // a gallery folder with the pictures and texts and an index.html that shows them with their
 // settings and timings. Orchestration only: the work is the library's.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
 import { Rng } from '../io/random.js';
@@ -17,6 +17,7 @@ import { loadBackbone } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { applyCommon, onInterrupt } from './common.js';
+import { makeFolder } from '../io/files.js';
 
 const OPTS: OptSpecs = {
   out: { type: 'string', help: 'gallery folder', default: 'gallery', meta: 'DIR' },
@@ -37,6 +38,13 @@ interface Entry {
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
+/** Marks a folder as a demo gallery, so --force knows what it may replace. */
+const GALLERY_MARK = '.loom-gallery';
+const GALLERY_FILES = [
+  'index.html', 'demo.json', 'vae-grid.png', 'vae-samples.png', 'gan-samples.png', 'gan-losses.png',
+  'dream-original.png', 'dream.png', 'style-painting.png', 'style.png', 'runs/text', 'runs/vae', 'runs/gan',
+];
+
 export async function demoCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, OPTS);
   if (o.help) {
@@ -47,10 +55,14 @@ export async function demoCommand(args: string[]): Promise<void> {
   applyCommon(o);
   const out: string = o.out;
   if (existsSync(out) && readdirSync(out).length > 0) {
-    if (!o.force) throw new UserError(`${out} is not empty; pass --force to replace the gallery in it, or choose another --out`);
-    rmSync(out, { recursive: true, force: true });
+    const isGallery = existsSync(path.join(out, GALLERY_MARK)) || existsSync(path.join(out, 'demo.json'));
+    if (!isGallery) throw new UserError(`${out} is not empty and holds no Loom gallery; choose another --out`);
+    if (!o.force) throw new UserError(`${out} holds a gallery; pass --force to replace it, or choose another --out`);
+    // Only what a demo writes goes; anything else the user put there stays.
+    for (const f of GALLERY_FILES) rmSync(path.join(out, f), { recursive: true, force: true });
   }
-  mkdirSync(out, { recursive: true });
+  makeFolder(out);
+  writeFileSync(path.join(out, GALLERY_MARK), 'a gallery written by `loom demo`; --force replaces only its files\n');
   const runs = path.join(out, 'runs');
   const stop = onInterrupt(() => console.error('loom: stopping the current system early'));
   const seed = o.seed ?? 0;

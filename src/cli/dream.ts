@@ -1,5 +1,4 @@
 // `loom dream <image>` and `loom weights import|list`. Thin over src/models/dream and src/vision.
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
 import { readImage, writeAnimation, writeImage } from '../io/images.js';
@@ -10,6 +9,7 @@ import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
+import { prepareOutputFile } from '../io/files.js';
 
 const d = DREAM_DEFAULTS;
 const DREAM: OptSpecs = {
@@ -39,8 +39,9 @@ export async function dreamCommand(args: string[]): Promise<void> {
   if (o.device !== 'cpu') throw new UserError('dream runs on the CPU only for now (--device cpu)');
   const zoom = o.zoomFrames !== undefined;
   if (zoom && !/\.(gif|webp)$/i.test(o.out)) throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
-  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or add --force`);
+  if (zoom && !(o.zoom > 0 && o.zoom <= 4)) throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
   applyCommon(o);
+  prepareOutputFile(o.out, o.force);
   const cfg: DreamConfig = {
     layers: parseLayers(o.layers), octaves: o.octaves, octaveScale: o.octaveScale, steps: o.steps, stepSize: o.stepSize,
     maxLoss: o.maxLoss > 0 ? o.maxLoss : null, jitter: o.jitter, tile: o.tile, seed: o.seed ?? 0,

@@ -9,6 +9,7 @@ import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
+import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
   data: { type: 'string', help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images', default: GAN_DEFAULTS.data, meta: 'SRC' },
@@ -35,8 +36,8 @@ const TRAIN: OptSpecs = {
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
 };
-const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images', default: 64 }, out: { type: 'string', help: 'image file', meta: 'FILE' }, ...COMMON };
-const WALK: OptSpecs = { frames: { type: 'int', help: 'frames of the walk', default: 60 }, out: { type: 'string', help: '.gif or .webp file', meta: 'FILE' }, ...COMMON };
+const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images', default: 64 }, out: { type: 'string', help: 'image file', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' }, ...COMMON };
+const WALK: OptSpecs = { frames: { type: 'int', help: 'frames of the walk', default: 60 }, out: { type: 'string', help: '.gif or .webp file', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' }, ...COMMON };
 
 export async function ganCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
@@ -79,6 +80,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('give the run folder or checkpoint of a trained GAN');
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
+  prepareOutputFile(o.out, o.force);
   const g = loadGenerator(positionals[0]);
   try {
     if (verb === 'sample') {

@@ -1,6 +1,6 @@
 // `loom style <content> <style>[:weight] ...`, `loom style train`, `loom style apply`.
 // Thin over src/models/style.
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
 import { readImage, writeImage } from '../io/images.js';
@@ -10,6 +10,7 @@ import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
+import { makeFolder, prepareOutputFile } from '../io/files.js';
 
 const s = STYLE_DEFAULTS;
 const BACKBONE: OptSpecs = {
@@ -80,8 +81,8 @@ export async function styleCommand(args: string[]): Promise<void> {
   if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam') throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
   if (!['content', 'style', 'noise'].includes(o.init)) throw new UserError(`--init must be content, style or noise, got ${o.init}`);
   if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
-  if (existsSync(o.out) && !o.force) throw new UserError(`${o.out} exists; choose another --out or add --force`);
   applyCommon(o);
+  prepareOutputFile(o.out, o.force);
   const cfg: StyleConfig = {
     height: o.height, iterations: o.iterations, maxEvals: o.maxEvals, optimizer: o.optimizer, lr: o.lr,
     contentWeight: o.contentWeight ?? null, styleWeight: o.styleWeight ?? null, tvWeight: o.tvWeight ?? null,
@@ -166,7 +167,7 @@ async function styleApply(args: string[]): Promise<void> {
   applyCommon(o);
   const [source, ...images] = positionals;
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
-  if (many) mkdirSync(o.out, { recursive: true });
+  if (many) makeFolder(o.out);
   const net = loadStyleNet(source);
   try {
     for (const spec of images) {

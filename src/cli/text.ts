@@ -106,9 +106,10 @@ async function textTrain(args: string[]): Promise<void> {
     },
     onEpoch: (e) => {
       if (o.json) {
-        return console.log(JSON.stringify({ epoch: e.epoch, step: e.step, train_bpc: e.train_bpc, val_bpc: e.val_bpc, best: e.best, samples: e.samples }));
+        return console.log(JSON.stringify({ epoch: e.epoch, step: e.step, train_bpc: e.train_bpc, val_bpc: e.val_bpc, val_chars: e.val_chars, val_total: e.val_total, best: e.best, samples: e.samples }));
       }
-      const val = e.val_bpc === null ? 'no held-out text' : `held-out ${e.val_bpc.toFixed(3)} bpc${e.best ? ' (best so far)' : ''}`;
+      const sampled = e.val_chars < e.val_total ? ` on the first ${e.val_chars.toLocaleString('en')} of ${e.val_total.toLocaleString('en')} characters` : '';
+      const val = e.val_bpc === null ? 'no held-out text' : `held-out ${e.val_bpc.toFixed(3)} bpc${sampled}${e.best ? ' (best so far)' : ''}`;
       progress.line(`epoch ${Number(e.epoch.toFixed(3))} (step ${e.step}): train ${e.train_bpc.toFixed(3)} bpc, ${val}`);
       for (const s of e.samples) progress.line(`--- temperature ${s.temperature} ---\n${s.prime}${s.text}\n`);
     },

@@ -12,6 +12,7 @@ import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
+import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
   data: { type: 'string', help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images', default: VAE_DEFAULTS.data, meta: 'SRC' },
@@ -32,7 +33,7 @@ const TRAIN: OptSpecs = {
   ...COMMON,
 };
 
-const OUT = { out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' } } satisfies OptSpecs;
+const OUT = { out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' } } satisfies OptSpecs;
 const GRID: OptSpecs = { size: { type: 'int', help: 'points per side', default: 15 }, dims: { type: 'numbers', help: 'the two latent dimensions to span', default: [0, 1] }, ...OUT, ...COMMON };
 const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images drawn from the prior', default: 64 }, ...OUT, ...COMMON };
 const INTERP: OptSpecs = { steps: { type: 'int', help: 'images along the walk', default: 10 }, slerp: { type: 'bool', help: 'spherical instead of linear interpolation' }, ...OUT, ...COMMON };
@@ -124,6 +125,7 @@ async function withModel(args: string[], specs: OptSpecs, usage: string, fn: (o:
   if (positionals.length < 1) throw new UserError('give the run folder or checkpoint of a trained VAE');
   applyCommon(o);
   if ('out' in specs && !o.out) throw new UserError('--out FILE is required');
+  if ('out' in specs) prepareOutputFile(o.out, o.force);
   const m = loadVae(positionals[0]);
   try {
     await fn(o, m, positionals.slice(1));

@@ -1,7 +1,11 @@
 // A training run's folder: config.json, metrics.jsonl, samples/, checkpoints. Nothing a
 // user made is overwritten unless they ask (resume continues it, force replaces it).
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { makeFolder } from './files.js';
+
+/** What a run writes at the top of its folder; --force removes these and nothing else. */
+const LOOM_FILES = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors', 'good.safetensors', 'samples'];
 
 export class RunFolder {
   constructor(readonly dir: string) {}
@@ -14,7 +18,7 @@ export class RunFolder {
   }
   file(...parts: string[]): string {
     const p = path.join(this.dir, ...parts);
-    mkdirSync(path.dirname(p), { recursive: true });
+    makeFolder(path.dirname(p));
     return p;
   }
 
@@ -26,33 +30,48 @@ export class RunFolder {
   /**
    * Checks the folder for a new run (refusing a folder that already holds one, unless force)
    * or, with resume, for continuing the run in it (which must exist). Creates nothing:
-   * call create() once the run's input has been checked too.
+   * call create() once the run's input has been checked too. --force replaces a run's own
+   * files and never touches anything else in the folder.
    */
   static open(dir: string, mode: { resume?: boolean; force?: boolean }): RunFolder {
     const run = new RunFolder(dir);
-    run.force = Boolean(mode.force) && !mode.resume;
-    const hasRun = existsSync(path.join(dir, 'config.json')) || existsSync(run.checkpoint);
+    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir} is a file, not a folder; choose another --out`);
     if (mode.resume) {
       if (!existsSync(run.checkpoint)) throw new Error(`there is no checkpoint to resume in ${dir}`);
       return run;
     }
-    if (hasRun && !mode.force) throw new Error(`${dir} already holds a run; pass --resume to continue it or --force to replace it`);
-    if (existsSync(dir) && !hasRun && readdirSync(dir).length > 0 && !mode.force) {
-      throw new Error(`${dir} is not empty; choose another --out or pass --force`);
-    }
+    if (!existsSync(dir)) return run;
+    const entries = readdirSync(dir);
+    const hasCheckpoint = existsSync(run.checkpoint) || existsSync(run.best);
+    if (hasCheckpoint && !mode.force) throw new Error(`${dir} already holds a run; pass --resume to continue it or --force to replace it`);
+    const ours = run.isRun();
+    const clash = entries.filter((f) => LOOM_FILES.includes(f));
+    if (clash.length && !ours) throw new Error(`${dir} holds ${clash[0]}, which Loom did not write; choose another --out`);
+    // A run that failed before its first checkpoint left only its config and log: starting
+    // again replaces them without --force (they would otherwise block every rerun).
+    if (entries.length > clash.length && !mode.force) throw new Error(`${dir} is not empty; choose another --out or pass --force`);
+    run.replace = ours;
     return run;
   }
 
-  private force = false;
-
-  /** Makes the folder; with force, first removes the files of the run it replaces. */
-  create(): void {
-    if (this.force) {
-      for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors', 'samples']) {
-        rmSync(path.join(this.dir, f), { recursive: true, force: true });
-      }
+  /** Whether the folder holds a run that Loom wrote (a checkpoint, or Loom's config.json). */
+  isRun(): boolean {
+    if (existsSync(this.checkpoint) || existsSync(this.best)) return true;
+    try {
+      return typeof JSON.parse(readFileSync(path.join(this.dir, 'config.json'), 'utf8')).system === 'string';
+    } catch {
+      return false;
     }
-    mkdirSync(this.dir, { recursive: true });
+  }
+
+  private replace = false;
+
+  /** Makes the folder; first removes the files of the run it replaces, and only those. */
+  create(): void {
+    if (this.replace) {
+      for (const f of LOOM_FILES) rmSync(path.join(this.dir, f), { recursive: true, force: true });
+    }
+    makeFolder(this.dir);
   }
 
   writeConfig(config: unknown): void {
@@ -64,6 +83,24 @@ export class RunFolder {
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+  }
+  /**
+   * Drops the lines logged after `step`: a resumed run replays those steps, and a run
+   * killed between checkpoints would otherwise list them twice. Lines without a step stay.
+   */
+  trimMetrics(step: number): void {
+    const f = path.join(this.dir, 'metrics.jsonl');
+    if (!existsSync(f)) return;
+    const kept = readFileSync(f, 'utf8').split('\n').filter((l) => {
+      if (!l) return false;
+      try {
+        const m = JSON.parse(l);
+        return typeof m.step !== 'number' || m.step <= step;
+      } catch {
+        return false; // a line cut short by the kill
+      }
+    });
+    writeFileSync(f, kept.map((l) => l + '\n').join(''));
   }
   readMetrics(): Record<string, any>[] {
     const f = path.join(this.dir, 'metrics.jsonl');

@@ -52,13 +52,18 @@ export class JobQueue extends EventEmitter {
   private seen = new Set<string>();
   private poll: NodeJS.Timeout | null = null;
 
-  constructor(readonly root: string) {
+  /** `history`: how many jobs the list keeps; the oldest finished ones go first. */
+  constructor(readonly root: string, readonly history = 100) {
     super();
   }
 
   add(system: string, args: string[], folder: string): Job {
     const job: Job = { id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, system, args, folder, status: 'queued', created: Date.now() };
     this.jobs.push(job);
+    for (let i = 0; this.jobs.length > this.history && i < this.jobs.length; ) {
+      if (['done', 'failed', 'cancelled'].includes(this.jobs[i].status)) this.jobs.splice(i, 1);
+      else i++;
+    }
     this.emitEvent({ type: 'job', job });
     this.next();
     return job;

@@ -3,6 +3,7 @@
 export const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Loom studio</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="loom-token" content="__LOOM_TOKEN__">
 <style>
  body{font:14px system-ui,sans-serif;margin:0;background:#f6f6f3;color:#222}
  header{background:#233;color:#fff;padding:10px 16px;display:flex;gap:8px;align-items:center}
@@ -29,6 +30,7 @@ export const PAGE = `<!doctype html>
 <section id="tab-text" class="on">
  <fieldset data-system="text"><legend>train a character-level LSTM</legend>
   <label>corpus <input data-opt="corpus" id="text-corpus" value="builtin:sotu"></label>
+  <label>upload <input type="file" accept=".txt,text/plain" class="upload" data-target="text-corpus" id="text-upload"></label>
   <label>steps <input type="number" data-opt="steps" id="text-steps" value="300"></label>
   <label>units <input type="number" data-opt="units" id="text-units" value="128"></label>
   <label>maxlen <input type="number" data-opt="maxlen" id="text-maxlen" value="60"></label>
@@ -131,8 +133,12 @@ function show(tab) {
   if (tab === 'runs') loadRuns();
 }
 
+// The server's per-session token: every request that changes something carries it.
+const TOKEN = document.querySelector('meta[name=loom-token]').content;
 async function api(method, url, body) {
-  const r = await fetch(url, { method, headers: body ? { 'content-type': 'application/json' } : {}, body: body ? JSON.stringify(body) : undefined });
+  const headers = { 'x-loom-token': TOKEN };
+  if (body) headers['content-type'] = 'application/json';
+  const r = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(data.error || r.statusText);
   return data;
@@ -223,7 +229,8 @@ async function refreshImages() {
 }
 for (const up of document.querySelectorAll('input.upload')) up.onchange = async () => {
   const f = up.files[0]; if (!f) return;
-  const r = await fetch('/api/upload', { method: 'POST', headers: { 'content-type': f.type }, body: f });
+  const type = up.accept.startsWith('.txt') ? 'text/plain' : f.type;
+  const r = await fetch('/api/upload', { method: 'POST', headers: { 'content-type': type, 'x-loom-token': TOKEN }, body: f });
   const data = await r.json();
   if (!r.ok) { alert(data.error); return; }
   await refreshImages(); $(up.dataset.target).value = data.id;
@@ -245,7 +252,7 @@ async function refreshModels() {
 $('gen-temp').oninput = () => ($('gen-temp-v').textContent = $('gen-temp').value);
 $('gen-go').onclick = async () => {
   const out = $('gen-out'); out.textContent = ''; // the stream starts with the prime
-  const r = await fetch('/api/text/generate', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({
+  const r = await fetch('/api/text/generate', { method: 'POST', headers: { 'content-type': 'application/json', 'x-loom-token': TOKEN }, body: JSON.stringify({
     run: $('gen-run').value, prime: $('gen-prime').value, temperature: Number($('gen-temp').value), topK: Number($('gen-topk').value), topP: Number($('gen-topp').value), length: Number($('gen-length').value) }) });
   if (!r.ok) { out.textContent = (await r.json()).error; return; }
   const reader = r.body.getReader(); const dec = new TextDecoder();

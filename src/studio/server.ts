@@ -3,21 +3,29 @@
 // milliseconds. The browser names runs and uploads, never paths: nothing it sends reaches
 // outside the studio's runs/ and uploads/ folders.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../torch/index.js';
 import { imageGrid, toBytes } from '../io/images.js';
 import { BUILTIN_IMAGES } from '../io/builtin-images.js';
+import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
 import { loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import type { ImageDataset } from '../io/datasets.js';
 import { loadGenerator } from '../models/gan/index.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { PAGE } from './page.js';
+import { makeFolder } from '../io/files.js';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
+/** Text generations that run at once; more wait their turn, and past the queue get a 429. */
+export const GENERATE_CONCURRENCY = 2;
+export const GENERATE_QUEUE = 8;
+/** Jobs the studio remembers; the oldest finished ones are forgotten first. */
+export const JOB_HISTORY = 100;
+const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -26,10 +34,11 @@ class HttpError extends Error {
 }
 
 /** Options the page may set, per system, and how the CLI spells the job. */
-const SYSTEMS: Record<string, { verb: string[]; options: Record<string, 'int' | 'number' | 'word' | 'bool' | 'image'>; out: 'folder' | 'file' }> = {
-  text: { verb: ['text', 'train'], out: 'folder', options: { corpus: 'word', steps: 'int', units: 'int', maxlen: 'int', batch: 'int', minutes: 'number', 'sample-length': 'int', 'log-every': 'int', 'save-every': 'int', 'eval-every': 'int', lr: 'number' } },
-  vae: { verb: ['vae', 'train'], out: 'folder', options: { data: 'word', epochs: 'int', latent: 'int', batch: 'int', limit: 'int', minutes: 'number', 'log-every': 'int' } },
-  gan: { verb: ['gan', 'train'], out: 'folder', options: { data: 'word', steps: 'int', batch: 'int', 'g-filters': 'int', 'd-filters': 'int', 'sample-every': 'int', 'log-every': 'int', limit: 'int', minutes: 'number' } },
+type OptionKind = 'int' | 'number' | 'word' | 'bool' | 'image' | 'corpus' | 'data';
+const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
+  text: { verb: ['text', 'train'], out: 'folder', options: { corpus: 'corpus', steps: 'int', units: 'int', maxlen: 'int', batch: 'int', minutes: 'number', 'sample-length': 'int', 'log-every': 'int', 'save-every': 'int', 'eval-every': 'int', lr: 'number' } },
+  vae: { verb: ['vae', 'train'], out: 'folder', options: { data: 'data', epochs: 'int', latent: 'int', batch: 'int', limit: 'int', minutes: 'number', 'log-every': 'int' } },
+  gan: { verb: ['gan', 'train'], out: 'folder', options: { data: 'data', steps: 'int', batch: 'int', 'g-filters': 'int', 'd-filters': 'int', 'sample-every': 'int', 'log-every': 'int', limit: 'int', minutes: 'number' } },
   dream: { verb: ['dream'], out: 'file', options: { image: 'image', layers: 'word', octaves: 'int', 'octave-scale': 'number', steps: 'int', 'step-size': 'number', 'max-loss': 'number', jitter: 'int', 'max-side': 'int', seed: 'int' } },
   style: { verb: ['style'], out: 'file', options: { content: 'image', style: 'image', height: 'int', iterations: 'int', 'max-evals': 'int', optimizer: 'word', 'preserve-colors': 'bool', 'style-weight': 'number', 'content-weight': 'number', seed: 'int' } },
 };
@@ -40,8 +49,30 @@ export interface StudioOptions {
   host?: string;
 }
 
+/** At most `size` holders at once; up to `queue` more wait; beyond that, a 429. */
+class Gate {
+  private active = 0;
+  private waiting: (() => void)[] = [];
+  constructor(readonly size: number, readonly queue: number) {}
+  acquire(): Promise<void> {
+    if (this.active < this.size) {
+      this.active++;
+      return Promise.resolve();
+    }
+    if (this.waiting.length >= this.queue) throw new HttpError(429, 'too many generations at once; try again when one has finished');
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
 export interface Studio {
   url: string;
+  /** The page's session token (printed by `loom studio` only inside the URL it opens). */
+  token: string;
   root: string;
   close(): Promise<void>;
 }
@@ -66,6 +97,10 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
 }
 
 async function readJson(req: http.IncomingMessage): Promise<Record<string, any>> {
+  // Only JSON typed as JSON: a cross-site <form> can send text/plain without a preflight.
+  if (!/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+    throw new HttpError(415, 'the request body must be JSON, sent with Content-Type: application/json');
+  }
   const body = await readBody(req, 64 * 1024);
   try {
     const v = JSON.parse(body.toString('utf8'));
@@ -86,10 +121,17 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const root = path.resolve(opts.root);
   const runs = path.join(root, 'runs');
   const uploads = path.join(root, 'uploads');
-  mkdirSync(runs, { recursive: true });
-  mkdirSync(uploads, { recursive: true });
+  makeFolder(runs);
+  makeFolder(uploads);
   const realRoot = realpathSync(root);
-  const queue = new JobQueue(root);
+  const queue = new JobQueue(root, JOB_HISTORY);
+  const token = randomBytes(24).toString('base64url');
+  const tokenBytes = Buffer.from(token);
+  const page = PAGE.replace('__LOOM_TOKEN__', token);
+  // Filled in once the port is known.
+  const allowedHosts = new Set<string>();
+  const allowedOrigins = new Set<string>();
+  const generations = new Gate(GENERATE_CONCURRENCY, GENERATE_QUEUE);
   const clients = new Set<http.ServerResponse>();
   queue.on('event', (e: JobEvent) => {
     const data = `data: ${JSON.stringify(e)}\n\n`;
@@ -103,6 +145,15 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const gans = new Map<string, ReturnType<typeof loadGenerator>>();
 
+  const corpusArg = (v: unknown): string => {
+    if (typeof v === 'string' && (BUILTIN_CORPORA as readonly string[]).includes(v)) return v;
+    if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.txt$/.test(v)) {
+      const f = path.join(uploads, v.slice(7));
+      if (!existsSync(f)) throw new HttpError(404, `no upload ${v}`);
+      return f;
+    }
+    throw new HttpError(400, `corpus must be a built-in corpus (${BUILTIN_CORPORA.join(', ')}) or an uploaded text`);
+  };
   const imageArg = (v: unknown, what: string): string => {
     if (typeof v === 'string' && v.startsWith('builtin:') && BUILTIN_IMAGES.includes(v.slice(8))) return v;
     if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.png$/.test(v)) {
@@ -114,17 +165,26 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
 
   const startJob = (body: Record<string, any>) => {
-    const spec = SYSTEMS[body.system];
+    const spec = typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
     if (!spec) throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${Object.keys(SYSTEMS).join(', ')}`);
     const options = (body.options ?? {}) as Record<string, unknown>;
-    if (typeof options !== 'object' || Array.isArray(options)) throw new HttpError(400, 'options must be an object');
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new HttpError(400, 'options must be an object');
     const args = [...spec.verb];
     for (const [k, v] of Object.entries(options)) {
-      const kind = spec.options[k];
+      const kind = Object.hasOwn(spec.options, k) ? spec.options[k] : undefined;
       if (!kind) throw new HttpError(400, `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`);
       if (v === null || v === '' || v === undefined || kind === 'image') continue;
       if (kind === 'bool') {
         if (v === true) args.push(`--${k}`);
+        continue;
+      }
+      if (kind === 'corpus') {
+        args.push(`--${k}`, corpusArg(v));
+        continue;
+      }
+      if (kind === 'data') {
+        if (typeof v !== 'string' || !BUILTIN_DATA.includes(v)) throw new HttpError(400, `${k} must be one of ${BUILTIN_DATA.join(', ')}`);
+        args.push(`--${k}`, v);
         continue;
       }
       const s = String(v);
@@ -136,7 +196,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     const positional = Object.entries(spec.options).filter(([, kind]) => kind === 'image').map(([k]) => imageArg(options[k], k));
     const folder = `runs/${body.system}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
     if (spec.out === 'file') {
-      mkdirSync(path.join(root, folder), { recursive: true });
+      makeFolder(path.join(root, folder));
       args.push(...positional, '--out', `${folder}/${body.system}.png`);
       if (body.system === 'dream') args.push('--save-octaves');
       if (body.system === 'style') args.push('--save-every', '1');
@@ -168,7 +228,14 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     res.end(data);
   };
 
-  const listRuns = () => readdirSync(runs).filter((d) => statSync(path.join(runs, d)).isDirectory()).sort().map((name) => {
+  const isFolder = (p: string) => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return false; // a dangling link, or gone meanwhile
+    }
+  };
+  const listRuns = () => readdirSync(runs).filter((d) => isFolder(path.join(runs, d))).sort().map((name) => {
     const dir = path.join(runs, name);
     let config: Record<string, unknown> = {};
     try {
@@ -193,9 +260,21 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://studio');
     const p = url.pathname;
+    // DNS rebinding: a page of another site whose name now points here sends its own Host.
+    if (!allowedHosts.has(String(req.headers.host ?? '').toLowerCase())) {
+      throw new HttpError(403, `the studio answers only to ${[...allowedHosts][0]} and localhost`);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const origin = req.headers.origin;
+      if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) throw new HttpError(403, 'requests from other sites are refused');
+      const sent = Buffer.from(String(req.headers['x-loom-token'] ?? ''));
+      if (sent.length !== tokenBytes.length || !timingSafeEqual(sent, tokenBytes)) {
+        throw new HttpError(403, "this request lacks the studio's session token (open the studio's own page)");
+      }
+    }
     if (req.method === 'GET' && (p === '/' || p === '/index.html')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-      return void res.end(PAGE);
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
+      return void res.end(page);
     }
     if (req.method === 'GET' && p === '/api/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -218,9 +297,20 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
     }
     if (p.startsWith('/files/') && req.method === 'GET') return serveFile(res, p.slice('/files/'.length));
+    if (p === '/api/upload' && req.method === 'POST' && /^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+      const body = await readBody(req, UPLOAD_LIMIT);
+      try {
+        decodeText(body, 'the upload');
+      } catch (e) {
+        throw new HttpError(400, (e as Error).message);
+      }
+      const name = `${createHash('sha1').update(body).digest('hex')}.txt`;
+      writeFileSync(path.join(uploads, name), body);
+      return sendJson(res, 201, { id: `upload:${name}` });
+    }
     if (p === '/api/upload' && req.method === 'POST') {
       const type = String(req.headers['content-type'] ?? '');
-      if (!/^image\/(png|jpeg|webp|gif)$/.test(type)) throw new HttpError(415, `uploads must be PNG, JPEG, WebP or GIF images, not ${type || 'untyped data'}`);
+      if (!/^image\/(png|jpeg|webp|gif)$/.test(type)) throw new HttpError(415, `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`);
       const body = await readBody(req, UPLOAD_LIMIT);
       let pngBytes: Buffer;
       try {
@@ -242,6 +332,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
       if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
       if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
+      await generations.acquire();
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       let header = true;
@@ -257,6 +348,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
         res.write(c);
       });
       child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+      child.on('close', () => generations.release());
       child.on('close', (code) => res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`));
       res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
       return;
@@ -308,7 +400,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     handle(req, res).catch((e: unknown) => {
       // Library errors about bad input are plain Errors: a 400; anything else is the studio's bug.
       const status = e instanceof HttpError ? e.status : e instanceof Error && e.constructor === Error ? 400 : 500;
-      const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      // The page never learns where the studio's files live on the server.
+      const message = (e instanceof Error ? e.message.split('\n')[0] : String(e)).split(root + path.sep).join('').split(root).join('.');
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     });
@@ -319,8 +412,13 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   });
   const addr = server.address() as { port: number; address: string };
   const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  for (const h of [host, 'localhost', '127.0.0.1', '[::1]']) {
+    allowedHosts.add(`${h}:${addr.port}`.toLowerCase());
+    allowedOrigins.add(`http://${h}:${addr.port}`.toLowerCase());
+  }
   return {
     url: `http://${host}:${addr.port}/`,
+    token,
     root,
     close: () => new Promise<void>((resolve) => {
       queue.close();

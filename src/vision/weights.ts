@@ -1,6 +1,6 @@
 // Pretrained backbones: import weights once (TF.js/nsfwjs, torchvision .pth, Keras .h5) into
 // a safetensors file in the cache folder, and build a ready network from such a file.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../torch/index.js';
@@ -12,6 +12,7 @@ import { InceptionV3 } from './inception.js';
 import { inceptionFromKeras, vgg19FromKeras, type KerasWeights } from './keras-weights.js';
 import { nsfwjsInceptionFolder, readTfjsModel, tfjsWeights } from './tfjs.js';
 import { VGG19 } from './vgg.js';
+import { makeFolder } from '../io/files.js';
 
 export type Arch = 'inception' | 'vgg19';
 /**
@@ -132,7 +133,7 @@ export function importWeights(source: string, opts: { as?: Arch; cache?: string 
     return r;
   });
   const file = path.join(cache, `${cacheName(converted.info)}.safetensors`);
-  mkdirSync(cache, { recursive: true });
+  makeFolder(cache);
   try {
     saveSafetensors(file, converted.sd, { ...converted.info, width: String(converted.info.width) });
   } finally {

@@ -253,6 +253,7 @@ export async function trainGan(
   if (ck) {
     restoreCheckpoint(ck, parts);
     step = ck.step;
+    run.trimMetrics(step);
     history = (ck.extra.history as typeof history) ?? history;
     ck.dispose();
   } else {

@@ -237,6 +237,7 @@ export async function trainFastStyle(
   if (ck) {
     restoreCheckpoint(ck, parts);
     step = ck.step;
+    run.trimMetrics(step);
     ck.dispose();
   } else {
     run.create();

@@ -78,6 +78,9 @@ export interface EpochLog {
   step: number;
   train_bpc: number;
   val_bpc: number | null;
+  /** Held-out characters scored, and how many there are (more when capped at HELD_OUT_LIMIT). */
+  val_chars: number;
+  val_total: number;
   best: boolean;
   samples: { temperature: number; prime: string; text: string }[];
 }
@@ -97,6 +100,11 @@ export interface TextTrainResult {
 }
 
 const LN2 = Math.LN2;
+/**
+ * Held-out text beyond this many characters is scored on its first this-many only, so an
+ * evaluation costs a bounded time whatever the corpus (and stays comparable across epochs).
+ */
+export const HELD_OUT_LIMIT = 200_000;
 
 export function validateTextConfig(c: TextTrainConfig): void {
   wholeNumber('maxlen', c.maxlen, 1);
@@ -184,6 +192,7 @@ export function trainText(
   const nVal = Math.floor(ids.length * cfg.valFraction);
   const train = ids.subarray(0, ids.length - nVal);
   const val = ids.subarray(ids.length - nVal);
+  const scored = val.subarray(0, Math.min(val.length, HELD_OUT_LIMIT));
   if (ck && ck.extra.fingerprint !== fingerprint(ids)) {
     ck.dispose();
     throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
@@ -216,9 +225,7 @@ export function trainText(
     step = ck.step;
     bestValBpc = (ck.extra.bestValBpc as number | null) ?? null;
     ck.dispose();
-    // Lines logged after the checkpoint belong to steps that will be run again.
-    const kept = run.readMetrics().filter((m) => (m.step ?? 0) <= step);
-    writeFileSync(run.file('metrics.jsonl'), kept.map((m) => JSON.stringify(m) + '\n').join(''));
+    run.trimMetrics(step);
   } else {
     run.create();
     run.writeConfig({ system: 'text', ...cfg });
@@ -244,7 +251,7 @@ export function trainText(
   let lastVal: number | null = null;
 
   const endOfEpoch = (epoch: number) => {
-    lastVal = nVal > cfg.maxlen ? evaluateBpc(model, val, cfg.maxlen) : null;
+    lastVal = nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null;
     const best = lastVal !== null && (bestValBpc === null || lastVal < bestValBpc);
     if (best) bestValBpc = lastVal;
     const rng = new Rng(cfg.seed, epoch, 0x5a);
@@ -264,10 +271,12 @@ export function trainText(
       step,
       train_bpc: epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN,
       val_bpc: lastVal,
+      val_chars: scored.length,
+      val_total: val.length,
       best,
       samples,
     };
-    run.log({ epoch, step, train_bpc: log.train_bpc, val_bpc: lastVal, best });
+    run.log({ epoch, step, train_bpc: log.train_bpc, val_bpc: lastVal, val_chars: scored.length, val_total: val.length, best });
     epochLossSum = 0;
     epochLossCount = 0;
     save();
@@ -339,7 +348,7 @@ export function trainText(
     if (step % stepsPerEpoch === 0) endOfEpoch(step / stepsPerEpoch);
     else {
       if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
-        const valBpc = nVal > cfg.maxlen ? evaluateBpc(model, val, cfg.maxlen) : null;
+        const valBpc = nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null;
         run.log({ step, epoch: step / stepsPerEpoch, val_bpc: valBpc, elapsed_s: (Date.now() - started) / 1000 });
         hooks.onEval?.({ step, val_bpc: valBpc });
       }

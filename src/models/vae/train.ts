@@ -173,6 +173,7 @@ export async function trainVae(
   if (ck) {
     restoreCheckpoint(ck, { modules: { model }, optimizers: { opt } });
     step = ck.step;
+    run.trimMetrics(step);
     ck.dispose();
   } else {
     run.create();
