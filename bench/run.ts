@@ -1,14 +1,26 @@
 // `npm run bench -- [engine|text|vae|gan|dream|style|all] [--quick]`: Loom beside PyTorch, printed as ratios.
+// `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
 import { vaeBench } from './vae.js';
 import { ganBench } from './gan.js';
 import { dreamBench, dreamMemory } from './dream.js';
 import { styleBench } from './style.js';
+import { soakBench } from './soak.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const which = args.find((a) => !a.startsWith('--')) ?? 'all';
+if (which === 'soak') {
+  const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  const minutes = Number(at('--minutes') ?? 30);
+  if (!(minutes > 0)) {
+    console.error('--minutes needs a number > 0');
+    process.exit(2);
+  }
+  const results = await soakBench(minutes, at('--only')?.split(',') ?? null);
+  process.exit(results.every((r) => r.exitCode === 0) ? 0 : 1);
+}
 if (which === 'dream-memory') {
   dreamMemory();
   process.exit(0);

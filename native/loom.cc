@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 #include <link.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <cstdlib>
 #include <cstring>
@@ -41,6 +42,8 @@ struct Box {
 };
 
 int64_t g_live = 0;
+// Handles the GC released before dispose(): with g_live, a count that GC timing cannot move.
+int64_t g_collected = 0;
 int64_t g_live_bytes = 0;
 
 int64_t tensorBytes(const at::Tensor& t) {
@@ -65,6 +68,7 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   g_live_bytes += box->bytes;
   if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
   return Napi::External<Box>::New(env, box, [](Napi::Env e, Box* b) {
+    if (b->alive) g_collected += 1;
     release(e, b);
     delete b;
   });
@@ -610,7 +614,7 @@ Napi::Value Interrupts(const Napi::CallbackInfo& info) {
 // by most of a step's memory per step (issue 13: 0.35 -> 4 GB in 30 s). Large tensors
 // therefore get pages of their own, and freed ones wait in a bounded cache for a block of
 // the same size, so a loop reuses them without page faults or heap growth.
-constexpr size_t kLargeBlock = size_t(1) << 20;
+constexpr size_t kLargeBlock = size_t(64) << 10;
 constexpr size_t kPage = 4096;
 
 struct LargeBlocks {
@@ -690,6 +694,10 @@ Napi::Value CpuMemory(const Napi::CallbackInfo& info) {
   out.Set("largeCached", Napi::Number::New(info.Env(), static_cast<double>(b.cachedBytes)));
   out.Set("maps", Napi::Number::New(info.Env(), static_cast<double>(b.maps)));
   out.Set("reuses", Napi::Number::New(info.Env(), static_cast<double>(b.reuses)));
+  // The C heap (every arena): bytes taken from the system, and how many of them are in use.
+  struct mallinfo2 m = mallinfo2();
+  out.Set("heapSystem", Napi::Number::New(info.Env(), static_cast<double>(m.arena)));
+  out.Set("heapInUse", Napi::Number::New(info.Env(), static_cast<double>(m.uordblks)));
   return out;
 }
 
@@ -707,6 +715,7 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live)));
   out.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(g_live_bytes)));
+  out.Set("undisposed", Napi::Number::New(info.Env(), static_cast<double>(g_live + g_collected)));
   return out;
 }
 

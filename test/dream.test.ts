@@ -74,9 +74,9 @@ test('dream steps do not leak tensors; a zoom animation has frames of the input 
   const rng = new Rng(0);
   const cfg = { layers: { mixed3: 1 }, stepSize: 0.01, jitter: 8, tile: 64, maxLoss: null };
   dreamStep(b, img, cfg, rng);
-  const at1 = T.liveTensors().count;
+  const at1 = T.liveTensors().undisposed;
   for (let i = 0; i < 5; i++) dreamStep(b, img, cfg, rng);
-  assert.equal(T.liveTensors().count, at1);
+  assert.equal(T.liveTensors().undisposed, at1);
   const frames = await dreamZoom(b, T.rand([1, 3, 90, 100]), { ...small, octaves: 1 }, 3);
   assert.equal(frames.length, 3);
   for (const f of frames) assert.deepEqual(f.shape, [1, 3, 90, 100]);

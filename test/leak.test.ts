@@ -24,9 +24,9 @@ test('1,000 training steps of a small network: live tensors after step 10 equal 
     });
     if (step === 1) first = loss;
     last = loss;
-    if (step === 10) at10 = T.liveTensors().count;
+    if (step === 10) at10 = T.liveTensors().undisposed;
   }
-  assert.equal(T.liveTensors().count, at10);
+  assert.equal(T.liveTensors().undisposed, at10);
   assert.ok(last < first / 2, `the loss fell (${first} -> ${last})`);
 });
 
@@ -48,7 +48,7 @@ test('LSTM training steps with Adam and clipping keep the live tensor count flat
       clipGradNorm(params, 1);
       opt.step();
     });
-    counts.push(T.liveTensors().count);
+    counts.push(T.liveTensors().undisposed);
   }
   assert.equal(counts[counts.length - 1], counts[9]);
 });
@@ -68,7 +68,7 @@ test('L-BFGS steps keep the live tensor count flat once its history is full', as
   const counts: number[] = [];
   for (let i = 0; i < 15; i++) {
     opt.step(closure);
-    counts.push(T.liveTensors().count);
+    counts.push(T.liveTensors().undisposed);
   }
   assert.equal(counts[14], counts[5]);
   opt.dispose();

@@ -167,12 +167,12 @@ test('the studio\'s in-process decoding (VAE plane, interpolation) keeps the liv
     };
     await ask('/api/vae/decode?run=vae-t&x=0&y=0'); // loads and caches the model
     await ask('/api/vae/interpolate?run=vae-t&a=0&b=1'); // and the test set
-    const before = T.liveTensors().count;
+    const before = T.liveTensors().undisposed;
     for (let i = 0; i < 5; i++) {
       await ask(`/api/vae/decode?run=vae-t&x=${i / 2}&y=-1`);
       await ask(`/api/vae/interpolate?run=vae-t&a=${i}&b=${i + 1}`);
     }
-    assert.equal(T.liveTensors().count, before);
+    assert.equal(T.liveTensors().undisposed, before);
   } finally {
     await studio.close();
     rmSync(root, { recursive: true, force: true });

@@ -92,9 +92,9 @@ test('style loss evaluations do not leak tensors', () => {
     obj.terms(x).total.backward();
   });
   evaluate();
-  const at1 = T.liveTensors().count;
+  const at1 = T.liveTensors().undisposed;
   for (let i = 0; i < 5; i++) evaluate();
-  assert.equal(T.liveTensors().count, at1);
+  assert.equal(T.liveTensors().undisposed, at1);
   obj.dispose();
   x.grad = null;
   x.dispose();
@@ -119,7 +119,7 @@ test('a fast style net trains a few steps, resumes, and `style apply` writes the
     assert.ok(existsSync(path.join(run, 'samples', 'step000002.png')));
     // Leaks: a resumed run's steps keep the live count flat.
     const counts: number[] = [];
-    await trainFastStyle(b, { ...cfg, steps: 6 }, run, { resume: true }, { onStep: () => void counts.push(T.liveTensors().count) });
+    await trainFastStyle(b, { ...cfg, steps: 6 }, run, { resume: true }, { onStep: () => void counts.push(T.liveTensors().undisposed) });
     assert.equal(counts.length, 3);
     assert.equal(counts[2], counts[1]);
     b.net.dispose();

@@ -111,7 +111,7 @@ test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights a
 
 test('training keeps the live tensor count flat from step to step', () => {
   const counts: number[] = [];
-  trainText(tiny({ corpus: corpus(), steps: 30, logEvery: 1, layers: 2 }), tmp(), {}, { onStep: () => counts.push(T.liveTensors().count) });
+  trainText(tiny({ corpus: corpus(), steps: 30, logEvery: 1, layers: 2 }), tmp(), {}, { onStep: () => counts.push(T.liveTensors().undisposed) });
   assert.equal(counts.length, 30);
   assert.equal(counts[29], counts[4]);
 });
@@ -120,12 +120,12 @@ test('generating 10,000 characters leaves the live tensor count unchanged', () =
   T.manualSeed(0);
   const vocab = Vocab.fromText(TEXT);
   const model = new CharLSTM({ vocabSize: vocab.size, units: 16, layers: 2, dropout: 0 });
-  const before = T.liveTensors().count;
+  const before = T.liveTensors().undisposed;
   let seen = 0;
   const [text] = generate(model, vocab, { length: 10000, prime: 'the ', temperature: 1, onChars: () => void seen++ }, new Rng(3));
   assert.equal(text.length, 10000);
   assert.equal(seen, 10000);
-  assert.equal(T.liveTensors().count, before);
+  assert.equal(T.liveTensors().undisposed, before);
   model.dispose();
 });
 

@@ -70,7 +70,7 @@ test('a few epochs on a small slice of MNIST lower the test -ELBO; the live tens
   const counts: number[] = [];
   const epochs: number[] = [];
   await trainVae(small({ data, epochs: 3, logEvery: 1 }), path.join(tmp(), 'run'), {}, {
-    onStep: () => counts.push(T.liveTensors().count),
+    onStep: () => counts.push(T.liveTensors().undisposed),
     onEpoch: (e) => epochs.push(e.test_elbo_nats),
   });
   assert.equal(epochs.length, 3);

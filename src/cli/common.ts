@@ -1,11 +1,14 @@
 // What every verb does with the shared options, and Ctrl-C handling for long runs.
+import { availableParallelism } from 'node:os';
 import { setNumThreads, watchInterrupts } from '../torch/index.js';
 import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { UserError } from './errors.js';
 
 export function applyCommon(o: { threads?: number; device?: string }): void {
   if (o.threads !== undefined) {
-    if (!(o.threads >= 1)) throw new UserError(`--threads must be at least 1, got ${o.threads}`);
+    // More threads than a few per core only thrash (100000 hung in OpenMP's start-up).
+    const most = 4 * availableParallelism();
+    if (!(o.threads >= 1 && o.threads <= most)) throw new UserError(`--threads must be in 1..${most} (4 per core here), got ${o.threads}`);
     setNumThreads(o.threads);
   }
   if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new UserError(`unknown device '${o.device}'; use cpu or cuda[:N]`);

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `loom` command: `loom <system> <verb> [options]`. Thin over the library.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './args.js';
 import { UserError } from './errors.js';
 
 const USAGE = `usage: loom <command> [options]
@@ -32,7 +32,8 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (cmd) {
     case 'info': {
-      const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+      const { values, positionals } = parseOptions(rest, { json: { type: 'bool', help: 'JSON' }, help: { type: 'bool', help: 'help' } });
+      if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
       if (values.help) {
         console.log('usage: loom info [--json]\n\nPrints Loom\'s version, the libtorch found (version, path), threads, BLAS in use and devices.');
         return;

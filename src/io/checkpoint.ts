@@ -1,7 +1,7 @@
 // Checkpoints: one safetensors file with every module's state, every optimizer's state, the
 // RNG state, the step and the run's config; written atomically, so a kill mid-write leaves
 // the previous checkpoint whole.
-import { getRngState, setRngState, tidy, type Tensor } from '../torch/index.js';
+import { getRngState, isFloating, setRngState, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { Optimizer, OptimizerState } from '../optim/index.js';
 import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from './safetensors.js';
@@ -74,6 +74,15 @@ export function loadCheckpoint(path: string): Checkpoint {
     throw new Error(`${path} is a safetensors file but not a Loom checkpoint`);
   }
   const tensors = st.tensors;
+  // A header that parses over damaged bytes would give garbage silently: weights must be finite.
+  for (const [k, t] of tensors) {
+    if (k === 'rng' || !isFloating(t.dtype)) continue;
+    const finite = Number.isFinite(tidy(() => t.float().sub(t.float()).sum().item())); // x - x is NaN exactly where x is not finite
+    if (!finite) {
+      for (const x of tensors.values()) x.dispose();
+      throw new Error(`${path} is damaged: ${k} holds values that are not finite numbers`);
+    }
+  }
   return {
     step: Number(m.step),
     config: JSON.parse(m.config ?? '{}'),
@@ -105,5 +114,11 @@ export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts, opts: 
     opt.loadStateDict(state);
   }
   const rng = ck.tensors.get('rng');
-  if (rng && (opts.rng ?? true)) setRngState(rng);
+  if (rng && (opts.rng ?? true)) {
+    try {
+      setRngState(rng);
+    } catch {
+      throw new Error('the checkpoint is damaged: its random-number state cannot be restored');
+    }
+  }
 }

@@ -17,12 +17,50 @@ export interface ReadImageOptions {
   height?: number;
 }
 
+/**
+ * The pixel budget. A file over MAX_INPUT_PIXELS is not decoded at all (a 249 KB PNG can say
+ * 16000x16000); an image is held as a tensor only up to MAX_TENSOR_PIXELS after the resize
+ * the caller asked for (24 megapixels: 288 MB as float32 RGB). Past either, one sentence.
+ */
+export const MAX_INPUT_PIXELS = 100_000_000;
+export const MAX_TENSOR_PIXELS = 24_000_000;
+
+/** The size readImage would give, from the file's header alone. */
+async function plannedSize(file: string, opts: ReadImageOptions): Promise<{ width: number; height: number }> {
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(file, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  let { width = 0, height = 0 } = meta;
+  if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
+  const mp = (n: number) => `${(n / 1e6).toFixed(0)} megapixels`;
+  if (width * height > MAX_INPUT_PIXELS) {
+    throw new Error(`${file} is ${width}x${height} (${mp(width * height)}); Loom reads images of at most ${mp(MAX_INPUT_PIXELS)}: shrink it first`);
+  }
+  if (opts.size) return { height: opts.size[0], width: opts.size[1] };
+  if (opts.maxSide) {
+    const f = Math.min(1, opts.maxSide / Math.max(width, height));
+    return { width: Math.round(width * f), height: Math.round(height * f) };
+  }
+  if (opts.height) return { height: opts.height, width: Math.round((width * opts.height) / height) };
+  return { width, height };
+}
+
 /** Reads a PNG, JPEG, WebP (or anything sharp decodes) into a [1, C, H, W] float tensor in [0, 1]. */
 export async function readImage(file: string, opts: ReadImageOptions = {}): Promise<Tensor> {
   if (!existsSync(file)) throw new Error(`cannot read image ${file}: no such file`);
   if (statSync(file).isDirectory()) throw new Error(`cannot read image ${file}: it is a folder`);
+  const planned = await plannedSize(file, opts);
+  if (planned.width * planned.height > MAX_TENSOR_PIXELS) {
+    throw new Error(
+      `${file} would be ${planned.width}x${planned.height}, over Loom's budget of ${MAX_TENSOR_PIXELS / 1e6} megapixels for one image; ` +
+        'shrink it (dream: --max-side, style: --height)',
+    );
+  }
   const channels = opts.channels ?? 3;
-  let img = sharp(file, { failOn: 'error' }).rotate(); // honour EXIF orientation
+  let img = sharp(file, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).rotate(); // honour EXIF orientation
   if (opts.size) img = img.resize(opts.size[1], opts.size[0], { fit: 'fill' });
   else if (opts.maxSide) img = img.resize(opts.maxSide, opts.maxSide, { fit: 'inside', withoutEnlargement: true });
   else if (opts.height) img = img.resize({ height: opts.height });

@@ -104,12 +104,17 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
 }
 
 /** How many native tensors are alive (not disposed and not collected), and their bytes. */
-export const liveTensors = (): { count: number; bytes: number } => native.liveTensors();
+/**
+ * Live tensor handles (`count`, `bytes`), and `undisposed`: handles made and never disposed,
+ * whether or not the GC has since released them. Leak checks compare `undisposed`, which
+ * moves only at explicit points, never with garbage-collection timing.
+ */
+export const liveTensors = (): { count: number; bytes: number; undisposed: number } => native.liveTensors();
 /**
  * Tensors of 1 MiB or more get pages of their own (not the C heap, which fragmented:
  * issue 13); freed ones are cached for reuse, up to 512 MiB. Their bytes in use and cached.
  */
-export const cpuMemory = (): { largeInUse: number; largeCached: number; maps: number; reuses: number } => native.cpuMemory();
+export const cpuMemory = (): { largeInUse: number; largeCached: number; maps: number; reuses: number; heapSystem: number; heapInUse: number } => native.cpuMemory();
 /** Returns the cached large blocks to the system. */
 export const emptyCache = (): void => native.emptyCache();
 /**

@@ -54,8 +54,8 @@ interface Native {
   setRngState(state: Handle): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  liveTensors(): { count: number; bytes: number };
-  cpuMemory(): { largeInUse: number; largeCached: number; maps: number; reuses: number };
+  liveTensors(): { count: number; bytes: number; undisposed: number };
+  cpuMemory(): { largeInUse: number; largeCached: number; maps: number; reuses: number; heapSystem: number; heapInUse: number };
   emptyCache(): void;
   /** Counts SIGINT/SIGTERM from now on where a synchronous loop can poll them; a second one exits at once. */
   watchInterrupts(): void;

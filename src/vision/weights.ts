@@ -15,6 +15,9 @@ import { VGG19 } from './vgg.js';
 import { makeFolder } from '../io/files.js';
 
 export type Arch = 'inception' | 'vgg19';
+
+/** The smallest image side each network takes: smaller inputs vanish inside it. */
+export const minInputSide = (arch: Arch): number => (arch === 'inception' ? 75 : 32);
 /**
  * How an RGB image in [0, 1] becomes the network's input: Inception's [-1, 1]; Caffe's BGR
  * 0..255 minus the ImageNet mean (Keras's VGG weights); torchvision's ImageNet mean/std; or

@@ -4,7 +4,7 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
 import { Rng } from '../../io/random.js';
-import { preprocess, type Backbone } from '../../vision/weights.js';
+import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
 
 export interface DreamConfig {
@@ -157,7 +157,7 @@ export async function dream(backbone: Backbone, rgb: Tensor, cfg: DreamConfig, h
   const [n, c, h, w] = rgb.shape;
   if (n !== 1 || c !== 3) throw new Error(`dream takes one RGB image [1, 3, H, W], got [${rgb.shape}]`);
   const shapes = octaveShapes(h, w, cfg.octaves, cfg.octaveScale);
-  const least = backbone.net.arch === 'inception' ? 75 : 32; // smaller inputs vanish inside the network
+  const least = minInputSide(backbone.net.arch);
   if (Math.min(...shapes[0]) < least) throw new Error(`the smallest octave would be ${shapes[0].join('x')} pixels, under ${backbone.net.arch}'s ${least}; use fewer octaves or a larger image`);
   const rng = new Rng(cfg.seed);
   // The seed works in Inception's [-1, 1]; so does the step size.

@@ -5,7 +5,7 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
 import { Adam, LBFGS } from '../../optim/index.js';
-import { preprocess, type Backbone } from '../../vision/weights.js';
+import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
 import { contentLoss, gram, keepColours, styleLoss, totalVariationLoss } from './losses.js';
 
@@ -93,7 +93,9 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   }
   if (!styles.length) throw new Error('give at least one style image');
   for (const s of styles) if (!(s.weight > 0)) throw new Error(`style weights must be > 0, got ${s.weight}`);
-  if (c.height / 2 ** (c.scales - 1) < 32) throw new Error(`--scales ${c.scales} makes the first scale under 32 pixels high; use fewer scales`);
+  const least = minInputSide(backbone.net.arch);
+  if (c.height < least) throw new Error(`--height must be at least ${least} for ${backbone.net.arch}, got ${c.height}`);
+  if (c.height / 2 ** (c.scales - 1) < least) throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
   const d = styleDefaults(backbone.net.arch);
   const r: ResolvedStyle = {
     content: c.contentLayer ?? d.content,

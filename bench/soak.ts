@@ -1,0 +1,185 @@
+// `npm run bench -- soak [--minutes N] [--only NAME,...]`: every long loop, run as a user runs
+// it (the `loom` command), for N minutes each (default 30), while its resident memory is
+// sampled every second from outside. Prints memory at warm-up, the maximum, the slope and
+// the step-time drift. Issue 13: the C heap fragmented and a run on a play grew to 4 GB.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { printTable, repoRoot } from './util.js';
+
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+
+export interface SoakResult {
+  name: string;
+  seconds: number;
+  /** Resident MB when warm-up ended (a fifth of the run, at least 10 s), and the most seen after. */
+  startMb: number;
+  maxMb: number;
+  /** Least-squares slope of resident MB per minute after warm-up. */
+  slopeMbPerMin: number;
+  /** Mean step time in the last quarter over the first quarter after warm-up (null: no steps logged). */
+  drift: number | null;
+  steps: number;
+  exitCode: number | null;
+}
+
+/** Deterministic text of a few shapes, from the built-in corpus's words. */
+export function soakCorpus(shape: 'play' | 'long-lines' | 'unicode', chars: number): string {
+  const dir = path.join(repoRoot, 'node_modules', '@stdlib', 'datasets-sotu', 'data');
+  const words = readFileSync(path.join(dir, '1946_harry_s_truman_d.txt'), 'utf8').split(/\s+/).filter(Boolean);
+  let seed = 1;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const pick = (n: number) => {
+    const at = Math.floor(rand() * (words.length - n));
+    return words.slice(at, at + n).join(' ');
+  };
+  const names = ['HAMLET', 'OPHELIA', 'POLONIUS', 'HORATIO', 'LAERTES', 'KING', 'QUEEN', 'GHOST'];
+  const accents: [RegExp, string][] = [[/a/g, 'á'], [/e/g, 'ë'], [/o/g, 'ø'], [/s/g, 'ß'], [/c/g, 'ç']];
+  let out = '';
+  while (out.length < chars) {
+    if (shape === 'play') {
+      out += `\n${names[Math.floor(rand() * names.length)]}.\n`;
+      for (let i = 0, n = 1 + Math.floor(rand() * 5); i < n; i++) out += pick(4 + Math.floor(rand() * 6)) + '\n';
+    } else if (shape === 'long-lines') {
+      out += pick(800) + ' '; // paragraphs thousands of characters long, no line breaks
+    } else {
+      let line = pick(8);
+      for (const [re, to] of accents) if (rand() < 0.5) line = line.replace(re, to);
+      out += `${line} ${['Ж', 'λ', '→', '漢', '🙂'][Math.floor(rand() * 5)]}\n`;
+    }
+  }
+  return out.slice(0, chars);
+}
+
+/** The loops, each a `loom` command that runs far longer than the soak unless it has --minutes. */
+export function soakLoops(dir: string, minutes: number): Record<string, string[]> {
+  const corpus = (shape: 'play' | 'long-lines' | 'unicode') => {
+    const f = path.join(dir, `${shape}.txt`);
+    if (!existsSync(f)) writeFileSync(f, soakCorpus(shape, 1_100_000));
+    return f;
+  };
+  const m = String(minutes);
+  const text = (name: string, src: string) => ['text', 'train', '--corpus', src, '--out', path.join(dir, name), '--minutes', m, '--eval-every', '500', '--log-every', '10'];
+  return {
+    'text sotu': text('text-sotu', 'builtin:sotu'),
+    'text play': text('text-play', corpus('play')),
+    'text long lines': text('text-long', corpus('long-lines')),
+    'text non-ASCII': text('text-unicode', corpus('unicode')),
+    'text generate': ['text', 'generate', path.join(dir, 'text-sotu'), '--length', '1000000', '--temperature', '0.8', '--seed', '1'],
+    'vae train': ['vae', 'train', '--out', path.join(dir, 'vae'), '--minutes', m, '--epochs', '100000', '--log-every', '50'],
+    'gan train': ['gan', 'train', '--out', path.join(dir, 'gan'), '--minutes', m, '--steps', '100000000', '--g-filters', '64', '--d-filters', '64', '--log-every', '10', '--sample-every', '500'],
+    'style train': ['style', 'train', '--out', path.join(dir, 'fast'), '--size', '128', '--steps', '100000000', '--sample-every', '200'],
+    'style (L-BFGS)': ['style', 'builtin:horses', 'builtin:scream', '--out', path.join(dir, 'style.png'), '--height', '160', '--iterations', '100000'],
+    'dream zoom': ['dream', 'builtin:kite', '--out', path.join(dir, 'zoom.gif'), '--max-side', '240', '--octaves', '2', '--zoom-frames', '100000', '--steps', '5'],
+  };
+}
+
+function residentMb(pid: number): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Runs one loop for `minutes` (then Ctrl-C, if it has not stopped by itself) and measures it. */
+export function soakOne(name: string, args: string[], minutes: number): Promise<SoakResult> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const rss: [number, number][] = [];
+    const steps: [number, number][] = []; // [seconds, ms per step]
+    const timed: [number, number][] = []; // the same, from records that carry ms_per_step
+    let lastLine = 0;
+    let stderr = '';
+    let buffered = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      buffered += c;
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line.startsWith('{')) continue;
+        try {
+          const r = JSON.parse(line);
+          const now = (performance.now() - t0) / 1000;
+          if (typeof r.ms_per_step === 'number') {
+            steps.push([now, r.ms_per_step]);
+            timed.push([now, r.ms_per_step]);
+          }
+          else if (typeof r.step === 'number' && lastLine) steps.push([now, (now - lastLine) * 1000]);
+          lastLine = now;
+        } catch {
+          // generated text, not a record
+        }
+      }
+      if (buffered.length > 1e6) buffered = buffered.slice(-1e5);
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
+    const sampler = setInterval(() => {
+      const mb = residentMb(child.pid!);
+      if (mb !== null) rss.push([(performance.now() - t0) / 1000, mb]);
+    }, 1000);
+    // Loops without --minutes get a Ctrl-C at the end (a second one after a minute); those
+    // with it must return by themselves, within the wall the issue sets: M + max(0.5, M/20).
+    const wall = args.includes('--minutes') ? minutes + Math.max(0.5, minutes / 20) : minutes;
+    const stop = setTimeout(() => {
+      child.kill('SIGINT');
+      setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+    }, wall * 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearInterval(sampler);
+      clearTimeout(stop);
+      const seconds = (performance.now() - t0) / 1000;
+      const warm = Math.max(10, seconds / 5);
+      const after = rss.filter(([t]) => t >= warm);
+      const startMb = after[0]?.[1] ?? rss.at(-1)?.[1] ?? 0;
+      const maxMb = Math.max(startMb, ...after.map(([, m]) => m));
+      const n = after.length;
+      const mt = after.reduce((s, [t]) => s + t, 0) / n;
+      const mm = after.reduce((s, [, m]) => s + m, 0) / n;
+      const cov = after.reduce((s, [t, m]) => s + (t - mt) * (m - mm), 0);
+      const vt = after.reduce((s, [t]) => s + (t - mt) ** 2, 0);
+      const ms = steps.filter(([t]) => t >= warm).map(([, x]) => x);
+      if (timed.length && ms.length !== timed.length) ms.splice(0, ms.length, ...timed.filter(([t]) => t >= warm).map(([, x]) => x));
+      const q = Math.floor(ms.length / 4);
+      const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      if (code !== 0) console.error(`soak: ${name} exited with ${code}: ${stderr.trim().split('\n').pop()}`);
+      resolve({
+        name,
+        seconds,
+        startMb,
+        maxMb,
+        slopeMbPerMin: n > 2 && vt > 0 ? (cov / vt) * 60 : 0,
+        drift: q >= 2 ? mean(ms.slice(-q)) / mean(ms.slice(0, q)) : null,
+        steps: steps.length,
+        exitCode: code,
+      });
+    });
+  });
+}
+
+export async function soakBench(minutes: number, only: string[] | null): Promise<SoakResult[]> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'loom-soak-'));
+  mkdirSync(dir, { recursive: true });
+  const loops = soakLoops(dir, minutes);
+  console.log(`\nsoak: each loop for ${minutes} min, resident memory sampled every second (${new Date().toISOString().slice(0, 10)})`);
+  const results: SoakResult[] = [];
+  try {
+    for (const [name, args] of Object.entries(loops)) {
+      if (only && !only.includes(name)) continue;
+      const r = await soakOne(name, args, minutes);
+      results.push(r);
+      console.log(`  ${name}: ${r.startMb.toFixed(0)} -> max ${r.maxMb.toFixed(0)} MB, ${r.slopeMbPerMin.toFixed(1)} MB/min`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  printTable(
+    ['loop', 'minutes', 'RSS at warm-up (MB)', 'max (MB)', 'slope (MB/min)', 'step-time drift', 'exit'],
+    results.map((r) => [r.name, (r.seconds / 60).toFixed(1), r.startMb.toFixed(0), r.maxMb.toFixed(0), r.slopeMbPerMin.toFixed(2), r.drift === null ? '-' : `${r.drift.toFixed(2)}x`, String(r.exitCode)]),
+  );
+  return results;
+}
