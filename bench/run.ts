@@ -19,7 +19,7 @@ if (which === 'soak') {
     process.exit(2);
   }
   const results = await soakBench(minutes, at('--only')?.split(',') ?? null);
-  process.exit(results.every((r) => r.exitCode === 0) ? 0 : 1);
+  process.exit(results.every((r) => r.exitCode === 0 || r.signal === 'SIGINT') ? 0 : 1);
 }
 if (which === 'dream-memory') {
   dreamMemory();

@@ -13,9 +13,14 @@ const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 export interface SoakResult {
   name: string;
   seconds: number;
-  /** Resident MB when warm-up ended (a fifth of the run, at least 10 s), and the most seen after. */
+  /**
+   * Resident MB after warm-up (a fifth of the run, at least 10 s) until the loop's nominal
+   * end: the peak of that window's first quarter, the most seen, and the last quarter's peak.
+   */
   startMb: number;
   maxMb: number;
+  lastMb: number;
+  signal: NodeJS.Signals | null;
   /** Least-squares slope of resident MB per minute after warm-up. */
   slopeMbPerMin: number;
   /** Mean step time in the last quarter over the first quarter after warm-up (null: no steps logged). */
@@ -129,21 +134,28 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
       setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
     }, wall * 60_000);
     child.on('error', reject);
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearInterval(sampler);
       clearTimeout(stop);
       const seconds = (performance.now() - t0) / 1000;
-      const warm = Math.max(10, seconds / 5);
-      const after = rss.filter(([t]) => t >= warm);
-      const startMb = after[0]?.[1] ?? rss.at(-1)?.[1] ?? 0;
-      const maxMb = Math.max(startMb, ...after.map(([, m]) => m));
+      // The window: after warm-up, until the loop's nominal end (its final evaluation and
+      // pictures are a bounded spike, not growth; the table's minutes column shows the wall).
+      const end = minutes * 60;
+      const warm = Math.max(10, end / 5);
+      const after = rss.filter(([t]) => t >= warm && t <= end);
+      // A step allocates and frees its working set, so resident memory saws up and down:
+      // compare the peaks of the window's first and last quarters, not two single samples.
+      const quarter = Math.max(1, Math.floor(after.length / 4));
+      const peak = (xs: [number, number][]) => Math.max(0, ...xs.map(([, m]) => m));
+      const startMb = after.length ? peak(after.slice(0, quarter)) : (rss.at(-1)?.[1] ?? 0);
+      const maxMb = Math.max(startMb, peak(after));
+      const lastMb = after.length ? peak(after.slice(-quarter)) : startMb;
       const n = after.length;
       const mt = after.reduce((s, [t]) => s + t, 0) / n;
       const mm = after.reduce((s, [, m]) => s + m, 0) / n;
       const cov = after.reduce((s, [t, m]) => s + (t - mt) * (m - mm), 0);
       const vt = after.reduce((s, [t]) => s + (t - mt) ** 2, 0);
-      const ms = steps.filter(([t]) => t >= warm).map(([, x]) => x);
-      if (timed.length && ms.length !== timed.length) ms.splice(0, ms.length, ...timed.filter(([t]) => t >= warm).map(([, x]) => x));
+      const ms = (timed.length ? timed : steps).filter(([t]) => t >= warm && t <= end).map(([, x]) => x);
       const q = Math.floor(ms.length / 4);
       const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
       if (code !== 0) console.error(`soak: ${name} exited with ${code}: ${stderr.trim().split('\n').pop()}`);
@@ -152,6 +164,8 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
         seconds,
         startMb,
         maxMb,
+        lastMb,
+        signal,
         slopeMbPerMin: n > 2 && vt > 0 ? (cov / vt) * 60 : 0,
         drift: q >= 2 ? mean(ms.slice(-q)) / mean(ms.slice(0, q)) : null,
         steps: steps.length,
@@ -178,8 +192,8 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(
-    ['loop', 'minutes', 'RSS at warm-up (MB)', 'max (MB)', 'slope (MB/min)', 'step-time drift', 'exit'],
-    results.map((r) => [r.name, (r.seconds / 60).toFixed(1), r.startMb.toFixed(0), r.maxMb.toFixed(0), r.slopeMbPerMin.toFixed(2), r.drift === null ? '-' : `${r.drift.toFixed(2)}x`, String(r.exitCode)]),
+    ['loop', 'minutes', 'RSS after warm-up (MB)', 'max (MB)', 'last (MB)', 'slope (MB/min)', 'step-time drift', 'exit'],
+    results.map((r) => [r.name, (r.seconds / 60).toFixed(1), r.startMb.toFixed(0), r.maxMb.toFixed(0), r.lastMb.toFixed(0), r.slopeMbPerMin.toFixed(2), r.drift === null ? '-' : `${r.drift.toFixed(2)}x`, String(r.exitCode ?? r.signal)]),
   );
   return results;
 }

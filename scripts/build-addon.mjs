@@ -45,7 +45,8 @@ const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'))
 const args = [
   '-std=c++17', '-O2', '-fPIC', '-shared', '-fvisibility=hidden',
   `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
-  '-DNAPI_VERSION=8', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+  // NAPI_EXPERIMENTAL: finalizers that call no JS run inside the GC, not on the event loop.
+  '-DNAPI_EXPERIMENTAL', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
   '-Wno-deprecated-declarations', '-Wno-unused-parameter',
   `-I${nodeInclude()}`, `-I${napiInclude}`,
   ...torch.include.map((d) => `-I${d}`),

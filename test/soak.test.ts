@@ -1,0 +1,35 @@
+// A short soak of each long loop, run as a user runs it, with resident memory sampled from
+// outside: the growth that live-tensor counts cannot see (issue 13: a play's short lines
+// grew the C heap to 4 GB in 30 s). `npm run bench -- soak` runs the same loops for longer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { soakLoops, soakOne } from '../bench/soak.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'loom-soak-test-'));
+const GROWTH_MB = 100;
+// Seconds of each loop: enough for hundreds of text steps, where the old growth showed by step 125.
+const RUNS: [string, number][] = [
+  ['text play', 0.75],
+  ['text non-ASCII', 0.35],
+  ['text generate', 0.3], // generates from the 'text non-ASCII' run's folder, below
+  ['vae train', 0.35],
+  ['gan train', 0.35],
+  ['style train', 0.35],
+  ['style (L-BFGS)', 0.35],
+];
+
+for (const [name, minutes] of RUNS) {
+  test(`${name}: resident memory grows by under ${GROWTH_MB} MB after warm-up`, async () => {
+    const loops = soakLoops(dir, minutes);
+    if (name === 'text generate') loops[name][2] = path.join(dir, 'text-unicode');
+    const r = await soakOne(name, loops[name], minutes);
+    // Generation has no checkpoint to write: Ctrl-C ends it outright.
+    assert.ok(r.exitCode === 0 || (name === 'text generate' && r.signal === 'SIGINT'), `exit ${r.exitCode} (${r.signal})`);
+    assert.ok(r.lastMb - r.startMb < GROWTH_MB, `peaks ${r.startMb.toFixed(0)} -> ${r.lastMb.toFixed(0)} MB (max ${r.maxMb.toFixed(0)})`);
+  });
+}
+
+test('cleanup', () => rmSync(dir, { recursive: true, force: true }));
