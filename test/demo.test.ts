@@ -27,6 +27,11 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   writeFileSync(path.join(out, 'mine.txt'), 'keep me');
   const again = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.2'], { encoding: 'utf8' });
   assert.equal(again.status, 2);
-  assert.match(again.stderr, /is not empty; pass --force/);
+  assert.match(again.stderr, /holds a gallery; pass --force/);
   assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
+  // --force replaces the gallery's own files and nothing else (it once deleted the folder).
+  const forced = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.1', '--force'], { encoding: 'utf8' });
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
+  assert.ok(existsSync(path.join(out, 'index.html')));
 });

@@ -49,7 +49,7 @@ const LONG: Record<string, { args: string[]; writes?: string }> = {
   'vae train': { args: ['vae', 'train', '--out', path.join(dir, 'vae'), '--limit', '512', '--batch', '8', '--epochs', '10000', '--log-every', '1'], writes: 'vae/checkpoint.safetensors' },
   'gan train': { args: ['gan', 'train', '--out', path.join(dir, 'gan'), '--limit', '512', '--batch', '8', '--g-filters', '8', '--d-filters', '8', '--steps', '1000000', '--log-every', '1', '--sample-every', '100000'], writes: 'gan/checkpoint.safetensors' },
   'style train': { args: ['style', 'train', '--out', path.join(dir, 'fast'), '--size', '64', '--batch', '1', '--width', '4', '--residual-blocks', '1', '--steps', '1000000', '--sample-every', '100000'], writes: 'fast/checkpoint.safetensors' },
-  style: { args: ['style', 'builtin:horses', 'builtin:scream', '--out', path.join(dir, 'style.png'), '--height', '64', '--iterations', '100000'], writes: 'style.png' },
+  style: { args: ['style', 'builtin:horses', 'builtin:scream', '--out', path.join(dir, 'style.png'), '--height', '80', '--iterations', '100000'], writes: 'style.png' },
   dream: { args: ['dream', 'builtin:kite', '--out', path.join(dir, 'dream.png'), '--max-side', '160', '--octaves', '1', '--steps', '100000', '--max-loss', '0'], writes: 'dream.png' },
 };
 
