@@ -63,7 +63,9 @@ for (const [name, { args, writes }] of Object.entries(LONG)) {
 }
 
 test('a second Ctrl-C ends a run at once, with exit code 130', async () => {
-  const r = await interrupt(['text', 'train', '--out', path.join(dir, 'text2'), '--units', '16', '--batch', '8', '--maxlen', '16', '--steps', '1000000', '--log-every', '1'], 2);
+  // After the first Ctrl-C the run would sample 4 x 200,000 characters: far longer than the
+  // 0.3 s before the second, on any machine, so the second always lands during the wind-down.
+  const r = await interrupt(['text', 'train', '--out', path.join(dir, 'text2'), '--units', '16', '--batch', '8', '--maxlen', '16', '--steps', '1000000', '--log-every', '1', '--sample-length', '200000'], 2);
   assert.equal(r.code, 130, `exit code ${r.code}: ${r.stderr}`);
   assert.ok(r.seconds < 5, `ended ${r.seconds.toFixed(1)} s after the first Ctrl-C`);
 });
