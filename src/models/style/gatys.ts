@@ -162,10 +162,11 @@ export class StyleObjective {
   }
 }
 
-function scaledStyle(style: Tensor, height: number, styleScale: number): Tensor {
+/** The style image at `styleScale` x the output height, never under the network's smallest side. */
+function scaledStyle(style: Tensor, height: number, styleScale: number, least: number): Tensor {
   const [, , h, w] = style.shape;
-  const sh = Math.max(32, Math.round(height * styleScale));
-  return resize(style, sh, Math.max(32, Math.round((w * sh) / h)));
+  const sh = Math.max(least, Math.round(height * styleScale));
+  return resize(style, sh, Math.max(least, Math.round((w * sh) / h)));
 }
 
 /** Stylises `content` (RGB [0, 1]); returns the result at `height` × the content's aspect. */
@@ -179,7 +180,7 @@ export async function transferStyle(backbone: Backbone, content: Tensor, styles:
     const h = Math.round(cfg.height / 2 ** (cfg.scales - 1 - s));
     const w = Math.max(1, Math.round((cw * h) / ch));
     const content255 = T.keep(T.tidy(() => resize(content, h, w).mul(255)));
-    const styles255 = styles.map((st) => ({ image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale).mul(255))), weight: st.weight }));
+    const styles255 = styles.map((st) => ({ image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale, minInputSide(backbone.net.arch)).mul(255))), weight: st.weight }));
     const objective = new StyleObjective(backbone, layers, content255, styles255, resolved.weights);
     const start: Tensor = T.tidy(() => {
       if (x) return resize(x, h, w);
