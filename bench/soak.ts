@@ -95,8 +95,9 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
     const t0 = performance.now();
     const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const rss: [number, number][] = [];
-    const steps: [number, number][] = []; // [seconds, ms per step]
-    const timed: [number, number][] = []; // the same, from records that carry ms_per_step
+    // [seconds, ms per step]: from records that carry ms_per_step, else from line spacing.
+    const timed: [number, number][] = [];
+    const spaced: [number, number][] = [];
     let lastLine = 0;
     let stderr = '';
     let buffered = '';
@@ -109,11 +110,8 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
         try {
           const r = JSON.parse(line);
           const now = (performance.now() - t0) / 1000;
-          if (typeof r.ms_per_step === 'number') {
-            steps.push([now, r.ms_per_step]);
-            timed.push([now, r.ms_per_step]);
-          }
-          else if (typeof r.step === 'number' && lastLine) steps.push([now, (now - lastLine) * 1000]);
+          if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
+          else if (typeof r.step === 'number' && lastLine) spaced.push([now, (now - lastLine) * 1000]);
           lastLine = now;
         } catch {
           // generated text, not a record
@@ -155,7 +153,8 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
       const mm = after.reduce((s, [, m]) => s + m, 0) / n;
       const cov = after.reduce((s, [t, m]) => s + (t - mt) * (m - mm), 0);
       const vt = after.reduce((s, [t]) => s + (t - mt) ** 2, 0);
-      const ms = (timed.length ? timed : steps).filter(([t]) => t >= warm && t <= end).map(([, x]) => x);
+      const steps = timed.length ? timed : spaced;
+      const ms = steps.filter(([t]) => t >= warm && t <= end).map(([, x]) => x);
       const q = Math.floor(ms.length / 4);
       const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
       if (code !== 0) console.error(`soak: ${name} exited with ${code}: ${stderr.trim().split('\n').pop()}`);

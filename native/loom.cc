@@ -15,14 +15,15 @@
 
 #include <cmath>
 
-#include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <dlfcn.h>
-#include <unistd.h>
 #include <link.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>

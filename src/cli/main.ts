@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `loom` command: `loom <system> <verb> [options]`. Thin over the library.
-import { parseOptions } from './args.js';
+import { COMMON, parseOptions } from './args.js';
 import { UserError } from './errors.js';
 
 const USAGE = `usage: loom <command> [options]
@@ -32,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
   }
   switch (cmd) {
     case 'info': {
-      const { values, positionals } = parseOptions(rest, { json: { type: 'bool', help: 'JSON' }, help: { type: 'bool', help: 'help' } });
+      const { values, positionals } = parseOptions(rest, { json: COMMON.json, help: COMMON.help });
       if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
       if (values.help) {
         console.log('usage: loom info [--json]\n\nPrints Loom\'s version, the libtorch found (version, path), threads, BLAS in use and devices.');

@@ -124,8 +124,10 @@ async function withModel(args: string[], specs: OptSpecs, usage: string, fn: (o:
   if (o.help) return void console.log(helpText(usage, 'Uses a VAE trained by `loom vae train`.', specs));
   if (positionals.length < 1) throw new UserError('give the run folder or checkpoint of a trained VAE');
   applyCommon(o);
-  if ('out' in specs && !o.out) throw new UserError('--out FILE is required');
-  if ('out' in specs) prepareOutputFile(o.out, o.force);
+  if ('out' in specs) {
+    if (!o.out) throw new UserError('--out FILE is required');
+    prepareOutputFile(o.out, o.force);
+  }
   const m = loadVae(positionals[0]);
   try {
     await fn(o, m, positionals.slice(1));

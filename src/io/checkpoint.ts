@@ -77,7 +77,11 @@ export function loadCheckpoint(path: string): Checkpoint {
   // A header that parses over damaged bytes would give garbage silently: weights must be finite.
   for (const [k, t] of tensors) {
     if (k === 'rng' || !isFloating(t.dtype)) continue;
-    const finite = Number.isFinite(tidy(() => t.float().sub(t.float()).sum().item())); // x - x is NaN exactly where x is not finite
+    // x - x is NaN exactly where x is not finite (a plain sum could overflow instead).
+    const finite = Number.isFinite(tidy(() => {
+      const x = t.float();
+      return x.sub(x).sum().item();
+    }));
     if (!finite) {
       for (const x of tensors.values()) x.dispose();
       throw new Error(`${path} is damaged: ${k} holds values that are not finite numbers`);

@@ -71,7 +71,7 @@ class Gate {
 
 export interface Studio {
   url: string;
-  /** The page's session token (printed by `loom studio` only inside the URL it opens). */
+  /** The session token the studio's page carries; other clients (tests, scripts) send it too. */
   token: string;
   root: string;
   close(): Promise<void>;
@@ -145,6 +145,12 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const gans = new Map<string, ReturnType<typeof loadGenerator>>();
 
+  /** Stores an upload under the hash of its bytes, so the browser names it and never a path. */
+  const saveUpload = (bytes: Buffer, ext: 'png' | 'txt'): string => {
+    const name = `${createHash('sha1').update(bytes).digest('hex')}.${ext}`;
+    writeFileSync(path.join(uploads, name), bytes);
+    return name;
+  };
   const corpusArg = (v: unknown): string => {
     if (typeof v === 'string' && (BUILTIN_CORPORA as readonly string[]).includes(v)) return v;
     if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.txt$/.test(v)) {
@@ -304,9 +310,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       } catch (e) {
         throw new HttpError(400, (e as Error).message);
       }
-      const name = `${createHash('sha1').update(body).digest('hex')}.txt`;
-      writeFileSync(path.join(uploads, name), body);
-      return sendJson(res, 201, { id: `upload:${name}` });
+      return sendJson(res, 201, { id: `upload:${saveUpload(body, 'txt')}` });
     }
     if (p === '/api/upload' && req.method === 'POST') {
       const type = String(req.headers['content-type'] ?? '');
@@ -320,8 +324,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       } catch {
         throw new HttpError(400, 'the upload is not a readable image');
       }
-      const name = `${createHash('sha1').update(pngBytes).digest('hex')}.png`;
-      writeFileSync(path.join(uploads, name), pngBytes);
+      const name = saveUpload(pngBytes, 'png');
       return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
     }
     if (p === '/api/text/generate' && req.method === 'POST') {
@@ -333,6 +336,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
       if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
       await generations.acquire();
+      if (res.closed || res.destroyed) return generations.release(); // the browser left while it waited
       const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       let header = true;
@@ -348,8 +352,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
         res.write(c);
       });
       child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-      child.on('close', () => generations.release());
-      child.on('close', (code) => res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`));
+      child.on('close', (code) => {
+        generations.release();
+        res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`);
+      });
       res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
       return;
     }

@@ -103,7 +103,6 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
   }
 }
 
-/** How many native tensors are alive (not disposed and not collected), and their bytes. */
 /**
  * Live tensor handles (`count`, `bytes`), and `undisposed`: handles made and never disposed,
  * whether or not the GC has since released them. Leak checks compare `undisposed`, which
@@ -111,7 +110,7 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
  */
 export const liveTensors = (): { count: number; bytes: number; undisposed: number } => native.liveTensors();
 /**
- * Tensors of 1 MiB or more get pages of their own (not the C heap, which fragmented:
+ * Tensors of 64 KiB or more get pages of their own (not the C heap, which fragmented:
  * issue 13); freed ones are cached for reuse, up to the most ever in use at once (at least
  * 256 MiB). Their bytes in use and cached, and the C heap's size and use.
  */
