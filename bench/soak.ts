@@ -57,6 +57,8 @@ export function soakCorpus(shape: 'play' | 'long-lines' | 'unicode', chars: numb
   return out.slice(0, chars);
 }
 
+export const STUDIO_LOOP = 'studio 100 jobs';
+
 /** The loops, each a `loom` command that runs far longer than the soak unless it has --minutes. */
 export function soakLoops(dir: string, minutes: number): Record<string, string[]> {
   const corpus = (shape: 'play' | 'long-lines' | 'unicode') => {
@@ -76,6 +78,7 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     'gan train': ['gan', 'train', '--out', path.join(dir, 'gan'), '--minutes', m, '--steps', '100000000', '--g-filters', '64', '--d-filters', '64', '--log-every', '10', '--sample-every', '500'],
     'style train': ['style', 'train', '--out', path.join(dir, 'fast'), '--size', '128', '--steps', '100000000', '--sample-every', '200'],
     'style (L-BFGS)': ['style', 'builtin:horses', 'builtin:scream', '--out', path.join(dir, 'style.png'), '--height', '160', '--iterations', '100000'],
+    [STUDIO_LOOP]: ['studio', '--port', '0', '--root', path.join(dir, 'studio')],
     'dream zoom': ['dream', 'builtin:kite', '--out', path.join(dir, 'zoom.gif'), '--max-side', '240', '--octaves', '2', '--zoom-frames', '100000', '--steps', '5'],
   };
 }
@@ -89,11 +92,18 @@ function residentMb(pid: number): number | null {
   }
 }
 
+/**
+ * Work that a soak does to a server it started: `waitFor` resolves once the server's
+ * stdout matches; the driver sends requests and reports each unit of work's milliseconds;
+ * when it resolves, the server gets its Ctrl-C.
+ */
+export type Driver = (waitFor: (re: RegExp) => Promise<RegExpExecArray>, step: (ms: number) => void) => Promise<void>;
+
 /** Runs one loop for `minutes` (then Ctrl-C, if it has not stopped by itself) and measures it. */
-export function soakOne(name: string, args: string[], minutes: number): Promise<SoakResult> {
+export function soakOne(name: string, args: string[], minutes: number, drive?: Driver): Promise<SoakResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args, ...(drive ? [] : ['--json'])], { stdio: ['ignore', 'pipe', 'pipe'] });
     const rss: [number, number][] = [];
     // [seconds, ms per step]: from records that carry ms_per_step, else from line spacing.
     const timed: [number, number][] = [];
@@ -101,7 +111,8 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
     let lastLine = 0;
     let stderr = '';
     let buffered = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    child.stdout.setEncoding('utf8');
+    if (!drive) child.stdout.on('data', (c: string) => {
       buffered += c;
       for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
@@ -120,13 +131,34 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
       if (buffered.length > 1e6) buffered = buffered.slice(-1e5);
     });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
+    if (drive) {
+      let said = '';
+      const waiting: [RegExp, (m: RegExpExecArray) => void][] = [];
+      child.stdout.on('data', (c: string) => {
+        said = (said + c).slice(-10_000);
+        for (const [re, done] of waiting) {
+          const m = re.exec(said);
+          if (m) done(m);
+        }
+      });
+      const waitFor = (re: RegExp) => new Promise<RegExpExecArray>((done, fail) => {
+        const m = re.exec(said);
+        if (m) return done(m);
+        waiting.push([re, done]);
+        child.on('close', () => fail(new Error(`it ended before saying ${re}`)));
+      });
+      drive(waitFor, (ms) => spaced.push([(performance.now() - t0) / 1000, ms]))
+        .catch((e: unknown) => console.error(`soak: ${name}: ${(e as Error).message}`))
+        .finally(() => child.kill('SIGINT'));
+    }
     const sampler = setInterval(() => {
       const mb = residentMb(child.pid!);
       if (mb !== null) rss.push([(performance.now() - t0) / 1000, mb]);
     }, 1000);
     // Loops without --minutes get a Ctrl-C at the end (a second one after a minute); those
     // with it must return by themselves, within the wall the issue sets: M + max(0.5, M/20).
-    const wall = args.includes('--minutes') ? minutes + Math.max(0.5, minutes / 20) : minutes;
+    // A driven server is stopped by its driver, which keeps its own time; this is a fallback.
+    const wall = args.includes('--minutes') ? minutes + Math.max(0.5, minutes / 20) : drive ? minutes + 1 : minutes;
     const stop = setTimeout(() => {
       child.kill('SIGINT');
       setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
@@ -174,6 +206,34 @@ export function soakOne(name: string, args: string[], minutes: number): Promise<
   });
 }
 
+/**
+ * The studio serving `jobs` small text trainings one after another (each a child process):
+ * the server's own memory over its queue, event stream and job list.
+ */
+export function studioDriver(jobs: number, minutes: number): Driver {
+  return async (waitFor, step) => {
+    const url = (await waitFor(/Loom studio at (\S+)/))[1];
+    const page = await (await fetch(url)).text();
+    const token = /name="loom-token" content="([^"]+)"/.exec(page)?.[1] ?? '';
+    const headers = { 'content-type': 'application/json', 'x-loom-token': token };
+    const end = Date.now() + minutes * 60_000;
+    for (let i = 0; i < jobs && Date.now() < end; i++) {
+      const t = performance.now();
+      const body = JSON.stringify({ system: 'text', options: { steps: 1, batch: 8, maxlen: 16, units: 16, 'sample-length': 20 } });
+      const job = await (await fetch(`${url}api/jobs`, { method: 'POST', headers, body })).json();
+      if (!job.id) throw new Error(`the studio refused a job: ${JSON.stringify(job)}`);
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 200));
+        const all: { id: string; status: string; error?: string }[] = await (await fetch(`${url}api/jobs`)).json();
+        const s = all.find((j) => j.id === job.id);
+        if (s?.status === 'failed') throw new Error(`job ${i + 1} failed: ${s.error}`);
+        if (s?.status === 'done') break;
+      }
+      step(performance.now() - t);
+    }
+  };
+}
+
 export async function soakBench(minutes: number, only: string[] | null): Promise<SoakResult[]> {
   const dir = mkdtempSync(path.join(tmpdir(), 'loom-soak-'));
   mkdirSync(dir, { recursive: true });
@@ -183,9 +243,9 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
   try {
     for (const [name, args] of Object.entries(loops)) {
       if (only && !only.includes(name)) continue;
-      const r = await soakOne(name, args, minutes);
+      const r = await soakOne(name, args, minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
       results.push(r);
-      console.log(`  ${name}: ${r.startMb.toFixed(0)} -> max ${r.maxMb.toFixed(0)} MB, ${r.slopeMbPerMin.toFixed(1)} MB/min`);
+      console.log(`  ${name}: ${r.startMb.toFixed(0)} -> max ${r.maxMb.toFixed(0)} MB, ${r.slopeMbPerMin.toFixed(1)} MB/min, ${r.steps} steps logged`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
