@@ -27,6 +27,8 @@ export interface SoakResult {
   drift: number | null;
   steps: number;
   exitCode: number | null;
+  /** What went wrong in the driver's requests, if anything. */
+  driverError: string | null;
 }
 
 /** Deterministic text of a few shapes, from the built-in corpus's words. */
@@ -73,7 +75,7 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     'text play': text('text-play', corpus('play')),
     'text long lines': text('text-long', corpus('long-lines')),
     'text non-ASCII': text('text-unicode', corpus('unicode')),
-    'text generate': ['text', 'generate', path.join(dir, 'text-sotu'), '--length', '1000000', '--temperature', '0.8', '--seed', '1'],
+    'text generate': ['text', 'generate', path.join(dir, 'text-play'), '--length', '1000000', '--temperature', '0.8', '--seed', '1'],
     'vae train': ['vae', 'train', '--out', path.join(dir, 'vae'), '--minutes', m, '--epochs', '100000', '--log-every', '50'],
     'gan train': ['gan', 'train', '--out', path.join(dir, 'gan'), '--minutes', m, '--steps', '100000000', '--g-filters', '64', '--d-filters', '64', '--log-every', '10', '--sample-every', '500'],
     'style train': ['style', 'train', '--out', path.join(dir, 'fast'), '--size', '128', '--steps', '100000000', '--sample-every', '200'],
@@ -111,6 +113,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
     let lastLine = 0;
     let stderr = '';
     let buffered = '';
+    let driverError: string | null = null;
     child.stdout.setEncoding('utf8');
     if (!drive) child.stdout.on('data', (c: string) => {
       buffered += c;
@@ -148,7 +151,10 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
         child.on('close', () => fail(new Error(`it ended before saying ${re}`)));
       });
       drive(waitFor, (ms) => spaced.push([(performance.now() - t0) / 1000, ms]))
-        .catch((e: unknown) => console.error(`soak: ${name}: ${(e as Error).message}`))
+        .catch((e: unknown) => {
+          driverError = (e as Error).message;
+          console.error(`soak: ${name}: ${driverError}`);
+        })
         .finally(() => child.kill('SIGINT'));
     }
     const sampler = setInterval(() => {
@@ -201,6 +207,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
         drift: q >= 2 ? mean(ms.slice(-q)) / mean(ms.slice(0, q)) : null,
         steps: steps.length,
         exitCode: code,
+        driverError,
       });
     });
   });

@@ -6,28 +6,29 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { soakLoops, soakOne } from '../bench/soak.js';
+import { STUDIO_LOOP, soakLoops, soakOne, studioDriver } from '../bench/soak.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'loom-soak-test-'));
 const GROWTH_MB = 100;
-// Seconds of each loop: enough for hundreds of text steps, where the old growth showed by step 125.
+// Minutes of each loop: enough for hundreds of text steps, where the old growth showed by step 125.
 const RUNS: [string, number][] = [
   ['text play', 0.75],
   ['text non-ASCII', 0.35],
-  ['text generate', 0.3], // generates from the 'text non-ASCII' run's folder, below
+  ['text generate', 0.3], // generates from the 'text play' run's folder
   ['vae train', 0.35],
   ['gan train', 0.35],
   ['style train', 0.35],
   ['style (L-BFGS)', 0.35],
+  [STUDIO_LOOP, 0.35],
 ];
 
 for (const [name, minutes] of RUNS) {
   test(`${name}: resident memory grows by under ${GROWTH_MB} MB after warm-up`, async () => {
-    const loops = soakLoops(dir, minutes);
-    if (name === 'text generate') loops[name][2] = path.join(dir, 'text-unicode');
-    const r = await soakOne(name, loops[name], minutes);
+    const r = await soakOne(name, soakLoops(dir, minutes)[name], minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
     // Generation has no checkpoint to write: Ctrl-C ends it outright.
     assert.ok(r.exitCode === 0 || (name === 'text generate' && r.signal === 'SIGINT'), `exit ${r.exitCode} (${r.signal})`);
+    assert.equal(r.driverError, null);
+    if (name === STUDIO_LOOP) assert.ok(r.steps >= 2, `the studio finished ${r.steps} jobs`);
     assert.ok(r.lastMb - r.startMb < GROWTH_MB, `peaks ${r.startMb.toFixed(0)} -> ${r.lastMb.toFixed(0)} MB (max ${r.maxMb.toFixed(0)})`);
   });
 }
