@@ -116,7 +116,7 @@ test('a fast style net trains a few steps, resumes, and `style apply` writes the
     const losses: number[] = [];
     await trainFastStyle(b, cfg, run, {}, { onStep: (l) => void losses.push(l.loss) });
     assert.equal(losses.length, 3);
-    assert.ok(existsSync(path.join(run, 'samples', 'step000002.png')));
+    assert.ok(existsSync(path.join(run, 'samples', 'step-000002.png')));
     // Leaks: a resumed run's steps keep the live count flat.
     const counts: number[] = [];
     await trainFastStyle(b, { ...cfg, steps: 6 }, run, { resume: true }, { onStep: () => void counts.push(T.liveTensors().undisposed) });

@@ -53,6 +53,8 @@ const TRAIN: OptSpecs = {
   width: { type: 'int', help: "the network's first-layer channels", default: f.width },
   'residual-blocks': { type: 'int', help: 'residual blocks', default: f.residualBlocks },
   'sample-every': { type: 'int', help: 'steps between checkpoints and preview images', default: f.sampleEvery },
+  'log-every': { type: 'int', help: 'steps per log line (their mean losses)', default: f.logEvery },
+  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
   resume: { type: 'bool', help: 'continue the run in --out' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...BACKBONE,
@@ -146,7 +148,7 @@ async function styleTrain(args: string[]): Promise<void> {
     const r = await trainFastStyle(backbone, {
       style: o.style, images: o.images, size: o.size, steps: o.steps, batch: o.batch, lr: o.lr, contentWeight: o.contentWeight,
       styleWeight: o.styleWeight, tvWeight: o.tvWeight, width: o.width, residualBlocks: o.residualBlocks, sampleEvery: o.sampleEvery,
-      seed: o.seed ?? 0, backbone: o.backbone, weights: o.weights ?? null,
+      logEvery: o.logEvery, minutes: o.minutes ?? null, seed: o.seed ?? 0, backbone: o.backbone, weights: o.weights ?? null,
     }, o.out, { resume: o.resume, force: o.force }, {
       shouldStop: stop,
       onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, o.steps, `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`)),

@@ -14,9 +14,10 @@ export interface CheckpointParts {
   optimizers?: Record<string, Optimizer>;
 }
 
-export interface Checkpoint {
+export interface Checkpoint<C extends object = Record<string, unknown>> {
   step: number;
-  config: Record<string, unknown>;
+  /** The run's settings, as the trainer saved them. */
+  config: C;
   extra: Record<string, unknown>;
   /** All tensors by key; call dispose() when done. */
   tensors: Map<string, Tensor>;
@@ -27,7 +28,7 @@ export interface Checkpoint {
 export function saveCheckpoint(
   path: string,
   parts: CheckpointParts,
-  info: { step: number; config: Record<string, unknown>; extra?: Record<string, unknown> },
+  info: { step: number; config: object; extra?: Record<string, unknown> },
 ): void {
   tidy(() => {
     const tensors = new Map<string, Tensor>();
@@ -54,7 +55,7 @@ export function saveCheckpoint(
 }
 
 /** Reads a checkpoint; a missing, truncated or foreign file gets one clear sentence. */
-export function loadCheckpoint(path: string): Checkpoint {
+export function loadCheckpoint<C extends object = Record<string, unknown>>(path: string): Checkpoint<C> {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -100,7 +101,7 @@ export function loadCheckpoint(path: string): Checkpoint {
 }
 
 /** Puts a checkpoint's state into live modules and optimizers, and restores the RNG. */
-export function restoreCheckpoint(ck: Checkpoint, parts: CheckpointParts, opts: { rng?: boolean } = {}): void {
+export function restoreCheckpoint(ck: Checkpoint<object>, parts: CheckpointParts, opts: { rng?: boolean } = {}): void {
   for (const [m, mod] of Object.entries(parts.modules)) {
     const prefix = `module.${m}.`;
     const sd = new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));

@@ -16,10 +16,22 @@ export class RunFolder {
   get best(): string {
     return path.join(this.dir, 'best.safetensors');
   }
+  get good(): string {
+    return path.join(this.dir, 'good.safetensors');
+  }
   file(...parts: string[]): string {
     const p = path.join(this.dir, ...parts);
     makeFolder(path.dirname(p));
     return p;
+  }
+
+  /** The name of what a run writes at a step (samples), sorted by step: step-000120. */
+  static stepTag(step: number): string {
+    return `step-${String(step).padStart(6, '0')}`;
+  }
+  /** The name of what a run writes at the end of an epoch: epoch-003. */
+  static epochTag(epoch: number): string {
+    return `epoch-${String(epoch).padStart(3, '0')}`;
   }
 
   /** The checkpoint a user means: a run folder's latest, or the file given. */

@@ -62,6 +62,18 @@ export abstract class Optimizer {
     for (const p of this.params) p.grad = null;
   }
 
+  /**
+   * One training update from a loss: clears the gradients, backpropagates, clips (the global
+   * L2 norm, and/or each element) and steps, as tch-rs's backward_step_clip. 0 turns a clip off.
+   */
+  backwardStep(loss: Tensor, clip: { clipNorm?: number; clipValue?: number } = {}): void {
+    this.zeroGrad();
+    loss.backward();
+    if (clip.clipNorm) clipGradNorm(this.params, clip.clipNorm);
+    if (clip.clipValue) clipGradValue(this.params, clip.clipValue);
+    this.step();
+  }
+
   protected abstract hyper(): Record<string, number | boolean>;
   protected abstract setHyper(h: Record<string, number | boolean>): void;
 

@@ -1,3 +1,5 @@
 export * from './model.js';
 export * from './train.js';
 export * from './quality.js';
+export * from './data.js';
+export * from './monitor.js';

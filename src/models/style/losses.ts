@@ -16,6 +16,13 @@ export function gram(x: Tensor): Tensor {
   return T.mm(f, f.t());
 }
 
+/** Batch Gram matrices normalised by C·H·W, so one style weight suits any layer and size. */
+export function batchGram(x: Tensor): Tensor {
+  const [n, c, h, w] = x.shape;
+  const f = x.reshape([n, c, h * w]);
+  return T.bmm(f, f.transpose(1, 2)).div(c * h * w);
+}
+
 /**
  * The seed's style loss: Σ (S − C)² / (4 · channels² · size²), with channels = 3 and size the
  * generated image's height × width, exactly as the seed's code has them (not the layer's).
@@ -31,6 +38,15 @@ export function totalVariationLoss(x: Tensor): Tensor {
   const a = base.sub(x.narrow(2, 1, h - 1).narrow(3, 0, w - 1)).pow(2);
   const b = base.sub(x.narrow(2, 0, h - 1).narrow(3, 1, w - 1)).pow(2);
   return a.add(b).pow(1.25).sum();
+}
+
+/** Mean |difference| between vertical and between horizontal neighbours, in pixel units (×255 of [0, 1]). */
+export function meanAbsVariation(x01: Tensor): Tensor {
+  const [, , h, w] = x01.shape;
+  const px = x01.mul(255);
+  const dy = px.narrow(2, 1, h - 1).sub(px.narrow(2, 0, h - 1)).abs().mean();
+  const dx = px.narrow(3, 1, w - 1).sub(px.narrow(3, 0, w - 1)).abs().mean();
+  return dy.add(dx);
 }
 
 // RGB ↔ YIQ (NTSC): luminance Y and two chroma channels.

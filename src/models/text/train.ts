@@ -1,15 +1,15 @@
 // Training the char model: windows of maxlen characters every `step` characters, encoded
 // per batch; held-out bits per character each epoch; samples at four temperatures; exact
 // resume from the run folder's checkpoint.
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
-import { RMSprop, clipGradNorm, schedules } from '../../optim/index.js';
+import { RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../io/random.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
+import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { Vocab } from './vocab.js';
 import { generate } from './generate.js';
@@ -178,28 +178,23 @@ export function trainText(
   mode: { resume?: boolean; force?: boolean },
   hooks: TextTrainHooks = {},
 ): TextTrainResult {
-  const run = RunFolder.open(outDir, mode);
-  let cfg = config;
-  const ck = mode.resume ? loadCheckpoint(run.checkpoint) : null;
-  if (ck) {
-    // The run's own settings, except how long to go on for.
-    cfg = { ...(ck.config as unknown as TextTrainConfig), epochs: config.epochs, steps: config.steps, minutes: config.minutes };
-  }
-  validateTextConfig(cfg);
+  using t = Training.open({
+    system: 'text', config, outDir, mode, fromCommand: ['epochs', 'steps', 'minutes'], validate: validateTextConfig,
+    shouldStop: hooks.shouldStop, advice: 'lower --lr',
+  });
+  const { cfg, run } = t;
   const { text } = loadCorpus(cfg.corpus);
-  const vocab = ck ? new Vocab(ck.extra.vocab as string[]) : Vocab.fromText(text);
+  const vocab = t.resumed ? new Vocab(t.resumed.vocab as string[]) : Vocab.fromText(text);
   const ids = vocab.encode(text);
   const nVal = Math.floor(ids.length * cfg.valFraction);
   const train = ids.subarray(0, ids.length - nVal);
   const val = ids.subarray(ids.length - nVal);
   const scored = val.subarray(0, Math.min(val.length, HELD_OUT_LIMIT));
-  if (ck && ck.extra.fingerprint !== fingerprint(ids)) {
-    ck.dispose();
+  if (t.resumed && t.resumed.fingerprint !== fingerprint(ids)) {
     throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
   }
   const windows = Math.floor((train.length - cfg.maxlen - 1) / cfg.step) + 1;
   if (windows < cfg.batch) {
-    ck?.dispose();
     throw new Error(
       `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${cfg.maxlen + 1} characters, fewer than one batch of ${cfg.batch}; lower --batch or --maxlen`,
     );
@@ -208,50 +203,33 @@ export function trainText(
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
   T.manualSeed(cfg.seed);
-  const model = new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout });
-  const opt = new RMSprop(model.parameters(), { lr: cfg.lr });
+  const model = t.own(new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout }));
+  const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
   const schedule = cfg.schedule === 'cosine' ? schedules.cosine(cfg.lr, totalSteps) : schedules.constant(cfg.lr);
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
-  const primes = ck
-    ? (ck.extra.primes as string[])
+  const primes = t.resumed
+    ? (t.resumed.primes as string[])
     : Array.from({ length: 16 }, () => {
         const s = rngPrimes.int(train.length - cfg.maxlen);
         return vocab.decode(train.subarray(s, s + cfg.maxlen));
       });
-  let step = 0;
-  let bestValBpc: number | null = null;
-  if (ck) {
-    restoreCheckpoint(ck, { modules: { model }, optimizers: { opt } });
-    step = ck.step;
-    bestValBpc = (ck.extra.bestValBpc as number | null) ?? null;
-    ck.dispose();
-    run.trimMetrics(step);
-  } else {
-    run.create();
-    run.writeConfig({ system: 'text', ...cfg });
-  }
+  let bestValBpc = (t.resumed?.bestValBpc as number | null | undefined) ?? null;
+  t.begin({ modules: { model }, optimizers: { opt } }, {
+    extra: () => ({ vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch }),
+  });
 
-  const save = () =>
-    saveCheckpoint(run.checkpoint, { modules: { model }, optimizers: { opt } }, {
-      step,
-      config: cfg as unknown as Record<string, unknown>,
-      extra: { vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch },
-    });
-
-  let perm: Uint32Array | null = null;
-  let permEpoch = -1;
+  // The data order is a function of (seed, epoch) alone, so resuming replays it exactly.
+  const order = new PerEpoch((epoch) => new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step)));
   const batchIds = new Int32Array(cfg.batch * (cfg.maxlen + 1));
-  const started = Date.now();
   let epochLossSum = 0;
   let epochLossCount = 0;
-  let logLossSum = 0;
-  let logCount = 0;
-  let logStart = performance.now();
-  let stoppedEarly = false;
   let lastVal: number | null = null;
+  const heldOut = () => (nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null);
 
+  /** Held-out score, samples at each temperature, a checkpoint (and the best one). */
   const endOfEpoch = (epoch: number) => {
-    lastVal = nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null;
+    const step = t.step;
+    lastVal = heldOut();
     const best = lastVal !== null && (bestValBpc === null || lastVal < bestValBpc);
     if (best) bestValBpc = lastVal;
     const rng = new Rng(cfg.seed, epoch, 0x5a);
@@ -263,42 +241,26 @@ export function trainText(
       text: generate(model, vocab, { length: cfg.sampleLength, prime, temperature }, rng)[0],
     }));
     writeFileSync(
-      run.file('samples', Number.isInteger(epoch) ? `epoch-${String(epoch).padStart(3, '0')}.txt` : `step-${String(step).padStart(7, '0')}.txt`),
+      run.file('samples', `${Number.isInteger(epoch) ? RunFolder.epochTag(epoch) : RunFolder.stepTag(step)}.txt`),
       samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
     );
-    const log: EpochLog = {
-      epoch,
-      step,
-      train_bpc: epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN,
-      val_bpc: lastVal,
-      val_chars: scored.length,
-      val_total: val.length,
-      best,
-      samples,
-    };
-    run.log({ epoch, step, train_bpc: log.train_bpc, val_bpc: lastVal, val_chars: scored.length, val_total: val.length, best });
+    const trainBpc = epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN;
+    const line = { epoch, step, train_bpc: trainBpc, val_bpc: lastVal, val_chars: scored.length, val_total: val.length, best };
+    run.log(line);
     epochLossSum = 0;
     epochLossCount = 0;
-    save();
-    if (best) copyFileSync(run.checkpoint, run.best);
-    hooks.onEpoch?.(log);
+    t.save();
+    if (best) t.keepAs('best');
+    hooks.onEpoch?.({ ...line, samples });
   };
 
   model.train();
-  while (step < totalSteps) {
-    if (hooks.shouldStop?.() || (cfg.minutes !== null && Date.now() - started > cfg.minutes * 60000)) {
-      stoppedEarly = step < totalSteps && cfg.minutes === null;
-      break;
-    }
+  for (const step of t.steps(totalSteps)) {
     const epoch = Math.floor(step / stepsPerEpoch);
-    if (epoch !== permEpoch) {
-      // The data order is a function of (seed, epoch) alone, so resuming replays it exactly.
-      perm = new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step));
-      permEpoch = epoch;
-    }
+    const perm = order.get(epoch);
     const within = step % stepsPerEpoch;
     for (let j = 0; j < cfg.batch; j++) {
-      const s = perm![within * cfg.batch + j];
+      const s = perm[within * cfg.batch + j];
       batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
     }
     const lr = schedule(step);
@@ -314,67 +276,44 @@ export function trainText(
         const [h] = model.hidden(x);
         l = crossEntropy(model.head.forward(h.select(1, -1)), all.select(1, cfg.maxlen));
       }
-      opt.zeroGrad();
-      l.backward();
-      if (cfg.clip > 0) clipGradNorm(opt.params, cfg.clip);
-      opt.step();
+      opt.backwardStep(l, { clipNorm: cfg.clip });
       return l.item();
     });
-    if (!Number.isFinite(loss)) {
-      throw new Error(`the loss became ${loss} at step ${step + 1}; lower --lr (the last checkpoint is kept)`);
-    }
-    step++;
+    const due = t.advance({ loss }, totalSteps);
     epochLossSum += loss;
     epochLossCount++;
-    logLossSum += loss;
-    logCount++;
-    if (step % cfg.logEvery === 0 || step === totalSteps) {
-      const ms = (performance.now() - logStart) / logCount;
+    if (due) {
+      const m = due.mean.loss;
       const log: StepLog = {
-        step,
-        epoch: step / stepsPerEpoch,
-        loss: logLossSum / logCount,
-        bpc: logLossSum / logCount / LN2,
-        lr,
-        ms_per_step: ms,
-        chars_per_sec: (cfg.batch * cfg.maxlen * 1000) / ms,
+        step: t.step, epoch: t.step / stepsPerEpoch, loss: m, bpc: m / LN2, lr, ms_per_step: due.msPerStep,
+        chars_per_sec: (cfg.batch * cfg.maxlen * 1000) / due.msPerStep,
       };
       run.log({ ...log });
       hooks.onStep?.(log);
-      logLossSum = 0;
-      logCount = 0;
-      logStart = performance.now();
     }
-    if (step % stepsPerEpoch === 0) endOfEpoch(step / stepsPerEpoch);
+    if (t.step % stepsPerEpoch === 0) endOfEpoch(t.step / stepsPerEpoch);
     else {
-      if (cfg.evalEvery > 0 && step % cfg.evalEvery === 0) {
-        const valBpc = nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null;
-        run.log({ step, epoch: step / stepsPerEpoch, val_bpc: valBpc, elapsed_s: (Date.now() - started) / 1000 });
-        hooks.onEval?.({ step, val_bpc: valBpc });
+      if (cfg.evalEvery > 0 && t.step % cfg.evalEvery === 0) {
+        const valBpc = heldOut();
+        run.log({ step: t.step, epoch: t.step / stepsPerEpoch, val_bpc: valBpc, elapsed_s: (Date.now() - t.started) / 1000 });
+        hooks.onEval?.({ step: t.step, val_bpc: valBpc });
       }
-      if (step % cfg.saveEvery === 0) save();
+      if (t.step % cfg.saveEvery === 0) t.save();
     }
   }
   // A run that stops between epochs still gets a checkpoint, a held-out score and samples.
-  if (step % stepsPerEpoch !== 0 && step > 0) endOfEpoch(step / stepsPerEpoch);
-  else if (step === 0) save();
-  model.dispose();
-  opt.dispose();
-  return { steps: step, stepsPerEpoch, valBpc: lastVal, bestValBpc, stoppedEarly };
+  if (t.step % stepsPerEpoch !== 0 && t.step > 0) endOfEpoch(t.step / stepsPerEpoch);
+  else if (t.step === 0) t.save();
+  return { steps: t.step, stepsPerEpoch, valBpc: lastVal, bestValBpc, stoppedEarly: t.stopReason === 'asked' };
 }
 
 /** Loads a trained char model from a run folder or a checkpoint file. */
 export function loadTextModel(source: string): { model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig } {
-  const file = RunFolder.checkpointOf(source);
-  const ck = loadCheckpoint(file);
-  try {
-    const cfg = ck.config as unknown as TextTrainConfig;
+  return loadFromRun<{ model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig }, TextTrainConfig>(source, (ck, file) => {
     if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
+    const config = { ...TEXT_DEFAULTS, ...ck.config };
     const vocab = new Vocab(ck.extra.vocab as string[]);
-    const model = new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout });
-    restoreCheckpoint(ck, { modules: { model } }, { rng: false });
-    return { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config: cfg };
-  } finally {
-    ck.dispose();
-  }
+    const model = new CharLSTM({ vocabSize: vocab.size, units: config.units, layers: config.layers, dropout: config.dropout });
+    return { value: { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config }, modules: { model } };
+  });
 }

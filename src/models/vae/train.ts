@@ -4,7 +4,7 @@ import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { loadCheckpoint, restoreCheckpoint, saveCheckpoint } from '../../io/checkpoint.js';
+import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
@@ -152,100 +152,63 @@ export async function trainVae(
   mode: { resume?: boolean; force?: boolean },
   hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
 ): Promise<VaeTrainResult> {
-  const run = RunFolder.open(outDir, mode);
-  const ck = mode.resume ? loadCheckpoint(run.checkpoint) : null;
-  const cfg: VaeTrainConfig = ck ? { ...(ck.config as unknown as VaeTrainConfig), epochs: config.epochs, minutes: config.minutes } : config;
-  validateVaeConfig(cfg);
-  let data;
-  try {
-    data = await loadVaeData(cfg.data, { size: cfg.size, channels: cfg.channels, limit: cfg.limit ?? undefined });
-  } catch (e) {
-    ck?.dispose();
-    throw e;
-  }
-  const { train, test } = data;
+  using t = Training.open({
+    system: 'vae', config, outDir, mode, fromCommand: ['epochs', 'minutes'], validate: validateVaeConfig,
+    shouldStop: hooks.shouldStop, advice: 'lower --lr',
+  });
+  const { cfg, run } = t;
+  const { train, test } = await loadVaeData(cfg.data, { size: cfg.size, channels: cfg.channels, limit: cfg.limit ?? undefined });
+  t.own(train);
+  t.own(test);
   const [, c, h, w] = train.images.shape;
   T.manualSeed(cfg.seed);
-  const model = new VAE({ channels: c, height: h, width: w, latent: cfg.latent });
-  const opt = new RMSprop(model.parameters(), { lr: cfg.lr });
+  const model = t.own(new VAE({ channels: c, height: h, width: w, latent: cfg.latent }));
+  const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
   const loader = new DataLoader(train.images, train.labels, cfg.batch, { seed: cfg.seed });
-  let step = 0;
-  if (ck) {
-    restoreCheckpoint(ck, { modules: { model }, optimizers: { opt } });
-    step = ck.step;
-    run.trimMetrics(step);
-    ck.dispose();
-  } else {
-    run.create();
-    run.writeConfig({ system: 'vae', ...cfg, imageShape: [c, h, w], classes: train.classes });
-  }
-  const save = () =>
-    saveCheckpoint(run.checkpoint, { modules: { model }, optimizers: { opt } }, {
-      step,
-      config: cfg as unknown as Record<string, unknown>,
-      extra: { imageShape: [c, h, w], classes: train.classes },
-    });
-  const started = Date.now();
+  const shape = { imageShape: [c, h, w], classes: train.classes };
+  t.begin({ modules: { model }, optimizers: { opt } }, { config: shape, extra: () => shape });
+
   const total = cfg.epochs * loader.length;
-  let logSum = 0;
-  let logN = 0;
-  let logStart = performance.now();
   let last = { elbo: NaN, rec: NaN, kl: NaN };
+  /** Test -ELBO, pictures and a checkpoint; on a fork of the RNG, so training is not perturbed. */
   const endEpoch = async (epoch: number) => {
     await T.withRngFork(async () => {
       last = testElbo(model, test.images);
-      await writeEpochPictures(run, model, test, epoch);
+      await writeEpochPictures(run, model, test, epoch, t.step);
     });
-    const log: VaeEpochLog = { epoch, step, test_elbo_nats: last.elbo, test_rec_nats: last.rec, test_kl_nats: last.kl };
+    const log: VaeEpochLog = { epoch, step: t.step, test_elbo_nats: last.elbo, test_rec_nats: last.rec, test_kl_nats: last.kl };
     run.log({ ...log });
-    save();
+    t.save();
     hooks.onEpoch?.(log);
   };
-  let order: Int32Array | null = null;
-  let orderEpoch = -1;
+  const order = new PerEpoch((epoch) => loader.order(epoch));
   model.train();
-  while (step < total) {
-    if (hooks.shouldStop?.() || (cfg.minutes !== null && Date.now() - started > cfg.minutes * 60000)) break;
+  for (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
-    if (epoch !== orderEpoch) {
-      order = loader.order(epoch);
-      orderEpoch = epoch;
-    }
     const loss = tidy(() => {
-      const { images } = loader.batch(epoch, step % loader.length, order!);
+      const { images } = loader.batch(epoch, step % loader.length, order.get(epoch));
       const l = objective(cfg, model, images);
-      opt.zeroGrad();
-      l.backward();
-      opt.step();
+      opt.backwardStep(l);
       return l.item();
     });
-    if (!Number.isFinite(loss)) throw new Error(`the loss became ${loss} at step ${step + 1}; lower --lr (the last checkpoint is kept)`);
-    step++;
-    logSum += loss;
-    logN++;
-    if (step % cfg.logEvery === 0) {
-      const ms = (performance.now() - logStart) / logN;
-      const l: VaeStepLog = { step, epoch: step / loader.length, loss: logSum / logN, ms_per_step: ms, images_per_sec: (cfg.batch * 1000) / ms };
+    const due = t.advance({ loss }, total);
+    if (due) {
+      const l: VaeStepLog = {
+        step: t.step, epoch: t.step / loader.length, loss: due.mean.loss, ms_per_step: due.msPerStep,
+        images_per_sec: (cfg.batch * 1000) / due.msPerStep,
+      };
       run.log({ ...l });
       hooks.onStep?.(l);
-      logSum = 0;
-      logN = 0;
-      logStart = performance.now();
     }
-    if (step % loader.length === 0) await endEpoch(step / loader.length);
+    if (t.step % loader.length === 0) await endEpoch(t.step / loader.length);
   }
-  if (step % loader.length !== 0 || step === 0) await endEpoch(step / loader.length);
-  const result = { steps: step, epochs: step / loader.length, test: last, seconds: (Date.now() - started) / 1000 };
-  model.dispose();
-  opt.dispose();
-  train.dispose();
-  test.dispose();
-  return result;
+  if (t.step % loader.length !== 0 || t.step === 0) await endEpoch(t.step / loader.length);
+  return { steps: t.step, epochs: t.step / loader.length, test: last, seconds: (Date.now() - t.started) / 1000 };
 }
 
 /** Reconstructions beside originals, random samples, and (2-D latent) the latent grid. */
-async function writeEpochPictures(run: RunFolder, model: VAE, test: ImageDataset, epoch: number): Promise<void> {
-  const tag = Number.isInteger(epoch) ? `epoch-${String(epoch).padStart(3, '0')}` : `step-end`;
+async function writeEpochPictures(run: RunFolder, model: VAE, test: ImageDataset, epoch: number, step: number): Promise<void> {
+  const tag = Number.isInteger(epoch) ? RunFolder.epochTag(epoch) : RunFolder.stepTag(step);
   const [recon, samples, grid] = noGrad(() =>
     tidy(() => {
       model.eval();
@@ -286,17 +249,13 @@ export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1
 
 /** A trained VAE from a run folder or checkpoint. */
 export function loadVae(source: string): { model: VAE; config: VaeTrainConfig; classes: string[] } {
-  const file = RunFolder.checkpointOf(source);
-  const ck = loadCheckpoint(file);
-  try {
+  const loaded = loadFromRun<{ model: VAE; config: VaeTrainConfig; classes: string[] }, VaeTrainConfig>(source, (ck, file) => {
     const shape = ck.extra.imageShape as number[] | undefined;
     if (!Array.isArray(shape)) throw new Error(`${file} is not a VAE checkpoint`);
-    const cfg = ck.config as unknown as VaeTrainConfig;
-    const model = new VAE({ channels: shape[0], height: shape[1], width: shape[2], latent: cfg.latent });
-    restoreCheckpoint(ck, { modules: { model } }, { rng: false });
-    model.eval();
-    return { model, config: cfg, classes: (ck.extra.classes as string[]) ?? [] };
-  } finally {
-    ck.dispose();
-  }
+    const config = { ...VAE_DEFAULTS, ...ck.config };
+    const model = new VAE({ channels: shape[0], height: shape[1], width: shape[2], latent: config.latent });
+    return { value: { model, config, classes: (ck.extra.classes as string[]) ?? [] }, modules: { model } };
+  });
+  loaded.model.eval();
+  return loaded;
 }

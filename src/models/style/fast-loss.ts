@@ -1,0 +1,41 @@
+// The perceptual loss the fast style network trains on: content features of the photo, Gram
+// matrices of the painting, and total variation, all through a pretrained backbone.
+import * as T from '../../torch/index.js';
+import { Tensor } from '../../torch/index.js';
+import { preprocess, type Backbone } from '../../vision/weights.js';
+import { styleDefaults } from './gatys.js';
+import { batchGram, meanAbsVariation } from './losses.js';
+
+export class FastStyleLoss {
+  readonly layers: { content: string; style: string[] };
+  private readonly grams: Tensor[];
+  constructor(readonly backbone: Backbone, style01: Tensor, readonly weights: { content: number; style: number; tv: number }) {
+    const d = styleDefaults(backbone.net.arch);
+    // Johnson et al. compare content early (VGG's relu2_2): a deep layer at training crop
+    // sizes is a few pixels wide and lets the network paint over the photo.
+    this.layers = { content: backbone.net.arch === 'vgg19' ? 'block2_conv2' : 'Conv2d_4a_3x3', style: d.style };
+    this.grams = T.keep(T.noGrad(() => T.tidy(() => {
+      const f = this.features(style01, d.style);
+      return d.style.map((l) => batchGram(f.get(l)!));
+    })));
+  }
+  private features(x01: Tensor, names: string[]): Map<string, Tensor> {
+    return this.backbone.net.endpoints(preprocess(x01, this.backbone.info.preprocess), names);
+  }
+  terms(input: Tensor, output: Tensor): { total: Tensor; content: Tensor; style: Tensor; tv: Tensor } {
+    const target = T.noGrad(() => this.features(input, [this.layers.content]).get(this.layers.content)!.detach());
+    const f = this.features(output, [this.layers.content, ...this.layers.style]);
+    const content = T.mseLoss(f.get(this.layers.content)!, target);
+    let style = T.zeros([]);
+    this.layers.style.forEach((l, i) => {
+      const g = batchGram(f.get(l)!);
+      style = style.add(T.mseLoss(g, this.grams[i].expand(g.shape)));
+    });
+    const tv = meanAbsVariation(output);
+    const total = content.mul(this.weights.content).add(style.mul(this.weights.style)).add(tv.mul(this.weights.tv));
+    return { total, content, style, tv };
+  }
+  dispose(): void {
+    this.grams.forEach((g) => g.dispose());
+  }
+}

@@ -1,0 +1,236 @@
+// The training harness every system's trainer stands on: the run folder (new or resumed),
+// the config (a resumed run keeps its own, but for how long to go on), the checkpoint's
+// restore, the loop's stop conditions (total steps, --minutes, Ctrl-C, a non-finite loss),
+// the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
+import { copyFileSync } from 'node:fs';
+import { RunFolder } from '../io/run-folder.js';
+import { loadCheckpoint, restoreCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointParts } from '../io/checkpoint.js';
+
+export interface Disposer {
+  dispose(): void;
+}
+
+export interface TrainingOptions<C> {
+  /** The system's name, written into config.json. */
+  system: string;
+  config: C;
+  outDir: string;
+  mode: { resume?: boolean; force?: boolean };
+  /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
+  fromCommand: readonly (keyof C)[];
+  validate(c: C): void;
+  /** Checked between steps; true stops the run (the trainer then saves as it would at the end). */
+  shouldStop?(): boolean;
+  /** What to advise when a loss stops being finite ("lower --lr"). */
+  advice: string;
+}
+
+/** Why the loop ended: it reached its steps, its time ran out, or it was asked to stop. */
+export type StopReason = 'done' | 'minutes' | 'asked';
+
+export class Training<C extends { minutes?: number | null; logEvery: number }> implements Disposable {
+  readonly run: RunFolder;
+  readonly cfg: C;
+  /** Steps taken so far (restored on resume). */
+  step = 0;
+  stopReason: StopReason = 'done';
+  readonly started = Date.now();
+  private ck: Checkpoint<C> | null;
+  private parts: CheckpointParts | null = null;
+  private extra: () => Record<string, unknown> = () => ({});
+  private readonly owned: Disposer[] = [];
+  readonly meter = new StepMeter();
+
+  private constructor(private readonly o: TrainingOptions<C>) {
+    this.run = RunFolder.open(o.outDir, o.mode);
+    this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
+    if (this.ck) {
+      const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
+      this.cfg = { ...this.ck.config, ...fromCommand };
+    } else {
+      this.cfg = o.config;
+    }
+    try {
+      o.validate(this.cfg);
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** Opens (or, with resume, reopens) a run; dispose it (`using`) to free what it owns. */
+  static open<C extends { minutes?: number | null; logEvery: number }>(o: TrainingOptions<C>): Training<C> {
+    return new Training(o);
+  }
+
+  /** The resumed checkpoint's extra data, or null for a new run. */
+  get resumed(): Record<string, unknown> | null {
+    return this.ck?.extra ?? null;
+  }
+
+  /** Hands a resource to the training: it is freed when the training is, last owned first. */
+  own<T extends Disposer>(x: T): T {
+    this.owned.push(x);
+    return x;
+  }
+
+  /**
+   * Starts the steps: a resumed run gets its modules, optimizers, RNG and step back (and its
+   * log loses the lines of steps it will replay); a new one gets its folder and config.json.
+   */
+  begin(parts: CheckpointParts, opts: { config?: Record<string, unknown>; extra?: () => Record<string, unknown> } = {}): void {
+    this.parts = parts;
+    this.extra = opts.extra ?? this.extra;
+    if (this.ck) {
+      restoreCheckpoint(this.ck, parts);
+      this.step = this.ck.step;
+      this.run.trimMetrics(this.step);
+      this.ck.dispose();
+      this.ck = null;
+    } else {
+      this.run.create();
+      this.run.writeConfig({ system: this.o.system, ...this.cfg, ...opts.config });
+    }
+  }
+
+  /** Writes the latest checkpoint (atomically), or the one named. */
+  save(file = this.run.checkpoint): void {
+    if (!this.parts) throw new Error('save() before begin()');
+    saveCheckpoint(file, this.parts, { step: this.step, config: this.cfg, extra: this.extra() });
+  }
+
+  /** Goes back to an earlier checkpoint of this run (state, RNG and step); returns its extra data. */
+  rollBack(file: string): Record<string, unknown> {
+    if (!this.parts) throw new Error('rollBack() before begin()');
+    const ck = loadCheckpoint(file);
+    try {
+      restoreCheckpoint(ck, this.parts);
+      this.step = ck.step;
+      return ck.extra;
+    } finally {
+      ck.dispose();
+    }
+  }
+
+  /** Copies the latest checkpoint to best.safetensors or good.safetensors. */
+  keepAs(which: 'best' | 'good'): void {
+    copyFileSync(this.run.checkpoint, which === 'best' ? this.run.best : this.run.good);
+  }
+
+  /**
+   * The steps to take, up to `total`: yields the index of each step before it is taken and
+   * stops early when the time is up or a stop was asked for. The body calls advance().
+   */
+  *steps(total: number): Generator<number> {
+    while (this.step < total) {
+      if (this.o.shouldStop?.()) {
+        this.stopReason = 'asked';
+        return;
+      }
+      const minutes = this.cfg.minutes;
+      if (minutes !== null && minutes !== undefined && Date.now() - this.started > minutes * 60000) {
+        this.stopReason = 'minutes';
+        return;
+      }
+      yield this.step;
+    }
+  }
+
+  /**
+   * Counts one step taken with its losses: a value that is not finite stops the run with a
+   * sentence (the last checkpoint stays). Returns the meter's means when a log line is due.
+   */
+  advance(values: Record<string, number>, total = Infinity): StepMeans | null {
+    for (const [name, v] of Object.entries(values)) {
+      if (!Number.isFinite(v)) {
+        const all = Object.values(values).join(', ');
+        const what = Object.keys(values).length > 1 ? `the losses became ${all}` : `the loss became ${v}`;
+        throw new Error(`${what} at step ${this.step + 1} (${name}); ${this.o.advice} (the last checkpoint is kept)`);
+      }
+    }
+    this.step++;
+    this.meter.add(values);
+    return this.step % this.cfg.logEvery === 0 || this.step === total ? this.meter.flush() : null;
+  }
+
+  /** Frees everything the training owns, last first; safe to call twice. */
+  dispose(): void {
+    this.ck?.dispose();
+    this.ck = null;
+    while (this.owned.length) this.owned.pop()!.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+export interface StepMeans {
+  /** Each value's mean over the steps since the last line. */
+  mean: Record<string, number>;
+  steps: number;
+  msPerStep: number;
+}
+
+/** Means of step values and the time per step, between log lines. */
+export class StepMeter {
+  private sums: Record<string, number> = {};
+  private n = 0;
+  private since = performance.now();
+
+  add(values: Record<string, number>): void {
+    for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v;
+    this.n++;
+  }
+  flush(): StepMeans {
+    const n = Math.max(1, this.n);
+    const mean = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / n]));
+    const out = { mean, steps: this.n, msPerStep: (performance.now() - this.since) / n };
+    this.sums = {};
+    this.n = 0;
+    this.since = performance.now();
+    return out;
+  }
+}
+
+/** A value computed once per epoch (the data order), recomputed when the epoch changes. */
+export class PerEpoch<T> {
+  private epoch = -1;
+  private value: T | null = null;
+  constructor(private readonly make: (epoch: number) => T) {}
+  get(epoch: number): T {
+    if (epoch !== this.epoch || this.value === null) {
+      this.value = this.make(epoch);
+      this.epoch = epoch;
+    }
+    return this.value;
+  }
+  /** Forgets the cached value (after a rollback moved the step). */
+  reset(): void {
+    this.epoch = -1;
+    this.value = null;
+  }
+}
+
+/**
+ * A trained module from a run folder or a checkpoint file: `build` checks that the checkpoint
+ * is the kind asked for (one sentence if not) and makes the modules its state goes into.
+ */
+export function loadFromRun<M, C extends object>(
+  source: string,
+  build: (ck: Checkpoint<Partial<C>>, file: string) => { value: M; modules: CheckpointParts['modules'] },
+): M {
+  const file = RunFolder.checkpointOf(source);
+  const ck = loadCheckpoint<Partial<C>>(file);
+  try {
+    const { value, modules } = build(ck, file);
+    try {
+      restoreCheckpoint(ck, { modules }, { rng: false });
+    } catch (e) {
+      for (const m of Object.values(modules)) m.dispose();
+      throw e;
+    }
+    return value;
+  } finally {
+    ck.dispose();
+  }
+}

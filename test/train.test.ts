@@ -1,0 +1,88 @@
+// The training harness every trainer stands on, driven by a toy system (a linear regression
+// on noisy data): exact resume, trimmed metrics, the stop conditions, and disposal.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as T from '../src/torch/index.js';
+import { Linear } from '../src/nn/index.js';
+import { SGD } from '../src/optim/index.js';
+import { RunFolder } from '../src/io/run-folder.js';
+import { Training } from '../src/train/index.js';
+
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-train-'));
+
+interface ToyConfig {
+  steps: number;
+  lr: number;
+  logEvery: number;
+  minutes: number | null;
+  seed: number;
+}
+const TOY: ToyConfig = { steps: 8, lr: 0.05, logEvery: 2, minutes: null, seed: 3 };
+
+/** A trainer written on the harness as the systems' are: returns the final weights. */
+function trainToy(config: ToyConfig, dir: string, mode: { resume?: boolean } = {}, stop?: () => boolean, poison = -1): number[] {
+  using t = Training.open({
+    system: 'toy', config, outDir: dir, mode, fromCommand: ['steps', 'minutes'], shouldStop: stop, advice: 'lower --lr',
+    validate: (c) => {
+      if (!(c.lr > 0)) throw new Error('--lr must be a number > 0');
+    },
+  });
+  T.manualSeed(t.cfg.seed);
+  const model = t.own(new Linear(3, 1));
+  const opt = t.own(new SGD(model.parameters(), { lr: t.cfg.lr }));
+  t.begin({ modules: { model }, optimizers: { opt } });
+  for (const step of t.steps(t.cfg.steps)) {
+    const loss = T.tidy(() => {
+      const x = T.randn([16, 3]); // drawn from the RNG the checkpoint restores
+      const y = x.sum({ dim: 1, keepdim: true }).add(T.randn([16, 1]).mul(0.1));
+      const l = T.mseLoss(model.forward(x), y);
+      opt.backwardStep(l);
+      return step === poison ? NaN : l.item();
+    });
+    const due = t.advance({ loss }, t.cfg.steps);
+    if (due) t.run.log({ step: t.step, loss: due.mean.loss });
+  }
+  t.save();
+  return T.tidy(() => model.weight.toFlatArray() as number[]);
+}
+
+test('a run resumed from its checkpoint ends with the same weights as one that never stopped, and lists each step once', () => {
+  const straight = trainToy(TOY, tmp());
+  const dir = tmp();
+  trainToy({ ...TOY, steps: 4 }, dir);
+  // A kill after step 4's checkpoint but before the next left lines for steps the resume replays.
+  appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ step: 6, loss: 1 }) + '\n{"step": 7, "lo');
+  const resumed = trainToy({ ...TOY, lr: 99 }, dir, { resume: true }); // lr is the run's, not the command's
+  assert.deepEqual(resumed, straight);
+  const steps = new RunFolder(dir).readMetrics().map((m) => m.step);
+  assert.deepEqual(steps, [2, 4, 6, 8]);
+});
+
+test('the loop stops when asked or when the minutes are up, and a non-finite loss is one sentence that keeps the checkpoint', () => {
+  let calls = 0;
+  const dir = tmp();
+  trainToy(TOY, dir, {}, () => ++calls > 3);
+  assert.equal(new RunFolder(dir).readMetrics().at(-1)?.step, 2, 'three steps, logged every two');
+  const timed = tmp();
+  trainToy({ ...TOY, minutes: 1e-9 }, timed);
+  assert.equal(new RunFolder(timed).readMetrics().length, 0, 'no time for a step');
+  const nan = tmp();
+  trainToy({ ...TOY, steps: 4 }, nan);
+  assert.throws(() => trainToy(TOY, nan, { resume: true }, undefined, 5), /^Error: the loss became NaN at step 6 \(loss\); lower --lr \(the last checkpoint is kept\)$/);
+  assert.ok(existsSync(path.join(nan, 'checkpoint.safetensors')));
+});
+
+test('every tensor the training owns is freed when it ends, by an error too', () => {
+  const before = T.liveTensors().undisposed;
+  trainToy(TOY, tmp());
+  assert.equal(T.liveTensors().undisposed, before);
+  const nan = tmp();
+  assert.throws(() => trainToy(TOY, nan, {}, undefined, 1), /the loss became NaN/);
+  assert.equal(T.liveTensors().undisposed, before);
+  assert.throws(() => trainToy({ ...TOY, lr: -1 }, tmp()), /--lr must be/);
+  assert.throws(() => trainToy(TOY, tmp(), { resume: true }), /there is no checkpoint to resume/);
+  assert.equal(T.liveTensors().undisposed, before);
+});
