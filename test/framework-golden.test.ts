@@ -8,7 +8,7 @@ import { assertClose, fromEnc, golden, type Enc } from './helpers.js';
 
 const G = golden('framework.json');
 
-const makers: Record<string, () => nn.Module & { forward(...a: any[]): any }> = {
+const makers: Record<string, () => nn.Module<any[], T.Tensor | [T.Tensor, unknown]>> = {
   Linear: () => new nn.Linear(5, 3),
   Conv2d: () => new nn.Conv2d(3, 4, 3, { stride: 2, padding: 1 }),
   ConvTranspose2d: () => new nn.ConvTranspose2d(4, 2, 3, { stride: 2, padding: 1, outputPadding: 1 }),

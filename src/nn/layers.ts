@@ -21,7 +21,7 @@ export class Linear extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outFeatures])) : null;
     if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, inFeatures);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return T.linear(x, this.weight, this.bias);
   }
 }
@@ -56,7 +56,7 @@ export class Conv2d extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
     if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
   }
 }
@@ -88,7 +88,7 @@ export class ConvTranspose2d extends Module {
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
     if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return T.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
   }
 }
@@ -108,7 +108,7 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.registerBuffer('running_var', T.ones([numFeatures]));
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', T.zeros([], { dtype: 'int64' }));
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     if (this.training) T.noGrad(() => this.numBatchesTracked.add_(1));
     return T.batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.training, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5, false);
   }
@@ -124,7 +124,7 @@ export class InstanceNorm2d extends Module {
     this.weight = affine ? this.registerParameter('weight', T.ones([numFeatures])) : null;
     this.bias = affine ? this.registerParameter('bias', T.zeros([numFeatures])) : null;
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return T.instanceNorm(x, this.weight, this.bias, null, null, true, 0.1, this.opts.eps ?? 1e-5, false);
   }
 }
@@ -136,7 +136,7 @@ export class Embedding extends Module {
     this.weight = this.registerParameter('weight', T.empty([numEmbeddings, dim]));
     normal_(this.weight);
   }
-  forward(indices: Tensor): Tensor {
+  override forward(indices: Tensor): Tensor {
     return T.embedding(this.weight, indices);
   }
 }
@@ -186,7 +186,7 @@ export class LSTM extends Module {
     return [T.zeros(s, { device: dev }), T.zeros(s, { device: dev })];
   }
   /** Runs the sequence; returns the top layer's outputs and the final state (to carry on). */
-  forward(x: Tensor, state?: LSTMState): [Tensor, LSTMState] {
+  override forward(x: Tensor, state?: LSTMState): [Tensor, LSTMState] {
     const batch = x.size(this.batchFirst ? 0 : 1);
     const [h0, c0] = state ?? this.initialState(batch);
     const [out, h, c] = T.lstm(x, [h0, c0], this.flat, this.hasBias, this.numLayers, this.dropout, this.training, false, this.batchFirst);
@@ -198,13 +198,13 @@ export class Dropout extends Module {
   constructor(readonly p = 0.5) {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.training && this.p > 0 ? T.dropout(x, this.p, true) : x;
   }
 }
 
 export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.relu();
   }
 }
@@ -212,17 +212,17 @@ export class LeakyReLU extends Module {
   constructor(readonly negativeSlope = 0.01) {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.leakyRelu(this.negativeSlope);
   }
 }
 export class Tanh extends Module {
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.tanh();
   }
 }
 export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.sigmoid();
   }
 }
@@ -230,7 +230,7 @@ export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.flatten(this.startDim, this.endDim);
   }
 }
@@ -239,7 +239,7 @@ export class Unflatten extends Module {
   constructor(readonly dim: number, readonly sizes: number[]) {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.unflatten(this.dim, this.sizes);
   }
 }
@@ -247,7 +247,7 @@ export class Reshape extends Module {
   constructor(readonly shape: number[]) {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return x.reshape([x.size(0), ...this.shape]);
   }
 }
@@ -255,7 +255,7 @@ export class Upsample extends Module {
   constructor(readonly scaleFactor: number, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
     super();
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const s = [this.scaleFactor, this.scaleFactor];
     return this.mode === 'nearest' ? T.upsampleNearest2d(x, null, s) : T.upsampleBilinear2d(x, null, false, s);
   }
@@ -266,7 +266,7 @@ export class ReflectionPad2d extends Module {
     super();
     this.padding = typeof padding === 'number' ? [padding, padding, padding, padding] : padding;
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return T.reflectionPad2d(x, this.padding);
   }
 }

@@ -8,7 +8,12 @@ export interface LoadReport {
   unexpected: string[];
 }
 
-export abstract class Module {
+/**
+ * A network part with its parameters, buffers and children. `forward` takes I and gives O
+ * (TorchSharp's Module<T, TResult>); containers without a computation of their own leave it out.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export abstract class Module<I extends unknown[] = any[], O = unknown> {
   training = true;
   private readonly params = new Map<string, Tensor | null>();
   private readonly buffers = new Map<string, Tensor | null>();
@@ -29,9 +34,16 @@ export abstract class Module {
     this.buffers.set(name, t);
     return t as Tensor;
   }
-  protected registerModule<M extends Module>(name: string, m: M): M {
+  /** Registers a child under `name` (its parameters become `name.…`); returns it, typed. */
+  registerModule<M extends Module>(name: string, m: M): M {
     this.children.set(name, m);
     return m;
+  }
+
+  /** The module's computation. */
+  forward(...input: I): O {
+    void input;
+    throw new Error(`${this.constructor.name} has no forward(); call its parts`);
   }
 
   *namedModules(prefix = ''): Generator<[string, Module]> {
@@ -126,16 +138,25 @@ export abstract class Module {
 }
 
 /** Layers in order; the output of one is the input of the next. */
-export class Sequential extends Module {
-  readonly layers: Module[];
-  constructor(...layers: Module[]) {
+export class Sequential extends Module<[Tensor], Tensor> {
+  readonly layers: Module<[Tensor], Tensor>[];
+  constructor(...layers: Module<[Tensor], Tensor>[]) {
     super();
     this.layers = layers.map((l, i) => this.registerModule(String(i), l));
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     let y = x;
-    for (const l of this.layers) y = (l as unknown as { forward(x: Tensor): Tensor }).forward(y);
+    for (const l of this.layers) y = l.forward(y);
     return y;
+  }
+}
+
+/** Submodules under names of the caller's choosing, like torch.nn.ModuleDict. */
+export class ModuleDict<M extends Module = Module> extends Module {
+  readonly items = new Map<string, M>();
+  set(name: string, m: M): M {
+    this.items.set(name, m);
+    return this.registerModule(name, m);
   }
 }
 

@@ -27,12 +27,12 @@ export class BasicConv2d extends Module {
     this.conv = this.registerModule('conv', new Conv2d(inC, outC, kernel, { bias: false, stride: opts.stride, padding: opts.padding }));
     this.bn = this.registerModule('bn', new BatchNorm2d(outC, { eps: 0.001 }));
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.bn.forward(this.conv.forward(x)).relu_(); // in place, as torchvision: one activation less in memory
   }
 }
 
-type Block = Module & { forward(x: Tensor): Tensor; outChannels: number };
+type Block = Module<[Tensor], Tensor> & { outChannels: number };
 
 class Pooling {
   constructor(readonly includePadding: boolean) {}
@@ -42,29 +42,22 @@ class Pooling {
 }
 const maxPool = (x: Tensor): Tensor => T.maxPool2d(x, [3, 3], [2, 2]);
 
-/** Registers convolutions in the order torchvision (and Keras) create them. */
-class Convs extends Module {
-  add(name: string, conv: BasicConv2d): BasicConv2d {
-    return this.registerModule(name, conv);
-  }
-}
-
-class InceptionA extends Convs {
+class InceptionA extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
   constructor(inC: number, poolFeatures: number, w: (c: number) => number, private readonly pool: Pooling) {
     super();
     const c = this.c;
-    c.b1 = this.add('branch1x1', new BasicConv2d(inC, w(64), 1));
-    c.b5_1 = this.add('branch5x5_1', new BasicConv2d(inC, w(48), 1));
-    c.b5_2 = this.add('branch5x5_2', new BasicConv2d(w(48), w(64), 5, { padding: 2 }));
-    c.d1 = this.add('branch3x3dbl_1', new BasicConv2d(inC, w(64), 1));
-    c.d2 = this.add('branch3x3dbl_2', new BasicConv2d(w(64), w(96), 3, { padding: 1 }));
-    c.d3 = this.add('branch3x3dbl_3', new BasicConv2d(w(96), w(96), 3, { padding: 1 }));
-    c.p = this.add('branch_pool', new BasicConv2d(inC, poolFeatures, 1));
+    c.b1 = this.registerModule('branch1x1', new BasicConv2d(inC, w(64), 1));
+    c.b5_1 = this.registerModule('branch5x5_1', new BasicConv2d(inC, w(48), 1));
+    c.b5_2 = this.registerModule('branch5x5_2', new BasicConv2d(w(48), w(64), 5, { padding: 2 }));
+    c.d1 = this.registerModule('branch3x3dbl_1', new BasicConv2d(inC, w(64), 1));
+    c.d2 = this.registerModule('branch3x3dbl_2', new BasicConv2d(w(64), w(96), 3, { padding: 1 }));
+    c.d3 = this.registerModule('branch3x3dbl_3', new BasicConv2d(w(96), w(96), 3, { padding: 1 }));
+    c.p = this.registerModule('branch_pool', new BasicConv2d(inC, poolFeatures, 1));
     this.outChannels = w(64) + w(64) + w(96) + poolFeatures;
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const c = this.c;
     return T.cat([
       c.b1.forward(x),
@@ -75,25 +68,25 @@ class InceptionA extends Convs {
   }
 }
 
-class InceptionB extends Convs {
+class InceptionB extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
   constructor(inC: number, w: (c: number) => number) {
     super();
     const c = this.c;
-    c.b3 = this.add('branch3x3', new BasicConv2d(inC, w(384), 3, { stride: 2 }));
-    c.d1 = this.add('branch3x3dbl_1', new BasicConv2d(inC, w(64), 1));
-    c.d2 = this.add('branch3x3dbl_2', new BasicConv2d(w(64), w(96), 3, { padding: 1 }));
-    c.d3 = this.add('branch3x3dbl_3', new BasicConv2d(w(96), w(96), 3, { stride: 2 }));
+    c.b3 = this.registerModule('branch3x3', new BasicConv2d(inC, w(384), 3, { stride: 2 }));
+    c.d1 = this.registerModule('branch3x3dbl_1', new BasicConv2d(inC, w(64), 1));
+    c.d2 = this.registerModule('branch3x3dbl_2', new BasicConv2d(w(64), w(96), 3, { padding: 1 }));
+    c.d3 = this.registerModule('branch3x3dbl_3', new BasicConv2d(w(96), w(96), 3, { stride: 2 }));
     this.outChannels = w(384) + w(96) + inC;
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const c = this.c;
     return T.cat([c.b3.forward(x), c.d3.forward(c.d2.forward(c.d1.forward(x))), maxPool(x)], 1);
   }
 }
 
-class InceptionC extends Convs {
+class InceptionC extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
   constructor(inC: number, c7: number, w: (c: number) => number, private readonly pool: Pooling) {
@@ -101,19 +94,19 @@ class InceptionC extends Convs {
     const c = this.c;
     const row: { padding: Pair } = { padding: [0, 3] };
     const col: { padding: Pair } = { padding: [3, 0] };
-    c.b1 = this.add('branch1x1', new BasicConv2d(inC, w(192), 1));
-    c.s1 = this.add('branch7x7_1', new BasicConv2d(inC, c7, 1));
-    c.s2 = this.add('branch7x7_2', new BasicConv2d(c7, c7, [1, 7], row));
-    c.s3 = this.add('branch7x7_3', new BasicConv2d(c7, w(192), [7, 1], col));
-    c.d1 = this.add('branch7x7dbl_1', new BasicConv2d(inC, c7, 1));
-    c.d2 = this.add('branch7x7dbl_2', new BasicConv2d(c7, c7, [7, 1], col));
-    c.d3 = this.add('branch7x7dbl_3', new BasicConv2d(c7, c7, [1, 7], row));
-    c.d4 = this.add('branch7x7dbl_4', new BasicConv2d(c7, c7, [7, 1], col));
-    c.d5 = this.add('branch7x7dbl_5', new BasicConv2d(c7, w(192), [1, 7], row));
-    c.p = this.add('branch_pool', new BasicConv2d(inC, w(192), 1));
+    c.b1 = this.registerModule('branch1x1', new BasicConv2d(inC, w(192), 1));
+    c.s1 = this.registerModule('branch7x7_1', new BasicConv2d(inC, c7, 1));
+    c.s2 = this.registerModule('branch7x7_2', new BasicConv2d(c7, c7, [1, 7], row));
+    c.s3 = this.registerModule('branch7x7_3', new BasicConv2d(c7, w(192), [7, 1], col));
+    c.d1 = this.registerModule('branch7x7dbl_1', new BasicConv2d(inC, c7, 1));
+    c.d2 = this.registerModule('branch7x7dbl_2', new BasicConv2d(c7, c7, [7, 1], col));
+    c.d3 = this.registerModule('branch7x7dbl_3', new BasicConv2d(c7, c7, [1, 7], row));
+    c.d4 = this.registerModule('branch7x7dbl_4', new BasicConv2d(c7, c7, [7, 1], col));
+    c.d5 = this.registerModule('branch7x7dbl_5', new BasicConv2d(c7, w(192), [1, 7], row));
+    c.p = this.registerModule('branch_pool', new BasicConv2d(inC, w(192), 1));
     this.outChannels = 4 * w(192);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const c = this.c;
     return T.cat([
       c.b1.forward(x),
@@ -124,21 +117,21 @@ class InceptionC extends Convs {
   }
 }
 
-class InceptionD extends Convs {
+class InceptionD extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
   constructor(inC: number, w: (c: number) => number) {
     super();
     const c = this.c;
-    c.a1 = this.add('branch3x3_1', new BasicConv2d(inC, w(192), 1));
-    c.a2 = this.add('branch3x3_2', new BasicConv2d(w(192), w(320), 3, { stride: 2 }));
-    c.b1 = this.add('branch7x7x3_1', new BasicConv2d(inC, w(192), 1));
-    c.b2 = this.add('branch7x7x3_2', new BasicConv2d(w(192), w(192), [1, 7], { padding: [0, 3] }));
-    c.b3 = this.add('branch7x7x3_3', new BasicConv2d(w(192), w(192), [7, 1], { padding: [3, 0] }));
-    c.b4 = this.add('branch7x7x3_4', new BasicConv2d(w(192), w(192), 3, { stride: 2 }));
+    c.a1 = this.registerModule('branch3x3_1', new BasicConv2d(inC, w(192), 1));
+    c.a2 = this.registerModule('branch3x3_2', new BasicConv2d(w(192), w(320), 3, { stride: 2 }));
+    c.b1 = this.registerModule('branch7x7x3_1', new BasicConv2d(inC, w(192), 1));
+    c.b2 = this.registerModule('branch7x7x3_2', new BasicConv2d(w(192), w(192), [1, 7], { padding: [0, 3] }));
+    c.b3 = this.registerModule('branch7x7x3_3', new BasicConv2d(w(192), w(192), [7, 1], { padding: [3, 0] }));
+    c.b4 = this.registerModule('branch7x7x3_4', new BasicConv2d(w(192), w(192), 3, { stride: 2 }));
     this.outChannels = w(320) + w(192) + inC;
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const c = this.c;
     return T.cat([
       c.a2.forward(c.a1.forward(x)),
@@ -148,24 +141,24 @@ class InceptionD extends Convs {
   }
 }
 
-class InceptionE extends Convs {
+class InceptionE extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
   constructor(inC: number, w: (c: number) => number, private readonly pool: Pooling) {
     super();
     const c = this.c;
-    c.b1 = this.add('branch1x1', new BasicConv2d(inC, w(320), 1));
-    c.s1 = this.add('branch3x3_1', new BasicConv2d(inC, w(384), 1));
-    c.s2a = this.add('branch3x3_2a', new BasicConv2d(w(384), w(384), [1, 3], { padding: [0, 1] }));
-    c.s2b = this.add('branch3x3_2b', new BasicConv2d(w(384), w(384), [3, 1], { padding: [1, 0] }));
-    c.d1 = this.add('branch3x3dbl_1', new BasicConv2d(inC, w(448), 1));
-    c.d2 = this.add('branch3x3dbl_2', new BasicConv2d(w(448), w(384), 3, { padding: 1 }));
-    c.d3a = this.add('branch3x3dbl_3a', new BasicConv2d(w(384), w(384), [1, 3], { padding: [0, 1] }));
-    c.d3b = this.add('branch3x3dbl_3b', new BasicConv2d(w(384), w(384), [3, 1], { padding: [1, 0] }));
-    c.p = this.add('branch_pool', new BasicConv2d(inC, w(192), 1));
+    c.b1 = this.registerModule('branch1x1', new BasicConv2d(inC, w(320), 1));
+    c.s1 = this.registerModule('branch3x3_1', new BasicConv2d(inC, w(384), 1));
+    c.s2a = this.registerModule('branch3x3_2a', new BasicConv2d(w(384), w(384), [1, 3], { padding: [0, 1] }));
+    c.s2b = this.registerModule('branch3x3_2b', new BasicConv2d(w(384), w(384), [3, 1], { padding: [1, 0] }));
+    c.d1 = this.registerModule('branch3x3dbl_1', new BasicConv2d(inC, w(448), 1));
+    c.d2 = this.registerModule('branch3x3dbl_2', new BasicConv2d(w(448), w(384), 3, { padding: 1 }));
+    c.d3a = this.registerModule('branch3x3dbl_3a', new BasicConv2d(w(384), w(384), [1, 3], { padding: [0, 1] }));
+    c.d3b = this.registerModule('branch3x3dbl_3b', new BasicConv2d(w(384), w(384), [3, 1], { padding: [1, 0] }));
+    c.p = this.registerModule('branch_pool', new BasicConv2d(inC, w(192), 1));
     this.outChannels = w(320) + 4 * w(384) + w(192);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const c = this.c;
     const s = c.s1.forward(x);
     const d = c.d2.forward(c.d1.forward(x));

@@ -2,7 +2,7 @@
 // and Keras's endpoint names (block1_conv1 ... block5_conv4, block1_pool ... block5_pool).
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
-import { Conv2d, Module } from '../nn/index.js';
+import { Conv2d, Module, ModuleDict } from '../nn/index.js';
 
 const BLOCKS = [2, 2, 4, 4, 4];
 const CHANNELS = [64, 128, 256, 512, 512];
@@ -16,13 +16,14 @@ export class VGG19 extends Module {
   constructor(opts: { width?: number } = {}) {
     super();
     const width = opts.width ?? 1;
-    const features = this.registerModule('features', new FeatureList());
+    // torchvision's sparse indices ("0", "2", "5", ...): its ReLUs and pools count as layers.
+    const features = this.registerModule('features', new ModuleDict<Conv2d>());
     let index = 0;
     let inC = 3;
     BLOCKS.forEach((convs, b) => {
       const outC = Math.max(1, Math.round(CHANNELS[b] * width));
       for (let i = 0; i < convs; i++) {
-        const conv = features.add(index, new Conv2d(inC, outC, 3, { padding: 1 }));
+        const conv = features.set(String(index), new Conv2d(inC, outC, 3, { padding: 1 }));
         this.stages.push({ name: `block${b + 1}_conv${i + 1}`, conv });
         index += 2; // torchvision counts the ReLU as a layer
         inC = outC;
@@ -56,12 +57,5 @@ export class VGG19 extends Module {
       idx.forEach((j, k) => j === i && out.set(names[k], y));
     }
     return out;
-  }
-}
-
-/** Holds the convolutions under torchvision's sparse indices ("0", "2", "5", ...). */
-class FeatureList extends Module {
-  add(index: number, conv: Conv2d): Conv2d {
-    return this.registerModule(String(index), conv);
   }
 }

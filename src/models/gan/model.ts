@@ -38,7 +38,7 @@ export class Generator extends Module {
     this.out = this.registerModule('out', new Conv2d(f, channels, 7, { padding: 3 }));
   }
   /** Images in [-1, 1] from latent points [N, latent]. */
-  forward(z: Tensor): Tensor {
+  override forward(z: Tensor): Tensor {
     const { height, width } = this.config;
     let x = this.fc.forward(z).leakyRelu(SLOPE).reshape([-1, this.config.gFilters / 2, height / 2, width / 2]);
     x = this.conv1.forward(x).leakyRelu(SLOPE);
@@ -71,7 +71,7 @@ export class Discriminator extends Module {
     this.fc = this.registerModule('fc', new Linear(f * h * w, 1));
   }
   /** One logit per image: high means "generated" in the seed's labelling (1 = fake, 0 = real). */
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     let y = this.conv1.forward(x).leakyRelu(SLOPE);
     y = this.conv2.forward(y).leakyRelu(SLOPE);
     y = this.conv3.forward(y).leakyRelu(SLOPE);

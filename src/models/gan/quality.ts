@@ -24,7 +24,7 @@ export class FeatureNet extends Module {
     const y = this.conv3.forward(this.conv2.forward(this.conv1.forward(x).relu()).relu()).relu();
     return T.adaptiveAvgPool2d(y, [1, 1]).flatten(1);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.fc.forward(this.features(x));
   }
 }

@@ -20,7 +20,7 @@ class ConvLayer extends Module {
   }
   private readonly upsample: boolean;
   private readonly relu: boolean;
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     // Nearest upsampling then a convolution: transposed convolutions leave checkerboards.
     let y = this.upsample ? T.upsampleNearest2d(x, null, [2, 2]) : x;
     y = this.conv.forward(this.pad.forward(y));
@@ -37,7 +37,7 @@ class Residual extends Module {
     this.a = this.registerModule('a', new ConvLayer(c, c, 3));
     this.b = this.registerModule('b', new ConvLayer(c, c, 3, { relu: false }));
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     return this.b.forward(this.a.forward(x)).add(x);
   }
 }
@@ -64,7 +64,7 @@ export class StyleNet extends Module {
     l.push(new ConvLayer(c, 3, 9, { norm: false, relu: false }));
     this.layers = this.registerModule('layers', l);
   }
-  forward(x: Tensor): Tensor {
+  override forward(x: Tensor): Tensor {
     const [, , h, w] = x.shape;
     let y = x;
     for (const m of this.layers.items) y = (m as ConvLayer).forward(y);

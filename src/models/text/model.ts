@@ -34,7 +34,7 @@ export class CharLSTM extends Module {
   }
 
   /** Logits [B, L, V] at every position, and the state after. */
-  forward(ids: Tensor, state?: LSTMState): [Tensor, LSTMState] {
+  override forward(ids: Tensor, state?: LSTMState): [Tensor, LSTMState] {
     const [h, s] = this.hidden(ids, state);
     return [this.head.forward(h), s];
   }
