@@ -201,3 +201,32 @@ test('loom info --json names the libtorch, threads, BLAS and devices in use', as
   assert.ok(i.devices.includes('cpu'));
   assert.match(String(i.blas), /blas/i, 'an optimised BLAS is mapped (setup installs OpenBLAS)');
 });
+
+test('using frees a tensor at the end of its block, and a dispose scope frees all but what moves out', () => {
+  let kept: T.Tensor;
+  let inner: T.Tensor;
+  {
+    using outer = T.disposeScope();
+    void outer;
+    {
+      using scope = T.disposeScope();
+      inner = T.ones([2]).add(1);
+      kept = scope.moveToOuter(inner.mul(2));
+    }
+    assert.ok(inner.isDisposed, 'made in the inner scope');
+    assert.deepEqual(kept.toArray(), [4, 4]);
+    {
+      using x = T.zeros([3]);
+      inner = x;
+    }
+    assert.ok(inner.isDisposed, 'using disposes');
+  }
+  assert.ok(kept.isDisposed, 'moved to the outer scope, freed with it');
+  let escaped: T.Tensor;
+  {
+    using scope = T.disposeScope();
+    escaped = scope.moveToOuter(T.ones([1]));
+  }
+  assert.ok(!escaped.isDisposed, 'with no scope outside, the caller owns it');
+  escaped.dispose();
+});

@@ -81,24 +81,20 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
-  const g = loadGenerator(positionals[0]);
-  try {
-    if (verb === 'sample') {
-      if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
-      if (o.seed !== undefined) T.manualSeed(o.seed);
-      await writeImage(o.out, T.noGrad(() => T.tidy(() => imageGrid(g.forward(T.randn([o.count, g.config.latent])).add(1).div(2)))));
-    } else {
-      if (!(o.frames >= 4)) throw new UserError(`--frames must be at least 4, got ${o.frames}`);
-      const rng = new Rng(o.seed ?? 0);
-      const gauss = () => Array.from({ length: g.config.latent }, () => rng.gaussian());
-      const keys = [gauss(), gauss(), gauss(), gauss()];
-      const per = Math.ceil(o.frames / keys.length);
-      const pts = keys.flatMap((k, i) => interpolate(k, keys[(i + 1) % keys.length], per + 1, true).slice(0, per)).slice(0, o.frames);
-      const frames = T.noGrad(() => T.tidy(() => g.forward(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] })).add(1).div(2).split(1, 0)));
-      await writeAnimation(o.out, frames, { delayMs: 80 });
-    }
-    console.log(`wrote ${o.out}`);
-  } finally {
-    g.dispose();
+  using g = loadGenerator(positionals[0]);
+  if (verb === 'sample') {
+    if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
+    if (o.seed !== undefined) T.manualSeed(o.seed);
+    await writeImage(o.out, T.noGrad(() => T.tidy(() => imageGrid(g.forward(T.randn([o.count, g.config.latent])).add(1).div(2)))));
+  } else {
+    if (!(o.frames >= 4)) throw new UserError(`--frames must be at least 4, got ${o.frames}`);
+    const rng = new Rng(o.seed ?? 0);
+    const gauss = () => Array.from({ length: g.config.latent }, () => rng.gaussian());
+    const keys = [gauss(), gauss(), gauss(), gauss()];
+    const per = Math.ceil(o.frames / keys.length);
+    const pts = keys.flatMap((k, i) => interpolate(k, keys[(i + 1) % keys.length], per + 1, true).slice(0, per)).slice(0, o.frames);
+    const frames = T.noGrad(() => T.tidy(() => g.forward(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] })).add(1).div(2).split(1, 0)));
+    await writeAnimation(o.out, frames, { delayMs: 80 });
   }
+  console.log(`wrote ${o.out}`);
 }

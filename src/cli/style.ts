@@ -170,23 +170,19 @@ async function styleApply(args: string[]): Promise<void> {
   const [source, ...images] = positionals;
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
   if (many) makeFolder(o.out);
-  const net = loadStyleNet(source);
-  try {
-    for (const spec of images) {
-      const file = resolveImage(spec);
-      const target = many ? path.join(o.out, `${path.basename(file, path.extname(file))}.png`) : o.out;
-      if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);
-      const img = await readImage(file);
-      const t0 = performance.now();
-      const y = T.noGrad(() => net.forward(img));
-      const ms = performance.now() - t0;
-      await writeImage(target, y);
-      const [, , h, w] = img.shape;
-      for (const t of [img, y]) t.dispose();
-      if (o.json) console.log(JSON.stringify({ image: file, out: target, width: w, height: h, ms }));
-      else console.log(`${target}: ${w}x${h} in ${ms.toFixed(0)} ms`);
-    }
-  } finally {
-    net.dispose();
+  using net = loadStyleNet(source);
+  for (const spec of images) {
+    const file = resolveImage(spec);
+    const target = many ? path.join(o.out, `${path.basename(file, path.extname(file))}.png`) : o.out;
+    if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);
+    const img = await readImage(file);
+    const t0 = performance.now();
+    const y = T.noGrad(() => net.forward(img));
+    const ms = performance.now() - t0;
+    await writeImage(target, y);
+    const [, , h, w] = img.shape;
+    for (const t of [img, y]) t.dispose();
+    if (o.json) console.log(JSON.stringify({ image: file, out: target, width: w, height: h, ms }));
+    else console.log(`${target}: ${w}x${h} in ${ms.toFixed(0)} ms`);
   }
 }

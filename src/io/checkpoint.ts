@@ -14,7 +14,7 @@ export interface CheckpointParts {
   optimizers?: Record<string, Optimizer>;
 }
 
-export interface Checkpoint<C extends object = Record<string, unknown>> {
+export interface Checkpoint<C extends object = Record<string, unknown>> extends Disposable {
   step: number;
   /** The run's settings, as the trainer saved them. */
   config: C;
@@ -96,6 +96,9 @@ export function loadCheckpoint<C extends object = Record<string, unknown>>(path:
     tensors,
     dispose: () => {
       for (const t of tensors.values()) t.dispose();
+    },
+    [Symbol.dispose]() {
+      this.dispose();
     },
   };
 }

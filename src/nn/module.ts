@@ -13,7 +13,7 @@ export interface LoadReport {
  * (TorchSharp's Module<T, TResult>); containers without a computation of their own leave it out.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export abstract class Module<I extends unknown[] = any[], O = unknown> {
+export abstract class Module<I extends unknown[] = any[], O = unknown> implements Disposable {
   training = true;
   private readonly params = new Map<string, Tensor | null>();
   private readonly buffers = new Map<string, Tensor | null>();
@@ -134,6 +134,9 @@ export abstract class Module<I extends unknown[] = any[], O = unknown> {
   /** Frees every parameter and buffer. */
   dispose(): void {
     for (const t of this.stateDict().values()) t.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 

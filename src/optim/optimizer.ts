@@ -15,7 +15,7 @@ export interface OptimizerState {
   tensors: Map<string, Tensor>;
 }
 
-export abstract class Optimizer {
+export abstract class Optimizer implements Disposable {
   /** Number of steps taken. */
   stepCount = 0;
   protected readonly state: Map<string, Tensor>[];
@@ -102,6 +102,9 @@ export abstract class Optimizer {
 
   dispose(): void {
     for (const s of this.state) for (const t of s.values()) t.dispose();
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 

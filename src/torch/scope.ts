@@ -83,3 +83,37 @@ export function tidy<T>(fn: () => T): T {
   }
   return result;
 }
+
+/**
+ * A scope held by a variable rather than a callback (TorchSharp's DisposeScope): every tensor
+ * made while it is open is freed when it is disposed, at the end of the `using` block,
+ * except those passed to moveToOuter(). Scopes close in the order `using` guarantees.
+ */
+export class DisposeScope implements Disposable {
+  private readonly scope: Scope = new Set();
+  constructor() {
+    stack.push(this.scope);
+  }
+  /** Hands tensors to the enclosing scope (or to the caller, if there is none). */
+  moveToOuter<T extends Owned | Owned[]>(t: T): T {
+    const parent = stack[stack.indexOf(this.scope) - 1];
+    for (const x of Array.isArray(t) ? t : [t]) {
+      scopeForget(x);
+      if (parent !== undefined) {
+        parent.add(x);
+        x.scope = parent;
+      }
+    }
+    return t;
+  }
+  [Symbol.dispose](): void {
+    const i = stack.lastIndexOf(this.scope);
+    if (i !== stack.length - 1) throw new Error('dispose scopes must close innermost first');
+    stack.pop();
+    for (const t of this.scope) t.dispose();
+  }
+}
+
+export function disposeScope(): DisposeScope {
+  return new DisposeScope();
+}

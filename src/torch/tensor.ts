@@ -46,6 +46,9 @@ export class Tensor {
     native.dispose(this.h);
     scopeForget(this);
   }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 
   /** A copy of the elements in row-major order (16-bit floats as raw bits, bool as 0/1). */
   data(): AnyTypedArray {

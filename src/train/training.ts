@@ -102,14 +102,10 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   /** Goes back to an earlier checkpoint of this run (state, RNG and step); returns its extra data. */
   rollBack(file: string): Record<string, unknown> {
     if (!this.parts) throw new Error('rollBack() before begin()');
-    const ck = loadCheckpoint(file);
-    try {
-      restoreCheckpoint(ck, this.parts);
-      this.step = ck.step;
-      return ck.extra;
-    } finally {
-      ck.dispose();
-    }
+    using ck = loadCheckpoint(file);
+    restoreCheckpoint(ck, this.parts);
+    this.step = ck.step;
+    return ck.extra;
   }
 
   /** Copies the latest checkpoint to best.safetensors or good.safetensors. */
@@ -220,17 +216,13 @@ export function loadFromRun<M, C extends object>(
   build: (ck: Checkpoint<Partial<C>>, file: string) => { value: M; modules: CheckpointParts['modules'] },
 ): M {
   const file = RunFolder.checkpointOf(source);
-  const ck = loadCheckpoint<Partial<C>>(file);
+  using ck = loadCheckpoint<Partial<C>>(file);
+  const { value, modules } = build(ck, file);
   try {
-    const { value, modules } = build(ck, file);
-    try {
-      restoreCheckpoint(ck, { modules }, { rng: false });
-    } catch (e) {
-      for (const m of Object.values(modules)) m.dispose();
-      throw e;
-    }
-    return value;
-  } finally {
-    ck.dispose();
+    restoreCheckpoint(ck, { modules }, { rng: false });
+  } catch (e) {
+    for (const m of Object.values(modules)) m.dispose();
+    throw e;
   }
+  return value;
 }
