@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { Rng } from '../src/io/random.js';
+import { Rng } from '../src/util/random.js';
 import { DREAM_DEFAULTS, dreamStep } from '../src/models/dream/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { InceptionV3 } from '../src/vision/inception.js';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { crossEntropy } from '../src/nn/index.js';
 import { RMSprop } from '../src/optim/index.js';
-import { Rng } from '../src/io/random.js';
+import { Rng } from '../src/util/random.js';
 import { CharLSTM, Vocab, generate } from '../src/models/text/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { medianMs, printTable, python, repoRoot } from './util.js';

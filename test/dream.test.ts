@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { Rng } from '../src/io/random.js';
+import { Rng } from '../src/util/random.js';
 import { InceptionV3 } from '../src/vision/inception.js';
 import type { Backbone } from '../src/vision/weights.js';
 import { DREAM_DEFAULTS, dream, dreamLoss, dreamStep, dreamZoom, octaveShapes, parseLayers, type DreamConfig } from '../src/models/dream/index.js';

@@ -11,7 +11,7 @@ import { readImage, writeImage } from '../src/io/images.js';
 import { VGG19 } from '../src/vision/vgg.js';
 import type { Backbone } from '../src/vision/weights.js';
 import {
-  STYLE_DEFAULTS, StyleObjective, contentLoss, gram, keepColours, loadStyleNet, styleLoss, totalVariationLoss, trainFastStyle, transferStyle, FAST_DEFAULTS,
+  STYLE_DEFAULTS, StyleObjective, contentLoss, gram, keepColors, loadStyleNet, styleLoss, totalVariationLoss, trainFastStyle, transferStyle, FAST_DEFAULTS,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
 
@@ -69,7 +69,7 @@ test('--preserve-colors keeps the content\'s chroma and the result\'s luminance'
   T.manualSeed(7);
   const gen = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
   const content = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
-  const out = keepColours(gen, content);
+  const out = keepColors(gen, content);
   const yiq = (x: T.Tensor) => T.tidy(() => {
     const [r, g, b] = x.split(1, 1);
     return [r.mul(0.299).add(g.mul(0.587)).add(b.mul(0.114)), r.mul(0.595716).sub(g.mul(0.274453)).sub(b.mul(0.321263)), r.mul(0.211456).sub(g.mul(0.522591)).add(b.mul(0.311135))];

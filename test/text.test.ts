@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { Rng } from '../src/io/random.js';
+import { Rng } from '../src/util/random.js';
 import { CharLSTM, TEXT_DEFAULTS, Vocab, draw, generate, loadTextModel, reweight, trainText, type TextTrainConfig } from '../src/models/text/index.js';
 import { repoRoot } from './helpers.js';
 

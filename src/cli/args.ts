@@ -14,7 +14,7 @@ export interface OptSpec {
 
 export type OptSpecs = Record<string, OptSpec>;
 
-/** Options every command takes (DESIGN.md: shared options). */
+/** Options every command takes. */
 export const COMMON: OptSpecs = {
   seed: { type: 'int', help: 'seed for every random number generator' },
   threads: { type: 'int', help: 'CPU threads for libtorch (default: all cores)' },

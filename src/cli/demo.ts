@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
-import { Rng } from '../io/random.js';
+import { Rng } from '../util/random.js';
 import { writeOwned } from '../io/images.js';
 import { TEXT_DEFAULTS, generate, loadTextModel, trainText } from '../models/text/index.js';
 import { VAE_DEFAULTS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';

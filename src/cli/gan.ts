@@ -2,7 +2,7 @@
 import path from 'node:path';
 import * as T from '../torch/index.js';
 import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
-import { Rng } from '../io/random.js';
+import { Rng } from '../util/random.js';
 import { GAN_DEFAULTS, loadGenerator, trainGan, type GanTrainConfig } from '../models/gan/index.js';
 import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';

@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<void> {
       return styleCommand(rest);
     }
     case 'weights': {
-      const { weightsCommand } = await import('./dream.js');
+      const { weightsCommand } = await import('./weights.js');
       return weightsCommand(rest);
     }
     case 'vae': {

@@ -1,5 +1,5 @@
 // `loom text train` and `loom text generate`: thin over src/models/text.
-import { Rng } from '../io/random.js';
+import { Rng } from '../util/random.js';
 import { TEXT_DEFAULTS, generate, loadTextModel, trainText, type TextTrainConfig } from '../models/text/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';

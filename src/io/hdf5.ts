@@ -2,7 +2,7 @@
 // (superblock 0/1, version-1 object headers, symbol-table groups, contiguous or compact
 // float datasets). Anything else gets a sentence saying what is not supported.
 import { readFileOrExplain } from './files.js';
-import { halfToFloat } from './float16.js';
+import { halfToFloat } from '../torch/float16.js';
 
 export interface H5Dataset {
   /** Path inside the file, e.g. "block1_conv1/block1_conv1/kernel:0". */

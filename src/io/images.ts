@@ -147,10 +147,3 @@ export async function writeAnimation(file: string, frames: Tensor[], opts: { del
 export function resize(batch: Tensor, h: number, w: number): Tensor {
   return T.upsampleBilinear2d(batch, [h, w], false);
 }
-
-/** The central [h, w] crop of a batch. */
-export function centerCrop(batch: Tensor, h: number, w: number): Tensor {
-  const [, , H, W] = batch.shape;
-  if (h > H || w > W) throw new Error(`cannot crop ${H}x${W} to ${h}x${w}`);
-  return batch.narrow(2, Math.floor((H - h) / 2), h).narrow(3, Math.floor((W - w) / 2), w);
-}

@@ -1,7 +1,7 @@
 // Seeded shuffling and batching over a dataset held as tensors.
 import * as T from '../torch/index.js';
 import type { Tensor } from '../torch/index.js';
-import { Rng } from './random.js';
+import { Rng } from '../util/random.js';
 
 export interface Batch {
   images: Tensor;

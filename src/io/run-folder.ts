@@ -89,9 +89,6 @@ export class RunFolder {
   writeConfig(config: unknown): void {
     writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
-  readConfig<T>(): T {
-    return JSON.parse(readFileSync(path.join(this.dir, 'config.json'), 'utf8')) as T;
-  }
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IMAGE_EXT } from '../io/datasets.js';
 
 export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
@@ -38,7 +39,7 @@ export function imagesUnder(root: string, folder: string): string[] {
       const p = path.join(dir, f);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else if (/\.(png|jpe?g|gif|webp)$/i.test(f)) out.push([path.relative(root, p), st.mtimeMs]);
+      else if (IMAGE_EXT.test(f)) out.push([path.relative(root, p), st.mtimeMs]);
     }
   };
   walk(abs);

@@ -1,5 +1,6 @@
 // Scopes free, in one go, every tensor made inside them except those returned or kept.
-// The GC does not free native tensors in time (DESIGN.md), so training loops rely on this.
+// The GC does not free native tensors in time (a finalizer runs when the JS heap is full, not
+// when native memory is), so training loops rely on this.
 
 export interface Owned {
   dispose(): void;

@@ -3,6 +3,7 @@
 import { native, type Handle } from './native.js';
 import { dtypeCode, dtypeName, viewAs, type AnyTypedArray, type DType } from './dtype.js';
 import { scopeTrack, scopeForget, type Owned } from './scope.js';
+import { halfToFloat } from './float16.js';
 
 export class Tensor {
   /** The native handle; stays set after dispose(), when the addon refuses it. */
@@ -252,14 +253,6 @@ function format(t: Tensor): string {
   return `tensor(${body}${extras.length ? ', ' + extras.join(', ') : ''})`;
 }
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 function bfloatToFloat(b: number): number {
   const buf = new DataView(new ArrayBuffer(4));

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { halfToFloat } from '../io/float16.js';
+import { halfToFloat } from '../torch/float16.js';
 import { addKerasArray, type KerasWeights } from './keras-weights.js';
 
 export interface TfjsWeightSpec {

@@ -3,7 +3,7 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
-import { Rng } from '../../io/random.js';
+import { Rng } from '../../util/random.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
 

@@ -4,7 +4,7 @@
 // mode collapse).
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { Rng } from '../../io/random.js';
+import { Rng } from '../../util/random.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import { linePlot } from '../../io/plot.js';
 import { RunFolder } from '../../io/run-folder.js';

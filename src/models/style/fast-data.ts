@@ -6,7 +6,7 @@ import { Tensor } from '../../torch/index.js';
 import { readImage, resize } from '../../io/images.js';
 import { BUILTIN_IMAGES, resolveImage } from '../../io/builtin-images.js';
 import { IMAGE_EXT } from '../../io/datasets.js';
-import { Rng } from '../../io/random.js';
+import { Rng } from '../../util/random.js';
 
 /** Training photos: a folder's images, or builtin:photos (the built-in photos but the painting). */
 export function photoFiles(spec: string): string[] {

@@ -7,7 +7,7 @@ import { resize } from '../../io/images.js';
 import { Adam, LBFGS } from '../../optim/index.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
-import { contentLoss, gram, keepColours, styleLoss, totalVariationLoss } from './losses.js';
+import { contentLoss, gram, keepColors, styleLoss, totalVariationLoss } from './losses.js';
 
 export interface StyleConfig {
   height: number;
@@ -200,7 +200,7 @@ export async function transferStyle(backbone: Backbone, content: Tensor, styles:
   }
   const result = T.tidy(() => {
     const img = x!.detach().div(255).clamp(0, 1);
-    return cfg.preserveColors ? keepColours(img, resize(content, img.shape[2], img.shape[3])).clamp(0, 1) : img;
+    return cfg.preserveColors ? keepColors(img, resize(content, img.shape[2], img.shape[3])).clamp(0, 1) : img;
   });
   x!.dispose();
   return result;
@@ -246,7 +246,7 @@ async function optimise(objective: StyleObjective, x: Tensor, cfg: StyleConfig, 
       if (hooks.onIteration) {
         const view = T.tidy(() => {
           const img = x.detach().div(255).clamp(0, 1);
-          return cfg.preserveColors ? keepColours(img, content255.div(255)).clamp(0, 1) : img;
+          return cfg.preserveColors ? keepColors(img, content255.div(255)).clamp(0, 1) : img;
         });
         try {
           await hooks.onIteration(it, view);

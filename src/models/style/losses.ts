@@ -58,7 +58,7 @@ function mix3(x: Tensor, m: number[]): Tensor {
 }
 
 /** The generated image's luminance with the content's chroma (colour preservation). */
-export function keepColours(generated: Tensor, content: Tensor): Tensor {
+export function keepColors(generated: Tensor, content: Tensor): Tensor {
   return T.tidy(() => {
     const g = mix3(generated, RGB_TO_YIQ);
     const c = mix3(content, RGB_TO_YIQ);

@@ -3,7 +3,7 @@
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import type { LSTMState } from '../../nn/index.js';
-import { Rng } from '../../io/random.js';
+import { Rng } from '../../util/random.js';
 import { CharStepper, type CharLSTM } from './model.js';
 import type { Vocab } from './vocab.js';
 import { draw, reweight, validateSampling, type SamplingOptions } from './sampling.js';

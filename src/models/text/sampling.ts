@@ -1,5 +1,5 @@
 // Choosing the next character from the model's logits: temperature, greedy, top-k, top-p.
-import type { Rng } from '../../io/random.js';
+import type { Rng } from '../../util/random.js';
 
 export interface SamplingOptions {
   /** p_i ∝ exp(log p_i / T); 0 means greedy (argmax). */

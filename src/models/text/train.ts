@@ -7,7 +7,7 @@ import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
 import { RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
-import { Rng } from '../../io/random.js';
+import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { CharLSTM } from './model.js';

@@ -1,4 +1,4 @@
-// IEEE half-precision bits to a number (TF.js float16 weights, HDF5 float16 datasets).
+// IEEE half-precision bits to a number (float16 tensors, TF.js weights, HDF5 datasets).
 export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
