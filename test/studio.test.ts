@@ -9,7 +9,11 @@ import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
 import * as T from '../src/torch/index.js';
-import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
+import { VAE_DEFAULTS, VAE_OPTIONS, trainVae } from '../src/models/vae/index.js';
+import { GAN_OPTIONS } from '../src/models/gan/index.js';
+import { TEXT_OPTIONS } from '../src/models/text/index.js';
+import { studioOptions } from '../src/models/options.js';
+import { PAGE } from '../src/studio/page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -284,5 +288,17 @@ test('in Chromium: train text and watch it, generate, dream a built-in photo, dr
     await studio.close();
     delete process.env.LOOM_CACHE;
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("every setting the page's training forms send is one the system's option table lets the studio set", () => {
+  const tables = { text: TEXT_OPTIONS, vae: VAE_OPTIONS, gan: GAN_OPTIONS };
+  for (const [system, table] of Object.entries(tables)) {
+    const form = PAGE.match(new RegExp(`<fieldset data-system="${system}">([\\s\\S]*?)</fieldset>`))?.[1];
+    assert.ok(form, `the page has a ${system} form`);
+    const sent = [...form.matchAll(/data-opt="([a-z-]+)"/g)].map((m) => m[1]);
+    assert.ok(sent.length >= 4, `${system}: the form's settings`);
+    const allowed = studioOptions(table);
+    for (const opt of sent) assert.ok(opt in allowed, `${system}: the page sends --${opt}, which the studio refuses`);
   }
 });

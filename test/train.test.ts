@@ -10,6 +10,12 @@ import { Linear } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { RunFolder } from '../src/io/run-folder.js';
 import { Training } from '../src/train/index.js';
+import { checkOptions, cliSpecs, configFromCli, defaultsOf, type OptionTable } from '../src/models/options.js';
+import { COMMON, parseOptions } from '../src/cli/args.js';
+import { TEXT_DEFAULTS, TEXT_OPTIONS } from '../src/models/text/index.js';
+import { VAE_DEFAULTS, VAE_OPTIONS } from '../src/models/vae/index.js';
+import { GAN_DEFAULTS, GAN_OPTIONS } from '../src/models/gan/index.js';
+import { FAST_DEFAULTS, FAST_OPTIONS } from '../src/models/style/index.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-train-'));
 
@@ -25,7 +31,7 @@ const TOY: ToyConfig = { steps: 8, lr: 0.05, logEvery: 2, minutes: null, seed: 3
 /** A trainer written on the harness as the systems' are: returns the final weights. */
 function trainToy(config: ToyConfig, dir: string, mode: { resume?: boolean } = {}, stop?: () => boolean, poison = -1): number[] {
   using t = Training.open({
-    system: 'toy', config, outDir: dir, mode, fromCommand: ['steps', 'minutes'], shouldStop: stop, advice: 'lower --lr',
+    system: 'toy', config, defaults: TOY, outDir: dir, mode, fromCommand: ['steps', 'minutes'], shouldStop: stop, advice: 'lower --lr',
     validate: (c) => {
       if (!(c.lr > 0)) throw new Error('--lr must be a number > 0');
     },
@@ -85,4 +91,26 @@ test('every tensor the training owns is freed when it ends, by an error too', ()
   assert.throws(() => trainToy({ ...TOY, lr: -1 }, tmp()), /--lr must be/);
   assert.throws(() => trainToy(TOY, tmp(), { resume: true }), /there is no checkpoint to resume/);
   assert.equal(T.liveTensors().undisposed, before);
+});
+
+test("each system's option table gives defaults that pass its checks, a CLI flag per setting that reaches the config, and one-sentence refusals", () => {
+  const tables: Record<string, OptionTable> = { text: TEXT_OPTIONS, vae: VAE_OPTIONS, gan: GAN_OPTIONS, style: FAST_OPTIONS };
+  for (const [system, table] of Object.entries(tables)) {
+    const defaults = defaultsOf(table);
+    checkOptions(table, defaults);
+    const specs = { ...cliSpecs(table), ...COMMON, backbone: { type: 'string' as const, help: '' }, weights: { type: 'string' as const, help: '' } };
+    for (const [key, def] of Object.entries(table)) {
+      const flag = def.flag ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      const value = def.type === 'bool' ? undefined : def.type === 'choice' ? String(def.choices.at(-1)) : def.type === 'numbers' ? '0.7,0.9' : def.type === 'string' ? 'x' : '7';
+      const args = value === undefined ? [`--${flag}`] : [`--${flag}`, value];
+      const cfg = configFromCli(table, parseOptions(args, specs).values);
+      const expected = def.type === 'bool' ? true : def.type === 'numbers' ? [0.7, 0.9] : def.type === 'string' ? 'x' : def.type === 'choice' ? def.choices.at(-1) : 7;
+      assert.deepEqual((cfg as Record<string, unknown>)[key], expected, `${system}: --${flag} reaches ${key}`);
+    }
+  }
+  assert.throws(() => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, objective: 'first' as 'all' }), /^Error: --objective must be all or last, got first$/);
+  assert.throws(() => checkOptions(GAN_OPTIONS, { ...GAN_DEFAULTS, labelNoise: 0.5 }), /^Error: --label-noise must be in \[0, 0.5\), got 0.5$/);
+  assert.throws(() => checkOptions(VAE_OPTIONS, { ...VAE_DEFAULTS, batch: 1.5 }), /^Error: --batch must be a whole number >= 1, got 1.5$/);
+  assert.throws(() => checkOptions(FAST_OPTIONS, { ...FAST_DEFAULTS, minutes: -1 }), /^Error: --minutes must be a number > 0, got -1$/);
+  assert.doesNotThrow(() => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, steps: null }), 'unset is allowed where the default is unset');
 });

@@ -6,9 +6,10 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { Rng } from '../util/random.js';
 import { writeOwned } from '../io/images.js';
-import { TEXT_DEFAULTS, generate, loadTextModel, trainText } from '../models/text/index.js';
-import { VAE_DEFAULTS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';
-import { GAN_DEFAULTS, trainGan } from '../models/gan/index.js';
+import { TEXT_DEFAULTS, TEXT_OPTIONS, generate, loadTextModel, trainText } from '../models/text/index.js';
+import { VAE_DEFAULTS, VAE_OPTIONS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';
+import { GAN_DEFAULTS, GAN_OPTIONS, trainGan } from '../models/gan/index.js';
+import { describeSettings } from '../models/options.js';
 import { DREAM_DEFAULTS, dream } from '../models/dream/index.js';
 import { STYLE_DEFAULTS, transferStyle } from '../models/style/index.js';
 import { readImage, writeImage } from '../io/images.js';
@@ -79,7 +80,8 @@ export async function demoCommand(args: string[]): Promise<void> {
   say(`text: training the seed's LSTM(128) on builtin:sotu for ${share(0.3).toFixed(1)} minutes`);
   let t0 = Date.now();
   const textRun = path.join(runs, 'text');
-  const tr = trainText({ ...TEXT_DEFAULTS, minutes: share(0.3), seed, sampleLength: 200, logEvery: 100 }, textRun, {}, { shouldStop: stop });
+  const textCfg = { ...TEXT_DEFAULTS, minutes: share(0.3), seed, sampleLength: 200, logEvery: 100 };
+  const tr = trainText(textCfg, textRun, {}, { shouldStop: stop });
   const textModel = loadTextModel(textRun);
   const rng = new Rng(seed);
   const prime = textModel.primes[0] ?? '\n';
@@ -90,7 +92,7 @@ export async function demoCommand(args: string[]): Promise<void> {
   textModel.model.dispose();
   entries.push({
     system: 'text', title: 'Character-level LSTM on 233 State of the Union addresses',
-    settings: `LSTM(128), maxlen 60, step 3, batch 128, RMSprop 0.01; ${tr.steps} steps`,
+    settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, textCfg, ['units', 'maxlen', 'step', 'batch', 'lr'])}; ${tr.steps} steps`,
     seconds: (Date.now() - t0) / 1000, images: [], texts,
     note: `held-out ${tr.valBpc === null ? 'n/a' : tr.valBpc.toFixed(3)} bits per character; the first 60 characters of each sample are the prime`,
   });
@@ -98,7 +100,8 @@ export async function demoCommand(args: string[]): Promise<void> {
   say(`vae: training the seed's VAE (latent 2) on builtin:mnist for ${share(0.2).toFixed(1)} minutes`);
   t0 = Date.now();
   const vaeRun = path.join(runs, 'vae');
-  const vr = await trainVae({ ...VAE_DEFAULTS, minutes: share(0.2), seed, logEvery: 500 }, vaeRun, {}, { shouldStop: stop });
+  const vaeCfg = { ...VAE_DEFAULTS, minutes: share(0.2), seed, logEvery: 500 };
+  const vr = await trainVae(vaeCfg, vaeRun, {}, { shouldStop: stop });
   const vae = loadVae(vaeRun);
   T.manualSeed(seed);
   await writeOwned(path.join(out, 'vae-grid.png'), latentGrid(vae.model, 15));
@@ -106,7 +109,7 @@ export async function demoCommand(args: string[]): Promise<void> {
   vae.model.dispose();
   entries.push({
     system: 'vae', title: 'Variational autoencoder on MNIST: the 2-D latent plane',
-    settings: `the seed's convolutional VAE, latent 2, batch 16, RMSprop 1e-3; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
+    settings: `the seed's convolutional VAE with RMSprop: ${describeSettings(VAE_OPTIONS, vaeCfg, ['latent', 'batch', 'lr'])}; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
     seconds: (Date.now() - t0) / 1000, images: ['vae-grid.png', 'vae-samples.png'], texts: [],
     note: `test -ELBO ${vr.test.elbo.toFixed(1)} nats; left: decoded points at Gaussian quantiles, right: samples from the prior`,
   });
@@ -114,7 +117,8 @@ export async function demoCommand(args: string[]): Promise<void> {
   say(`gan: training a narrowed DCGAN on builtin:mnist for ${share(0.2).toFixed(1)} minutes`);
   t0 = Date.now();
   const ganRun = path.join(runs, 'gan');
-  const gr = await trainGan({ ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.2), sampleEvery: 200, seed }, ganRun, {}, { shouldStop: stop });
+  const ganCfg = { ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.2), sampleEvery: 200, seed };
+  const gr = await trainGan(ganCfg, ganRun, {}, { shouldStop: stop });
   const last = readdirSync(path.join(ganRun, 'samples')).filter((f) => f.startsWith('step-')).sort().pop()!;
   copyFileSync(path.join(ganRun, 'samples', last), path.join(out, 'gan-samples.png'));
   const ganImages = ['gan-samples.png'];
@@ -124,7 +128,7 @@ export async function demoCommand(args: string[]): Promise<void> {
   }
   entries.push({
     system: 'gan', title: 'DCGAN on MNIST: samples from 64 fixed latent points',
-    settings: `the seed's networks narrowed to 64 filters, batch 20, RMSprop 8e-4 / 4e-4, clip 1, label noise 0.05; ${gr.steps} steps`,
+    settings: `the seed's networks, narrowed, with RMSprop: ${describeSettings(GAN_OPTIONS, ganCfg, ['gFilters', 'dFilters', 'batch', 'dLr', 'gLr', 'clip', 'labelNoise'])}; ${gr.steps} steps`,
     seconds: (Date.now() - t0) / 1000, images: ganImages, texts: [],
     note: 'right: discriminator (blue) and adversarial (orange) losses per logged step',
   });

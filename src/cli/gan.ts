@@ -3,7 +3,8 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
 import { Rng } from '../util/random.js';
-import { GAN_DEFAULTS, loadGenerator, trainGan, type GanTrainConfig } from '../models/gan/index.js';
+import { GAN_OPTIONS, loadGenerator, trainGan } from '../models/gan/index.js';
+import { cliSpecs, configFromCli } from '../models/options.js';
 import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
@@ -12,26 +13,8 @@ import { applyCommon, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
-  data: { type: 'string', help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images', default: GAN_DEFAULTS.data, meta: 'SRC' },
+  ...cliSpecs(GAN_OPTIONS),
   out: { type: 'string', help: 'run folder', default: 'runs/gan', meta: 'DIR' },
-  latent: { type: 'int', help: 'latent dimensions', default: GAN_DEFAULTS.latent },
-  batch: { type: 'int', help: 'real (and as many generated) images per step', default: GAN_DEFAULTS.batch },
-  steps: { type: 'int', help: 'training steps', default: GAN_DEFAULTS.steps },
-  'd-lr': { type: 'number', help: "discriminator's RMSprop learning rate", default: GAN_DEFAULTS.dLr },
-  'g-lr': { type: 'number', help: "generator's (through the frozen discriminator) learning rate", default: GAN_DEFAULTS.gLr },
-  clip: { type: 'number', help: 'clip every gradient value to [-clip, clip] (0: off)', default: GAN_DEFAULTS.clip },
-  'label-noise': { type: 'number', help: 'uniform noise added to the discriminator\'s labels', default: GAN_DEFAULTS.labelNoise },
-  dropout: { type: 'number', help: 'dropout before the discriminator\'s last layer', default: GAN_DEFAULTS.dropout },
-  'g-filters': { type: 'int', help: "the generator's convolution width (the seed's: 256)", default: GAN_DEFAULTS.gFilters },
-  'd-filters': { type: 'int', help: "the discriminator's convolution width (the seed's: 128)", default: GAN_DEFAULTS.dFilters },
-  'sample-every': { type: 'int', help: 'steps between sample grids and checkpoints', default: GAN_DEFAULTS.sampleEvery },
-  'log-every': { type: 'int', help: 'steps between log lines', default: GAN_DEFAULTS.logEvery },
-  rollback: { type: 'bool', help: 'on a warning, return to the last good checkpoint and halve the discriminator\'s learning rate' },
-  'watch-after': { type: 'int', help: 'first step of the failure watch (default: max(500, 5 x sample-every))' },
-  size: { type: 'int', help: 'image side for folder data', default: GAN_DEFAULTS.size },
-  channels: { type: 'int', help: 'channels for folder data (1 or 3)', default: GAN_DEFAULTS.channels },
-  limit: { type: 'int', help: 'use only the first N images' },
-  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
   resume: { type: 'bool', help: 'continue the run in --out' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
@@ -56,11 +39,7 @@ async function ganTrain(args: string[]): Promise<void> {
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
   if (o.device !== 'cpu') throw new UserError('gan training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
-  const cfg: GanTrainConfig = {
-    data: o.data, latent: o.latent, batch: o.batch, steps: o.steps, dLr: o.dLr, gLr: o.gLr, clip: o.clip, labelNoise: o.labelNoise,
-    dropout: o.dropout, gFilters: o.gFilters, dFilters: o.dFilters, sampleEvery: o.sampleEvery, logEvery: o.logEvery, rollback: Boolean(o.rollback), watchAfter: o.watchAfter ?? null, seed: o.seed ?? 0,
-    size: o.size, channels: o.channels, limit: o.limit ?? null, minutes: o.minutes ?? null,
-  };
+  const cfg = configFromCli(GAN_OPTIONS, o);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
   const r = await trainGan(cfg, o.out, { resume: o.resume, force: o.force }, {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { readImage, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
-import { FAST_DEFAULTS, STYLE_DEFAULTS, checkStyleConfig, loadStyleNet, trainFastStyle, transferStyle, type StyleConfig, type StyleImage } from '../models/style/index.js';
+import { FAST_OPTIONS, STYLE_DEFAULTS, checkStyleConfig, loadStyleNet, trainFastStyle, transferStyle, type StyleConfig, type StyleImage } from '../models/style/index.js';
+import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
@@ -38,23 +39,9 @@ const STYLE: OptSpecs = {
   ...BACKBONE,
   ...COMMON,
 };
-const f = FAST_DEFAULTS;
 const TRAIN: OptSpecs = {
-  style: { type: 'string', help: 'the style image', default: f.style, meta: 'IMAGE' },
-  images: { type: 'string', help: 'a folder of photos, or builtin:photos', default: f.images, meta: 'SRC' },
+  ...cliSpecs(FAST_OPTIONS),
   out: { type: 'string', help: 'run folder', default: 'runs/style', meta: 'DIR' },
-  size: { type: 'int', help: 'training crop side', default: f.size },
-  steps: { type: 'int', help: 'training steps', default: f.steps },
-  batch: { type: 'int', help: 'crops per step', default: f.batch },
-  lr: { type: 'number', help: "Adam's learning rate", default: f.lr },
-  'content-weight': { type: 'number', help: 'content loss weight', default: f.contentWeight },
-  'style-weight': { type: 'number', help: 'style loss weight', default: f.styleWeight },
-  'tv-weight': { type: 'number', help: 'total-variation weight', default: f.tvWeight },
-  width: { type: 'int', help: "the network's first-layer channels", default: f.width },
-  'residual-blocks': { type: 'int', help: 'residual blocks', default: f.residualBlocks },
-  'sample-every': { type: 'int', help: 'steps between checkpoints and preview images', default: f.sampleEvery },
-  'log-every': { type: 'int', help: 'steps per log line (their mean losses)', default: f.logEvery },
-  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
   resume: { type: 'bool', help: 'continue the run in --out' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...BACKBONE,
@@ -145,11 +132,7 @@ async function styleTrain(args: string[]): Promise<void> {
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
   try {
-    const r = await trainFastStyle(backbone, {
-      style: o.style, images: o.images, size: o.size, steps: o.steps, batch: o.batch, lr: o.lr, contentWeight: o.contentWeight,
-      styleWeight: o.styleWeight, tvWeight: o.tvWeight, width: o.width, residualBlocks: o.residualBlocks, sampleEvery: o.sampleEvery,
-      logEvery: o.logEvery, minutes: o.minutes ?? null, seed: o.seed ?? 0, backbone: o.backbone, weights: o.weights ?? null,
-    }, o.out, { resume: o.resume, force: o.force }, {
+    const r = await trainFastStyle(backbone, configFromCli(FAST_OPTIONS, o), o.out, { resume: o.resume, force: o.force }, {
       shouldStop: stop,
       onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, o.steps, `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`)),
       onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),

@@ -1,33 +1,15 @@
 // `loom text train` and `loom text generate`: thin over src/models/text.
 import { Rng } from '../util/random.js';
-import { TEXT_DEFAULTS, generate, loadTextModel, trainText, type TextTrainConfig } from '../models/text/index.js';
+import { TEXT_OPTIONS, generate, loadTextModel, trainText } from '../models/text/index.js';
+import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
 
 const TRAIN_OPTS: OptSpecs = {
-  corpus: { type: 'string', help: 'a text file, a folder of text files, or builtin:sotu', default: TEXT_DEFAULTS.corpus, meta: 'SRC' },
+  ...cliSpecs(TEXT_OPTIONS),
   out: { type: 'string', help: 'run folder (config.json, metrics.jsonl, samples/, checkpoints)', default: 'runs/text', meta: 'DIR' },
-  maxlen: { type: 'int', help: 'characters per training sequence', default: TEXT_DEFAULTS.maxlen },
-  step: { type: 'int', help: 'a new sequence starts every STEP characters', default: TEXT_DEFAULTS.step },
-  units: { type: 'int', help: 'LSTM units per layer', default: TEXT_DEFAULTS.units },
-  layers: { type: 'int', help: 'LSTM layers', default: TEXT_DEFAULTS.layers },
-  dropout: { type: 'number', help: 'dropout between LSTM layers', default: TEXT_DEFAULTS.dropout },
-  batch: { type: 'int', help: 'sequences per step', default: TEXT_DEFAULTS.batch },
-  epochs: { type: 'int', help: 'passes over the corpus' },
-  steps: { type: 'int', help: 'training steps (instead of --epochs)' },
-  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
-  lr: { type: 'number', help: 'RMSprop learning rate', default: TEXT_DEFAULTS.lr },
-  schedule: { type: 'string', help: 'learning rate schedule: constant or cosine', default: TEXT_DEFAULTS.schedule },
-  clip: { type: 'number', help: 'clip the gradient norm to this (0: off)', default: TEXT_DEFAULTS.clip },
-  objective: { type: 'string', help: "all: every position predicts the next character; last: the seed's way", default: TEXT_DEFAULTS.objective },
-  val: { type: 'number', help: 'fraction of the corpus (its end) held out for bits per character', default: TEXT_DEFAULTS.valFraction },
-  'sample-length': { type: 'int', help: 'characters sampled at each temperature after each epoch', default: TEXT_DEFAULTS.sampleLength },
-  temperature: { type: 'numbers', help: 'temperatures of the epoch samples', default: TEXT_DEFAULTS.temperatures },
-  'log-every': { type: 'int', help: 'log a line every N steps', default: TEXT_DEFAULTS.logEvery },
-  'save-every': { type: 'int', help: 'write a checkpoint every N steps (and after every epoch)', default: TEXT_DEFAULTS.saveEvery },
-  'eval-every': { type: 'int', help: 'also score the held-out text every N steps (0: at epoch ends only)', default: 0 },
   resume: { type: 'bool', help: 'continue the run in --out exactly where its checkpoint left it' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
@@ -63,29 +45,7 @@ async function textTrain(args: string[]): Promise<void> {
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the corpus goes in --corpus`);
   if (o.device !== 'cpu') throw new UserError('text training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
-  const cfg: TextTrainConfig = {
-    corpus: o.corpus,
-    maxlen: o.maxlen,
-    step: o.step,
-    units: o.units,
-    layers: o.layers,
-    dropout: o.dropout,
-    batch: o.batch,
-    epochs: o.epochs ?? null,
-    steps: o.steps ?? null,
-    minutes: o.minutes ?? null,
-    lr: o.lr,
-    objective: o.objective,
-    seed: o.seed ?? 0,
-    clip: o.clip,
-    schedule: o.schedule,
-    valFraction: o.val,
-    sampleLength: o.sampleLength,
-    temperatures: o.temperature,
-    logEvery: o.logEvery,
-    saveEvery: o.saveEvery,
-    evalEvery: o.evalEvery,
-  };
+  const cfg = configFromCli(TEXT_OPTIONS, o);
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved (Ctrl-C again to quit now)', process.stderr));

@@ -5,9 +5,10 @@ import * as T from '../torch/index.js';
 import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
 import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
 import {
-  VAE_DEFAULTS, applyConcept, conceptVector, encodeMeans, importanceWeightedNll, latentGrid, loadVae, loadVaeData,
-  resolveImage, sampleGrid, scatterPlot, testElbo, trainVae, walk, type VaeTrainConfig, type VAE,
+  VAE_OPTIONS, applyConcept, conceptVector, encodeMeans, importanceWeightedNll, latentGrid, loadVae, loadVaeData,
+  resolveImage, sampleGrid, scatterPlot, testElbo, trainVae, walk, type VAE,
 } from '../models/vae/index.js';
+import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
@@ -15,19 +16,8 @@ import { applyCommon, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
-  data: { type: 'string', help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images', default: VAE_DEFAULTS.data, meta: 'SRC' },
+  ...cliSpecs(VAE_OPTIONS),
   out: { type: 'string', help: 'run folder', default: 'runs/vae', meta: 'DIR' },
-  latent: { type: 'int', help: 'latent dimensions', default: VAE_DEFAULTS.latent },
-  epochs: { type: 'int', help: 'passes over the training images', default: VAE_DEFAULTS.epochs },
-  batch: { type: 'int', help: 'images per step', default: VAE_DEFAULTS.batch },
-  lr: { type: 'number', help: 'RMSprop learning rate', default: VAE_DEFAULTS.lr },
-  loss: { type: 'string', help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL", default: VAE_DEFAULTS.loss },
-  'kl-weight': { type: 'number', help: 'weight of the KL term', default: VAE_DEFAULTS.klWeight },
-  size: { type: 'int', help: 'image side for folder data', default: VAE_DEFAULTS.size },
-  channels: { type: 'int', help: 'channels for folder data (1 or 3)', default: VAE_DEFAULTS.channels },
-  limit: { type: 'int', help: 'use only the first N training images' },
-  minutes: { type: 'number', help: 'stop after this many minutes (with a checkpoint)' },
-  'log-every': { type: 'int', help: 'log a line every N steps', default: VAE_DEFAULTS.logEvery },
   resume: { type: 'bool', help: 'continue the run in --out' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
@@ -175,10 +165,7 @@ async function vaeTrain(args: string[]): Promise<void> {
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
   if (o.device !== 'cpu') throw new UserError('vae training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
-  const cfg: VaeTrainConfig = {
-    data: o.data, latent: o.latent, epochs: o.epochs, batch: o.batch, lr: o.lr, loss: o.loss, klWeight: o.klWeight,
-    seed: o.seed ?? 0, size: o.size, channels: o.channels, limit: o.limit ?? null, minutes: o.minutes ?? null, logEvery: o.logEvery,
-  };
+  const cfg = configFromCli(VAE_OPTIONS, o);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
   const r = await trainVae(cfg, o.out, { resume: o.resume, force: o.force }, {

@@ -12,9 +12,11 @@ import * as T from '../torch/index.js';
 import { imageGrid, toBytes } from '../io/images.js';
 import { BUILTIN_IMAGES } from '../io/builtin-images.js';
 import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
-import { loadVae, loadVaeData, walk } from '../models/vae/index.js';
+import { VAE_OPTIONS, loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import type { ImageDataset } from '../io/datasets.js';
-import { loadGenerator } from '../models/gan/index.js';
+import { GAN_OPTIONS, loadGenerator } from '../models/gan/index.js';
+import { TEXT_OPTIONS } from '../models/text/index.js';
+import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { PAGE } from './page.js';
 import { makeFolder } from '../io/files.js';
@@ -34,11 +36,11 @@ class HttpError extends Error {
 }
 
 /** Options the page may set, per system, and how the CLI spells the job. */
-type OptionKind = 'int' | 'number' | 'word' | 'bool' | 'image' | 'corpus' | 'data';
+type OptionKind = StudioKind;
 const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
-  text: { verb: ['text', 'train'], out: 'folder', options: { corpus: 'corpus', steps: 'int', units: 'int', maxlen: 'int', batch: 'int', minutes: 'number', 'sample-length': 'int', 'log-every': 'int', 'save-every': 'int', 'eval-every': 'int', lr: 'number' } },
-  vae: { verb: ['vae', 'train'], out: 'folder', options: { data: 'data', epochs: 'int', latent: 'int', batch: 'int', limit: 'int', minutes: 'number', 'log-every': 'int' } },
-  gan: { verb: ['gan', 'train'], out: 'folder', options: { data: 'data', steps: 'int', batch: 'int', 'g-filters': 'int', 'd-filters': 'int', 'sample-every': 'int', 'log-every': 'int', limit: 'int', minutes: 'number' } },
+  text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
+  vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
+  gan: { verb: ['gan', 'train'], out: 'folder', options: studioOptions(GAN_OPTIONS) },
   dream: { verb: ['dream'], out: 'file', options: { image: 'image', layers: 'word', octaves: 'int', 'octave-scale': 'number', steps: 'int', 'step-size': 'number', 'max-loss': 'number', jitter: 'int', 'max-side': 'int', seed: 'int' } },
   style: { verb: ['style'], out: 'file', options: { content: 'image', style: 'image', height: 'int', iterations: 'int', 'max-evals': 'int', optimizer: 'word', 'preserve-colors': 'bool', 'style-weight': 'number', 'content-weight': 'number', seed: 'int' } },
 };

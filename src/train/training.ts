@@ -14,6 +14,8 @@ export interface TrainingOptions<C> {
   /** The system's name, written into config.json. */
   system: string;
   config: C;
+  /** Fill settings that a run from an older Loom lacks. */
+  defaults: C;
   outDir: string;
   mode: { resume?: boolean; force?: boolean };
   /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
@@ -46,7 +48,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
     if (this.ck) {
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
-      this.cfg = { ...this.ck.config, ...fromCommand };
+      this.cfg = { ...o.defaults, ...this.ck.config, ...fromCommand };
     } else {
       this.cfg = o.config;
     }

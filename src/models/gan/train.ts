@@ -13,74 +13,38 @@ import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { Discriminator, Generator, type GanConfig } from './model.js';
 import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
-import { inRange, positiveNumber, wholeNumber } from '../checks.js';
+import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
-export interface GanTrainConfig {
-  data: string;
-  latent: number;
-  batch: number;
-  steps: number;
-  dLr: number;
-  gLr: number;
-  clip: number;
-  labelNoise: number;
-  dropout: number;
-  gFilters: number;
-  dFilters: number;
-  sampleEvery: number;
-  logEvery: number;
-  rollback: boolean;
-  /** First step at which the failure watch speaks (null: max(500, 5 * sampleEvery)). */
-  watchAfter: number | null;
-  seed: number;
-  size: number;
-  channels: 1 | 3;
-  limit: number | null;
-  minutes: number | null;
-}
+/** Every setting of a GAN training run, declared once (see models/options.ts). */
+export const GAN_OPTIONS = {
+  data: { type: 'string', default: 'builtin:mnist', help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images', meta: 'SRC', studio: 'data' },
+  latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
+  batch: { type: 'int', default: 20, min: 1, help: 'real (and as many generated) images per step', studio: true },
+  steps: { type: 'int', default: 10000, min: 1, help: 'training steps', studio: true },
+  dLr: { type: 'number', default: 8e-4, positive: true, help: "discriminator's RMSprop learning rate" },
+  gLr: { type: 'number', default: 4e-4, positive: true, help: "generator's (through the frozen discriminator) learning rate" },
+  clip: { type: 'number', default: 1, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
+  labelNoise: { type: 'number', default: 0.05, range: [0, 0.5], help: "uniform noise added to the discriminator's labels" },
+  dropout: { type: 'number', default: 0.4, range: [0, 1], help: "dropout before the discriminator's last layer" },
+  gFilters: { type: 'int', default: 256, min: 2, help: "the generator's convolution width (the seed's: 256)", studio: true },
+  dFilters: { type: 'int', default: 128, min: 1, help: "the discriminator's convolution width (the seed's: 128)", studio: true },
+  sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
+  logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
+  rollback: { type: 'bool', default: false, help: "on a warning, return to the last good checkpoint and halve the discriminator's learning rate" },
+  watchAfter: { type: 'int', default: null, min: 0, help: 'first step of the failure watch (default: max(500, 5 x sample-every))' },
+  size: { type: 'int', default: 32, min: 24, help: 'image side for folder data' },
+  channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
+  limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
+  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+} as const satisfies OptionTable;
 
-export const GAN_DEFAULTS: GanTrainConfig = {
-  data: 'builtin:mnist',
-  latent: 32,
-  batch: 20,
-  steps: 10000,
-  dLr: 8e-4,
-  gLr: 4e-4,
-  clip: 1,
-  labelNoise: 0.05,
-  dropout: 0.4,
-  gFilters: 256,
-  dFilters: 128,
-  sampleEvery: 100,
-  logEvery: 20,
-  rollback: false,
-  watchAfter: null,
-  seed: 0,
-  size: 32,
-  channels: 3,
-  limit: null,
-  minutes: null,
-};
+export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;
+export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
 
 export function validateGanConfig(c: GanTrainConfig): void {
-  wholeNumber('latent', c.latent, 1);
-  wholeNumber('batch', c.batch, 1);
-  wholeNumber('steps', c.steps, 1);
-  wholeNumber('sample-every', c.sampleEvery, 1);
-  wholeNumber('log-every', c.logEvery, 1);
-  wholeNumber('seed', c.seed, 0);
-  wholeNumber('size', c.size, 24);
-  wholeNumber('g-filters', c.gFilters, 2);
-  wholeNumber('d-filters', c.dFilters, 1);
+  checkOptions(GAN_OPTIONS, c);
   if (c.gFilters % 2) throw new Error(`--g-filters must be even, got ${c.gFilters}`);
-  if (c.limit !== null) wholeNumber('limit', c.limit, 1);
-  if (c.watchAfter !== null && c.watchAfter !== undefined) wholeNumber('watch-after', c.watchAfter, 0);
-  positiveNumber('d-lr', c.dLr);
-  positiveNumber('g-lr', c.gLr);
-  if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0: off), got ${c.clip}`);
-  inRange('label-noise', c.labelNoise, 0, 0.5);
-  inRange('dropout', c.dropout, 0, 1);
-  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
 }
 
 /** Rollbacks to one good checkpoint before the watch stops rolling back. */
@@ -157,7 +121,7 @@ export async function trainGan(
   hooks: { onStep?(l: GanStepLog): void; onSample?(l: GanSampleLog): void; onWarning?(w: string): void; shouldStop?(): boolean } = {},
 ): Promise<{ steps: number; seconds: number; rollbacks: number }> {
   using t = Training.open({
-    system: 'gan', config, outDir, mode, fromCommand: ['steps', 'minutes'], validate: validateGanConfig,
+    system: 'gan', config, defaults: GAN_DEFAULTS, outDir, mode, fromCommand: ['steps', 'minutes'], validate: validateGanConfig,
     shouldStop: hooks.shouldStop, advice: 'lower the learning rates',
   });
   const { cfg, run } = t;

@@ -8,45 +8,37 @@ import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
 import { Training, loadFromRun } from '../../train/index.js';
-import { positiveNumber, wholeNumber } from '../checks.js';
+import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
 
-export interface FastStyleConfig {
-  style: string;
-  images: string;
-  size: number;
-  steps: number;
-  batch: number;
-  lr: number;
-  contentWeight: number;
-  styleWeight: number;
-  tvWeight: number;
-  width: number;
-  residualBlocks: number;
-  sampleEvery: number;
-  logEvery: number;
-  minutes: number | null;
-  seed: number;
-  backbone: 'inception' | 'vgg19';
-  weights: string | null;
-}
+/** Every setting of a fast style training run, declared once (see models/options.ts). */
+export const FAST_OPTIONS = {
+  style: { type: 'string', default: 'builtin:scream', help: 'the style image', meta: 'IMAGE' },
+  images: { type: 'string', default: 'builtin:photos', help: 'a folder of photos, or builtin:photos', meta: 'SRC' },
+  size: { type: 'int', default: 256, min: 32, help: 'training crop side' },
+  steps: { type: 'int', default: 2000, min: 1, help: 'training steps' },
+  batch: { type: 'int', default: 4, min: 1, help: 'crops per step' },
+  lr: { type: 'number', default: 1e-3, positive: true, help: "Adam's learning rate" },
+  contentWeight: { type: 'number', default: 1, atLeast: 0, help: 'content loss weight' },
+  styleWeight: { type: 'number', default: 1e4, atLeast: 0, help: 'style loss weight' },
+  tvWeight: { type: 'number', default: 1e-6, atLeast: 0, help: 'total-variation weight' },
+  width: { type: 'int', default: 32, min: 1, help: "the network's first-layer channels" },
+  residualBlocks: { type: 'int', default: 5, min: 0, help: 'residual blocks' },
+  sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between checkpoints and preview images' },
+  logEvery: { type: 'int', default: 1, min: 1, help: 'steps per log line (their mean losses)' },
+  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)' },
+  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+  backbone: { type: 'choice', default: 'inception', choices: ['inception', 'vgg19'], help: 'vgg19 (needs imported weights) or inception (built in)', shared: true },
+  weights: { type: 'string', default: null, help: 'backbone weights file', shared: true },
+} as const satisfies OptionTable;
 
-export const FAST_DEFAULTS: FastStyleConfig = {
-  style: 'builtin:scream', images: 'builtin:photos', size: 256, steps: 2000, batch: 4, lr: 1e-3,
-  contentWeight: 1, styleWeight: 1e4, tvWeight: 1e-6, width: 32, residualBlocks: 5, sampleEvery: 100, logEvery: 1,
-  minutes: null, seed: 0, backbone: 'inception', weights: null,
-};
+export type FastStyleConfig = ConfigOf<typeof FAST_OPTIONS>;
+export const FAST_DEFAULTS: FastStyleConfig = defaultsOf(FAST_OPTIONS);
 
 export function validateFastConfig(c: FastStyleConfig): void {
-  wholeNumber('size', c.size, 32);
-  wholeNumber('steps', c.steps, 1);
-  wholeNumber('batch', c.batch, 1);
-  wholeNumber('sample-every', c.sampleEvery, 1);
-  wholeNumber('log-every', c.logEvery, 1);
-  positiveNumber('lr', c.lr);
-  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
+  checkOptions(FAST_OPTIONS, c);
 }
 
 export interface FastStepLog {
@@ -63,10 +55,9 @@ export async function trainFastStyle(
   backbone: Backbone, config: FastStyleConfig, outDir: string, mode: { resume?: boolean; force?: boolean },
   hooks: { onStep?(l: FastStepLog): void; onSample?(step: number, file: string): void; shouldStop?(): boolean } = {},
 ): Promise<{ steps: number; seconds: number }> {
-  // Runs from before --minutes and --log-every lack them; they take the defaults.
   using t = Training.open({
-    system: 'style', config, outDir, mode, fromCommand: ['steps', 'minutes'], shouldStop: hooks.shouldStop, advice: 'lower --lr',
-    validate: (c) => validateFastConfig(Object.assign(c, { logEvery: c.logEvery ?? FAST_DEFAULTS.logEvery, minutes: c.minutes ?? null })),
+    system: 'style', config, defaults: FAST_DEFAULTS, outDir, mode, fromCommand: ['steps', 'minutes'], shouldStop: hooks.shouldStop, advice: 'lower --lr',
+    validate: validateFastConfig,
   });
   const { cfg, run } = t;
   const photos = await loadPhotos(photoFiles(cfg.images), cfg.size);

@@ -13,56 +13,35 @@ import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { Vocab } from './vocab.js';
 import { generate } from './generate.js';
-import { inRange, positiveNumber, wholeNumber } from '../checks.js';
+import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
-export interface TextTrainConfig {
-  corpus: string;
-  maxlen: number;
-  step: number;
-  units: number;
-  layers: number;
-  dropout: number;
-  batch: number;
-  epochs: number | null;
-  steps: number | null;
-  minutes: number | null;
-  lr: number;
-  objective: 'all' | 'last';
-  seed: number;
-  clip: number;
-  schedule: 'constant' | 'cosine';
-  valFraction: number;
-  sampleLength: number;
-  temperatures: number[];
-  logEvery: number;
-  saveEvery: number;
-  /** Also score the held-out text every N steps (0: only at epoch ends). */
-  evalEvery: number;
-}
+/** Every setting of a text training run, declared once (see models/options.ts). */
+export const TEXT_OPTIONS = {
+  corpus: { type: 'string', default: 'builtin:sotu', help: 'a text file, a folder of text files, or builtin:sotu', meta: 'SRC', studio: 'corpus' },
+  maxlen: { type: 'int', default: 60, min: 1, help: 'characters per training sequence', studio: true },
+  step: { type: 'int', default: 3, min: 1, help: 'a new sequence starts every STEP characters' },
+  units: { type: 'int', default: 128, min: 1, help: 'LSTM units per layer', studio: true },
+  layers: { type: 'int', default: 1, min: 1, help: 'LSTM layers' },
+  dropout: { type: 'number', default: 0, range: [0, 1], help: 'dropout between LSTM layers' },
+  batch: { type: 'int', default: 128, min: 1, help: 'sequences per step', studio: true },
+  epochs: { type: 'int', default: null, min: 1, help: 'passes over the corpus' },
+  steps: { type: 'int', default: null, min: 1, help: 'training steps (instead of --epochs)', studio: true },
+  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  lr: { type: 'number', default: 0.01, positive: true, help: 'RMSprop learning rate', studio: true },
+  schedule: { type: 'choice', default: 'constant', choices: ['constant', 'cosine'], help: 'learning rate schedule' },
+  clip: { type: 'number', default: 5, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
+  objective: { type: 'choice', default: 'all', choices: ['all', 'last'], help: "all: every position predicts the next character; last: the seed's way" },
+  valFraction: { type: 'number', default: 0.05, range: [0, 0.5], flag: 'val', help: 'fraction of the corpus (its end) held out for bits per character' },
+  sampleLength: { type: 'int', default: 400, min: 0, help: 'characters sampled at each temperature after each epoch', studio: true },
+  temperatures: { type: 'numbers', default: [0.2, 0.5, 1.0, 1.2], flag: 'temperature', help: 'temperatures of the epoch samples' },
+  logEvery: { type: 'int', default: 20, min: 1, help: 'log a line every N steps', studio: true },
+  saveEvery: { type: 'int', default: 500, min: 1, help: 'write a checkpoint every N steps (and after every epoch)', studio: true },
+  evalEvery: { type: 'int', default: 0, min: 0, help: 'also score the held-out text every N steps (0: at epoch ends only)', studio: true },
+  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+} as const satisfies OptionTable;
 
-export const TEXT_DEFAULTS: TextTrainConfig = {
-  corpus: 'builtin:sotu',
-  maxlen: 60,
-  step: 3,
-  units: 128,
-  layers: 1,
-  dropout: 0,
-  batch: 128,
-  epochs: null,
-  steps: null,
-  minutes: null,
-  lr: 0.01,
-  objective: 'all',
-  seed: 0,
-  clip: 5,
-  schedule: 'constant',
-  valFraction: 0.05,
-  sampleLength: 400,
-  temperatures: [0.2, 0.5, 1.0, 1.2],
-  logEvery: 20,
-  saveEvery: 500,
-  evalEvery: 0,
-};
+export type TextTrainConfig = ConfigOf<typeof TEXT_OPTIONS>;
+export const TEXT_DEFAULTS: TextTrainConfig = defaultsOf(TEXT_OPTIONS);
 
 export interface StepLog {
   step: number;
@@ -107,25 +86,7 @@ const LN2 = Math.LN2;
 export const HELD_OUT_LIMIT = 200_000;
 
 export function validateTextConfig(c: TextTrainConfig): void {
-  wholeNumber('maxlen', c.maxlen, 1);
-  wholeNumber('step', c.step, 1);
-  wholeNumber('units', c.units, 1);
-  wholeNumber('layers', c.layers, 1);
-  wholeNumber('batch', c.batch, 1);
-  wholeNumber('log-every', c.logEvery, 1);
-  wholeNumber('save-every', c.saveEvery, 1);
-  wholeNumber('eval-every', c.evalEvery ?? 0, 0);
-  wholeNumber('sample-length', c.sampleLength, 0);
-  wholeNumber('seed', c.seed, 0);
-  if (c.epochs !== null) wholeNumber('epochs', c.epochs, 1);
-  if (c.steps !== null) wholeNumber('steps', c.steps, 1);
-  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
-  inRange('dropout', c.dropout, 0, 1);
-  positiveNumber('lr', c.lr);
-  if (!(c.clip >= 0)) throw new Error(`--clip must be a number >= 0 (0 turns clipping off), got ${c.clip}`);
-  inRange('val', c.valFraction, 0, 0.5);
-  if (c.objective !== 'all' && c.objective !== 'last') throw new Error(`--objective must be all or last, got ${c.objective}`);
-  if (c.schedule !== 'constant' && c.schedule !== 'cosine') throw new Error(`--schedule must be constant or cosine, got ${c.schedule}`);
+  checkOptions(TEXT_OPTIONS, c);
   if (c.schedule === 'cosine' && c.steps === null && c.epochs === null) throw new Error('--schedule cosine needs --steps or --epochs');
   if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0))) throw new Error('--temperature takes numbers >= 0, comma-separated');
 }
@@ -179,7 +140,7 @@ export function trainText(
   hooks: TextTrainHooks = {},
 ): TextTrainResult {
   using t = Training.open({
-    system: 'text', config, outDir, mode, fromCommand: ['epochs', 'steps', 'minutes'], validate: validateTextConfig,
+    system: 'text', config, defaults: TEXT_DEFAULTS, outDir, mode, fromCommand: ['epochs', 'steps', 'minutes'], validate: validateTextConfig,
     shouldStop: hooks.shouldStop, advice: 'lower --lr',
   });
   const { cfg, run } = t;

@@ -11,54 +11,30 @@ import type { ImageDataset } from '../../io/datasets.js';
 import { VAE, elboTerms } from './model.js';
 import { loadVaeData } from './data.js';
 import { gridCoordinates } from './latent.js';
-import { positiveNumber, wholeNumber } from '../checks.js';
+import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
-export interface VaeTrainConfig {
-  data: string;
-  latent: number;
-  epochs: number;
-  batch: number;
-  lr: number;
-  /** 'elbo': summed BCE + KL (nats); 'seed': the seed's mean BCE + 5e-4 KL. */
-  loss: 'elbo' | 'seed';
-  klWeight: number;
-  seed: number;
-  size: number;
-  channels: 1 | 3;
-  limit: number | null;
-  minutes: number | null;
-  logEvery: number;
-}
+/** Every setting of a VAE training run, declared once (see models/options.ts). */
+export const VAE_OPTIONS = {
+  data: { type: 'string', default: 'builtin:mnist', help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images', meta: 'SRC', studio: 'data' },
+  latent: { type: 'int', default: 2, min: 1, help: 'latent dimensions', studio: true },
+  epochs: { type: 'int', default: 10, min: 1, help: 'passes over the training images', studio: true },
+  batch: { type: 'int', default: 16, min: 1, help: 'images per step', studio: true },
+  lr: { type: 'number', default: 1e-3, positive: true, help: 'RMSprop learning rate' },
+  loss: { type: 'choice', default: 'elbo', choices: ['elbo', 'seed'], help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL" },
+  klWeight: { type: 'number', default: 1, atLeast: 0, help: 'weight of the KL term' },
+  size: { type: 'int', default: 28, min: 4, help: 'image side for folder data' },
+  channels: { type: 'choice', default: 1, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
+  limit: { type: 'int', default: null, min: 1, help: 'use only the first N training images', studio: true },
+  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  logEvery: { type: 'int', default: 50, min: 1, help: 'log a line every N steps', studio: true },
+  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+} as const satisfies OptionTable;
 
-export const VAE_DEFAULTS: VaeTrainConfig = {
-  data: 'builtin:mnist',
-  latent: 2,
-  epochs: 10,
-  batch: 16,
-  lr: 1e-3,
-  loss: 'elbo',
-  klWeight: 1,
-  seed: 0,
-  size: 28,
-  channels: 1,
-  limit: null,
-  minutes: null,
-  logEvery: 50,
-};
+export type VaeTrainConfig = ConfigOf<typeof VAE_OPTIONS>;
+export const VAE_DEFAULTS: VaeTrainConfig = defaultsOf(VAE_OPTIONS);
 
 export function validateVaeConfig(c: VaeTrainConfig): void {
-  wholeNumber('latent', c.latent, 1);
-  wholeNumber('epochs', c.epochs, 1);
-  wholeNumber('batch', c.batch, 1);
-  wholeNumber('seed', c.seed, 0);
-  wholeNumber('size', c.size, 4);
-  wholeNumber('log-every', c.logEvery, 1);
-  if (c.limit !== null) wholeNumber('limit', c.limit, 1);
-  positiveNumber('lr', c.lr);
-  if (!(c.klWeight >= 0)) throw new Error(`--kl-weight must be a number >= 0, got ${c.klWeight}`);
-  if (c.loss !== 'elbo' && c.loss !== 'seed') throw new Error(`--loss must be elbo or seed, got ${c.loss}`);
-  if (c.channels !== 1 && c.channels !== 3) throw new Error(`--channels must be 1 or 3, got ${c.channels}`);
-  if (c.minutes !== null) positiveNumber('minutes', c.minutes);
+  checkOptions(VAE_OPTIONS, c);
 }
 
 export interface VaeStepLog {
@@ -153,7 +129,7 @@ export async function trainVae(
   hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
 ): Promise<VaeTrainResult> {
   using t = Training.open({
-    system: 'vae', config, outDir, mode, fromCommand: ['epochs', 'minutes'], validate: validateVaeConfig,
+    system: 'vae', config, defaults: VAE_DEFAULTS, outDir, mode, fromCommand: ['epochs', 'minutes'], validate: validateVaeConfig,
     shouldStop: hooks.shouldStop, advice: 'lower --lr',
   });
   const { cfg, run } = t;

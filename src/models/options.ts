@@ -1,0 +1,132 @@
+// One option table per system: each setting's type, default, bounds, help and how the studio
+// may set it. The config type, its defaults, its checks, the CLI's options and help, the
+// studio's whitelist and the demo's settings line are all derived from it, so a setting is
+// declared once (as nanoGPT's configurator keeps defaults in one place).
+import { inRange, positiveNumber, wholeNumber } from './checks.js';
+
+/** How the studio's form offers a setting: its own widget kinds beyond plain values. */
+export type StudioKind = 'int' | 'number' | 'word' | 'bool' | 'image' | 'corpus' | 'data';
+
+interface Common {
+  help: string;
+  /** The CLI's spelling, when it is not the key in kebab case. */
+  flag?: string;
+  /** Shown in --help instead of the type. */
+  meta?: string;
+  /** Offered in the studio's form (true: the kind the type implies). */
+  studio?: StudioKind | true;
+  /** Declared by the CLI's shared options (--seed) rather than the command's own. */
+  shared?: boolean;
+}
+export type OptionDef = Common &
+  (
+    | { type: 'int'; default: number | null; min: number }
+    | { type: 'number'; default: number | null; positive?: boolean; atLeast?: number; range?: readonly [number, number] }
+    | { type: 'string'; default: string | null }
+    | { type: 'choice'; default: string | number; choices: readonly (string | number)[]; parse?: 'int' }
+    | { type: 'bool'; default: boolean }
+    | { type: 'numbers'; default: readonly number[] }
+  );
+export type OptionTable = Record<string, OptionDef>;
+
+type ValueOf<O> = O extends { type: 'choice'; choices: readonly (infer V)[] }
+  ? V
+  : O extends { type: 'int' | 'number' }
+    ? number
+    : O extends { type: 'string' }
+      ? string
+      : O extends { type: 'bool' }
+        ? boolean
+        : O extends { type: 'numbers' }
+          ? number[]
+          : never;
+type NullOf<O> = O extends { default: null } ? null : never;
+
+/** The config a table describes: a value per key, null where the default is null (unset). */
+export type ConfigOf<T extends OptionTable> = { -readonly [K in keyof T]: ValueOf<T[K]> | NullOf<T[K]> };
+
+export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+export const flagOf = (key: string, def: OptionDef): string => def.flag ?? kebab(key);
+
+export function defaultsOf<T extends OptionTable>(table: T): ConfigOf<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, d] of Object.entries(table)) out[k] = Array.isArray(d.default) ? [...d.default] : d.default;
+  return out as ConfigOf<T>;
+}
+
+/** Checks every setting against its declaration; each failure is one sentence naming the flag. */
+export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): void {
+  for (const [k, d] of Object.entries(table)) {
+    const v = (c as Record<string, unknown>)[k];
+    const flag = flagOf(k, d);
+    if (v === null && d.default === null) continue;
+    switch (d.type) {
+      case 'int':
+        wholeNumber(flag, v as number, d.min);
+        break;
+      case 'number':
+        if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`--${flag} must be a number, got ${v}`);
+        if (d.positive) positiveNumber(flag, v as number);
+        if (d.atLeast !== undefined && !((v as number) >= d.atLeast)) throw new Error(`--${flag} must be a number >= ${d.atLeast}, got ${v}`);
+        if (d.range) inRange(flag, v as number, d.range[0], d.range[1]);
+        break;
+      case 'choice':
+        if (!d.choices.includes(v as string | number)) {
+          const names = d.choices.map(String);
+          const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0];
+          throw new Error(`--${flag} must be ${list}, got ${v}`);
+        }
+        break;
+      case 'bool':
+        if (typeof v !== 'boolean') throw new Error(`--${flag} must be true or false, got ${v}`);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** The CLI's option specs for a table (in its order), before the command's own and shared ones. */
+export function cliSpecs(table: OptionTable): Record<string, { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }> {
+  const out: Record<string, { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }> = {};
+  for (const [k, d] of Object.entries(table)) {
+    if (d.shared) continue;
+    const type = d.type === 'choice' ? (d.parse === 'int' ? 'int' : 'string') : d.type;
+    const def = d.default === null || d.type === 'bool' ? undefined : d.default;
+    out[flagOf(k, d)] = { type, help: d.type === 'choice' && !d.help.includes(':') ? `${d.help}: ${d.choices.join(', ')}` : d.help, default: def, meta: d.meta };
+  }
+  return out;
+}
+
+/** The config from parsed CLI values (keys in camel case), with the table's defaults for the rest. */
+export function configFromCli<T extends OptionTable>(table: T, values: Record<string, unknown>): ConfigOf<T> {
+  const out: Record<string, unknown> = {};
+  for (const [k, d] of Object.entries(table)) {
+    const v = values[camel(flagOf(k, d))];
+    out[k] = v === undefined ? (Array.isArray(d.default) ? [...d.default] : d.default) : v;
+  }
+  return out as ConfigOf<T>;
+}
+
+/** The settings the studio's form may send, by CLI flag, with the widget kind of each. */
+export function studioOptions(table: OptionTable): Record<string, StudioKind> {
+  const out: Record<string, StudioKind> = {};
+  for (const [k, d] of Object.entries(table)) {
+    if (!d.studio) continue;
+    const kind: StudioKind =
+      d.studio !== true ? d.studio : d.type === 'int' || d.type === 'number' || d.type === 'bool' ? d.type : d.type === 'choice' && d.parse === 'int' ? 'int' : 'word';
+    out[flagOf(k, d)] = kind;
+  }
+  return out;
+}
+
+/** "units 128, maxlen 60, lr 0.01": the named settings of a config, for logs and the demo page. */
+export function describeSettings<T extends OptionTable>(table: T, c: ConfigOf<T>, keys: (keyof T & string)[]): string {
+  return keys
+    .map((k) => {
+      const v = (c as Record<string, unknown>)[k];
+      return `${flagOf(k, table[k])} ${Array.isArray(v) ? v.join(',') : String(v)}`;
+    })
+    .join(', ');
+}
