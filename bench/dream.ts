@@ -16,7 +16,11 @@ import { medianMs, printTable, python, repoRoot } from './util.js';
 function randomInception(): Backbone {
   T.manualSeed(0);
   const net = new InceptionV3({ poolIncludesPadding: false }).freeze();
-  return { net, info: { arch: 'inception', head: 'none', pool: 'keras', preprocess: 'inception', source: 'random', width: 1 }, file: '' };
+  return {
+    net,
+    info: { arch: 'inception', head: 'none', pool: 'keras', preprocess: 'inception', source: 'random', width: 1 },
+    file: '',
+  };
 }
 
 /** Peak resident memory (VmHWM) in MB of this process. */
@@ -41,26 +45,65 @@ export async function dreamBench(quick: boolean): Promise<void> {
   const env = { ...process.env };
   if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
   const run = (e: NodeJS.ProcessEnv) =>
-    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_dream_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env: e })).ms_per_step as number;
+    JSON.parse(
+      execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_dream_bench.py'), JSON.stringify(cfg)], {
+        encoding: 'utf8',
+        env: e,
+      }),
+    ).ms_per_step as number;
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
   const b = randomInception();
   const img = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(2).sub(1));
   const rng = new Rng(0);
-  const step = (tile: number) => () => void dreamStep(b, img, { ...DREAM_DEFAULTS, jitter: 0, tile, maxLoss: null }, rng);
+  const step = (tile: number) => () =>
+    void dreamStep(b, img, { ...DREAM_DEFAULTS, jitter: 0, tile, maxLoss: null }, rng);
   const loom = medianMs(step(0), cfg.steps, 1);
   const loomTiled = medianMs(step(512), cfg.steps, 1);
   img.dispose();
   b.net.dispose();
-  const mem = JSON.parse(execFileSync(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'run.js'), 'dream-memory'], { encoding: 'utf8' }));
+  const mem = JSON.parse(
+    execFileSync(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'run.js'), 'dream-memory'], {
+      encoding: 'utf8',
+    }),
+  );
   printTable(
-    ['dream benchmark (InceptionV3, 400x600, mixed2..5)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     [
-      ['gradient step, ms', loom.toFixed(0), torchDefault.toFixed(0), torchPassive.toFixed(0), (loom / torchDefault).toFixed(2)],
+      'dream benchmark (InceptionV3, 400x600, mixed2..5)',
+      'Loom',
+      'PyTorch',
+      'PyTorch, passive',
+      'time ratio Loom/PyTorch',
+    ],
+    [
+      [
+        'gradient step, ms',
+        loom.toFixed(0),
+        torchDefault.toFixed(0),
+        torchPassive.toFixed(0),
+        (loom / torchDefault).toFixed(2),
+      ],
       ['gradient step in 512-px tiles, ms', loomTiled.toFixed(0), '', '', ''],
-      ['4000x3000 step in 512-px tiles: s / peak MB', `${(mem.ms / 1000).toFixed(1)} / ${mem.peak_mb.toFixed(0)}`, '', '', ''],
+      [
+        '4000x3000 step in 512-px tiles: s / peak MB',
+        `${(mem.ms / 1000).toFixed(1)} / ${mem.peak_mb.toFixed(0)}`,
+        '',
+        '',
+        '',
+      ],
     ],
   );
-  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, threads, loom, loomTiled, pytorch: torchDefault, pytorchPassive: torchPassive, big: mem }));
+  console.log(
+    JSON.stringify({
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0].model}, ${threads} cores`,
+      threads,
+      loom,
+      loomTiled,
+      pytorch: torchDefault,
+      pytorchPassive: torchPassive,
+      big: mem,
+    }),
+  );
 }

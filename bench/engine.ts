@@ -16,7 +16,11 @@ type Side = { tiny_add_us: number; matmul_gflops: number; char_step_ms: number }
 // Best of several rounds, alternating Loom and PyTorch, because this shared 2-core VM is noisy.
 function best(a: Side | undefined, b: Side): Side {
   if (!a) return b;
-  return { tiny_add_us: Math.min(a.tiny_add_us, b.tiny_add_us), matmul_gflops: Math.max(a.matmul_gflops, b.matmul_gflops), char_step_ms: Math.min(a.char_step_ms, b.char_step_ms) };
+  return {
+    tiny_add_us: Math.min(a.tiny_add_us, b.tiny_add_us),
+    matmul_gflops: Math.max(a.matmul_gflops, b.matmul_gflops),
+    char_step_ms: Math.min(a.char_step_ms, b.char_step_ms),
+  };
 }
 
 export async function engineBench(quick: boolean): Promise<void> {
@@ -32,7 +36,12 @@ export async function engineBench(quick: boolean): Promise<void> {
   const envDefault = { ...process.env };
   if (ompWaitPolicySetByLoom) delete envDefault.OMP_WAIT_POLICY;
   const runTorch = (env: NodeJS.ProcessEnv) =>
-    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env }));
+    JSON.parse(
+      execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_bench.py'), JSON.stringify(cfg)], {
+        encoding: 'utf8',
+        env,
+      }),
+    );
   const loom: Record<number, Side> = {};
   const ptDefault: Record<number, Side> = {};
   const ptPassive: Record<number, Side> = {};
@@ -43,7 +52,11 @@ export async function engineBench(quick: boolean): Promise<void> {
     torchVersion = a.torch;
     for (const threads of cfg.threads) {
       T.setNumThreads(threads);
-      loom[threads] = best(loom[threads], { tiny_add_us: tinyAdd(cfg.tiny_calls), matmul_gflops: matmul(cfg.matmul_n), char_step_ms: charStep(cfg.char) });
+      loom[threads] = best(loom[threads], {
+        tiny_add_us: tinyAdd(cfg.tiny_calls),
+        matmul_gflops: matmul(cfg.matmul_n),
+        char_step_ms: charStep(cfg.char),
+      });
       ptDefault[threads] = best(ptDefault[threads], a[String(threads)]);
       ptPassive[threads] = best(ptPassive[threads], b[String(threads)]);
     }
@@ -62,10 +75,28 @@ export async function engineBench(quick: boolean): Promise<void> {
     const q = ptPassive[threads];
     json[`threads${threads}`] = { loom: l, pytorch: p, pytorchPassive: q };
     rows.push(
-      [`tiny add, µs/call (${threads} thr)`, l.tiny_add_us.toFixed(2), p.tiny_add_us.toFixed(2), q.tiny_add_us.toFixed(2), (l.tiny_add_us / p.tiny_add_us).toFixed(2)],
+      [
+        `tiny add, µs/call (${threads} thr)`,
+        l.tiny_add_us.toFixed(2),
+        p.tiny_add_us.toFixed(2),
+        q.tiny_add_us.toFixed(2),
+        (l.tiny_add_us / p.tiny_add_us).toFixed(2),
+      ],
       [`  above libtorch's boxed call (${floorUs.toFixed(2)} µs)`, (l.tiny_add_us - floorUs).toFixed(2), '', '', ''],
-      [`matmul 1024², GFLOP/s (${threads} thr)`, l.matmul_gflops.toFixed(1), p.matmul_gflops.toFixed(1), q.matmul_gflops.toFixed(1), (p.matmul_gflops / l.matmul_gflops).toFixed(2)],
-      [`char LSTM train step, ms (${threads} thr)`, l.char_step_ms.toFixed(1), p.char_step_ms.toFixed(1), q.char_step_ms.toFixed(1), (l.char_step_ms / p.char_step_ms).toFixed(2)],
+      [
+        `matmul 1024², GFLOP/s (${threads} thr)`,
+        l.matmul_gflops.toFixed(1),
+        p.matmul_gflops.toFixed(1),
+        q.matmul_gflops.toFixed(1),
+        (p.matmul_gflops / l.matmul_gflops).toFixed(2),
+      ],
+      [
+        `char LSTM train step, ms (${threads} thr)`,
+        l.char_step_ms.toFixed(1),
+        p.char_step_ms.toFixed(1),
+        q.char_step_ms.toFixed(1),
+        (l.char_step_ms / p.char_step_ms).toFixed(2),
+      ],
     );
   }
   printTable(['engine benchmark', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'], rows);
@@ -77,7 +108,17 @@ function nativeFloor(n: number): number {
   if (!existsSync(exe)) {
     mkdirSync(path.dirname(exe), { recursive: true });
     const inc = ['/usr/include', '/usr/include/torch/csrc/api/include'];
-    execFileSync('g++', ['-std=c++17', '-O2', ...inc.map((d) => `-I${d}`), path.join(repoRoot, 'bench', 'native_floor.cc'), '-o', exe, '-ltorch', '-ltorch_cpu', '-lc10']);
+    execFileSync('g++', [
+      '-std=c++17',
+      '-O2',
+      ...inc.map((d) => `-I${d}`),
+      path.join(repoRoot, 'bench', 'native_floor.cc'),
+      '-o',
+      exe,
+      '-ltorch',
+      '-ltorch_cpu',
+      '-lc10',
+    ]);
   }
   return Number(execFileSync(exe, [String(n)], { encoding: 'utf8' }));
 }

@@ -14,19 +14,44 @@ export async function ganBench(quick: boolean): Promise<void> {
   const env = { ...process.env };
   if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
   const run = (e: NodeJS.ProcessEnv) =>
-    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_gan_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env: e })).ms_per_step as number;
+    JSON.parse(
+      execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_gan_bench.py'), JSON.stringify(cfg)], {
+        encoding: 'utf8',
+        env: e,
+      }),
+    ).ms_per_step as number;
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
   T.manualSeed(0);
-  const t = new GanTrainer({ ...GAN_DEFAULTS, batch: cfg.batch }, { latent: 32, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 });
+  const t = new GanTrainer(
+    { ...GAN_DEFAULTS, batch: cfg.batch },
+    { latent: 32, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 },
+  );
   const real = T.keep(T.rand([cfg.batch, 3, 32, 32]).mul(2).sub(1));
   const loom = medianMs(() => t.step(real), cfg.steps, 1);
   real.dispose();
   t.dispose();
   printTable(
     ['gan benchmark (seed networks, batch 20)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
-    [['train step, ms', loom.toFixed(0), torchDefault.toFixed(0), torchPassive.toFixed(0), (loom / torchDefault).toFixed(2)]],
+    [
+      [
+        'train step, ms',
+        loom.toFixed(0),
+        torchDefault.toFixed(0),
+        torchPassive.toFixed(0),
+        (loom / torchDefault).toFixed(2),
+      ],
+    ],
   );
-  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, threads, loom, pytorch: torchDefault, pytorchPassive: torchPassive }));
+  console.log(
+    JSON.stringify({
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0].model}, ${threads} cores`,
+      threads,
+      loom,
+      pytorch: torchDefault,
+      pytorchPassive: torchPassive,
+    }),
+  );
 }

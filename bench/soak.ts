@@ -42,7 +42,13 @@ export function soakCorpus(shape: 'play' | 'long-lines' | 'unicode', chars: numb
     return words.slice(at, at + n).join(' ');
   };
   const names = ['HAMLET', 'OPHELIA', 'POLONIUS', 'HORATIO', 'LAERTES', 'KING', 'QUEEN', 'GHOST'];
-  const accents: [RegExp, string][] = [[/a/g, 'á'], [/e/g, 'ë'], [/o/g, 'ø'], [/s/g, 'ß'], [/c/g, 'ç']];
+  const accents: [RegExp, string][] = [
+    [/a/g, 'á'],
+    [/e/g, 'ë'],
+    [/o/g, 'ø'],
+    [/s/g, 'ß'],
+    [/c/g, 'ç'],
+  ];
   let out = '';
   while (out.length < chars) {
     if (shape === 'play') {
@@ -69,19 +75,104 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     return f;
   };
   const m = String(minutes);
-  const text = (name: string, src: string) => ['text', 'train', '--corpus', src, '--out', path.join(dir, name), '--minutes', m, '--eval-every', '500', '--log-every', '10'];
+  const text = (name: string, src: string) => [
+    'text',
+    'train',
+    '--corpus',
+    src,
+    '--out',
+    path.join(dir, name),
+    '--minutes',
+    m,
+    '--eval-every',
+    '500',
+    '--log-every',
+    '10',
+  ];
   return {
     'text sotu': text('text-sotu', 'builtin:sotu'),
     'text play': text('text-play', corpus('play')),
     'text long lines': text('text-long', corpus('long-lines')),
     'text non-ASCII': text('text-unicode', corpus('unicode')),
-    'text generate': ['text', 'generate', path.join(dir, 'text-play'), '--length', '1000000', '--temperature', '0.8', '--seed', '1'],
-    'vae train': ['vae', 'train', '--out', path.join(dir, 'vae'), '--minutes', m, '--epochs', '100000', '--log-every', '50'],
-    'gan train': ['gan', 'train', '--out', path.join(dir, 'gan'), '--minutes', m, '--steps', '100000000', '--g-filters', '64', '--d-filters', '64', '--log-every', '10', '--sample-every', '500'],
-    'style train': ['style', 'train', '--out', path.join(dir, 'fast'), '--size', '128', '--steps', '100000000', '--sample-every', '200'],
-    'style (L-BFGS)': ['style', 'builtin:horses', 'builtin:scream', '--out', path.join(dir, 'style.png'), '--height', '160', '--iterations', '100000'],
+    'text generate': [
+      'text',
+      'generate',
+      path.join(dir, 'text-play'),
+      '--length',
+      '1000000',
+      '--temperature',
+      '0.8',
+      '--seed',
+      '1',
+    ],
+    'vae train': [
+      'vae',
+      'train',
+      '--out',
+      path.join(dir, 'vae'),
+      '--minutes',
+      m,
+      '--epochs',
+      '100000',
+      '--log-every',
+      '50',
+    ],
+    'gan train': [
+      'gan',
+      'train',
+      '--out',
+      path.join(dir, 'gan'),
+      '--minutes',
+      m,
+      '--steps',
+      '100000000',
+      '--g-filters',
+      '64',
+      '--d-filters',
+      '64',
+      '--log-every',
+      '10',
+      '--sample-every',
+      '500',
+    ],
+    'style train': [
+      'style',
+      'train',
+      '--out',
+      path.join(dir, 'fast'),
+      '--size',
+      '128',
+      '--steps',
+      '100000000',
+      '--sample-every',
+      '200',
+    ],
+    'style (L-BFGS)': [
+      'style',
+      'builtin:horses',
+      'builtin:scream',
+      '--out',
+      path.join(dir, 'style.png'),
+      '--height',
+      '160',
+      '--iterations',
+      '100000',
+    ],
     [STUDIO_LOOP]: ['studio', '--port', '0', '--root', path.join(dir, 'studio')],
-    'dream zoom': ['dream', 'builtin:kite', '--out', path.join(dir, 'zoom.gif'), '--max-side', '240', '--octaves', '2', '--zoom-frames', '100000', '--steps', '5'],
+    'dream zoom': [
+      'dream',
+      'builtin:kite',
+      '--out',
+      path.join(dir, 'zoom.gif'),
+      '--max-side',
+      '240',
+      '--octaves',
+      '2',
+      '--zoom-frames',
+      '100000',
+      '--steps',
+      '5',
+    ],
   };
 }
 
@@ -105,7 +196,9 @@ export type Driver = (waitFor: (re: RegExp) => Promise<RegExpExecArray>, step: (
 export function soakOne(name: string, args: string[], minutes: number, drive?: Driver): Promise<SoakResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args, ...(drive ? [] : ['--json'])], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args, ...(drive ? [] : ['--json'])], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const rss: [number, number][] = [];
     // [seconds, ms per step]: from records that carry ms_per_step, else from line spacing.
     const timed: [number, number][] = [];
@@ -115,24 +208,25 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
     let buffered = '';
     let driverError: string | null = null;
     child.stdout.setEncoding('utf8');
-    if (!drive) child.stdout.on('data', (c: string) => {
-      buffered += c;
-      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (!line.startsWith('{')) continue;
-        try {
-          const r = JSON.parse(line);
-          const now = (performance.now() - t0) / 1000;
-          if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
-          else if (typeof r.step === 'number' && lastLine) spaced.push([now, (now - lastLine) * 1000]);
-          lastLine = now;
-        } catch {
-          // generated text, not a record
+    if (!drive)
+      child.stdout.on('data', (c: string) => {
+        buffered += c;
+        for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          if (!line.startsWith('{')) continue;
+          try {
+            const r = JSON.parse(line);
+            const now = (performance.now() - t0) / 1000;
+            if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
+            else if (typeof r.step === 'number' && lastLine) spaced.push([now, (now - lastLine) * 1000]);
+            lastLine = now;
+          } catch {
+            // generated text, not a record
+          }
         }
-      }
-      if (buffered.length > 1e6) buffered = buffered.slice(-1e5);
-    });
+        if (buffered.length > 1e6) buffered = buffered.slice(-1e5);
+      });
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-4000)));
     if (drive) {
       let said = '';
@@ -144,12 +238,13 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
           if (m) done(m);
         }
       });
-      const waitFor = (re: RegExp) => new Promise<RegExpExecArray>((done, fail) => {
-        const m = re.exec(said);
-        if (m) return done(m);
-        waiting.push([re, done]);
-        child.on('close', () => fail(new Error(`it ended before saying ${re}`)));
-      });
+      const waitFor = (re: RegExp) =>
+        new Promise<RegExpExecArray>((done, fail) => {
+          const m = re.exec(said);
+          if (m) return done(m);
+          waiting.push([re, done]);
+          child.on('close', () => fail(new Error(`it ended before saying ${re}`)));
+        });
       drive(waitFor, (ms) => spaced.push([(performance.now() - t0) / 1000, ms]))
         .catch((e: unknown) => {
           driverError = (e as Error).message;
@@ -226,7 +321,10 @@ export function studioDriver(jobs: number, minutes: number): Driver {
     const end = Date.now() + minutes * 60_000;
     for (let i = 0; i < jobs && Date.now() < end; i++) {
       const t = performance.now();
-      const body = JSON.stringify({ system: 'text', options: { steps: 1, batch: 8, maxlen: 16, units: 16, 'sample-length': 20 } });
+      const body = JSON.stringify({
+        system: 'text',
+        options: { steps: 1, batch: 8, maxlen: 16, units: 16, 'sample-length': 20 },
+      });
       const job = await (await fetch(`${url}api/jobs`, { method: 'POST', headers, body })).json();
       if (!job.id) throw new Error(`the studio refused a job: ${JSON.stringify(job)}`);
       for (;;) {
@@ -245,21 +343,34 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
   const dir = mkdtempSync(path.join(tmpdir(), 'loom-soak-'));
   mkdirSync(dir, { recursive: true });
   const loops = soakLoops(dir, minutes);
-  console.log(`\nsoak: each loop for ${minutes} min, resident memory sampled every second (${new Date().toISOString().slice(0, 10)})`);
+  console.log(
+    `\nsoak: each loop for ${minutes} min, resident memory sampled every second (${new Date().toISOString().slice(0, 10)})`,
+  );
   const results: SoakResult[] = [];
   try {
     for (const [name, args] of Object.entries(loops)) {
       if (only && !only.includes(name)) continue;
       const r = await soakOne(name, args, minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
       results.push(r);
-      console.log(`  ${name}: ${r.startMb.toFixed(0)} -> max ${r.maxMb.toFixed(0)} MB, ${r.slopeMbPerMin.toFixed(1)} MB/min, ${r.steps} steps logged`);
+      console.log(
+        `  ${name}: ${r.startMb.toFixed(0)} -> max ${r.maxMb.toFixed(0)} MB, ${r.slopeMbPerMin.toFixed(1)} MB/min, ${r.steps} steps logged`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(
     ['loop', 'minutes', 'RSS after warm-up (MB)', 'max (MB)', 'last (MB)', 'slope (MB/min)', 'step-time drift', 'exit'],
-    results.map((r) => [r.name, (r.seconds / 60).toFixed(1), r.startMb.toFixed(0), r.maxMb.toFixed(0), r.lastMb.toFixed(0), r.slopeMbPerMin.toFixed(2), r.drift === null ? '-' : `${r.drift.toFixed(2)}x`, String(r.exitCode ?? r.signal)]),
+    results.map((r) => [
+      r.name,
+      (r.seconds / 60).toFixed(1),
+      r.startMb.toFixed(0),
+      r.maxMb.toFixed(0),
+      r.lastMb.toFixed(0),
+      r.slopeMbPerMin.toFixed(2),
+      r.drift === null ? '-' : `${r.drift.toFixed(2)}x`,
+      String(r.exitCode ?? r.signal),
+    ]),
   );
   return results;
 }

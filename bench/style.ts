@@ -17,24 +17,40 @@ export async function styleBench(quick: boolean): Promise<void> {
   const env = { ...process.env };
   if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
   const run = (e: NodeJS.ProcessEnv) =>
-    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_style_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env: e })) as { ms_per_eval: number; ms_apply: number };
+    JSON.parse(
+      execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_style_bench.py'), JSON.stringify(cfg)], {
+        encoding: 'utf8',
+        env: e,
+      }),
+    ) as { ms_per_eval: number; ms_apply: number };
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
   T.manualSeed(0);
   const net = new VGG19().freeze();
-  const b: Backbone = { net, info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'random', width: 1 }, file: '' };
+  const b: Backbone = {
+    net,
+    info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'random', width: 1 },
+    file: '',
+  };
   const d = styleDefaults('vgg19');
   const content = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(255));
   const style = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(255));
-  const obj = new StyleObjective(b, { content: d.content, style: d.style }, content, [{ image: style, weight: 1 }], d.weights);
+  const obj = new StyleObjective(
+    b,
+    { content: d.content, style: d.style },
+    content,
+    [{ image: style, weight: 1 }],
+    d.weights,
+  );
   const x = T.keep(content.clone().requiresGrad_(true));
-  const evaluate = () => T.tidy(() => {
-    x.grad = null;
-    const t = obj.terms(x);
-    t.total.backward();
-    return t.total.item();
-  });
+  const evaluate = () =>
+    T.tidy(() => {
+      x.grad = null;
+      const t = obj.terms(x);
+      t.total.backward();
+      return t.total.item();
+    });
   const loomEval = medianMs(evaluate, cfg.evals, 1);
   obj.dispose();
   net.dispose();
@@ -47,9 +63,31 @@ export async function styleBench(quick: boolean): Promise<void> {
   printTable(
     ['style benchmark', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     [
-      ['Gatys loss + gradient, VGG19 400x600, ms', loomEval.toFixed(0), torchDefault.ms_per_eval.toFixed(0), torchPassive.ms_per_eval.toFixed(0), (loomEval / torchDefault.ms_per_eval).toFixed(2)],
-      ['fast style apply, 512x512, ms', loomApply.toFixed(0), torchDefault.ms_apply.toFixed(0), torchPassive.ms_apply.toFixed(0), (loomApply / torchDefault.ms_apply).toFixed(2)],
+      [
+        'Gatys loss + gradient, VGG19 400x600, ms',
+        loomEval.toFixed(0),
+        torchDefault.ms_per_eval.toFixed(0),
+        torchPassive.ms_per_eval.toFixed(0),
+        (loomEval / torchDefault.ms_per_eval).toFixed(2),
+      ],
+      [
+        'fast style apply, 512x512, ms',
+        loomApply.toFixed(0),
+        torchDefault.ms_apply.toFixed(0),
+        torchPassive.ms_apply.toFixed(0),
+        (loomApply / torchDefault.ms_apply).toFixed(2),
+      ],
     ],
   );
-  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, threads, loomEval, loomApply, pytorch: torchDefault, pytorchPassive: torchPassive }));
+  console.log(
+    JSON.stringify({
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0].model}, ${threads} cores`,
+      threads,
+      loomEval,
+      loomApply,
+      pytorch: torchDefault,
+      pytorchPassive: torchPassive,
+    }),
+  );
 }

@@ -19,7 +19,15 @@ interface Side {
 
 export async function textBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
-  const cfg = { vocab: 57, units: 128, maxlen: 60, batch: 128, steps: quick ? 5 : 15, gen_chars: quick ? 500 : 3000, threads };
+  const cfg = {
+    vocab: 57,
+    units: 128,
+    maxlen: 60,
+    batch: 128,
+    steps: quick ? 5 : 15,
+    gen_chars: quick ? 500 : 3000,
+    threads,
+  };
   const env = { ...process.env };
   if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
   const rounds = quick ? 1 : 3;
@@ -27,9 +35,20 @@ export async function textBench(quick: boolean): Promise<void> {
   let torch1: Side | null = null;
   let torchN: Side | null = null;
   const best = (a: Side | null, b: Side): Side =>
-    a ? { train_step_ms: Math.min(a.train_step_ms, b.train_step_ms), gen_chars_per_sec: Math.max(a.gen_chars_per_sec, b.gen_chars_per_sec) } : b;
+    a
+      ? {
+          train_step_ms: Math.min(a.train_step_ms, b.train_step_ms),
+          gen_chars_per_sec: Math.max(a.gen_chars_per_sec, b.gen_chars_per_sec),
+        }
+      : b;
   const runTorch = (t: number) =>
-    JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_text_bench.py'), JSON.stringify({ ...cfg, threads: t })], { encoding: 'utf8', env })) as Side;
+    JSON.parse(
+      execFileSync(
+        python(),
+        [path.join(repoRoot, 'bench', 'torch_text_bench.py'), JSON.stringify({ ...cfg, threads: t })],
+        { encoding: 'utf8', env },
+      ),
+    ) as Side;
   for (let r = 0; r < rounds; r++) {
     torch1 = best(torch1, runTorch(1));
     torchN = best(torchN, runTorch(threads));
@@ -38,11 +57,35 @@ export async function textBench(quick: boolean): Promise<void> {
   }
   const l = loom!;
   const rows = [
-    [`train step, ms (Loom ${threads} thr)`, l.train_step_ms.toFixed(1), torch1!.train_step_ms.toFixed(1), torchN!.train_step_ms.toFixed(1), (l.train_step_ms / Math.min(torch1!.train_step_ms, torchN!.train_step_ms)).toFixed(2)],
-    ['generation, chars/s, batch 1', l.gen_chars_per_sec.toFixed(0), torch1!.gen_chars_per_sec.toFixed(0), torchN!.gen_chars_per_sec.toFixed(0), (Math.max(torch1!.gen_chars_per_sec, torchN!.gen_chars_per_sec) / l.gen_chars_per_sec).toFixed(2)],
+    [
+      `train step, ms (Loom ${threads} thr)`,
+      l.train_step_ms.toFixed(1),
+      torch1!.train_step_ms.toFixed(1),
+      torchN!.train_step_ms.toFixed(1),
+      (l.train_step_ms / Math.min(torch1!.train_step_ms, torchN!.train_step_ms)).toFixed(2),
+    ],
+    [
+      'generation, chars/s, batch 1',
+      l.gen_chars_per_sec.toFixed(0),
+      torch1!.gen_chars_per_sec.toFixed(0),
+      torchN!.gen_chars_per_sec.toFixed(0),
+      (Math.max(torch1!.gen_chars_per_sec, torchN!.gen_chars_per_sec) / l.gen_chars_per_sec).toFixed(2),
+    ],
   ];
-  printTable(['text benchmark (seed config)', 'Loom', 'PyTorch 1 thr', `PyTorch ${threads} thr`, 'time ratio Loom/best PyTorch'], rows);
-  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, rounds, loom: l, pytorch1: torch1, pytorchN: torchN }));
+  printTable(
+    ['text benchmark (seed config)', 'Loom', 'PyTorch 1 thr', `PyTorch ${threads} thr`, 'time ratio Loom/best PyTorch'],
+    rows,
+  );
+  console.log(
+    JSON.stringify({
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0].model}, ${threads} cores`,
+      rounds,
+      loom: l,
+      pytorch1: torch1,
+      pytorchN: torchN,
+    }),
+  );
 }
 
 function trainStep(c: { vocab: number; units: number; maxlen: number; batch: number; steps: number }): number {

@@ -16,7 +16,13 @@ export async function vaeBench(quick: boolean): Promise<void> {
   if (ompWaitPolicySetByLoom) delete env.OMP_WAIT_POLICY;
   const rounds = quick ? 1 : 2;
   const best: Record<string, { loom: number; torch: number; torchPassive: number }> = {};
-  const runTorch = (e: NodeJS.ProcessEnv) => JSON.parse(execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_vae_bench.py'), JSON.stringify(cfg)], { encoding: 'utf8', env: e }));
+  const runTorch = (e: NodeJS.ProcessEnv) =>
+    JSON.parse(
+      execFileSync(python(), [path.join(repoRoot, 'bench', 'torch_vae_bench.py'), JSON.stringify(cfg)], {
+        encoding: 'utf8',
+        env: e,
+      }),
+    );
   for (let r = 0; r < rounds; r++) {
     const pt = runTorch(env);
     const pp = runTorch({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
@@ -24,14 +30,32 @@ export async function vaeBench(quick: boolean): Promise<void> {
     for (const b of cfg.batches) {
       const l = loomImagesPerSec(b, cfg.images);
       const cur = best[b] ?? { loom: 0, torch: 0, torchPassive: 0 };
-      best[b] = { loom: Math.max(cur.loom, l), torch: Math.max(cur.torch, pt[String(b)]), torchPassive: Math.max(cur.torchPassive, pp[String(b)]) };
+      best[b] = {
+        loom: Math.max(cur.loom, l),
+        torch: Math.max(cur.torch, pt[String(b)]),
+        torchPassive: Math.max(cur.torchPassive, pp[String(b)]),
+      };
     }
   }
   printTable(
     ['vae benchmark (seed model)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
-    cfg.batches.map((b) => [`train, images/s, batch ${b}`, best[b].loom.toFixed(0), best[b].torch.toFixed(0), best[b].torchPassive.toFixed(0), (best[b].torch / best[b].loom).toFixed(2)]),
+    cfg.batches.map((b) => [
+      `train, images/s, batch ${b}`,
+      best[b].loom.toFixed(0),
+      best[b].torch.toFixed(0),
+      best[b].torchPassive.toFixed(0),
+      (best[b].torch / best[b].loom).toFixed(2),
+    ]),
   );
-  console.log(JSON.stringify({ date: new Date().toISOString(), machine: `${os.cpus()[0].model}, ${threads} cores`, threads, rounds, results: best }));
+  console.log(
+    JSON.stringify({
+      date: new Date().toISOString(),
+      machine: `${os.cpus()[0].model}, ${threads} cores`,
+      threads,
+      rounds,
+      results: best,
+    }),
+  );
 }
 
 function loomImagesPerSec(batch: number, images: number): number {

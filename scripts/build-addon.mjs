@@ -35,7 +35,12 @@ if (!torch) {
 
 const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs });
 const stampFile = out + '.stamp';
-if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && !process.argv.includes('--force')) {
+if (
+  existsSync(out) &&
+  existsSync(stampFile) &&
+  readFileSync(stampFile, 'utf8') === stamp &&
+  !process.argv.includes('--force')
+) {
   console.log(`loom: addon up to date (libtorch ${torch.version}, ${torch.source})`);
   process.exit(0);
 }
@@ -43,19 +48,31 @@ if (existsSync(out) && existsSync(stampFile) && readFileSync(stampFile, 'utf8') 
 const require = createRequire(import.meta.url);
 const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'));
 const args = [
-  '-std=c++17', '-O2', '-fPIC', '-shared', '-fvisibility=hidden',
+  '-std=c++17',
+  '-O2',
+  '-fPIC',
+  '-shared',
+  '-fvisibility=hidden',
   `-D_GLIBCXX_USE_CXX11_ABI=${torch.cxx11Abi ? 1 : 0}`,
   // NAPI_EXPERIMENTAL: finalizers that call no JS run inside the GC, not on the event loop.
-  '-DNAPI_EXPERIMENTAL', '-DNAPI_CPP_EXCEPTIONS', '-DNODE_ADDON_API_DISABLE_DEPRECATED',
-  '-Wno-deprecated-declarations', '-Wno-unused-parameter',
-  `-I${nodeInclude()}`, `-I${napiInclude}`,
+  '-DNAPI_EXPERIMENTAL',
+  '-DNAPI_CPP_EXCEPTIONS',
+  '-DNODE_ADDON_API_DISABLE_DEPRECATED',
+  '-Wno-deprecated-declarations',
+  '-Wno-unused-parameter',
+  `-I${nodeInclude()}`,
+  `-I${napiInclude}`,
   ...torch.include.map((d) => `-I${d}`),
   source,
-  '-o', out,
-  `-L${torch.lib}`, `-Wl,-rpath,${torch.lib}`,
+  '-o',
+  out,
+  `-L${torch.lib}`,
+  `-Wl,-rpath,${torch.lib}`,
   // Without --no-as-needed the linker drops libtorch_cuda and CUDA is silently absent.
   ...(torch.cuda ? ['-Wl,--no-as-needed', '-ltorch_cuda', '-Wl,--as-needed'] : []),
-  '-ltorch', '-ltorch_cpu', '-lc10',
+  '-ltorch',
+  '-ltorch_cpu',
+  '-lc10',
 ];
 mkdirSync(path.dirname(out), { recursive: true });
 console.log(`loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})`);

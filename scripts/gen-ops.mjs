@@ -40,16 +40,26 @@ function parseSchema(text) {
     const eq = part.indexOf('=');
     const decl = (eq >= 0 ? part.slice(0, eq) : part).trim();
     const name = decl.slice(decl.lastIndexOf(' ') + 1);
-    const type = decl.slice(0, decl.lastIndexOf(' ')).replace(/\(.*?\)/g, '').trim();
+    const type = decl
+      .slice(0, decl.lastIndexOf(' '))
+      .replace(/\(.*?\)/g, '')
+      .trim();
     args.push({ name, type, hasDefault: eq >= 0, def: eq >= 0 ? part.slice(eq + 1) : undefined });
   }
-  let ret = text.slice(close + 1).trim().replace(/^->\s*/, '');
+  let ret = text
+    .slice(close + 1)
+    .trim()
+    .replace(/^->\s*/, '');
   const rawReturns = ret.startsWith('(') ? splitTop(ret.slice(1, -1)) : [ret];
   const returns = rawReturns
     .filter((r) => r !== '')
     .map((r) => {
       const type = r.split(' ')[0];
-      return { type: type.replace(/\(.*?\)/g, ''), aliasWrite: /\(\w+!\)/.test(type), alias: (type.match(/\((\w+)!?\)/) ?? [])[1] };
+      return {
+        type: type.replace(/\(.*?\)/g, ''),
+        aliasWrite: /\(\w+!\)/.test(type),
+        alias: (type.match(/\((\w+)!?\)/) ?? [])[1],
+      };
     });
   return { args, returns };
 }
@@ -74,14 +84,35 @@ function argType(type, name) {
     else throw new Error(`unsupported list type ${type}`);
   } else {
     switch (base) {
-      case 'Tensor': ts = 'Tensor'; conv = optional ? `${name}?.h` : `${name}.h`; break;
-      case 'int': case 'SymInt': case 'float': case 'Layout': case 'MemoryFormat': ts = 'number'; break;
-      case 'bool': ts = 'boolean'; break;
-      case 'Scalar': ts = 'number | boolean'; break;
-      case 'ScalarType': ts = 'DType'; conv = `dtypeCode(${name})`; break;
-      case 'Device': case 'str': ts = 'string'; break;
-      case 'Generator': return null;
-      default: throw new Error(`unsupported type ${type}`);
+      case 'Tensor':
+        ts = 'Tensor';
+        conv = optional ? `${name}?.h` : `${name}.h`;
+        break;
+      case 'int':
+      case 'SymInt':
+      case 'float':
+      case 'Layout':
+      case 'MemoryFormat':
+        ts = 'number';
+        break;
+      case 'bool':
+        ts = 'boolean';
+        break;
+      case 'Scalar':
+        ts = 'number | boolean';
+        break;
+      case 'ScalarType':
+        ts = 'DType';
+        conv = `dtypeCode(${name})`;
+        break;
+      case 'Device':
+      case 'str':
+        ts = 'string';
+        break;
+      case 'Generator':
+        return null;
+      default:
+        throw new Error(`unsupported type ${type}`);
     }
   }
   return { ts: optional ? `${ts} | null` : ts, conv };
@@ -90,11 +121,18 @@ function argType(type, name) {
 function returnType(returns) {
   const one = (r) => {
     switch (r.type) {
-      case 'Tensor': return 'Tensor';
-      case 'Tensor[]': return 'Tensor[]';
-      case 'int': case 'float': case 'Scalar': return 'number';
-      case 'bool': return 'boolean';
-      default: throw new Error(`unsupported return ${r.type}`);
+      case 'Tensor':
+        return 'Tensor';
+      case 'Tensor[]':
+        return 'Tensor[]';
+      case 'int':
+      case 'float':
+      case 'Scalar':
+        return 'number';
+      case 'bool':
+        return 'boolean';
+      default:
+        throw new Error(`unsupported return ${r.type}`);
     }
   };
   if (returns.length === 0) return 'void';
@@ -133,7 +171,9 @@ for (const line of lines) {
   const schemaText = native.schema(opName, overload);
   const { args, returns } = parseSchema(schemaText);
   // Alias annotations of arguments, to return `self` itself from in-place ops.
-  const rawArgs = splitTop(schemaText.slice(schemaText.indexOf('(') + 1, schemaText.lastIndexOf(') ->'))).filter((a) => a !== '*');
+  const rawArgs = splitTop(schemaText.slice(schemaText.indexOf('(') + 1, schemaText.lastIndexOf(') ->'))).filter(
+    (a) => a !== '*',
+  );
   args.forEach((a, i) => {
     const m = rawArgs[i].match(/^\w+\((\w+)(!?)/);
     a.alias = m?.[1];
@@ -157,13 +197,20 @@ for (const line of lines) {
   const expr = returnExpr(returns, args, 'r');
   const call = `call(${handle} ??= op('${opName}', '${overload}')${callArgs.length ? ', ' : ''}${callArgs.join(', ')})`;
   const body = expr === null ? `${call};` : expr === 'r' ? `return ${call};` : `const r = ${call};\n  return ${expr};`;
-  fns.push(`let ${handle}: OpHandle | undefined;\n/** ${schemaText} */\nexport function ${js}(${params.join(', ')}): ${ret} {\n  ${body}\n}`);
+  fns.push(
+    `let ${handle}: OpHandle | undefined;\n/** ${schemaText} */\nexport function ${js}(${params.join(', ')}): ${ret} {\n  ${body}\n}`,
+  );
   if (flags.includes('m')) {
     if (args[0].type !== 'Tensor') throw new Error(`${full}: a method needs a Tensor first argument`);
     const mParams = params.slice(1);
-    const mNames = args.slice(1).filter((a) => a.conv).map((a) => a.js);
+    const mNames = args
+      .slice(1)
+      .filter((a) => a.conv)
+      .map((a) => a.js);
     methodDecls.push(`    /** ${schemaText} */\n    ${js}(${mParams.join(', ')}): ${ret};`);
-    methodImpls.push(`Tensor.prototype.${js} = function (this: Tensor, ${mParams.join(', ')}) {\n  return ${js}(this${mNames.map((n) => `, ${n}`).join('')});\n};`);
+    methodImpls.push(
+      `Tensor.prototype.${js} = function (this: Tensor, ${mParams.join(', ')}) {\n  return ${js}(this${mNames.map((n) => `, ${n}`).join('')});\n};`,
+    );
   }
 }
 

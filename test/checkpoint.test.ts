@@ -21,7 +21,9 @@ test('a checkpoint restores model, optimizer, step, config and RNG state', () =>
   const a = new Linear(3, 2);
   const opt = new SGD(a.parameters(), { lr: 0.1, momentum: 0.9 });
   T.tidy(() => {
-    a.forward(T.ones([4, 3])).sum().backward();
+    a.forward(T.ones([4, 3]))
+      .sum()
+      .backward();
     opt.step();
   });
   saveCheckpoint(file, { modules: { net: a }, optimizers: { opt } }, { step: 7, config: { units: 2 } });
@@ -73,22 +75,52 @@ test('--resume with a truncated or foreign checkpoint: one clear sentence, exit 
   const corpus = path.join(dir, 'c.txt');
   writeFileSync(corpus, 'abcdefghij '.repeat(200));
   const run = path.join(dir, 'run');
-  const tr = spawnSync(process.execPath, [CLI, 'text', 'train', '--corpus', corpus, '--out', run, '--maxlen', '8', '--batch', '8', '--units', '8', '--steps', '3', '--sample-length', '5'], { encoding: 'utf8' });
+  const tr = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'text',
+      'train',
+      '--corpus',
+      corpus,
+      '--out',
+      run,
+      '--maxlen',
+      '8',
+      '--batch',
+      '8',
+      '--units',
+      '8',
+      '--steps',
+      '3',
+      '--sample-length',
+      '5',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(tr.status, 0, tr.stderr);
   const ck = path.join(run, 'checkpoint.safetensors');
   const keep = path.join(dir, 'good.safetensors');
   copyFileSync(ck, keep);
   truncateSync(ck, Math.floor(statSync(ck).size / 2));
-  let r = spawnSync(process.execPath, [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6'], { encoding: 'utf8' });
+  let r = spawnSync(process.execPath, [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is not a readable Loom checkpoint/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
   writeFileSync(ck, 'PK\x03\x04 a zip file, not a checkpoint');
-  r = spawnSync(process.execPath, [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6'], { encoding: 'utf8' });
+  r = spawnSync(process.execPath, [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is not a readable Loom checkpoint/);
   assert.ok(existsSync(path.join(run, 'config.json')), 'the run folder is left as it was');
   copyFileSync(keep, ck);
-  r = spawnSync(process.execPath, [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6', '--sample-length', '5'], { encoding: 'utf8' });
+  r = spawnSync(
+    process.execPath,
+    [CLI, 'text', 'train', '--out', run, '--resume', '--steps', '6', '--sample-length', '5'],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
 });

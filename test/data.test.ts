@@ -28,10 +28,16 @@ test('idx files, raw and gzip, load as [N, 1, H, W] in [0, 1] with labels; bad o
   writeFileSync(path.join(dir, 'lab.gz'), gzipSync(idx([3], new Uint8Array([7, 0, 2]))));
   const ds = loadIdxPair(path.join(dir, 'img'), path.join(dir, 'lab.gz'));
   assert.deepEqual(ds.images.shape, [3, 1, 2, 2]);
-  assert.deepEqual(ds.images.toFlatArray().map((x) => Math.round(x * 255)), [...pixels]);
+  assert.deepEqual(
+    ds.images.toFlatArray().map((x) => Math.round(x * 255)),
+    [...pixels],
+  );
   assert.deepEqual(ds.labels.toFlatArray(), [7, 0, 2]);
   writeFileSync(path.join(dir, 'short'), idx([3, 2, 2], pixels).subarray(0, 20));
-  assert.throws(() => readIdx(path.join(dir, 'short')), /short is not an idx file: it holds 4 bytes of data, its header says 12/);
+  assert.throws(
+    () => readIdx(path.join(dir, 'short')),
+    /short is not an idx file: it holds 4 bytes of data, its header says 12/,
+  );
   writeFileSync(path.join(dir, 'junk'), 'hello');
   assert.throws(() => readIdx(path.join(dir, 'junk')), /not an idx file: wrong magic number/);
   writeFileSync(path.join(dir, 'lab2'), idx([2], new Uint8Array([1, 2])));
@@ -63,11 +69,36 @@ function cifarPickle(labels: number[], pixels: Buffer): Buffer {
   binstr.writeUInt32LE(pixels.length, 1);
   const parts = [
     Buffer.from([0x80, 0x02, 0x7d, 0x28]),
-    s('data'), g('numpy.core.multiarray', '_reconstruct'), g('numpy', 'ndarray'), i1(0), Buffer.from([0x85]), s('b'), Buffer.from([0x87, 0x52, 0x28]),
-    i1(1), i1(labels.length), i2(3072), Buffer.from([0x86]),
-    g('numpy', 'dtype'), s('u1'), i1(0), i1(1), Buffer.from([0x87, 0x52, 0x28]), i1(3), s('|'), Buffer.from([0x4e, 0x4e, 0x4e]), Buffer.from([0x4a, 255, 255, 255, 255, 0x4a, 255, 255, 255, 255]), i1(0), Buffer.from([0x74, 0x62]),
-    Buffer.from([0x89]), binstr, pixels, Buffer.from([0x74, 0x62]),
-    s('labels'), Buffer.from([0x5d, 0x28]), ...labels.map(i1), Buffer.from([0x65]),
+    s('data'),
+    g('numpy.core.multiarray', '_reconstruct'),
+    g('numpy', 'ndarray'),
+    i1(0),
+    Buffer.from([0x85]),
+    s('b'),
+    Buffer.from([0x87, 0x52, 0x28]),
+    i1(1),
+    i1(labels.length),
+    i2(3072),
+    Buffer.from([0x86]),
+    g('numpy', 'dtype'),
+    s('u1'),
+    i1(0),
+    i1(1),
+    Buffer.from([0x87, 0x52, 0x28]),
+    i1(3),
+    s('|'),
+    Buffer.from([0x4e, 0x4e, 0x4e]),
+    Buffer.from([0x4a, 255, 255, 255, 255, 0x4a, 255, 255, 255, 255]),
+    i1(0),
+    Buffer.from([0x74, 0x62]),
+    Buffer.from([0x89]),
+    binstr,
+    pixels,
+    Buffer.from([0x74, 0x62]),
+    s('labels'),
+    Buffer.from([0x5d, 0x28]),
+    ...labels.map(i1),
+    Buffer.from([0x65]),
     Buffer.from([0x75, 0x2e]),
   ];
   return Buffer.concat(parts);
@@ -87,7 +118,9 @@ test('CIFAR-10 Python batches (pickled numpy arrays) load without running any co
 
 test('images: read, write, grid and animation round-trip; unreadable images get one sentence', async () => {
   const dir = tmp();
-  const img = T.tidy(() => T.stack([T.linspace(0, 1, 8).reshape([1, 8]).expand([6, 8]), T.zeros([6, 8]), T.ones([6, 8])], 0).unsqueeze(0));
+  const img = T.tidy(() =>
+    T.stack([T.linspace(0, 1, 8).reshape([1, 8]).expand([6, 8]), T.zeros([6, 8]), T.ones([6, 8])], 0).unsqueeze(0),
+  );
   await writeImage(path.join(dir, 'a.png'), img);
   const back = await readImage(path.join(dir, 'a.png'));
   assert.deepEqual(back.shape, [1, 3, 6, 8]);
@@ -108,10 +141,15 @@ test('images: read, write, grid and animation round-trip; unreadable images get 
 
 test('image folders: class subfolders give labels; a loader batches in a seeded order', async () => {
   const dir = tmp();
-  for (const [cls, v] of [['cats', 0], ['dogs', 255]] as const) {
+  for (const [cls, v] of [
+    ['cats', 0],
+    ['dogs', 255],
+  ] as const) {
     mkdirSync(path.join(dir, cls));
     for (let i = 0; i < 3; i++) {
-      await sharp(Buffer.alloc(5 * 7 * 3, v), { raw: { width: 7, height: 5, channels: 3 } }).png().toFile(path.join(dir, cls, `${i}.png`));
+      await sharp(Buffer.alloc(5 * 7 * 3, v), { raw: { width: 7, height: 5, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, cls, `${i}.png`));
     }
   }
   const ds = await loadImageFolder(dir, { size: [4, 4], channels: 3 });

@@ -17,7 +17,9 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   const html = readFileSync(path.join(out, 'index.html'), 'utf8');
   for (const id of ['text', 'vae', 'gan', 'dream', 'style']) assert.match(html, new RegExp(`<section id="${id}">`));
   // The dream keeps the photo's size; the stylised photo is 96 pixels high at this budget.
-  const [orig, dreamed] = await Promise.all(['dream-original.png', 'dream.png'].map((f) => sharp(path.join(out, f)).metadata()));
+  const [orig, dreamed] = await Promise.all(
+    ['dream-original.png', 'dream.png'].map((f) => sharp(path.join(out, f)).metadata()),
+  );
   assert.deepEqual([dreamed.width, dreamed.height], [orig.width, orig.height]);
   assert.equal((await sharp(path.join(out, 'style.png')).metadata()).height, 96);
   assert.equal((html.match(/<h3>temperature /g) ?? []).length, 4);
@@ -30,7 +32,9 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   assert.match(again.stderr, /holds a gallery; pass --force/);
   assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
   // --force replaces the gallery's own files and nothing else (it once deleted the folder).
-  const forced = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.1', '--force'], { encoding: 'utf8' });
+  const forced = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.1', '--force'], {
+    encoding: 'utf8',
+  });
   assert.equal(forced.status, 0, forced.stderr);
   assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
   assert.ok(existsSync(path.join(out, 'index.html')));

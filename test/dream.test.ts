@@ -9,7 +9,16 @@ import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
 import { InceptionV3 } from '../src/vision/inception.js';
 import type { Backbone } from '../src/vision/weights.js';
-import { DREAM_DEFAULTS, dream, dreamLoss, dreamStep, dreamZoom, octaveShapes, parseLayers, type DreamConfig } from '../src/models/dream/index.js';
+import {
+  DREAM_DEFAULTS,
+  dream,
+  dreamLoss,
+  dreamStep,
+  dreamZoom,
+  octaveShapes,
+  parseLayers,
+  type DreamConfig,
+} from '../src/models/dream/index.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -18,9 +27,15 @@ function tinyBackbone(): Backbone {
   T.manualSeed(1);
   const net = new InceptionV3({ width: 1 / 8, poolIncludesPadding: false });
   // PyTorch's default init shrinks activations layer by layer; He's scale keeps them alive deep down.
-  T.noGrad(() => { for (const [n, p] of net.namedParameters()) if (n.endsWith('conv.weight')) p.mul_(Math.sqrt(6)); });
+  T.noGrad(() => {
+    for (const [n, p] of net.namedParameters()) if (n.endsWith('conv.weight')) p.mul_(Math.sqrt(6));
+  });
   net.freeze();
-  return { net, info: { arch: 'inception', head: 'none', pool: 'keras', preprocess: 'inception', source: 'test', width: 1 / 8 }, file: '' };
+  return {
+    net,
+    info: { arch: 'inception', head: 'none', pool: 'keras', preprocess: 'inception', source: 'test', width: 1 / 8 },
+    file: '',
+  };
 }
 
 const small: DreamConfig = { ...DREAM_DEFAULTS, octaves: 2, steps: 2, maxLoss: null, jitter: 8 };
@@ -32,10 +47,14 @@ test('parseLayers reads name=weight and name:weight lists; junk is refused', () 
 });
 
 test('octave shapes run from the smallest to the original size', () => {
-  assert.deepEqual(octaveShapes(300, 400, 3, 1.4), [[153, 204], [214, 286], [300, 400]]);
+  assert.deepEqual(octaveShapes(300, 400, 3, 1.4), [
+    [153, 204],
+    [214, 286],
+    [300, 400],
+  ]);
 });
 
-test('one dream step raises the chosen layers\' loss', () => {
+test("one dream step raises the chosen layers' loss", () => {
   const b = tinyBackbone();
   T.manualSeed(2);
   const img = T.keep(T.rand([1, 3, 96, 112]).mul(2).sub(1));
@@ -88,7 +107,10 @@ test('dream steps do not leak tensors; a zoom animation has frames of the input 
 test('unknown layers and too small images get one clear sentence', async () => {
   const b = tinyBackbone();
   const img = T.rand([1, 3, 96, 96]);
-  await assert.rejects(dream(b, img, { ...small, layers: { mixed11: 1 } }), /unknown layer "mixed11" for inception; valid layers: mixed0, mixed1/);
+  await assert.rejects(
+    dream(b, img, { ...small, layers: { mixed11: 1 } }),
+    /unknown layer "mixed11" for inception; valid layers: mixed0, mixed1/,
+  );
   await assert.rejects(dream(b, img, { ...small, octaves: 3 }), /smallest octave would be 49x49/);
   img.dispose();
   b.net.dispose();
@@ -103,7 +125,9 @@ test('loom dream: bad image, unknown layer, existing --out get exit 2 and one li
     assert.equal(r.status, 2);
     assert.match(r.stderr, /^loom: cannot read image .*bad\.jpg/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
-    r = spawnSync(process.execPath, [CLI, 'dream', 'builtin:nothing', '--out', path.join(dir, 'o.png')], { encoding: 'utf8' });
+    r = spawnSync(process.execPath, [CLI, 'dream', 'builtin:nothing', '--out', path.join(dir, 'o.png')], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /no built-in image "nothing"; built-in images: builtin:dog/);
     r = spawnSync(process.execPath, [CLI, 'dream', bad, '--out', bad], { encoding: 'utf8' });

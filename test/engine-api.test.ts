@@ -5,10 +5,16 @@ import * as T from '../src/torch/index.js';
 import { collectGarbage } from './helpers.js';
 
 test('creation from arrays and typed arrays keeps values, shapes and dtypes', () => {
-  const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  const a = T.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   assert.deepEqual(a.shape, [2, 3]);
   assert.equal(a.dtype, 'float32');
-  assert.deepEqual(a.toArray(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(a.toArray(), [
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const cases: [T.TensorData, T.DType][] = [
     [new Float32Array([1.5, -2]), 'float32'],
     [new Float64Array([1.5, -2]), 'float64'],
@@ -33,16 +39,30 @@ test('creation from arrays and typed arrays keeps values, shapes and dtypes', ()
 });
 
 test('toString reads like PyTorch', () => {
-  assert.equal(String(T.tensor([[1, 2], [3, 4]])), 'tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])');
+  assert.equal(
+    String(
+      T.tensor([
+        [1, 2],
+        [3, 4],
+      ]),
+    ),
+    'tensor([[1.0000, 2.0000],\n        [3.0000, 4.0000]])',
+  );
   assert.equal(String(T.tensor([1, 2], { dtype: 'int64' })), 'tensor([1, 2])');
   assert.match(String(T.tensor([1], { requiresGrad: true })), /requires_grad=True/);
   assert.match(String(T.zeros([5000])), /\.\.\./);
 });
 
 test('broadcasting arithmetic with tensors and numbers', () => {
-  const a = T.tensor([[1, 2, 3], [4, 5, 6]]);
+  const a = T.tensor([
+    [1, 2, 3],
+    [4, 5, 6],
+  ]);
   const b = T.tensor([10, 20, 30]);
-  assert.deepEqual(a.add(b).toArray(), [[11, 22, 33], [14, 25, 36]]);
+  assert.deepEqual(a.add(b).toArray(), [
+    [11, 22, 33],
+    [14, 25, 36],
+  ]);
   assert.deepEqual(a.sub(1).mul(2).div(4).toFlatArray(), [0, 0.5, 1, 1.5, 2, 2.5]);
   assert.deepEqual(a.pow(2).toFlatArray(), [1, 4, 9, 16, 25, 36]);
   // int tensor with an integral number stays int, as in PyTorch
@@ -54,8 +74,14 @@ test('views share storage: reshape, permute, slice, narrow, select, expand', () 
   const a = T.arange(0, 24).reshape([2, 3, 4]);
   assert.deepEqual(a.permute([2, 0, 1]).shape, [4, 2, 3]);
   assert.deepEqual(a.slice(2, 1, 3).shape, [2, 3, 2]);
-  assert.deepEqual(a.narrow(1, 1, 2).select(0, 1).toArray(), [[16, 17, 18, 19], [20, 21, 22, 23]]);
-  assert.deepEqual(T.tensor([1, 2]).reshape([2, 1]).expand([2, 3]).toArray(), [[1, 1, 1], [2, 2, 2]]);
+  assert.deepEqual(a.narrow(1, 1, 2).select(0, 1).toArray(), [
+    [16, 17, 18, 19],
+    [20, 21, 22, 23],
+  ]);
+  assert.deepEqual(T.tensor([1, 2]).reshape([2, 1]).expand([2, 3]).toArray(), [
+    [1, 1, 1],
+    [2, 2, 2],
+  ]);
   const v = a.select(0, 0);
   v.fill_(7);
   assert.equal(a.sum().item(), 7 * 12 + (12 + 23) * 6);
@@ -66,22 +92,43 @@ test('in-place ops return the same tensor and change it', () => {
   const r = a.add_(2);
   assert.equal(r, a);
   a.mul_(T.tensor([1, 2, 3])).sqrt_();
-  assert.deepEqual(a.toFlatArray().map((x) => +x.toFixed(5)), [1.73205, 2.44949, 3]);
+  assert.deepEqual(
+    a.toFlatArray().map((x) => +x.toFixed(5)),
+    [1.73205, 2.44949, 3],
+  );
 });
 
 test('reductions, cat/stack/split, where, gather, clamp, topk', () => {
-  const a = T.tensor([[1, 5, 3], [4, 2, 6]]);
+  const a = T.tensor([
+    [1, 5, 3],
+    [4, 2, 6],
+  ]);
   assert.deepEqual(a.sum({ dim: 1 }).toFlatArray(), [9, 12]);
   assert.deepEqual(a.mean({ dim: 0, keepdim: true }).shape, [1, 3]);
   const [vals, idx] = a.max(1);
-  assert.deepEqual([vals.toFlatArray(), idx.toFlatArray()], [[5, 6], [1, 2]]);
+  assert.deepEqual(
+    [vals.toFlatArray(), idx.toFlatArray()],
+    [
+      [5, 6],
+      [1, 2],
+    ],
+  );
   assert.deepEqual(T.cat([a, a], 0).shape, [4, 3]);
   assert.deepEqual(T.stack([a, a], 0).shape, [2, 2, 3]);
-  assert.deepEqual(a.split(1, 0).map((t) => t.shape), [[1, 3], [1, 3]]);
+  assert.deepEqual(
+    a.split(1, 0).map((t) => t.shape),
+    [
+      [1, 3],
+      [1, 3],
+    ],
+  );
   assert.deepEqual(T.where(a.gt(3), a, T.zerosLike(a)).toFlatArray(), [0, 5, 0, 4, 0, 6]);
   assert.deepEqual(a.gather(1, T.tensor([[2], [0]], { dtype: 'int64' })).toFlatArray(), [3, 4]);
   assert.deepEqual(a.clamp(2, 4).toFlatArray(), [2, 4, 3, 4, 2, 4]);
-  assert.deepEqual(a.topk(2, 1)[1].toArray(), [[1, 2], [2, 0]]);
+  assert.deepEqual(a.topk(2, 1)[1].toArray(), [
+    [1, 2],
+    [2, 0],
+  ]);
 });
 
 test('any aten op is reachable by name', () => {
@@ -110,7 +157,7 @@ test('autograd: backward with an explicit gradient, functional grad, noGrad, det
   assert.equal(x.mul(2).detach().requiresGrad, false);
 });
 
-test('errors arrive as JS Errors with libtorch\'s message and no C++ trace; the process goes on', () => {
+test("errors arrive as JS Errors with libtorch's message and no C++ trace; the process goes on", () => {
   const check = (fn: () => unknown, re: RegExp) => {
     const e = assert.throws(fn, re) as unknown;
     void e;
@@ -154,13 +201,21 @@ test('dispose and tidy free native tensors; the live count says so', () => {
   assert.equal(T.liveTensors().undisposed, before.undisposed + 3);
   for (const t of [out.y, out.list[0], kept[0]]) t.dispose();
   assert.equal(T.liveTensors().undisposed, before.undisposed);
-  assert.throws(() => T.tidy(() => { T.ones([5]); throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      T.tidy(() => {
+        T.ones([5]);
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(T.liveTensors().undisposed, before.undisposed, 'an exception inside tidy frees what it made');
 });
 
 test('threads can be set and read; the default uses every core', async () => {
   const os = await import('node:os');
-  if (!process.env.OMP_NUM_THREADS && !process.env.LOOM_THREADS) assert.equal(T.getNumThreads(), os.availableParallelism());
+  if (!process.env.OMP_NUM_THREADS && !process.env.LOOM_THREADS)
+    assert.equal(T.getNumThreads(), os.availableParallelism());
   const prev = T.getNumThreads();
   T.setNumThreads(1);
   assert.equal(T.getNumThreads(), 1);
@@ -192,7 +247,9 @@ test('loom info --json names the libtorch, threads, BLAS and devices in use', as
   const { spawnSync } = await import('node:child_process');
   const { repoRoot } = await import('./helpers.js');
   const path = await import('node:path');
-  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'info', '--json'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'info', '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   const i = JSON.parse(r.stdout);
   assert.match(i.libtorch.version, /^\d+\.\d+\.\d+$/);

@@ -60,7 +60,7 @@ test('softmax, log_softmax and cross-entropy (value and gradient) match PyTorch'
   assertClose(logits.grad, g.dlogits, 1e-6, 1e-5, 'd logits');
 });
 
-test('multinomial and randn under a seed give PyTorch\'s draws, and repeat', () => {
+test("multinomial and randn under a seed give PyTorch's draws, and repeat", () => {
   const g = G.random;
   for (let k = 0; k < 2; k++) {
     T.manualSeed(g.seed);

@@ -40,7 +40,7 @@ for (const [name, make] of Object.entries(makers)) {
   });
 }
 
-test('default initialisation has PyTorch\'s bounds', () => {
+test("default initialisation has PyTorch's bounds", () => {
   T.manualSeed(1);
   const lin = new nn.Linear(400, 10);
   assert.ok(lin.weight.abs().max().item() <= 1 / 20 && lin.weight.abs().max().item() > 0.9 / 20);
@@ -72,7 +72,12 @@ function leastSquares(make: (p: T.Tensor[]) => Optimizer): number[][] {
 
 function assertTrajectory(actual: number[][], expected: number[][], tol: number): void {
   expected.forEach((row, i) =>
-    row.forEach((v, j) => assert.ok(Math.abs(actual[i][j] - v) <= tol * (1 + Math.abs(v)), `step ${i + 1}, x[${j}]: ${actual[i][j]} vs ${v}`)),
+    row.forEach((v, j) =>
+      assert.ok(
+        Math.abs(actual[i][j] - v) <= tol * (1 + Math.abs(v)),
+        `step ${i + 1}, x[${j}]: ${actual[i][j]} vs ${v}`,
+      ),
+    ),
   );
 }
 
@@ -87,7 +92,11 @@ const optimizers: Record<string, (p: T.Tensor[], o: any) => Optimizer> = {
 for (const [name, make] of Object.entries(optimizers)) {
   test(`${name}: 20-step parameter trajectory matches PyTorch`, () => {
     const c = G.optimizers[name];
-    assertTrajectory(leastSquares((p) => make(p, c.options)), c.trajectory, 1e-9);
+    assertTrajectory(
+      leastSquares((p) => make(p, c.options)),
+      c.trajectory,
+      1e-9,
+    );
   });
 }
 
@@ -97,11 +106,29 @@ for (const [name, c] of Object.entries(G.lbfgs as Record<string, any>)) {
     const b = T.tensor(LS.b.data, { dtype: 'float64' });
     const x = T.tensor(c.start, { dtype: 'float64', requiresGrad: true });
     const o = c.options;
-    const opt = new LBFGS([x], { lr: o.lr, maxIter: o.max_iter, historySize: o.history_size, lineSearch: o.line_search_fn ?? null });
+    const opt = new LBFGS([x], {
+      lr: o.lr,
+      maxIter: o.max_iter,
+      historySize: o.history_size,
+      lineSearch: o.line_search_fn ?? null,
+    });
     const f = name.startsWith('rosenbrock')
-      ? () => { const [x0, x1] = x.unbind(0); return x0.neg().add(1).pow(2).add(x1.sub(x0.pow(2)).pow(2).mul(100)); }
+      ? () => {
+          const [x0, x1] = x.unbind(0);
+          return x0
+            .neg()
+            .add(1)
+            .pow(2)
+            .add(x1.sub(x0.pow(2)).pow(2).mul(100));
+        }
       : () => A.matmul(x).sub(b).pow(2).sum();
-    const closure = () => T.tidy(() => { opt.zeroGrad(); const l = f(); l.backward(); return l.item(); });
+    const closure = () =>
+      T.tidy(() => {
+        opt.zeroGrad();
+        const l = f();
+        l.backward();
+        return l.item();
+      });
     const traj: number[][] = [];
     for (let i = 0; i < 20; i++) {
       opt.step(closure);
@@ -113,7 +140,7 @@ for (const [name, c] of Object.entries(G.lbfgs as Record<string, any>)) {
   });
 }
 
-test('learning-rate schedules follow PyTorch\'s StepLR, ExponentialLR and CosineAnnealingLR formulas', async () => {
+test("learning-rate schedules follow PyTorch's StepLR, ExponentialLR and CosineAnnealingLR formulas", async () => {
   const { schedules } = await import('../src/optim/index.js');
   assert.deepEqual([0, 2, 3, 7].map(schedules.stepDecay(1, 3, 0.5)), [1, 1, 0.5, 0.25]);
   assert.ok(Math.abs(schedules.exponential(2, 0.9)(3) - 2 * 0.729) < 1e-12);
@@ -128,7 +155,18 @@ test('L-BFGS resumes exactly from its state dict', () => {
   const run = (split: boolean) => {
     const x = T.tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
     let opt = new LBFGS([x], { maxIter: 3, lineSearch: 'strong_wolfe' });
-    const closure = () => T.tidy(() => { opt.zeroGrad(); const [a, b] = x.unbind(0); const l = a.neg().add(1).pow(2).add(b.sub(a.pow(2)).pow(2).mul(100)); l.backward(); return l.item(); });
+    const closure = () =>
+      T.tidy(() => {
+        opt.zeroGrad();
+        const [a, b] = x.unbind(0);
+        const l = a
+          .neg()
+          .add(1)
+          .pow(2)
+          .add(b.sub(a.pow(2)).pow(2).mul(100));
+        l.backward();
+        return l.item();
+      });
     for (let i = 0; i < 6; i++) {
       if (split && i === 3) {
         const sd = opt.stateDict();

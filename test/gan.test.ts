@@ -9,13 +9,30 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { SGD } from '../src/optim/index.js';
-import { GAN_DEFAULTS, GanTrainer, discriminatorLabels, loadGenerator, trainGan, type GanTrainConfig } from '../src/models/gan/index.js';
+import {
+  GAN_DEFAULTS,
+  GanTrainer,
+  discriminatorLabels,
+  loadGenerator,
+  trainGan,
+  type GanTrainConfig,
+} from '../src/models/gan/index.js';
 import { collectGarbage, repoRoot } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tiny = (over: Partial<GanTrainConfig> = {}): GanTrainConfig => ({
-  ...GAN_DEFAULTS, latent: 4, batch: 8, steps: 4, gFilters: 8, dFilters: 8, size: 24, channels: 1, sampleEvery: 2, logEvery: 1, ...over,
+  ...GAN_DEFAULTS,
+  latent: 4,
+  batch: 8,
+  steps: 4,
+  gFilters: 8,
+  dFilters: 8,
+  size: 24,
+  channels: 1,
+  sampleEvery: 2,
+  logEvery: 1,
+  ...over,
 });
 const model = { latent: 4, channels: 1, height: 24, width: 24, dropout: 0.4, gFilters: 8, dFilters: 8 };
 const snapshot = (ts: T.Tensor[]) => ts.map((t) => t.toFlatArray());
@@ -25,7 +42,9 @@ async function twoColours(n = 32): Promise<string> {
   const dir = tmp();
   mkdirSync(path.join(dir, 'imgs'));
   for (let i = 0; i < n; i++) {
-    await sharp(Buffer.alloc(24 * 24, i % 2 ? 230 : 25), { raw: { width: 24, height: 24, channels: 1 } }).png().toFile(path.join(dir, 'imgs', `${i}.png`));
+    await sharp(Buffer.alloc(24 * 24, i % 2 ? 230 : 25), { raw: { width: 24, height: 24, channels: 1 } })
+      .png()
+      .toFile(path.join(dir, 'imgs', `${i}.png`));
   }
   return path.join(dir, 'imgs');
 }
@@ -43,7 +62,10 @@ test("the discriminator's weights do not change while the generator trains, and 
   t.trainGenerator(8);
   assert.deepEqual(snapshot(t.d.parameters()), d1, 'D unchanged by the G update');
   assert.notDeepEqual(snapshot(t.g.parameters()), g0, 'G changed');
-  assert.ok(t.d.parameters().every((p) => p.requiresGrad), 'D is trainable again afterwards');
+  assert.ok(
+    t.d.parameters().every((p) => p.requiresGrad),
+    'D is trainable again afterwards',
+  );
   t.dispose();
 });
 
@@ -52,7 +74,10 @@ test('label noise and gradient clipping act as specified', () => {
   const labels = discriminatorLabels(500, 0.05).toFlatArray();
   const fake = labels.slice(0, 500);
   const real = labels.slice(500);
-  assert.ok(fake.every((v) => v >= 1 && v < 1.05) && real.every((v) => v >= 0 && v < 0.05), 'generated 1 + U[0, 0.05), real 0 + U[0, 0.05)');
+  assert.ok(
+    fake.every((v) => v >= 1 && v < 1.05) && real.every((v) => v >= 0 && v < 0.05),
+    'generated 1 + U[0, 0.05), real 0 + U[0, 0.05)',
+  );
   assert.ok(Math.abs(real.reduce((a, b) => a + b, 0) / 500 - 0.025) < 0.005, 'the noise is uniform');
   const t = new GanTrainer(tiny({ clip: 1 }), model);
   assert.equal(t.optD.clip.clipValue, 1);
@@ -71,7 +96,14 @@ test('a few hundred steps on a two-colour data set move the generated images tow
   const far = async () => {
     const g = loadGenerator(dir);
     // distance of each image's mean to the nearer colour (-0.8 or 0.8 in the tanh range)
-    const means = T.noGrad(() => T.tidy(() => g.forward(T.randn([64, 4])).mean({ dim: [1, 2, 3] }).toFlatArray()));
+    const means = T.noGrad(() =>
+      T.tidy(() =>
+        g
+          .forward(T.randn([64, 4]))
+          .mean({ dim: [1, 2, 3] })
+          .toFlatArray(),
+      ),
+    );
     g.dispose();
     return means.reduce((s, m) => s + Math.min(Math.abs(m - 0.8), Math.abs(m + 0.8)), 0) / means.length;
   };
@@ -95,22 +127,64 @@ test('resume is exact (both networks, both optimizers) and the live tensor count
   const { loadCheckpoint } = await import('../src/io/checkpoint.js');
   const a = loadCheckpoint(path.join(full, 'checkpoint.safetensors'));
   const b = loadCheckpoint(path.join(half, 'checkpoint.safetensors'));
-  for (const [k, t] of a.tensors) if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
+  for (const [k, t] of a.tensors)
+    if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
 });
 
 test('the CLI samples and walks; bad data and options get one clear sentence and exit code 2', async () => {
   const data = await twoColours(16);
   const run = path.join(tmp(), 'run');
-  const common = ['--latent', '4', '--batch', '8', '--g-filters', '8', '--d-filters', '8', '--size', '24', '--channels', '1'];
-  let r = spawnSync(process.execPath, [CLI, 'gan', 'train', '--data', data, '--out', run, '--steps', '2', '--sample-every', '2', '--log-every', '1', '--json', ...common], { encoding: 'utf8' });
+  const common = [
+    '--latent',
+    '4',
+    '--batch',
+    '8',
+    '--g-filters',
+    '8',
+    '--d-filters',
+    '8',
+    '--size',
+    '24',
+    '--channels',
+    '1',
+  ];
+  let r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'gan',
+      'train',
+      '--data',
+      data,
+      '--out',
+      run,
+      '--steps',
+      '2',
+      '--sample-every',
+      '2',
+      '--log-every',
+      '1',
+      '--json',
+      ...common,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
-  const step = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).find((l) => 'd_loss' in l);
+  const step = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .find((l) => 'd_loss' in l);
   for (const k of ['step', 'd_loss', 'a_loss', 'ms_per_step']) assert.ok(k in step, k);
   const out = tmp();
-  r = spawnSync(process.execPath, [CLI, 'gan', 'sample', run, '--count', '9', '--out', path.join(out, 's.png')], { encoding: 'utf8' });
+  r = spawnSync(process.execPath, [CLI, 'gan', 'sample', run, '--count', '9', '--out', path.join(out, 's.png')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal((await sharp(path.join(out, 's.png')).metadata()).width, 3 * 24 + 2 * 2);
-  r = spawnSync(process.execPath, [CLI, 'gan', 'walk', run, '--frames', '6', '--out', path.join(out, 'w.gif')], { encoding: 'utf8' });
+  r = spawnSync(process.execPath, [CLI, 'gan', 'walk', run, '--frames', '6', '--out', path.join(out, 'w.gif')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.equal((await sharp(path.join(out, 'w.gif'), { animated: true }).metadata()).pages, 6);
   const cases: [string[], RegExp][] = [
@@ -139,7 +213,9 @@ test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and
   assert.ok(Math.abs(frechetDistance(f1, f2) - g.fd) < 1e-9 * (1 + g.fd), `${frechetDistance(f1, f2)} vs ${g.fd}`);
   assert.ok(Math.abs(frechetDistance(f1, f1)) < 1e-9);
   T.manualSeed(3);
-  const x = T.cat([T.full([40, 1, 24, 24], -0.8), T.full([40, 1, 24, 24], 0.8)], 0).add(T.randn([80, 1, 24, 24]).mul(0.1));
+  const x = T.cat([T.full([40, 1, 24, 24], -0.8), T.full([40, 1, 24, 24], 0.8)], 0).add(
+    T.randn([80, 1, 24, 24]).mul(0.1),
+  );
   const y = T.cat([T.zeros([40], { dtype: 'int64' }), T.ones([40], { dtype: 'int64' })], 0);
   const { net, accuracy } = trainFeatureNet(x, y, 2, 60, 32);
   assert.ok(accuracy > 0.95, `accuracy ${accuracy}`);
@@ -151,10 +227,21 @@ test('--rollback returns to the last good checkpoint with a halved discriminator
   const dir = path.join(tmp(), 'run');
   const warnings: string[] = [];
   // A fresh generator barely varies, so with the watch on from step 4 it reports collapse.
-  const r = await trainGan(tiny({ data, steps: 10, sampleEvery: 2, watchAfter: 4, rollback: true }), dir, {}, { onWarning: (w) => warnings.push(w) });
+  const r = await trainGan(
+    tiny({ data, steps: 10, sampleEvery: 2, watchAfter: 4, rollback: true }),
+    dir,
+    {},
+    { onWarning: (w) => warnings.push(w) },
+  );
   assert.equal(r.steps, 10, 'the run still finishes');
   assert.equal(r.rollbacks, 3, 'three rollbacks, then it goes on');
   assert.ok(warnings.some((w) => /mode collapse/.test(w)));
-  assert.deepEqual(warnings.filter((w) => /rolled back/.test(w)).map((w) => w.match(/rate is now ([0-9.e-]+)/)![1]).map(Number), [4e-4, 2e-4, 1e-4]);
+  assert.deepEqual(
+    warnings
+      .filter((w) => /rolled back/.test(w))
+      .map((w) => w.match(/rate is now ([0-9.e-]+)/)![1])
+      .map(Number),
+    [4e-4, 2e-4, 1e-4],
+  );
   assert.ok(warnings.some((w) => /did not help/.test(w)));
 });

@@ -14,7 +14,13 @@ const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-io-'));
 
 test('safetensors round-trips every dtype and metadata, byte-exactly as the spec lays it out', () => {
   const ts = new Map<string, T.Tensor>([
-    ['a', T.tensor([[1.5, -2], [3, 4]])],
+    [
+      'a',
+      T.tensor([
+        [1.5, -2],
+        [3, 4],
+      ]),
+    ],
     ['b', T.tensor([1, 2, 3], { dtype: 'int64' })],
     ['c', T.tensor([true, false])],
     ['d', T.tensor([0.5, 2], { dtype: 'float16' })],
@@ -41,16 +47,28 @@ test('bad safetensors files get one clear sentence', () => {
   const dir = tmp();
   const good = encodeSafetensors(new Map([['w', T.ones([4])]]));
   writeFileSync(path.join(dir, 'trunc.safetensors'), good.subarray(0, good.length - 3));
-  assert.throws(() => loadSafetensors(path.join(dir, 'trunc.safetensors')), /trunc.safetensors is not a valid safetensors file: .*data offsets/);
+  assert.throws(
+    () => loadSafetensors(path.join(dir, 'trunc.safetensors')),
+    /trunc.safetensors is not a valid safetensors file: .*data offsets/,
+  );
   writeFileSync(path.join(dir, 'text.safetensors'), 'hello, this is not a tensor file at all');
   assert.throws(() => loadSafetensors(path.join(dir, 'text.safetensors')), /not a valid safetensors file/);
-  assert.throws(() => loadSafetensors(path.join(dir, 'missing.safetensors')), /cannot read .*missing.safetensors: no such file/);
+  assert.throws(
+    () => loadSafetensors(path.join(dir, 'missing.safetensors')),
+    /cannot read .*missing.safetensors: no such file/,
+  );
   saveSafetensors(path.join(dir, 'ok.safetensors'), new Map([['w', T.ones([2])]]));
   assert.deepEqual(loadSafetensors(path.join(dir, 'ok.safetensors')).tensors.get('w')!.toFlatArray(), [1, 1]);
 });
 
 test('a state_dict written by torch.save loads by name into the matching Loom module and gives the same outputs', () => {
-  const net = new nn.Sequential(new nn.Conv2d(2, 3, 3), new nn.BatchNorm2d(3), new nn.ReLU(), new nn.Flatten(), new nn.Linear(48, 5));
+  const net = new nn.Sequential(
+    new nn.Conv2d(2, 3, 3),
+    new nn.BatchNorm2d(3),
+    new nn.ReLU(),
+    new nn.Flatten(),
+    new nn.Linear(48, 5),
+  );
   const sd = loadPth(path.join(repoRoot, 'test', 'golden', 'small_net.pth'));
   assert.deepEqual(net.loadStateDict(sd), { missing: [], unexpected: [] });
   net.eval();
@@ -62,7 +80,10 @@ test('.pth checkpoints with nested dicts, float64 and strided tensors; partial l
   const sd = loadPth(path.join(repoRoot, 'test', 'golden', 'checkpoint_dict.pth'));
   const extra = sd.get('extra')!;
   assert.equal(extra.dtype, 'float64');
-  assert.deepEqual(extra.toArray(), [[1, 2], [4, 5]]);
+  assert.deepEqual(extra.toArray(), [
+    [1, 2],
+    [4, 5],
+  ]);
   const net = new nn.Sequential(new nn.Conv2d(2, 3, 3), new nn.BatchNorm2d(3));
   const sub = new Map([...sd].filter(([k]) => k.startsWith('model.')).map(([k, v]) => [k.slice(6), v]));
   assert.throws(() => net.loadStateDict(sub), /unexpected 4.weight, 4.bias/);

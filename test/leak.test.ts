@@ -61,7 +61,11 @@ test('L-BFGS steps keep the live tensor count flat once its history is full', as
     T.tidy(() => {
       opt.zeroGrad();
       const [a, b] = x.unbind(0);
-      const l = a.neg().add(1).pow(2).add(b.sub(a.pow(2)).pow(2).mul(10));
+      const l = a
+        .neg()
+        .add(1)
+        .pow(2)
+        .add(b.sub(a.pow(2)).pow(2).mul(10));
       l.backward();
       return l.item();
     });

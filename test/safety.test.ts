@@ -40,22 +40,39 @@ function claimedPng(file: string, width: number, height: number): string {
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   const idat = chunk('IDAT', deflateSync(Buffer.alloc(1 + 3 * Math.min(width, 16))));
-  writeFileSync(file, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), idat, chunk('IEND', Buffer.alloc(0))]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', ihdr),
+      idat,
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
   return file;
 }
 
 test('images past the pixel budget are refused before they are decoded', () => {
   const huge = claimedPng(path.join(dir, 'huge.png'), 16000, 16000);
   const photo = claimedPng(path.join(dir, 'photo.png'), 8000, 6000);
-  refused(loom('dream', huge, '--out', path.join(dir, 'd.png'), '--octaves', '1', '--steps', '1'), /16000x16000 \(256 megapixels\); Loom reads images of at most 100 megapixels/);
+  refused(
+    loom('dream', huge, '--out', path.join(dir, 'd.png'), '--octaves', '1', '--steps', '1'),
+    /16000x16000 \(256 megapixels\); Loom reads images of at most 100 megapixels/,
+  );
   refused(loom('style', huge, 'builtin:scream', '--out', path.join(dir, 's.png'), '--height', '100'), /256 megapixels/);
-  refused(loom('dream', photo, '--out', path.join(dir, 'd.png')), /8000x6000, over Loom's budget of 24 megapixels.*--max-side/);
+  refused(
+    loom('dream', photo, '--out', path.join(dir, 'd.png')),
+    /8000x6000, over Loom's budget of 24 megapixels.*--max-side/,
+  );
 });
 
 test('verbs that write a file refuse an existing one without --force; --force on a folder never deletes what Loom did not write', () => {
   const notes = path.join(dir, 'notes.txt');
   writeFileSync(notes, 'precious');
-  refused(loom('vae', 'grid', path.join(dir, 'no-run'), '--out', notes), /notes.txt exists; choose another --out or add --force/);
+  refused(
+    loom('vae', 'grid', path.join(dir, 'no-run'), '--out', notes),
+    /notes.txt exists; choose another --out or add --force/,
+  );
   refused(loom('gan', 'sample', path.join(dir, 'no-run'), '--out', notes), /exists/);
   refused(loom('dream', 'builtin:kite', '--out', notes), /exists/);
   assert.equal(readFileSync(notes, 'utf8'), 'precious');
@@ -67,7 +84,10 @@ test('verbs that write a file refuse an existing one without --force; --force on
 });
 
 test('impossible output folders and bad options are one sentence, before any work', () => {
-  refused(loom('text', 'train', '--out', '/proc/loom/run', '--steps', '1'), /cannot create the folder \/proc\/loom\/run/);
+  refused(
+    loom('text', 'train', '--out', '/proc/loom/run', '--steps', '1'),
+    /cannot create the folder \/proc\/loom\/run/,
+  );
   refused(loom('dream', 'builtin:kite', '--out', '/proc/loom/dream.png'), /cannot create the folder/);
   const file = path.join(dir, 'a-file');
   writeFileSync(file, 'x');
@@ -75,14 +95,23 @@ test('impossible output folders and bad options are one sentence, before any wor
   refused(loom('info', '--bogus'), /unknown option --bogus/);
   refused(loom('vae', 'train', '--toString', '5'), /unknown option --toString/);
   refused(loom('text', 'train', '--threads', '100000', '--out', path.join(dir, 't')), /--threads must be in 1\.\./);
-  refused(loom('style', 'builtin:horses', 'builtin:scream', '--height', '32', '--out', path.join(dir, 's32.png')), /--height must be at least 75/);
-  refused(loom('dream', 'builtin:kite', '--zoom-frames', '3', '--zoom', '0', '--out', path.join(dir, 'z.gif')), /--zoom must be/);
+  refused(
+    loom('style', 'builtin:horses', 'builtin:scream', '--height', '32', '--out', path.join(dir, 's32.png')),
+    /--height must be at least 75/,
+  );
+  refused(
+    loom('dream', 'builtin:kite', '--zoom-frames', '3', '--zoom', '0', '--out', path.join(dir, 'z.gif')),
+    /--zoom must be/,
+  );
 });
 
 test('a run that fails before its first checkpoint does not block the next; damaged weights get a sentence', () => {
   const run = path.join(dir, 'run');
   const tiny = ['--units', '8', '--batch', '4', '--maxlen', '8', '--sample-length', '5'];
-  refused(loom('text', 'train', '--out', run, '--lr', '1e308', '--steps', '3', ...tiny), /--lr must be at most 3.40e\+38/);
+  refused(
+    loom('text', 'train', '--out', run, '--lr', '1e308', '--steps', '3', ...tiny),
+    /--lr must be at most 3.40e\+38/,
+  );
   refused(loom('text', 'train', '--out', run, '--lr', '1e38', '--steps', '3', ...tiny), /the loss became/);
   let r = loom('text', 'train', '--out', run, '--steps', '2', ...tiny);
   assert.equal(r.status, 0, r.stderr);
@@ -94,7 +123,10 @@ test('a run that fails before its first checkpoint does not block the next; dama
   const key = Object.keys(header).find((k) => k.startsWith('module.') && header[k].dtype === 'F32')!;
   buf.writeFloatLE(NaN, 8 + n + header[key].data_offsets[0]);
   writeFileSync(file, buf);
-  refused(loom('text', 'generate', run, '--length', '5'), new RegExp(`is damaged: ${key.replace(/\./g, '\\.')} holds values that are not finite`));
+  refused(
+    loom('text', 'generate', run, '--length', '5'),
+    new RegExp(`is damaged: ${key.replace(/\./g, '\\.')} holds values that are not finite`),
+  );
   r = loom('text', 'train', '--out', run, '--resume', '--steps', '4');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is damaged/);

@@ -24,12 +24,23 @@ const RUNS: [string, number][] = [
 
 for (const [name, minutes] of RUNS) {
   test(`${name}: resident memory grows by under ${GROWTH_MB} MB after warm-up`, async () => {
-    const r = await soakOne(name, soakLoops(dir, minutes)[name], minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
+    const r = await soakOne(
+      name,
+      soakLoops(dir, minutes)[name],
+      minutes,
+      name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined,
+    );
     // Generation has no checkpoint to write: Ctrl-C ends it outright.
-    assert.ok(r.exitCode === 0 || (name === 'text generate' && r.signal === 'SIGINT'), `exit ${r.exitCode} (${r.signal})`);
+    assert.ok(
+      r.exitCode === 0 || (name === 'text generate' && r.signal === 'SIGINT'),
+      `exit ${r.exitCode} (${r.signal})`,
+    );
     assert.equal(r.driverError, null);
     if (name === STUDIO_LOOP) assert.ok(r.steps >= 2, `the studio finished ${r.steps} jobs`);
-    assert.ok(r.lastMb - r.startMb < GROWTH_MB, `peaks ${r.startMb.toFixed(0)} -> ${r.lastMb.toFixed(0)} MB (max ${r.maxMb.toFixed(0)})`);
+    assert.ok(
+      r.lastMb - r.startMb < GROWTH_MB,
+      `peaks ${r.startMb.toFixed(0)} -> ${r.lastMb.toFixed(0)} MB (max ${r.maxMb.toFixed(0)})`,
+    );
   });
 }
 

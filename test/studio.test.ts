@@ -16,15 +16,32 @@ import { studioOptions } from '../src/models/options.js';
 import { PAGE } from '../src/studio/page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** A raw request: node's client sends the path as given (no ../ normalisation, unlike browsers). */
-function request(url: string, method: string, p: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function request(
+  url: string,
+  method: string,
+  p: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
       let data = '';
-      res.setEncoding('utf8').on('data', (c) => (data += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c) => (data += c))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, body: data }));
     });
     req.on('error', reject);
     if (body) req.write(body);
@@ -41,23 +58,40 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
   const studio = await startStudio({ root, port: 0 });
   try {
     writeFileSync(path.join(root, 'secret.txt'), 'not for the browser');
-    for (const p of ['/files/../secret.txt', '/files/runs/../../secret.txt', '/files/%2e%2e/secret.txt', '/files/runs/%2e%2e/secret.txt', '/files/secret.txt', '/files//etc/passwd']) {
+    for (const p of [
+      '/files/../secret.txt',
+      '/files/runs/../../secret.txt',
+      '/files/%2e%2e/secret.txt',
+      '/files/runs/%2e%2e/secret.txt',
+      '/files/secret.txt',
+      '/files//etc/passwd',
+    ]) {
       const r = await request(studio.url, 'GET', p);
       assert.ok(r.status >= 400 && r.status < 500, `${p}: ${r.status}`);
       assert.doesNotMatch(r.body, /not for the browser/);
     }
     const token = { 'x-loom-token': studio.token };
-    let r = await request(studio.url, 'POST', '/api/upload', 'some bytes', { 'content-type': 'application/octet-stream', ...token });
+    let r = await request(studio.url, 'POST', '/api/upload', 'some bytes', {
+      'content-type': 'application/octet-stream',
+      ...token,
+    });
     assert.equal(r.status, 415);
-    r = await request(studio.url, 'POST', '/api/upload', Buffer.from([0x41, 0, 0x42]), { 'content-type': 'text/plain', ...token });
+    r = await request(studio.url, 'POST', '/api/upload', Buffer.from([0x41, 0, 0x42]), {
+      'content-type': 'text/plain',
+      ...token,
+    });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /looks binary/);
     r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png', ...token });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /not a readable image/);
-    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), { 'content-type': 'image/png', ...token });
+    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), {
+      'content-type': 'image/png',
+      ...token,
+    });
     assert.equal(r.status, 413);
-    const job = (o: unknown) => request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
+    const job = (o: unknown) =>
+      request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
     for (const [body, re] of [
       [{ system: 'rm' }, /unknown system/],
       [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /built-in corpus/],
@@ -133,34 +167,38 @@ test('the studio refuses other sites: no token, a foreign Origin or Host, or non
   }
 });
 
-test('in Chromium: a page of another origin cannot start a studio job (form post or fetch)', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
-  const studio = await startStudio({ root, port: 0 });
-  const target = `${studio.url}api/jobs`;
-  const evil = http.createServer((_, res) => {
-    res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(`<form id=f method=POST enctype="text/plain" action="${target}"><input name='{"system":"text","options":{"steps":1,"x":"' value='"}}'></form>
+test(
+  'in Chromium: a page of another origin cannot start a studio job (form post or fetch)',
+  { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
+  async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+    const studio = await startStudio({ root, port: 0 });
+    const target = `${studio.url}api/jobs`;
+    const evil = http.createServer((_, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<form id=f method=POST enctype="text/plain" action="${target}"><input name='{"system":"text","options":{"steps":1,"x":"' value='"}}'></form>
 <script>fetch(${JSON.stringify(target)}, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: '{"system":"text","options":{"steps":1}}' }).finally(() => document.getElementById('f').submit());</script>`);
-  });
-  await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  try {
-    const page = await browser.newPage();
-    const evilPort = (evil.address() as { port: number }).port;
-    await page.goto(`http://localhost:${evilPort}/`);
-    await page.waitForURL(/api\/jobs/, { timeout: 10_000 }); // the form landed on the studio's answer
-    assert.match(await page.content(), /session token|other sites|application\/json/);
-    const r = await request(studio.url, 'GET', '/api/jobs');
-    assert.deepEqual(JSON.parse(r.body), [], 'no job was started');
-  } finally {
-    await browser.close();
-    evil.close();
-    await studio.close();
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    try {
+      const page = await browser.newPage();
+      const evilPort = (evil.address() as { port: number }).port;
+      await page.goto(`http://localhost:${evilPort}/`);
+      await page.waitForURL(/api\/jobs/, { timeout: 10_000 }); // the form landed on the studio's answer
+      assert.match(await page.content(), /session token|other sites|application\/json/);
+      const r = await request(studio.url, 'GET', '/api/jobs');
+      assert.deepEqual(JSON.parse(r.body), [], 'no job was started');
+    } finally {
+      await browser.close();
+      evil.close();
+      await studio.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
 
-test('the studio\'s in-process decoding (VAE plane, interpolation) keeps the live tensor count flat', async () => {
+test("the studio's in-process decoding (VAE plane, interpolation) keeps the live tensor count flat", async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
   await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
   const studio = await startStudio({ root, port: 0 });
@@ -183,113 +221,182 @@ test('the studio\'s in-process decoding (VAE plane, interpolation) keeps the liv
   }
 });
 
-test('in Chromium: train text and watch it, generate, dream a built-in photo, drag across a VAE\'s latent plane, interpolate', { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async () => {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
-  const cache = path.join(root, 'cache');
-  process.env.LOOM_CACHE = cache; // the dream's child process imports the built-in weights here
-  if (process.env.LOOM_SCREENSHOTS) mkdirSync(process.env.LOOM_SCREENSHOTS, { recursive: true });
-  const studio = await startStudio({ root, port: 0 });
-  // launch() gives the browser a fresh temporary profile of its own.
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 }).catch(async (e) => {
-    await studio.close();
-    throw e;
-  });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(studio.url);
-
-    // text: a tiny training; progress arrives over server-sent events
-    for (const [id, v] of [['text-steps', '30'], ['text-units', '16'], ['text-maxlen', '10'], ['text-batch', '16'], ['text-logevery', '5']]) await page.fill(`#${id}`, v);
-    await page.click('#text-start');
-    await page.waitForFunction(() => /"step":\d+/.test(document.getElementById('text-log')!.textContent ?? ''), null, { timeout: 60_000 });
-    await page.waitForFunction(() => document.getElementById('text-status')!.textContent === 'done', null, { timeout: 120_000 });
-    const steps = await page.$eval('#text-log', (e) => (e.textContent ?? '').split('\n').filter((l) => l.includes('"step"')).length);
-    assert.ok(steps >= 3, `${steps} progress lines arrived`);
-    // generation streams into the page
-    await page.waitForFunction(() => (document.getElementById('gen-run') as HTMLSelectElement).value !== '');
-    await page.fill('#gen-prime', 'The ');
-    await page.fill('#gen-length', '60');
-    await page.click('#gen-go');
-    await page.waitForFunction(() => (document.getElementById('gen-out')!.textContent ?? '').length >= 60, null, { timeout: 30_000 });
-    assert.ok((await page.textContent('#gen-out'))!.startsWith('The '));
-    await shot(page, 'text', root);
-
-    // dream: a built-in photo, small and short; the octave image appears
-    await page.click('button[data-tab=dream]');
-    await page.selectOption('#dream-image', 'builtin:dog');
-    for (const [id, v] of [['dream-octaves', '1'], ['dream-steps', '2'], ['dream-maxside', '120']]) await page.fill(`#${id}`, v);
-    await page.click('#dream-start');
-    await page.waitForFunction(() => document.getElementById('dream-status')!.textContent === 'done', null, { timeout: 120_000 });
-    await page.waitForFunction(() => document.querySelectorAll('#dream-images img').length >= 1, null, { timeout: 10_000 });
-    const loaded = await page.$eval('#dream-images img', (i) => new Promise<number>((res) => ((i as HTMLImageElement).complete ? res((i as HTMLImageElement).naturalWidth) : (i.addEventListener('load', () => res((i as HTMLImageElement).naturalWidth))))));
-    assert.equal(loaded, 120);
-    await shot(page, 'dream', root);
-
-    // vae: train briefly, then drag across the latent plane and watch the image change
-    await page.click('button[data-tab=vae]');
-    for (const [id, v] of [['vae-epochs', '1'], ['vae-limit', '64'], ['vae-logevery', '1']]) await page.fill(`#${id}`, v);
-    await page.click('#vae-start');
-    await page.waitForFunction(() => document.getElementById('vae-status')!.textContent === 'done', null, { timeout: 120_000 });
-    await page.waitForFunction(() => (document.getElementById('vae-run') as HTMLSelectElement).value !== '');
-    const box = (await page.$('#vae-plane'))!;
-    await box.scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
-    const b = (await box.boundingBox())!;
-    // Wait until the shown z is the pointer's (the plane spans [-3, 3]) and its image has loaded.
-    const imgAt = async (fx: number, fy: number) => {
-      await page.mouse.move(b.x + b.width * fx, b.y + b.height * fy, { steps: 4 });
-      const [zx, zy] = [fx * 6 - 3, 3 - fy * 6];
-      await page.waitForFunction(([x, y]) => {
-        const m = /z = \((-?[\d.]+), (-?[\d.]+)\)/.exec(document.getElementById('vae-z')!.textContent ?? '');
-        const img = document.getElementById('vae-img') as HTMLImageElement;
-        return m !== null && Math.abs(Number(m[1]) - x) < 0.1 && Math.abs(Number(m[2]) - y) < 0.1 && img.complete && img.naturalWidth > 0;
-      }, [zx, zy], { timeout: 30_000 });
-      await page.waitForTimeout(300);
-      // The pixels, read in the page (an element screenshot here would end the drag).
-      return page.evaluate(() => {
-        const img = document.getElementById('vae-img') as HTMLImageElement;
-        const c = document.createElement('canvas');
-        c.width = img.naturalWidth;
-        c.height = img.naturalHeight;
-        c.getContext('2d')!.drawImage(img, 0, 0);
-        return c.toDataURL();
+test(
+  "in Chromium: train text and watch it, generate, dream a built-in photo, drag across a VAE's latent plane, interpolate",
+  { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
+  async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+    const cache = path.join(root, 'cache');
+    process.env.LOOM_CACHE = cache; // the dream's child process imports the built-in weights here
+    if (process.env.LOOM_SCREENSHOTS) mkdirSync(process.env.LOOM_SCREENSHOTS, { recursive: true });
+    const studio = await startStudio({ root, port: 0 });
+    // launch() gives the browser a fresh temporary profile of its own.
+    const browser = await chromium
+      .launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 })
+      .catch(async (e) => {
+        await studio.close();
+        throw e;
       });
-    };
-    await page.mouse.move(b.x + b.width * 0.1, b.y + b.height * 0.1);
-    await page.mouse.down();
-    const first = await imgAt(0.15, 0.15);
-    const second = await imgAt(0.85, 0.8);
-    await page.mouse.up();
-    assert.ok(first.length > 100 && first !== second, 'the decoded image followed the pointer');
-    assert.match((await page.textContent('#vae-z'))!, /z = \(\d\.\d\d, -\d\.\d\d\)/);
-    // interpolation between two test images: a strip of 10 images (28 pixels, 2 apart, x3)
-    await page.fill('#vae-a', '3');
-    await page.fill('#vae-b', '17');
-    await page.click('#vae-walk');
-    await page.waitForFunction(() => (document.getElementById('vae-strip') as HTMLImageElement).naturalWidth > 0, null, { timeout: 60_000 });
-    assert.equal(await page.$eval('#vae-strip', (i) => (i as HTMLImageElement).naturalWidth), 3 * (10 * 28 + 9 * 2));
-    await shot(page, 'vae', root);
-    for (const tab of ['style', 'gan', 'runs']) {
-      await page.click(`button[data-tab=${tab}]`);
-      await page.waitForTimeout(200);
-      await shot(page, tab, root);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(studio.url);
+
+      // text: a tiny training; progress arrives over server-sent events
+      for (const [id, v] of [
+        ['text-steps', '30'],
+        ['text-units', '16'],
+        ['text-maxlen', '10'],
+        ['text-batch', '16'],
+        ['text-logevery', '5'],
+      ])
+        await page.fill(`#${id}`, v);
+      await page.click('#text-start');
+      await page.waitForFunction(
+        () => /"step":\d+/.test(document.getElementById('text-log')!.textContent ?? ''),
+        null,
+        { timeout: 60_000 },
+      );
+      await page.waitForFunction(() => document.getElementById('text-status')!.textContent === 'done', null, {
+        timeout: 120_000,
+      });
+      const steps = await page.$eval(
+        '#text-log',
+        (e) => (e.textContent ?? '').split('\n').filter((l) => l.includes('"step"')).length,
+      );
+      assert.ok(steps >= 3, `${steps} progress lines arrived`);
+      // generation streams into the page
+      await page.waitForFunction(() => (document.getElementById('gen-run') as HTMLSelectElement).value !== '');
+      await page.fill('#gen-prime', 'The ');
+      await page.fill('#gen-length', '60');
+      await page.click('#gen-go');
+      await page.waitForFunction(() => (document.getElementById('gen-out')!.textContent ?? '').length >= 60, null, {
+        timeout: 30_000,
+      });
+      assert.ok((await page.textContent('#gen-out'))!.startsWith('The '));
+      await shot(page, 'text', root);
+
+      // dream: a built-in photo, small and short; the octave image appears
+      await page.click('button[data-tab=dream]');
+      await page.selectOption('#dream-image', 'builtin:dog');
+      for (const [id, v] of [
+        ['dream-octaves', '1'],
+        ['dream-steps', '2'],
+        ['dream-maxside', '120'],
+      ])
+        await page.fill(`#${id}`, v);
+      await page.click('#dream-start');
+      await page.waitForFunction(() => document.getElementById('dream-status')!.textContent === 'done', null, {
+        timeout: 120_000,
+      });
+      await page.waitForFunction(() => document.querySelectorAll('#dream-images img').length >= 1, null, {
+        timeout: 10_000,
+      });
+      const loaded = await page.$eval(
+        '#dream-images img',
+        (i) =>
+          new Promise<number>((res) =>
+            (i as HTMLImageElement).complete
+              ? res((i as HTMLImageElement).naturalWidth)
+              : i.addEventListener('load', () => res((i as HTMLImageElement).naturalWidth)),
+          ),
+      );
+      assert.equal(loaded, 120);
+      await shot(page, 'dream', root);
+
+      // vae: train briefly, then drag across the latent plane and watch the image change
+      await page.click('button[data-tab=vae]');
+      for (const [id, v] of [
+        ['vae-epochs', '1'],
+        ['vae-limit', '64'],
+        ['vae-logevery', '1'],
+      ])
+        await page.fill(`#${id}`, v);
+      await page.click('#vae-start');
+      await page.waitForFunction(() => document.getElementById('vae-status')!.textContent === 'done', null, {
+        timeout: 120_000,
+      });
+      await page.waitForFunction(() => (document.getElementById('vae-run') as HTMLSelectElement).value !== '');
+      const box = (await page.$('#vae-plane'))!;
+      await box.scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
+      const b = (await box.boundingBox())!;
+      // Wait until the shown z is the pointer's (the plane spans [-3, 3]) and its image has loaded.
+      const imgAt = async (fx: number, fy: number) => {
+        await page.mouse.move(b.x + b.width * fx, b.y + b.height * fy, { steps: 4 });
+        const [zx, zy] = [fx * 6 - 3, 3 - fy * 6];
+        await page.waitForFunction(
+          ([x, y]) => {
+            const m = /z = \((-?[\d.]+), (-?[\d.]+)\)/.exec(document.getElementById('vae-z')!.textContent ?? '');
+            const img = document.getElementById('vae-img') as HTMLImageElement;
+            return (
+              m !== null &&
+              Math.abs(Number(m[1]) - x) < 0.1 &&
+              Math.abs(Number(m[2]) - y) < 0.1 &&
+              img.complete &&
+              img.naturalWidth > 0
+            );
+          },
+          [zx, zy],
+          { timeout: 30_000 },
+        );
+        await page.waitForTimeout(300);
+        // The pixels, read in the page (an element screenshot here would end the drag).
+        return page.evaluate(() => {
+          const img = document.getElementById('vae-img') as HTMLImageElement;
+          const c = document.createElement('canvas');
+          c.width = img.naturalWidth;
+          c.height = img.naturalHeight;
+          c.getContext('2d')!.drawImage(img, 0, 0);
+          return c.toDataURL();
+        });
+      };
+      await page.mouse.move(b.x + b.width * 0.1, b.y + b.height * 0.1);
+      await page.mouse.down();
+      const first = await imgAt(0.15, 0.15);
+      const second = await imgAt(0.85, 0.8);
+      await page.mouse.up();
+      assert.ok(first.length > 100 && first !== second, 'the decoded image followed the pointer');
+      assert.match((await page.textContent('#vae-z'))!, /z = \(\d\.\d\d, -\d\.\d\d\)/);
+      // interpolation between two test images: a strip of 10 images (28 pixels, 2 apart, x3)
+      await page.fill('#vae-a', '3');
+      await page.fill('#vae-b', '17');
+      await page.click('#vae-walk');
+      await page.waitForFunction(
+        () => (document.getElementById('vae-strip') as HTMLImageElement).naturalWidth > 0,
+        null,
+        { timeout: 60_000 },
+      );
+      assert.equal(await page.$eval('#vae-strip', (i) => (i as HTMLImageElement).naturalWidth), 3 * (10 * 28 + 9 * 2));
+      await shot(page, 'vae', root);
+      for (const tab of ['style', 'gan', 'runs']) {
+        await page.click(`button[data-tab=${tab}]`);
+        await page.waitForTimeout(200);
+        await shot(page, tab, root);
+      }
+      assert.deepEqual(errors, []);
+    } catch (e) {
+      const pages = browser.contexts().flatMap((c) => c.pages());
+      if (pages[0]) {
+        const state = await pages[0].evaluate(() =>
+          ['text-status', 'gen-run', 'gen-out', 'dream-status', 'vae-status', 'vae-run', 'vae-z']
+            .map(
+              (id) =>
+                `${id}: ${(document.getElementById(id) as HTMLInputElement | null)?.value ?? ''} ${document.getElementById(id)?.textContent?.slice(0, 200)}`,
+            )
+            .join('\n'),
+        );
+        console.error(`page state at the failure:\n${state}`);
+      }
+      throw e;
+    } finally {
+      await browser.close();
+      await studio.close();
+      delete process.env.LOOM_CACHE;
+      rmSync(root, { recursive: true, force: true });
     }
-    assert.deepEqual(errors, []);
-  } catch (e) {
-    const pages = browser.contexts().flatMap((c) => c.pages());
-    if (pages[0]) {
-      const state = await pages[0].evaluate(() => ['text-status', 'gen-run', 'gen-out', 'dream-status', 'vae-status', 'vae-run', 'vae-z'].map((id) => `${id}: ${(document.getElementById(id) as HTMLInputElement | null)?.value ?? ''} ${document.getElementById(id)?.textContent?.slice(0, 200)}`).join('\n'));
-      console.error(`page state at the failure:\n${state}`);
-    }
-    throw e;
-  } finally {
-    await browser.close();
-    await studio.close();
-    delete process.env.LOOM_CACHE;
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test("every setting the page's training forms send is one the system's option table lets the studio set", () => {
   const tables = { text: TEXT_OPTIONS, vae: VAE_OPTIONS, gan: GAN_OPTIONS };

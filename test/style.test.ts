@@ -11,7 +11,17 @@ import { readImage, writeImage } from '../src/io/images.js';
 import { VGG19 } from '../src/vision/vgg.js';
 import type { Backbone } from '../src/vision/weights.js';
 import {
-  STYLE_DEFAULTS, StyleObjective, contentLoss, gram, keepColors, loadStyleNet, styleLoss, totalVariationLoss, trainFastStyle, transferStyle, FAST_DEFAULTS,
+  STYLE_DEFAULTS,
+  StyleObjective,
+  contentLoss,
+  gram,
+  keepColors,
+  loadStyleNet,
+  styleLoss,
+  totalVariationLoss,
+  trainFastStyle,
+  transferStyle,
+  FAST_DEFAULTS,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
 
@@ -20,7 +30,11 @@ const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 function tinyVgg(): Backbone {
   T.manualSeed(5);
   const net = new VGG19({ width: 1 / 16 }).freeze();
-  return { net, info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'test', width: 1 / 16 }, file: '' };
+  return {
+    net,
+    info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'test', width: 1 / 16 },
+    file: '',
+  };
 }
 
 test('content, Gram, style and total-variation losses (and gradients) match PyTorch', () => {
@@ -41,39 +55,66 @@ test('content, Gram, style and total-variation losses (and gradients) match PyTo
   assertClose(T.grad(tv, [img])[0], g.tv_grad, 1e-2, 1e-3, 'tv grad');
 });
 
-test('one L-BFGS iteration lowers the total loss; results keep the content\'s aspect', async () => {
+test("one L-BFGS iteration lowers the total loss; results keep the content's aspect", async () => {
   const b = tinyVgg();
   T.manualSeed(6);
   const content = T.rand([1, 3, 40, 56]);
   const style = T.rand([1, 3, 40, 40]); // the output height: transferStyle leaves it unscaled
   const losses: number[] = [];
-  let first = 0;
-  const cfg = { ...STYLE_DEFAULTS, height: 40, iterations: 2, maxEvals: 5, contentLayer: 'block3_conv1', styleLayers: ['block1_conv1', 'block2_conv1'] };
+  const cfg = {
+    ...STYLE_DEFAULTS,
+    height: 40,
+    iterations: 2,
+    maxEvals: 5,
+    contentLayer: 'block3_conv1',
+    styleLayers: ['block1_conv1', 'block2_conv1'],
+  };
   // The loss at the start (the content image itself), for comparison.
-  const obj = new StyleObjective(b, { content: 'block3_conv1', style: ['block1_conv1', 'block2_conv1'] }, T.keep(content.mul(255)), [{ image: T.keep(style.mul(255)), weight: 1 }], { content: 0.025, style: 1, tv: 1e-4 });
-  first = T.noGrad(() => T.tidy(() => obj.terms(content.mul(255)).total.item()));
+  const obj = new StyleObjective(
+    b,
+    { content: 'block3_conv1', style: ['block1_conv1', 'block2_conv1'] },
+    T.keep(content.mul(255)),
+    [{ image: T.keep(style.mul(255)), weight: 1 }],
+    { content: 0.025, style: 1, tv: 1e-4 },
+  );
+  const first = T.noGrad(() => T.tidy(() => obj.terms(content.mul(255)).total.item()));
   obj.dispose();
-  const out = await transferStyle(b, content, [{ image: style, weight: 1 }], cfg, { onIteration: (it) => void losses.push(it.loss) });
+  const out = await transferStyle(b, content, [{ image: style, weight: 1 }], cfg, {
+    onIteration: (it) => void losses.push(it.loss),
+  });
   assert.equal(losses.length, 2);
   assert.ok(losses[0] < first, `after one iteration ${losses[0]} < at the start ${first}`);
   assert.ok(losses[1] <= losses[0]);
   assert.deepEqual(out.shape, [1, 3, 40, 56]);
   // Adam and two scales also run and keep the size.
-  const adam = await transferStyle(b, content, [{ image: style, weight: 1 }, { image: content, weight: 0.5 }], { ...cfg, optimizer: 'adam', iterations: 1, maxEvals: 3, scales: 2, height: 64 });
+  const adam = await transferStyle(
+    b,
+    content,
+    [
+      { image: style, weight: 1 },
+      { image: content, weight: 0.5 },
+    ],
+    { ...cfg, optimizer: 'adam', iterations: 1, maxEvals: 3, scales: 2, height: 64 },
+  );
   assert.deepEqual(adam.shape, [1, 3, 64, 90]);
   for (const t of [content, style, out, adam]) t.dispose();
   b.net.dispose();
 });
 
-test('--preserve-colors keeps the content\'s chroma and the result\'s luminance', () => {
+test("--preserve-colors keeps the content's chroma and the result's luminance", () => {
   T.manualSeed(7);
   const gen = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
   const content = T.rand([1, 3, 8, 8]).mul(0.5).add(0.25);
   const out = keepColors(gen, content);
-  const yiq = (x: T.Tensor) => T.tidy(() => {
-    const [r, g, b] = x.split(1, 1);
-    return [r.mul(0.299).add(g.mul(0.587)).add(b.mul(0.114)), r.mul(0.595716).sub(g.mul(0.274453)).sub(b.mul(0.321263)), r.mul(0.211456).sub(g.mul(0.522591)).add(b.mul(0.311135))];
-  });
+  const yiq = (x: T.Tensor) =>
+    T.tidy(() => {
+      const [r, g, b] = x.split(1, 1);
+      return [
+        r.mul(0.299).add(g.mul(0.587)).add(b.mul(0.114)),
+        r.mul(0.595716).sub(g.mul(0.274453)).sub(b.mul(0.321263)),
+        r.mul(0.211456).sub(g.mul(0.522591)).add(b.mul(0.311135)),
+      ];
+    });
   const [yo, io, qo] = yiq(out);
   const [yg] = yiq(gen);
   const [, ic, qc] = yiq(content);
@@ -86,11 +127,18 @@ test('--preserve-colors keeps the content\'s chroma and the result\'s luminance'
 test('style loss evaluations do not leak tensors', () => {
   const b = tinyVgg();
   const x = T.keep(T.rand([1, 3, 32, 32]).mul(255).requiresGrad_(true));
-  const obj = new StyleObjective(b, { content: 'block2_conv1', style: ['block1_conv1'] }, T.keep(T.rand([1, 3, 32, 32]).mul(255)), [{ image: T.keep(T.rand([1, 3, 32, 32]).mul(255)), weight: 1 }], { content: 1, style: 1, tv: 1e-4 });
-  const evaluate = () => T.tidy(() => {
-    x.grad = null;
-    obj.terms(x).total.backward();
-  });
+  const obj = new StyleObjective(
+    b,
+    { content: 'block2_conv1', style: ['block1_conv1'] },
+    T.keep(T.rand([1, 3, 32, 32]).mul(255)),
+    [{ image: T.keep(T.rand([1, 3, 32, 32]).mul(255)), weight: 1 }],
+    { content: 1, style: 1, tv: 1e-4 },
+  );
+  const evaluate = () =>
+    T.tidy(() => {
+      x.grad = null;
+      obj.terms(x).total.backward();
+    });
   evaluate();
   const at1 = T.liveTensors().undisposed;
   for (let i = 0; i < 5; i++) evaluate();
@@ -101,7 +149,7 @@ test('style loss evaluations do not leak tensors', () => {
   b.net.dispose();
 });
 
-test('a fast style net trains a few steps, resumes, and `style apply` writes the input\'s size', async () => {
+test("a fast style net trains a few steps, resumes, and `style apply` writes the input's size", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-fast-'));
   try {
     const photos = path.join(dir, 'photos');
@@ -111,7 +159,17 @@ test('a fast style net trains a few steps, resumes, and `style apply` writes the
     const style = path.join(dir, 'style.png');
     await writeImage(style, T.rand([1, 3, 40, 40]));
     const b = tinyVgg();
-    const cfg = { ...FAST_DEFAULTS, style, images: photos, size: 32, steps: 3, batch: 2, width: 4, residualBlocks: 1, sampleEvery: 2 };
+    const cfg = {
+      ...FAST_DEFAULTS,
+      style,
+      images: photos,
+      size: 32,
+      steps: 3,
+      batch: 2,
+      width: 4,
+      residualBlocks: 1,
+      sampleEvery: 2,
+    };
     const run = path.join(dir, 'run');
     const losses: number[] = [];
     await trainFastStyle(b, cfg, run, {}, { onStep: (l) => void losses.push(l.loss) });
@@ -119,7 +177,13 @@ test('a fast style net trains a few steps, resumes, and `style apply` writes the
     assert.ok(existsSync(path.join(run, 'samples', 'step-000002.png')));
     // Leaks: a resumed run's steps keep the live count flat.
     const counts: number[] = [];
-    await trainFastStyle(b, { ...cfg, steps: 6 }, run, { resume: true }, { onStep: () => void counts.push(T.liveTensors().undisposed) });
+    await trainFastStyle(
+      b,
+      { ...cfg, steps: 6 },
+      run,
+      { resume: true },
+      { onStep: () => void counts.push(T.liveTensors().undisposed) },
+    );
     assert.equal(counts.length, 3);
     assert.equal(counts[2], counts[1]);
     b.net.dispose();
@@ -151,8 +215,25 @@ test('loom style: bad images and options get exit 2 and one sentence', () => {
       [['style', 'builtin:dog', 'builtin:scream', '--optimizer', 'sgd'], /--optimizer must be lbfgs or adam/],
       [['style', 'builtin:dog', 'builtin:scream:0'], /style weight in 'builtin:scream:0' must be a number > 0/],
       [['style', 'builtin:dog', 'builtin:scream', '--out', bad], /exists; choose another --out or add --force/],
-      [['style', 'apply', path.join(dir, 'nothing'), bad, '--out', path.join(dir, 'o.png')], /cannot read|no such file/],
-      [['style', 'train', '--images', path.join(dir, 'none'), '--out', path.join(dir, 'run'), '--backbone', 'vgg19', '--weights', bad], /cannot import weights|expected a torchvision/],
+      [
+        ['style', 'apply', path.join(dir, 'nothing'), bad, '--out', path.join(dir, 'o.png')],
+        /cannot read|no such file/,
+      ],
+      [
+        [
+          'style',
+          'train',
+          '--images',
+          path.join(dir, 'none'),
+          '--out',
+          path.join(dir, 'run'),
+          '--backbone',
+          'vgg19',
+          '--weights',
+          bad,
+        ],
+        /cannot import weights|expected a torchvision/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });

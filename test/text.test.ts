@@ -7,7 +7,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
-import { CharLSTM, TEXT_DEFAULTS, Vocab, draw, generate, loadTextModel, reweight, trainText, type TextTrainConfig } from '../src/models/text/index.js';
+import {
+  CharLSTM,
+  TEXT_DEFAULTS,
+  Vocab,
+  draw,
+  generate,
+  loadTextModel,
+  reweight,
+  trainText,
+  type TextTrainConfig,
+} from '../src/models/text/index.js';
 import { repoRoot } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-text-'));
@@ -63,9 +73,15 @@ test('temperature 0 is greedy, and a tiny temperature approaches it', () => {
 test('top-k and top-p keep only the allowed characters', () => {
   const logits = [Math.log(0.5), Math.log(0.25), Math.log(0.15), Math.log(0.1)];
   const k2 = reweight(logits, { temperature: 1, topK: 2 });
-  assert.deepEqual([...k2].map((x) => +x.toFixed(6)), [0.666667, 0.333333, 0, 0]);
+  assert.deepEqual(
+    [...k2].map((x) => +x.toFixed(6)),
+    [0.666667, 0.333333, 0, 0],
+  );
   const p7 = reweight(logits, { temperature: 1, topP: 0.7 });
-  assert.deepEqual([...p7].map((x) => +x.toFixed(6)), [0.666667, 0.333333, 0, 0]);
+  assert.deepEqual(
+    [...p7].map((x) => +x.toFixed(6)),
+    [0.666667, 0.333333, 0, 0],
+  );
   const p8 = reweight(logits, { temperature: 1, topP: 0.8 });
   assert.equal(p8.filter((x) => x > 0).length, 3);
   const rng = new Rng(1);
@@ -91,7 +107,10 @@ test('a tiny model overfits a short text so that greedy generation reproduces it
   const b = generate(model, vocab, { length: 80, prime, temperature: 1.0, count: 3 }, new Rng(9));
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, generate(model, vocab, { length: 80, prime, temperature: 1.0, count: 3 }, new Rng(10)));
-  assert.throws(() => generate(model, vocab, { length: 5, prime: 'Q€', temperature: 1 }, new Rng(0)), /never saw: "Q", "€"/);
+  assert.throws(
+    () => generate(model, vocab, { length: 5, prime: 'Q€', temperature: 1 }, new Rng(0)),
+    /never saw: "Q", "€"/,
+  );
   model.dispose();
 });
 
@@ -105,13 +124,22 @@ test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights a
   const a = loadTextModel(full).model.stateDict();
   const b = loadTextModel(half).model.stateDict();
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
-  const steps = (d: string) => readFileSync(path.join(d, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l).loss);
+  const steps = (d: string) =>
+    readFileSync(path.join(d, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"loss"'))
+      .map((l) => JSON.parse(l).loss);
   assert.deepEqual(steps(half), steps(full));
 });
 
 test('training keeps the live tensor count flat from step to step', () => {
   const counts: number[] = [];
-  trainText(tiny({ corpus: corpus(), steps: 30, logEvery: 1, layers: 2 }), tmp(), {}, { onStep: () => counts.push(T.liveTensors().undisposed) });
+  trainText(
+    tiny({ corpus: corpus(), steps: 30, logEvery: 1, layers: 2 }),
+    tmp(),
+    {},
+    { onStep: () => counts.push(T.liveTensors().undisposed) },
+  );
   assert.equal(counts.length, 30);
   assert.equal(counts[29], counts[4]);
 });
@@ -122,7 +150,12 @@ test('generating 10,000 characters leaves the live tensor count unchanged', () =
   const model = new CharLSTM({ vocabSize: vocab.size, units: 16, layers: 2, dropout: 0 });
   const before = T.liveTensors().undisposed;
   let seen = 0;
-  const [text] = generate(model, vocab, { length: 10000, prime: 'the ', temperature: 1, onChars: () => void seen++ }, new Rng(3));
+  const [text] = generate(
+    model,
+    vocab,
+    { length: 10000, prime: 'the ', temperature: 1, onChars: () => void seen++ },
+    new Rng(3),
+  );
   assert.equal(text.length, 10000);
   assert.equal(seen, 10000);
   assert.equal(T.liveTensors().undisposed, before);
@@ -135,22 +168,71 @@ function loom(...args: string[]) {
 
 test('the CLI trains and generates; --json lines carry the documented fields', () => {
   const dir = path.join(tmp(), 'run');
-  const out = execFileSync(process.execPath, [CLI, 'text', 'train', '--corpus', corpus(), '--out', dir, '--maxlen', '16', '--batch', '16', '--units', '16', '--steps', '20', '--log-every', '10', '--sample-length', '10', '--json'], { encoding: 'utf8' });
-  const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+  const out = execFileSync(
+    process.execPath,
+    [
+      CLI,
+      'text',
+      'train',
+      '--corpus',
+      corpus(),
+      '--out',
+      dir,
+      '--maxlen',
+      '16',
+      '--batch',
+      '16',
+      '--units',
+      '16',
+      '--steps',
+      '20',
+      '--log-every',
+      '10',
+      '--sample-length',
+      '10',
+      '--json',
+    ],
+    { encoding: 'utf8' },
+  );
+  const lines = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const step = lines.find((l) => 'loss' in l);
   for (const k of ['step', 'loss', 'ms_per_step', 'chars_per_sec']) assert.ok(k in step, k);
   const epoch = lines.find((l) => 'train_bpc' in l);
   for (const k of ['epoch', 'train_bpc', 'val_bpc']) assert.ok(k in epoch, k);
-  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors']) assert.ok(existsSync(path.join(dir, f)), f);
-  const gen = loom('text', 'generate', dir, '--length', '12', '--temperature', '0.5,1', '--count', '2', '--json', '--seed', '4');
+  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors'])
+    assert.ok(existsSync(path.join(dir, f)), f);
+  const gen = loom(
+    'text',
+    'generate',
+    dir,
+    '--length',
+    '12',
+    '--temperature',
+    '0.5,1',
+    '--count',
+    '2',
+    '--json',
+    '--seed',
+    '4',
+  );
   assert.equal(gen.status, 0, gen.stderr);
-  const samples = gen.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const samples = gen.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(samples.length, 4);
   for (const s of samples) {
     assert.equal(s.text.length, 12);
     assert.ok(typeof s.temperature === 'number' && typeof s.chars_per_sec === 'number');
   }
-  const texts = () => loom('text', 'generate', dir, '--length', '30', '--json', '--seed', '4').stdout.trim().split('\n').map((l) => JSON.parse(l).text);
+  const texts = () =>
+    loom('text', 'generate', dir, '--length', '30', '--json', '--seed', '4')
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).text);
   assert.deepEqual(texts(), texts(), 'the same --seed gives the same text');
 });
 

@@ -29,9 +29,22 @@ interface ToyConfig {
 const TOY: ToyConfig = { steps: 8, lr: 0.05, logEvery: 2, minutes: null, seed: 3 };
 
 /** A trainer written on the harness as the systems' are: returns the final weights. */
-function trainToy(config: ToyConfig, dir: string, mode: { resume?: boolean } = {}, stop?: () => boolean, poison = -1): number[] {
+function trainToy(
+  config: ToyConfig,
+  dir: string,
+  mode: { resume?: boolean } = {},
+  stop?: () => boolean,
+  poison = -1,
+): number[] {
   using t = Training.open({
-    system: 'toy', config, defaults: TOY, outDir: dir, mode, fromCommand: ['steps', 'minutes'], shouldStop: stop, advice: 'lower --lr',
+    system: 'toy',
+    config,
+    defaults: TOY,
+    outDir: dir,
+    mode,
+    fromCommand: ['steps', 'minutes'],
+    shouldStop: stop,
+    advice: 'lower --lr',
     validate: (c) => {
       if (!(c.lr > 0)) throw new Error('--lr must be a number > 0');
     },
@@ -77,7 +90,10 @@ test('the loop stops when asked or when the minutes are up, and a non-finite los
   assert.equal(new RunFolder(timed).readMetrics().length, 0, 'no time for a step');
   const nan = tmp();
   trainToy({ ...TOY, steps: 4 }, nan);
-  assert.throws(() => trainToy(TOY, nan, { resume: true }, undefined, 5), /^Error: the loss became NaN at step 6 \(loss\); lower --lr \(the last checkpoint is kept\)$/);
+  assert.throws(
+    () => trainToy(TOY, nan, { resume: true }, undefined, 5),
+    /^Error: the loss became NaN at step 6 \(loss\); lower --lr \(the last checkpoint is kept\)$/,
+  );
   assert.ok(existsSync(path.join(nan, 'checkpoint.safetensors')));
 });
 
@@ -94,23 +110,66 @@ test('every tensor the training owns is freed when it ends, by an error too', ()
 });
 
 test("each system's option table gives defaults that pass its checks, a CLI flag per setting that reaches the config, and one-sentence refusals", () => {
-  const tables: Record<string, OptionTable> = { text: TEXT_OPTIONS, vae: VAE_OPTIONS, gan: GAN_OPTIONS, style: FAST_OPTIONS };
+  const tables: Record<string, OptionTable> = {
+    text: TEXT_OPTIONS,
+    vae: VAE_OPTIONS,
+    gan: GAN_OPTIONS,
+    style: FAST_OPTIONS,
+  };
   for (const [system, table] of Object.entries(tables)) {
     const defaults = defaultsOf(table);
     checkOptions(table, defaults);
-    const specs = { ...cliSpecs(table), ...COMMON, backbone: { type: 'string' as const, help: '' }, weights: { type: 'string' as const, help: '' } };
+    const specs = {
+      ...cliSpecs(table),
+      ...COMMON,
+      backbone: { type: 'string' as const, help: '' },
+      weights: { type: 'string' as const, help: '' },
+    };
     for (const [key, def] of Object.entries(table)) {
       const flag = def.flag ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      const value = def.type === 'bool' ? undefined : def.type === 'choice' ? String(def.choices.at(-1)) : def.type === 'numbers' ? '0.7,0.9' : def.type === 'string' ? 'x' : '7';
+      const value =
+        def.type === 'bool'
+          ? undefined
+          : def.type === 'choice'
+            ? String(def.choices.at(-1))
+            : def.type === 'numbers'
+              ? '0.7,0.9'
+              : def.type === 'string'
+                ? 'x'
+                : '7';
       const args = value === undefined ? [`--${flag}`] : [`--${flag}`, value];
       const cfg = configFromCli(table, parseOptions(args, specs).values);
-      const expected = def.type === 'bool' ? true : def.type === 'numbers' ? [0.7, 0.9] : def.type === 'string' ? 'x' : def.type === 'choice' ? def.choices.at(-1) : 7;
+      const expected =
+        def.type === 'bool'
+          ? true
+          : def.type === 'numbers'
+            ? [0.7, 0.9]
+            : def.type === 'string'
+              ? 'x'
+              : def.type === 'choice'
+                ? def.choices.at(-1)
+                : 7;
       assert.deepEqual((cfg as Record<string, unknown>)[key], expected, `${system}: --${flag} reaches ${key}`);
     }
   }
-  assert.throws(() => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, objective: 'first' as 'all' }), /^Error: --objective must be all or last, got first$/);
-  assert.throws(() => checkOptions(GAN_OPTIONS, { ...GAN_DEFAULTS, labelNoise: 0.5 }), /^Error: --label-noise must be in \[0, 0.5\), got 0.5$/);
-  assert.throws(() => checkOptions(VAE_OPTIONS, { ...VAE_DEFAULTS, batch: 1.5 }), /^Error: --batch must be a whole number >= 1, got 1.5$/);
-  assert.throws(() => checkOptions(FAST_OPTIONS, { ...FAST_DEFAULTS, minutes: -1 }), /^Error: --minutes must be a number > 0, got -1$/);
-  assert.doesNotThrow(() => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, steps: null }), 'unset is allowed where the default is unset');
+  assert.throws(
+    () => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, objective: 'first' as 'all' }),
+    /^Error: --objective must be all or last, got first$/,
+  );
+  assert.throws(
+    () => checkOptions(GAN_OPTIONS, { ...GAN_DEFAULTS, labelNoise: 0.5 }),
+    /^Error: --label-noise must be in \[0, 0.5\), got 0.5$/,
+  );
+  assert.throws(
+    () => checkOptions(VAE_OPTIONS, { ...VAE_DEFAULTS, batch: 1.5 }),
+    /^Error: --batch must be a whole number >= 1, got 1.5$/,
+  );
+  assert.throws(
+    () => checkOptions(FAST_OPTIONS, { ...FAST_DEFAULTS, minutes: -1 }),
+    /^Error: --minutes must be a number > 0, got -1$/,
+  );
+  assert.doesNotThrow(
+    () => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, steps: null }),
+    'unset is allowed where the default is unset',
+  );
 });

@@ -9,7 +9,16 @@ import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { gaussianKL } from '../src/nn/index.js';
 import { loadPth } from '../src/io/pth.js';
-import { VAE, VAE_DEFAULTS, elboTerms, gridCoordinates, interpolate, normalQuantile, trainVae, type VaeTrainConfig } from '../src/models/vae/index.js';
+import {
+  VAE,
+  VAE_DEFAULTS,
+  elboTerms,
+  gridCoordinates,
+  interpolate,
+  normalQuantile,
+  trainVae,
+  type VaeTrainConfig,
+} from '../src/models/vae/index.js';
 import { assertClose, collectGarbage, fromEnc, golden, repoRoot } from './helpers.js';
 
 const G = golden('vae.json');
@@ -32,10 +41,17 @@ function mnistSlice(n: number): string {
 }
 
 test('the KL term matches its closed form', () => {
-  const mean = T.tensor([[0.5, -1.0], [0, 0]]);
-  const logVar = T.tensor([[0.2, -0.4], [0, 0]]);
+  const mean = T.tensor([
+    [0.5, -1.0],
+    [0, 0],
+  ]);
+  const logVar = T.tensor([
+    [0.2, -0.4],
+    [0, 0],
+  ]);
   const kl = gaussianKL(mean, logVar, 'none').toFlatArray();
-  const closed = (m: number[], lv: number[]) => m.reduce((s, mi, i) => s + 0.5 * (Math.exp(lv[i]) + mi * mi - 1 - lv[i]), 0);
+  const closed = (m: number[], lv: number[]) =>
+    m.reduce((s, mi, i) => s + 0.5 * (Math.exp(lv[i]) + mi * mi - 1 - lv[i]), 0);
   assert.ok(Math.abs(kl[0] - closed([0.5, -1], [0.2, -0.4])) < 1e-6);
   assert.ok(Math.abs(kl[1]) < 1e-7, 'N(0, I) against itself');
 });
@@ -69,10 +85,15 @@ test('a few epochs on a small slice of MNIST lower the test -ELBO; the live tens
   await collectGarbage(); // so that finalizers of earlier tests' garbage do not move the count
   const counts: number[] = [];
   const epochs: number[] = [];
-  await trainVae(small({ data, epochs: 3, logEvery: 1 }), path.join(tmp(), 'run'), {}, {
-    onStep: () => counts.push(T.liveTensors().undisposed),
-    onEpoch: (e) => epochs.push(e.test_elbo_nats),
-  });
+  await trainVae(
+    small({ data, epochs: 3, logEvery: 1 }),
+    path.join(tmp(), 'run'),
+    {},
+    {
+      onStep: () => counts.push(T.liveTensors().undisposed),
+      onEpoch: (e) => epochs.push(e.test_elbo_nats),
+    },
+  );
   assert.equal(epochs.length, 3);
   assert.ok(epochs[2] < epochs[0] - 5, `test -ELBO fell: ${epochs.map((e) => e.toFixed(1)).join(' -> ')}`);
   assert.equal(counts[counts.length - 1], counts[4], 'no leak per step');
@@ -81,9 +102,16 @@ test('a few epochs on a small slice of MNIST lower the test -ELBO; the live tens
 test('every vae command writes a valid image of the expected size; eval prints nats', async () => {
   const run = path.join(tmp(), 'run');
   const data = mnistSlice(300);
-  const tr = spawnSync(process.execPath, [CLI, 'vae', 'train', '--data', data, '--out', run, '--epochs', '1', '--batch', '32', '--log-every', '2', '--json'], { encoding: 'utf8' });
+  const tr = spawnSync(
+    process.execPath,
+    [CLI, 'vae', 'train', '--data', data, '--out', run, '--epochs', '1', '--batch', '32', '--log-every', '2', '--json'],
+    { encoding: 'utf8' },
+  );
   assert.equal(tr.status, 0, tr.stderr);
-  const lines = tr.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = tr.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const step = lines.find((l) => 'images_per_sec' in l);
   for (const k of ['step', 'loss', 'ms_per_step', 'images_per_sec']) assert.ok(k in step, k);
   const ep = lines.find((l) => 'test_elbo_nats' in l);
@@ -106,7 +134,9 @@ test('every vae command writes a valid image of the expected size; eval prints n
     assert.equal(meta.pageHeight ?? meta.height, h, `${file} height`);
     if (pages) assert.equal(meta.pages, pages, `${file} frames`);
   }
-  const ev = spawnSync(process.execPath, [CLI, 'vae', 'eval', run, '--iw-samples', '5', '--limit', '20', '--json'], { encoding: 'utf8' });
+  const ev = spawnSync(process.execPath, [CLI, 'vae', 'eval', run, '--iw-samples', '5', '--limit', '20', '--json'], {
+    encoding: 'utf8',
+  });
   assert.equal(ev.status, 0, ev.stderr);
   const e = JSON.parse(ev.stdout);
   assert.ok(e.test_iw_nll_nats > 0 && e.test_elbo_nats > 0);
@@ -126,7 +156,9 @@ test('bad data and bad options get one clear sentence and exit code 2', () => {
   ];
   for (const [args, re] of cases) {
     const out = path.join(dir, 'out-' + Math.random().toString(36).slice(2));
-    const r = spawnSync(process.execPath, [CLI, 'vae', ...args, ...(args[0] === 'train' ? ['--out', out] : [])], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [CLI, 'vae', ...args, ...(args[0] === 'train' ? ['--out', out] : [])], {
+      encoding: 'utf8',
+    });
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1);

@@ -37,13 +37,19 @@ test('the built-in InceptionV3 gives nsfwjs-in-TF.js class probabilities to 1e-3
   const cache = mkdtempSync(path.join(os.tmpdir(), 'loom-cache-'));
   try {
     const m = readTfjsModel(nsfwjsInceptionFolder());
-    const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: m.topology, weightSpecs: m.specs as never, weightData: asBuffer(m.data) }));
-    const imgs = await Promise.all(['dog', 'scream'].map((n) => readImage(`/usr/share/darknet/data/${n}.jpg`, { size: [299, 299] })));
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: m.topology, weightSpecs: m.specs as never, weightData: asBuffer(m.data) }),
+    );
+    const imgs = await Promise.all(
+      ['dog', 'scream'].map((n) => readImage(`/usr/share/darknet/data/${n}.jpg`, { size: [299, 299] })),
+    );
     const x = T.cat(imgs, 0);
-    const expected = await (model.predict(toTf(tf, x)) as import('@tensorflow/tfjs').Tensor).array() as number[][];
+    const expected = (await (model.predict(toTf(tf, x)) as import('@tensorflow/tfjs').Tensor).array()) as number[][];
     const b = loadBackbone('inception', undefined, cache);
     const got = T.noGrad(() => (b.net as InceptionV3).classify(x)); // nsfwjs feeds [0, 1] images
-    const diff = Math.max(...(got.data() as Float32Array).map((v, i) => Math.abs(v - expected[Math.floor(i / 5)][i % 5])));
+    const diff = Math.max(
+      ...(got.data() as Float32Array).map((v, i) => Math.abs(v - expected[Math.floor(i / 5)][i % 5])),
+    );
     if (process.env.LOOM_VERBOSE) console.log(`nsfwjs parity: max difference ${diff}`);
     assert.ok(diff < 1e-3, `max difference ${diff}: Loom ${got.toString()} vs TF.js ${JSON.stringify(expected)}`);
     // The two photos are told apart (the check is not trivially met by a constant output).
@@ -70,10 +76,15 @@ function tinyTopology(): any {
 function quantise(values: Float32Array): { bytes: Buffer; min: number; scale: number } {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) { min = Math.min(min, v); max = Math.max(max, v); }
+  for (const v of values) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
   const scale = (max - min) / 255 || 1;
   const bytes = Buffer.alloc(values.length);
-  values.forEach((v, i) => { bytes[i] = Math.round((v - min) / scale); });
+  values.forEach((v, i) => {
+    bytes[i] = Math.round((v - min) / scale);
+  });
   return { bytes, min, scale };
 }
 
@@ -83,7 +94,11 @@ test('a tiny TF.js model in nsfwjs layout imports with every tensor in place (TF
   try {
     const topology = tinyTopology();
     const built = await tf.models.modelFromJSON({ modelTopology: topology } as never);
-    const weights = built.weights.map((w) => ({ name: w.originalName ?? w.name, values: w.read().dataSync() as Float32Array, shape: w.shape as number[] }));
+    const weights = built.weights.map((w) => ({
+      name: w.originalName ?? w.name,
+      values: w.read().dataSync() as Float32Array,
+      shape: w.shape as number[],
+    }));
     // Randomise the batch-norm statistics too, so a swapped mean/variance would show.
     const specs: any[] = [];
     const chunks: Buffer[] = [];
@@ -92,18 +107,37 @@ test('a tiny TF.js model in nsfwjs layout imports with every tensor in place (TF
       if (/moving_variance/.test(w.name)) v = v.map(() => 0.5 + Math.random());
       else if (/moving_mean|beta/.test(w.name)) v = v.map(() => Math.random() - 0.5);
       const q = quantise(v);
-      specs.push({ name: w.name, shape: w.shape, dtype: 'float32', quantization: { dtype: 'uint8', min: q.min, scale: q.scale } });
+      specs.push({
+        name: w.name,
+        shape: w.shape,
+        dtype: 'float32',
+        quantization: { dtype: 'uint8', min: q.min, scale: q.scale },
+      });
       chunks.push(q.bytes);
     }
     built.dispose();
     const all = Buffer.concat(chunks);
     const half = Math.floor(all.length / 2);
-    const manifest = { modelTopology: topology, weightsManifest: [{ paths: ['group1-shard1of2', 'group1-shard2of2'], weights: specs }] };
-    writeFileSync(path.join(dir, 'model.min.js'), `!function(a){module.exports=a()}(function(){return ${JSON.stringify(manifest)}});`);
-    writeFileSync(path.join(dir, 'group1-shard1of2.min.js'), `module.exports=${JSON.stringify(all.subarray(0, half).toString('base64'))};`);
-    writeFileSync(path.join(dir, 'group1-shard2of2.min.js'), `module.exports=${JSON.stringify(all.subarray(half).toString('base64'))};`);
+    const manifest = {
+      modelTopology: topology,
+      weightsManifest: [{ paths: ['group1-shard1of2', 'group1-shard2of2'], weights: specs }],
+    };
+    writeFileSync(
+      path.join(dir, 'model.min.js'),
+      `!function(a){module.exports=a()}(function(){return ${JSON.stringify(manifest)}});`,
+    );
+    writeFileSync(
+      path.join(dir, 'group1-shard1of2.min.js'),
+      `module.exports=${JSON.stringify(all.subarray(0, half).toString('base64'))};`,
+    );
+    writeFileSync(
+      path.join(dir, 'group1-shard2of2.min.js'),
+      `module.exports=${JSON.stringify(all.subarray(half).toString('base64'))};`,
+    );
 
-    const reference = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: asBuffer(all) }));
+    const reference = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: topology, weightSpecs: specs, weightData: asBuffer(all) }),
+    );
     const file = importWeights(dir, { cache: dir });
     const b = loadBackbone('inception', file);
     const net = b.net as InceptionV3;
@@ -114,7 +148,9 @@ test('a tiny TF.js model in nsfwjs layout imports with every tensor in place (TF
 
     T.manualSeed(3);
     const x = T.rand([2, 3, 299, 299]);
-    const expected = (await (reference.predict(toTf(tf, x)) as import('@tensorflow/tfjs').Tensor).data()) as Float32Array;
+    const expected = (await (
+      reference.predict(toTf(tf, x)) as import('@tensorflow/tfjs').Tensor
+    ).data()) as Float32Array;
     const got = T.noGrad(() => net.classify(x));
     const diff = Math.max(...(got.data() as Float32Array).map((v, i) => Math.abs(v - expected[i])));
     assert.ok(diff < 1e-4, `max difference ${diff}`);

@@ -28,7 +28,7 @@ function checkVgg(file: string, tag: 'keras' | 'torchvision', cache: string): vo
   b.net.dispose();
 }
 
-test('a Keras-layout .h5 VGG19 (h5py) imports by name and gives PyTorch\'s activations', () => {
+test("a Keras-layout .h5 VGG19 (h5py) imports by name and gives PyTorch's activations", () => {
   const cache = mkdtempSync(path.join(os.tmpdir(), 'loom-cache-'));
   try {
     checkVgg(fixture('vgg_tiny_keras.h5'), 'keras', cache);
@@ -37,7 +37,7 @@ test('a Keras-layout .h5 VGG19 (h5py) imports by name and gives PyTorch\'s activ
   }
 });
 
-test('a torchvision .pth VGG19 imports (classifier dropped) and gives PyTorch\'s activations', () => {
+test("a torchvision .pth VGG19 imports (classifier dropped) and gives PyTorch's activations", () => {
   const cache = mkdtempSync(path.join(os.tmpdir(), 'loom-cache-'));
   try {
     checkVgg(fixture('vgg_tiny_tv.pth'), 'torchvision', cache);
@@ -71,11 +71,20 @@ test('bad weight files get one clear sentence', () => {
     assert.throws(() => readH5Datasets(cut), /truncated or corrupt/);
     assert.throws(() => importWeights(path.join(dir, 'missing.pth'), { cache: dir }), /no such file/);
     assert.throws(() => importWeights(junk, { as: 'inception', cache: dir }), /not an HDF5 file/);
-    assert.throws(() => importWeights(fixture('vgg_tiny_tv.pth'), { as: 'inception', cache: dir }), /not torchvision's inception/);
-    assert.throws(() => importWeights(fixture('vgg_tiny_keras.h5'), { as: 'inception', cache: dir }), /holds no InceptionV3/);
+    assert.throws(
+      () => importWeights(fixture('vgg_tiny_tv.pth'), { as: 'inception', cache: dir }),
+      /not torchvision's inception/,
+    );
+    assert.throws(
+      () => importWeights(fixture('vgg_tiny_keras.h5'), { as: 'inception', cache: dir }),
+      /holds no InceptionV3/,
+    );
     assert.throws(() => readTfjsModel(dir), /holds no TF.js model/);
     assert.throws(() => loadBackbone('vgg19', undefined, dir), /VGG19 needs pretrained weights/);
-    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] }));
+    writeFileSync(
+      path.join(dir, 'model.json'),
+      JSON.stringify({ modelTopology: {}, weightsManifest: [{ paths: ['w.bin'], weights: [] }] }),
+    );
     assert.throws(() => readTfjsModel(dir), /weight shard w.bin is missing/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

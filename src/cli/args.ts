@@ -45,7 +45,8 @@ export function parseOptions(args: string[], specs: OptSpecs): Parsed {
       else positionals.push(a);
       continue;
     }
-    let [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const [flag, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    let name = flag;
     let negate = false;
     // Own properties only: `--toString` or `--__proto__` must not find Object.prototype's.
     const own = (n: string) => (Object.hasOwn(specs, n) ? specs[n] : undefined);
@@ -79,16 +80,23 @@ function convert(name: string, type: OptType, raw: string): unknown {
       if (!Number.isInteger(v)) throw new UserError(`--${name} needs a whole number, got '${raw}'`);
       return v;
     }
-    case 'number': return num(raw);
-    case 'numbers': return raw.split(',').map((s) => num(s));
-    default: return raw;
+    case 'number':
+      return num(raw);
+    case 'numbers':
+      return raw.split(',').map((s) => num(s));
+    default:
+      return raw;
   }
 }
 
 export function helpText(usage: string, about: string, specs: OptSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
-    const meta = s.type === 'bool' ? '' : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
-    const def = s.default !== undefined && s.type !== 'bool' ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})` : '';
+    const meta =
+      s.type === 'bool' ? '' : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
+    const def =
+      s.default !== undefined && s.type !== 'bool'
+        ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`
+        : '';
     return [`  --${name}${meta}`, `${s.help}${def}`];
   });
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;

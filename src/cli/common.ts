@@ -8,10 +8,12 @@ export function applyCommon(o: { threads?: number; device?: string }): void {
   if (o.threads !== undefined) {
     // More threads than a few per core only thrash (100000 hung in OpenMP's start-up).
     const most = 4 * availableParallelism();
-    if (!(o.threads >= 1 && o.threads <= most)) throw new UserError(`--threads must be in 1..${most} (4 per core here), got ${o.threads}`);
+    if (!(o.threads >= 1 && o.threads <= most))
+      throw new UserError(`--threads must be in 1..${most} (4 per core here), got ${o.threads}`);
     setNumThreads(o.threads);
   }
-  if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device)) throw new UserError(`unknown device '${o.device}'; use cpu or cuda[:N]`);
+  if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device))
+    throw new UserError(`unknown device '${o.device}'; use cpu or cuda[:N]`);
 }
 
 /**
@@ -41,6 +43,7 @@ export function onInterrupt(notice: () => void): () => boolean {
 
 /** The backbone that --backbone and --weights name (dream and style share them). */
 export function backboneFromOptions(o: { backbone?: string; weights?: string }): Backbone {
-  if (o.backbone !== 'inception' && o.backbone !== 'vgg19') throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
+  if (o.backbone !== 'inception' && o.backbone !== 'vgg19')
+    throw new UserError(`--backbone must be inception or vgg19, got ${o.backbone}`);
   return loadBackbone(o.backbone, o.weights);
 }

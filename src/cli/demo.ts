@@ -42,14 +42,31 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 /** Marks a folder as a demo gallery, so --force knows what it may replace. */
 const GALLERY_MARK = '.loom-gallery';
 const GALLERY_FILES = [
-  'index.html', 'demo.json', 'vae-grid.png', 'vae-samples.png', 'gan-samples.png', 'gan-losses.png',
-  'dream-original.png', 'dream.png', 'style-painting.png', 'style.png', 'runs/text', 'runs/vae', 'runs/gan',
+  'index.html',
+  'demo.json',
+  'vae-grid.png',
+  'vae-samples.png',
+  'gan-samples.png',
+  'gan-losses.png',
+  'dream-original.png',
+  'dream.png',
+  'style-painting.png',
+  'style.png',
+  'runs/text',
+  'runs/vae',
+  'runs/gan',
 ];
 
 export async function demoCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, OPTS);
   if (o.help) {
-    return void console.log(helpText('loom demo [--out gallery] [--minutes 10]', 'Runs every system briefly on built-in data and writes a gallery with an index.html.', OPTS));
+    return void console.log(
+      helpText(
+        'loom demo [--out gallery] [--minutes 10]',
+        'Runs every system briefly on built-in data and writes a gallery with an index.html.',
+        OPTS,
+      ),
+    );
   }
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
   if (!(o.minutes > 0)) throw new UserError(`--minutes must be a number > 0, got ${o.minutes}`);
@@ -91,9 +108,12 @@ export async function demoCommand(args: string[]): Promise<void> {
   }));
   textModel.model.dispose();
   entries.push({
-    system: 'text', title: 'Character-level LSTM on 233 State of the Union addresses',
+    system: 'text',
+    title: 'Character-level LSTM on 233 State of the Union addresses',
     settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, textCfg, ['units', 'maxlen', 'step', 'batch', 'lr'])}; ${tr.steps} steps`,
-    seconds: (Date.now() - t0) / 1000, images: [], texts,
+    seconds: (Date.now() - t0) / 1000,
+    images: [],
+    texts,
     note: `held-out ${tr.valBpc === null ? 'n/a' : tr.valBpc.toFixed(3)} bits per character; the first 60 characters of each sample are the prime`,
   });
 
@@ -108,18 +128,32 @@ export async function demoCommand(args: string[]): Promise<void> {
   await writeOwned(path.join(out, 'vae-samples.png'), sampleGrid(vae.model, 64));
   vae.model.dispose();
   entries.push({
-    system: 'vae', title: 'Variational autoencoder on MNIST: the 2-D latent plane',
+    system: 'vae',
+    title: 'Variational autoencoder on MNIST: the 2-D latent plane',
     settings: `the seed's convolutional VAE with RMSprop: ${describeSettings(VAE_OPTIONS, vaeCfg, ['latent', 'batch', 'lr'])}; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
-    seconds: (Date.now() - t0) / 1000, images: ['vae-grid.png', 'vae-samples.png'], texts: [],
+    seconds: (Date.now() - t0) / 1000,
+    images: ['vae-grid.png', 'vae-samples.png'],
+    texts: [],
     note: `test -ELBO ${vr.test.elbo.toFixed(1)} nats; left: decoded points at Gaussian quantiles, right: samples from the prior`,
   });
 
   say(`gan: training a narrowed DCGAN on builtin:mnist for ${share(0.2).toFixed(1)} minutes`);
   t0 = Date.now();
   const ganRun = path.join(runs, 'gan');
-  const ganCfg = { ...GAN_DEFAULTS, gFilters: 64, dFilters: 64, steps: 1_000_000, minutes: share(0.2), sampleEvery: 200, seed };
+  const ganCfg = {
+    ...GAN_DEFAULTS,
+    gFilters: 64,
+    dFilters: 64,
+    steps: 1_000_000,
+    minutes: share(0.2),
+    sampleEvery: 200,
+    seed,
+  };
   const gr = await trainGan(ganCfg, ganRun, {}, { shouldStop: stop });
-  const last = readdirSync(path.join(ganRun, 'samples')).filter((f) => f.startsWith('step-')).sort().pop()!;
+  const last = readdirSync(path.join(ganRun, 'samples'))
+    .filter((f) => f.startsWith('step-'))
+    .sort()
+    .pop()!;
   copyFileSync(path.join(ganRun, 'samples', last), path.join(out, 'gan-samples.png'));
   const ganImages = ['gan-samples.png'];
   if (existsSync(path.join(ganRun, 'losses.png'))) {
@@ -127,9 +161,12 @@ export async function demoCommand(args: string[]): Promise<void> {
     ganImages.push('gan-losses.png');
   }
   entries.push({
-    system: 'gan', title: 'DCGAN on MNIST: samples from 64 fixed latent points',
+    system: 'gan',
+    title: 'DCGAN on MNIST: samples from 64 fixed latent points',
     settings: `the seed's networks, narrowed, with RMSprop: ${describeSettings(GAN_OPTIONS, ganCfg, ['gFilters', 'dFilters', 'batch', 'dLr', 'gLr', 'clip', 'labelNoise'])}; ${gr.steps} steps`,
-    seconds: (Date.now() - t0) / 1000, images: ganImages, texts: [],
+    seconds: (Date.now() - t0) / 1000,
+    images: ganImages,
+    texts: [],
     note: 'right: discriminator (blue) and adversarial (orange) losses per logged step',
   });
 
@@ -142,19 +179,31 @@ export async function demoCommand(args: string[]): Promise<void> {
     const photo = await readImage(resolveImage('builtin:giraffe'), { maxSide: side });
     const dreamCfg = { ...DREAM_DEFAULTS, octaves: side >= 300 ? 3 : 2, seed };
     let dreamSteps = 0;
-    const dreamed = await dream(backbone, photo, dreamCfg, { shouldStop: deadline(share(0.1)), onStep: () => void dreamSteps++ });
+    const dreamed = await dream(backbone, photo, dreamCfg, {
+      shouldStop: deadline(share(0.1)),
+      onStep: () => void dreamSteps++,
+    });
     await writeImage(path.join(out, 'dream-original.png'), photo);
     await writeImage(path.join(out, 'dream.png'), dreamed);
     for (const t of [photo, dreamed]) t.dispose();
     entries.push({
-      system: 'dream', title: 'DeepDream of a built-in photo',
-      settings: `InceptionV3 (nsfwjs's ImageNet-initialised weights), layers ${Object.entries(dreamCfg.layers).map(([k, v]) => `${k}=${v}`).join(', ')}; ${dreamCfg.octaves} octaves of scale ${dreamCfg.octaveScale}, up to ${dreamCfg.steps} steps of ${dreamCfg.stepSize}, max loss ${dreamCfg.maxLoss}, jitter ${dreamCfg.jitter}; ${dreamSteps} steps`,
-      seconds: (Date.now() - t0) / 1000, images: ['dream-original.png', 'dream.png'], texts: [],
-      note: 'left: the photo (from Debian\'s darknet package), right: the dream',
+      system: 'dream',
+      title: 'DeepDream of a built-in photo',
+      settings: `InceptionV3 (nsfwjs's ImageNet-initialised weights), layers ${Object.entries(dreamCfg.layers)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(
+          ', ',
+        )}; ${dreamCfg.octaves} octaves of scale ${dreamCfg.octaveScale}, up to ${dreamCfg.steps} steps of ${dreamCfg.stepSize}, max loss ${dreamCfg.maxLoss}, jitter ${dreamCfg.jitter}; ${dreamSteps} steps`,
+      seconds: (Date.now() - t0) / 1000,
+      images: ['dream-original.png', 'dream.png'],
+      texts: [],
+      note: "left: the photo (from Debian's darknet package), right: the dream",
     });
 
     const height = o.minutes >= 6 ? 256 : o.minutes >= 2 ? 160 : 96;
-    say(`style: builtin:horses in the style of builtin:scream at height ${height} for at most ${share(0.2).toFixed(1)} minutes`);
+    say(
+      `style: builtin:horses in the style of builtin:scream at height ${height} for at most ${share(0.2).toFixed(1)} minutes`,
+    );
     t0 = Date.now();
     const content = await readImage(resolveImage('builtin:horses'));
     const painting = await readImage(resolveImage('builtin:scream'));
@@ -162,15 +211,22 @@ export async function demoCommand(args: string[]): Promise<void> {
     let iterations = 0;
     let lastLoss = NaN;
     const styled = await transferStyle(backbone, content, [{ image: painting, weight: 1 }], styleCfg, {
-      shouldStop: deadline(share(0.2)), onIteration: (it) => { iterations++; lastLoss = it.loss; },
+      shouldStop: deadline(share(0.2)),
+      onIteration: (it) => {
+        iterations++;
+        lastLoss = it.loss;
+      },
     });
     await writeImage(path.join(out, 'style-painting.png'), painting);
     await writeImage(path.join(out, 'style.png'), styled);
     for (const t of [content, painting, styled]) t.dispose();
     entries.push({
-      system: 'style', title: 'Neural style transfer: a built-in photo in the style of Munch\'s Scream',
+      system: 'style',
+      title: "Neural style transfer: a built-in photo in the style of Munch's Scream",
       settings: `Gatys et al. as the seed (content, Gram style and total-variation losses, L-BFGS with ${styleCfg.maxEvals} evaluations per iteration) on the built-in InceptionV3; height ${height}; ${iterations} iterations`,
-      seconds: (Date.now() - t0) / 1000, images: ['style-painting.png', 'style.png'], texts: [],
+      seconds: (Date.now() - t0) / 1000,
+      images: ['style-painting.png', 'style.png'],
+      texts: [],
       note: `final loss ${Number.isFinite(lastLoss) ? lastLoss.toExponential(3) : 'n/a'}; left: the painting, right: the result`,
     });
   } finally {
@@ -195,6 +251,12 @@ ${e.texts.map((t) => `<h3>${esc(t.label)}</h3><pre>${esc(t.text)}</pre>`).join('
 `;
   writeFileSync(path.join(out, 'index.html'), html);
   writeFileSync(path.join(out, 'demo.json'), JSON.stringify(entries, null, 2));
-  if (o.json) console.log(JSON.stringify({ gallery: path.join(out, 'index.html'), entries: entries.map(({ texts, ...e }) => ({ ...e, texts: texts.length })) }));
+  if (o.json)
+    console.log(
+      JSON.stringify({
+        gallery: path.join(out, 'index.html'),
+        entries: entries.map(({ texts, ...e }) => ({ ...e, texts: texts.length })),
+      }),
+    );
   else console.log(`gallery: ${path.join(out, 'index.html')}`);
 }

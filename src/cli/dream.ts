@@ -12,8 +12,20 @@ import { prepareOutputFile } from '../io/files.js';
 
 const d = DREAM_DEFAULTS;
 const DREAM: OptSpecs = {
-  out: { type: 'string', help: 'output image (.png, .jpg, .webp; .gif/.webp with --zoom-frames)', default: 'dream.png', meta: 'FILE' },
-  layers: { type: 'string', help: 'layers and weights', default: Object.entries(d.layers).map(([k, v]) => `${k}=${v}`).join(','), meta: 'L=W,...' },
+  out: {
+    type: 'string',
+    help: 'output image (.png, .jpg, .webp; .gif/.webp with --zoom-frames)',
+    default: 'dream.png',
+    meta: 'FILE',
+  },
+  layers: {
+    type: 'string',
+    help: 'layers and weights',
+    default: Object.entries(d.layers)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    meta: 'L=W,...',
+  },
   octaves: { type: 'int', help: 'scales, smallest first', default: d.octaves },
   'octave-scale': { type: 'number', help: 'size ratio between octaves', default: d.octaveScale },
   steps: { type: 'int', help: 'gradient steps per octave', default: d.steps },
@@ -23,7 +35,11 @@ const DREAM: OptSpecs = {
   tile: { type: 'int', help: 'largest tile side; larger images are dreamed in tiles (0: one piece)', default: d.tile },
   'max-side': { type: 'int', help: 'shrink the input so its longer side is at most this (0: keep)', default: 0 },
   backbone: { type: 'string', help: 'inception or vgg19', default: 'inception' },
-  weights: { type: 'string', help: 'weights file (imported .safetensors, torchvision .pth, Keras .h5); default: built-in', meta: 'FILE' },
+  weights: {
+    type: 'string',
+    help: 'weights file (imported .safetensors, torchvision .pth, Keras .h5); default: built-in',
+    meta: 'FILE',
+  },
   'save-octaves': { type: 'bool', help: "also write each octave's image next to --out" },
   'zoom-frames': { type: 'int', help: 'write a zoom animation of this many frames (--out .gif or .webp)' },
   zoom: { type: 'number', help: 'zoom factor between frames', default: 1.05 },
@@ -33,17 +49,33 @@ const DREAM: OptSpecs = {
 
 export async function dreamCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, DREAM);
-  if (o.help) return void console.log(helpText('loom dream <image|builtin:NAME> [options]', 'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.', DREAM));
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom dream <image|builtin:NAME> [options]',
+        'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.',
+        DREAM,
+      ),
+    );
   if (positionals.length !== 1) throw new UserError('give one image (a file, or builtin:dog, builtin:scream, ...)');
   if (o.device !== 'cpu') throw new UserError('dream runs on the CPU only for now (--device cpu)');
   const zoom = o.zoomFrames !== undefined;
-  if (zoom && !/\.(gif|webp)$/i.test(o.out)) throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
-  if (zoom && !(o.zoom > 0 && o.zoom <= 4)) throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
+  if (zoom && !/\.(gif|webp)$/i.test(o.out))
+    throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
+  if (zoom && !(o.zoom > 0 && o.zoom <= 4))
+    throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
   const cfg: DreamConfig = {
-    layers: parseLayers(o.layers), octaves: o.octaves, octaveScale: o.octaveScale, steps: o.steps, stepSize: o.stepSize,
-    maxLoss: o.maxLoss > 0 ? o.maxLoss : null, jitter: o.jitter, tile: o.tile, seed: o.seed ?? 0,
+    layers: parseLayers(o.layers),
+    octaves: o.octaves,
+    octaveScale: o.octaveScale,
+    steps: o.steps,
+    stepSize: o.stepSize,
+    maxLoss: o.maxLoss > 0 ? o.maxLoss : null,
+    jitter: o.jitter,
+    tile: o.tile,
+    seed: o.seed ?? 0,
   };
   const image = await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});
   const backbone = backboneFromOptions(o);
@@ -55,13 +87,19 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const hooks = {
     shouldStop: stop,
     onStep: (s: { octave: number; step: number; loss: number; ms_per_step: number; height: number; width: number }) =>
-      o.json ? console.log(JSON.stringify(s)) : progress.update(s.octave * cfg.steps + s.step + 1, zoom ? null : total, `octave ${s.octave + 1}/${cfg.octaves} ${s.width}x${s.height}  loss ${s.loss.toFixed(3)}  ${s.ms_per_step.toFixed(0)} ms/step`),
+      o.json
+        ? console.log(JSON.stringify(s))
+        : progress.update(
+            s.octave * cfg.steps + s.step + 1,
+            zoom ? null : total,
+            `octave ${s.octave + 1}/${cfg.octaves} ${s.width}x${s.height}  loss ${s.loss.toFixed(3)}  ${s.ms_per_step.toFixed(0)} ms/step`,
+          ),
     onOctave: o.saveOctaves
       ? async (i: number, img: T.Tensor) => {
-        const f = o.out.slice(0, o.out.length - ext.length) + `.octave${i + 1}${zoom ? '.png' : ext}`;
-        await writeImage(f, img);
-        if (!o.json) progress.line(`octave ${i + 1}: ${f}`);
-      }
+          const f = o.out.slice(0, o.out.length - ext.length) + `.octave${i + 1}${zoom ? '.png' : ext}`;
+          await writeImage(f, img);
+          if (!o.json) progress.line(`octave ${i + 1}: ${f}`);
+        }
       : undefined,
   };
   try {

@@ -19,15 +19,27 @@ const TRAIN: OptSpecs = {
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
 };
-const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images', default: 64 }, out: { type: 'string', help: 'image file', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' }, ...COMMON };
-const WALK: OptSpecs = { frames: { type: 'int', help: 'frames of the walk', default: 60 }, out: { type: 'string', help: '.gif or .webp file', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' }, ...COMMON };
+const SAMPLE: OptSpecs = {
+  count: { type: 'int', help: 'images', default: 64 },
+  out: { type: 'string', help: 'image file', meta: 'FILE' },
+  force: { type: 'bool', help: 'overwrite --out if it exists' },
+  ...COMMON,
+};
+const WALK: OptSpecs = {
+  frames: { type: 'int', help: 'frames of the walk', default: 60 },
+  out: { type: 'string', help: '.gif or .webp file', meta: 'FILE' },
+  force: { type: 'bool', help: 'overwrite --out if it exists' },
+  ...COMMON,
+};
 
 export async function ganCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   if (verb === 'train') return ganTrain(rest);
   if (verb === 'sample' || verb === 'walk') return ganUse(verb, rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
-    console.log('usage: loom gan <train|sample|walk> [options]\n\n  train    train the seed\'s DCGAN (MNIST by default)\n  sample   a grid of generated images\n  walk     an animated walk through latent space');
+    console.log(
+      "usage: loom gan <train|sample|walk> [options]\n\n  train    train the seed's DCGAN (MNIST by default)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
+    );
     return;
   }
   throw new UserError(`unknown gan command '${verb}'; use train, sample or walk`);
@@ -35,27 +47,65 @@ export async function ganCommand(args: string[]): Promise<void> {
 
 async function ganTrain(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, TRAIN);
-  if (o.help) return void console.log(helpText('loom gan train [options]', "Trains the seed's DCGAN; a sample grid from fixed latent points and a checkpoint every --sample-every steps.", TRAIN));
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom gan train [options]',
+        "Trains the seed's DCGAN; a sample grid from fixed latent points and a checkpoint every --sample-every steps.",
+        TRAIN,
+      ),
+    );
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
   if (o.device !== 'cpu') throw new UserError('gan training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(GAN_OPTIONS, o);
   const progress = new Progress();
-  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
-  const r = await trainGan(cfg, o.out, { resume: o.resume, force: o.force }, {
-    shouldStop: stop,
-    onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, cfg.steps, `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step`)),
-    onSample: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.line(`step ${l.step}: samples in ${l.samples}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${(l.diversity / l.real_diversity * 100).toFixed(0)}% of the data's)`)),
-    onWarning: (w) => (o.json ? undefined : progress.line(`warning: ${w}`, process.stderr)),
-  });
+  const stop = onInterrupt(() =>
+    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
+  );
+  const r = await trainGan(
+    cfg,
+    o.out,
+    { resume: o.resume, force: o.force },
+    {
+      shouldStop: stop,
+      onStep: (l) =>
+        o.json
+          ? console.log(JSON.stringify(l))
+          : progress.update(
+              l.step,
+              cfg.steps,
+              `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step`,
+            ),
+      onSample: (l) =>
+        o.json
+          ? console.log(JSON.stringify(l))
+          : progress.line(
+              `step ${l.step}: samples in ${l.samples}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`,
+            ),
+      onWarning: (w) => (o.json ? undefined : progress.line(`warning: ${w}`, process.stderr)),
+    },
+  );
   progress.clear();
-  if (!o.json) console.log(`done: ${r.steps} steps in ${r.seconds.toFixed(0)} s${r.rollbacks ? `, ${r.rollbacks} rollbacks` : ''}; checkpoint in ${path.join(o.out, 'checkpoint.safetensors')}`);
+  if (!o.json)
+    console.log(
+      `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s${r.rollbacks ? `, ${r.rollbacks} rollbacks` : ''}; checkpoint in ${path.join(o.out, 'checkpoint.safetensors')}`,
+    );
 }
 
 async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   const specs = verb === 'sample' ? SAMPLE : WALK;
   const { values: o, positionals } = parseOptions(args, specs);
-  if (o.help) return void console.log(helpText(`loom gan ${verb} <run> --out FILE`, verb === 'sample' ? 'A grid of images from random latent points.' : 'A looping walk (spherical interpolation) through random latent points.', specs));
+  if (o.help)
+    return void console.log(
+      helpText(
+        `loom gan ${verb} <run> --out FILE`,
+        verb === 'sample'
+          ? 'A grid of images from random latent points.'
+          : 'A looping walk (spherical interpolation) through random latent points.',
+        specs,
+      ),
+    );
   if (positionals.length !== 1) throw new UserError('give the run folder or checkpoint of a trained GAN');
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
@@ -64,15 +114,37 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (verb === 'sample') {
     if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
     if (o.seed !== undefined) T.manualSeed(o.seed);
-    await writeImage(o.out, T.noGrad(() => T.tidy(() => imageGrid(g.forward(T.randn([o.count, g.config.latent])).add(1).div(2)))));
+    await writeImage(
+      o.out,
+      T.noGrad(() =>
+        T.tidy(() =>
+          imageGrid(
+            g
+              .forward(T.randn([o.count, g.config.latent]))
+              .add(1)
+              .div(2),
+          ),
+        ),
+      ),
+    );
   } else {
     if (!(o.frames >= 4)) throw new UserError(`--frames must be at least 4, got ${o.frames}`);
     const rng = new Rng(o.seed ?? 0);
     const gauss = () => Array.from({ length: g.config.latent }, () => rng.gaussian());
     const keys = [gauss(), gauss(), gauss(), gauss()];
     const per = Math.ceil(o.frames / keys.length);
-    const pts = keys.flatMap((k, i) => interpolate(k, keys[(i + 1) % keys.length], per + 1, true).slice(0, per)).slice(0, o.frames);
-    const frames = T.noGrad(() => T.tidy(() => g.forward(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] })).add(1).div(2).split(1, 0)));
+    const pts = keys
+      .flatMap((k, i) => interpolate(k, keys[(i + 1) % keys.length], per + 1, true).slice(0, per))
+      .slice(0, o.frames);
+    const frames = T.noGrad(() =>
+      T.tidy(() =>
+        g
+          .forward(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] }))
+          .add(1)
+          .div(2)
+          .split(1, 0),
+      ),
+    );
     await writeAnimation(o.out, frames, { delayMs: 80 });
   }
   console.log(`wrote ${o.out}`);

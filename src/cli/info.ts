@@ -20,7 +20,14 @@ export interface LoomInfo {
 function mappedLibraries(): string[] {
   try {
     const maps = readFileSync('/proc/self/maps', 'utf8');
-    return [...new Set(maps.split('\n').map((l) => l.split(/\s+/)[5]).filter((p) => p && p.includes('.so')))];
+    return [
+      ...new Set(
+        maps
+          .split('\n')
+          .map((l) => l.split(/\s+/)[5])
+          .filter((p) => p && p.includes('.so')),
+      ),
+    ];
   } catch {
     return [];
   }

@@ -35,7 +35,9 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseOptions(rest, { json: COMMON.json, help: COMMON.help });
       if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
       if (values.help) {
-        console.log('usage: loom info [--json]\n\nPrints Loom\'s version, the libtorch found (version, path), threads, BLAS in use and devices.');
+        console.log(
+          "usage: loom info [--json]\n\nPrints Loom's version, the libtorch found (version, path), threads, BLAS in use and devices.",
+        );
         return;
       }
       await import('../torch/index.js');

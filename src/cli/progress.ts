@@ -24,7 +24,10 @@ export class Progress {
     const left = frac ? formatDuration((elapsed / frac) * (1 - frac)) : null;
     if (this.tty) {
       const width = 24;
-      const bar = frac === null ? '' : `[${'='.repeat(Math.round(frac * width)).padEnd(width)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
+      const bar =
+        frac === null
+          ? ''
+          : `[${'='.repeat(Math.round(frac * width)).padEnd(width)}] ${(frac * 100).toFixed(0).padStart(3)}% `;
       const line = `${bar}${done}${total ? '/' + total : ''}  ${detail}${left ? `  ETA ${left}` : ''}`;
       this.out.write(`\r\x1b[2K${line.slice(0, (this.out.columns || 120) - 1)}`);
       this.drawn = true;

@@ -5,14 +5,25 @@ import { UserError } from './errors.js';
 
 const OPTS: OptSpecs = {
   port: { type: 'int', help: 'port (0: any free port)', default: 7860 },
-  host: { type: 'string', help: 'address to listen on; loopback by default, so only this machine can reach it', default: '127.0.0.1' },
+  host: {
+    type: 'string',
+    help: 'address to listen on; loopback by default, so only this machine can reach it',
+    default: '127.0.0.1',
+  },
   root: { type: 'string', help: 'folder for runs/ and uploads/', default: '.', meta: 'DIR' },
   help: { type: 'bool', help: 'show this help' },
 };
 
 export async function studioCommand(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, OPTS);
-  if (o.help) return void console.log(helpText('loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]', 'Serves a local web page to train, watch and explore all five systems.', OPTS));
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]',
+        'Serves a local web page to train, watch and explore all five systems.',
+        OPTS,
+      ),
+    );
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
   if (!(o.port >= 0 && o.port < 65536)) throw new UserError(`--port must be in 0..65535, got ${o.port}`);
   let studio;
@@ -24,7 +35,8 @@ export async function studioCommand(args: string[]): Promise<void> {
     if (code === 'EADDRNOTAVAIL') throw new UserError(`cannot listen on ${o.host}: no such address here`);
     throw e;
   }
-  if (!['127.0.0.1', '::1', 'localhost'].includes(o.host)) console.error(`loom: warning: listening on ${o.host}; anyone who can reach it can run jobs here`);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(o.host))
+    console.error(`loom: warning: listening on ${o.host}; anyone who can reach it can run jobs here`);
   console.log(`Loom studio at ${studio.url} (runs in ${studio.root}/runs); Ctrl-C stops it`);
   process.on('SIGINT', () => void studio.close().then(() => process.exit(0)));
 }

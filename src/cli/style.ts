@@ -5,7 +5,16 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { readImage, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
-import { FAST_OPTIONS, STYLE_DEFAULTS, checkStyleConfig, loadStyleNet, trainFastStyle, transferStyle, type StyleConfig, type StyleImage } from '../models/style/index.js';
+import {
+  FAST_OPTIONS,
+  STYLE_DEFAULTS,
+  checkStyleConfig,
+  loadStyleNet,
+  trainFastStyle,
+  transferStyle,
+  type StyleConfig,
+  type StyleImage,
+} from '../models/style/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
@@ -16,7 +25,11 @@ import { makeFolder, prepareOutputFile } from '../io/files.js';
 const s = STYLE_DEFAULTS;
 const BACKBONE: OptSpecs = {
   backbone: { type: 'string', help: 'vgg19 (needs imported weights) or inception (built in)', default: 'inception' },
-  weights: { type: 'string', help: 'backbone weights file (imported .safetensors, torchvision .pth, Keras .h5)', meta: 'FILE' },
+  weights: {
+    type: 'string',
+    help: 'backbone weights file (imported .safetensors, torchvision .pth, Keras .h5)',
+    meta: 'FILE',
+  },
 };
 const STYLE: OptSpecs = {
   out: { type: 'string', help: 'output image', default: 'style.png', meta: 'FILE' },
@@ -29,7 +42,7 @@ const STYLE: OptSpecs = {
   'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 3e5)' },
   'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-5)' },
   'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
-  'style-layers': { type: 'string', help: 'comma-separated style layers (default: the seed\'s)' },
+  'style-layers': { type: 'string', help: "comma-separated style layers (default: the seed's)" },
   init: { type: 'string', help: 'start from content, style or noise', default: s.init },
   'preserve-colors': { type: 'bool', help: "keep the content's colours (style in luminance only)" },
   scales: { type: 'int', help: 'solve small first, then upscale and refine, over N scales', default: s.scales },
@@ -47,7 +60,11 @@ const TRAIN: OptSpecs = {
   ...BACKBONE,
   ...COMMON,
 };
-const APPLY: OptSpecs = { out: { type: 'string', help: 'output file (one image) or folder', meta: 'PATH' }, force: { type: 'bool', help: 'overwrite existing outputs' }, ...COMMON };
+const APPLY: OptSpecs = {
+  out: { type: 'string', help: 'output file (one image) or folder', meta: 'PATH' },
+  force: { type: 'bool', help: 'overwrite existing outputs' },
+  ...COMMON,
+};
 
 /** "scream.jpg:0.7" → [file, 0.7]; a Windows-free world, so the last colon splits. */
 function styleSpec(spec: string): [string, number] {
@@ -64,19 +81,43 @@ export async function styleCommand(args: string[]): Promise<void> {
   if (verb === 'apply') return styleApply(rest);
   const { values: o, positionals } = parseOptions(args, STYLE);
   if (o.help || verb === undefined) {
-    return void console.log(helpText('loom style <content> <style>[:weight] [<style>:weight ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH', "Neural style transfer as the seed does it (content, Gram style and total-variation losses, L-BFGS); images may be files or builtin:NAME (builtin:scream is Munch's painting).", STYLE));
+    return void console.log(
+      helpText(
+        'loom style <content> <style>[:weight] [<style>:weight ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH',
+        "Neural style transfer as the seed does it (content, Gram style and total-variation losses, L-BFGS); images may be files or builtin:NAME (builtin:scream is Munch's painting).",
+        STYLE,
+      ),
+    );
   }
   if (positionals.length < 2) throw new UserError('give a content image and at least one style image');
-  if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam') throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
-  if (!['content', 'style', 'noise'].includes(o.init)) throw new UserError(`--init must be content, style or noise, got ${o.init}`);
+  if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam')
+    throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
+  if (!['content', 'style', 'noise'].includes(o.init))
+    throw new UserError(`--init must be content, style or noise, got ${o.init}`);
   if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
   const cfg: StyleConfig = {
-    height: o.height, iterations: o.iterations, maxEvals: o.maxEvals, optimizer: o.optimizer, lr: o.lr,
-    contentWeight: o.contentWeight ?? null, styleWeight: o.styleWeight ?? null, tvWeight: o.tvWeight ?? null,
-    contentLayer: o.contentLayer ?? null, styleLayers: o.styleLayers ? String(o.styleLayers).split(',').map((x) => x.trim()).filter(Boolean) : null,
-    init: o.init, preserveColors: Boolean(o.preserveColors), scales: o.scales, styleScale: o.styleScale, seed: o.seed ?? 0,
+    height: o.height,
+    iterations: o.iterations,
+    maxEvals: o.maxEvals,
+    optimizer: o.optimizer,
+    lr: o.lr,
+    contentWeight: o.contentWeight ?? null,
+    styleWeight: o.styleWeight ?? null,
+    tvWeight: o.tvWeight ?? null,
+    contentLayer: o.contentLayer ?? null,
+    styleLayers: o.styleLayers
+      ? String(o.styleLayers)
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : null,
+    init: o.init,
+    preserveColors: Boolean(o.preserveColors),
+    scales: o.scales,
+    styleScale: o.styleScale,
+    seed: o.seed ?? 0,
   };
   const content = await readImage(resolveImage(positionals[0]));
   const styles: StyleImage[] = [];
@@ -93,8 +134,13 @@ export async function styleCommand(args: string[]): Promise<void> {
   const backbone = backboneFromOptions(o);
   const resolved = checkStyleConfig(cfg, styles, backbone);
   const progress = new Progress();
-  const stop = onInterrupt(() => progress.line('loom: stopping after this iteration; the image so far will be written', process.stderr));
-  if (!o.json) progress.line(`${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}`);
+  const stop = onInterrupt(() =>
+    progress.line('loom: stopping after this iteration; the image so far will be written', process.stderr),
+  );
+  if (!o.json)
+    progress.line(
+      `${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}`,
+    );
   const ext = path.extname(o.out);
   const total = cfg.scales * (cfg.optimizer === 'lbfgs' ? cfg.iterations : cfg.iterations * cfg.maxEvals);
   let done = 0;
@@ -105,9 +151,18 @@ export async function styleCommand(args: string[]): Promise<void> {
       onIteration: async (it, img) => {
         done++;
         if (o.json) console.log(JSON.stringify(it));
-        else progress.update(done, total, `scale ${it.scale + 1}/${cfg.scales} ${it.width}x${it.height}  loss ${it.loss.toExponential(3)} (content ${it.content_loss.toExponential(2)}, style ${it.style_loss.toExponential(2)}, tv ${it.tv_loss.toExponential(2)})  ${it.ms_per_eval.toFixed(0)} ms/eval`);
+        else
+          progress.update(
+            done,
+            total,
+            `scale ${it.scale + 1}/${cfg.scales} ${it.width}x${it.height}  loss ${it.loss.toExponential(3)} (content ${it.content_loss.toExponential(2)}, style ${it.style_loss.toExponential(2)}, tv ${it.tv_loss.toExponential(2)})  ${it.ms_per_eval.toFixed(0)} ms/eval`,
+          );
         if (o.saveEvery > 0 && (it.iteration + 1) % o.saveEvery === 0) {
-          await writeImage(o.out.slice(0, o.out.length - ext.length) + `.s${it.scale + 1}.it${String(it.iteration + 1).padStart(3, '0')}${ext || '.png'}`, img);
+          await writeImage(
+            o.out.slice(0, o.out.length - ext.length) +
+              `.s${it.scale + 1}.it${String(it.iteration + 1).padStart(3, '0')}${ext || '.png'}`,
+            img,
+          );
         }
       },
     });
@@ -124,21 +179,49 @@ export async function styleCommand(args: string[]): Promise<void> {
 
 async function styleTrain(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, TRAIN);
-  if (o.help) return void console.log(helpText('loom style train [--style IMAGE] [--images SRC] [--out DIR] [options]', 'Trains a feed-forward style network for one style; then `loom style apply` stylises photos in one pass.', TRAIN));
-  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the style goes in --style and the photos in --images`);
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom style train [--style IMAGE] [--images SRC] [--out DIR] [options]',
+        'Trains a feed-forward style network for one style; then `loom style apply` stylises photos in one pass.',
+        TRAIN,
+      ),
+    );
+  if (positionals.length)
+    throw new UserError(
+      `unexpected argument '${positionals[0]}'; the style goes in --style and the photos in --images`,
+    );
   if (o.device !== 'cpu') throw new UserError('style training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const backbone = backboneFromOptions(o);
   const progress = new Progress();
-  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
+  const stop = onInterrupt(() =>
+    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
+  );
   try {
-    const r = await trainFastStyle(backbone, configFromCli(FAST_OPTIONS, o), o.out, { resume: o.resume, force: o.force }, {
-      shouldStop: stop,
-      onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, o.steps, `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`)),
-      onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),
-    });
+    const r = await trainFastStyle(
+      backbone,
+      configFromCli(FAST_OPTIONS, o),
+      o.out,
+      { resume: o.resume, force: o.force },
+      {
+        shouldStop: stop,
+        onStep: (l) =>
+          o.json
+            ? console.log(JSON.stringify(l))
+            : progress.update(
+                l.step,
+                o.steps,
+                `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`,
+              ),
+        onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),
+      },
+    );
     progress.clear();
-    if (!o.json) console.log(`done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; stylise photos with: loom style apply ${o.out} <image...> --out <file or folder>`);
+    if (!o.json)
+      console.log(
+        `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; stylise photos with: loom style apply ${o.out} <image...> --out <file or folder>`,
+      );
   } finally {
     backbone.net.dispose();
   }
@@ -146,7 +229,14 @@ async function styleTrain(args: string[]): Promise<void> {
 
 async function styleApply(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, APPLY);
-  if (o.help) return void console.log(helpText('loom style apply <run or checkpoint> <image...> --out PATH', 'Stylises photos with a trained style network, one forward pass each.', APPLY));
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom style apply <run or checkpoint> <image...> --out PATH',
+        'Stylises photos with a trained style network, one forward pass each.',
+        APPLY,
+      ),
+    );
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
   if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
   applyCommon(o);

@@ -9,7 +9,12 @@ import { applyCommon, onInterrupt } from './common.js';
 
 const TRAIN_OPTS: OptSpecs = {
   ...cliSpecs(TEXT_OPTIONS),
-  out: { type: 'string', help: 'run folder (config.json, metrics.jsonl, samples/, checkpoints)', default: 'runs/text', meta: 'DIR' },
+  out: {
+    type: 'string',
+    help: 'run folder (config.json, metrics.jsonl, samples/, checkpoints)',
+    default: 'runs/text',
+    meta: 'DIR',
+  },
   resume: { type: 'bool', help: 'continue the run in --out exactly where its checkpoint left it' },
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
@@ -30,7 +35,9 @@ export async function textCommand(args: string[]): Promise<void> {
   if (verb === 'train') return textTrain(rest);
   if (verb === 'generate') return textGenerate(rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
-    console.log('usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM on a text\n  generate   sample text from a trained model');
+    console.log(
+      'usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM on a text\n  generate   sample text from a trained model',
+    );
     return;
   }
   throw new UserError(`unknown text command '${verb}'; use train or generate`);
@@ -39,7 +46,13 @@ export async function textCommand(args: string[]): Promise<void> {
 async function textTrain(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, TRAIN_OPTS);
   if (o.help) {
-    console.log(helpText('loom text train [options]', 'Trains a character-level LSTM language model (the seed\'s LSTM(128) by default).', TRAIN_OPTS));
+    console.log(
+      helpText(
+        'loom text train [options]',
+        "Trains a character-level LSTM language model (the seed's LSTM(128) by default).",
+        TRAIN_OPTS,
+      ),
+    );
     return;
   }
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the corpus goes in --corpus`);
@@ -48,44 +61,83 @@ async function textTrain(args: string[]): Promise<void> {
   const cfg = configFromCli(TEXT_OPTIONS, o);
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
   const progress = new Progress();
-  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved (Ctrl-C again to quit now)', process.stderr));
+  const stop = onInterrupt(() =>
+    progress.line(
+      'loom: stopping after this step; a checkpoint will be saved (Ctrl-C again to quit now)',
+      process.stderr,
+    ),
+  );
   let total: number | null = cfg.steps;
-  const result = trainText(cfg, o.out, { resume: o.resume, force: o.force }, {
-    shouldStop: stop,
-    onStep: (l) => {
-      if (o.json) return console.log(JSON.stringify(l));
-      progress.update(
-        l.step,
-        total,
-        `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s`,
-      );
+  const result = trainText(
+    cfg,
+    o.out,
+    { resume: o.resume, force: o.force },
+    {
+      shouldStop: stop,
+      onStep: (l) => {
+        if (o.json) return console.log(JSON.stringify(l));
+        progress.update(
+          l.step,
+          total,
+          `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s`,
+        );
+      },
+      onEval: (e) => {
+        if (o.json) return console.log(JSON.stringify(e));
+        progress.line(`step ${e.step}: held-out ${e.val_bpc === null ? 'n/a' : e.val_bpc.toFixed(3) + ' bpc'}`);
+      },
+      onEpoch: (e) => {
+        if (o.json) {
+          return console.log(
+            JSON.stringify({
+              epoch: e.epoch,
+              step: e.step,
+              train_bpc: e.train_bpc,
+              val_bpc: e.val_bpc,
+              val_chars: e.val_chars,
+              val_total: e.val_total,
+              best: e.best,
+              samples: e.samples,
+            }),
+          );
+        }
+        const sampled =
+          e.val_chars < e.val_total
+            ? ` on the first ${e.val_chars.toLocaleString('en')} of ${e.val_total.toLocaleString('en')} characters`
+            : '';
+        const val =
+          e.val_bpc === null
+            ? 'no held-out text'
+            : `held-out ${e.val_bpc.toFixed(3)} bpc${sampled}${e.best ? ' (best so far)' : ''}`;
+        progress.line(
+          `epoch ${Number(e.epoch.toFixed(3))} (step ${e.step}): train ${e.train_bpc.toFixed(3)} bpc, ${val}`,
+        );
+        for (const s of e.samples) progress.line(`--- temperature ${s.temperature} ---\n${s.prime}${s.text}\n`);
+      },
     },
-    onEval: (e) => {
-      if (o.json) return console.log(JSON.stringify(e));
-      progress.line(`step ${e.step}: held-out ${e.val_bpc === null ? 'n/a' : e.val_bpc.toFixed(3) + ' bpc'}`);
-    },
-    onEpoch: (e) => {
-      if (o.json) {
-        return console.log(JSON.stringify({ epoch: e.epoch, step: e.step, train_bpc: e.train_bpc, val_bpc: e.val_bpc, val_chars: e.val_chars, val_total: e.val_total, best: e.best, samples: e.samples }));
-      }
-      const sampled = e.val_chars < e.val_total ? ` on the first ${e.val_chars.toLocaleString('en')} of ${e.val_total.toLocaleString('en')} characters` : '';
-      const val = e.val_bpc === null ? 'no held-out text' : `held-out ${e.val_bpc.toFixed(3)} bpc${sampled}${e.best ? ' (best so far)' : ''}`;
-      progress.line(`epoch ${Number(e.epoch.toFixed(3))} (step ${e.step}): train ${e.train_bpc.toFixed(3)} bpc, ${val}`);
-      for (const s of e.samples) progress.line(`--- temperature ${s.temperature} ---\n${s.prime}${s.text}\n`);
-    },
-  });
+  );
   progress.clear();
   total = null;
   if (!o.json) {
-    console.log(`${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps; checkpoint in ${o.out}/checkpoint.safetensors` +
-      (result.bestValBpc !== null ? `, best held-out ${result.bestValBpc.toFixed(3)} bpc in ${o.out}/best.safetensors` : ''));
+    console.log(
+      `${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps; checkpoint in ${o.out}/checkpoint.safetensors` +
+        (result.bestValBpc !== null
+          ? `, best held-out ${result.bestValBpc.toFixed(3)} bpc in ${o.out}/best.safetensors`
+          : ''),
+    );
   }
 }
 
 async function textGenerate(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, GEN_OPTS);
   if (o.help) {
-    console.log(helpText('loom text generate <run folder | checkpoint> [options]', 'Samples text from a trained char model, carrying the LSTM state from character to character.', GEN_OPTS));
+    console.log(
+      helpText(
+        'loom text generate <run folder | checkpoint> [options]',
+        'Samples text from a trained char model, carrying the LSTM state from character to character.',
+        GEN_OPTS,
+      ),
+    );
     return;
   }
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to generate from');
@@ -102,7 +154,15 @@ async function textGenerate(args: string[]): Promise<void> {
       const texts = generate(
         model,
         vocab,
-        { length: o.length, prime, temperature, topK: o.topK, topP: o.topP, count: o.count, onChars: stream ? (c) => process.stdout.write(c[0]) : undefined },
+        {
+          length: o.length,
+          prime,
+          temperature,
+          topK: o.topK,
+          topP: o.topP,
+          count: o.count,
+          onChars: stream ? (c) => process.stdout.write(c[0]) : undefined,
+        },
         rng,
       );
       const cps = (o.length * o.count * 1000) / (performance.now() - t0);

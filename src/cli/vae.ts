@@ -5,8 +5,21 @@ import * as T from '../torch/index.js';
 import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
 import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
 import {
-  VAE_OPTIONS, applyConcept, conceptVector, encodeMeans, importanceWeightedNll, latentGrid, loadVae, loadVaeData,
-  resolveImage, sampleGrid, scatterPlot, testElbo, trainVae, walk, type VAE,
+  VAE_OPTIONS,
+  applyConcept,
+  conceptVector,
+  encodeMeans,
+  importanceWeightedNll,
+  latentGrid,
+  loadVae,
+  loadVaeData,
+  resolveImage,
+  sampleGrid,
+  scatterPlot,
+  testElbo,
+  trainVae,
+  walk,
+  type VAE,
 } from '../models/vae/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -23,10 +36,27 @@ const TRAIN: OptSpecs = {
   ...COMMON,
 };
 
-const OUT = { out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' }, force: { type: 'bool', help: 'overwrite --out if it exists' } } satisfies OptSpecs;
-const GRID: OptSpecs = { size: { type: 'int', help: 'points per side', default: 15 }, dims: { type: 'numbers', help: 'the two latent dimensions to span', default: [0, 1] }, ...OUT, ...COMMON };
-const SAMPLE: OptSpecs = { count: { type: 'int', help: 'images drawn from the prior', default: 64 }, ...OUT, ...COMMON };
-const INTERP: OptSpecs = { steps: { type: 'int', help: 'images along the walk', default: 10 }, slerp: { type: 'bool', help: 'spherical instead of linear interpolation' }, ...OUT, ...COMMON };
+const OUT = {
+  out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' },
+  force: { type: 'bool', help: 'overwrite --out if it exists' },
+} satisfies OptSpecs;
+const GRID: OptSpecs = {
+  size: { type: 'int', help: 'points per side', default: 15 },
+  dims: { type: 'numbers', help: 'the two latent dimensions to span', default: [0, 1] },
+  ...OUT,
+  ...COMMON,
+};
+const SAMPLE: OptSpecs = {
+  count: { type: 'int', help: 'images drawn from the prior', default: 64 },
+  ...OUT,
+  ...COMMON,
+};
+const INTERP: OptSpecs = {
+  steps: { type: 'int', help: 'images along the walk', default: 10 },
+  slerp: { type: 'bool', help: 'spherical instead of linear interpolation' },
+  ...OUT,
+  ...COMMON,
+};
 const CONCEPT: OptSpecs = {
   from: { type: 'string', help: 'a test-set label, or a folder of images', meta: 'SET' },
   to: { type: 'string', help: 'a test-set label, or a folder of images', meta: 'SET' },
@@ -35,8 +65,16 @@ const CONCEPT: OptSpecs = {
   ...OUT,
   ...COMMON,
 };
-const SCATTER: OptSpecs = { dims: { type: 'numbers', help: 'the two latent dimensions to plot', default: [0, 1] }, ...OUT, ...COMMON };
-const EVAL: OptSpecs = { 'iw-samples': { type: 'int', help: 'importance samples per image', default: 100 }, limit: { type: 'int', help: 'score only the first N test images' }, ...COMMON };
+const SCATTER: OptSpecs = {
+  dims: { type: 'numbers', help: 'the two latent dimensions to plot', default: [0, 1] },
+  ...OUT,
+  ...COMMON,
+};
+const EVAL: OptSpecs = {
+  'iw-samples': { type: 'int', help: 'importance samples per image', default: 100 },
+  limit: { type: 'int', help: 'score only the first N test images' },
+  ...COMMON,
+};
 
 const VERBS = `usage: loom vae <verb> [options]
 
@@ -51,48 +89,73 @@ const VERBS = `usage: loom vae <verb> [options]
 export async function vaeCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   switch (verb) {
-    case 'train': return vaeTrain(rest);
-    case 'grid': return withModel(rest, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
-      const dims = o.dims as number[];
-      if (dims.length !== 2) throw new UserError('--dims takes two latent dimensions, e.g. 0,1');
-      await write(o.out, latentGrid(m.model, o.size, [dims[0], dims[1]]));
-    });
-    case 'sample': return withModel(rest, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
-      if (o.seed !== undefined) T.manualSeed(o.seed);
-      await write(o.out, sampleGrid(m.model, o.count));
-    });
-    case 'interpolate': return withModel(rest, INTERP, 'loom vae interpolate <run> <image A | index A> <image B | index B> --out walk.png|walk.gif', async (o, m, pos) => {
-      if (pos.length !== 2) throw new UserError('give two images (files or test-set indices) to walk between');
-      const test = await testSet(m);
-      const [a, b] = [await resolveImage(m.model, pos[0], test), await resolveImage(m.model, pos[1], test)];
-      const frames = walk(m.model, a, b, o.steps, Boolean(o.slerp));
-      if (/\.(gif|webp)$/i.test(o.out)) {
-        const list = T.tidy(() => frames.split(1, 0));
-        await writeAnimation(o.out, [...list, ...list.slice(1, -1).reverse()], { delayMs: 120 });
-      } else await write(o.out, imageGrid(frames, { cols: o.steps }));
-    });
-    case 'concept': return withModel(rest, CONCEPT, 'loom vae concept <run> --from <label|folder> --to <label|folder> --apply <image> --out concept.png', async (o, m) => {
-      if (!o.from || !o.to || !o.apply) throw new UserError('concept needs --from, --to and --apply');
-      const test = await testSet(m);
-      const from = await imageSet(m.model, o.from, test, m.classes);
-      const to = await imageSet(m.model, o.to, test, m.classes);
-      const vec = conceptVector(m.model, from, to);
-      const img = await resolveImage(m.model, o.apply, test);
-      const strip = applyConcept(m.model, img, vec, o.strengths);
-      await write(o.out, imageGrid(T.cat([img, strip], 0), { cols: strip.size(0) + 1 }));
-    });
-    case 'scatter': return withModel(rest, SCATTER, 'loom vae scatter <run> --out scatter.png', async (o, m) => {
-      const test = await testSet(m);
-      if (!test) throw new UserError("the run's test set is not available to plot");
-      const d = m.model.config.latent;
-      const dims = o.dims as number[];
-      if (dims.length !== 2 || dims.some((k) => !(k >= 0 && k < d))) throw new UserError(`--dims takes two latent dimensions below ${d}`);
-      const means = encodeInBatches(m.model, test.images);
-      const pts = T.tidy(() => T.stack([means.select(1, dims[0]), means.select(1, dims[1])], 1).contiguous().data() as Float32Array);
-      await write(o.out, scatterPlot(pts, test.labels.toFlatArray()));
-    });
-    case 'eval': return vaeEval(rest);
-    case undefined: case '--help': case '-h':
+    case 'train':
+      return vaeTrain(rest);
+    case 'grid':
+      return withModel(rest, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
+        const dims = o.dims as number[];
+        if (dims.length !== 2) throw new UserError('--dims takes two latent dimensions, e.g. 0,1');
+        await write(o.out, latentGrid(m.model, o.size, [dims[0], dims[1]]));
+      });
+    case 'sample':
+      return withModel(rest, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
+        if (o.seed !== undefined) T.manualSeed(o.seed);
+        await write(o.out, sampleGrid(m.model, o.count));
+      });
+    case 'interpolate':
+      return withModel(
+        rest,
+        INTERP,
+        'loom vae interpolate <run> <image A | index A> <image B | index B> --out walk.png|walk.gif',
+        async (o, m, pos) => {
+          if (pos.length !== 2) throw new UserError('give two images (files or test-set indices) to walk between');
+          const test = await testSet(m);
+          const [a, b] = [await resolveImage(m.model, pos[0], test), await resolveImage(m.model, pos[1], test)];
+          const frames = walk(m.model, a, b, o.steps, Boolean(o.slerp));
+          if (/\.(gif|webp)$/i.test(o.out)) {
+            const list = T.tidy(() => frames.split(1, 0));
+            await writeAnimation(o.out, [...list, ...list.slice(1, -1).reverse()], { delayMs: 120 });
+          } else await write(o.out, imageGrid(frames, { cols: o.steps }));
+        },
+      );
+    case 'concept':
+      return withModel(
+        rest,
+        CONCEPT,
+        'loom vae concept <run> --from <label|folder> --to <label|folder> --apply <image> --out concept.png',
+        async (o, m) => {
+          if (!o.from || !o.to || !o.apply) throw new UserError('concept needs --from, --to and --apply');
+          const test = await testSet(m);
+          const from = await imageSet(m.model, o.from, test, m.classes);
+          const to = await imageSet(m.model, o.to, test, m.classes);
+          const vec = conceptVector(m.model, from, to);
+          const img = await resolveImage(m.model, o.apply, test);
+          const strip = applyConcept(m.model, img, vec, o.strengths);
+          await write(o.out, imageGrid(T.cat([img, strip], 0), { cols: strip.size(0) + 1 }));
+        },
+      );
+    case 'scatter':
+      return withModel(rest, SCATTER, 'loom vae scatter <run> --out scatter.png', async (o, m) => {
+        const test = await testSet(m);
+        if (!test) throw new UserError("the run's test set is not available to plot");
+        const d = m.model.config.latent;
+        const dims = o.dims as number[];
+        if (dims.length !== 2 || dims.some((k) => !(k >= 0 && k < d)))
+          throw new UserError(`--dims takes two latent dimensions below ${d}`);
+        const means = encodeInBatches(m.model, test.images);
+        const pts = T.tidy(
+          () =>
+            T.stack([means.select(1, dims[0]), means.select(1, dims[1])], 1)
+              .contiguous()
+              .data() as Float32Array,
+        );
+        await write(o.out, scatterPlot(pts, test.labels.toFlatArray()));
+      });
+    case 'eval':
+      return vaeEval(rest);
+    case undefined:
+    case '--help':
+    case '-h':
       console.log(VERBS);
       return;
     default:
@@ -102,14 +165,20 @@ export async function vaeCommand(args: string[]): Promise<void> {
 
 async function write(file: string | undefined, img: T.Tensor): Promise<void> {
   if (!file) throw new UserError('--out FILE is required');
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`--out ${file} is a folder; give an image file name`);
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new UserError(`--out ${file} is a folder; give an image file name`);
   await writeImage(file, img);
   console.log(`wrote ${file} (${img.size(3)}x${img.size(2)})`);
 }
 
 type Loaded = ReturnType<typeof loadVae>;
 
-async function withModel(args: string[], specs: OptSpecs, usage: string, fn: (o: any, m: Loaded, pos: string[]) => Promise<void>): Promise<void> {
+async function withModel(
+  args: string[],
+  specs: OptSpecs,
+  usage: string,
+  fn: (o: any, m: Loaded, pos: string[]) => Promise<void>,
+): Promise<void> {
   const { values: o, positionals } = parseOptions(args, specs);
   if (o.help) return void console.log(helpText(usage, 'Uses a VAE trained by `loom vae train`.', specs));
   if (positionals.length < 1) throw new UserError('give the run folder or checkpoint of a trained VAE');
@@ -141,19 +210,24 @@ async function testSet(m: Loaded): Promise<ImageDataset | null> {
 
 function encodeInBatches(model: VAE, images: T.Tensor): T.Tensor {
   const parts: T.Tensor[] = [];
-  for (let i = 0; i < images.size(0); i += 500) parts.push(encodeMeans(model, images.narrow(0, i, Math.min(500, images.size(0) - i))));
+  for (let i = 0; i < images.size(0); i += 500)
+    parts.push(encodeMeans(model, images.narrow(0, i, Math.min(500, images.size(0) - i))));
   return T.cat(parts, 0);
 }
 
 /** A set of images: a folder, or the test images with a given label (name or number). */
 async function imageSet(model: VAE, spec: string, test: ImageDataset | null, classes: string[]): Promise<T.Tensor> {
   if (existsSync(spec) && statSync(spec).isDirectory()) {
-    const ds = await loadImageFolder(spec, { size: [model.config.height, model.config.width], channels: model.config.channels as 1 | 3 });
+    const ds = await loadImageFolder(spec, {
+      size: [model.config.height, model.config.width],
+      channels: model.config.channels as 1 | 3,
+    });
     return ds.images;
   }
   if (!test) throw new UserError(`'${spec}' is not a folder, and the run's test set is not available for labels`);
   const label = classes.indexOf(spec) >= 0 ? classes.indexOf(spec) : Number(spec);
-  if (!Number.isInteger(label)) throw new UserError(`'${spec}' is neither a folder nor a label (${classes.join(', ')})`);
+  if (!Number.isInteger(label))
+    throw new UserError(`'${spec}' is neither a folder nor a label (${classes.join(', ')})`);
   const idx = test.labels.eq(label).nonzero().reshape([-1]);
   if (idx.size(0) === 0) throw new UserError(`no test images have label ${spec}`);
   return test.images.indexSelect(0, idx);
@@ -161,23 +235,49 @@ async function imageSet(model: VAE, spec: string, test: ImageDataset | null, cla
 
 async function vaeTrain(args: string[]): Promise<void> {
   const { values: o, positionals } = parseOptions(args, TRAIN);
-  if (o.help) return void console.log(helpText('loom vae train [options]', "Trains the seed's convolutional VAE; writes pictures and a checkpoint after every epoch.", TRAIN));
+  if (o.help)
+    return void console.log(
+      helpText(
+        'loom vae train [options]',
+        "Trains the seed's convolutional VAE; writes pictures and a checkpoint after every epoch.",
+        TRAIN,
+      ),
+    );
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
   if (o.device !== 'cpu') throw new UserError('vae training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(VAE_OPTIONS, o);
   const progress = new Progress();
-  const stop = onInterrupt(() => progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr));
-  const r = await trainVae(cfg, o.out, { resume: o.resume, force: o.force }, {
-    shouldStop: stop,
-    onStep: (l) => (o.json ? console.log(JSON.stringify(l)) : progress.update(l.step, null, `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s`)),
-    onEpoch: (e) =>
-      o.json
-        ? console.log(JSON.stringify(e))
-        : progress.line(`epoch ${Number(e.epoch.toFixed(3))}: test -ELBO ${e.test_elbo_nats.toFixed(2)} nats (reconstruction ${e.test_rec_nats.toFixed(2)}, KL ${e.test_kl_nats.toFixed(2)}); pictures in ${path.join(o.out, 'samples')}`),
-  });
+  const stop = onInterrupt(() =>
+    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
+  );
+  const r = await trainVae(
+    cfg,
+    o.out,
+    { resume: o.resume, force: o.force },
+    {
+      shouldStop: stop,
+      onStep: (l) =>
+        o.json
+          ? console.log(JSON.stringify(l))
+          : progress.update(
+              l.step,
+              null,
+              `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s`,
+            ),
+      onEpoch: (e) =>
+        o.json
+          ? console.log(JSON.stringify(e))
+          : progress.line(
+              `epoch ${Number(e.epoch.toFixed(3))}: test -ELBO ${e.test_elbo_nats.toFixed(2)} nats (reconstruction ${e.test_rec_nats.toFixed(2)}, KL ${e.test_kl_nats.toFixed(2)}); pictures in ${path.join(o.out, 'samples')}`,
+            ),
+    },
+  );
   progress.clear();
-  if (!o.json) console.log(`done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; test -ELBO ${r.test.elbo.toFixed(2)} nats; checkpoint in ${o.out}/checkpoint.safetensors`);
+  if (!o.json)
+    console.log(
+      `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; test -ELBO ${r.test.elbo.toFixed(2)} nats; checkpoint in ${o.out}/checkpoint.safetensors`,
+    );
 }
 
 async function vaeEval(args: string[]): Promise<void> {
@@ -189,7 +289,20 @@ async function vaeEval(args: string[]): Promise<void> {
     T.manualSeed(o.seed ?? 0);
     const elbo = testElbo(m.model, x);
     const iw = importanceWeightedNll(m.model, x, o.iwSamples);
-    if (o.json) console.log(JSON.stringify({ test_elbo_nats: elbo.elbo, test_rec_nats: elbo.rec, test_kl_nats: elbo.kl, test_iw_nll_nats: iw, images: n, iw_samples: o.iwSamples }));
-    else console.log(`test -ELBO ${elbo.elbo.toFixed(2)} nats (reconstruction ${elbo.rec.toFixed(2)}, KL ${elbo.kl.toFixed(2)}); importance-weighted NLL (k=${o.iwSamples}) ${iw.toFixed(2)} nats; ${n} images`);
+    if (o.json)
+      console.log(
+        JSON.stringify({
+          test_elbo_nats: elbo.elbo,
+          test_rec_nats: elbo.rec,
+          test_kl_nats: elbo.kl,
+          test_iw_nll_nats: iw,
+          images: n,
+          iw_samples: o.iwSamples,
+        }),
+      );
+    else
+      console.log(
+        `test -ELBO ${elbo.elbo.toFixed(2)} nats (reconstruction ${elbo.rec.toFixed(2)}, KL ${elbo.kl.toFixed(2)}); importance-weighted NLL (k=${o.iwSamples}) ${iw.toFixed(2)} nats; ${n} images`,
+      );
   });
 }

@@ -3,27 +3,42 @@ import { cacheFolder, importWeights, listWeights } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
-const IMPORT: OptSpecs = { as: { type: 'string', help: 'inception or vgg19 (default: guessed from the file)' }, help: COMMON.help };
+const IMPORT: OptSpecs = {
+  as: { type: 'string', help: 'inception or vgg19 (default: guessed from the file)' },
+  help: COMMON.help,
+};
 
 export async function weightsCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   if (verb === 'list') {
     const all = listWeights();
-    if (!all.length) console.log(`no imported weights in ${cacheFolder()} (the built-in InceptionV3 is imported on first use)`);
-    for (const w of all) console.log(`${w.info.arch.padEnd(10)} ${w.info.source.padEnd(40)} ${(w.bytes / 1e6).toFixed(1)} MB  ${w.file}`);
+    if (!all.length)
+      console.log(`no imported weights in ${cacheFolder()} (the built-in InceptionV3 is imported on first use)`);
+    for (const w of all)
+      console.log(`${w.info.arch.padEnd(10)} ${w.info.source.padEnd(40)} ${(w.bytes / 1e6).toFixed(1)} MB  ${w.file}`);
     return;
   }
   if (verb === 'import') {
     const { values: o, positionals } = parseOptions(rest, IMPORT);
-    if (o.help) return void console.log(helpText('loom weights import <file|folder|nsfwjs> [--as inception|vgg19]', 'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).', IMPORT));
+    if (o.help)
+      return void console.log(
+        helpText(
+          'loom weights import <file|folder|nsfwjs> [--as inception|vgg19]',
+          'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).',
+          IMPORT,
+        ),
+      );
     if (positionals.length !== 1) throw new UserError('give one weights file, a TF.js model folder, or nsfwjs');
-    if (o.as !== undefined && o.as !== 'inception' && o.as !== 'vgg19') throw new UserError(`--as must be inception or vgg19, got ${o.as}`);
+    if (o.as !== undefined && o.as !== 'inception' && o.as !== 'vgg19')
+      throw new UserError(`--as must be inception or vgg19, got ${o.as}`);
     const file = importWeights(positionals[0], { as: o.as });
     console.log(`imported ${positionals[0]} into ${file}`);
     return;
   }
   if (verb === undefined || verb === '--help' || verb === '-h') {
-    console.log('usage: loom weights <import|list>\n\n  import <file|folder|nsfwjs> [--as inception|vgg19]   convert pretrained weights into the cache\n  list                                                  imported weights');
+    console.log(
+      'usage: loom weights <import|list>\n\n  import <file|folder|nsfwjs> [--as inception|vgg19]   convert pretrained weights into the cache\n  list                                                  imported weights',
+    );
     return;
   }
   throw new UserError(`unknown weights command '${verb}'; use import or list`);

@@ -10,8 +10,14 @@ export const BUILTIN_IMAGES = ['dog', 'eagle', 'giraffe', 'horses', 'kite', 'per
 export function resolveImage(spec: string): string {
   if (!spec.startsWith('builtin:')) return spec;
   const name = spec.slice('builtin:'.length);
-  if (!BUILTIN_IMAGES.includes(name)) throw new Error(`no built-in image "${name}"; built-in images: ${BUILTIN_IMAGES.map((n) => `builtin:${n}`).join(', ')}`);
+  if (!BUILTIN_IMAGES.includes(name))
+    throw new Error(
+      `no built-in image "${name}"; built-in images: ${BUILTIN_IMAGES.map((n) => `builtin:${n}`).join(', ')}`,
+    );
   const file = path.join(DARKNET, `${name}.jpg`);
-  if (!existsSync(file)) throw new Error(`built-in images come from Debian's darknet package, which is not installed (run bash scripts/setup.sh)`);
+  if (!existsSync(file))
+    throw new Error(
+      `built-in images come from Debian's darknet package, which is not installed (run bash scripts/setup.sh)`,
+    );
   return file;
 }

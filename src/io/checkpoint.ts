@@ -32,7 +32,8 @@ export function saveCheckpoint(
 ): void {
   tidy(() => {
     const tensors = new Map<string, Tensor>();
-    for (const [m, mod] of Object.entries(parts.modules)) for (const [k, t] of mod.stateDict()) tensors.set(`module.${m}.${k}`, t);
+    for (const [m, mod] of Object.entries(parts.modules))
+      for (const [k, t] of mod.stateDict()) tensors.set(`module.${m}.${k}`, t);
     const hyper: Record<string, unknown> = {};
     for (const [o, opt] of Object.entries(parts.optimizers ?? {})) {
       const sd = opt.stateDict();
@@ -61,13 +62,18 @@ export function loadCheckpoint<C extends object = Record<string, unknown>>(path:
     buf = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read checkpoint ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`);
+    throw new Error(
+      `cannot read checkpoint ${path}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (e as Error).message}`,
+      { cause: e },
+    );
   }
   let st;
   try {
     st = decodeSafetensors(buf, path);
   } catch (e) {
-    throw new Error(`${path} is not a readable Loom checkpoint (${(e as Error).message.replace(/^.*?: /, '')})`);
+    throw new Error(`${path} is not a readable Loom checkpoint (${(e as Error).message.replace(/^.*?: /, '')})`, {
+      cause: e,
+    });
   }
   const m = st.metadata;
   if (m.format !== FORMAT) {
@@ -79,10 +85,12 @@ export function loadCheckpoint<C extends object = Record<string, unknown>>(path:
   for (const [k, t] of tensors) {
     if (k === 'rng' || !isFloating(t.dtype)) continue;
     // x - x is NaN exactly where x is not finite (a plain sum could overflow instead).
-    const finite = Number.isFinite(tidy(() => {
-      const x = t.float();
-      return x.sub(x).sum().item();
-    }));
+    const finite = Number.isFinite(
+      tidy(() => {
+        const x = t.float();
+        return x.sub(x).sum().item();
+      }),
+    );
     if (!finite) {
       for (const x of tensors.values()) x.dispose();
       throw new Error(`${path} is damaged: ${k} holds values that are not finite numbers`);
@@ -107,7 +115,9 @@ export function loadCheckpoint<C extends object = Record<string, unknown>>(path:
 export function restoreCheckpoint(ck: Checkpoint<object>, parts: CheckpointParts, opts: { rng?: boolean } = {}): void {
   for (const [m, mod] of Object.entries(parts.modules)) {
     const prefix = `module.${m}.`;
-    const sd = new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
+    const sd = new Map(
+      [...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]),
+    );
     if (sd.size === 0) throw new Error(`the checkpoint has no state for '${m}'`);
     mod.loadStateDict(sd);
   }
@@ -117,7 +127,9 @@ export function restoreCheckpoint(ck: Checkpoint<object>, parts: CheckpointParts
     if (!hyper) throw new Error(`the checkpoint has no optimizer state for '${o}'`);
     const state: OptimizerState = {
       hyper,
-      tensors: new Map([...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t])),
+      tensors: new Map(
+        [...ck.tensors].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]),
+      ),
     };
     opt.loadStateDict(state);
   }

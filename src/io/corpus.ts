@@ -27,7 +27,7 @@ export function decodeText(bytes: Buffer, what: string): string {
   } catch {
     let ok = 0;
     // Find the first offending byte, to say where.
-    for (let lo = 0, hi = bytes.length; lo < hi; ) {
+    for (let lo = 0, hi = bytes.length; lo < hi;) {
       const mid = (lo + hi + 1) >> 1;
       try {
         new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, mid));
@@ -45,7 +45,8 @@ export function decodeText(bytes: Buffer, what: string): string {
     const c = text.charCodeAt(i);
     if (c < 32 && c !== 9 && c !== 10 && c !== 13 && c !== 12) control++;
   }
-  if (control > Math.min(text.length, 100000) * 0.01) throw new Error(`${what} looks binary, not text (many control characters)`);
+  if (control > Math.min(text.length, 100000) * 0.01)
+    throw new Error(`${what} looks binary, not text (many control characters)`);
   if (text.trim().length === 0) throw new Error(`${what} holds only whitespace`);
   return text;
 }
@@ -63,7 +64,8 @@ function readFolder(dir: string, what: string, only?: RegExp): string {
 /** Reads a corpus: a file path, a folder (its files in name order), or builtin:sotu. */
 export function loadCorpus(spec: string): { text: string; source: string } {
   if (spec.startsWith('builtin:')) {
-    if (spec !== 'builtin:sotu') throw new Error(`unknown built-in corpus '${spec}'; there is ${BUILTIN_CORPORA.join(', ')}`);
+    if (spec !== 'builtin:sotu')
+      throw new Error(`unknown built-in corpus '${spec}'; there is ${BUILTIN_CORPORA.join(', ')}`);
     return { text: readFolder(sotuFolder(), spec, /\.txt$/), source: spec };
   }
   let st;

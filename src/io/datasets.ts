@@ -27,7 +27,14 @@ function dataset(images: Tensor, labels: Tensor, classes: string[], source: stri
 
 /** Items [start, start + len) as a dataset of their own (the original stays the caller's). */
 export function sliceDataset(ds: ImageDataset, start: number, len: number): ImageDataset {
-  return tidy(() => dataset(ds.images.narrow(0, start, len).contiguous(), ds.labels.narrow(0, start, len).contiguous(), ds.classes, ds.source));
+  return tidy(() =>
+    dataset(
+      ds.images.narrow(0, start, len).contiguous(),
+      ds.labels.narrow(0, start, len).contiguous(),
+      ds.classes,
+      ds.source,
+    ),
+  );
 }
 
 function readBytes(file: string): Buffer {
@@ -54,14 +61,17 @@ export function readIdx(file: string): { shape: number[]; data: Uint8Array } {
 /** Images idx3 [N, H, W] plus labels idx1 [N]. */
 export function loadIdxPair(imagesFile: string, labelsFile: string | null, source = imagesFile): ImageDataset {
   const im = readIdx(imagesFile);
-  if (im.shape.length !== 3) throw new Error(`${imagesFile} holds ${im.shape.length}-d data; images need 3 dimensions [N, H, W]`);
+  if (im.shape.length !== 3)
+    throw new Error(`${imagesFile} holds ${im.shape.length}-d data; images need 3 dimensions [N, H, W]`);
   const lb = labelsFile ? readIdx(labelsFile) : null;
   if (lb && (lb.shape.length !== 1 || lb.shape[0] !== im.shape[0])) {
     throw new Error(`${labelsFile} has ${lb.shape[0]} labels for ${im.shape[0]} images`);
   }
   const [n, h, w] = im.shape;
   return tidy(() => {
-    const images = T.tensor(im.data, { shape: [n, 1, h, w] }).float().div(255);
+    const images = T.tensor(im.data, { shape: [n, 1, h, w] })
+      .float()
+      .div(255);
     const labels = lb ? T.tensor(lb.data).long() : T.zeros([n], { dtype: 'int64' });
     const classes = lb ? Array.from({ length: Math.max(...lb.data) + 1 }, (_, i) => String(i)) : ['all'];
     return dataset(images, labels, classes, source);
@@ -76,14 +86,21 @@ function classFilter(labels: Uint8Array | number[], only: number[] | undefined):
   return keepIdx;
 }
 
-function cifarTensor(pixels: Uint8Array, labels: Uint8Array | number[], only: number[] | undefined, source: string): ImageDataset {
+function cifarTensor(
+  pixels: Uint8Array,
+  labels: Uint8Array | number[],
+  only: number[] | undefined,
+  source: string,
+): ImageDataset {
   const idx = classFilter(labels, only);
   if (idx.length === 0) throw new Error(`${source} has no images of the chosen classes`);
   const out = new Uint8Array(idx.length * 3072);
   idx.forEach((i, k) => out.set(pixels.subarray(i * 3072, (i + 1) * 3072), k * 3072));
   return tidy(() =>
     dataset(
-      T.tensor(out, { shape: [idx.length, 3, 32, 32] }).float().div(255),
+      T.tensor(out, { shape: [idx.length, 3, 32, 32] })
+        .float()
+        .div(255),
       T.tensor(Int32Array.from(idx, (i) => labels[i])).long(),
       CIFAR_CLASSES,
       source,
@@ -95,7 +112,8 @@ function cifarTensor(pixels: Uint8Array, labels: Uint8Array | number[], only: nu
 export function loadCifarBinary(files: string[], only?: number[]): ImageDataset {
   const parts = files.map((f) => {
     const b = readBytes(f);
-    if (b.length === 0 || b.length % 3073 !== 0) throw new Error(`${f} is not a CIFAR-10 binary batch (its size is not a multiple of 3073 bytes)`);
+    if (b.length === 0 || b.length % 3073 !== 0)
+      throw new Error(`${f} is not a CIFAR-10 binary batch (its size is not a multiple of 3073 bytes)`);
     return b;
   });
   const n = parts.reduce((s, b) => s + b.length / 3073, 0);
@@ -108,7 +126,8 @@ export function loadCifarBinary(files: string[], only?: number[]): ImageDataset 
       pixels.set(b.subarray(r + 1, r + 3073), k * 3072);
     }
   }
-  if (labels.some((l) => l > 9)) throw new Error(`${files.join(', ')}: labels above 9; this is not CIFAR-10 binary data`);
+  if (labels.some((l) => l > 9))
+    throw new Error(`${files.join(', ')}: labels above 9; this is not CIFAR-10 binary data`);
   return cifarTensor(pixels, labels, only, files.join(', '));
 }
 
@@ -118,33 +137,51 @@ export function loadCifarPython(files: string[], only?: number[]): ImageDataset 
   const labs: number[] = [];
   for (const f of files) {
     const obj = unpickle(readBytes(f), { persistentLoad: () => null }, f);
-    const get = (k: string) => (obj instanceof Map ? obj.get(k) ?? obj.get(Buffer.from(k).toString('latin1')) : undefined);
+    const get = (k: string) =>
+      obj instanceof Map ? (obj.get(k) ?? obj.get(Buffer.from(k).toString('latin1'))) : undefined;
     const data = get('data');
     const labels = get('labels');
-    if (!(data instanceof PickleCall) || !Array.isArray(labels)) throw new Error(`${f} is not a CIFAR-10 Python batch (no 'data' array and 'labels' list)`);
+    if (!(data instanceof PickleCall) || !Array.isArray(labels))
+      throw new Error(`${f} is not a CIFAR-10 Python batch (no 'data' array and 'labels' list)`);
     // numpy's ndarray state: (version, shape, dtype, is_fortran, raw bytes)
     const state = data.state as unknown[];
     const raw = state?.[4];
     const bytes = typeof raw === 'string' ? Buffer.from(raw, 'latin1') : (raw as Buffer);
-    if (!Buffer.isBuffer(bytes) || bytes.length !== labels.length * 3072) throw new Error(`${f}: its data array does not hold ${labels.length} images of 3072 bytes`);
+    if (!Buffer.isBuffer(bytes) || bytes.length !== labels.length * 3072)
+      throw new Error(`${f}: its data array does not hold ${labels.length} images of 3072 bytes`);
     pix.push(new Uint8Array(bytes));
     labs.push(...(labels as number[]));
   }
   const all = new Uint8Array(labs.length * 3072);
   let off = 0;
-  for (const p of pix) all.set(p, off), (off += p.length);
+  for (const p of pix) {
+    all.set(p, off);
+    off += p.length;
+  }
   return cifarTensor(all, labs, only, files.join(', '));
 }
 
 export const IMAGE_EXT = /\.(png|jpe?g|webp|gif|tiff?|avif)$/i;
 
 /** A folder of images, or of class subfolders of images; every image resized to [h, w]. */
-export async function loadImageFolder(dir: string, opts: { size: [number, number]; channels: 1 | 3; limit?: number }): Promise<ImageDataset> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`cannot read image folder ${dir}: no such folder`);
-  const entries = readdirSync(dir).filter((e) => !e.startsWith('.')).sort();
+export async function loadImageFolder(
+  dir: string,
+  opts: { size: [number, number]; channels: 1 | 3; limit?: number },
+): Promise<ImageDataset> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(`cannot read image folder ${dir}: no such folder`);
+  const entries = readdirSync(dir)
+    .filter((e) => !e.startsWith('.'))
+    .sort();
   const subdirs = entries.filter((e) => statSync(path.join(dir, e)).isDirectory());
   const groups: [string, string[]][] = subdirs.length
-    ? subdirs.map((d) => [d, readdirSync(path.join(dir, d)).filter((f) => IMAGE_EXT.test(f)).sort().map((f) => path.join(dir, d, f))])
+    ? subdirs.map((d) => [
+        d,
+        readdirSync(path.join(dir, d))
+          .filter((f) => IMAGE_EXT.test(f))
+          .sort()
+          .map((f) => path.join(dir, d, f)),
+      ])
     : [['all', entries.filter((f) => IMAGE_EXT.test(f)).map((f) => path.join(dir, f))]];
   const files: [string, number][] = groups.flatMap(([, fs], c) => fs.map((f) => [f, c] as [string, number]));
   if (files.length === 0) throw new Error(`${dir} holds no images (png, jpg, webp, gif, tiff, avif)`);
@@ -152,7 +189,14 @@ export async function loadImageFolder(dir: string, opts: { size: [number, number
   const imgs: Tensor[] = [];
   try {
     for (const [f] of chosen) imgs.push(await readImage(f, { size: opts.size, channels: opts.channels }));
-    return tidy(() => dataset(T.cat(imgs, 0), T.tensor(Int32Array.from(chosen, ([, c]) => c)).long(), groups.map(([g]) => g), dir));
+    return tidy(() =>
+      dataset(
+        T.cat(imgs, 0),
+        T.tensor(Int32Array.from(chosen, ([, c]) => c)).long(),
+        groups.map(([g]) => g),
+        dir,
+      ),
+    );
   } finally {
     for (const t of imgs) t.dispose();
   }
@@ -174,13 +218,33 @@ export function loadBuiltin(name: string, split: 'train' | 'test'): ImageDataset
   const base = split === 'train' ? 'train' : 't10k';
   if (name === 'builtin:mnist') {
     const d = mnistFolder();
-    return loadIdxPair(path.join(d, `${base}-images-idx3-ubyte`), path.join(d, `${base}-labels-idx1-ubyte`), `${name} (${split})`);
+    return loadIdxPair(
+      path.join(d, `${base}-images-idx3-ubyte`),
+      path.join(d, `${base}-labels-idx1-ubyte`),
+      `${name} (${split})`,
+    );
   }
   if (name === 'builtin:fashion-mnist') {
     const f = path.join(FASHION, `${base}-images-idx3-ubyte.gz`);
-    if (!existsSync(f)) throw new Error('builtin:fashion-mnist needs Debian\'s dataset-fashion-mnist: sudo apt-get install dataset-fashion-mnist');
+    if (!existsSync(f))
+      throw new Error(
+        "builtin:fashion-mnist needs Debian's dataset-fashion-mnist: sudo apt-get install dataset-fashion-mnist",
+      );
     const ds = loadIdxPair(f, path.join(FASHION, `${base}-labels-idx1-ubyte.gz`), `${name} (${split})`);
-    ds.classes.splice(0, ds.classes.length, 'T-shirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot');
+    ds.classes.splice(
+      0,
+      ds.classes.length,
+      'T-shirt',
+      'trouser',
+      'pullover',
+      'dress',
+      'coat',
+      'sandal',
+      'shirt',
+      'sneaker',
+      'bag',
+      'ankle boot',
+    );
     return ds;
   }
   throw new Error(`unknown built-in data set '${name}'; there are ${BUILTIN_IMAGE_SETS.join(', ')}`);

@@ -7,7 +7,10 @@ export function readFileOrExplain(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new Error(
+      `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`,
+      { cause: e },
+    );
   }
 }
 
@@ -28,7 +31,7 @@ export function makeFolder(dir: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(d).isDirectory()) continue;
-      throw new Error(`cannot create the folder ${dir} (${code ?? (e as Error).message})`);
+      throw new Error(`cannot create the folder ${dir} (${code ?? (e as Error).message})`, { cause: e });
     }
   }
   if (!statSync(abs).isDirectory()) throw new Error(`${dir} is a file, not a folder`);

@@ -16,7 +16,10 @@ const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 class Reader {
   offsetSize = 8;
   lengthSize = 8;
-  constructor(readonly buf: Buffer, readonly file: string) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly file: string,
+  ) {}
 
   fail(what: string): never {
     throw new Error(`cannot read HDF5 file ${this.file}: ${what}`);
@@ -59,13 +62,18 @@ interface Message {
 function headerMessages(r: Reader, addr: number): Message[] {
   const version = r.uint(addr, 1);
   if (version !== 1) {
-    return r.fail(r.tag(addr, 'OHDR') ? 'it uses version-2 object headers (saved with libver="latest"); re-save it with h5py\'s defaults' : `unknown object header at ${addr}`);
+    return r.fail(
+      r.tag(addr, 'OHDR')
+        ? 'it uses version-2 object headers (saved with libver="latest"); re-save it with h5py\'s defaults'
+        : `unknown object header at ${addr}`,
+    );
   }
   const count = r.uint(addr + 2, 2);
   const blocks: [number, number][] = [[addr + 16, r.uint(addr + 8, 4)]];
   const out: Message[] = [];
   for (let b = 0; b < blocks.length && out.length < count + 64; b++) {
-    let [p, size] = blocks[b];
+    const [start, size] = blocks[b];
+    let p = start;
     const end = p + size;
     while (p + 8 <= end) {
       const type = r.uint(p, 2);
@@ -81,12 +89,12 @@ function headerMessages(r: Reader, addr: number): Message[] {
 
 /** Children (name → object header address) of a symbol-table group. */
 function groupChildren(r: Reader, btree: number, heap: number): Map<string, number> {
-  if (!r.tag(heap, 'HEAP')) r.fail('a group\'s name heap is missing');
+  if (!r.tag(heap, 'HEAP')) r.fail("a group's name heap is missing");
   const heapData = r.offset(heap + 8 + 2 * r.lengthSize);
   const out = new Map<string, number>();
   const visit = (node: number, depth: number): void => {
     if (depth > 32) r.fail('group tree too deep (corrupt file)');
-    if (!r.tag(node, 'TREE')) r.fail('a group\'s B-tree node is missing');
+    if (!r.tag(node, 'TREE')) r.fail("a group's B-tree node is missing");
     const level = r.uint(node + 5, 1);
     const used = r.uint(node + 6, 2);
     let p = node + 8 + 2 * r.offsetSize + r.lengthSize; // first child (after key 0)
@@ -94,7 +102,7 @@ function groupChildren(r: Reader, btree: number, heap: number): Map<string, numb
       const child = r.offset(p);
       if (level > 0) visit(child, depth + 1);
       else {
-        if (!r.tag(child, 'SNOD')) r.fail('a group\'s symbol node is missing');
+        if (!r.tag(child, 'SNOD')) r.fail("a group's symbol node is missing");
         const n = r.uint(child + 6, 2);
         for (let k = 0; k < n; k++) {
           const e = child + 8 + k * (2 * r.offsetSize + 24);
@@ -139,7 +147,8 @@ function readDataset(r: Reader, msgs: Message[], path: string): H5Dataset | null
   r.check(at, n * size);
   for (let i = 0; i < n; i++) {
     const p = at + i * size;
-    data[i] = size === 4 ? r.buf.readFloatLE(p) : size === 8 ? r.buf.readDoubleLE(p) : halfToFloat(r.buf.readUInt16LE(p));
+    data[i] =
+      size === 4 ? r.buf.readFloatLE(p) : size === 8 ? r.buf.readDoubleLE(p) : halfToFloat(r.buf.readUInt16LE(p));
   }
   return { path, shape, data };
 }
@@ -151,11 +160,15 @@ export function readH5Datasets(file: string): H5Dataset[] {
   // The superblock sits at 0, 512, 1024, ... (a user block may precede it).
   let sb = -1;
   for (let p = 0; p + 8 <= buf.length && p <= 1 << 20; p = p ? p * 2 : 512) {
-    if (buf.subarray(p, p + 8).equals(SIGNATURE)) { sb = p; break; }
+    if (buf.subarray(p, p + 8).equals(SIGNATURE)) {
+      sb = p;
+      break;
+    }
   }
   if (sb < 0) throw new Error(`${file} is not an HDF5 file`);
   const version = r.uint(sb + 8, 1);
-  if (version > 1) r.fail(`superblock version ${version} (saved with libver="latest"); re-save it with h5py's defaults`);
+  if (version > 1)
+    r.fail(`superblock version ${version} (saved with libver="latest"); re-save it with h5py's defaults`);
   r.offsetSize = r.uint(sb + 13, 1);
   r.lengthSize = r.uint(sb + 14, 1);
   const rootEntry = sb + 24 + (version === 1 ? 4 : 0) + 4 * r.offsetSize;
@@ -173,7 +186,8 @@ export function readH5Datasets(file: string): H5Dataset[] {
       }
       return;
     }
-    if (msgs.some((m) => m.type === 0x2 || m.type === 0x6)) r.fail('it uses new-style (link message) groups; re-save it with h5py\'s defaults');
+    if (msgs.some((m) => m.type === 0x2 || m.type === 0x6))
+      r.fail("it uses new-style (link message) groups; re-save it with h5py's defaults");
     const ds = readDataset(r, msgs, path);
     if (ds) out.push(ds);
   };

@@ -31,13 +31,15 @@ async function plannedSize(file: string, opts: ReadImageOptions): Promise<{ widt
   try {
     meta = await sharp(file, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   let { width = 0, height = 0 } = meta;
   if ((meta.orientation ?? 1) >= 5) [width, height] = [height, width];
   const mp = (n: number) => `${(n / 1e6).toFixed(0)} megapixels`;
   if (width * height > MAX_INPUT_PIXELS) {
-    throw new Error(`${file} is ${width}x${height} (${mp(width * height)}); Loom reads images of at most ${mp(MAX_INPUT_PIXELS)}: shrink it first`);
+    throw new Error(
+      `${file} is ${width}x${height} (${mp(width * height)}); Loom reads images of at most ${mp(MAX_INPUT_PIXELS)}: shrink it first`,
+    );
   }
   if (opts.size) return { height: opts.size[0], width: opts.size[1] };
   if (opts.maxSide) {
@@ -70,12 +72,14 @@ export async function readImage(file: string, opts: ReadImageOptions = {}): Prom
   try {
     raw = await img.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot read image ${file}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   const { width, height } = raw.info;
   const c = raw.info.channels;
   return tidy(() => {
-    let t = T.tensor(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), { shape: [height, width, c] });
+    let t = T.tensor(new Uint8Array(raw.data.buffer, raw.data.byteOffset, raw.data.length), {
+      shape: [height, width, c],
+    });
     if (c !== channels) t = t.narrow(2, 0, channels);
     return t.permute([2, 0, 1]).unsqueeze(0).float().div(255).contiguous();
   });
@@ -89,8 +93,15 @@ export function toBytes(t: Tensor): { data: Buffer; width: number; height: numbe
     throw new Error(`an image tensor must be [1, C, H, W] or [C, H, W] with 1 or 3 channels, got [${s}]`);
   }
   const [c, h, w] = chw;
-  const bytes = tidy(() => t.reshape(chw).clamp(0, 1).mul(255).round().permute([1, 2, 0]).contiguous().to('uint8').data());
-  return { data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), width: w, height: h, channels: c as 1 | 3 };
+  const bytes = tidy(() =>
+    t.reshape(chw).clamp(0, 1).mul(255).round().permute([1, 2, 0]).contiguous().to('uint8').data(),
+  );
+  return {
+    data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    width: w,
+    height: h,
+    channels: c as 1 | 3,
+  };
 }
 
 function rawImage(t: Tensor): sharp.Sharp {
@@ -102,7 +113,12 @@ function rawImage(t: Tensor): sharp.Sharp {
 export async function writeImage(file: string, t: Tensor): Promise<void> {
   const ext = path.extname(file).toLowerCase();
   let img = rawImage(t);
-  img = ext === '.jpg' || ext === '.jpeg' ? img.jpeg({ quality: 92 }) : ext === '.webp' ? img.webp({ quality: 92 }) : img.png();
+  img =
+    ext === '.jpg' || ext === '.jpeg'
+      ? img.jpeg({ quality: 92 })
+      : ext === '.webp'
+        ? img.webp({ quality: 92 })
+        : img.png();
   await img.toFile(file);
 }
 
@@ -128,14 +144,21 @@ export function imageGrid(batch: Tensor, opts: { cols?: number; pad?: number; pa
     for (let i = 0; i < n; i++) {
       const r = Math.floor(i / cols);
       const k = i % cols;
-      out.narrow(2, r * (h + pad), h).narrow(3, k * (w + pad), w).copy_(batch.narrow(0, i, 1));
+      out
+        .narrow(2, r * (h + pad), h)
+        .narrow(3, k * (w + pad), w)
+        .copy_(batch.narrow(0, i, 1));
     }
     return out;
   });
 }
 
 /** Writes frames ([1, C, H, W] each, same size) as an animated GIF or WebP (by extension). */
-export async function writeAnimation(file: string, frames: Tensor[], opts: { delayMs?: number; loop?: number } = {}): Promise<void> {
+export async function writeAnimation(
+  file: string,
+  frames: Tensor[],
+  opts: { delayMs?: number; loop?: number } = {},
+): Promise<void> {
   if (frames.length === 0) throw new Error('an animation needs at least one frame');
   const pngs = await Promise.all(frames.map((f) => rawImage(f).png().toBuffer()));
   const img = sharp(pngs, { join: { animated: true } });

@@ -20,8 +20,10 @@ export class DataLoader {
     readonly size: number,
     readonly opts: { seed: number; shuffle?: boolean; dropLast?: boolean } = { seed: 0 },
   ) {
-    if (!(Number.isInteger(size) && size >= 1)) throw new Error(`the batch size must be a whole number >= 1, got ${size}`);
-    if (images.size(0) < size && (opts.dropLast ?? true)) throw new Error(`the data holds ${images.size(0)} items, fewer than one batch of ${size}`);
+    if (!(Number.isInteger(size) && size >= 1))
+      throw new Error(`the batch size must be a whole number >= 1, got ${size}`);
+    if (images.size(0) < size && (opts.dropLast ?? true))
+      throw new Error(`the data holds ${images.size(0)} items, fewer than one batch of ${size}`);
   }
   get length(): number {
     const n = this.images.size(0);

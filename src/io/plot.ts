@@ -4,8 +4,16 @@ import * as T from '../torch/index.js';
 import { Tensor, tidy } from '../torch/index.js';
 
 const PALETTE = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-  [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+  [31, 119, 180],
+  [255, 127, 14],
+  [44, 160, 44],
+  [214, 39, 40],
+  [148, 103, 189],
+  [140, 86, 75],
+  [227, 119, 194],
+  [127, 127, 127],
+  [188, 189, 34],
+  [23, 190, 207],
 ];
 
 /** A scatter plot [1, 3, size, size] of 2-D points coloured by label, on white with a frame. */
@@ -54,5 +62,11 @@ function render(points: Float32Array, labels: ArrayLike<number>, width: number, 
     const y = sy(points[2 * i + 1]);
     for (let dx = -dot; dx <= dot; dx++) for (let dy = -dot; dy <= dot; dy++) put(x + dx, y + dy, c);
   }
-  return tidy(() => T.tensor(px, { shape: [height, width, 3] }).permute([2, 0, 1]).unsqueeze(0).float().div(255));
+  return tidy(() =>
+    T.tensor(px, { shape: [height, width, 3] })
+      .permute([2, 0, 1])
+      .unsqueeze(0)
+      .float()
+      .div(255),
+  );
 }

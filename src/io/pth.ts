@@ -8,9 +8,16 @@ import { PickleCall, PickleGlobal, unpickle } from './pickle.js';
 import { rawTensor } from './safetensors.js';
 
 const STORAGE_DTYPES: Record<string, [DType, number]> = {
-  FloatStorage: ['float32', 4], DoubleStorage: ['float64', 8], HalfStorage: ['float16', 2],
-  BFloat16Storage: ['bfloat16', 2], LongStorage: ['int64', 8], IntStorage: ['int32', 4],
-  ShortStorage: ['int16', 2], CharStorage: ['int8', 1], ByteStorage: ['uint8', 1], BoolStorage: ['bool', 1],
+  FloatStorage: ['float32', 4],
+  DoubleStorage: ['float64', 8],
+  HalfStorage: ['float16', 2],
+  BFloat16Storage: ['bfloat16', 2],
+  LongStorage: ['int64', 8],
+  IntStorage: ['int32', 4],
+  ShortStorage: ['int16', 2],
+  CharStorage: ['int8', 1],
+  ByteStorage: ['uint8', 1],
+  BoolStorage: ['bool', 1],
 };
 
 interface Storage {
@@ -39,7 +46,8 @@ export function loadPth(path: string): Map<string, Tensor> {
       if (!entry) throw new Error(`${path} lacks the record data/${s.key}`);
       const bytes = entry.read();
       const n = s.numel * s.itemSize;
-      if (bytes.length < n) throw new Error(`${path}: record data/${s.key} is shorter than its storage (truncated file?)`);
+      if (bytes.length < n)
+        throw new Error(`${path}: record data/${s.key} is shorter than its storage (truncated file?)`);
       t = rawTensor(bytes.subarray(0, n), s.dtype, [s.numel]);
       storages.set(s.key, t);
     }

@@ -5,7 +5,14 @@ import path from 'node:path';
 import { makeFolder } from './files.js';
 
 /** What a run writes at the top of its folder; --force removes these and nothing else. */
-const LOOM_FILES = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'best.safetensors', 'good.safetensors', 'samples'];
+const LOOM_FILES = [
+  'config.json',
+  'metrics.jsonl',
+  'checkpoint.safetensors',
+  'best.safetensors',
+  'good.safetensors',
+  'samples',
+];
 
 export class RunFolder {
   constructor(readonly dir: string) {}
@@ -47,7 +54,8 @@ export class RunFolder {
    */
   static open(dir: string, mode: { resume?: boolean; force?: boolean }): RunFolder {
     const run = new RunFolder(dir);
-    if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir} is a file, not a folder; choose another --out`);
+    if (existsSync(dir) && !statSync(dir).isDirectory())
+      throw new Error(`${dir} is a file, not a folder; choose another --out`);
     if (mode.resume) {
       if (!existsSync(run.checkpoint)) throw new Error(`there is no checkpoint to resume in ${dir}`);
       return run;
@@ -55,13 +63,16 @@ export class RunFolder {
     if (!existsSync(dir)) return run;
     const entries = readdirSync(dir);
     const hasCheckpoint = existsSync(run.checkpoint) || existsSync(run.best);
-    if (hasCheckpoint && !mode.force) throw new Error(`${dir} already holds a run; pass --resume to continue it or --force to replace it`);
+    if (hasCheckpoint && !mode.force)
+      throw new Error(`${dir} already holds a run; pass --resume to continue it or --force to replace it`);
     const ours = run.isRun();
     const clash = entries.filter((f) => LOOM_FILES.includes(f));
-    if (clash.length && !ours) throw new Error(`${dir} holds ${clash[0]}, which Loom did not write; choose another --out`);
+    if (clash.length && !ours)
+      throw new Error(`${dir} holds ${clash[0]}, which Loom did not write; choose another --out`);
     // A run that failed before its first checkpoint left only its config and log: starting
     // again replaces them without --force (they would otherwise block every rerun).
-    if (entries.length > clash.length && !mode.force) throw new Error(`${dir} is not empty; choose another --out or pass --force`);
+    if (entries.length > clash.length && !mode.force)
+      throw new Error(`${dir} is not empty; choose another --out or pass --force`);
     run.replace = ours;
     return run;
   }
@@ -100,20 +111,25 @@ export class RunFolder {
   trimMetrics(step: number): void {
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return;
-    const kept = readFileSync(f, 'utf8').split('\n').filter((l) => {
-      if (!l) return false;
-      try {
-        const m = JSON.parse(l);
-        return typeof m.step !== 'number' || m.step <= step;
-      } catch {
-        return false; // a line cut short by the kill
-      }
-    });
+    const kept = readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => {
+        if (!l) return false;
+        try {
+          const m = JSON.parse(l);
+          return typeof m.step !== 'number' || m.step <= step;
+        } catch {
+          return false; // a line cut short by the kill
+        }
+      });
     writeFileSync(f, kept.map((l) => l + '\n').join(''));
   }
   readMetrics(): Record<string, any>[] {
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return [];
-    return readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    return readFileSync(f, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
   }
 }

@@ -5,12 +5,29 @@ import { readFileOrExplain } from './files.js';
 import { tensor, type Tensor, type DType } from '../torch/index.js';
 
 const TO_ST: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16',
-  int64: 'I64', int32: 'I32', int16: 'I16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int16: 'I16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 const FROM_ST = new Map(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
 const SIZE: Record<DType, number> = {
-  float64: 8, float32: 4, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float64: 8,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export interface SafetensorsContents {
@@ -51,7 +68,8 @@ export function decodeSafetensors(buf: Buffer, what = 'the data'): SafetensorsCo
   } catch {
     throw bad('its header is not JSON');
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('its header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw bad('its header is not a JSON object');
   const data = buf.subarray(8 + Number(n));
   const tensors = new Map<string, Tensor>();
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
@@ -61,9 +79,16 @@ export function decodeSafetensors(buf: Buffer, what = 'the data'): SafetensorsCo
     if (!dtype) throw bad(`tensor ${name} has an unsupported dtype ${JSON.stringify(info?.dtype)}`);
     const shape = info.shape as number[];
     const [begin, end] = info.data_offsets as [number, number];
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw bad(`tensor ${name} has a bad shape`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw bad(`tensor ${name} has a bad shape`);
     const numel = shape.reduce((a, b) => a * b, 1);
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin >= 0 && end <= data.length && end - begin === numel * SIZE[dtype])) {
+    if (!(
+      Number.isInteger(begin) &&
+      Number.isInteger(end) &&
+      begin >= 0 &&
+      end <= data.length &&
+      end - begin === numel * SIZE[dtype]
+    )) {
       throw bad(`tensor ${name}'s data offsets [${begin}, ${end}] do not fit its shape or the file`);
     }
     // Copy into an aligned buffer: the file's bytes need not sit at a multiple of the element size.
@@ -78,15 +103,25 @@ export function decodeSafetensors(buf: Buffer, what = 'the data'): SafetensorsCo
 export function rawTensor(bytes: Uint8Array, dtype: DType, shape: number[]): Tensor {
   const b = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   switch (dtype) {
-    case 'float32': return tensor(new Float32Array(b), { shape });
-    case 'float64': return tensor(new Float64Array(b), { shape });
-    case 'int64': return tensor(new BigInt64Array(b), { shape });
-    case 'int32': return tensor(new Int32Array(b), { shape });
-    case 'int16': return tensor(new Int16Array(b), { shape });
-    case 'int8': return tensor(new Int8Array(b), { shape });
-    case 'uint8': return tensor(new Uint8Array(b), { shape });
-    case 'bool': return tensor(new Uint8Array(b), { shape, dtype: 'bool' });
-    case 'float16': case 'bfloat16': return tensor(new Uint16Array(b), { shape, dtype });
+    case 'float32':
+      return tensor(new Float32Array(b), { shape });
+    case 'float64':
+      return tensor(new Float64Array(b), { shape });
+    case 'int64':
+      return tensor(new BigInt64Array(b), { shape });
+    case 'int32':
+      return tensor(new Int32Array(b), { shape });
+    case 'int16':
+      return tensor(new Int16Array(b), { shape });
+    case 'int8':
+      return tensor(new Int8Array(b), { shape });
+    case 'uint8':
+      return tensor(new Uint8Array(b), { shape });
+    case 'bool':
+      return tensor(new Uint8Array(b), { shape, dtype: 'bool' });
+    case 'float16':
+    case 'bfloat16':
+      return tensor(new Uint16Array(b), { shape, dtype });
   }
 }
 
@@ -106,7 +141,11 @@ export function writeFileAtomic(path: string, bytes: Buffer): void {
   renameSync(tmp, path);
 }
 
-export function saveSafetensors(path: string, tensors: Map<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Map<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -119,9 +158,11 @@ export function loadSafetensorsMetadata(path: string): Record<string, string> {
   const fd = openSync(path, 'r');
   try {
     const size = Buffer.alloc(8);
-    if (readSync(fd, size, 0, 8, 0) < 8) throw new Error(`${path} is not a valid safetensors file: it is shorter than its 8-byte header length`);
+    if (readSync(fd, size, 0, 8, 0) < 8)
+      throw new Error(`${path} is not a valid safetensors file: it is shorter than its 8-byte header length`);
     const n = Number(size.readBigUInt64LE(0));
-    if (n > fstatSync(fd).size - 8) throw new Error(`${path} is not a valid safetensors file: its header claims ${n} bytes but the file is shorter`);
+    if (n > fstatSync(fd).size - 8)
+      throw new Error(`${path} is not a valid safetensors file: its header claims ${n} bytes but the file is shorter`);
     const header = Buffer.alloc(n);
     readSync(fd, header, 0, n, 8);
     try {

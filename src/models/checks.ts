@@ -10,7 +10,8 @@ const FLOAT32_MAX = 3.4028234663852886e38;
 
 export function positiveNumber(name: string, v: number): void {
   if (!(v > 0)) throw new Error(`--${name} must be a number > 0, got ${v}`);
-  if (v > FLOAT32_MAX) throw new Error(`--${name} must be at most ${FLOAT32_MAX.toPrecision(3)} (float32's largest), got ${v}`);
+  if (v > FLOAT32_MAX)
+    throw new Error(`--${name} must be at most ${FLOAT32_MAX.toPrecision(3)} (float32's largest), got ${v}`);
 }
 
 /** A value in [lo, hi). */

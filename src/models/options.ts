@@ -21,7 +21,13 @@ interface Common {
 export type OptionDef = Common &
   (
     | { type: 'int'; default: number | null; min: number }
-    | { type: 'number'; default: number | null; positive?: boolean; atLeast?: number; range?: readonly [number, number] }
+    | {
+        type: 'number';
+        default: number | null;
+        positive?: boolean;
+        atLeast?: number;
+        range?: readonly [number, number];
+      }
     | { type: 'string'; default: string | null }
     | { type: 'choice'; default: string | number; choices: readonly (string | number)[]; parse?: 'int' }
     | { type: 'bool'; default: boolean }
@@ -68,7 +74,8 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
       case 'number':
         if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`--${flag} must be a number, got ${v}`);
         if (d.positive) positiveNumber(flag, v as number);
-        if (d.atLeast !== undefined && !((v as number) >= d.atLeast)) throw new Error(`--${flag} must be a number >= ${d.atLeast}, got ${v}`);
+        if (d.atLeast !== undefined && !((v as number) >= d.atLeast))
+          throw new Error(`--${flag} must be a number >= ${d.atLeast}, got ${v}`);
         if (d.range) inRange(flag, v as number, d.range[0], d.range[1]);
         break;
       case 'choice':
@@ -88,13 +95,26 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
 }
 
 /** The CLI's option specs for a table (in its order), before the command's own and shared ones. */
-export function cliSpecs(table: OptionTable): Record<string, { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }> {
-  const out: Record<string, { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }> = {};
+export function cliSpecs(
+  table: OptionTable,
+): Record<
+  string,
+  { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }
+> {
+  const out: Record<
+    string,
+    { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }
+  > = {};
   for (const [k, d] of Object.entries(table)) {
     if (d.shared) continue;
     const type = d.type === 'choice' ? (d.parse === 'int' ? 'int' : 'string') : d.type;
     const def = d.default === null || d.type === 'bool' ? undefined : d.default;
-    out[flagOf(k, d)] = { type, help: d.type === 'choice' && !d.help.includes(':') ? `${d.help}: ${d.choices.join(', ')}` : d.help, default: def, meta: d.meta };
+    out[flagOf(k, d)] = {
+      type,
+      help: d.type === 'choice' && !d.help.includes(':') ? `${d.help}: ${d.choices.join(', ')}` : d.help,
+      default: def,
+      meta: d.meta,
+    };
   }
   return out;
 }
@@ -115,7 +135,13 @@ export function studioOptions(table: OptionTable): Record<string, StudioKind> {
   for (const [k, d] of Object.entries(table)) {
     if (!d.studio) continue;
     const kind: StudioKind =
-      d.studio !== true ? d.studio : d.type === 'int' || d.type === 'number' || d.type === 'bool' ? d.type : d.type === 'choice' && d.parse === 'int' ? 'int' : 'word';
+      d.studio !== true
+        ? d.studio
+        : d.type === 'int' || d.type === 'number' || d.type === 'bool'
+          ? d.type
+          : d.type === 'choice' && d.parse === 'int'
+            ? 'int'
+            : 'word';
     out[flagOf(k, d)] = kind;
   }
   return out;

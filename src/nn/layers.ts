@@ -14,12 +14,17 @@ function weightInit(w: Tensor, init: Initializer | undefined, fanIn?: number): v
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; init?: Initializer } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; init?: Initializer } = {},
+  ) {
     super();
     this.weight = this.registerParameter('weight', T.empty([outFeatures, inFeatures]));
     weightInit(this.weight, opts.init);
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outFeatures])) : null;
-    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, inFeatures);
+    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
+    else if (this.bias) pytorchDefault_(this.bias, inFeatures);
   }
   override forward(x: Tensor): Tensor {
     return T.linear(x, this.weight, this.bias);
@@ -44,7 +49,12 @@ export class Conv2d extends Module {
   readonly padding: [number, number];
   readonly dilation: [number, number];
   readonly groups: number;
-  constructor(readonly inChannels: number, readonly outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    opts: ConvOptions = {},
+  ) {
     super();
     const [kh, kw] = pair(kernelSize);
     this.stride = pair(opts.stride ?? 1);
@@ -54,7 +64,8 @@ export class Conv2d extends Module {
     this.weight = this.registerParameter('weight', T.empty([outChannels, inChannels / this.groups, kh, kw]));
     weightInit(this.weight, opts.init);
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
+    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
+    else if (this.bias) pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
   }
   override forward(x: Tensor): Tensor {
     return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
@@ -86,10 +97,20 @@ export class ConvTranspose2d extends Module {
     this.weight = this.registerParameter('weight', T.empty([inChannels, outChannels / this.groups, kh, kw]));
     weightInit(this.weight, opts.init);
     this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias) opts.init === 'glorot' ? zeros_(this.bias) : pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
+    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
+    else if (this.bias) pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
   }
   override forward(x: Tensor): Tensor {
-    return T.convTranspose2d(x, this.weight, this.bias, this.stride, this.padding, this.outputPadding, this.groups, this.dilation);
+    return T.convTranspose2d(
+      x,
+      this.weight,
+      this.bias,
+      this.stride,
+      this.padding,
+      this.outputPadding,
+      this.groups,
+      this.dilation,
+    );
   }
 }
 
@@ -99,7 +120,10 @@ export class BatchNorm2d extends Module {
   readonly runningMean: Tensor;
   readonly runningVar: Tensor;
   readonly numBatchesTracked: Tensor;
-  constructor(readonly numFeatures: number, readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; momentum?: number; affine?: boolean } = {},
+  ) {
     super();
     const affine = opts.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', T.ones([numFeatures])) : null;
@@ -110,7 +134,17 @@ export class BatchNorm2d extends Module {
   }
   override forward(x: Tensor): Tensor {
     if (this.training) T.noGrad(() => this.numBatchesTracked.add_(1));
-    return T.batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, this.training, this.opts.momentum ?? 0.1, this.opts.eps ?? 1e-5, false);
+    return T.batchNorm(
+      x,
+      this.weight,
+      this.bias,
+      this.runningMean,
+      this.runningVar,
+      this.training,
+      this.opts.momentum ?? 0.1,
+      this.opts.eps ?? 1e-5,
+      false,
+    );
   }
 }
 
@@ -118,7 +152,10 @@ export class BatchNorm2d extends Module {
 export class InstanceNorm2d extends Module {
   readonly weight: Tensor | null;
   readonly bias: Tensor | null;
-  constructor(readonly numFeatures: number, readonly opts: { eps?: number; affine?: boolean } = {}) {
+  constructor(
+    readonly numFeatures: number,
+    readonly opts: { eps?: number; affine?: boolean } = {},
+  ) {
     super();
     const affine = opts.affine ?? true;
     this.weight = affine ? this.registerParameter('weight', T.ones([numFeatures])) : null;
@@ -131,7 +168,10 @@ export class InstanceNorm2d extends Module {
 
 export class Embedding extends Module {
   readonly weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly dim: number) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly dim: number,
+  ) {
     super();
     this.weight = this.registerParameter('weight', T.empty([numEmbeddings, dim]));
     normal_(this.weight);
@@ -158,7 +198,11 @@ export class LSTM extends Module {
   readonly dropout: number;
   readonly hasBias: boolean;
   readonly flat: Tensor[] = [];
-  constructor(readonly inputSize: number, readonly hiddenSize: number, opts: LSTMOptions = {}) {
+  constructor(
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    opts: LSTMOptions = {},
+  ) {
     super();
     this.numLayers = opts.numLayers ?? 1;
     this.batchFirst = opts.batchFirst ?? false;
@@ -189,7 +233,17 @@ export class LSTM extends Module {
   override forward(x: Tensor, state?: LSTMState): [Tensor, LSTMState] {
     const batch = x.size(this.batchFirst ? 0 : 1);
     const [h0, c0] = state ?? this.initialState(batch);
-    const [out, h, c] = T.lstm(x, [h0, c0], this.flat, this.hasBias, this.numLayers, this.dropout, this.training, false, this.batchFirst);
+    const [out, h, c] = T.lstm(
+      x,
+      [h0, c0],
+      this.flat,
+      this.hasBias,
+      this.numLayers,
+      this.dropout,
+      this.training,
+      false,
+      this.batchFirst,
+    );
     return [out, [h, c]];
   }
 }
@@ -227,7 +281,10 @@ export class Sigmoid extends Module {
   }
 }
 export class Flatten extends Module {
-  constructor(readonly startDim = 1, readonly endDim = -1) {
+  constructor(
+    readonly startDim = 1,
+    readonly endDim = -1,
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {
@@ -236,7 +293,10 @@ export class Flatten extends Module {
 }
 /** Reshapes dimension `dim` into `sizes` (torch.nn.Unflatten); Reshape is the batch-keeping form. */
 export class Unflatten extends Module {
-  constructor(readonly dim: number, readonly sizes: number[]) {
+  constructor(
+    readonly dim: number,
+    readonly sizes: number[],
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {
@@ -252,7 +312,10 @@ export class Reshape extends Module {
   }
 }
 export class Upsample extends Module {
-  constructor(readonly scaleFactor: number, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
+  constructor(
+    readonly scaleFactor: number,
+    readonly mode: 'nearest' | 'bilinear' = 'nearest',
+  ) {
     super();
   }
   override forward(x: Tensor): Tensor {

@@ -6,8 +6,11 @@ export type Reduction = 'none' | 'mean' | 'sum';
 const code = (r: Reduction = 'mean') => ({ none: 0, mean: 1, sum: 2 })[r];
 
 /** Cross-entropy of logits (N, C, ...) against class indices (N, ...). */
-export const crossEntropy = (logits: Tensor, target: Tensor, opts: { reduction?: Reduction; labelSmoothing?: number } = {}) =>
-  T.crossEntropyLoss(logits, target, null, code(opts.reduction), -100, opts.labelSmoothing ?? 0);
+export const crossEntropy = (
+  logits: Tensor,
+  target: Tensor,
+  opts: { reduction?: Reduction; labelSmoothing?: number } = {},
+) => T.crossEntropyLoss(logits, target, null, code(opts.reduction), -100, opts.labelSmoothing ?? 0);
 
 export const binaryCrossEntropy = (probs: Tensor, target: Tensor, reduction?: Reduction) =>
   T.binaryCrossEntropy(probs, target, null, code(reduction));

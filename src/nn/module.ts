@@ -12,7 +12,6 @@ export interface LoadReport {
  * A network part with its parameters, buffers and children. `forward` takes I and gives O
  * (TorchSharp's Module<T, TResult>); containers without a computation of their own leave it out.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export abstract class Module<I extends unknown[] = any[], O = unknown> implements Disposable {
   training = true;
   private readonly params = new Map<string, Tensor | null>();

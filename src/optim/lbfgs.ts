@@ -22,13 +22,24 @@ export interface LBFGSOptions {
 export type Closure = () => number;
 
 /** The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clamped to bounds. */
-export function cubicMinimum(x1: number, f1: number, g1: number, x2: number, f2: number, g2: number, bounds?: [number, number]): number {
+export function cubicMinimum(
+  x1: number,
+  f1: number,
+  g1: number,
+  x2: number,
+  f2: number,
+  g2: number,
+  bounds?: [number, number],
+): number {
   const [lo, hi] = bounds ?? (x1 <= x2 ? [x1, x2] : [x2, x1]);
   const d1 = g1 + g2 - (3 * (f1 - f2)) / (x1 - x2);
   const disc = d1 * d1 - g1 * g2;
   if (disc < 0) return (lo + hi) / 2;
   const d2 = Math.sqrt(disc);
-  const m = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2)) : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+  const m =
+    x1 <= x2
+      ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+      : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
   return Math.min(Math.max(m, lo), hi);
 }
 
@@ -56,7 +67,10 @@ export class LBFGS {
   private prevFlatGrad: Tensor | null = null;
   private prevLoss = 0;
 
-  constructor(readonly params: Tensor[], opts: LBFGSOptions = {}) {
+  constructor(
+    readonly params: Tensor[],
+    opts: LBFGSOptions = {},
+  ) {
     if (params.length === 0) throw new Error('an optimizer needs at least one parameter');
     this.lr = opts.lr ?? 1;
     this.maxIter = opts.maxIter ?? 20;
@@ -120,7 +134,10 @@ export class LBFGS {
         this.nIter++;
         this.updateDirection(flatGrad);
         const d = this.d!;
-        this.setSlot('prevFlatGrad', tidy(() => flatGrad.clone()));
+        this.setSlot(
+          'prevFlatGrad',
+          tidy(() => flatGrad.clone()),
+        );
         this.prevLoss = loss;
         this.t = this.nIter === 1 ? Math.min(1, 1 / tidy(() => flatGrad.abs().sum().item())) * this.lr : this.lr;
         const gtd = dot(flatGrad, d);
@@ -171,7 +188,10 @@ export class LBFGS {
   /** The two-loop recursion: d = -H g from the stored curvature pairs. */
   private updateDirection(g: Tensor): void {
     if (this.nIter === 1) {
-      this.setSlot('d', tidy(() => g.neg()));
+      this.setSlot(
+        'd',
+        tidy(() => g.neg()),
+      );
       for (const t of [...this.oldDirs, ...this.oldSteps]) t.dispose();
       this.oldDirs = [];
       this.oldSteps = [];
@@ -247,7 +267,12 @@ export class LBFGS {
     let brGtd: number[] = [];
     while (lsIter < maxLs) {
       if (fNew > f + c1 * t * gtd || (lsIter > 1 && fNew >= fPrev)) {
-        [br, brF, brG, brGtd] = [[tPrev, t], [fPrev, fNew], [gPrev, gNew], [gtdPrev, gtdNew]];
+        [br, brF, brG, brGtd] = [
+          [tPrev, t],
+          [fPrev, fNew],
+          [gPrev, gNew],
+          [gtdPrev, gtdNew],
+        ];
         break;
       }
       if (Math.abs(gtdNew) <= -c2 * gtd) {
@@ -256,7 +281,12 @@ export class LBFGS {
         break;
       }
       if (gtdNew >= 0) {
-        [br, brF, brG, brGtd] = [[tPrev, t], [fPrev, fNew], [gPrev, gNew], [gtdPrev, gtdNew]];
+        [br, brF, brG, brGtd] = [
+          [tPrev, t],
+          [fPrev, fNew],
+          [gPrev, gNew],
+          [gtdPrev, gtdNew],
+        ];
         break;
       }
       const tmp = t;
@@ -268,7 +298,13 @@ export class LBFGS {
       gtdNew = dot(gNew, d);
       lsIter++;
     }
-    if (lsIter === maxLs) [br, brF, brG, brGtd] = [[0, t], [f, fNew], [g, gNew], [gtd, gtdNew]];
+    if (lsIter === maxLs)
+      [br, brF, brG, brGtd] = [
+        [0, t],
+        [f, fNew],
+        [g, gNew],
+        [gtd, gtdNew],
+      ];
 
     // Zoom: shrink the bracket until a point meets both conditions.
     let insufficientProgress = false;
@@ -322,7 +358,13 @@ export class LBFGS {
     this.oldDirs.forEach((t, i) => tensors.set(`old_dirs.${i}`, t));
     this.oldSteps.forEach((t, i) => tensors.set(`old_stps.${i}`, t));
     const hyper: Record<string, number | boolean> = {
-      lr: this.lr, t: this.t, hDiag: this.hDiag, prevLoss: this.prevLoss, nIter: this.nIter, funcEvals: this.funcEvals, history: this.ro.length,
+      lr: this.lr,
+      t: this.t,
+      hDiag: this.hDiag,
+      prevLoss: this.prevLoss,
+      nIter: this.nIter,
+      funcEvals: this.funcEvals,
+      history: this.ro.length,
     };
     this.ro.forEach((r, i) => (hyper[`ro.${i}`] = r));
     return { hyper, tensors };
@@ -335,7 +377,14 @@ export class LBFGS {
       const t = sd.tensors.get(k);
       return t ? keep(tidy(() => t.clone())) : null;
     };
-    [this.lr, this.t, this.hDiag, this.prevLoss, this.nIter, this.funcEvals] = [h.lr, h.t, h.hDiag, h.prevLoss, h.nIter, h.funcEvals].map(Number);
+    [this.lr, this.t, this.hDiag, this.prevLoss, this.nIter, this.funcEvals] = [
+      h.lr,
+      h.t,
+      h.hDiag,
+      h.prevLoss,
+      h.nIter,
+      h.funcEvals,
+    ].map(Number);
     const n = Number(h.history);
     this.ro = Array.from({ length: n }, (_, i) => Number(h[`ro.${i}`]));
     this.oldDirs = Array.from({ length: n }, (_, i) => copy(`old_dirs.${i}`)!);

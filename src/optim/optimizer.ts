@@ -20,7 +20,11 @@ export abstract class Optimizer implements Disposable {
   stepCount = 0;
   protected readonly state: Map<string, Tensor>[];
 
-  constructor(readonly params: Tensor[], public lr: number, readonly clip: ClipOptions = {}) {
+  constructor(
+    readonly params: Tensor[],
+    public lr: number,
+    readonly clip: ClipOptions = {},
+  ) {
     if (params.length === 0) throw new Error('an optimizer needs at least one parameter');
     if (!(lr >= 0)) throw new Error(`the learning rate must be a non-negative number, got ${lr}`);
     this.state = params.map(() => new Map());
@@ -95,7 +99,8 @@ export abstract class Optimizer implements Disposable {
     for (const [key, t] of sd.tensors) {
       const dot = key.indexOf('.');
       const i = Number(key.slice(0, dot));
-      if (!(i >= 0 && i < this.state.length)) throw new Error(`optimizer state refers to parameter ${i}, but there are ${this.state.length}`);
+      if (!(i >= 0 && i < this.state.length))
+        throw new Error(`optimizer state refers to parameter ${i}, but there are ${this.state.length}`);
       this.state[i].set(key.slice(dot + 1), keep(t.clone()));
     }
   }

@@ -24,7 +24,8 @@ export class SGD extends Optimizer {
     this.dampening = opts.dampening ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;
-    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) throw new Error('Nesterov momentum needs momentum > 0 and no dampening');
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
+      throw new Error('Nesterov momentum needs momentum > 0 and no dampening');
   }
   protected update(p: Tensor, g: Tensor, state: Map<string, Tensor>): void {
     let d = this.weightDecay ? g.add(p, this.weightDecay) : g;
@@ -37,7 +38,12 @@ export class SGD extends Optimizer {
     p.add_(d, -this.lr);
   }
   protected hyper() {
-    return { momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov, weightDecay: this.weightDecay };
+    return {
+      momentum: this.momentum,
+      dampening: this.dampening,
+      nesterov: this.nesterov,
+      weightDecay: this.weightDecay,
+    };
   }
   protected setHyper(h: Record<string, number | boolean>) {
     this.momentum = Number(h.momentum);
@@ -146,7 +152,13 @@ export class RMSprop extends Optimizer {
     }
   }
   protected hyper() {
-    return { alpha: this.alpha, eps: this.eps, momentum: this.momentum, centered: this.centered, weightDecay: this.weightDecay };
+    return {
+      alpha: this.alpha,
+      eps: this.eps,
+      momentum: this.momentum,
+      centered: this.centered,
+      weightDecay: this.weightDecay,
+    };
   }
   protected setHyper(h: Record<string, number | boolean>) {
     this.alpha = Number(h.alpha);

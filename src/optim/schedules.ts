@@ -3,17 +3,31 @@
 
 export type Schedule = (step: number) => number;
 
-export const constant = (lr: number): Schedule => () => lr;
+export const constant =
+  (lr: number): Schedule =>
+  () =>
+    lr;
 
 /** lr * gamma^floor(step / every) (PyTorch's StepLR). */
-export const stepDecay = (lr: number, every: number, gamma = 0.1): Schedule => (s) => lr * gamma ** Math.floor(s / every);
+export const stepDecay =
+  (lr: number, every: number, gamma = 0.1): Schedule =>
+  (s) =>
+    lr * gamma ** Math.floor(s / every);
 
 /** lr * gamma^step (ExponentialLR). */
-export const exponential = (lr: number, gamma: number): Schedule => (s) => lr * gamma ** s;
+export const exponential =
+  (lr: number, gamma: number): Schedule =>
+  (s) =>
+    lr * gamma ** s;
 
 /** From lr down to minLr along half a cosine over `total` steps (CosineAnnealingLR). */
-export const cosine = (lr: number, total: number, minLr = 0): Schedule => (s) =>
-  minLr + (lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * Math.min(s, total)) / total));
+export const cosine =
+  (lr: number, total: number, minLr = 0): Schedule =>
+  (s) =>
+    minLr + (lr - minLr) * 0.5 * (1 + Math.cos((Math.PI * Math.min(s, total)) / total));
 
 /** Linear warm-up from 0 over `steps`, then the given schedule. */
-export const warmup = (steps: number, then: Schedule): Schedule => (s) => (s < steps ? then(s) * ((s + 1) / steps) : then(s));
+export const warmup =
+  (steps: number, then: Schedule): Schedule =>
+  (s) =>
+    s < steps ? then(s) * ((s + 1) / steps) : then(s);

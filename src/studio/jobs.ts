@@ -54,14 +54,24 @@ export class JobQueue extends EventEmitter {
   private poll: NodeJS.Timeout | null = null;
 
   /** `history`: how many jobs the list keeps; the oldest finished ones go first. */
-  constructor(readonly root: string, readonly history = 100) {
+  constructor(
+    readonly root: string,
+    readonly history = 100,
+  ) {
     super();
   }
 
   add(system: string, args: string[], folder: string): Job {
-    const job: Job = { id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`, system, args, folder, status: 'queued', created: Date.now() };
+    const job: Job = {
+      id: `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      system,
+      args,
+      folder,
+      status: 'queued',
+      created: Date.now(),
+    };
     this.jobs.push(job);
-    for (let i = 0; this.jobs.length > this.history && i < this.jobs.length; ) {
+    for (let i = 0; this.jobs.length > this.history && i < this.jobs.length;) {
       if (['done', 'failed', 'cancelled'].includes(this.jobs[i].status)) this.jobs.splice(i, 1);
       else i++;
     }
@@ -129,7 +139,14 @@ export class JobQueue extends EventEmitter {
       this.scanFiles(job);
       if (job.status !== 'cancelled') {
         job.status = code === 0 ? 'done' : 'failed';
-        if (code !== 0) job.error = stderr.trim().split('\n').filter(Boolean).pop()?.replace(/^loom: /, '') ?? `exit code ${code}`;
+        if (code !== 0)
+          job.error =
+            stderr
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .pop()
+              ?.replace(/^loom: /, '') ?? `exit code ${code}`;
       }
       this.current = null;
       this.child = null;

@@ -30,7 +30,10 @@ export const JOB_HISTORY = 100;
 const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -41,8 +44,38 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
   text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
   vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
   gan: { verb: ['gan', 'train'], out: 'folder', options: studioOptions(GAN_OPTIONS) },
-  dream: { verb: ['dream'], out: 'file', options: { image: 'image', layers: 'word', octaves: 'int', 'octave-scale': 'number', steps: 'int', 'step-size': 'number', 'max-loss': 'number', jitter: 'int', 'max-side': 'int', seed: 'int' } },
-  style: { verb: ['style'], out: 'file', options: { content: 'image', style: 'image', height: 'int', iterations: 'int', 'max-evals': 'int', optimizer: 'word', 'preserve-colors': 'bool', 'style-weight': 'number', 'content-weight': 'number', seed: 'int' } },
+  dream: {
+    verb: ['dream'],
+    out: 'file',
+    options: {
+      image: 'image',
+      layers: 'word',
+      octaves: 'int',
+      'octave-scale': 'number',
+      steps: 'int',
+      'step-size': 'number',
+      'max-loss': 'number',
+      jitter: 'int',
+      'max-side': 'int',
+      seed: 'int',
+    },
+  },
+  style: {
+    verb: ['style'],
+    out: 'file',
+    options: {
+      content: 'image',
+      style: 'image',
+      height: 'int',
+      iterations: 'int',
+      'max-evals': 'int',
+      optimizer: 'word',
+      'preserve-colors': 'bool',
+      'style-weight': 'number',
+      'content-weight': 'number',
+      seed: 'int',
+    },
+  },
 };
 
 export interface StudioOptions {
@@ -55,13 +88,17 @@ export interface StudioOptions {
 class Gate {
   private active = 0;
   private waiting: (() => void)[] = [];
-  constructor(readonly size: number, readonly queue: number) {}
+  constructor(
+    readonly size: number,
+    readonly queue: number,
+  ) {}
   acquire(): Promise<void> {
     if (this.active < this.size) {
       this.active++;
       return Promise.resolve();
     }
-    if (this.waiting.length >= this.queue) throw new HttpError(429, 'too many generations at once; try again when one has finished');
+    if (this.waiting.length >= this.queue)
+      throw new HttpError(429, 'too many generations at once; try again when one has finished');
     return new Promise((resolve) => this.waiting.push(resolve));
   }
   release(): void {
@@ -81,7 +118,10 @@ export interface Studio {
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const data = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(data) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(data),
+  });
   res.end(data);
 }
 
@@ -115,7 +155,8 @@ async function readJson(req: http.IncomingMessage): Promise<Record<string, any>>
 
 /** A run's name from the browser: one folder name under runs/, nothing else. */
 function runName(v: unknown): string {
-  if (typeof v !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(v) || v.includes('..')) throw new HttpError(400, 'a run is named by its folder name under runs/');
+  if (typeof v !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(v) || v.includes('..'))
+    throw new HttpError(400, 'a run is named by its folder name under runs/');
   return v;
 }
 
@@ -173,14 +214,21 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
 
   const startJob = (body: Record<string, any>) => {
-    const spec = typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
-    if (!spec) throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${Object.keys(SYSTEMS).join(', ')}`);
+    const spec =
+      typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
+    if (!spec)
+      throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${Object.keys(SYSTEMS).join(', ')}`);
     const options = (body.options ?? {}) as Record<string, unknown>;
-    if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new HttpError(400, 'options must be an object');
+    if (typeof options !== 'object' || options === null || Array.isArray(options))
+      throw new HttpError(400, 'options must be an object');
     const args = [...spec.verb];
     for (const [k, v] of Object.entries(options)) {
       const kind = Object.hasOwn(spec.options, k) ? spec.options[k] : undefined;
-      if (!kind) throw new HttpError(400, `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`);
+      if (!kind)
+        throw new HttpError(
+          400,
+          `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`,
+        );
       if (v === null || v === '' || v === undefined || kind === 'image') continue;
       if (kind === 'bool') {
         if (v === true) args.push(`--${k}`);
@@ -191,17 +239,23 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
         continue;
       }
       if (kind === 'data') {
-        if (typeof v !== 'string' || !BUILTIN_DATA.includes(v)) throw new HttpError(400, `${k} must be one of ${BUILTIN_DATA.join(', ')}`);
+        if (typeof v !== 'string' || !BUILTIN_DATA.includes(v))
+          throw new HttpError(400, `${k} must be one of ${BUILTIN_DATA.join(', ')}`);
         args.push(`--${k}`, v);
         continue;
       }
       const s = String(v);
-      const ok = kind === 'word' ? /^[A-Za-z0-9_.:,=+-]{1,200}$/.test(s) && !s.startsWith('-') && !s.includes('..') && !s.includes('/') : Number.isFinite(Number(s)) && (kind !== 'int' || Number.isInteger(Number(s)));
+      const ok =
+        kind === 'word'
+          ? /^[A-Za-z0-9_.:,=+-]{1,200}$/.test(s) && !s.startsWith('-') && !s.includes('..') && !s.includes('/')
+          : Number.isFinite(Number(s)) && (kind !== 'int' || Number.isInteger(Number(s)));
       if (!ok) throw new HttpError(400, `option ${k} has a bad value ${JSON.stringify(v)}`);
       args.push(`--${k}`, s);
     }
     // Images are positional arguments, in the CLI's order.
-    const positional = Object.entries(spec.options).filter(([, kind]) => kind === 'image').map(([k]) => imageArg(options[k], k));
+    const positional = Object.entries(spec.options)
+      .filter(([, kind]) => kind === 'image')
+      .map(([k]) => imageArg(options[k], k));
     const folder = `runs/${body.system}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
     if (spec.out === 'file') {
       makeFolder(path.join(root, folder));
@@ -222,13 +276,25 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     } catch {
       throw new HttpError(400, 'bad file name');
     }
-    if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded)) throw new HttpError(400, 'file names may not leave the runs and uploads folders');
+    if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded))
+      throw new HttpError(400, 'file names may not leave the runs and uploads folders');
     const abs = path.resolve(root, decoded);
     if (!existsSync(abs) || !statSync(abs).isFile()) throw new HttpError(404, `no file ${decoded}`);
     const real = realpathSync(abs);
-    const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) => real.startsWith(d + path.sep));
+    const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) =>
+      real.startsWith(d + path.sep),
+    );
     if (!inside) throw new HttpError(403, 'only files in the runs and uploads folders are served');
-    const types: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.webp': 'image/webp', '.json': 'application/json', '.jsonl': 'text/plain; charset=utf-8', '.txt': 'text/plain; charset=utf-8' };
+    const types: Record<string, string> = {
+      '.png': 'image/png',
+      '.jpg': 'image/jpeg',
+      '.jpeg': 'image/jpeg',
+      '.gif': 'image/gif',
+      '.webp': 'image/webp',
+      '.json': 'application/json',
+      '.jsonl': 'text/plain; charset=utf-8',
+      '.txt': 'text/plain; charset=utf-8',
+    };
     const type = types[path.extname(real).toLowerCase()];
     if (!type) throw new HttpError(403, 'only images and text files are served');
     const data = readFileSync(real);
@@ -243,24 +309,51 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       return false; // a dangling link, or gone meanwhile
     }
   };
-  const listRuns = () => readdirSync(runs).filter((d) => isFolder(path.join(runs, d))).sort().map((name) => {
-    const dir = path.join(runs, name);
-    let config: Record<string, unknown> = {};
-    try {
-      config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
-    } catch { /* dream and style outputs have no config */ }
-    const metricsFile = path.join(dir, 'metrics.jsonl');
-    const metrics = existsSync(metricsFile) ? readFileSync(metricsFile, 'utf8').trim().split('\n').filter(Boolean).slice(-200).map((l) => { try { return JSON.parse(l); } catch { return null; } }).filter(Boolean) : [];
-    return {
-      name, system: (config.system as string) ?? name.split('-')[0], config, metrics,
-      images: imagesUnder(root, `runs/${name}`), checkpoint: existsSync(path.join(dir, 'checkpoint.safetensors')),
-    };
-  });
+  const listRuns = () =>
+    readdirSync(runs)
+      .filter((d) => isFolder(path.join(runs, d)))
+      .sort()
+      .map((name) => {
+        const dir = path.join(runs, name);
+        let config: Record<string, unknown> = {};
+        try {
+          config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+        } catch {
+          /* dream and style outputs have no config */
+        }
+        const metricsFile = path.join(dir, 'metrics.jsonl');
+        const metrics = existsSync(metricsFile)
+          ? readFileSync(metricsFile, 'utf8')
+              .trim()
+              .split('\n')
+              .filter(Boolean)
+              .slice(-200)
+              .map((l) => {
+                try {
+                  return JSON.parse(l);
+                } catch {
+                  return null;
+                }
+              })
+              .filter(Boolean)
+          : [];
+        return {
+          name,
+          system: (config.system as string) ?? name.split('-')[0],
+          config,
+          metrics,
+          images: imagesUnder(root, `runs/${name}`),
+          checkpoint: existsSync(path.join(dir, 'checkpoint.safetensors')),
+        };
+      });
 
   const png = async (res: http.ServerResponse, img: T.Tensor, scale: number) => {
     const { data, width, height, channels } = toBytes(img);
     img.dispose();
-    const out = await sharp(data, { raw: { width, height, channels } }).resize(width * scale, height * scale, { kernel: 'nearest' }).png().toBuffer();
+    const out = await sharp(data, { raw: { width, height, channels } })
+      .resize(width * scale, height * scale, { kernel: 'nearest' })
+      .png()
+      .toBuffer();
     res.writeHead(200, { 'content-type': 'image/png', 'content-length': out.length, 'cache-control': 'no-store' });
     res.end(out);
   };
@@ -274,18 +367,27 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       const origin = req.headers.origin;
-      if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) throw new HttpError(403, 'requests from other sites are refused');
+      if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase()))
+        throw new HttpError(403, 'requests from other sites are refused');
       const sent = Buffer.from(String(req.headers['x-loom-token'] ?? ''));
       if (sent.length !== tokenBytes.length || !timingSafeEqual(sent, tokenBytes)) {
         throw new HttpError(403, "this request lacks the studio's session token (open the studio's own page)");
       }
     }
     if (req.method === 'GET' && (p === '/' || p === '/index.html')) {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'x-frame-options': 'DENY' });
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-frame-options': 'DENY',
+      });
       return void res.end(page);
     }
     if (req.method === 'GET' && p === '/api/events') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+      });
       res.write(`data: ${JSON.stringify({ type: 'hello', jobs: queue.jobs })}\n\n`);
       clients.add(res);
       req.on('close', () => clients.delete(res));
@@ -301,11 +403,17 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     if (p === '/api/runs' && req.method === 'GET') return sendJson(res, 200, listRuns());
     if (p === '/api/images' && req.method === 'GET') {
-      const ups = readdirSync(uploads).filter((f) => /^[0-9a-f]{40}\.png$/.test(f)).map((f) => `upload:${f}`);
+      const ups = readdirSync(uploads)
+        .filter((f) => /^[0-9a-f]{40}\.png$/.test(f))
+        .map((f) => `upload:${f}`);
       return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
     }
     if (p.startsWith('/files/') && req.method === 'GET') return serveFile(res, p.slice('/files/'.length));
-    if (p === '/api/upload' && req.method === 'POST' && /^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+    if (
+      p === '/api/upload' &&
+      req.method === 'POST' &&
+      /^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))
+    ) {
       const body = await readBody(req, UPLOAD_LIMIT);
       try {
         decodeText(body, 'the upload');
@@ -316,7 +424,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     if (p === '/api/upload' && req.method === 'POST') {
       const type = String(req.headers['content-type'] ?? '');
-      if (!/^image\/(png|jpeg|webp|gif)$/.test(type)) throw new HttpError(415, `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`);
+      if (!/^image\/(png|jpeg|webp|gif)$/.test(type))
+        throw new HttpError(
+          415,
+          `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`,
+        );
       const body = await readBody(req, UPLOAD_LIMIT);
       let pngBytes: Buffer;
       try {
@@ -332,7 +444,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (p === '/api/text/generate' && req.method === 'POST') {
       const b = await readJson(req);
       const run = runName(b.run);
-      const args = [CLI, 'text', 'generate', path.join('runs', run), '--length', String(Math.min(2000, Math.max(1, Number(b.length) || 200))), '--temperature', String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5)];
+      const args = [
+        CLI,
+        'text',
+        'generate',
+        path.join('runs', run),
+        '--length',
+        String(Math.min(2000, Math.max(1, Number(b.length) || 200))),
+        '--temperature',
+        String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5),
+      ];
       if (typeof b.prime === 'string' && b.prime.length) args.push('--prime', b.prime.slice(0, 500));
       if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
       if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
@@ -378,11 +499,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       // A strip: test image a, the decoded walk between their codes, test image b.
       const run = runName(url.searchParams.get('run'));
       const { model, config } = vaeOf(run);
-      if (!vaeTests.has(run)) vaeTests.set(run, (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test);
+      if (!vaeTests.has(run))
+        vaeTests.set(
+          run,
+          (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test,
+        );
       const test = vaeTests.get(run)!;
       const n = test.images.size(0);
       const [a, b] = ['a', 'b'].map((k) => Number(url.searchParams.get(k)));
-      if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n)) throw new HttpError(400, `a and b must be test-set indices in 0..${n - 1}`);
+      if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n))
+        throw new HttpError(400, `a and b must be test-set indices in 0..${n - 1}`);
       const img = T.tidy(() => {
         const [xa, xb] = [test.images.narrow(0, a, 1), test.images.narrow(0, b, 1)];
         return imageGrid(T.cat([xa, walk(model, xa, xb, 8, false), xb], 0), { cols: 10, padValue: 1 });
@@ -397,7 +523,17 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       const g = gans.get(run)!;
       const img = await T.withRngFork(() => {
         T.manualSeed(seed);
-        return T.noGrad(() => T.tidy(() => imageGrid(g.forward(T.randn([16, g.config.latent])).add(1).div(2), { cols: 4 })));
+        return T.noGrad(() =>
+          T.tidy(() =>
+            imageGrid(
+              g
+                .forward(T.randn([16, g.config.latent]))
+                .add(1)
+                .div(2),
+              { cols: 4 },
+            ),
+          ),
+        );
       });
       return png(res, img, 3);
     }
@@ -409,7 +545,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       // Library errors about bad input are plain Errors: a 400; anything else is the studio's bug.
       const status = e instanceof HttpError ? e.status : e instanceof Error && e.constructor === Error ? 400 : 500;
       // The page never learns where the studio's files live on the server.
-      const message = (e instanceof Error ? e.message.split('\n')[0] : String(e)).split(root + path.sep).join('').split(root).join('.');
+      const message = (e instanceof Error ? e.message.split('\n')[0] : String(e))
+        .split(root + path.sep)
+        .join('')
+        .split(root)
+        .join('.');
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     });
@@ -428,14 +568,15 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     url: `http://${host}:${addr.port}/`,
     token,
     root,
-    close: () => new Promise<void>((resolve) => {
-      queue.close();
-      for (const c of clients) c.end();
-      for (const v of vaes.values()) v.model.dispose();
-      for (const t of vaeTests.values()) t.dispose();
-      for (const g of gans.values()) g.dispose();
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        queue.close();
+        for (const c of clients) c.end();
+        for (const v of vaes.values()) v.model.dispose();
+        for (const t of vaeTests.values()) t.dispose();
+        for (const g of gans.values()) g.dispose();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -8,10 +8,19 @@ export interface BackwardOptions {
 }
 
 /** Accumulates d(tensors)/d(leaves) into the leaves' .grad; gradients default to ones for scalars. */
-export function backward(tensors: Tensor | Tensor[], grads?: Tensor | (Tensor | null)[] | null, opts: BackwardOptions = {}): void {
+export function backward(
+  tensors: Tensor | Tensor[],
+  grads?: Tensor | (Tensor | null)[] | null,
+  opts: BackwardOptions = {},
+): void {
   const ts = Array.isArray(tensors) ? tensors : [tensors];
   const gs = grads === undefined || grads === null ? null : Array.isArray(grads) ? grads : [grads];
-  native.backward(hs(ts), gs && gs.map((g) => (g === null ? null : g.h)), opts.retainGraph ?? opts.createGraph ?? false, opts.createGraph ?? false);
+  native.backward(
+    hs(ts),
+    gs && gs.map((g) => (g === null ? null : g.h)),
+    opts.retainGraph ?? opts.createGraph ?? false,
+    opts.createGraph ?? false,
+  );
 }
 
 export interface GradOptions extends BackwardOptions {

@@ -20,17 +20,22 @@ export interface CreateOptions {
 }
 
 // PyTorch-style creation with an options object instead of keyword arguments.
-export const zeros = (shape: number[], o: CreateOptions = {}) => ops.zeros(shape, o.dtype ?? null, null, o.device ?? null);
-export const ones = (shape: number[], o: CreateOptions = {}) => ops.ones(shape, o.dtype ?? null, null, o.device ?? null);
+export const zeros = (shape: number[], o: CreateOptions = {}) =>
+  ops.zeros(shape, o.dtype ?? null, null, o.device ?? null);
+export const ones = (shape: number[], o: CreateOptions = {}) =>
+  ops.ones(shape, o.dtype ?? null, null, o.device ?? null);
 // float32 unless asked: libtorch would infer int64 from an integral fill value, and JS
 // cannot tell 1 from 1.0.
 export const full = (shape: number[], value: number, o: CreateOptions = {}) =>
   ops.full(shape, value, o.dtype ?? 'float32', null, o.device ?? null);
-export const rand = (shape: number[], o: CreateOptions = {}) => ops.rand(shape, o.dtype ?? null, null, o.device ?? null);
-export const randn = (shape: number[], o: CreateOptions = {}) => ops.randn(shape, o.dtype ?? null, null, o.device ?? null);
+export const rand = (shape: number[], o: CreateOptions = {}) =>
+  ops.rand(shape, o.dtype ?? null, null, o.device ?? null);
+export const randn = (shape: number[], o: CreateOptions = {}) =>
+  ops.randn(shape, o.dtype ?? null, null, o.device ?? null);
 export const arange = (start: number, end: number, step = 1, o: CreateOptions = {}) =>
   ops.arange(start, end, step, o.dtype ?? null, null, o.device ?? null);
-export const empty = (shape: number[], o: CreateOptions = {}) => ops.empty(shape, o.dtype ?? null, null, o.device ?? null);
+export const empty = (shape: number[], o: CreateOptions = {}) =>
+  ops.empty(shape, o.dtype ?? null, null, o.device ?? null);
 
 /**
  * Calls any aten:: operator by name ("aten::lerp.Scalar" or "lerp.Scalar"), passing
@@ -41,8 +46,7 @@ export function callOp(name: string, ...args: unknown[]): any {
   const full = name.includes('::') ? name : `aten::${name}`;
   const dot = full.indexOf('.', full.indexOf('::'));
   const h = dot >= 0 ? op(full.slice(0, dot), full.slice(dot + 1)) : op(full, '');
-  const conv = (a: unknown): unknown =>
-    a instanceof Tensor ? a.h : Array.isArray(a) ? a.map(conv) : a;
+  const conv = (a: unknown): unknown => (a instanceof Tensor ? a.h : Array.isArray(a) ? a.map(conv) : a);
   return unwrapResult(call(h, ...args.map(conv)));
 }
 function unwrapResult(r: unknown): unknown {
@@ -53,7 +57,8 @@ function unwrapResult(r: unknown): unknown {
 export { dtypeCode };
 
 /** The schema of an operator, as libtorch declares it. */
-export const schema = (name: string, overload = '') => native.schema(name.includes('::') ? name : `aten::${name}`, overload);
+export const schema = (name: string, overload = '') =>
+  native.schema(name.includes('::') ? name : `aten::${name}`, overload);
 
 /** Seeds every generator (CPU and, where present, CUDA): the same seed gives the same numbers. */
 export function manualSeed(seed: number): void {
@@ -114,7 +119,14 @@ export const liveTensors = (): { count: number; bytes: number; undisposed: numbe
  * issue 13); freed ones are cached for reuse, up to the most ever in use at once (at least
  * 256 MiB). Their bytes in use and cached, and the C heap's size and use.
  */
-export const cpuMemory = (): { largeInUse: number; largeCached: number; maps: number; reuses: number; heapSystem: number; heapInUse: number } => native.cpuMemory();
+export const cpuMemory = (): {
+  largeInUse: number;
+  largeCached: number;
+  maps: number;
+  reuses: number;
+  heapSystem: number;
+  heapInUse: number;
+} => native.cpuMemory();
 /** Returns the cached large blocks to the system. */
 export const emptyCache = (): void => native.emptyCache();
 /**

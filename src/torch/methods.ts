@@ -109,9 +109,21 @@ P.min = function (this: Tensor, dim?: number, keepdim?: boolean): any {
   return dim === undefined ? ops.minAll(this) : ops.minDim(this, dim, keepdim);
 };
 
-const DTYPES = new Set(['uint8', 'int8', 'int16', 'int32', 'int64', 'float16', 'float32', 'float64', 'bool', 'bfloat16']);
+const DTYPES = new Set([
+  'uint8',
+  'int8',
+  'int16',
+  'int32',
+  'int64',
+  'float16',
+  'float32',
+  'float64',
+  'bool',
+  'bfloat16',
+]);
 P.to = function (this: Tensor, target: DType | string | { dtype?: DType; device?: string }) {
-  const t = typeof target === 'string' ? (DTYPES.has(target) ? { dtype: target as DType } : { device: target }) : target;
+  const t =
+    typeof target === 'string' ? (DTYPES.has(target) ? { dtype: target as DType } : { device: target }) : target;
   const dtype = t.dtype ?? this.dtype;
   const device = t.device ?? this.device;
   if (dtype === this.dtype && device === this.device) return this;

@@ -55,7 +55,14 @@ interface Native {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   liveTensors(): { count: number; bytes: number; undisposed: number };
-  cpuMemory(): { largeInUse: number; largeCached: number; maps: number; reuses: number; heapSystem: number; heapInUse: number };
+  cpuMemory(): {
+    largeInUse: number;
+    largeCached: number;
+    maps: number;
+    reuses: number;
+    heapSystem: number;
+    heapInUse: number;
+  };
   emptyCache(): void;
   /** Counts SIGINT/SIGTERM from now on where a synchronous loop can poll them; a second one exits at once. */
   watchInterrupts(): void;
@@ -80,7 +87,7 @@ function load(): Native {
     return createRequire(import.meta.url)(addonPath) as Native;
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(`Loom's native addon could not be loaded (${why}); run \`npm install\` to build it`);
+    throw new Error(`Loom's native addon could not be loaded (${why}); run \`npm install\` to build it`, { cause: e });
   }
 }
 

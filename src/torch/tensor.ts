@@ -136,12 +136,14 @@ function naturalDtype(data: AnyTypedArray): DType {
 
 function flatten(data: NestedArray | boolean | boolean[], shape: number[], out: (number | boolean)[], depth = 0): void {
   if (!Array.isArray(data)) {
-    if (depth !== shape.length && shape.length > 0) throw new Error('nested arrays are ragged: every row must have the same length');
+    if (depth !== shape.length && shape.length > 0)
+      throw new Error('nested arrays are ragged: every row must have the same length');
     out.push(data);
     return;
   }
   if (depth === shape.length) shape.push(data.length);
-  else if (shape[depth] !== data.length) throw new Error('nested arrays are ragged: every row must have the same length');
+  else if (shape[depth] !== data.length)
+    throw new Error('nested arrays are ragged: every row must have the same length');
   for (const d of data) flatten(d as NestedArray, shape, out, depth + 1);
 }
 
@@ -163,11 +165,20 @@ export function tensor(data: TensorData, opts: TensorOptions = {}): Tensor {
     flatten(data as NestedArray, shape, flat);
     if (flat.length > 0 && typeof flat[0] === 'boolean') {
       natural = 'bool';
-      h = native.fromBuffer(Uint8Array.from(flat, (b) => (b ? 1 : 0)), shape, dtypeCode('bool'));
+      h = native.fromBuffer(
+        Uint8Array.from(flat, (b) => (b ? 1 : 0)),
+        shape,
+        dtypeCode('bool'),
+      );
     } else {
       const want = opts.dtype ?? 'float32';
       natural = want === 'float64' || want === 'int64' ? 'float64' : want === 'int32' ? 'int32' : 'float32';
-      const arr = natural === 'float64' ? Float64Array.from(flat as number[]) : natural === 'int32' ? Int32Array.from(flat as number[]) : Float32Array.from(flat as number[]);
+      const arr =
+        natural === 'float64'
+          ? Float64Array.from(flat as number[])
+          : natural === 'int32'
+            ? Int32Array.from(flat as number[])
+            : Float32Array.from(flat as number[]);
       h = native.fromBuffer(arr, shape, dtypeCode(natural));
     }
     if (opts.shape) {
@@ -233,7 +244,8 @@ function format(t: Tensor): string {
   const big = flat.length > 1000;
   const maxAbs = flat.reduce((m, x) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0);
   const sci = floating && (maxAbs >= 1e8 || (maxAbs > 0 && maxAbs < 1e-4));
-  const cell = (x: number) => (dt === 'bool' ? (x ? 'True' : 'False') : sci ? x.toExponential(4) : formatNumber(x, floating, 4));
+  const cell = (x: number) =>
+    dt === 'bool' ? (x ? 'True' : 'False') : sci ? x.toExponential(4) : formatNumber(x, floating, 4);
   const width = flat.reduce((w, x) => Math.max(w, cell(x).length), 0);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const render = (dim: number, offset: number, indent: string): string => {
@@ -252,7 +264,6 @@ function format(t: Tensor): string {
   if (shape.includes(0)) extras.unshift(`size=(${shape.join(', ')})`);
   return `tensor(${body}${extras.length ? ', ' + extras.join(', ') : ''})`;
 }
-
 
 function bfloatToFloat(b: number): number {
   const buf = new DataView(new ArrayBuffer(4));

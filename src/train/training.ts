@@ -4,7 +4,13 @@
 // the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
 import { copyFileSync } from 'node:fs';
 import { RunFolder } from '../io/run-folder.js';
-import { loadCheckpoint, restoreCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointParts } from '../io/checkpoint.js';
+import {
+  loadCheckpoint,
+  restoreCheckpoint,
+  saveCheckpoint,
+  type Checkpoint,
+  type CheckpointParts,
+} from '../io/checkpoint.js';
 
 export interface Disposer {
   dispose(): void;
@@ -80,7 +86,10 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
    * Starts the steps: a resumed run gets its modules, optimizers, RNG and step back (and its
    * log loses the lines of steps it will replay); a new one gets its folder and config.json.
    */
-  begin(parts: CheckpointParts, opts: { config?: Record<string, unknown>; extra?: () => Record<string, unknown> } = {}): void {
+  begin(
+    parts: CheckpointParts,
+    opts: { config?: Record<string, unknown>; extra?: () => Record<string, unknown> } = {},
+  ): void {
     this.parts = parts;
     this.extra = opts.extra ?? this.extra;
     if (this.ck) {

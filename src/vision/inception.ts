@@ -22,9 +22,17 @@ export interface InceptionOptions {
 export class BasicConv2d extends Module {
   readonly conv: Conv2d;
   readonly bn: BatchNorm2d;
-  constructor(inC: number, outC: number, kernel: number | Pair, opts: { stride?: number; padding?: number | Pair } = {}) {
+  constructor(
+    inC: number,
+    outC: number,
+    kernel: number | Pair,
+    opts: { stride?: number; padding?: number | Pair } = {},
+  ) {
     super();
-    this.conv = this.registerModule('conv', new Conv2d(inC, outC, kernel, { bias: false, stride: opts.stride, padding: opts.padding }));
+    this.conv = this.registerModule(
+      'conv',
+      new Conv2d(inC, outC, kernel, { bias: false, stride: opts.stride, padding: opts.padding }),
+    );
     this.bn = this.registerModule('bn', new BatchNorm2d(outC, { eps: 0.001 }));
   }
   override forward(x: Tensor): Tensor {
@@ -45,7 +53,12 @@ const maxPool = (x: Tensor): Tensor => T.maxPool2d(x, [3, 3], [2, 2]);
 class InceptionA extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
-  constructor(inC: number, poolFeatures: number, w: (c: number) => number, private readonly pool: Pooling) {
+  constructor(
+    inC: number,
+    poolFeatures: number,
+    w: (c: number) => number,
+    private readonly pool: Pooling,
+  ) {
     super();
     const c = this.c;
     c.b1 = this.registerModule('branch1x1', new BasicConv2d(inC, w(64), 1));
@@ -59,12 +72,15 @@ class InceptionA extends Module {
   }
   override forward(x: Tensor): Tensor {
     const c = this.c;
-    return T.cat([
-      c.b1.forward(x),
-      c.b5_2.forward(c.b5_1.forward(x)),
-      c.d3.forward(c.d2.forward(c.d1.forward(x))),
-      c.p.forward(this.pool.avg3(x)),
-    ], 1);
+    return T.cat(
+      [
+        c.b1.forward(x),
+        c.b5_2.forward(c.b5_1.forward(x)),
+        c.d3.forward(c.d2.forward(c.d1.forward(x))),
+        c.p.forward(this.pool.avg3(x)),
+      ],
+      1,
+    );
   }
 }
 
@@ -89,7 +105,12 @@ class InceptionB extends Module {
 class InceptionC extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
-  constructor(inC: number, c7: number, w: (c: number) => number, private readonly pool: Pooling) {
+  constructor(
+    inC: number,
+    c7: number,
+    w: (c: number) => number,
+    private readonly pool: Pooling,
+  ) {
     super();
     const c = this.c;
     const row: { padding: Pair } = { padding: [0, 3] };
@@ -108,12 +129,15 @@ class InceptionC extends Module {
   }
   override forward(x: Tensor): Tensor {
     const c = this.c;
-    return T.cat([
-      c.b1.forward(x),
-      c.s3.forward(c.s2.forward(c.s1.forward(x))),
-      c.d5.forward(c.d4.forward(c.d3.forward(c.d2.forward(c.d1.forward(x))))),
-      c.p.forward(this.pool.avg3(x)),
-    ], 1);
+    return T.cat(
+      [
+        c.b1.forward(x),
+        c.s3.forward(c.s2.forward(c.s1.forward(x))),
+        c.d5.forward(c.d4.forward(c.d3.forward(c.d2.forward(c.d1.forward(x))))),
+        c.p.forward(this.pool.avg3(x)),
+      ],
+      1,
+    );
   }
 }
 
@@ -133,18 +157,21 @@ class InceptionD extends Module {
   }
   override forward(x: Tensor): Tensor {
     const c = this.c;
-    return T.cat([
-      c.a2.forward(c.a1.forward(x)),
-      c.b4.forward(c.b3.forward(c.b2.forward(c.b1.forward(x)))),
-      maxPool(x),
-    ], 1);
+    return T.cat(
+      [c.a2.forward(c.a1.forward(x)), c.b4.forward(c.b3.forward(c.b2.forward(c.b1.forward(x)))), maxPool(x)],
+      1,
+    );
   }
 }
 
 class InceptionE extends Module {
   readonly outChannels: number;
   private readonly c: Record<string, BasicConv2d> = {};
-  constructor(inC: number, w: (c: number) => number, private readonly pool: Pooling) {
+  constructor(
+    inC: number,
+    w: (c: number) => number,
+    private readonly pool: Pooling,
+  ) {
     super();
     const c = this.c;
     c.b1 = this.registerModule('branch1x1', new BasicConv2d(inC, w(320), 1));
@@ -162,19 +189,30 @@ class InceptionE extends Module {
     const c = this.c;
     const s = c.s1.forward(x);
     const d = c.d2.forward(c.d1.forward(x));
-    return T.cat([
-      c.b1.forward(x),
-      T.cat([c.s2a.forward(s), c.s2b.forward(s)], 1),
-      T.cat([c.d3a.forward(d), c.d3b.forward(d)], 1),
-      c.p.forward(this.pool.avg3(x)),
-    ], 1);
+    return T.cat(
+      [
+        c.b1.forward(x),
+        T.cat([c.s2a.forward(s), c.s2b.forward(s)], 1),
+        T.cat([c.d3a.forward(d), c.d3b.forward(d)], 1),
+        c.p.forward(this.pool.avg3(x)),
+      ],
+      1,
+    );
   }
 }
 
 /** Keras's block names, in network order, for the torchvision blocks. */
 export const INCEPTION_KERAS_NAMES: Record<string, string> = {
-  mixed0: 'Mixed_5b', mixed1: 'Mixed_5c', mixed2: 'Mixed_5d', mixed3: 'Mixed_6a', mixed4: 'Mixed_6b',
-  mixed5: 'Mixed_6c', mixed6: 'Mixed_6d', mixed7: 'Mixed_6e', mixed8: 'Mixed_7a', mixed9: 'Mixed_7b',
+  mixed0: 'Mixed_5b',
+  mixed1: 'Mixed_5c',
+  mixed2: 'Mixed_5d',
+  mixed3: 'Mixed_6a',
+  mixed4: 'Mixed_6b',
+  mixed5: 'Mixed_6c',
+  mixed6: 'Mixed_6d',
+  mixed7: 'Mixed_6e',
+  mixed8: 'Mixed_7a',
+  mixed9: 'Mixed_7b',
   mixed10: 'Mixed_7c',
 };
 
@@ -225,7 +263,11 @@ export class InceptionV3 extends Module {
       this.headLayers.push(this.registerModule('fc', new Linear(c, 1000)));
     } else if (this.headKind === 'nsfwjs') {
       const head = this.registerModule('head', new ModuleList<Linear>());
-      for (const [i, o] of [[c, w(256)], [w(256), w(128)], [w(128), 5]]) {
+      for (const [i, o] of [
+        [c, w(256)],
+        [w(256), w(128)],
+        [w(128), 5],
+      ]) {
         const l = new Linear(i, o);
         head.push(l);
         this.headLayers.push(l);

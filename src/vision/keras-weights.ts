@@ -36,7 +36,12 @@ function layersOfKind(kw: KerasWeights, prefix: string): string[] {
     .sort((a, b) => Number(re.exec(a)![1] ?? 0) - Number(re.exec(b)![1] ?? 0));
 }
 
-function fromKeras(arr: KerasArray | undefined, what: string, target: number[], kind: 'conv' | 'dense' | 'vector'): Tensor {
+function fromKeras(
+  arr: KerasArray | undefined,
+  what: string,
+  target: number[],
+  kind: 'conv' | 'dense' | 'vector',
+): Tensor {
   if (!arr) throw new Error(`the weights have no ${what}`);
   return T.tidy(() => {
     let t = T.tensor(arr.data, { shape: arr.shape });
@@ -62,7 +67,9 @@ export function inceptionFromKeras(kw: KerasWeights, model: InceptionV3): Map<st
   const kconvs = layersOfKind(kw, 'conv2d');
   const kbns = layersOfKind(kw, 'batch_normalization');
   if (kconvs.length !== convs.length || kbns.length !== convs.length) {
-    throw new Error(`the weights have ${kconvs.length} convolutions and ${kbns.length} batch normalisations; InceptionV3 has ${convs.length} of each`);
+    throw new Error(
+      `the weights have ${kconvs.length} convolutions and ${kbns.length} batch normalisations; InceptionV3 has ${convs.length} of each`,
+    );
   }
   const sd = new Map<string, Tensor>();
   convs.forEach(([name, m], i) => {
@@ -71,13 +78,19 @@ export function inceptionFromKeras(kw: KerasWeights, model: InceptionV3): Map<st
     const bn = need(kw, kbns[i], kbns[i]);
     const n = m.bn.numFeatures;
     // Keras's InceptionV3 builds its batch normalisations with scale=False: no gamma, so 1.
-    sd.set(`${name}.bn.weight`, bn.has('gamma') ? fromKeras(bn.get('gamma'), `${kbns[i]}/gamma`, [n], 'vector') : T.ones([n]));
+    sd.set(
+      `${name}.bn.weight`,
+      bn.has('gamma') ? fromKeras(bn.get('gamma'), `${kbns[i]}/gamma`, [n], 'vector') : T.ones([n]),
+    );
     sd.set(`${name}.bn.bias`, fromKeras(bn.get('beta'), `${kbns[i]}/beta`, [n], 'vector'));
     sd.set(`${name}.bn.running_mean`, fromKeras(bn.get('moving_mean'), `${kbns[i]}/moving_mean`, [n], 'vector'));
     sd.set(`${name}.bn.running_var`, fromKeras(bn.get('moving_variance'), `${kbns[i]}/moving_variance`, [n], 'vector'));
   });
   const dense = layersOfKind(kw, 'dense');
-  const heads = [...model.namedModules()].filter(([n, m]) => m instanceof Linear && /^(fc|head\.\d+)$/.test(n)) as [string, Linear][];
+  const heads = [...model.namedModules()].filter(([n, m]) => m instanceof Linear && /^(fc|head\.\d+)$/.test(n)) as [
+    string,
+    Linear,
+  ][];
   if (heads.length && dense.length !== heads.length) {
     throw new Error(`the weights have ${dense.length} dense layers; this InceptionV3's head has ${heads.length}`);
   }

@@ -30,9 +30,11 @@ export function readTfjsModel(where: string): TfjsModel {
   if (!jsonFile) throw new Error(`${dir} holds no TF.js model (model.json or model.min.js)`);
   let manifest: any;
   try {
-    manifest = jsonFile.endsWith('.json') ? JSON.parse(readFileSync(jsonFile, 'utf8')) : require(path.resolve(jsonFile));
+    manifest = jsonFile.endsWith('.json')
+      ? JSON.parse(readFileSync(jsonFile, 'utf8'))
+      : require(path.resolve(jsonFile));
   } catch (e) {
-    throw new Error(`cannot read TF.js model ${jsonFile}: ${(e as Error).message.split('\n')[0]}`);
+    throw new Error(`cannot read TF.js model ${jsonFile}: ${(e as Error).message.split('\n')[0]}`, { cause: e });
   }
   if (!manifest?.modelTopology || !Array.isArray(manifest.weightsManifest)) {
     throw new Error(`${jsonFile} is not a TF.js LayersModel (no modelTopology or weightsManifest)`);
@@ -56,7 +58,9 @@ function readShard(dir: string, p: string): Buffer {
     return Buffer.from(b64, 'base64');
   }
   const near = readdirSync(dir).filter((f) => f.startsWith(path.basename(p)));
-  throw new Error(`the TF.js model's weight shard ${p} is missing from ${dir}${near.length ? ` (found ${near.join(', ')})` : ''}`);
+  throw new Error(
+    `the TF.js model's weight shard ${p} is missing from ${dir}${near.length ? ` (found ${near.join(', ')})` : ''}`,
+  );
 }
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
@@ -71,12 +75,15 @@ export function tfjsWeights(model: TfjsModel): KerasWeights {
     const bytes = n * BYTES[q ? q.dtype : spec.dtype];
     if (!bytes && n) throw new Error(`weight ${spec.name} has an unsupported type ${q?.dtype ?? spec.dtype}`);
     if (offset + bytes > model.data.length) {
-      throw new Error(`the TF.js weight shards end early: ${spec.name} needs bytes ${offset}..${offset + bytes}, the shards hold ${model.data.length}`);
+      throw new Error(
+        `the TF.js weight shards end early: ${spec.name} needs bytes ${offset}..${offset + bytes}, the shards hold ${model.data.length}`,
+      );
     }
     const raw = model.data.subarray(offset, offset + bytes);
     const out = new Float32Array(n);
     if (!q) {
-      if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name} is ${spec.dtype}; only float32 weights are read`);
+      if (spec.dtype !== 'float32')
+        throw new Error(`weight ${spec.name} is ${spec.dtype}; only float32 weights are read`);
       out.set(new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + bytes)));
     } else if (q.dtype === 'float16') {
       for (let i = 0; i < n; i++) out[i] = halfToFloat(raw.readUInt16LE(2 * i));
@@ -97,7 +104,9 @@ export function nsfwjsInceptionFolder(): string {
   try {
     pkg = require.resolve('nsfwjs'); // dist/cjs/index.js
   } catch {
-    throw new Error('the built-in InceptionV3 comes from the npm package nsfwjs, which is not installed (run npm install)');
+    throw new Error(
+      'the built-in InceptionV3 comes from the npm package nsfwjs, which is not installed (run npm install)',
+    );
   }
   return path.join(path.dirname(path.dirname(pkg)), 'models', 'inception_v3');
 }

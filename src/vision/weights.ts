@@ -44,7 +44,9 @@ export interface Backbone {
 }
 
 export function cacheFolder(): string {
-  return process.env.LOOM_CACHE ? path.resolve(process.env.LOOM_CACHE) : path.join(os.homedir(), '.cache', 'loom', 'weights');
+  return process.env.LOOM_CACHE
+    ? path.resolve(process.env.LOOM_CACHE)
+    : path.join(os.homedir(), '.cache', 'loom', 'weights');
 }
 
 /** The network that fits `info`, with random weights. */
@@ -55,10 +57,19 @@ export function buildNetwork(info: Pick<WeightsInfo, 'arch' | 'head' | 'pool' | 
     : new InceptionV3({ head: info.head, poolIncludesPadding: info.pool === 'torchvision', width });
 }
 
-function fromKerasWeights(kw: KerasWeights, as: Arch | undefined, source: string): { sd: Map<string, Tensor>; info: WeightsInfo } {
+function fromKerasWeights(
+  kw: KerasWeights,
+  as: Arch | undefined,
+  source: string,
+): { sd: Map<string, Tensor>; info: WeightsInfo } {
   const arch: Arch = as ?? (kw.has('block1_conv1') ? 'vgg19' : 'inception');
-  const first = kw.get(arch === 'vgg19' ? 'block1_conv1' : [...kw.keys()].find((k) => /^conv2d(_1)?$/.test(k)) ?? '')?.get('kernel');
-  if (!first) throw new Error(`${source} holds no ${arch === 'vgg19' ? 'VGG19 (block1_conv1)' : 'InceptionV3 (conv2d_1)'} weights`);
+  const first = kw
+    .get(arch === 'vgg19' ? 'block1_conv1' : ([...kw.keys()].find((k) => /^conv2d(_1)?$/.test(k)) ?? ''))
+    ?.get('kernel');
+  if (!first)
+    throw new Error(
+      `${source} holds no ${arch === 'vgg19' ? 'VGG19 (block1_conv1)' : 'InceptionV3 (conv2d_1)'} weights`,
+    );
   const width = first.shape[3] / (arch === 'vgg19' ? 64 : 32);
   if (arch === 'vgg19') {
     const info: WeightsInfo = { arch, head: 'none', pool: 'keras', preprocess: 'caffe', source, width };
@@ -66,7 +77,14 @@ function fromKerasWeights(kw: KerasWeights, as: Arch | undefined, source: string
   }
   const dense = [...kw.keys()].filter((k) => /^dense(_\d+)?$/.test(k)).length;
   const head = dense === 3 ? 'nsfwjs' : dense === 1 ? 'imagenet' : 'none';
-  const info: WeightsInfo = { arch, head, pool: 'keras', preprocess: head === 'nsfwjs' ? 'unit' : 'inception', source, width };
+  const info: WeightsInfo = {
+    arch,
+    head,
+    pool: 'keras',
+    preprocess: head === 'nsfwjs' ? 'unit' : 'inception',
+    source,
+    width,
+  };
   const net = buildNetwork(info) as InceptionV3;
   try {
     return { sd: inceptionFromKeras(kw, net), info };
@@ -75,10 +93,21 @@ function fromKerasWeights(kw: KerasWeights, as: Arch | undefined, source: string
   }
 }
 
-function fromTorchvision(sd: Map<string, Tensor>, as: Arch | undefined, source: string): { sd: Map<string, Tensor>; info: WeightsInfo } {
-  const guessed: Arch | null = sd.has('Mixed_5b.branch1x1.conv.weight') ? 'inception' : sd.has('features.0.weight') ? 'vgg19' : null;
+function fromTorchvision(
+  sd: Map<string, Tensor>,
+  as: Arch | undefined,
+  source: string,
+): { sd: Map<string, Tensor>; info: WeightsInfo } {
+  const guessed: Arch | null = sd.has('Mixed_5b.branch1x1.conv.weight')
+    ? 'inception'
+    : sd.has('features.0.weight')
+      ? 'vgg19'
+      : null;
   const arch = as ?? guessed;
-  if (!arch) throw new Error(`${source} is neither torchvision's InceptionV3 nor its VGG19 (no Mixed_5b or features.0 weights); use --as to say which`);
+  if (!arch)
+    throw new Error(
+      `${source} is neither torchvision's InceptionV3 nor its VGG19 (no Mixed_5b or features.0 weights); use --as to say which`,
+    );
   // The auxiliary classifier and VGG's fully connected layers are not used here.
   for (const k of [...sd.keys()]) {
     if (k.startsWith('AuxLogits.') || k.startsWith('classifier.')) {
@@ -90,17 +119,28 @@ function fromTorchvision(sd: Map<string, Tensor>, as: Arch | undefined, source: 
   const first = sd.get(firstKey);
   if (!first) throw new Error(`${source} has no ${firstKey}, so it is not torchvision's ${arch}`);
   const width = first.shape[0] / (arch === 'vgg19' ? 64 : 32);
-  const info: WeightsInfo = arch === 'vgg19'
-    ? { arch, head: 'none', pool: 'torchvision', preprocess: 'torchvision', source, width }
-    // torchvision's pretrained InceptionV3 sets transform_input, which maps ImageNet-normalised
-    // input back to [-1, 1]: so its weights expect Inception's preprocessing.
-    : { arch, head: sd.has('fc.weight') ? 'imagenet' : 'none', pool: 'torchvision', preprocess: 'inception', source, width };
+  const info: WeightsInfo =
+    arch === 'vgg19'
+      ? { arch, head: 'none', pool: 'torchvision', preprocess: 'torchvision', source, width }
+      : // torchvision's pretrained InceptionV3 sets transform_input, which maps ImageNet-normalised
+        // input back to [-1, 1]: so its weights expect Inception's preprocessing.
+        {
+          arch,
+          head: sd.has('fc.weight') ? 'imagenet' : 'none',
+          pool: 'torchvision',
+          preprocess: 'inception',
+          source,
+          width,
+        };
   const net = buildNetwork(info);
   try {
     const report = net.loadStateDict(sd, { strict: false });
     if (report.missing.length || report.unexpected.length) {
-      const say = (what: string, l: string[]): string => (l.length ? ` ${what}: ${l.slice(0, 4).join(', ')}${l.length > 4 ? ` and ${l.length - 4} more` : ''}.` : '');
-      throw new Error(`${source} does not fit torchvision's ${arch}.${say('missing', report.missing)}${say('unexpected', report.unexpected)}`);
+      const say = (what: string, l: string[]): string =>
+        l.length ? ` ${what}: ${l.slice(0, 4).join(', ')}${l.length > 4 ? ` and ${l.length - 4} more` : ''}.` : '';
+      throw new Error(
+        `${source} does not fit torchvision's ${arch}.${say('missing', report.missing)}${say('unexpected', report.unexpected)}`,
+      );
     }
   } finally {
     net.dispose();
@@ -110,7 +150,10 @@ function fromTorchvision(sd: Map<string, Tensor>, as: Arch | undefined, source: 
 
 function cacheName(info: WeightsInfo): string {
   if (info.source === 'nsfwjs') return 'inception-nsfwjs';
-  const base = path.basename(info.source).replace(/\.(pth|pt|h5|hdf5|json|js)$/i, '').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const base = path
+    .basename(info.source)
+    .replace(/\.(pth|pt|h5|hdf5|json|js)$/i, '')
+    .replace(/[^A-Za-z0-9_.-]/g, '_');
   return `${info.arch}-${base}`;
 }
 
@@ -130,7 +173,9 @@ export function importWeights(source: string, opts: { as?: Arch; cache?: string 
     } else if (/\.(pth|pt|bin)$/i.test(source)) {
       r = fromTorchvision(loadPth(source), opts.as, source);
     } else {
-      throw new Error(`cannot import weights from ${source}: expected a torchvision .pth, a Keras .h5 or a TF.js model folder`);
+      throw new Error(
+        `cannot import weights from ${source}: expected a torchvision .pth, a Keras .h5 or a TF.js model folder`,
+      );
     }
     for (const t of r.sd.values()) T.keep(t);
     return r;
@@ -150,7 +195,14 @@ export function readWeightsInfo(meta: Record<string, string>, file: string): Wei
   if ((arch !== 'inception' && arch !== 'vgg19') || !preprocess) {
     throw new Error(`${file} is not a Loom backbone (import weights with: loom weights import <file>)`);
   }
-  return { arch, head: (head ?? 'none') as WeightsInfo['head'], pool: (pool ?? 'torchvision') as WeightsInfo['pool'], preprocess: preprocess as Preprocess, source: source ?? file, width: Number(width ?? 1) };
+  return {
+    arch,
+    head: (head ?? 'none') as WeightsInfo['head'],
+    pool: (pool ?? 'torchvision') as WeightsInfo['pool'],
+    preprocess: preprocess as Preprocess,
+    source: source ?? file,
+    width: Number(width ?? 1),
+  };
 }
 
 /** Imported backbones in the cache folder. */
@@ -179,7 +231,9 @@ export function loadBackbone(arch: Arch, weights?: string, cache = cacheFolder()
   } else {
     const found = listWeights(cache).find((w) => w.info.arch === arch);
     if (!found) {
-      throw new Error(`VGG19 needs pretrained weights, which do not install from the registries: get torchvision's vgg19-*.pth or Keras's vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and run: loom weights import <file>`);
+      throw new Error(
+        `VGG19 needs pretrained weights, which do not install from the registries: get torchvision's vgg19-*.pth or Keras's vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 and run: loom weights import <file>`,
+      );
     }
     file = found.file;
   }
@@ -187,8 +241,11 @@ export function loadBackbone(arch: Arch, weights?: string, cache = cacheFolder()
   const info = readWeightsInfo(c.metadata, file);
   const net = buildNetwork(info);
   try {
-    const missing = net.loadStateDict(c.tensors, { strict: false }).missing.filter((k) => !k.endsWith('num_batches_tracked'));
-    if (missing.length) throw new Error(`${file} lacks ${missing.length} of the ${info.arch} weights (first: ${missing[0]})`);
+    const missing = net
+      .loadStateDict(c.tensors, { strict: false })
+      .missing.filter((k) => !k.endsWith('num_batches_tracked'));
+    if (missing.length)
+      throw new Error(`${file} lacks ${missing.length} of the ${info.arch} weights (first: ${missing[0]})`);
   } finally {
     for (const t of c.tensors.values()) t.dispose();
   }

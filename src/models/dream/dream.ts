@@ -54,7 +54,10 @@ export interface DreamHooks {
 /** "mixed2=0.2,mixed3:3" → { mixed2: 0.2, mixed3: 3 }; a name alone weighs 1. */
 export function parseLayers(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, w] = part.split(/[=:]/);
     const weight = w === undefined ? 1 : Number(w);
     if (!Number.isFinite(weight)) throw new Error(`layer weight "${w}" for ${name} is not a number`);
@@ -83,14 +86,18 @@ export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
 
 /** The seed's loss: Σ weight · Σ(activation² without a 2-pixel border) / activation size. */
 export function dreamLoss(backbone: Backbone, image: Tensor, layers: Record<string, number>): Tensor {
-  const x = backbone.info.preprocess === 'inception' ? image : preprocess(image.add(1).div(2), backbone.info.preprocess);
+  const x =
+    backbone.info.preprocess === 'inception' ? image : preprocess(image.add(1).div(2), backbone.info.preprocess);
   const acts = backbone.net.endpoints(x, Object.keys(layers));
   let loss: Tensor | null = null;
   for (const [name, w] of Object.entries(layers)) {
     const a = acts.get(name)!;
     const [, , h, wd] = a.shape;
     const inner = h > 4 && wd > 4 ? a.narrow(2, 2, h - 4).narrow(3, 2, wd - 4) : a;
-    const term = inner.pow(2).sum().mul(w / a.numel);
+    const term = inner
+      .pow(2)
+      .sum()
+      .mul(w / a.numel);
     loss = loss ? loss.add(term) : term;
   }
   return loss!;
@@ -107,7 +114,12 @@ function tileStarts(n: number, tile: number): [number, number][] {
 }
 
 /** Loss and its gradient with respect to the image, computed tile by tile. */
-export function lossAndGradient(backbone: Backbone, image: Tensor, layers: Record<string, number>, tile: number): { loss: number; grad: Tensor } {
+export function lossAndGradient(
+  backbone: Backbone,
+  image: Tensor,
+  layers: Record<string, number>,
+  tile: number,
+): { loss: number; grad: Tensor } {
   const [, , h, w] = image.shape;
   const grad = T.zerosLike(image);
   let loss = 0;
@@ -125,8 +137,16 @@ export function lossAndGradient(backbone: Backbone, image: Tensor, layers: Recor
   return { loss, grad };
 }
 
-/** One ascent step in place (none once the loss passes maxLoss): roll by a random shift, step along the normalised gradient, roll back. */
-export function dreamStep(backbone: Backbone, image: Tensor, cfg: Pick<DreamConfig, 'layers' | 'stepSize' | 'jitter' | 'tile' | 'maxLoss'>, rng: Rng): number {
+/**
+ * One ascent step in place (none once the loss passes maxLoss): roll by a random shift, step
+ * along the normalised gradient, roll back.
+ */
+export function dreamStep(
+  backbone: Backbone,
+  image: Tensor,
+  cfg: Pick<DreamConfig, 'layers' | 'stepSize' | 'jitter' | 'tile' | 'maxLoss'>,
+  rng: Rng,
+): number {
   return T.tidy(() => {
     const dy = cfg.jitter ? rng.int(2 * cfg.jitter + 1) - cfg.jitter : 0;
     const dx = cfg.jitter ? rng.int(2 * cfg.jitter + 1) - cfg.jitter : 0;
@@ -152,13 +172,21 @@ export function octaveShapes(h: number, w: number, octaves: number, scale: numbe
 }
 
 /** Dreams an RGB image [1, 3, H, W] in [0, 1]; returns a new image of the same size. */
-export async function dream(backbone: Backbone, rgb: Tensor, cfg: DreamConfig, hooks: DreamHooks = {}): Promise<Tensor> {
+export async function dream(
+  backbone: Backbone,
+  rgb: Tensor,
+  cfg: DreamConfig,
+  hooks: DreamHooks = {},
+): Promise<Tensor> {
   checkDreamConfig(cfg, backbone);
   const [n, c, h, w] = rgb.shape;
   if (n !== 1 || c !== 3) throw new Error(`dream takes one RGB image [1, 3, H, W], got [${rgb.shape}]`);
   const shapes = octaveShapes(h, w, cfg.octaves, cfg.octaveScale);
   const least = minInputSide(backbone.net.arch);
-  if (Math.min(...shapes[0]) < least) throw new Error(`the smallest octave would be ${shapes[0].join('x')} pixels, under ${backbone.net.arch}'s ${least}; use fewer octaves or a larger image`);
+  if (Math.min(...shapes[0]) < least)
+    throw new Error(
+      `the smallest octave would be ${shapes[0].join('x')} pixels, under ${backbone.net.arch}'s ${least}; use fewer octaves or a larger image`,
+    );
   const rng = new Rng(cfg.seed);
   // The seed works in Inception's [-1, 1]; so does the step size.
   const original = T.keep(T.tidy(() => rgb.mul(2).sub(1)));
@@ -169,11 +197,13 @@ export async function dream(backbone: Backbone, rgb: Tensor, cfg: DreamConfig, h
       const [oh, ow] = shapes[o];
       if (o > 0) {
         // Scale up, then re-inject the detail that shrinking the original lost.
-        const next = T.keep(T.tidy(() => {
-          const up = resize(img, oh, ow);
-          const lost = resize(original, oh, ow).sub(resize(shrunk, oh, ow));
-          return up.add(lost);
-        }));
+        const next = T.keep(
+          T.tidy(() => {
+            const up = resize(img, oh, ow);
+            const lost = resize(original, oh, ow).sub(resize(shrunk, oh, ow));
+            return up.add(lost);
+          }),
+        );
         img.dispose();
         img = next;
         shrunk.dispose();
@@ -206,14 +236,22 @@ export async function dream(backbone: Backbone, rgb: Tensor, cfg: DreamConfig, h
  * up and dream a few steps more (one octave). Returns the frames, first the dreamed image.
  */
 export async function dreamZoom(
-  backbone: Backbone, rgb: Tensor, cfg: DreamConfig, frames: number,
-  opts: { zoom?: number; stepsPerFrame?: number } = {}, hooks: DreamHooks = {},
+  backbone: Backbone,
+  rgb: Tensor,
+  cfg: DreamConfig,
+  frames: number,
+  opts: { zoom?: number; stepsPerFrame?: number } = {},
+  hooks: DreamHooks = {},
 ): Promise<Tensor[]> {
   wholeNumber('zoom-frames', frames, 1);
   const zoom = opts.zoom ?? 1.05;
   const out: Tensor[] = [T.keep(await dream(backbone, rgb, cfg, hooks))];
   const [, , h, w] = rgb.shape;
-  const frameCfg: DreamConfig = { ...cfg, octaves: 1, steps: opts.stepsPerFrame ?? Math.max(1, Math.round(cfg.steps / 4)) };
+  const frameCfg: DreamConfig = {
+    ...cfg,
+    octaves: 1,
+    steps: opts.stepsPerFrame ?? Math.max(1, Math.round(cfg.steps / 4)),
+  };
   for (let f = 1; f < frames; f++) {
     if (hooks.shouldStop?.()) break;
     const prev = out[out.length - 1];
@@ -223,7 +261,16 @@ export async function dreamZoom(
       return resize(prev.narrow(2, Math.floor((h - ch) / 2), ch).narrow(3, Math.floor((w - cw) / 2), cw), h, w);
     });
     try {
-      out.push(T.keep(await dream(backbone, zoomed, { ...frameCfg, seed: cfg.seed + f }, { onStep: hooks.onStep, shouldStop: hooks.shouldStop })));
+      out.push(
+        T.keep(
+          await dream(
+            backbone,
+            zoomed,
+            { ...frameCfg, seed: cfg.seed + f },
+            { onStep: hooks.onStep, shouldStop: hooks.shouldStop },
+          ),
+        ),
+      );
     } finally {
       zoomed.dispose();
     }

@@ -1,20 +1,33 @@
 // The GAN's training images: a built-in set, CIFAR-10 batches, or a folder of images.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { loadBuiltin, loadCifarBinary, loadCifarPython, loadImageFolder, sliceDataset, CIFAR_CLASSES, type ImageDataset } from '../../io/datasets.js';
+import {
+  loadBuiltin,
+  loadCifarBinary,
+  loadCifarPython,
+  loadImageFolder,
+  sliceDataset,
+  CIFAR_CLASSES,
+  type ImageDataset,
+} from '../../io/datasets.js';
 
 /**
  * builtin:mnist / builtin:fashion-mnist (training split), cifar10:<folder>[:<class>] (binary
  * or Python batches), or a folder of images (resized to --size, with --channels).
  */
-export async function loadGanData(spec: string, c: { size: number; channels: 1 | 3; limit: number | null }): Promise<ImageDataset> {
+export async function loadGanData(
+  spec: string,
+  c: { size: number; channels: 1 | 3; limit: number | null },
+): Promise<ImageDataset> {
   let ds: ImageDataset;
   if (spec.startsWith('builtin:')) ds = loadBuiltin(spec, 'train');
   else if (spec.startsWith('cifar10:')) {
     const [, dir, cls] = spec.match(/^cifar10:(.+?)(?::([a-z]+|\d))?$/) ?? [];
-    if (!dir || !existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`cannot read CIFAR-10 folder ${dir ?? spec}: no such folder`);
+    if (!dir || !existsSync(dir) || !statSync(dir).isDirectory())
+      throw new Error(`cannot read CIFAR-10 folder ${dir ?? spec}: no such folder`);
     const only = cls === undefined ? undefined : [/^\d$/.test(cls) ? Number(cls) : CIFAR_CLASSES.indexOf(cls)];
-    if (only && only[0] < 0) throw new Error(`unknown CIFAR-10 class '${cls}'; the classes are ${CIFAR_CLASSES.join(', ')}`);
+    if (only && only[0] < 0)
+      throw new Error(`unknown CIFAR-10 class '${cls}'; the classes are ${CIFAR_CLASSES.join(', ')}`);
     const files = readdirSync(dir).sort();
     const bins = files.filter((f) => /^data_batch_\d+\.bin$/.test(f)).map((f) => path.join(dir, f));
     const pys = files.filter((f) => /^data_batch_\d+$/.test(f)).map((f) => path.join(dir, f));

@@ -40,7 +40,10 @@ export class Generator extends Module {
   /** Images in [-1, 1] from latent points [N, latent]. */
   override forward(z: Tensor): Tensor {
     const { height, width } = this.config;
-    let x = this.fc.forward(z).leakyRelu(SLOPE).reshape([-1, this.config.gFilters / 2, height / 2, width / 2]);
+    let x = this.fc
+      .forward(z)
+      .leakyRelu(SLOPE)
+      .reshape([-1, this.config.gFilters / 2, height / 2, width / 2]);
     x = this.conv1.forward(x).leakyRelu(SLOPE);
     x = this.up.forward(x).leakyRelu(SLOPE);
     x = this.conv2.forward(x).leakyRelu(SLOPE);
@@ -62,7 +65,8 @@ export class Discriminator extends Module {
     const down = (s: number) => Math.floor((s - 4) / 2) + 1;
     const side = (s: number) => down(down(down(s - 2)));
     const [h, w] = [side(height), side(width)];
-    if (h < 1 || w < 1) throw new Error(`GAN images must be at least 24x24 for the seed's discriminator, got ${height}x${width}`);
+    if (h < 1 || w < 1)
+      throw new Error(`GAN images must be at least 24x24 for the seed's discriminator, got ${height}x${width}`);
     this.conv1 = this.registerModule('conv1', new Conv2d(channels, f, 3));
     this.conv2 = this.registerModule('conv2', new Conv2d(f, f, 4, { stride: 2 }));
     this.conv3 = this.registerModule('conv3', new Conv2d(f, f, 4, { stride: 2 }));

@@ -101,16 +101,28 @@ export class GanMonitor {
     const fd = q
       ? tidy(() => {
           const parts: Tensor[] = [];
-          for (let i = 0; i < FD_SAMPLES; i += 64) parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
+          for (let i = 0; i < FD_SAMPLES; i += 64)
+            parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
           return frechetDistance(q.real, featuresOf(q.net, T.cat(parts, 0)));
         })
       : null;
     const samplesFile = run.file('samples', `${RunFolder.stepTag(step)}.png`);
-    await writeOwned(samplesFile, tidy(() => imageGrid(gen.add(1).div(2), { cols: 8 })));
+    await writeOwned(
+      samplesFile,
+      tidy(() => imageGrid(gen.add(1).div(2), { cols: 8 })),
+    );
     gen.dispose();
     const lossesFile = run.file('losses.png');
     if (history.d.length > 1) await writeOwned(lossesFile, linePlot([history.d, history.a]));
-    return { step, fd, diversity: div, real_diversity: this.realDiversity, samples: samplesFile, losses: lossesFile, warnings: this.watch(step, history, div) };
+    return {
+      step,
+      fd,
+      diversity: div,
+      real_diversity: this.realDiversity,
+      samples: samplesFile,
+      losses: lossesFile,
+      warnings: this.watch(step, history, div),
+    };
   }
 
   private watch(step: number, history: LossHistory, div: number): string[] {
@@ -122,15 +134,21 @@ export class GanMonitor {
     const d = mean(recent(history.d));
     const a = mean(recent(history.a));
     if (d < 0.1 && a > 3) {
-      warnings.push(`the discriminator is winning (its loss ${d.toFixed(3)}, the adversarial loss ${a.toFixed(2)}); lower --d-lr or raise --dropout`);
+      warnings.push(
+        `the discriminator is winning (its loss ${d.toFixed(3)}, the adversarial loss ${a.toFixed(2)}); lower --d-lr or raise --dropout`,
+      );
     }
-    if (div < 0.25 * this.realDiversity) warnings.push(`mode collapse: the fixed-point samples vary ${((div / this.realDiversity) * 100).toFixed(0)}% as much as real images`);
+    if (div < 0.25 * this.realDiversity)
+      warnings.push(
+        `mode collapse: the fixed-point samples vary ${((div / this.realDiversity) * 100).toFixed(0)}% as much as real images`,
+      );
     return warnings;
   }
 
   dispose(): void {
     this.fixed.dispose();
     this.fdLatents.dispose();
-    if (this.quality) (this.quality.net.dispose(), this.quality.real.dispose());
+    this.quality?.net.dispose();
+    this.quality?.real.dispose();
   }
 }

@@ -30,7 +30,13 @@ export class FeatureNet extends Module {
 }
 
 /** Trains the feature net on labelled images (any range); returns it and its training accuracy. */
-export function trainFeatureNet(images: Tensor, labels: Tensor, classes: number, steps = 300, batch = 64): { net: FeatureNet; accuracy: number } {
+export function trainFeatureNet(
+  images: Tensor,
+  labels: Tensor,
+  classes: number,
+  steps = 300,
+  batch = 64,
+): { net: FeatureNet; accuracy: number } {
   const net = new FeatureNet(images.size(1), classes);
   const opt = new Adam(net.parameters(), { lr: 2e-3 });
   const n = images.size(0);
@@ -46,7 +52,17 @@ export function trainFeatureNet(images: Tensor, labels: Tensor, classes: number,
   opt.dispose();
   net.eval();
   const k = Math.min(1000, n);
-  const accuracy = noGrad(() => tidy(() => net.forward(images.narrow(0, 0, k)).argmax(1).eq(labels.narrow(0, 0, k)).float().mean().item()));
+  const accuracy = noGrad(() =>
+    tidy(() =>
+      net
+        .forward(images.narrow(0, 0, k))
+        .argmax(1)
+        .eq(labels.narrow(0, 0, k))
+        .float()
+        .mean()
+        .item(),
+    ),
+  );
   return { net, accuracy };
 }
 
@@ -55,7 +71,8 @@ export function featuresOf(net: FeatureNet, images: Tensor, batch = 500): Tensor
   return noGrad(() =>
     tidy(() => {
       const parts: Tensor[] = [];
-      for (let i = 0; i < images.size(0); i += batch) parts.push(net.features(images.narrow(0, i, Math.min(batch, images.size(0) - i))));
+      for (let i = 0; i < images.size(0); i += batch)
+        parts.push(net.features(images.narrow(0, i, Math.min(batch, images.size(0) - i))));
       return T.cat(parts, 0).to('float64');
     }),
   );
@@ -76,7 +93,13 @@ export function frechetDistance(f1: Tensor, f2: Tensor): number {
     const stats = (f: Tensor) => {
       const mu = f.mean({ dim: 0 });
       const c = f.sub(mu);
-      return [mu, c.t().matmul(c).div(f.size(0) - 1)] as const;
+      return [
+        mu,
+        c
+          .t()
+          .matmul(c)
+          .div(f.size(0) - 1),
+      ] as const;
     };
     const [m1, s1] = stats(f1.to('float64'));
     const [m2, s2] = stats(f2.to('float64'));

@@ -17,25 +17,68 @@ import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../op
 
 /** Every setting of a GAN training run, declared once (see models/options.ts). */
 export const GAN_OPTIONS = {
-  data: { type: 'string', default: 'builtin:mnist', help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images', meta: 'SRC', studio: 'data' },
+  data: {
+    type: 'string',
+    default: 'builtin:mnist',
+    help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images',
+    meta: 'SRC',
+    studio: 'data',
+  },
   latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
   batch: { type: 'int', default: 20, min: 1, help: 'real (and as many generated) images per step', studio: true },
   steps: { type: 'int', default: 10000, min: 1, help: 'training steps', studio: true },
   dLr: { type: 'number', default: 8e-4, positive: true, help: "discriminator's RMSprop learning rate" },
-  gLr: { type: 'number', default: 4e-4, positive: true, help: "generator's (through the frozen discriminator) learning rate" },
+  gLr: {
+    type: 'number',
+    default: 4e-4,
+    positive: true,
+    help: "generator's (through the frozen discriminator) learning rate",
+  },
   clip: { type: 'number', default: 1, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
-  labelNoise: { type: 'number', default: 0.05, range: [0, 0.5], help: "uniform noise added to the discriminator's labels" },
+  labelNoise: {
+    type: 'number',
+    default: 0.05,
+    range: [0, 0.5],
+    help: "uniform noise added to the discriminator's labels",
+  },
   dropout: { type: 'number', default: 0.4, range: [0, 1], help: "dropout before the discriminator's last layer" },
-  gFilters: { type: 'int', default: 256, min: 2, help: "the generator's convolution width (the seed's: 256)", studio: true },
-  dFilters: { type: 'int', default: 128, min: 1, help: "the discriminator's convolution width (the seed's: 128)", studio: true },
+  gFilters: {
+    type: 'int',
+    default: 256,
+    min: 2,
+    help: "the generator's convolution width (the seed's: 256)",
+    studio: true,
+  },
+  dFilters: {
+    type: 'int',
+    default: 128,
+    min: 1,
+    help: "the discriminator's convolution width (the seed's: 128)",
+    studio: true,
+  },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
   logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
-  rollback: { type: 'bool', default: false, help: "on a warning, return to the last good checkpoint and halve the discriminator's learning rate" },
-  watchAfter: { type: 'int', default: null, min: 0, help: 'first step of the failure watch (default: max(500, 5 x sample-every))' },
+  rollback: {
+    type: 'bool',
+    default: false,
+    help: "on a warning, return to the last good checkpoint and halve the discriminator's learning rate",
+  },
+  watchAfter: {
+    type: 'int',
+    default: null,
+    min: 0,
+    help: 'first step of the failure watch (default: max(500, 5 x sample-every))',
+  },
   size: { type: 'int', default: 32, min: 24, help: 'image side for folder data' },
   channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
-  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  minutes: {
+    type: 'number',
+    default: null,
+    positive: true,
+    help: 'stop after this many minutes (with a checkpoint)',
+    studio: true,
+  },
   seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
 } as const satisfies OptionTable;
 
@@ -67,7 +110,10 @@ export class GanTrainer {
   readonly d: Discriminator;
   readonly optG: RMSprop;
   readonly optD: RMSprop;
-  constructor(readonly cfg: GanTrainConfig, model: GanConfig) {
+  constructor(
+    readonly cfg: GanTrainConfig,
+    model: GanConfig,
+  ) {
     this.g = new Generator(model);
     this.d = new Discriminator(model);
     // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
@@ -118,11 +164,23 @@ export async function trainGan(
   config: GanTrainConfig,
   outDir: string,
   mode: { resume?: boolean; force?: boolean },
-  hooks: { onStep?(l: GanStepLog): void; onSample?(l: GanSampleLog): void; onWarning?(w: string): void; shouldStop?(): boolean } = {},
+  hooks: {
+    onStep?(l: GanStepLog): void;
+    onSample?(l: GanSampleLog): void;
+    onWarning?(w: string): void;
+    shouldStop?(): boolean;
+  } = {},
 ): Promise<{ steps: number; seconds: number; rollbacks: number }> {
   using t = Training.open({
-    system: 'gan', config, defaults: GAN_DEFAULTS, outDir, mode, fromCommand: ['steps', 'minutes'], validate: validateGanConfig,
-    shouldStop: hooks.shouldStop, advice: 'lower the learning rates',
+    system: 'gan',
+    config,
+    defaults: GAN_DEFAULTS,
+    outDir,
+    mode,
+    fromCommand: ['steps', 'minutes'],
+    validate: validateGanConfig,
+    shouldStop: hooks.shouldStop,
+    advice: 'lower the learning rates',
   });
   const { cfg, run } = t;
   const data = t.own(await loadGanData(cfg.data, cfg));
@@ -131,16 +189,38 @@ export async function trainGan(
   const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed));
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
   T.manualSeed(cfg.seed);
-  const gan = t.own(new GanTrainer(cfg, { latent: cfg.latent, channels: c, height: h, width: w, dropout: cfg.dropout, gFilters: cfg.gFilters, dFilters: cfg.dFilters }));
+  const gan = t.own(
+    new GanTrainer(cfg, {
+      latent: cfg.latent,
+      channels: c,
+      height: h,
+      width: w,
+      dropout: cfg.dropout,
+      gFilters: cfg.gFilters,
+      dFilters: cfg.dFilters,
+    }),
+  );
   const parts = { modules: { generator: gan.g, discriminator: gan.d }, optimizers: { g: gan.optG, d: gan.optD } };
   const loader = new DataLoader(images, data.labels, cfg.batch, { seed: cfg.seed });
   let history: LossHistory = (t.resumed?.history as LossHistory | undefined) ?? { d: [], a: [] };
   const newRun = !t.resumed;
   t.begin(parts, { config: { imageShape: [c, h, w] }, extra: () => ({ imageShape: [c, h, w], history }) });
   const accuracy = monitor.featureNetAccuracy;
-  if (newRun && accuracy !== null) run.log({ quality: 'frechet distance of feature-net features', feature_net_accuracy: accuracy });
+  if (newRun && accuracy !== null)
+    run.log({ quality: 'frechet distance of feature-net features', feature_net_accuracy: accuracy });
   if (!existsSync(run.file('samples', 'real.png'))) {
-    await writeOwned(run.file('samples', 'real.png'), tidy(() => imageGrid(images.narrow(0, 0, Math.min(64, images.size(0))).add(1).div(2), { cols: 8 })));
+    await writeOwned(
+      run.file('samples', 'real.png'),
+      tidy(() =>
+        imageGrid(
+          images
+            .narrow(0, 0, Math.min(64, images.size(0)))
+            .add(1)
+            .div(2),
+          { cols: 8 },
+        ),
+      ),
+    );
   }
   let rollbacks = 0;
   let retries = 0; // rollbacks since the last warning-free checkpoint
@@ -164,7 +244,9 @@ export async function trainGan(
         hooks.onWarning?.(`rolled back to step ${t.step}; the discriminator's learning rate is now ${gan.optD.lr}`);
         order.reset();
       } else if (retries === MAX_RETRIES) {
-        hooks.onWarning?.(`${MAX_RETRIES} rollbacks did not help; going on without rolling back until a checkpoint passes the watch`);
+        hooks.onWarning?.(
+          `${MAX_RETRIES} rollbacks did not help; going on without rolling back until a checkpoint passes the watch`,
+        );
       }
       retries++;
     }
@@ -180,7 +262,12 @@ export async function trainGan(
     const { dLoss, aLoss } = tidy(() => gan.step(loader.batch(epoch, step % loader.length, order.get(epoch)).images));
     const due = t.advance({ d_loss: dLoss, a_loss: aLoss }, cfg.steps);
     if (due) {
-      const l: GanStepLog = { step: t.step, d_loss: due.mean.d_loss, a_loss: due.mean.a_loss, ms_per_step: due.msPerStep };
+      const l: GanStepLog = {
+        step: t.step,
+        d_loss: due.mean.d_loss,
+        a_loss: due.mean.a_loss,
+        ms_per_step: due.msPerStep,
+      };
       history.d.push(l.d_loss);
       history.a.push(l.a_loss);
       run.log({ ...l });
@@ -196,9 +283,18 @@ export async function trainGan(
 export function loadGenerator(source: string): Generator {
   const g = loadFromRun<Generator, GanTrainConfig>(source, (ck, file) => {
     const shape = ck.extra.imageShape as number[] | undefined;
-    if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight')) throw new Error(`${file} is not a GAN checkpoint`);
+    if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight'))
+      throw new Error(`${file} is not a GAN checkpoint`);
     const cfg = { ...GAN_DEFAULTS, ...ck.config };
-    const g = new Generator({ latent: cfg.latent, channels: shape[0], height: shape[1], width: shape[2], dropout: 0, gFilters: cfg.gFilters, dFilters: cfg.dFilters });
+    const g = new Generator({
+      latent: cfg.latent,
+      channels: shape[0],
+      height: shape[1],
+      width: shape[2],
+      dropout: 0,
+      gFilters: cfg.gFilters,
+      dFilters: cfg.dFilters,
+    });
     return { value: g, modules: { generator: g } };
   });
   g.eval();

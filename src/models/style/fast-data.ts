@@ -10,9 +10,14 @@ import { Rng } from '../../util/random.js';
 
 /** Training photos: a folder's images, or builtin:photos (the built-in photos but the painting). */
 export function photoFiles(spec: string): string[] {
-  if (spec === 'builtin:photos') return BUILTIN_IMAGES.filter((n) => n !== 'scream').map((n) => resolveImage(`builtin:${n}`));
-  if (!existsSync(spec) || !statSync(spec).isDirectory()) throw new Error(`cannot read image folder ${spec}: no such folder (or use builtin:photos)`);
-  const files = readdirSync(spec).filter((f) => IMAGE_EXT.test(f)).sort().map((f) => path.join(spec, f));
+  if (spec === 'builtin:photos')
+    return BUILTIN_IMAGES.filter((n) => n !== 'scream').map((n) => resolveImage(`builtin:${n}`));
+  if (!existsSync(spec) || !statSync(spec).isDirectory())
+    throw new Error(`cannot read image folder ${spec}: no such folder (or use builtin:photos)`);
+  const files = readdirSync(spec)
+    .filter((f) => IMAGE_EXT.test(f))
+    .sort()
+    .map((f) => path.join(spec, f));
   if (!files.length) throw new Error(`${spec} holds no images (png, jpg, webp, gif, tiff, avif)`);
   return files;
 }
@@ -38,10 +43,15 @@ export async function loadPhotos(files: string[], size: number): Promise<Tensor[
 /** A batch of random crops (and mirror images), drawn from a generator seeded by (seed, step). */
 export function cropBatch(photos: Tensor[], size: number, batch: number, seed: number, step: number): Tensor {
   const rng = new Rng(seed, step);
-  return T.tidy(() => T.cat(Array.from({ length: batch }, () => {
-    const p = photos[rng.int(photos.length)];
-    const [, , h, w] = p.shape;
-    const crop = p.narrow(2, rng.int(h - size + 1), size).narrow(3, rng.int(w - size + 1), size);
-    return rng.next() < 0.5 ? crop : T.flip(crop, [3]);
-  }), 0));
+  return T.tidy(() =>
+    T.cat(
+      Array.from({ length: batch }, () => {
+        const p = photos[rng.int(photos.length)];
+        const [, , h, w] = p.shape;
+        const crop = p.narrow(2, rng.int(h - size + 1), size).narrow(3, rng.int(w - size + 1), size);
+        return rng.next() < 0.5 ? crop : T.flip(crop, [3]);
+      }),
+      0,
+    ),
+  );
 }

@@ -9,15 +9,23 @@ import { batchGram, meanAbsVariation } from './losses.js';
 export class FastStyleLoss {
   readonly layers: { content: string; style: string[] };
   private readonly grams: Tensor[];
-  constructor(readonly backbone: Backbone, style01: Tensor, readonly weights: { content: number; style: number; tv: number }) {
+  constructor(
+    readonly backbone: Backbone,
+    style01: Tensor,
+    readonly weights: { content: number; style: number; tv: number },
+  ) {
     const d = styleDefaults(backbone.net.arch);
     // Johnson et al. compare content early (VGG's relu2_2): a deep layer at training crop
     // sizes is a few pixels wide and lets the network paint over the photo.
     this.layers = { content: backbone.net.arch === 'vgg19' ? 'block2_conv2' : 'Conv2d_4a_3x3', style: d.style };
-    this.grams = T.keep(T.noGrad(() => T.tidy(() => {
-      const f = this.features(style01, d.style);
-      return d.style.map((l) => batchGram(f.get(l)!));
-    })));
+    this.grams = T.keep(
+      T.noGrad(() =>
+        T.tidy(() => {
+          const f = this.features(style01, d.style);
+          return d.style.map((l) => batchGram(f.get(l)!));
+        }),
+      ),
+    );
   }
   private features(x01: Tensor, names: string[]): Map<string, Tensor> {
     return this.backbone.net.endpoints(preprocess(x01, this.backbone.info.preprocess), names);

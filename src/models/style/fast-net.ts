@@ -10,7 +10,12 @@ class ConvLayer extends Module {
   readonly pad: ReflectionPad2d;
   readonly conv: Conv2d;
   readonly norm: InstanceNorm2d | null;
-  constructor(inC: number, outC: number, k: number, opts: { stride?: number; upsample?: boolean; norm?: boolean; relu?: boolean } = {}) {
+  constructor(
+    inC: number,
+    outC: number,
+    k: number,
+    opts: { stride?: number; upsample?: boolean; norm?: boolean; relu?: boolean } = {},
+  ) {
     super();
     this.pad = this.registerModule('pad', new ReflectionPad2d(Math.floor(k / 2)));
     this.conv = this.registerModule('conv', new Conv2d(inC, outC, k, { stride: opts.stride ?? 1 }));

@@ -30,7 +30,13 @@ export const FAST_OPTIONS = {
   logEvery: { type: 'int', default: 1, min: 1, help: 'steps per log line (their mean losses)' },
   minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)' },
   seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
-  backbone: { type: 'choice', default: 'inception', choices: ['inception', 'vgg19'], help: 'vgg19 (needs imported weights) or inception (built in)', shared: true },
+  backbone: {
+    type: 'choice',
+    default: 'inception',
+    choices: ['inception', 'vgg19'],
+    help: 'vgg19 (needs imported weights) or inception (built in)',
+    shared: true,
+  },
   weights: { type: 'string', default: null, help: 'backbone weights file', shared: true },
 } as const satisfies OptionTable;
 
@@ -52,11 +58,21 @@ export interface FastStepLog {
 
 /** Trains a style network in a run folder; checkpoints and sample images every sampleEvery steps. */
 export async function trainFastStyle(
-  backbone: Backbone, config: FastStyleConfig, outDir: string, mode: { resume?: boolean; force?: boolean },
+  backbone: Backbone,
+  config: FastStyleConfig,
+  outDir: string,
+  mode: { resume?: boolean; force?: boolean },
   hooks: { onStep?(l: FastStepLog): void; onSample?(step: number, file: string): void; shouldStop?(): boolean } = {},
 ): Promise<{ steps: number; seconds: number }> {
   using t = Training.open({
-    system: 'style', config, defaults: FAST_DEFAULTS, outDir, mode, fromCommand: ['steps', 'minutes'], shouldStop: hooks.shouldStop, advice: 'lower --lr',
+    system: 'style',
+    config,
+    defaults: FAST_DEFAULTS,
+    outDir,
+    mode,
+    fromCommand: ['steps', 'minutes'],
+    shouldStop: hooks.shouldStop,
+    advice: 'lower --lr',
     validate: validateFastConfig,
   });
   const { cfg, run } = t;
@@ -66,23 +82,36 @@ export async function trainFastStyle(
   T.manualSeed(cfg.seed);
   const net = t.own(new StyleNet({ width: cfg.width, residualBlocks: cfg.residualBlocks }));
   const opt = t.own(new Adam(net.parameters(), { lr: cfg.lr }));
-  const loss = t.own(new FastStyleLoss(backbone, style, { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight }));
+  const loss = t.own(
+    new FastStyleLoss(backbone, style, { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight }),
+  );
   t.begin({ modules: { net }, optimizers: { adam: opt } });
   // A fixed preview: the first photo, centre-cropped, stylised at every sample.
-  const preview = t.own(T.keep(T.tidy(() => {
-    const p = photos[0];
-    const [, , h, w] = p.shape;
-    return p.narrow(2, Math.floor((h - cfg.size) / 2), cfg.size).narrow(3, Math.floor((w - cfg.size) / 2), cfg.size);
-  })));
+  const preview = t.own(
+    T.keep(
+      T.tidy(() => {
+        const p = photos[0];
+        const [, , h, w] = p.shape;
+        return p
+          .narrow(2, Math.floor((h - cfg.size) / 2), cfg.size)
+          .narrow(3, Math.floor((w - cfg.size) / 2), cfg.size);
+      }),
+    ),
+  );
   const sample = async () => {
     t.save();
     const file = run.file('samples', `${RunFolder.stepTag(t.step)}.png`);
-    await writeOwned(file, T.noGrad(() => T.tidy(() => {
-      net.eval();
-      const y = net.forward(preview);
-      net.train();
-      return imageGrid(T.cat([preview, y], 0), { cols: 2 });
-    })));
+    await writeOwned(
+      file,
+      T.noGrad(() =>
+        T.tidy(() => {
+          net.eval();
+          const y = net.forward(preview);
+          net.train();
+          return imageGrid(T.cat([preview, y], 0), { cols: 2 });
+        }),
+      ),
+    );
     hooks.onSample?.(t.step, file);
   };
   for (const step of t.steps(cfg.steps)) {
@@ -94,7 +123,11 @@ export async function trainFastStyle(
     });
     const due = t.advance(terms, cfg.steps);
     if (due) {
-      const l = { step: t.step, ...(due.mean as Omit<FastStepLog, 'step' | 'ms_per_step'>), ms_per_step: due.msPerStep };
+      const l = {
+        step: t.step,
+        ...(due.mean as Omit<FastStepLog, 'step' | 'ms_per_step'>),
+        ms_per_step: due.msPerStep,
+      };
       run.log(l);
       hooks.onStep?.(l);
     }

@@ -34,9 +34,21 @@ export interface StyleConfig {
 }
 
 export const STYLE_DEFAULTS: StyleConfig = {
-  height: 400, iterations: 20, maxEvals: 20, optimizer: 'lbfgs', lr: 5,
-  contentWeight: null, styleWeight: null, tvWeight: null, contentLayer: null, styleLayers: null,
-  init: 'content', preserveColors: false, scales: 1, styleScale: 1, seed: 0,
+  height: 400,
+  iterations: 20,
+  maxEvals: 20,
+  optimizer: 'lbfgs',
+  lr: 5,
+  contentWeight: null,
+  styleWeight: null,
+  tvWeight: null,
+  contentLayer: null,
+  styleLayers: null,
+  init: 'content',
+  preserveColors: false,
+  scales: 1,
+  styleScale: 1,
+  seed: 0,
 };
 
 /**
@@ -44,10 +56,22 @@ export const STYLE_DEFAULTS: StyleConfig = {
  * mixed3 for content, and weights chosen by looking (its [0, 1]-input activations are far
  * smaller than VGG's, so the seed's style weight leaves the style term at 0.1% of the total).
  */
-export function styleDefaults(arch: 'inception' | 'vgg19'): { content: string; style: string[]; weights: { content: number; style: number; tv: number } } {
+export function styleDefaults(arch: 'inception' | 'vgg19'): {
+  content: string;
+  style: string[];
+  weights: { content: number; style: number; tv: number };
+} {
   return arch === 'vgg19'
-    ? { content: 'block5_conv2', style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'], weights: { content: 0.025, style: 1, tv: 1e-4 } }
-    : { content: 'mixed3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'], weights: { content: 0.025, style: 3e5, tv: 1e-5 } };
+    ? {
+        content: 'block5_conv2',
+        style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'],
+        weights: { content: 0.025, style: 1, tv: 1e-4 },
+      }
+    : {
+        content: 'mixed3',
+        style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'],
+        weights: { content: 0.025, style: 3e5, tv: 1e-5 },
+      };
 }
 
 export interface StyleImage {
@@ -88,23 +112,35 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   wholeNumber('scales', c.scales, 1);
   positiveNumber('style-scale', c.styleScale);
   positiveNumber('lr', c.lr);
-  for (const [n, v] of [['content-weight', c.contentWeight], ['style-weight', c.styleWeight], ['tv-weight', c.tvWeight]] as const) {
+  for (const [n, v] of [
+    ['content-weight', c.contentWeight],
+    ['style-weight', c.styleWeight],
+    ['tv-weight', c.tvWeight],
+  ] as const) {
     if (v !== null && !(v >= 0)) throw new Error(`--${n} must be a number >= 0, got ${v}`);
   }
   if (!styles.length) throw new Error('give at least one style image');
   for (const s of styles) if (!(s.weight > 0)) throw new Error(`style weights must be > 0, got ${s.weight}`);
   const least = minInputSide(backbone.net.arch);
   if (c.height < least) throw new Error(`--height must be at least ${least} for ${backbone.net.arch}, got ${c.height}`);
-  if (c.height / 2 ** (c.scales - 1) < least) throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
+  if (c.height / 2 ** (c.scales - 1) < least)
+    throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
   const d = styleDefaults(backbone.net.arch);
   const r: ResolvedStyle = {
     content: c.contentLayer ?? d.content,
     style: c.styleLayers ?? d.style,
-    weights: { content: c.contentWeight ?? d.weights.content, style: c.styleWeight ?? d.weights.style, tv: c.tvWeight ?? d.weights.tv },
+    weights: {
+      content: c.contentWeight ?? d.weights.content,
+      style: c.styleWeight ?? d.weights.style,
+      tv: c.tvWeight ?? d.weights.tv,
+    },
   };
   if (!r.style.length) throw new Error('give at least one style layer');
   for (const l of [r.content, ...r.style]) {
-    if (!backbone.net.hasEndpoint(l)) throw new Error(`unknown layer "${l}" for ${backbone.net.arch}; valid layers: ${backbone.net.endpointNames.join(', ')}`);
+    if (!backbone.net.hasEndpoint(l))
+      throw new Error(
+        `unknown layer "${l}" for ${backbone.net.arch}; valid layers: ${backbone.net.endpointNames.join(', ')}`,
+      );
   }
   return r;
 }
@@ -123,12 +159,16 @@ export class StyleObjective {
     readonly weights: { content: number; style: number; tv: number },
   ) {
     const total = styles255.reduce((a, s) => a + s.weight, 0);
-    this.contentTarget = T.keep(T.noGrad(() => T.tidy(() => this.features(content255, [layers.content]).get(layers.content)!.detach().clone())));
+    this.contentTarget = T.keep(
+      T.noGrad(() => T.tidy(() => this.features(content255, [layers.content]).get(layers.content)!.detach().clone())),
+    );
     for (const s of styles255) {
-      const grams = T.noGrad(() => T.tidy(() => {
-        const f = this.features(s.image, layers.style);
-        return layers.style.map((l) => gram(f.get(l)!));
-      }));
+      const grams = T.noGrad(() =>
+        T.tidy(() => {
+          const f = this.features(s.image, layers.style);
+          return layers.style.map((l) => gram(f.get(l)!));
+        }),
+      );
       T.keep(grams);
       this.styleTargets.push({ weight: s.weight / total, grams });
     }
@@ -170,7 +210,13 @@ function scaledStyle(style: Tensor, height: number, styleScale: number, least: n
 }
 
 /** Stylises `content` (RGB [0, 1]); returns the result at `height` × the content's aspect. */
-export async function transferStyle(backbone: Backbone, content: Tensor, styles: StyleImage[], cfg: StyleConfig, hooks: StyleHooks = {}): Promise<Tensor> {
+export async function transferStyle(
+  backbone: Backbone,
+  content: Tensor,
+  styles: StyleImage[],
+  cfg: StyleConfig,
+  hooks: StyleHooks = {},
+): Promise<Tensor> {
   const resolved = checkStyleConfig(cfg, styles, backbone);
   const layers = { content: resolved.content, style: resolved.style };
   const [, , ch, cw] = content.shape;
@@ -180,7 +226,10 @@ export async function transferStyle(backbone: Backbone, content: Tensor, styles:
     const h = Math.round(cfg.height / 2 ** (cfg.scales - 1 - s));
     const w = Math.max(1, Math.round((cw * h) / ch));
     const content255 = T.keep(T.tidy(() => resize(content, h, w).mul(255)));
-    const styles255 = styles.map((st) => ({ image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale, minInputSide(backbone.net.arch)).mul(255))), weight: st.weight }));
+    const styles255 = styles.map((st) => ({
+      image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale, minInputSide(backbone.net.arch)).mul(255))),
+      weight: st.weight,
+    }));
     const objective = new StyleObjective(backbone, layers, content255, styles255, resolved.weights);
     const start: Tensor = T.tidy(() => {
       if (x) return resize(x, h, w);
@@ -206,18 +255,35 @@ export async function transferStyle(backbone: Backbone, content: Tensor, styles:
   return result;
 }
 
-async function optimise(objective: StyleObjective, x: Tensor, cfg: StyleConfig, scale: number, content255: Tensor, hooks: StyleHooks): Promise<void> {
+async function optimise(
+  objective: StyleObjective,
+  x: Tensor,
+  cfg: StyleConfig,
+  scale: number,
+  content255: Tensor,
+  hooks: StyleHooks,
+): Promise<void> {
   let last = { content: 0, style: 0, tv: 0 };
   let evals = 0;
-  const closure = (): number => T.tidy(() => {
-    x.grad = null;
-    const t = objective.terms(x);
-    t.total.backward();
-    evals++;
-    last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
-    return t.total.item();
-  });
-  const lbfgs = cfg.optimizer === 'lbfgs' ? new LBFGS([x], { lr: 1, maxIter: cfg.maxEvals, maxEval: cfg.maxEvals, historySize: 10, lineSearch: 'strong_wolfe' }) : null;
+  const closure = (): number =>
+    T.tidy(() => {
+      x.grad = null;
+      const t = objective.terms(x);
+      t.total.backward();
+      evals++;
+      last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
+      return t.total.item();
+    });
+  const lbfgs =
+    cfg.optimizer === 'lbfgs'
+      ? new LBFGS([x], {
+          lr: 1,
+          maxIter: cfg.maxEvals,
+          maxEval: cfg.maxEvals,
+          historySize: 10,
+          lineSearch: 'strong_wolfe',
+        })
+      : null;
   const adam = cfg.optimizer === 'adam' ? new Adam([x], { lr: cfg.lr }) : null;
   const total = cfg.optimizer === 'lbfgs' ? cfg.iterations : cfg.iterations * cfg.maxEvals;
   try {
@@ -229,19 +295,29 @@ async function optimise(objective: StyleObjective, x: Tensor, cfg: StyleConfig, 
       if (lbfgs) {
         lbfgs.step(closure);
         // The loss at the new image (step() returns the loss where it started).
-        loss = T.noGrad(() => T.tidy(() => {
-          const t = objective.terms(x);
-          last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
-          return t.total.item();
-        }));
+        loss = T.noGrad(() =>
+          T.tidy(() => {
+            const t = objective.terms(x);
+            last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item() };
+            return t.total.item();
+          }),
+        );
       } else {
         loss = closure();
         adam!.step();
       }
       const ms = performance.now() - t0;
       const it: StyleIteration = {
-        scale, iteration: i, loss, content_loss: last.content, style_loss: last.style, tv_loss: last.tv,
-        evals: evals - before, ms_per_eval: ms / Math.max(1, evals - before), height: x.shape[2], width: x.shape[3],
+        scale,
+        iteration: i,
+        loss,
+        content_loss: last.content,
+        style_loss: last.style,
+        tv_loss: last.tv,
+        evals: evals - before,
+        ms_per_eval: ms / Math.max(1, evals - before),
+        height: x.shape[2],
+        width: x.shape[3],
       };
       if (hooks.onIteration) {
         const view = T.tidy(() => {

@@ -28,7 +28,11 @@ export function batchGram(x: Tensor): Tensor {
  * generated image's height × width, exactly as the seed's code has them (not the layer's).
  */
 export function styleLoss(styleGram: Tensor, generated: Tensor, imageSize: number): Tensor {
-  return gram(generated).sub(styleGram).pow(2).sum().div(4 * 9 * imageSize * imageSize);
+  return gram(generated)
+    .sub(styleGram)
+    .pow(2)
+    .sum()
+    .div(4 * 9 * imageSize * imageSize);
 }
 
 /** Σ ((a² + b²)^1.25) over neighbour differences a (down) and b (right), as in the seed. */
@@ -44,8 +48,16 @@ export function totalVariationLoss(x: Tensor): Tensor {
 export function meanAbsVariation(x01: Tensor): Tensor {
   const [, , h, w] = x01.shape;
   const px = x01.mul(255);
-  const dy = px.narrow(2, 1, h - 1).sub(px.narrow(2, 0, h - 1)).abs().mean();
-  const dx = px.narrow(3, 1, w - 1).sub(px.narrow(3, 0, w - 1)).abs().mean();
+  const dy = px
+    .narrow(2, 1, h - 1)
+    .sub(px.narrow(2, 0, h - 1))
+    .abs()
+    .mean();
+  const dx = px
+    .narrow(3, 1, w - 1)
+    .sub(px.narrow(3, 0, w - 1))
+    .abs()
+    .mean();
   return dy.add(dx);
 }
 

@@ -24,11 +24,14 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
   validateSampling(opts);
   const n = opts.count ?? 1;
   if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--count must be a whole number >= 1, got ${n}`);
-  if (!(Number.isInteger(opts.length) && opts.length >= 0)) throw new Error(`--length must be a whole number >= 0, got ${opts.length}`);
+  if (!(Number.isInteger(opts.length) && opts.length >= 0))
+    throw new Error(`--length must be a whole number >= 0, got ${opts.length}`);
   if (opts.prime.length === 0) throw new Error('generation needs a prime of at least one character');
   const unknown = vocab.unknown(opts.prime);
   if (unknown.length) {
-    throw new Error(`the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`);
+    throw new Error(
+      `the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`,
+    );
   }
   const primeIds = vocab.encode(opts.prime);
   const wasTraining = model.training;
@@ -39,32 +42,34 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
   try {
     // One BLAS thread: per character the products are tiny, and OpenBLAS's thread sync
     // costs more than it saves (88 against 121 µs per character, docs/benchmarks.md).
-    T.withBlasThreads(1, () => noGrad(() => {
-      // The prime in one pass of the fused LSTM; then one cheap cell step per character.
-      const first = new Int32Array(n * primeIds.length);
-      for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
-      const [l, state] = tidy(() => {
-        const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
-        return [y.select(1, -1), st] as const;
-      });
-      logits = l;
-      stepper = new CharStepper(model, state as LSTMState);
-      state.forEach((t) => t.dispose());
-      const next = new Int32Array(n);
-      const v = vocab.size;
-      for (let k = 0; k < opts.length; k++) {
-        const lg = logits!.data() as Float32Array;
-        for (let j = 0; j < n; j++) {
-          next[j] = draw(reweight(lg.subarray(j * v, (j + 1) * v), opts), rng);
-          out[j].push(next[j]);
+    T.withBlasThreads(1, () =>
+      noGrad(() => {
+        // The prime in one pass of the fused LSTM; then one cheap cell step per character.
+        const first = new Int32Array(n * primeIds.length);
+        for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
+        const [l, state] = tidy(() => {
+          const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
+          return [y.select(1, -1), st] as const;
+        });
+        logits = l;
+        stepper = new CharStepper(model, state as LSTMState);
+        state.forEach((t) => t.dispose());
+        const next = new Int32Array(n);
+        const v = vocab.size;
+        for (let k = 0; k < opts.length; k++) {
+          const lg = logits!.data() as Float32Array;
+          for (let j = 0; j < n; j++) {
+            next[j] = draw(reweight(lg.subarray(j * v, (j + 1) * v), opts), rng);
+            out[j].push(next[j]);
+          }
+          opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
+          if (k + 1 < opts.length) {
+            logits!.dispose();
+            logits = stepper.step(next);
+          }
         }
-        opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
-        if (k + 1 < opts.length) {
-          logits!.dispose();
-          logits = stepper.step(next);
-        }
-      }
-    }));
+      }),
+    );
   } finally {
     (logits as Tensor | null)?.dispose();
     (stepper as CharStepper | null)?.dispose();

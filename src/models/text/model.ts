@@ -18,7 +18,10 @@ export class CharLSTM extends Module {
 
   constructor(readonly config: CharModelConfig) {
     super();
-    this.lstm = this.registerModule('lstm', new LSTM(config.vocabSize, config.units, { numLayers: config.layers, dropout: config.dropout, batchFirst: true }));
+    this.lstm = this.registerModule(
+      'lstm',
+      new LSTM(config.vocabSize, config.units, { numLayers: config.layers, dropout: config.dropout, batchFirst: true }),
+    );
     this.head = this.registerModule('head', new Linear(config.units, config.vocabSize));
     this.eye = keep(T.eye(config.vocabSize));
   }
@@ -101,10 +104,12 @@ export class CharStepper {
         for (let l = 0; l < this.whh.length; l++) {
           let gates: Tensor;
           if (this.single) {
-            const gx: Tensor = l === 0 ? this.table.select(0, ids[0]) : T.addmv(this.bias[l - 1], this.wih[l - 1], below!);
+            const gx: Tensor =
+              l === 0 ? this.table.select(0, ids[0]) : T.addmv(this.bias[l - 1], this.wih[l - 1], below!);
             gates = T.addmv(gx, this.whh[l], this.h[l]);
           } else {
-            const gx: Tensor = l === 0 ? T.embedding(this.table, T.tensor(ids)) : T.addmm(this.bias[l - 1], below!, this.wih[l - 1]);
+            const gx: Tensor =
+              l === 0 ? T.embedding(this.table, T.tensor(ids)) : T.addmm(this.bias[l - 1], below!, this.wih[l - 1]);
             gates = gx.addmm_(this.h[l], this.whh[l]);
           }
           const [i, f, g, o] = gates.unsafeChunk(4, -1);
@@ -114,7 +119,9 @@ export class CharStepper {
           cs.push(c);
           below = h;
         }
-        const logits = this.single ? T.addmv(this.headB, this.head, below!).unsqueeze(0) : T.addmm(this.headB, below!, this.head);
+        const logits = this.single
+          ? T.addmv(this.headB, this.head, below!).unsqueeze(0)
+          : T.addmm(this.headB, below!, this.head);
         return { hs, cs, logits };
       });
       for (const t of [...this.h, ...this.c]) t.dispose();
@@ -125,6 +132,7 @@ export class CharStepper {
   }
 
   dispose(): void {
-    for (const t of [this.table, ...this.whh, ...this.wih, ...this.bias, this.head, this.headB, ...this.h, ...this.c]) t.dispose();
+    for (const t of [this.table, ...this.whh, ...this.wih, ...this.bias, this.head, this.headB, ...this.h, ...this.c])
+      t.dispose();
   }
 }

@@ -63,7 +63,9 @@ export function draw(p: Float64Array, rng: Rng): number {
 }
 
 export function validateSampling(o: SamplingOptions): void {
-  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature)) throw new Error(`temperature must be a number >= 0, got ${o.temperature}`);
-  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0)) throw new Error(`--top-k must be a whole number >= 0, got ${o.topK}`);
+  if (!(o.temperature >= 0) || !Number.isFinite(o.temperature))
+    throw new Error(`temperature must be a number >= 0, got ${o.temperature}`);
+  if (o.topK !== undefined && !(Number.isInteger(o.topK) && o.topK >= 0))
+    throw new Error(`--top-k must be a whole number >= 0, got ${o.topK}`);
   if (o.topP !== undefined && !(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p must be in (0, 1], got ${o.topP}`);
 }

@@ -17,7 +17,13 @@ import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../op
 
 /** Every setting of a text training run, declared once (see models/options.ts). */
 export const TEXT_OPTIONS = {
-  corpus: { type: 'string', default: 'builtin:sotu', help: 'a text file, a folder of text files, or builtin:sotu', meta: 'SRC', studio: 'corpus' },
+  corpus: {
+    type: 'string',
+    default: 'builtin:sotu',
+    help: 'a text file, a folder of text files, or builtin:sotu',
+    meta: 'SRC',
+    studio: 'corpus',
+  },
   maxlen: { type: 'int', default: 60, min: 1, help: 'characters per training sequence', studio: true },
   step: { type: 'int', default: 3, min: 1, help: 'a new sequence starts every STEP characters' },
   units: { type: 'int', default: 128, min: 1, help: 'LSTM units per layer', studio: true },
@@ -26,17 +32,57 @@ export const TEXT_OPTIONS = {
   batch: { type: 'int', default: 128, min: 1, help: 'sequences per step', studio: true },
   epochs: { type: 'int', default: null, min: 1, help: 'passes over the corpus' },
   steps: { type: 'int', default: null, min: 1, help: 'training steps (instead of --epochs)', studio: true },
-  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  minutes: {
+    type: 'number',
+    default: null,
+    positive: true,
+    help: 'stop after this many minutes (with a checkpoint)',
+    studio: true,
+  },
   lr: { type: 'number', default: 0.01, positive: true, help: 'RMSprop learning rate', studio: true },
   schedule: { type: 'choice', default: 'constant', choices: ['constant', 'cosine'], help: 'learning rate schedule' },
   clip: { type: 'number', default: 5, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
-  objective: { type: 'choice', default: 'all', choices: ['all', 'last'], help: "all: every position predicts the next character; last: the seed's way" },
-  valFraction: { type: 'number', default: 0.05, range: [0, 0.5], flag: 'val', help: 'fraction of the corpus (its end) held out for bits per character' },
-  sampleLength: { type: 'int', default: 400, min: 0, help: 'characters sampled at each temperature after each epoch', studio: true },
-  temperatures: { type: 'numbers', default: [0.2, 0.5, 1.0, 1.2], flag: 'temperature', help: 'temperatures of the epoch samples' },
+  objective: {
+    type: 'choice',
+    default: 'all',
+    choices: ['all', 'last'],
+    help: "all: every position predicts the next character; last: the seed's way",
+  },
+  valFraction: {
+    type: 'number',
+    default: 0.05,
+    range: [0, 0.5],
+    flag: 'val',
+    help: 'fraction of the corpus (its end) held out for bits per character',
+  },
+  sampleLength: {
+    type: 'int',
+    default: 400,
+    min: 0,
+    help: 'characters sampled at each temperature after each epoch',
+    studio: true,
+  },
+  temperatures: {
+    type: 'numbers',
+    default: [0.2, 0.5, 1.0, 1.2],
+    flag: 'temperature',
+    help: 'temperatures of the epoch samples',
+  },
   logEvery: { type: 'int', default: 20, min: 1, help: 'log a line every N steps', studio: true },
-  saveEvery: { type: 'int', default: 500, min: 1, help: 'write a checkpoint every N steps (and after every epoch)', studio: true },
-  evalEvery: { type: 'int', default: 0, min: 0, help: 'also score the held-out text every N steps (0: at epoch ends only)', studio: true },
+  saveEvery: {
+    type: 'int',
+    default: 500,
+    min: 1,
+    help: 'write a checkpoint every N steps (and after every epoch)',
+    studio: true,
+  },
+  evalEvery: {
+    type: 'int',
+    default: 0,
+    min: 0,
+    help: 'also score the held-out text every N steps (0: at epoch ends only)',
+    studio: true,
+  },
   seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
 } as const satisfies OptionTable;
 
@@ -87,8 +133,10 @@ export const HELD_OUT_LIMIT = 200_000;
 
 export function validateTextConfig(c: TextTrainConfig): void {
   checkOptions(TEXT_OPTIONS, c);
-  if (c.schedule === 'cosine' && c.steps === null && c.epochs === null) throw new Error('--schedule cosine needs --steps or --epochs');
-  if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0))) throw new Error('--temperature takes numbers >= 0, comma-separated');
+  if (c.schedule === 'cosine' && c.steps === null && c.epochs === null)
+    throw new Error('--schedule cosine needs --steps or --epochs');
+  if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0)))
+    throw new Error('--temperature takes numbers >= 0, comma-separated');
 }
 
 /** A short fingerprint of the corpus, so a resumed run can tell that it changed. */
@@ -106,7 +154,6 @@ export function evaluateBpc(model: CharLSTM, ids: Int32Array, maxlen: number, st
   const wasTraining = model.training;
   model.eval();
   let total = 0;
-  let count = 0;
   T.noGrad(() => {
     let state: [T.Tensor, T.Tensor] | undefined;
     for (let start = 0; start < len; start += maxlen) {
@@ -127,7 +174,7 @@ export function evaluateBpc(model: CharLSTM, ids: Int32Array, maxlen: number, st
     }
     state?.forEach((t) => t.dispose());
   });
-  count = b * len;
+  const count = b * len;
   model.train(wasTraining);
   return total / count / LN2;
 }
@@ -140,8 +187,15 @@ export function trainText(
   hooks: TextTrainHooks = {},
 ): TextTrainResult {
   using t = Training.open({
-    system: 'text', config, defaults: TEXT_DEFAULTS, outDir, mode, fromCommand: ['epochs', 'steps', 'minutes'], validate: validateTextConfig,
-    shouldStop: hooks.shouldStop, advice: 'lower --lr',
+    system: 'text',
+    config,
+    defaults: TEXT_DEFAULTS,
+    outDir,
+    mode,
+    fromCommand: ['epochs', 'steps', 'minutes'],
+    validate: validateTextConfig,
+    shouldStop: hooks.shouldStop,
+    advice: 'lower --lr',
   });
   const { cfg, run } = t;
   const { text } = loadCorpus(cfg.corpus);
@@ -164,7 +218,9 @@ export function trainText(
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
   T.manualSeed(cfg.seed);
-  const model = t.own(new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout }));
+  const model = t.own(
+    new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout }),
+  );
   const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
   const schedule = cfg.schedule === 'cosine' ? schedules.cosine(cfg.lr, totalSteps) : schedules.constant(cfg.lr);
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
@@ -175,12 +231,17 @@ export function trainText(
         return vocab.decode(train.subarray(s, s + cfg.maxlen));
       });
   let bestValBpc = (t.resumed?.bestValBpc as number | null | undefined) ?? null;
-  t.begin({ modules: { model }, optimizers: { opt } }, {
-    extra: () => ({ vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch }),
-  });
+  t.begin(
+    { modules: { model }, optimizers: { opt } },
+    {
+      extra: () => ({ vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch }),
+    },
+  );
 
   // The data order is a function of (seed, epoch) alone, so resuming replays it exactly.
-  const order = new PerEpoch((epoch) => new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step)));
+  const order = new PerEpoch((epoch) =>
+    new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step)),
+  );
   const batchIds = new Int32Array(cfg.batch * (cfg.maxlen + 1));
   let epochLossSum = 0;
   let epochLossCount = 0;
@@ -206,7 +267,15 @@ export function trainText(
       samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
     );
     const trainBpc = epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN;
-    const line = { epoch, step, train_bpc: trainBpc, val_bpc: lastVal, val_chars: scored.length, val_total: val.length, best };
+    const line = {
+      epoch,
+      step,
+      train_bpc: trainBpc,
+      val_bpc: lastVal,
+      val_chars: scored.length,
+      val_total: val.length,
+      best,
+    };
     run.log(line);
     epochLossSum = 0;
     epochLossCount = 0;
@@ -246,7 +315,12 @@ export function trainText(
     if (due) {
       const m = due.mean.loss;
       const log: StepLog = {
-        step: t.step, epoch: t.step / stepsPerEpoch, loss: m, bpc: m / LN2, lr, ms_per_step: due.msPerStep,
+        step: t.step,
+        epoch: t.step / stepsPerEpoch,
+        loss: m,
+        bpc: m / LN2,
+        lr,
+        ms_per_step: due.msPerStep,
         chars_per_sec: (cfg.batch * cfg.maxlen * 1000) / due.msPerStep,
       };
       run.log({ ...log });
@@ -256,7 +330,12 @@ export function trainText(
     else {
       if (cfg.evalEvery > 0 && t.step % cfg.evalEvery === 0) {
         const valBpc = heldOut();
-        run.log({ step: t.step, epoch: t.step / stepsPerEpoch, val_bpc: valBpc, elapsed_s: (Date.now() - t.started) / 1000 });
+        run.log({
+          step: t.step,
+          epoch: t.step / stepsPerEpoch,
+          val_bpc: valBpc,
+          elapsed_s: (Date.now() - t.started) / 1000,
+        });
         hooks.onEval?.({ step: t.step, val_bpc: valBpc });
       }
       if (t.step % cfg.saveEvery === 0) t.save();
@@ -269,12 +348,25 @@ export function trainText(
 }
 
 /** Loads a trained char model from a run folder or a checkpoint file. */
-export function loadTextModel(source: string): { model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig } {
-  return loadFromRun<{ model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig }, TextTrainConfig>(source, (ck, file) => {
-    if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
-    const config = { ...TEXT_DEFAULTS, ...ck.config };
-    const vocab = new Vocab(ck.extra.vocab as string[]);
-    const model = new CharLSTM({ vocabSize: vocab.size, units: config.units, layers: config.layers, dropout: config.dropout });
-    return { value: { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config }, modules: { model } };
-  });
+export function loadTextModel(source: string): {
+  model: CharLSTM;
+  vocab: Vocab;
+  primes: string[];
+  config: TextTrainConfig;
+} {
+  return loadFromRun<{ model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig }, TextTrainConfig>(
+    source,
+    (ck, file) => {
+      if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
+      const config = { ...TEXT_DEFAULTS, ...ck.config };
+      const vocab = new Vocab(ck.extra.vocab as string[]);
+      const model = new CharLSTM({
+        vocabSize: vocab.size,
+        units: config.units,
+        layers: config.layers,
+        dropout: config.dropout,
+      });
+      return { value: { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config }, modules: { model } };
+    },
+  );
 }

@@ -29,7 +29,9 @@ export class Vocab {
     for (const c of text) {
       const k = this.index.get(c);
       if (k === undefined) {
-        const bad = this.unknown(text).map((u) => JSON.stringify(u)).join(', ');
+        const bad = this.unknown(text)
+          .map((u) => JSON.stringify(u))
+          .join(', ');
         throw new Error(`the text has characters the model never saw: ${bad}`);
       }
       out[n++] = k;

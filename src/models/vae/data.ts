@@ -23,13 +23,20 @@ function holdOut(ds: ImageDataset, fraction: number): Split {
  * from the matching "labels" file when there is one; the last 10% held out), or a folder
  * of images (resized to `size`, with `channels`; the last 10% held out).
  */
-export async function loadVaeData(spec: string, opts: { size: number; channels: 1 | 3; limit?: number }): Promise<Split> {
+export async function loadVaeData(
+  spec: string,
+  opts: { size: number; channels: 1 | 3; limit?: number },
+): Promise<Split> {
   let split: Split;
   if (spec.startsWith('builtin:')) split = { train: loadBuiltin(spec, 'train'), test: loadBuiltin(spec, 'test') };
   else if (!existsSync(spec)) throw new Error(`cannot read data ${spec}: no such file or folder`);
-  else if (statSync(spec).isDirectory()) split = holdOut(await loadImageFolder(spec, { size: [opts.size, opts.size], channels: opts.channels }), 0.1);
+  else if (statSync(spec).isDirectory())
+    split = holdOut(await loadImageFolder(spec, { size: [opts.size, opts.size], channels: opts.channels }), 0.1);
   else {
-    const labels = path.join(path.dirname(spec), path.basename(spec).replace('images', 'labels').replace('idx3', 'idx1'));
+    const labels = path.join(
+      path.dirname(spec),
+      path.basename(spec).replace('images', 'labels').replace('idx3', 'idx1'),
+    );
     split = holdOut(loadIdxPair(spec, labels !== spec && existsSync(labels) ? labels : null), 0.1);
   }
   if (opts.limit) {

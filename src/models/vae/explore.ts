@@ -48,7 +48,14 @@ export function walk(model: VAE, a: Tensor, b: Tensor, steps: number, spherical:
 /** The mean latent difference between two sets of images (to minus from). */
 export function conceptVector(model: VAE, from: Tensor, to: Tensor): Tensor {
   if (from.size(0) === 0 || to.size(0) === 0) throw new Error('a concept vector needs images in both sets');
-  return noGrad(() => tidy(() => model.encode(to)[0].mean({ dim: 0 }).sub(model.encode(from)[0].mean({ dim: 0 }))));
+  return noGrad(() =>
+    tidy(() =>
+      model
+        .encode(to)[0]
+        .mean({ dim: 0 })
+        .sub(model.encode(from)[0].mean({ dim: 0 })),
+    ),
+  );
 }
 
 /** An image's decoded code moved along a concept vector at several strengths: [k, C, H, W]. */
@@ -56,8 +63,12 @@ export function applyConcept(model: VAE, image: Tensor, vector: Tensor, strength
   return noGrad(() =>
     tidy(() => {
       const z = model.encode(image)[0];
-      return model.decode(T.cat(strengths.map((s) => z.add(vector.mul(s))), 0));
+      return model.decode(
+        T.cat(
+          strengths.map((s) => z.add(vector.mul(s))),
+          0,
+        ),
+      );
     }),
   );
 }
-

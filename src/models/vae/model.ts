@@ -42,7 +42,10 @@ export class VAE extends Module {
     this.zLogVar = this.registerModule('z_log_var', new Linear(32, latent));
     this.decFc = this.registerModule('dec_fc', new Linear(latent, flat));
     // (h2 - 1) * 2 - 2 + 3 + op = h: output padding 1 for even sizes, 0 for odd.
-    this.deconv = this.registerModule('deconv', new ConvTranspose2d(64, 32, 3, { stride: 2, padding: 1, outputPadding: [1 - (h % 2), 1 - (w % 2)] }));
+    this.deconv = this.registerModule(
+      'deconv',
+      new ConvTranspose2d(64, 32, 3, { stride: 2, padding: 1, outputPadding: [1 - (h % 2), 1 - (w % 2)] }),
+    );
     this.decOut = this.registerModule('dec_out', new Conv2d(32, c, 3, { padding: 1 }));
   }
 
@@ -63,7 +66,10 @@ export class VAE extends Module {
 
   /** Per-pixel logits [N, C, H, W] of latent points [N, latent]. */
   decodeLogits(z: Tensor): Tensor {
-    const y = this.decFc.forward(z).relu().reshape([-1, ...this.inner]);
+    const y = this.decFc
+      .forward(z)
+      .relu()
+      .reshape([-1, ...this.inner]);
     return this.decOut.forward(this.deconv.forward(y).relu());
   }
 

@@ -15,17 +15,34 @@ import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../op
 
 /** Every setting of a VAE training run, declared once (see models/options.ts). */
 export const VAE_OPTIONS = {
-  data: { type: 'string', default: 'builtin:mnist', help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images', meta: 'SRC', studio: 'data' },
+  data: {
+    type: 'string',
+    default: 'builtin:mnist',
+    help: 'builtin:mnist, builtin:fashion-mnist, an idx images file, or a folder of images',
+    meta: 'SRC',
+    studio: 'data',
+  },
   latent: { type: 'int', default: 2, min: 1, help: 'latent dimensions', studio: true },
   epochs: { type: 'int', default: 10, min: 1, help: 'passes over the training images', studio: true },
   batch: { type: 'int', default: 16, min: 1, help: 'images per step', studio: true },
   lr: { type: 'number', default: 1e-3, positive: true, help: 'RMSprop learning rate' },
-  loss: { type: 'choice', default: 'elbo', choices: ['elbo', 'seed'], help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL" },
+  loss: {
+    type: 'choice',
+    default: 'elbo',
+    choices: ['elbo', 'seed'],
+    help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL",
+  },
   klWeight: { type: 'number', default: 1, atLeast: 0, help: 'weight of the KL term' },
   size: { type: 'int', default: 28, min: 4, help: 'image side for folder data' },
   channels: { type: 'choice', default: 1, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N training images', studio: true },
-  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)', studio: true },
+  minutes: {
+    type: 'number',
+    default: null,
+    positive: true,
+    help: 'stop after this many minutes (with a checkpoint)',
+    studio: true,
+  },
   logEvery: { type: 'int', default: 50, min: 1, help: 'log a line every N steps', studio: true },
   seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
 } as const satisfies OptionTable;
@@ -56,7 +73,11 @@ export interface VaeEpochLog {
 function objective(cfg: VaeTrainConfig, model: VAE, x: Tensor): Tensor {
   const { rec, kl } = elboTerms(model, x);
   // The seed: per-pixel mean cross-entropy, KL weighted 5e-4 (not in nats, not comparable).
-  if (cfg.loss === 'seed') return rec.div(x.numel / x.size(0)).add(kl.mul(5e-4 * cfg.klWeight)).mean();
+  if (cfg.loss === 'seed')
+    return rec
+      .div(x.numel / x.size(0))
+      .add(kl.mul(5e-4 * cfg.klWeight))
+      .mean();
   return rec.add(kl.mul(cfg.klWeight)).mean();
 }
 
@@ -104,8 +125,15 @@ export function importanceWeightedNll(model: VAE, images: Tensor, k = 100, batch
         const logQ = eps.square().add(LOG2PI).add(logVar.unsqueeze(0)).sum({ dim: 2 }).mul(-0.5);
         const logP = z.square().add(LOG2PI).sum({ dim: 2 }).mul(-0.5);
         const logits = model.decodeLogits(z.reshape([k * b, d]));
-        const xs = x.unsqueeze(0).expand([k, ...x.shape]).reshape([k * b, ...x.shape.slice(1)]);
-        const logPx = T.binaryCrossEntropyWithLogits(logits, xs, null, null, 0).flatten(1).sum({ dim: 1 }).neg().reshape([k, b]);
+        const xs = x
+          .unsqueeze(0)
+          .expand([k, ...x.shape])
+          .reshape([k * b, ...x.shape.slice(1)]);
+        const logPx = T.binaryCrossEntropyWithLogits(logits, xs, null, null, 0)
+          .flatten(1)
+          .sum({ dim: 1 })
+          .neg()
+          .reshape([k, b]);
         const w = logPx.add(logP).sub(logQ);
         total += w.logsumexp([0]).sub(Math.log(k)).sum().item();
       });
@@ -129,11 +157,22 @@ export async function trainVae(
   hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
 ): Promise<VaeTrainResult> {
   using t = Training.open({
-    system: 'vae', config, defaults: VAE_DEFAULTS, outDir, mode, fromCommand: ['epochs', 'minutes'], validate: validateVaeConfig,
-    shouldStop: hooks.shouldStop, advice: 'lower --lr',
+    system: 'vae',
+    config,
+    defaults: VAE_DEFAULTS,
+    outDir,
+    mode,
+    fromCommand: ['epochs', 'minutes'],
+    validate: validateVaeConfig,
+    shouldStop: hooks.shouldStop,
+    advice: 'lower --lr',
   });
   const { cfg, run } = t;
-  const { train, test } = await loadVaeData(cfg.data, { size: cfg.size, channels: cfg.channels, limit: cfg.limit ?? undefined });
+  const { train, test } = await loadVaeData(cfg.data, {
+    size: cfg.size,
+    channels: cfg.channels,
+    limit: cfg.limit ?? undefined,
+  });
   t.own(train);
   t.own(test);
   const [, c, h, w] = train.images.shape;
@@ -152,7 +191,13 @@ export async function trainVae(
       last = testElbo(model, test.images);
       await writeEpochPictures(run, model, test, epoch, t.step);
     });
-    const log: VaeEpochLog = { epoch, step: t.step, test_elbo_nats: last.elbo, test_rec_nats: last.rec, test_kl_nats: last.kl };
+    const log: VaeEpochLog = {
+      epoch,
+      step: t.step,
+      test_elbo_nats: last.elbo,
+      test_rec_nats: last.rec,
+      test_kl_nats: last.kl,
+    };
     run.log({ ...log });
     t.save();
     hooks.onEpoch?.(log);
@@ -170,7 +215,10 @@ export async function trainVae(
     const due = t.advance({ loss }, total);
     if (due) {
       const l: VaeStepLog = {
-        step: t.step, epoch: t.step / loader.length, loss: due.mean.loss, ms_per_step: due.msPerStep,
+        step: t.step,
+        epoch: t.step / loader.length,
+        loss: due.mean.loss,
+        ms_per_step: due.msPerStep,
         images_per_sec: (cfg.batch * 1000) / due.msPerStep,
       };
       run.log({ ...l });
@@ -183,7 +231,13 @@ export async function trainVae(
 }
 
 /** Reconstructions beside originals, random samples, and (2-D latent) the latent grid. */
-async function writeEpochPictures(run: RunFolder, model: VAE, test: ImageDataset, epoch: number, step: number): Promise<void> {
+async function writeEpochPictures(
+  run: RunFolder,
+  model: VAE,
+  test: ImageDataset,
+  epoch: number,
+  step: number,
+): Promise<void> {
   const tag = Number.isInteger(epoch) ? RunFolder.epochTag(epoch) : RunFolder.stepTag(step);
   const [recon, samples, grid] = noGrad(() =>
     tidy(() => {
@@ -225,13 +279,16 @@ export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1
 
 /** A trained VAE from a run folder or checkpoint. */
 export function loadVae(source: string): { model: VAE; config: VaeTrainConfig; classes: string[] } {
-  const loaded = loadFromRun<{ model: VAE; config: VaeTrainConfig; classes: string[] }, VaeTrainConfig>(source, (ck, file) => {
-    const shape = ck.extra.imageShape as number[] | undefined;
-    if (!Array.isArray(shape)) throw new Error(`${file} is not a VAE checkpoint`);
-    const config = { ...VAE_DEFAULTS, ...ck.config };
-    const model = new VAE({ channels: shape[0], height: shape[1], width: shape[2], latent: config.latent });
-    return { value: { model, config, classes: (ck.extra.classes as string[]) ?? [] }, modules: { model } };
-  });
+  const loaded = loadFromRun<{ model: VAE; config: VaeTrainConfig; classes: string[] }, VaeTrainConfig>(
+    source,
+    (ck, file) => {
+      const shape = ck.extra.imageShape as number[] | undefined;
+      if (!Array.isArray(shape)) throw new Error(`${file} is not a VAE checkpoint`);
+      const config = { ...VAE_DEFAULTS, ...ck.config };
+      const model = new VAE({ channels: shape[0], height: shape[1], width: shape[2], latent: config.latent });
+      return { value: { model, config, classes: (ck.extra.classes as string[]) ?? [] }, modules: { model } };
+    },
+  );
   loaded.model.eval();
   return loaded;
 }
