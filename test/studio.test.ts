@@ -2,18 +2,18 @@
 // server's answers to bad uploads and path tricks. Screenshots go to $LOOM_SCREENSHOTS if set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
 import * as T from '../src/torch/index.js';
+import { repoRoot } from './helpers.js';
 import { VAE_DEFAULTS, VAE_OPTIONS, trainVae } from '../src/models/vae/index.js';
 import { GAN_OPTIONS } from '../src/models/gan/index.js';
 import { TEXT_OPTIONS } from '../src/models/text/index.js';
 import { studioOptions } from '../src/models/options.js';
-import { PAGE } from '../src/studio/page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -399,6 +399,7 @@ test(
 );
 
 test("every setting the page's training forms send is one the system's option table lets the studio set", () => {
+  const PAGE = readFileSync(path.join(repoRoot, 'src', 'studio', 'page', 'index.html'), 'utf8');
   const tables = { text: TEXT_OPTIONS, vae: VAE_OPTIONS, gan: GAN_OPTIONS };
   for (const [system, table] of Object.entries(tables)) {
     const form = PAGE.match(new RegExp(`<fieldset data-system="${system}">([\\s\\S]*?)</fieldset>`))?.[1];

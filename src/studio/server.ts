@@ -7,6 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as T from '../torch/index.js';
 import { imageGrid, toBytes } from '../io/images.js';
@@ -18,7 +19,6 @@ import { GAN_OPTIONS, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
-import { PAGE } from './page.js';
 import { makeFolder } from '../io/files.js';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
@@ -28,6 +28,9 @@ export const GENERATE_QUEUE = 8;
 /** Jobs the studio remembers; the oldest finished ones are forgotten first. */
 export const JOB_HISTORY = 100;
 const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
+
+/** The page's HTML, CSS and compiled script (the build copies them beside this file). */
+const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
 
 class HttpError extends Error {
   constructor(
@@ -170,7 +173,25 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const queue = new JobQueue(root, JOB_HISTORY);
   const token = randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
-  const page = PAGE.replace('__LOOM_TOKEN__', token);
+  const page = readFileSync(path.join(PAGE_DIR, 'index.html'), 'utf8').replace('__LOOM_TOKEN__', token);
+  const assets = new Map(['main.js', 'page.css'].map((f) => [f, readFileSync(path.join(PAGE_DIR, f))]));
+  const sendPage = (res: http.ServerResponse): void => {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-frame-options': 'DENY',
+    });
+    res.end(page);
+  };
+  const sendAsset = (res: http.ServerResponse, name: string, type: string): void => {
+    const body = assets.get(name)!;
+    res.writeHead(200, {
+      'content-type': `${type}; charset=utf-8`,
+      'content-length': body.length,
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+  };
   // Filled in once the port is known.
   const allowedHosts = new Set<string>();
   const allowedOrigins = new Set<string>();
@@ -358,6 +379,182 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     res.end(out);
   };
 
+  const events = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write(`data: ${JSON.stringify({ type: 'hello', jobs: queue.jobs })}\n\n`);
+    clients.add(res);
+    req.on('close', () => clients.delete(res));
+    return;
+  };
+  const images = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const ups = readdirSync(uploads)
+      .filter((f) => /^[0-9a-f]{40}\.png$/.test(f))
+      .map((f) => `upload:${f}`);
+    return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
+  };
+  /** Plain text (a corpus) or an image (stored as PNG); anything else is refused. */
+  const upload = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (/^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+      const body = await readBody(req, UPLOAD_LIMIT);
+      try {
+        decodeText(body, 'the upload');
+      } catch (e) {
+        throw new HttpError(400, (e as Error).message);
+      }
+      return sendJson(res, 201, { id: `upload:${saveUpload(body, 'txt')}` });
+    }
+    const type = String(req.headers['content-type'] ?? '');
+    if (!/^image\/(png|jpeg|webp|gif)$/.test(type))
+      throw new HttpError(
+        415,
+        `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`,
+      );
+    const body = await readBody(req, UPLOAD_LIMIT);
+    let pngBytes: Buffer;
+    try {
+      const meta = await sharp(body, { failOn: 'error' }).metadata();
+      if (!meta.width || !meta.height || meta.width * meta.height > 40e6) throw new Error('too large or empty');
+      pngBytes = await sharp(body, { failOn: 'error' }).rotate().png().toBuffer();
+    } catch {
+      throw new HttpError(400, 'the upload is not a readable image');
+    }
+    const name = saveUpload(pngBytes, 'png');
+    return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
+  };
+  const generateText = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const b = await readJson(req);
+    const run = runName(b.run);
+    const args = [
+      CLI,
+      'text',
+      'generate',
+      path.join('runs', run),
+      '--length',
+      String(Math.min(2000, Math.max(1, Number(b.length) || 200))),
+      '--temperature',
+      String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5),
+    ];
+    if (typeof b.prime === 'string' && b.prime.length) args.push('--prime', b.prime.slice(0, 500));
+    if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
+    if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
+    if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
+    await generations.acquire();
+    if (res.closed || res.destroyed) return generations.release(); // the browser left while it waited
+    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    let header = true;
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      // Drop the CLI's "--- temperature T ---" header line; stream the rest as it comes.
+      if (header) {
+        const nl = c.indexOf('\n');
+        if (nl < 0) return;
+        c = c.slice(nl + 1);
+        header = false;
+      }
+      res.write(c);
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    child.on('close', (code) => {
+      generations.release();
+      res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`);
+    });
+    res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
+    return;
+  };
+  const vaeDecode = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    const run = runName(url.searchParams.get('run'));
+    const x = Number(url.searchParams.get('x'));
+    const y = Number(url.searchParams.get('y'));
+    if (!Number.isFinite(x) || !Number.isFinite(y)) throw new HttpError(400, 'x and y must be numbers');
+    const { model } = vaeOf(run);
+    const latent = model.config.latent;
+    const z = new Float32Array(latent);
+    z[0] = x;
+    if (latent > 1) z[1] = y;
+    const img = T.noGrad(() => T.tidy(() => T.sigmoid(model.decodeLogits(T.tensor(z, { shape: [1, latent] })))));
+    return png(res, img, 6);
+  };
+  const vaeInterpolate = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    // A strip: test image a, the decoded walk between their codes, test image b.
+    const run = runName(url.searchParams.get('run'));
+    const { model, config } = vaeOf(run);
+    if (!vaeTests.has(run))
+      vaeTests.set(
+        run,
+        (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test,
+      );
+    const test = vaeTests.get(run)!;
+    const n = test.images.size(0);
+    const [a, b] = ['a', 'b'].map((k) => Number(url.searchParams.get(k)));
+    if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n))
+      throw new HttpError(400, `a and b must be test-set indices in 0..${n - 1}`);
+    const img = T.tidy(() => {
+      const [xa, xb] = [test.images.narrow(0, a, 1), test.images.narrow(0, b, 1)];
+      return imageGrid(T.cat([xa, walk(model, xa, xb, 8, false), xb], 0), { cols: 10, padValue: 1 });
+    });
+    return png(res, img, 3);
+  };
+  const ganSample = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
+    const run = runName(url.searchParams.get('run'));
+    const seed = Number(url.searchParams.get('seed') ?? 0);
+    if (!Number.isInteger(seed)) throw new HttpError(400, 'seed must be a whole number');
+    if (!gans.has(run)) gans.set(run, loadGenerator(path.join(runs, run)));
+    const g = gans.get(run)!;
+    const img = await T.withRngFork(() => {
+      T.manualSeed(seed);
+      return T.noGrad(() =>
+        T.tidy(() =>
+          imageGrid(
+            g
+              .forward(T.randn([16, g.config.latent]))
+              .add(1)
+              .div(2),
+            { cols: 4 },
+          ),
+        ),
+      );
+    });
+    return png(res, img, 3);
+  };
+
+  type Handler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL, match: string[]) => unknown;
+  /** What the studio answers: method, path (or pattern, its groups passed on) and handler. */
+  const routes: { method: string; path: string | RegExp; handler: Handler }[] = [
+    { method: 'GET', path: '/', handler: (_req, res) => sendPage(res) },
+    { method: 'GET', path: '/index.html', handler: (_req, res) => sendPage(res) },
+    { method: 'GET', path: '/page.js', handler: (_req, res) => sendAsset(res, 'main.js', 'text/javascript') },
+    { method: 'GET', path: '/page.css', handler: (_req, res) => sendAsset(res, 'page.css', 'text/css') },
+    { method: 'GET', path: '/api/events', handler: events },
+    { method: 'GET', path: '/api/jobs', handler: (_req, res) => sendJson(res, 200, queue.jobs) },
+    {
+      method: 'POST',
+      path: '/api/jobs',
+      handler: async (req, res) => sendJson(res, 201, startJob(await readJson(req))),
+    },
+    {
+      method: 'DELETE',
+      path: /^\/api\/jobs\/([a-z0-9]+)$/,
+      handler: (_req, res, _url, [, id]) => {
+        const job = queue.cancel(id);
+        if (!job) throw new HttpError(404, `no job ${id}`);
+        sendJson(res, 200, job);
+      },
+    },
+    { method: 'GET', path: '/api/runs', handler: (_req, res) => sendJson(res, 200, listRuns()) },
+    { method: 'GET', path: '/api/images', handler: images },
+    { method: 'GET', path: /^\/files\/(.+)$/, handler: (_req, res, _url, [, file]) => serveFile(res, file) },
+    { method: 'POST', path: '/api/upload', handler: upload },
+    { method: 'POST', path: '/api/text/generate', handler: generateText },
+    { method: 'GET', path: '/api/vae/decode', handler: vaeDecode },
+    { method: 'GET', path: '/api/vae/interpolate', handler: vaeInterpolate },
+    { method: 'GET', path: '/api/gan/sample', handler: ganSample },
+  ];
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://studio');
     const p = url.pathname;
@@ -374,168 +571,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
         throw new HttpError(403, "this request lacks the studio's session token (open the studio's own page)");
       }
     }
-    if (req.method === 'GET' && (p === '/' || p === '/index.html')) {
-      res.writeHead(200, {
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-frame-options': 'DENY',
-      });
-      return void res.end(page);
-    }
-    if (req.method === 'GET' && p === '/api/events') {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-      });
-      res.write(`data: ${JSON.stringify({ type: 'hello', jobs: queue.jobs })}\n\n`);
-      clients.add(res);
-      req.on('close', () => clients.delete(res));
-      return;
-    }
-    if (p === '/api/jobs' && req.method === 'GET') return sendJson(res, 200, queue.jobs);
-    if (p === '/api/jobs' && req.method === 'POST') return sendJson(res, 201, startJob(await readJson(req)));
-    const cancel = /^\/api\/jobs\/([a-z0-9]+)$/.exec(p);
-    if (cancel && req.method === 'DELETE') {
-      const job = queue.cancel(cancel[1]);
-      if (!job) throw new HttpError(404, `no job ${cancel[1]}`);
-      return sendJson(res, 200, job);
-    }
-    if (p === '/api/runs' && req.method === 'GET') return sendJson(res, 200, listRuns());
-    if (p === '/api/images' && req.method === 'GET') {
-      const ups = readdirSync(uploads)
-        .filter((f) => /^[0-9a-f]{40}\.png$/.test(f))
-        .map((f) => `upload:${f}`);
-      return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
-    }
-    if (p.startsWith('/files/') && req.method === 'GET') return serveFile(res, p.slice('/files/'.length));
-    if (
-      p === '/api/upload' &&
-      req.method === 'POST' &&
-      /^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))
-    ) {
-      const body = await readBody(req, UPLOAD_LIMIT);
-      try {
-        decodeText(body, 'the upload');
-      } catch (e) {
-        throw new HttpError(400, (e as Error).message);
-      }
-      return sendJson(res, 201, { id: `upload:${saveUpload(body, 'txt')}` });
-    }
-    if (p === '/api/upload' && req.method === 'POST') {
-      const type = String(req.headers['content-type'] ?? '');
-      if (!/^image\/(png|jpeg|webp|gif)$/.test(type))
-        throw new HttpError(
-          415,
-          `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`,
-        );
-      const body = await readBody(req, UPLOAD_LIMIT);
-      let pngBytes: Buffer;
-      try {
-        const meta = await sharp(body, { failOn: 'error' }).metadata();
-        if (!meta.width || !meta.height || meta.width * meta.height > 40e6) throw new Error('too large or empty');
-        pngBytes = await sharp(body, { failOn: 'error' }).rotate().png().toBuffer();
-      } catch {
-        throw new HttpError(400, 'the upload is not a readable image');
-      }
-      const name = saveUpload(pngBytes, 'png');
-      return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
-    }
-    if (p === '/api/text/generate' && req.method === 'POST') {
-      const b = await readJson(req);
-      const run = runName(b.run);
-      const args = [
-        CLI,
-        'text',
-        'generate',
-        path.join('runs', run),
-        '--length',
-        String(Math.min(2000, Math.max(1, Number(b.length) || 200))),
-        '--temperature',
-        String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5),
-      ];
-      if (typeof b.prime === 'string' && b.prime.length) args.push('--prime', b.prime.slice(0, 500));
-      if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
-      if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
-      if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
-      await generations.acquire();
-      if (res.closed || res.destroyed) return generations.release(); // the browser left while it waited
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-      let header = true;
-      let err = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => {
-        // Drop the CLI's "--- temperature T ---" header line; stream the rest as it comes.
-        if (header) {
-          const nl = c.indexOf('\n');
-          if (nl < 0) return;
-          c = c.slice(nl + 1);
-          header = false;
-        }
-        res.write(c);
-      });
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-      child.on('close', (code) => {
-        generations.release();
-        res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`);
-      });
-      res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
-      return;
-    }
-    if (p === '/api/vae/decode' && req.method === 'GET') {
-      const run = runName(url.searchParams.get('run'));
-      const x = Number(url.searchParams.get('x'));
-      const y = Number(url.searchParams.get('y'));
-      if (!Number.isFinite(x) || !Number.isFinite(y)) throw new HttpError(400, 'x and y must be numbers');
-      const { model } = vaeOf(run);
-      const latent = model.config.latent;
-      const z = new Float32Array(latent);
-      z[0] = x;
-      if (latent > 1) z[1] = y;
-      const img = T.noGrad(() => T.tidy(() => T.sigmoid(model.decodeLogits(T.tensor(z, { shape: [1, latent] })))));
-      return png(res, img, 6);
-    }
-    if (p === '/api/vae/interpolate' && req.method === 'GET') {
-      // A strip: test image a, the decoded walk between their codes, test image b.
-      const run = runName(url.searchParams.get('run'));
-      const { model, config } = vaeOf(run);
-      if (!vaeTests.has(run))
-        vaeTests.set(
-          run,
-          (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test,
-        );
-      const test = vaeTests.get(run)!;
-      const n = test.images.size(0);
-      const [a, b] = ['a', 'b'].map((k) => Number(url.searchParams.get(k)));
-      if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n))
-        throw new HttpError(400, `a and b must be test-set indices in 0..${n - 1}`);
-      const img = T.tidy(() => {
-        const [xa, xb] = [test.images.narrow(0, a, 1), test.images.narrow(0, b, 1)];
-        return imageGrid(T.cat([xa, walk(model, xa, xb, 8, false), xb], 0), { cols: 10, padValue: 1 });
-      });
-      return png(res, img, 3);
-    }
-    if (p === '/api/gan/sample' && req.method === 'GET') {
-      const run = runName(url.searchParams.get('run'));
-      const seed = Number(url.searchParams.get('seed') ?? 0);
-      if (!Number.isInteger(seed)) throw new HttpError(400, 'seed must be a whole number');
-      if (!gans.has(run)) gans.set(run, loadGenerator(path.join(runs, run)));
-      const g = gans.get(run)!;
-      const img = await T.withRngFork(() => {
-        T.manualSeed(seed);
-        return T.noGrad(() =>
-          T.tidy(() =>
-            imageGrid(
-              g
-                .forward(T.randn([16, g.config.latent]))
-                .add(1)
-                .div(2),
-              { cols: 4 },
-            ),
-          ),
-        );
-      });
-      return png(res, img, 3);
+    for (const r of routes) {
+      if (r.method !== req.method) continue;
+      const match = typeof r.path === 'string' ? (r.path === p ? [p] : null) : r.path.exec(p);
+      if (match) return void (await r.handler(req, res, url, [...match]));
     }
     throw new HttpError(404, `no such page or API: ${req.method} ${p}`);
   };

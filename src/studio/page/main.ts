@@ -1,0 +1,392 @@
+// The studio's page: forms that start jobs on the server, their logs, charts and pictures over
+// server-sent events, and the playgrounds (text generation, the VAE's latent plane, GAN seeds).
+// Compiled for the browser by src/studio/page/tsconfig.json.
+
+type System = 'text' | 'dream' | 'style' | 'vae' | 'gan';
+interface Job {
+  id: string;
+  system: System;
+  status: string;
+  error?: string;
+}
+type LogRecord = Record<string, number | string | undefined>;
+type ServerEvent =
+  | { type: 'hello' }
+  | { type: 'job'; job: Job }
+  | { type: 'log'; job: Job; record: LogRecord }
+  | { type: 'file'; job: Job; file: string };
+interface RunInfo {
+  name: string;
+  system: string;
+  checkpoint: boolean;
+  metrics: Record<string, unknown>[];
+  images: string[];
+}
+
+function $<T extends HTMLElement = HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`the page has no #${id}`);
+  return el as T;
+}
+const field = (id: string): HTMLInputElement => $<HTMLInputElement>(id);
+const optional = (id: string): HTMLElement | null => document.getElementById(id);
+
+const jobs: Partial<Record<System, Job>> = {}; // each system's latest job
+const plan: Partial<Record<System, { started: number; total: number }>> = {}; // for the time left
+const series: Partial<Record<System, number[]>> = {}; // loss values per system
+const LOSS: Record<System, string> = { text: 'loss', dream: 'loss', style: 'loss', vae: 'loss', gan: 'd_loss' };
+const fileUrl = (f: string): string => '/files/' + f.split('/').map(encodeURIComponent).join('/');
+
+for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) b.onclick = () => show(b.dataset.tab ?? '');
+function show(tab: string): void {
+  for (const b of document.querySelectorAll<HTMLButtonElement>('nav button'))
+    b.classList.toggle('on', b.dataset.tab === tab);
+  for (const s of document.querySelectorAll('main section')) s.classList.toggle('on', s.id === 'tab-' + tab);
+  if (tab === 'runs') void loadRuns();
+}
+
+// The server's per-session token: every request that changes something carries it.
+const TOKEN = document.querySelector<HTMLMetaElement>('meta[name=loom-token]')?.content ?? '';
+async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { 'x-loom-token': TOKEN };
+  if (body) headers['content-type'] = 'application/json';
+  const r = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(data.error || r.statusText);
+  return data as T;
+}
+
+function setStatus(system: System, text: string, cls = ''): void {
+  const el = optional(system + '-status');
+  if (!el) return;
+  el.textContent = text;
+  el.className = 'status ' + cls;
+}
+
+for (const fs of document.querySelectorAll<HTMLFieldSetElement>('fieldset[data-system]')) {
+  const system = fs.dataset.system as System;
+  fs.querySelector<HTMLButtonElement>('.start')!.onclick = async () => {
+    const options: Record<string, string | boolean> = {};
+    for (const el of fs.querySelectorAll<HTMLInputElement>('[data-opt]')) {
+      options[el.dataset.opt!] = el.type === 'checkbox' ? el.checked : el.value;
+    }
+    series[system] = [];
+    drawChart(system);
+    $(system + '-log').textContent = '';
+    const n = (k: string): number => Number(options[k]) || 0;
+    const total = {
+      text: n('steps'),
+      gan: n('steps'),
+      dream: n('octaves') * n('steps'),
+      style: n('iterations'),
+      vae: n('epochs'),
+    };
+    plan[system] = { started: 0, total: total[system] };
+    const imgs = optional(system + '-images');
+    if (imgs) imgs.textContent = '';
+    try {
+      jobs[system] = await api<Job>('POST', '/api/jobs', { system, options });
+      setStatus(system, 'queued');
+    } catch (e) {
+      setStatus(system, (e as Error).message, 'failed');
+    }
+  };
+  fs.querySelector<HTMLButtonElement>('.stop')!.onclick = async () => {
+    const job = jobs[system];
+    if (job) await api('DELETE', '/api/jobs/' + job.id).catch(() => {});
+  };
+}
+
+function drawChart(system: System): void {
+  const c = optional(system + '-chart') as HTMLCanvasElement | null;
+  const g = c?.getContext('2d');
+  if (!c || !g) return;
+  const v = series[system] ?? [];
+  g.clearRect(0, 0, c.width, c.height);
+  g.fillStyle = '#666';
+  g.font = '11px sans-serif';
+  g.fillText(LOSS[system] + (v.length ? ' ' + v[v.length - 1].toPrecision(4) : ''), 6, 12);
+  if (v.length < 2) return;
+  const lo = Math.min(...v);
+  const span = Math.max(...v) - lo || 1;
+  g.strokeStyle = '#2a7';
+  g.lineWidth = 1.5;
+  g.beginPath();
+  v.forEach((y, i) => {
+    const px = 4 + (i / (v.length - 1)) * (c.width - 8);
+    const py = c.height - 6 - ((y - lo) / span) * (c.height - 24);
+    if (i) g.lineTo(px, py);
+    else g.moveTo(px, py);
+  });
+  g.stroke();
+}
+
+const events = new EventSource('/api/events');
+events.onmessage = (m: MessageEvent<string>) => {
+  const e = JSON.parse(m.data) as ServerEvent;
+  if (e.type === 'hello') return;
+  const system = e.job.system;
+  const current = jobs[system];
+  if (current && current.id !== e.job.id) return;
+  jobs[system] = e.job;
+  if (e.type === 'job') {
+    setStatus(system, e.job.status + (e.job.error ? ': ' + e.job.error : ''), e.job.status);
+    if (e.job.status === 'done') void refreshModels();
+  } else if (e.type === 'log') onLog(system, e.record);
+  else if (e.type === 'file') onFile(system, e.file);
+};
+
+function onLog(system: System, r: LogRecord): void {
+  const log = $(system + '-log');
+  log.textContent += JSON.stringify(r) + '\n';
+  log.scrollTop = log.scrollHeight;
+  const loss = r[LOSS[system]];
+  if (typeof loss === 'number') {
+    (series[system] ??= []).push(loss);
+    drawChart(system);
+  }
+  const num = (k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const bits: string[] = [];
+  if (r.step !== undefined) bits.push('step ' + r.step);
+  const iteration = num('iteration');
+  if (iteration !== undefined) bits.push('iteration ' + (iteration + 1));
+  const octave = num('octave');
+  if (octave !== undefined) bits.push('octave ' + (octave + 1));
+  const msStep = num('ms_per_step');
+  if (msStep) bits.push(msStep.toFixed(0) + ' ms/step');
+  const msEval = num('ms_per_eval');
+  if (msEval) bits.push(msEval.toFixed(0) + ' ms/eval');
+  const left = timeLeft(system, r);
+  if (left) bits.push(left);
+  if (bits.length) setStatus(system, 'running: ' + bits.join(', '), 'running');
+}
+
+function onFile(system: System, file: string): void {
+  const box = optional(system + '-images');
+  if (!box) return;
+  const a = document.createElement('a');
+  a.href = fileUrl(file);
+  a.download = file.split('/').pop() ?? file;
+  a.title = 'download ' + a.download;
+  const img = document.createElement('img');
+  img.src = fileUrl(file);
+  a.append(img);
+  box.prepend(a);
+  while (box.children.length > 8) box.lastElementChild?.remove();
+}
+
+// Time left from the elapsed time and the fraction done (steps, octave steps, iterations or epochs).
+function timeLeft(system: System, r: LogRecord): string {
+  const p = plan[system];
+  if (!p || !p.total) return '';
+  if (!p.started) p.started = Date.now();
+  const n = (k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
+  const step = n('step');
+  const octave = n('octave');
+  const iteration = n('iteration');
+  const octaves = Number(field('dream-octaves').value || 1);
+  const done = {
+    text: step,
+    gan: step,
+    dream: octave !== undefined && step !== undefined ? octave * (p.total / octaves) + step + 1 : undefined,
+    style: iteration !== undefined ? iteration + 1 : undefined,
+    vae: n('epoch'),
+  }[system];
+  if (done === undefined || !(done > 0) || done >= p.total) return '';
+  const sec = (((Date.now() - p.started) / 1000) * (p.total - done)) / done;
+  return 'about ' + (sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min') + ' left';
+}
+
+/** Replaces a select's options with `names` (as text, never as markup), keeping a still-listed choice. */
+function fillSelect(sel: HTMLSelectElement, names: string[], keep: string | undefined): void {
+  sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (keep && names.includes(keep)) sel.value = keep;
+}
+
+async function refreshImages(): Promise<void> {
+  const list = await api<string[]>('GET', '/api/images');
+  for (const sel of document.querySelectorAll<HTMLSelectElement>('select.image-pick')) {
+    fillSelect(sel, list, sel.value || sel.dataset.default);
+  }
+}
+for (const up of document.querySelectorAll<HTMLInputElement>('input.upload')) {
+  up.onchange = async () => {
+    const f = up.files?.[0];
+    if (!f) return;
+    const type = up.accept.startsWith('.txt') ? 'text/plain' : f.type;
+    const r = await fetch('/api/upload', {
+      method: 'POST',
+      headers: { 'content-type': type, 'x-loom-token': TOKEN },
+      body: f,
+    });
+    const data = await r.json();
+    if (!r.ok) {
+      alert(data.error);
+      return;
+    }
+    await refreshImages();
+    field(up.dataset.target!).value = data.id;
+  };
+}
+
+async function refreshModels(): Promise<void> {
+  const runs = await api<RunInfo[]>('GET', '/api/runs');
+  const fill = (id: string, system: string): void => {
+    const sel = $<HTMLSelectElement>(id);
+    const keep = sel.value;
+    const names = runs.filter((r) => r.system === system && r.checkpoint).map((r) => r.name);
+    fillSelect(sel, names, names.includes(keep) ? keep : names[names.length - 1]);
+  };
+  fill('gen-run', 'text');
+  fill('vae-run', 'vae');
+  fill('gan-run', 'gan');
+  drawPlane();
+  ganSample();
+}
+
+// text playground: the answer streams in as the model samples it
+field('gen-temp').oninput = () => ($('gen-temp-v').textContent = field('gen-temp').value);
+$('gen-go').onclick = async () => {
+  const out = $('gen-out');
+  out.textContent = ''; // the stream starts with the prime
+  const r = await fetch('/api/text/generate', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-loom-token': TOKEN },
+    body: JSON.stringify({
+      run: $<HTMLSelectElement>('gen-run').value,
+      prime: field('gen-prime').value,
+      temperature: Number(field('gen-temp').value),
+      topK: Number(field('gen-topk').value),
+      topP: Number(field('gen-topp').value),
+      length: Number(field('gen-length').value),
+    }),
+  });
+  if (!r.ok || !r.body) {
+    out.textContent = (await r.json()).error;
+    return;
+  }
+  const reader = r.body.getReader();
+  const dec = new TextDecoder();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out.textContent += dec.decode(value, { stream: true });
+  }
+};
+
+// VAE latent plane: [-3, 3] on both axes; the image follows the pointer while it is down
+const plane = $<HTMLCanvasElement>('vae-plane');
+let dragging = false;
+let pending: [number, number] | null = null;
+let busy = false;
+function drawPlane(pt?: [number, number]): void {
+  const g = plane.getContext('2d');
+  if (!g) return;
+  g.clearRect(0, 0, 300, 300);
+  g.strokeStyle = '#ccc';
+  for (let i = 0; i <= 6; i++) {
+    const p = i * 50;
+    g.beginPath();
+    g.moveTo(p, 0);
+    g.lineTo(p, 300);
+    g.moveTo(0, p);
+    g.lineTo(300, p);
+    g.stroke();
+  }
+  if (pt) {
+    g.fillStyle = '#c33';
+    g.beginPath();
+    g.arc(pt[0], pt[1], 5, 0, 7);
+    g.fill();
+  }
+}
+async function decodeAt(px: number, py: number): Promise<void> {
+  pending = [px, py];
+  const run = $<HTMLSelectElement>('vae-run').value;
+  if (busy || !run) return;
+  busy = true;
+  while (pending) {
+    const [x, y] = pending;
+    pending = null;
+    const zx = (x / 300) * 6 - 3;
+    const zy = 3 - (y / 300) * 6;
+    $('vae-z').textContent = 'z = (' + zx.toFixed(2) + ', ' + zy.toFixed(2) + ')';
+    drawPlane([x, y]);
+    const url = '/api/vae/decode?run=' + encodeURIComponent(run) + '&x=' + zx + '&y=' + zy;
+    const blob = await (await fetch(url)).blob();
+    const img = $<HTMLImageElement>('vae-img');
+    const old = img.src;
+    img.src = URL.createObjectURL(blob);
+    if (old.startsWith('blob:')) URL.revokeObjectURL(old);
+  }
+  busy = false;
+}
+const at = (e: PointerEvent): [number, number] => {
+  const r = plane.getBoundingClientRect();
+  return [e.clientX - r.left, e.clientY - r.top];
+};
+plane.onpointerdown = (e) => {
+  dragging = true;
+  void decodeAt(...at(e));
+};
+plane.onpointermove = (e) => {
+  if (dragging) void decodeAt(...at(e));
+};
+window.onpointerup = () => (dragging = false);
+$('vae-run').onchange = () => void decodeAt(150, 150);
+
+$('vae-walk').onclick = () => {
+  const run = $<HTMLSelectElement>('vae-run').value;
+  if (!run) return;
+  const a = field('vae-a').value;
+  const b = field('vae-b').value;
+  $<HTMLImageElement>('vae-strip').src = '/api/vae/interpolate?run=' + encodeURIComponent(run) + '&a=' + a + '&b=' + b;
+};
+
+// GAN: each seed is a grid of 16 latent points
+field('gan-seed').oninput = () => {
+  $('gan-seed-v').textContent = field('gan-seed').value;
+  ganSample();
+};
+$('gan-run').onchange = ganSample;
+function ganSample(): void {
+  const run = $<HTMLSelectElement>('gan-run').value;
+  if (run) {
+    $<HTMLImageElement>('gan-img').src =
+      '/api/gan/sample?run=' + encodeURIComponent(run) + '&seed=' + field('gan-seed').value;
+  }
+}
+
+async function loadRuns(): Promise<void> {
+  const runs = await api<RunInfo[]>('GET', '/api/runs');
+  const list = $('runs-list');
+  list.textContent = runs.length ? '' : 'no runs yet';
+  for (const r of runs.reverse()) {
+    const d = document.createElement('div');
+    const last = r.metrics[r.metrics.length - 1];
+    const summary = last
+      ? ': ' +
+        Object.entries(last)
+          .slice(0, 5)
+          .map(([k, v]) => k + ' ' + (typeof v === 'number' ? +v.toPrecision(4) : String(v)))
+          .join(', ')
+      : '';
+    const title = document.createElement('h3');
+    title.textContent = r.name;
+    const info = document.createElement('div');
+    info.textContent = r.system + summary;
+    const box = document.createElement('div');
+    box.className = 'imgs';
+    for (const f of r.images.slice(-6)) {
+      const i = document.createElement('img');
+      i.src = fileUrl(f);
+      box.append(i);
+    }
+    d.append(title, info, box);
+    list.append(d);
+  }
+}
+
+drawPlane();
+void refreshImages();
+void refreshModels();
