@@ -27,6 +27,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#ifdef LOOM_DIST
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 #include <sstream>
 #include <string>
 #include <unordered_map>
@@ -745,6 +749,87 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return out;
 }
 
+
+// ---- distributed: libtorch's c10d (TCPStore rendezvous, Gloo collectives) -------------
+
+#ifdef LOOM_DIST
+// One process group per process: the store that found the ranks and Gloo's group over it.
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+};
+
+Group* groupOf(const Napi::Value& v) {
+  auto* g = v.As<Napi::External<Group>>().Data();
+  if (!g->pg) throw std::invalid_argument("the process group is closed");
+  return g;
+}
+
+// distInit(rank, world, host, port, timeoutMs): rank 0 serves the store; all meet there.
+Napi::Value DistInit(const Napi::CallbackInfo& info) {
+  int rank = info[0].As<Napi::Number>().Int32Value();
+  int world = info[1].As<Napi::Number>().Int32Value();
+  std::string host = info[2].ToString().Utf8Value();
+  auto timeout = std::chrono::milliseconds(info[4].As<Napi::Number>().Int64Value());
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<std::uint16_t>(info[3].As<Napi::Number>().Uint32Value());
+  so.isServer = rank == 0;
+  so.numWorkers = world;
+  so.timeout = timeout;
+  auto* g = new Group();
+  try {
+    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    const char* iface = std::getenv("GLOO_SOCKET_IFNAME");
+    opts->devices.push_back(iface ? c10d::ProcessGroupGloo::createDeviceForInterface(iface)
+                                  : c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, world, opts);
+  } catch (...) {
+    delete g;
+    throw;
+  }
+  return Napi::External<Group>::New(info.Env(), g, [](Napi::BasicEnv, Group* g) { delete g; });
+}
+
+c10d::ReduceOp reduceOp(const std::string& name) {
+  if (name == "sum") return c10d::ReduceOp::SUM;
+  if (name == "max") return c10d::ReduceOp::MAX;
+  if (name == "min") return c10d::ReduceOp::MIN;
+  throw std::invalid_argument("unknown reduction " + name);
+}
+
+// distAllReduce(group, tensor, op): in place, on every rank; returns when done.
+Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
+  std::vector<at::Tensor> ts{tensorOf(info[1])};
+  c10d::AllreduceOptions o;
+  o.reduceOp = reduceOp(info[2].ToString().Utf8Value());
+  groupOf(info[0])->pg->allreduce(ts, o)->wait();
+  return info.Env().Undefined();
+}
+
+// distBroadcast(group, tensor, root): every rank's tensor becomes root's, in place.
+Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
+  std::vector<at::Tensor> ts{tensorOf(info[1])};
+  c10d::BroadcastOptions o;
+  o.rootRank = info[2].As<Napi::Number>().Int64Value();
+  groupOf(info[0])->pg->broadcast(ts, o)->wait();
+  return info.Env().Undefined();
+}
+
+Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
+  groupOf(info[0])->pg->barrier()->wait();
+  return info.Env().Undefined();
+}
+
+// distClose(group): leaves the group now rather than at GC.
+Napi::Value DistClose(const Napi::CallbackInfo& info) {
+  auto* g = info[0].As<Napi::External<Group>>().Data();
+  g->pg.reset();
+  g->store.reset();
+  return info.Env().Undefined();
+}
+#endif
+
 #define FN(name, f) exports.Set(name, Napi::Function::New<guarded<f>>(env, name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -784,6 +869,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("interrupts", Interrupts);
   FN("setBlasThreads", SetBlasThreads);
   FN("info", Info);
+#ifdef LOOM_DIST
+  FN("distInit", DistInit);
+  FN("distAllReduce", DistAllReduce);
+  FN("distBroadcast", DistBroadcast);
+  FN("distBarrier", DistBarrier);
+  FN("distClose", DistClose);
+#endif
   return exports;
 }
 

@@ -25,6 +25,10 @@ function nodeInclude() {
 }
 
 const torch = findLibtorch();
+const glooHeadersPresent = () =>
+  [...(torch?.include ?? []), '/usr/include', '/usr/local/include'].some((d) =>
+    existsSync(path.join(d, 'gloo', 'algorithm.h')),
+  );
 if (!torch) {
   console.error(
     'loom: libtorch was not found. On Debian: sudo apt-get install libtorch-dev libopenblas0-pthread; ' +
@@ -33,7 +37,7 @@ if (!torch) {
   process.exit(1);
 }
 
-const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs });
+const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs, gloo: glooHeadersPresent() });
 const stampFile = out + '.stamp';
 if (
   existsSync(out) &&
@@ -44,6 +48,10 @@ if (
   console.log(`loom: addon up to date (libtorch ${torch.version}, ${torch.source})`);
   process.exit(0);
 }
+
+// Distributed training needs Gloo's headers (Debian: libgloo-dev); without them the addon
+// builds without it and `loom launch` says so.
+const glooHeaders = glooHeadersPresent();
 
 const require = createRequire(import.meta.url);
 const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'));
@@ -60,6 +68,7 @@ const args = [
   '-DNODE_ADDON_API_DISABLE_DEPRECATED',
   '-Wno-deprecated-declarations',
   '-Wno-unused-parameter',
+  ...(glooHeaders ? ['-DLOOM_DIST', '-DUSE_C10D_GLOO'] : []),
   `-I${nodeInclude()}`,
   `-I${napiInclude}`,
   ...torch.include.map((d) => `-I${d}`),
@@ -75,7 +84,9 @@ const args = [
   '-lc10',
 ];
 mkdirSync(path.dirname(out), { recursive: true });
-console.log(`loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})`);
+console.log(
+  `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? ', with Gloo' : ', without Gloo (no distributed training)'}`,
+);
 execFileSync(process.env.CXX ?? 'g++', args, { stdio: 'inherit' });
 writeFileSync(stampFile, stamp);
 console.log(`loom: built ${path.relative(root, out)}`);

@@ -12,6 +12,8 @@ dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/de
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 # Built-in photos and Munch's Scream for dream and style.
 [ -e /usr/share/darknet/data/scream.jpg ] || need+=(darknet)
+# Gloo's headers: the addon's data-parallel training (c10d's ProcessGroupGloo) needs them.
+[ -e /usr/include/gloo/algorithm.h ] || need+=(libgloo-dev)
 # Headless browser for the studio's end-to-end tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

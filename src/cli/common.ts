@@ -11,6 +11,9 @@ export function applyCommon(o: { threads?: number; device?: string }): void {
     if (!(o.threads >= 1 && o.threads <= most))
       throw new UserError(`--threads must be in 1..${most} (4 per core here), got ${o.threads}`);
     setNumThreads(o.threads);
+  } else if (Number(process.env.LOCAL_WORLD_SIZE) > 1) {
+    // Ranks that share a node share its cores, as torchrun's OMP_NUM_THREADS does.
+    setNumThreads(Math.max(1, Math.floor(availableParallelism() / Number(process.env.LOCAL_WORLD_SIZE))));
   }
   if (o.device !== undefined && !/^(cpu|cuda(:\d+)?)$/.test(o.device))
     throw new UserError(`unknown device '${o.device}'; use cpu or cuda[:N]`);

@@ -12,6 +12,8 @@ export class Progress {
   private readonly tty: boolean;
   private readonly start = Date.now();
   private drawn = false;
+  /** A data-parallel rank other than 0 keeps quiet: rank 0 reports for the job. */
+  private readonly quiet = (Number(process.env.RANK) || 0) > 0;
 
   constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
     this.tty = Boolean(out.isTTY);
@@ -19,6 +21,7 @@ export class Progress {
 
   /** Reports progress; `done`/`total` give the bar and the time left when total is known. */
   update(done: number, total: number | null, detail: string): void {
+    if (this.quiet) return;
     const elapsed = (Date.now() - this.start) / 1000;
     const frac = total ? Math.min(1, done / total) : null;
     const left = frac ? formatDuration((elapsed / frac) * (1 - frac)) : null;
@@ -38,6 +41,7 @@ export class Progress {
 
   /** Prints a line of its own (the bar is redrawn on the next update). */
   line(text: string, to: NodeJS.WriteStream = process.stdout): void {
+    if (this.quiet) return;
     this.clear();
     to.write(text + '\n');
   }

@@ -33,9 +33,11 @@ export class DataLoader {
     const idx = Int32Array.from({ length: this.images.size(0) }, (_, i) => i);
     return this.opts.shuffle === false ? idx : new Rng(this.opts.seed, epoch, 0xda7a).shuffle(idx);
   }
-  /** Batch k of an epoch. */
-  batch(epoch: number, k: number, order = this.order(epoch)): Batch {
-    const sel = T.tensor(order.subarray(k * this.size, (k + 1) * this.size)).long();
+  /** Batch k of an epoch, or (data-parallel) share `part.index` of `part.count` equal ones of it. */
+  batch(epoch: number, k: number, order = this.order(epoch), part = { index: 0, count: 1 }): Batch {
+    const share = Math.floor(this.size / part.count);
+    const start = k * this.size + part.index * share;
+    const sel = T.tensor(order.subarray(start, start + share)).long();
     return { images: this.images.indexSelect(0, sel), labels: this.labels.indexSelect(0, sel) };
   }
 }

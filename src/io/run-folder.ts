@@ -1,6 +1,16 @@
 // A training run's folder: config.json, metrics.jsonl, samples/, checkpoints. Nothing a
 // user made is overwritten unless they ask (resume continues it, force replaces it).
-import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeFolder } from './files.js';
 
@@ -27,7 +37,7 @@ export class RunFolder {
     return path.join(this.dir, 'good.safetensors');
   }
   file(...parts: string[]): string {
-    const p = path.join(this.dir, ...parts);
+    const p = path.join(this.scratch ?? this.dir, ...parts);
     makeFolder(path.dirname(p));
     return p;
   }
@@ -77,6 +87,17 @@ export class RunFolder {
     return run;
   }
 
+  /**
+   * The run as a data-parallel rank other than 0 sees it: it reads the folder (a resume's
+   * checkpoint) but writes nothing there; its pictures go to a scratch folder of its own.
+   */
+  static muted(dir: string): RunFolder {
+    const run = new RunFolder(dir);
+    run.scratch = mkdtempSync(path.join(tmpdir(), 'loom-rank-'));
+    return run;
+  }
+  private scratch: string | null = null;
+
   /** Whether the folder holds a run that Loom wrote (a checkpoint, or Loom's config.json). */
   isRun(): boolean {
     if (existsSync(this.checkpoint) || existsSync(this.best)) return true;
@@ -91,6 +112,7 @@ export class RunFolder {
 
   /** Makes the folder; first removes the files of the run it replaces, and only those. */
   create(): void {
+    if (this.scratch) return;
     if (this.replace) {
       for (const f of LOOM_FILES) rmSync(path.join(this.dir, f), { recursive: true, force: true });
     }
@@ -98,10 +120,12 @@ export class RunFolder {
   }
 
   writeConfig(config: unknown): void {
+    if (this.scratch) return;
     writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
+    if (this.scratch) return;
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
   }
   /**
@@ -109,6 +133,7 @@ export class RunFolder {
    * killed between checkpoints would otherwise list them twice. Lines without a step stay.
    */
   trimMetrics(step: number): void {
+    if (this.scratch) return;
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return;
     const kept = readFileSync(f, 'utf8')

@@ -18,6 +18,8 @@ export interface OptimizerState {
 export abstract class Optimizer implements Disposable {
   /** Number of steps taken. */
   stepCount = 0;
+  /** Runs on the gradients between backward and the update (data-parallel averaging). */
+  gradientHook: ((params: Tensor[]) => void) | null = null;
   protected readonly state: Map<string, Tensor>[];
 
   constructor(
@@ -73,6 +75,7 @@ export abstract class Optimizer implements Disposable {
   backwardStep(loss: Tensor, clip: { clipNorm?: number; clipValue?: number } = {}): void {
     this.zeroGrad();
     loss.backward();
+    this.gradientHook?.(this.params);
     if (clip.clipNorm) clipGradNorm(this.params, clip.clipNorm);
     if (clip.clipValue) clipGradValue(this.params, clip.clipValue);
     this.step();

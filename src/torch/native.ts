@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 export type Handle = { readonly __handle: unique symbol };
 /** An opaque cached operator handle. */
 export type OpHandle = { readonly __op: unique symbol };
+/** A c10d process group. */
+export type GroupHandle = { readonly __group: unique symbol };
 
 export interface NativeInfo {
   torchVersion: string;
@@ -69,6 +71,12 @@ interface Native {
   interrupts(): number;
   setBlasThreads(n: number): number;
   info(): NativeInfo;
+  // c10d, present when the addon was built with Gloo (see scripts/build-addon.mjs).
+  distInit?(rank: number, world: number, host: string, port: number, timeoutMs: number): GroupHandle;
+  distAllReduce?(group: GroupHandle, t: Handle, op: 'sum' | 'max' | 'min'): void;
+  distBroadcast?(group: GroupHandle, t: Handle, root: number): void;
+  distBarrier?(group: GroupHandle): void;
+  distClose?(group: GroupHandle): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -3,6 +3,8 @@
 // restore, the loop's stop conditions (total steps, --minutes, Ctrl-C, a non-finite loss),
 // the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
 import { copyFileSync } from 'node:fs';
+import * as T from '../torch/index.js';
+import { ProcessGroup, distEnv } from '../dist/index.js';
 import { RunFolder } from '../io/run-folder.js';
 import {
   loadCheckpoint,
@@ -31,6 +33,8 @@ export interface TrainingOptions<C> {
   shouldStop?(): boolean;
   /** What to advise when a loss stops being finite ("lower --lr"). */
   advice: string;
+  /** The data-parallel group; by default joined when torchrun's variables name several ranks. */
+  group?: ProcessGroup | null;
 }
 
 /** Why the loop ended: it reached its steps, its time ran out, or it was asked to stop. */
@@ -49,8 +53,16 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   private readonly owned: Disposer[] = [];
   readonly meter = new StepMeter();
 
+  /** The data-parallel group, or null for one process. */
+  readonly group: ProcessGroup | null;
+
   private constructor(private readonly o: TrainingOptions<C>) {
-    this.run = RunFolder.open(o.outDir, o.mode);
+    const env = o.group === undefined ? distEnv() : null;
+    // Rank 0 alone checks and writes the run folder; the others compute beside it and keep
+    // their would-be files out of it (every rank runs the same program, so they stay in step).
+    const main = o.group ? o.group.isMain : env === null || env.rank === 0;
+    this.run = main ? RunFolder.open(o.outDir, o.mode) : RunFolder.muted(o.outDir);
+    this.group = o.group !== undefined ? o.group : env ? this.own(ProcessGroup.join(env)) : null;
     this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
     if (this.ck) {
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
@@ -72,6 +84,17 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   }
 
   /** The resumed checkpoint's extra data, or null for a new run. */
+  get isMain(): boolean {
+    return this.group?.isMain ?? true;
+  }
+  /** This process's rank and the number of processes: each takes its share of a global batch. */
+  get rank(): number {
+    return this.group?.rank ?? 0;
+  }
+  get world(): number {
+    return this.group?.world ?? 1;
+  }
+
   get resumed(): Record<string, unknown> | null {
     return this.ck?.extra ?? null;
   }
@@ -100,13 +123,24 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.ck = null;
     } else {
       this.run.create();
-      this.run.writeConfig({ system: this.o.system, ...this.cfg, ...opts.config });
+      this.run.writeConfig({ system: this.o.system, ...this.cfg, ...opts.config, processes: this.world });
+    }
+    const group = this.group;
+    if (group) {
+      // One start for all: rank 0's weights; then gradients averaged before every update.
+      for (const m of Object.values(parts.modules)) group.broadcastTensors(m.stateDict().values());
+      for (const opt of Object.values(parts.optimizers ?? {})) opt.gradientHook = (ps) => group.averageGradients(ps);
+      // Each rank draws its own noise (dropout, latent points), from (seed, step, rank).
+      const seed = (this.cfg as { seed?: number }).seed ?? 0;
+      T.manualSeed(((seed * 1_000_003 + this.step) * 257 + this.rank) % 2 ** 52);
+      this.run.log({ step: this.step, processes: this.world });
     }
   }
 
   /** Writes the latest checkpoint (atomically), or the one named. */
   save(file = this.run.checkpoint): void {
     if (!this.parts) throw new Error('save() before begin()');
+    if (!this.isMain) return;
     saveCheckpoint(file, this.parts, { step: this.step, config: this.cfg, extra: this.extra() });
   }
 
@@ -121,6 +155,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
 
   /** Copies the latest checkpoint to best.safetensors or good.safetensors. */
   keepAs(which: 'best' | 'good'): void {
+    if (!this.isMain) return;
     copyFileSync(this.run.checkpoint, which === 'best' ? this.run.best : this.run.good);
   }
 
@@ -130,13 +165,12 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
    */
   *steps(total: number): Generator<number> {
     while (this.step < total) {
-      if (this.o.shouldStop?.()) {
-        this.stopReason = 'asked';
-        return;
-      }
       const minutes = this.cfg.minutes;
-      if (minutes !== null && minutes !== undefined && Date.now() - this.started > minutes * 60000) {
-        this.stopReason = 'minutes';
+      const asked = Boolean(this.o.shouldStop?.());
+      const late = minutes !== null && minutes !== undefined && Date.now() - this.started > minutes * 60000;
+      // Ranks agree before every step, or one would wait forever for the others.
+      if (this.group ? this.group.any(asked || late) : asked || late) {
+        this.stopReason = asked || !late ? 'asked' : 'minutes';
         return;
       }
       yield this.step;
@@ -147,7 +181,11 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
    * Counts one step taken with its losses: a value that is not finite stops the run with a
    * sentence (the last checkpoint stays). Returns the meter's means when a log line is due.
    */
-  advance(values: Record<string, number>, total = Infinity): StepMeans | null {
+  advance(local: Record<string, number>, total = Infinity): StepMeans | null {
+    // Data-parallel: each value's mean over the ranks, so that all see (and log) the same.
+    const names = Object.keys(local);
+    const means = this.group?.mean(Object.values(local));
+    const values = means ? Object.fromEntries(names.map((n, i) => [n, means[i]])) : local;
     for (const [name, v] of Object.entries(values)) {
       if (!Number.isFinite(v)) {
         const all = Object.values(values).join(', ');

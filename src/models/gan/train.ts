@@ -201,7 +201,8 @@ export async function trainGan(
     }),
   );
   const parts = { modules: { generator: gan.g, discriminator: gan.d }, optimizers: { g: gan.optG, d: gan.optD } };
-  const loader = new DataLoader(images, data.labels, cfg.batch, { seed: cfg.seed });
+  const loader = new DataLoader(images, data.labels, cfg.batch * t.world, { seed: cfg.seed });
+  const part = { index: t.rank, count: t.world };
   let history: LossHistory = (t.resumed?.history as LossHistory | undefined) ?? { d: [], a: [] };
   const newRun = !t.resumed;
   t.begin(parts, { config: { imageShape: [c, h, w] }, extra: () => ({ imageShape: [c, h, w], history }) });
@@ -259,7 +260,9 @@ export async function trainGan(
   gan.d.train();
   for (const step of t.steps(cfg.steps)) {
     const epoch = Math.floor(step / loader.length);
-    const { dLoss, aLoss } = tidy(() => gan.step(loader.batch(epoch, step % loader.length, order.get(epoch)).images));
+    const { dLoss, aLoss } = tidy(() =>
+      gan.step(loader.batch(epoch, step % loader.length, order.get(epoch), part).images),
+    );
     const due = t.advance({ d_loss: dLoss, a_loss: aLoss }, cfg.steps);
     if (due) {
       const l: GanStepLog = {

@@ -116,7 +116,12 @@ export async function trainFastStyle(
   };
   for (const step of t.steps(cfg.steps)) {
     const terms = T.tidy(() => {
-      const x = cropBatch(photos, cfg.size, cfg.batch, cfg.seed, step);
+      // Data-parallel: the step's global batch of crops, of which this rank takes its share.
+      const x = cropBatch(photos, cfg.size, cfg.batch * t.world, cfg.seed, step).narrow(
+        0,
+        t.rank * cfg.batch,
+        cfg.batch,
+      );
       const l = loss.terms(x, net.forward(x));
       opt.backwardStep(l.total);
       return { loss: l.total.item(), content_loss: l.content.item(), style_loss: l.style.item(), tv_loss: l.tv.item() };

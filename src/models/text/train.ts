@@ -209,12 +209,15 @@ export function trainText(
     throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
   }
   const windows = Math.floor((train.length - cfg.maxlen - 1) / cfg.step) + 1;
-  if (windows < cfg.batch) {
+  // Data-parallel: a step's global batch is --batch per process; rank r takes its r-th share.
+  const globalBatch = cfg.batch * t.world;
+  if (windows < globalBatch) {
+    const batchOf = t.world > 1 ? `${globalBatch} (${cfg.batch} per process)` : `${cfg.batch}`;
     throw new Error(
-      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${cfg.maxlen + 1} characters, fewer than one batch of ${cfg.batch}; lower --batch or --maxlen`,
+      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${cfg.maxlen + 1} characters, fewer than one batch of ${batchOf}; lower --batch or --maxlen`,
     );
   }
-  const stepsPerEpoch = Math.floor(windows / cfg.batch);
+  const stepsPerEpoch = Math.floor(windows / globalBatch);
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
   T.manualSeed(cfg.seed);
@@ -290,7 +293,7 @@ export function trainText(
     const perm = order.get(epoch);
     const within = step % stepsPerEpoch;
     for (let j = 0; j < cfg.batch; j++) {
-      const s = perm[within * cfg.batch + j];
+      const s = perm[within * globalBatch + t.rank * cfg.batch + j];
       batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
     }
     const lr = schedule(step);
@@ -321,7 +324,7 @@ export function trainText(
         bpc: m / LN2,
         lr,
         ms_per_step: due.msPerStep,
-        chars_per_sec: (cfg.batch * cfg.maxlen * 1000) / due.msPerStep,
+        chars_per_sec: (globalBatch * cfg.maxlen * 1000) / due.msPerStep,
       };
       run.log({ ...log });
       hooks.onStep?.(log);

@@ -179,7 +179,8 @@ export async function trainVae(
   T.manualSeed(cfg.seed);
   const model = t.own(new VAE({ channels: c, height: h, width: w, latent: cfg.latent }));
   const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
-  const loader = new DataLoader(train.images, train.labels, cfg.batch, { seed: cfg.seed });
+  const loader = new DataLoader(train.images, train.labels, cfg.batch * t.world, { seed: cfg.seed });
+  const part = { index: t.rank, count: t.world };
   const shape = { imageShape: [c, h, w], classes: train.classes };
   t.begin({ modules: { model }, optimizers: { opt } }, { config: shape, extra: () => shape });
 
@@ -207,7 +208,7 @@ export async function trainVae(
   for (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
     const loss = tidy(() => {
-      const { images } = loader.batch(epoch, step % loader.length, order.get(epoch));
+      const { images } = loader.batch(epoch, step % loader.length, order.get(epoch), part);
       const l = objective(cfg, model, images);
       opt.backwardStep(l);
       return l.item();
@@ -219,7 +220,7 @@ export async function trainVae(
         epoch: t.step / loader.length,
         loss: due.mean.loss,
         ms_per_step: due.msPerStep,
-        images_per_sec: (cfg.batch * 1000) / due.msPerStep,
+        images_per_sec: (loader.size * 1000) / due.msPerStep,
       };
       run.log({ ...l });
       hooks.onStep?.(l);
