@@ -1,4 +1,5 @@
 // `npm run bench -- [engine|text|vae|gan|dream|style|all] [--quick]`: Loom beside PyTorch, printed as ratios.
+// `npm run bench -- ddp [--quick]`: 2 processes x 1 thread (c10d) against 1 process x 2 threads.
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
@@ -7,6 +8,7 @@ import { ganBench } from './gan.js';
 import { dreamBench, dreamMemory } from './dream.js';
 import { styleBench } from './style.js';
 import { soakBench } from './soak.js';
+import { ddpBench } from './ddp.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -20,6 +22,10 @@ if (which === 'soak') {
   }
   const results = await soakBench(minutes, at('--only')?.split(',') ?? null);
   process.exit(results.every((r) => r.exitCode === 0 || r.signal === 'SIGINT') ? 0 : 1);
+}
+if (which === 'ddp') {
+  await ddpBench(quick);
+  process.exit(0);
 }
 if (which === 'dream-memory') {
   dreamMemory();

@@ -195,8 +195,28 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     }
     this.step++;
     this.meter.add(values);
-    return this.step % this.cfg.logEvery === 0 || this.step === total ? this.meter.flush() : null;
+    const due = this.step % this.cfg.logEvery === 0 || this.step === total;
+    if (due) this.meterSteps = this.meter.pending;
+    return due ? this.meter.flush() : null;
   }
+
+  /**
+   * What a log line adds in a data-parallel run: the processes, the global batch, and the
+   * time per step spent in collectives since the last line. Nothing for one process.
+   */
+  distributedLog(batch: number): Record<string, number> {
+    const g = this.group;
+    if (!g) return {};
+    const ms = g.collectiveMs - this.loggedCollectiveMs;
+    this.loggedCollectiveMs = g.collectiveMs;
+    return {
+      processes: g.world,
+      global_batch: batch * g.world,
+      collective_ms_per_step: ms / Math.max(1, this.meterSteps),
+    };
+  }
+  private loggedCollectiveMs = 0;
+  private meterSteps = 0;
 
   /** Frees everything the training owns, last first; safe to call twice. */
   dispose(): void {
@@ -222,6 +242,10 @@ export class StepMeter {
   private n = 0;
   private since = performance.now();
 
+  /** Steps added since the last flush. */
+  get pending(): number {
+    return this.n;
+  }
   add(values: Record<string, number>): void {
     for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v;
     this.n++;

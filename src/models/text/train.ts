@@ -326,7 +326,7 @@ export function trainText(
         ms_per_step: due.msPerStep,
         chars_per_sec: (globalBatch * cfg.maxlen * 1000) / due.msPerStep,
       };
-      run.log({ ...log });
+      run.log({ ...log, ...t.distributedLog(cfg.batch) });
       hooks.onStep?.(log);
     }
     if (t.step % stepsPerEpoch === 0) endOfEpoch(t.step / stepsPerEpoch);
