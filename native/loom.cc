@@ -28,10 +28,12 @@
 #include <cstring>
 #include <mutex>
 #ifdef LOOM_DIST
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 #include <sstream>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -778,12 +780,26 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
   so.timeout = timeout;
   auto* g = new Group();
   try {
-    g->store = c10::make_intrusive<c10d::TCPStore>(host, so);
+    // Keys as torch.distributed's default group has them ("default_pg/0/..."), so that Loom
+    // ranks and PyTorch ranks can meet in one group.
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
+    auto defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
+    g->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     const char* iface = std::getenv("GLOO_SOCKET_IFNAME");
     opts->devices.push_back(iface ? c10d::ProcessGroupGloo::createDeviceForInterface(iface)
                                   : c10d::ProcessGroupGloo::createDeviceForHostname(host));
     g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, world, opts);
+    // torch.distributed's init_process_group ends with this store-based barrier and a
+    // sequence number; a group with PyTorch ranks in it waits for both.
+    const std::string key = "store_based_barrier_key:1";
+    defaultPg->add(key, 1);
+    auto start = std::chrono::steady_clock::now();
+    while (defaultPg->add(key, 0) < world) {
+      if (std::chrono::steady_clock::now() - start > timeout) throw std::runtime_error("timed out in the start-up barrier");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    g->pg->setSequenceNumberForGroup();  // as init_process_group does next: rank 0 sets, the others read
   } catch (...) {
     delete g;
     throw;

@@ -14,6 +14,8 @@ dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/de
 [ -e /usr/share/darknet/data/scream.jpg ] || need+=(darknet)
 # Gloo's headers: the addon's data-parallel training (c10d's ProcessGroupGloo) needs them.
 [ -e /usr/include/gloo/algorithm.h ] || need+=(libgloo-dev)
+# PyTorch (Debian's) for the test in which a PyTorch rank and a Loom rank share one group.
+/usr/bin/python3 -c 'import torch.distributed' >/dev/null 2>&1 || need+=(python3-torch)
 # Headless browser for the studio's end-to-end tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { loadCorpus } from '../src/io/corpus.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { RunFolder } from '../src/io/run-folder.js';
-import { distEnv } from '../src/dist/index.js';
+import { ProcessGroup, distEnv } from '../src/dist/index.js';
+import * as T from '../src/torch/index.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -172,4 +173,41 @@ test('a port in use, a malformed rank and a launch without a command each get on
   const none = loom('launch', '--nproc-per-node', '2');
   assert.equal(none.status, 2);
   assert.match(none.stderr, /^loom: give the training command after --/);
+});
+
+test("a Loom rank and a PyTorch rank (torch.distributed, Gloo) join one group and all-reduce and broadcast with PyTorch's results", async () => {
+  const port = await freePort();
+  const torchRank = spawn('/usr/bin/python3', [path.join(repoRoot, 'test', 'interop', 'torch_rank.py'), String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  torchRank.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  torchRank.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const done = new Promise<number | null>((r) => torchRank.on('exit', (code) => r(code)));
+  const env = {
+    rank: 0,
+    world: 2,
+    localRank: 0,
+    localWorld: 2,
+    masterAddr: '127.0.0.1',
+    masterPort: port,
+    timeoutS: 30,
+  };
+  using group = ProcessGroup.join(env);
+  const summed = T.tensor([1, 2, 3]);
+  group.allReduce(summed, 'sum');
+  const largest = T.tensor([2, 7]);
+  group.allReduce(largest, 'max');
+  const shared = T.tensor([0.5, -2, 1e-3, 42], { dtype: 'float64' });
+  group.broadcast(shared, 0);
+  group.barrier();
+  assert.equal(await done, 0, err);
+  const theirs = JSON.parse(out);
+  assert.deepEqual(Array.from(summed.toFlatArray() as ArrayLike<number>), [11, 22, 33]);
+  assert.deepEqual(theirs.sum, [11, 22, 33]);
+  assert.deepEqual(Array.from(largest.toFlatArray() as ArrayLike<number>), [5, 7]);
+  assert.deepEqual(theirs.max, [5, 7]);
+  assert.deepEqual(theirs.broadcast, [0.5, -2, 1e-3, 42]);
+  for (const t of [summed, largest, shared]) t.dispose();
 });
