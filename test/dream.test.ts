@@ -96,10 +96,18 @@ test('dream steps do not leak tensors; a zoom animation has frames of the input 
   const at1 = T.liveTensors().undisposed;
   for (let i = 0; i < 5; i++) dreamStep(b, img, cfg, rng);
   assert.equal(T.liveTensors().undisposed, at1);
-  const frames = await dreamZoom(b, T.rand([1, 3, 90, 100]), { ...small, octaves: 1 }, 3);
-  assert.equal(frames.length, 3);
-  for (const f of frames) assert.deepEqual(f.shape, [1, 3, 90, 100]);
-  frames.forEach((f) => f.dispose());
+  // Frames arrive one by one and are freed after: the live count is flat from frame to frame.
+  const shapes: number[][] = [];
+  const live: number[] = [];
+  const input = T.rand([1, 3, 90, 100]);
+  const made = await dreamZoom(b, input, { ...small, octaves: 1 }, 4, (f) => {
+    shapes.push(f.shape);
+    live.push(T.liveTensors().undisposed);
+  });
+  assert.equal(made, 4);
+  for (const s of shapes) assert.deepEqual(s, [1, 3, 90, 100]);
+  assert.equal(live[3], live[1], 'no frame piles up');
+  input.dispose();
   img.dispose();
   b.net.dispose();
 });

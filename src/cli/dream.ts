@@ -1,7 +1,7 @@
 // `loom dream <image>`. Thin over src/models/dream and src/vision.
 import path from 'node:path';
 import * as T from '../torch/index.js';
-import { readImage, writeAnimation, writeImage } from '../io/images.js';
+import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import { DREAM_DEFAULTS, dream, dreamZoom, parseLayers, type DreamConfig } from '../models/dream/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -104,9 +104,18 @@ export async function dreamCommand(args: string[]): Promise<void> {
   };
   try {
     if (zoom) {
-      const frames = await dreamZoom(backbone, image, cfg, o.zoomFrames, { zoom: o.zoom }, hooks);
-      await writeAnimation(o.out, frames, { delayMs: 100 });
-      frames.forEach((f) => f.dispose());
+      // Frames are kept as PNG bytes as they come (a tenth of a float tensor's size or less).
+      const pngs: Buffer[] = [];
+      await dreamZoom(
+        backbone,
+        image,
+        cfg,
+        o.zoomFrames,
+        async (f) => void pngs.push(await pngBytes(f)),
+        { zoom: o.zoom },
+        hooks,
+      );
+      await writeAnimation(o.out, pngs, { delayMs: 100 });
     } else {
       const out = await dream(backbone, image, cfg, hooks);
       await writeImage(o.out, out);

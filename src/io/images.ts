@@ -156,14 +156,19 @@ export function imageGrid(batch: Tensor, opts: { cols?: number; pad?: number; pa
 /** Writes frames ([1, C, H, W] each, same size) as an animated GIF or WebP (by extension). */
 export async function writeAnimation(
   file: string,
-  frames: Tensor[],
+  frames: (Tensor | Buffer)[],
   opts: { delayMs?: number; loop?: number } = {},
 ): Promise<void> {
   if (frames.length === 0) throw new Error('an animation needs at least one frame');
-  const pngs = await Promise.all(frames.map((f) => rawImage(f).png().toBuffer()));
+  const pngs = await Promise.all(frames.map((f) => (Buffer.isBuffer(f) ? f : pngBytes(f))));
   const img = sharp(pngs, { join: { animated: true } });
   const common = { loop: opts.loop ?? 0, delay: opts.delayMs ?? 100 };
   await (path.extname(file).toLowerCase() === '.webp' ? img.webp(common) : img.gif(common)).toFile(file);
+}
+
+/** One image [1, C, H, W] in [0, 1] as PNG bytes. */
+export function pngBytes(image: Tensor): Promise<Buffer> {
+  return rawImage(image).png().toBuffer();
 }
 
 /** Resizes a batch [N, C, H, W] to [h, w] (bilinear, or area-like when shrinking a lot). */

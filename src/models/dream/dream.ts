@@ -233,47 +233,46 @@ export async function dream(
 
 /**
  * A zoom animation: dream the image, then repeatedly crop the centre by `zoom`, scale back
- * up and dream a few steps more (one octave). Returns the frames, first the dreamed image.
+ * up and dream a few steps more (one octave). Each frame goes to `onFrame` as it is made and
+ * is freed after it (only the latest is kept, to zoom into), so memory stays flat however
+ * many frames; returns how many were made.
  */
 export async function dreamZoom(
   backbone: Backbone,
   rgb: Tensor,
   cfg: DreamConfig,
   frames: number,
+  onFrame: (frame: Tensor, index: number) => void | Promise<void>,
   opts: { zoom?: number; stepsPerFrame?: number } = {},
   hooks: DreamHooks = {},
-): Promise<Tensor[]> {
+): Promise<number> {
   wholeNumber('zoom-frames', frames, 1);
   const zoom = opts.zoom ?? 1.05;
-  const out: Tensor[] = [T.keep(await dream(backbone, rgb, cfg, hooks))];
+  let last = T.keep(await dream(backbone, rgb, cfg, hooks));
   const [, , h, w] = rgb.shape;
   const frameCfg: DreamConfig = {
     ...cfg,
     octaves: 1,
     steps: opts.stepsPerFrame ?? Math.max(1, Math.round(cfg.steps / 4)),
   };
-  for (let f = 1; f < frames; f++) {
-    if (hooks.shouldStop?.()) break;
-    const prev = out[out.length - 1];
-    const zoomed = T.tidy(() => {
-      const ch = Math.round(h / zoom);
-      const cw = Math.round(w / zoom);
-      return resize(prev.narrow(2, Math.floor((h - ch) / 2), ch).narrow(3, Math.floor((w - cw) / 2), cw), h, w);
-    });
-    try {
-      out.push(
-        T.keep(
-          await dream(
-            backbone,
-            zoomed,
-            { ...frameCfg, seed: cfg.seed + f },
-            { onStep: hooks.onStep, shouldStop: hooks.shouldStop },
-          ),
-        ),
-      );
-    } finally {
-      zoomed.dispose();
+  let made = 0;
+  try {
+    await onFrame(last, made++);
+    for (let f = 1; f < frames; f++) {
+      if (hooks.shouldStop?.()) break;
+      const prev = last;
+      using zoomed = T.tidy(() => {
+        const ch = Math.round(h / zoom);
+        const cw = Math.round(w / zoom);
+        return resize(prev.narrow(2, Math.floor((h - ch) / 2), ch).narrow(3, Math.floor((w - cw) / 2), cw), h, w);
+      });
+      const hooksNow = { onStep: hooks.onStep, shouldStop: hooks.shouldStop };
+      last = T.keep(await dream(backbone, zoomed, { ...frameCfg, seed: cfg.seed + f }, hooksNow));
+      prev.dispose();
+      await onFrame(last, made++);
     }
+  } finally {
+    last.dispose();
   }
-  return out;
+  return made;
 }
