@@ -234,6 +234,14 @@ test('loom style: bad images and options get exit 2 and one sentence', () => {
         ],
         /cannot import weights|expected a torchvision/,
       ],
+      [
+        ['style', 'train', '--size', '40', '--out', path.join(dir, 'small')],
+        /--size must be at least 75 for inception, got 40/,
+      ],
+      [
+        ['style', 'train', '--log-every', '0', '--out', path.join(dir, 'small')],
+        /--log-every must be a whole number >= 1/,
+      ],
     ];
     for (const [args, re] of cases) {
       const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });

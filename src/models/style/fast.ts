@@ -6,7 +6,7 @@ import { Adam } from '../../optim/index.js';
 import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
-import type { Backbone } from '../../vision/weights.js';
+import { minInputSide, type Backbone } from '../../vision/weights.js';
 import { Training, loadFromRun } from '../../train/index.js';
 import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
@@ -76,6 +76,8 @@ export async function trainFastStyle(
     validate: validateFastConfig,
   });
   const { cfg, run } = t;
+  const least = minInputSide(backbone.net.arch);
+  if (cfg.size < least) throw new Error(`--size must be at least ${least} for ${backbone.net.arch}, got ${cfg.size}`);
   const photos = await loadPhotos(photoFiles(cfg.images), cfg.size);
   for (const p of photos) t.own(p);
   const style = t.own(await readImage(resolveImage(cfg.style), { height: cfg.size }));
