@@ -93,10 +93,17 @@ export class RunFolder {
    */
   static muted(dir: string): RunFolder {
     const run = new RunFolder(dir);
+    run.muted = true;
     run.scratch = mkdtempSync(path.join(tmpdir(), 'loom-rank-'));
     return run;
   }
+  private muted = false;
   private scratch: string | null = null;
+
+  /** Removes a muted rank's scratch folder (a run folder's own files are never touched). */
+  removeScratch(): void {
+    if (this.scratch) rmSync(this.scratch, { recursive: true, force: true });
+  }
 
   /** Whether the folder holds a run that Loom wrote (a checkpoint, or Loom's config.json). */
   isRun(): boolean {
@@ -112,7 +119,7 @@ export class RunFolder {
 
   /** Makes the folder; first removes the files of the run it replaces, and only those. */
   create(): void {
-    if (this.scratch) return;
+    if (this.muted) return;
     if (this.replace) {
       for (const f of LOOM_FILES) rmSync(path.join(this.dir, f), { recursive: true, force: true });
     }
@@ -120,12 +127,12 @@ export class RunFolder {
   }
 
   writeConfig(config: unknown): void {
-    if (this.scratch) return;
+    if (this.muted) return;
     writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
-    if (this.scratch) return;
+    if (this.muted) return;
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
   }
   /**
@@ -133,7 +140,7 @@ export class RunFolder {
    * killed between checkpoints would otherwise list them twice. Lines without a step stay.
    */
   trimMetrics(step: number): void {
-    if (this.scratch) return;
+    if (this.muted) return;
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return;
     const kept = readFileSync(f, 'utf8')

@@ -223,6 +223,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     this.ck?.dispose();
     this.ck = null;
     while (this.owned.length) this.owned.pop()!.dispose();
+    if (!this.isMain) this.run.removeScratch();
   }
   [Symbol.dispose](): void {
     this.dispose();
