@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadCorpus } from '../src/io/corpus.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { RunFolder } from '../src/io/run-folder.js';
-import { ProcessGroup, distEnv } from '../src/dist/index.js';
+import { ProcessGroup, distEnv } from '../src/distributed/index.js';
 import * as T from '../src/torch/index.js';
 import { repoRoot } from './helpers.js';
 

@@ -1,10 +1,10 @@
 // `loom launch`: starts the ranks of a data-parallel training on this node, as torchrun does,
-// with torchrun's environment variables; each rank joins the group by itself (src/dist).
+// with torchrun's environment variables; each rank joins the group by itself (src/distributed).
 // The launcher forwards Ctrl-C once (each rank then stops with a checkpoint), and when one
 // rank fails it stops the others and names the rank.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_TIMEOUT_S } from '../dist/index.js';
+import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 

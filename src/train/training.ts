@@ -4,7 +4,7 @@
 // the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
 import { copyFileSync } from 'node:fs';
 import * as T from '../torch/index.js';
-import { ProcessGroup, distEnv } from '../dist/index.js';
+import { ProcessGroup, distEnv } from '../distributed/index.js';
 import { RunFolder } from '../io/run-folder.js';
 import {
   loadCheckpoint,

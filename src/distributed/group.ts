@@ -1,0 +1,181 @@
+// Data-parallel training's process group, on libtorch's own c10d: a TCPStore rendezvous at
+// MASTER_ADDR:MASTER_PORT and Gloo's collectives. A process joins when torchrun's variables
+// say it is one rank of several (RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE,
+// MASTER_ADDR, MASTER_PORT), so `loom launch`, torchrun or a cluster scheduler can start it.
+import * as T from '../torch/index.js';
+import { Tensor } from '../torch/index.js';
+import { native, type GroupHandle } from '../torch/native.js';
+
+export interface DistEnv {
+  rank: number;
+  world: number;
+  localRank: number;
+  localWorld: number;
+  masterAddr: string;
+  masterPort: number;
+  /** Seconds a collective waits for the other ranks (LOOM_DIST_TIMEOUT; `loom launch --timeout`). */
+  timeoutS: number;
+}
+
+/** How long a collective waits for the other ranks before it fails (LOOM_DIST_TIMEOUT, seconds). */
+export const DEFAULT_TIMEOUT_S = 60;
+
+function whole(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < min) {
+    throw new Error(`the environment variable ${name} must be a whole number >= ${min}, got '${v ?? ''}'`);
+  }
+  return n;
+}
+
+/** The rank's place from torchrun's environment variables; null for a single process. */
+export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
+  if (env.WORLD_SIZE === undefined || env.WORLD_SIZE === '1') return null;
+  const world = whole('WORLD_SIZE', env.WORLD_SIZE, 1);
+  const rank = whole('RANK', env.RANK, 0);
+  if (rank >= world) throw new Error(`RANK is ${rank}, but WORLD_SIZE is ${world}: ranks go from 0 to ${world - 1}`);
+  return {
+    rank,
+    world,
+    localRank: env.LOCAL_RANK === undefined ? rank : whole('LOCAL_RANK', env.LOCAL_RANK, 0),
+    localWorld: env.LOCAL_WORLD_SIZE === undefined ? world : whole('LOCAL_WORLD_SIZE', env.LOCAL_WORLD_SIZE, 1),
+    masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
+    masterPort: whole('MASTER_PORT', env.MASTER_PORT ?? '29500', 1),
+    timeoutS: env.LOOM_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : whole('LOOM_DIST_TIMEOUT', env.LOOM_DIST_TIMEOUT, 1),
+  };
+}
+
+export class ProcessGroup implements Disposable {
+  private constructor(
+    private handle: GroupHandle | null,
+    readonly env: DistEnv,
+  ) {}
+
+  /** Joins the group (every rank must call this); one sentence if the ranks cannot meet. */
+  static join(env: DistEnv, timeoutS = env.timeoutS): ProcessGroup {
+    if (!native.distInit) {
+      throw new Error(
+        "this Loom was built without Gloo, so it cannot train on several processes; install Gloo's headers (Debian: libgloo-dev) and run `npm install` again",
+      );
+    }
+    try {
+      const handle = native.distInit(env.rank, env.world, env.masterAddr, env.masterPort, timeoutS * 1000);
+      return new ProcessGroup(handle, env);
+    } catch (e) {
+      const message = (e as Error).message;
+      const where = `${env.masterAddr}:${env.masterPort}`;
+      if (/Address already in use/.test(message)) {
+        throw new Error(`port ${env.masterPort} is already in use on this machine; choose another --master-port`, {
+          cause: e,
+        });
+      }
+      const why = message.split('\n')[0].slice(0, 200);
+      throw new Error(
+        `rank ${env.rank} of ${env.world} could not join the group at ${where} within ${timeoutS} s (${why})`,
+        { cause: e },
+      );
+    }
+  }
+
+  get rank(): number {
+    return this.env.rank;
+  }
+  get world(): number {
+    return this.env.world;
+  }
+  /** Rank 0 writes the run's files; the others compute alongside it. */
+  get isMain(): boolean {
+    return this.env.rank === 0;
+  }
+
+  private live(): GroupHandle {
+    if (!this.handle) throw new Error('the process group is closed');
+    return this.handle;
+  }
+
+  /** In place, on every rank at once. */
+  allReduce(t: Tensor, op: 'sum' | 'max' | 'min' = 'sum'): void {
+    this.collective(() => native.distAllReduce!(this.live(), t.h, op));
+  }
+  /** Every rank's tensor becomes rank `root`'s, in place. */
+  broadcast(t: Tensor, root = 0): void {
+    this.collective(() => native.distBroadcast!(this.live(), t.h, root));
+  }
+  barrier(): void {
+    this.collective(() => native.distBarrier!(this.live()));
+  }
+
+  /** Milliseconds spent in collectives so far (waiting for the other ranks included). */
+  collectiveMs = 0;
+
+  /** A collective that fails (a rank died, or the timeout passed) says which rank saw it. */
+  private collective(f: () => void): void {
+    const t0 = performance.now();
+    try {
+      f();
+      this.collectiveMs += performance.now() - t0;
+    } catch (e) {
+      const why = (e as Error).message.split('\n')[0];
+      throw new Error(`rank ${this.rank}: the other ranks stopped answering (${why})`, { cause: e });
+    }
+  }
+
+  /** Parameters and buffers become rank 0's, so every rank starts from the same weights. */
+  broadcastTensors(ts: Iterable<Tensor>): void {
+    T.noGrad(() => {
+      for (const t of ts) this.broadcast(t, 0);
+    });
+  }
+
+  /**
+   * Replaces each parameter's gradient by its mean over the ranks: the gradients go into one
+   * flat bucket, one all-reduce, and back (a parameter without a gradient counts as zeros).
+   */
+  averageGradients(params: Tensor[]): void {
+    T.noGrad(() =>
+      T.tidy(() => {
+        const grads = params.map((p) => p.grad ?? T.zerosLike(p));
+        const bucket = T.cat(
+          grads.map((g) => g.reshape([-1])),
+          0,
+        );
+        this.allReduce(bucket, 'sum');
+        bucket.div_(this.world);
+        let offset = 0;
+        params.forEach((p, i) => {
+          const n = grads[i].numel;
+          p.grad = bucket.narrow(0, offset, n).reshape(p.shape).clone();
+          offset += n;
+        });
+      }),
+    );
+  }
+
+  /** Each number's mean over the ranks (losses for the log). */
+  mean(values: number[]): number[] {
+    if (!values.length) return values;
+    return T.tidy(() => {
+      const t = T.tensor(Float64Array.from(values));
+      this.allReduce(t, 'sum');
+      return Array.from(t.div(this.world).toFlatArray() as ArrayLike<number>);
+    });
+  }
+
+  /** True on every rank when it is true on any (a stop asked for on one rank stops all). */
+  any(flag: boolean): boolean {
+    return T.tidy(() => {
+      const t = T.tensor([flag ? 1 : 0]);
+      this.allReduce(t, 'max');
+      return t.item() > 0;
+    });
+  }
+
+  /** Leaves the group; safe to call twice. */
+  dispose(): void {
+    if (this.handle) native.distClose!(this.handle);
+    this.handle = null;
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
