@@ -41,7 +41,8 @@ export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
     localWorld: env.LOCAL_WORLD_SIZE === undefined ? world : whole('LOCAL_WORLD_SIZE', env.LOCAL_WORLD_SIZE, 1),
     masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
     masterPort: whole('MASTER_PORT', env.MASTER_PORT ?? '29500', 1),
-    timeoutS: env.LOOM_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : whole('LOOM_DIST_TIMEOUT', env.LOOM_DIST_TIMEOUT, 1),
+    timeoutS:
+      env.LOOM_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : whole('LOOM_DIST_TIMEOUT', env.LOOM_DIST_TIMEOUT, 1),
   };
 }
 
