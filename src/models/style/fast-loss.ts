@@ -15,9 +15,7 @@ export class FastStyleLoss {
     readonly weights: { content: number; style: number; tv: number },
   ) {
     const d = styleDefaults(backbone.net.arch);
-    // Johnson et al. compare content early (VGG's relu2_2): a deep layer at training crop
-    // sizes is a few pixels wide and lets the network paint over the photo.
-    this.layers = { content: backbone.net.arch === 'vgg19' ? 'block2_conv2' : 'Conv2d_4a_3x3', style: d.style };
+    this.layers = FastStyleLoss.layersOf(backbone.net.arch);
     this.grams = T.keep(
       T.noGrad(() =>
         T.tidy(() => {
@@ -27,6 +25,23 @@ export class FastStyleLoss {
       ),
     );
   }
+  /** The layers compared: content early (Johnson et al.'s relu2_2; a deep layer at crop sizes
+   * is a few pixels wide and lets the network paint over the photo), style as Gatys. */
+  static layersOf(arch: 'inception' | 'vgg19'): { content: string; style: string[] } {
+    return { content: arch === 'vgg19' ? 'block2_conv2' : 'Conv2d_4a_3x3', style: styleDefaults(arch).style };
+  }
+
+  /** Whether an h x w image reaches every compared layer (a small one shrinks to nothing). */
+  static fits(backbone: Backbone, h: number, w: number): boolean {
+    const { content, style } = FastStyleLoss.layersOf(backbone.net.arch);
+    try {
+      T.noGrad(() => T.tidy(() => backbone.net.endpoints(T.zeros([1, 3, h, w]), [content, ...style])));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private features(x01: Tensor, names: string[]): Map<string, Tensor> {
     return this.backbone.net.endpoints(preprocess(x01, this.backbone.info.preprocess), names);
   }

@@ -6,7 +6,7 @@ import { Adam } from '../../optim/index.js';
 import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { minInputSide, type Backbone } from '../../vision/weights.js';
+import type { Backbone } from '../../vision/weights.js';
 import { Training, loadFromRun } from '../../train/index.js';
 import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
@@ -76,11 +76,15 @@ export async function trainFastStyle(
     validate: validateFastConfig,
   });
   const { cfg, run } = t;
-  const least = minInputSide(backbone.net.arch);
-  if (cfg.size < least) throw new Error(`--size must be at least ${least} for ${backbone.net.arch}, got ${cfg.size}`);
   const photos = await loadPhotos(photoFiles(cfg.images), cfg.size);
   for (const p of photos) t.own(p);
   const style = t.own(await readImage(resolveImage(cfg.style), { height: cfg.size }));
+  const [, , sh, sw] = style.shape;
+  if (!FastStyleLoss.fits(backbone, cfg.size, cfg.size) || !FastStyleLoss.fits(backbone, sh, sw)) {
+    throw new Error(
+      `--size ${cfg.size} is too small: ${backbone.net.arch}'s style layers shrink the images to nothing`,
+    );
+  }
   T.manualSeed(cfg.seed);
   const net = t.own(new StyleNet({ width: cfg.width, residualBlocks: cfg.residualBlocks }));
   const opt = t.own(new Adam(net.parameters(), { lr: cfg.lr }));
