@@ -5,10 +5,10 @@
 // small agreements on losses and stops).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadCorpus } from '../src/io/corpus.js';
+import { freePort } from '../src/distributed/index.js';
 import { median, printTable, repoRoot } from './util.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -22,14 +22,6 @@ interface Workload {
   steps: number;
   /** Items per step from a log line's global batch. */
   perStep: (batch: number) => number;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function stepLines(run: string): Record<string, number>[] {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadCorpus } from '../src/io/corpus.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { RunFolder } from '../src/io/run-folder.js';
-import { ProcessGroup, distEnv } from '../src/distributed/index.js';
+import { ProcessGroup, distEnv, freePort } from '../src/distributed/index.js';
 import * as T from '../src/torch/index.js';
 import { repoRoot } from './helpers.js';
 
@@ -19,15 +19,6 @@ const dir = mkdtempSync(path.join(tmpdir(), 'loom-dist-'));
 const corpus = path.join(dir, 'sotu.txt');
 writeFileSync(corpus, loadCorpus('builtin:sotu').text.slice(0, 40_000));
 const TEXT = ['--corpus', corpus, '--maxlen', '32', '--units', '64', '--sample-length', '10', '--json'];
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 const loom = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 const losses = (run: string) => new RunFolder(run).readMetrics().filter((m) => typeof m.loss === 'number');

@@ -86,8 +86,11 @@ test('the loop stops when asked or when the minutes are up, and a non-finite los
   trainToy(TOY, dir, {}, () => ++calls > 3);
   assert.equal(new RunFolder(dir).readMetrics().at(-1)?.step, 2, 'three steps, logged every two');
   const timed = tmp();
-  trainToy({ ...TOY, minutes: 1e-9 }, timed);
-  assert.equal(new RunFolder(timed).readMetrics().length, 0, 'no time for a step');
+  // A million steps would take minutes; 50 ms of --minutes ends the run long before.
+  const t0 = Date.now();
+  trainToy({ ...TOY, steps: 1_000_000, minutes: 50 / 60000 }, timed);
+  const logged = new RunFolder(timed).readMetrics().length * TOY.logEvery;
+  assert.ok(Date.now() - t0 < 20_000 && logged < 1_000_000, `stopped by the clock after ${logged} steps`);
   const nan = tmp();
   trainToy({ ...TOY, steps: 4 }, nan);
   assert.throws(

@@ -4,6 +4,7 @@
 // MASTER_ADDR, MASTER_PORT), so `loom launch`, torchrun or a cluster scheduler can start it.
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
+import net from 'node:net';
 import { native, type GroupHandle } from '../torch/native.js';
 
 export interface DistEnv {
@@ -179,4 +180,13 @@ export class ProcessGroup implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** A loopback port that nothing listens on now (for a rendezvous on one machine). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

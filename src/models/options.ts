@@ -51,6 +51,22 @@ type NullOf<O> = O extends { default: null } ? null : never;
 /** The config a table describes: a value per key, null where the default is null (unset). */
 export type ConfigOf<T extends OptionTable> = { -readonly [K in keyof T]: ValueOf<T[K]> | NullOf<T[K]> };
 
+/** Settings every trainer has, declared once and spread into each table. */
+export const MINUTES_OPTION = {
+  type: 'number',
+  default: null,
+  positive: true,
+  help: 'stop after this many minutes (with a checkpoint)',
+  studio: true,
+} as const;
+export const SEED_OPTION = {
+  type: 'int',
+  default: 0,
+  min: 0,
+  help: 'seed for every random number generator',
+  shared: true,
+} as const;
+
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const flagOf = (key: string, def: OptionDef): string => def.flag ?? kebab(key);

@@ -13,7 +13,7 @@ import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { Discriminator, Generator, type GanConfig } from './model.js';
 import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
-import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
 /** Every setting of a GAN training run, declared once (see models/options.ts). */
 export const GAN_OPTIONS = {
@@ -72,14 +72,8 @@ export const GAN_OPTIONS = {
   size: { type: 'int', default: 32, min: 24, help: 'image side for folder data' },
   channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
-  minutes: {
-    type: 'number',
-    default: null,
-    positive: true,
-    help: 'stop after this many minutes (with a checkpoint)',
-    studio: true,
-  },
-  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+  minutes: MINUTES_OPTION,
+  seed: SEED_OPTION,
 } as const satisfies OptionTable;
 
 export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;

@@ -8,7 +8,7 @@ import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
 import { Training, loadFromRun } from '../../train/index.js';
-import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
@@ -28,8 +28,8 @@ export const FAST_OPTIONS = {
   residualBlocks: { type: 'int', default: 5, min: 0, help: 'residual blocks' },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between checkpoints and preview images' },
   logEvery: { type: 'int', default: 1, min: 1, help: 'steps per log line (their mean losses)' },
-  minutes: { type: 'number', default: null, positive: true, help: 'stop after this many minutes (with a checkpoint)' },
-  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+  minutes: MINUTES_OPTION,
+  seed: SEED_OPTION,
   backbone: {
     type: 'choice',
     default: 'inception',

@@ -13,7 +13,7 @@ import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { Vocab } from './vocab.js';
 import { generate } from './generate.js';
-import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
 /** Every setting of a text training run, declared once (see models/options.ts). */
 export const TEXT_OPTIONS = {
@@ -32,13 +32,7 @@ export const TEXT_OPTIONS = {
   batch: { type: 'int', default: 128, min: 1, help: 'sequences per step', studio: true },
   epochs: { type: 'int', default: null, min: 1, help: 'passes over the corpus' },
   steps: { type: 'int', default: null, min: 1, help: 'training steps (instead of --epochs)', studio: true },
-  minutes: {
-    type: 'number',
-    default: null,
-    positive: true,
-    help: 'stop after this many minutes (with a checkpoint)',
-    studio: true,
-  },
+  minutes: MINUTES_OPTION,
   lr: { type: 'number', default: 0.01, positive: true, help: 'RMSprop learning rate', studio: true },
   schedule: { type: 'choice', default: 'constant', choices: ['constant', 'cosine'], help: 'learning rate schedule' },
   clip: { type: 'number', default: 5, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
@@ -83,7 +77,7 @@ export const TEXT_OPTIONS = {
     help: 'also score the held-out text every N steps (0: at epoch ends only)',
     studio: true,
   },
-  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+  seed: SEED_OPTION,
 } as const satisfies OptionTable;
 
 export type TextTrainConfig = ConfigOf<typeof TEXT_OPTIONS>;

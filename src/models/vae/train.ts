@@ -11,7 +11,7 @@ import type { ImageDataset } from '../../io/datasets.js';
 import { VAE, elboTerms } from './model.js';
 import { loadVaeData } from './data.js';
 import { gridCoordinates } from './latent.js';
-import { checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
 /** Every setting of a VAE training run, declared once (see models/options.ts). */
 export const VAE_OPTIONS = {
@@ -36,15 +36,9 @@ export const VAE_OPTIONS = {
   size: { type: 'int', default: 28, min: 4, help: 'image side for folder data' },
   channels: { type: 'choice', default: 1, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N training images', studio: true },
-  minutes: {
-    type: 'number',
-    default: null,
-    positive: true,
-    help: 'stop after this many minutes (with a checkpoint)',
-    studio: true,
-  },
+  minutes: MINUTES_OPTION,
   logEvery: { type: 'int', default: 50, min: 1, help: 'log a line every N steps', studio: true },
-  seed: { type: 'int', default: 0, min: 0, help: 'seed for every random number generator', shared: true },
+  seed: SEED_OPTION,
 } as const satisfies OptionTable;
 
 export type VaeTrainConfig = ConfigOf<typeof VAE_OPTIONS>;
