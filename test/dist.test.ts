@@ -21,6 +21,18 @@ writeFileSync(corpus, loadCorpus('builtin:sotu').text.slice(0, 40_000));
 const TEXT = ['--corpus', corpus, '--maxlen', '32', '--units', '64', '--sample-length', '10', '--json'];
 
 const loom = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+/** `loom launch` of a two-rank text training on `port`, as arguments for the CLI. */
+const launchText = (port: number | string, ...more: string[]) => [
+  'launch',
+  '--nproc-per-node',
+  '2',
+  '--master-port',
+  String(port),
+  ...more,
+  '--',
+  'text',
+  'train',
+];
 const losses = (run: string) => new RunFolder(run).readMetrics().filter((m) => typeof m.loss === 'number');
 
 test('two processes with --batch 16 train the char model as one process with --batch 32: the same losses step by step and the same weights', async () => {
@@ -28,16 +40,8 @@ test('two processes with --batch 16 train the char model as one process with --b
   const two = path.join(dir, 'two');
   const a = loom('text', 'train', '--out', one, '--batch', '32', '--steps', '20', '--log-every', '1', ...TEXT);
   assert.equal(a.status, 0, a.stderr);
-  const port = String(await freePort());
   const b = loom(
-    'launch',
-    '--nproc-per-node',
-    '2',
-    '--master-port',
-    port,
-    '--',
-    'text',
-    'train',
+    ...launchText(await freePort()),
     '--out',
     two,
     '--batch',
@@ -85,11 +89,9 @@ test('two processes with --batch 16 train the char model as one process with --b
 
 /** Starts a long two-rank training; resolves with the launcher once rank 0 has logged a step. */
 async function longRun(out: string) {
-  const port = String(await freePort());
-  const args = ['launch', '--nproc-per-node', '2', '--master-port', port, '--timeout', '20', '--', 'text', 'train'];
   const launcher = spawn(process.execPath, [
     CLI,
-    ...args,
+    ...launchText(await freePort(), '--timeout', '20'),
     '--out',
     out,
     '--batch',
@@ -147,19 +149,7 @@ test('a port in use, a malformed rank and a launch without a command each get on
   const server = net.createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = String((server.address() as net.AddressInfo).port);
-  const r = loom(
-    'launch',
-    '--nproc-per-node',
-    '2',
-    '--master-port',
-    port,
-    '--',
-    'text',
-    'train',
-    '--out',
-    path.join(dir, 'busy'),
-    ...TEXT,
-  );
+  const r = loom(...launchText(port), '--out', path.join(dir, 'busy'), ...TEXT);
   server.close();
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, new RegExp(`port ${port} is already in use on this machine; choose another --master-port`));

@@ -3,6 +3,7 @@
 // The launcher forwards Ctrl-C once (each rank then stops with a checkpoint), and when one
 // rank fails it stops the others and names the rank.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -76,9 +77,12 @@ export async function launchCommand(args: string[]): Promise<void> {
       detached: true,
       stdio: ['ignore', rank === 0 ? 'inherit' : 'ignore', rank === 0 ? 'inherit' : 'pipe'],
     });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) process.stderr.write(`[rank ${rank}] ${line}\n`);
-    });
+    // Whole lines, however the pipe splits them.
+    if (child.stderr) {
+      createInterface({ input: child.stderr }).on('line', (line) => {
+        if (line.trim()) process.stderr.write(`[rank ${rank}] ${line}\n`);
+      });
+    }
     ranks.push({ rank, child });
   }
 
@@ -95,6 +99,7 @@ export async function launchCommand(args: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  const running = () => ranks.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
   let failed: string | null = null;
   let killer: NodeJS.Timeout | null = null;
   await Promise.all(
@@ -105,11 +110,9 @@ export async function launchCommand(args: string[]): Promise<void> {
             if ((code !== 0 || signal) && failed === null && interrupts < 2) {
               failed = `rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;
               process.stderr.write(`loom launch: ${failed}; stopping the other ranks\n`);
-              for (const r of ranks)
-                if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGTERM');
+              for (const r of running()) r.child.kill('SIGTERM');
               killer = setTimeout(() => {
-                for (const r of ranks)
-                  if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+                for (const r of running()) r.child.kill('SIGKILL');
               }, GRACE_MS);
             }
             resolve();

@@ -93,11 +93,10 @@ export class RunFolder {
    */
   static muted(dir: string): RunFolder {
     const run = new RunFolder(dir);
-    run.muted = true;
     run.scratch = mkdtempSync(path.join(tmpdir(), 'loom-rank-'));
     return run;
   }
-  private muted = false;
+  /** Set for a muted rank: where its files go instead (it writes no log, config or checkpoint). */
   private scratch: string | null = null;
 
   /** Removes a muted rank's scratch folder (a run folder's own files are never touched). */
@@ -119,7 +118,7 @@ export class RunFolder {
 
   /** Makes the folder; first removes the files of the run it replaces, and only those. */
   create(): void {
-    if (this.muted) return;
+    if (this.scratch) return;
     if (this.replace) {
       for (const f of LOOM_FILES) rmSync(path.join(this.dir, f), { recursive: true, force: true });
     }
@@ -127,12 +126,12 @@ export class RunFolder {
   }
 
   writeConfig(config: unknown): void {
-    if (this.muted) return;
+    if (this.scratch) return;
     writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
-    if (this.muted) return;
+    if (this.scratch) return;
     appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
   }
   /**
@@ -140,7 +139,7 @@ export class RunFolder {
    * killed between checkpoints would otherwise list them twice. Lines without a step stay.
    */
   trimMetrics(step: number): void {
-    if (this.muted) return;
+    if (this.scratch) return;
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return;
     const kept = readFileSync(f, 'utf8')

@@ -63,14 +63,12 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     const main = o.group ? o.group.isMain : env === null || env.rank === 0;
     this.run = main ? RunFolder.open(o.outDir, o.mode) : RunFolder.muted(o.outDir);
     this.group = o.group !== undefined ? o.group : env ? this.own(ProcessGroup.join(env)) : null;
-    this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
-    if (this.ck) {
-      const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
-      this.cfg = { ...o.defaults, ...this.ck.config, ...fromCommand };
-    } else {
-      this.cfg = o.config;
-    }
+    this.ck = null;
     try {
+      // A resumed run keeps its own settings, but for those the command sets.
+      this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
+      const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
+      this.cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
       o.validate(this.cfg);
     } catch (e) {
       this.dispose();
@@ -83,7 +81,6 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     return new Training(o);
   }
 
-  /** The resumed checkpoint's extra data, or null for a new run. */
   get isMain(): boolean {
     return this.group?.isMain ?? true;
   }
@@ -95,6 +92,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     return this.group?.world ?? 1;
   }
 
+  /** The resumed checkpoint's extra data, or null for a new run. */
   get resumed(): Record<string, unknown> | null {
     return this.ck?.extra ?? null;
   }
@@ -195,16 +193,14 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     }
     this.step++;
     this.meter.add(values);
-    const due = this.step % this.cfg.logEvery === 0 || this.step === total;
-    if (due) this.meterSteps = this.meter.pending;
-    return due ? this.meter.flush() : null;
+    return this.step % this.cfg.logEvery === 0 || this.step === total ? this.meter.flush() : null;
   }
 
   /**
    * What a log line adds in a data-parallel run: the processes, the global batch, and the
-   * time per step spent in collectives since the last line. Nothing for one process.
+   * time per step spent in collectives over the line's steps. Nothing for one process.
    */
-  distributedLog(batch: number): Record<string, number> {
+  distributedLog(batch: number, line: StepMeans): Record<string, number> {
     const g = this.group;
     if (!g) return {};
     const ms = g.collectiveMs - this.loggedCollectiveMs;
@@ -212,11 +208,10 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     return {
       processes: g.world,
       global_batch: batch * g.world,
-      collective_ms_per_step: ms / Math.max(1, this.meterSteps),
+      collective_ms_per_step: ms / Math.max(1, line.steps),
     };
   }
   private loggedCollectiveMs = 0;
-  private meterSteps = 0;
 
   /** Frees everything the training owns, last first; safe to call twice. */
   dispose(): void {
@@ -243,10 +238,6 @@ export class StepMeter {
   private n = 0;
   private since = performance.now();
 
-  /** Steps added since the last flush. */
-  get pending(): number {
-    return this.n;
-  }
   add(values: Record<string, number>): void {
     for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v;
     this.n++;

@@ -267,7 +267,7 @@ export async function trainGan(
       };
       history.d.push(l.d_loss);
       history.a.push(l.a_loss);
-      run.log({ ...l, ...t.distributedLog(cfg.batch) });
+      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
       hooks.onStep?.(l);
     }
     if (t.step % cfg.sampleEvery === 0) await sample();

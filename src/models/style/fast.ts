@@ -139,7 +139,7 @@ export async function trainFastStyle(
         ...(due.mean as Omit<FastStepLog, 'step' | 'ms_per_step'>),
         ms_per_step: due.msPerStep,
       };
-      run.log({ ...l, ...t.distributedLog(cfg.batch) });
+      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
       hooks.onStep?.(l);
     }
     if (t.step % cfg.sampleEvery === 0 || t.step === cfg.steps) await sample();

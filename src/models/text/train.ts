@@ -320,7 +320,7 @@ export function trainText(
         ms_per_step: due.msPerStep,
         chars_per_sec: (globalBatch * cfg.maxlen * 1000) / due.msPerStep,
       };
-      run.log({ ...log, ...t.distributedLog(cfg.batch) });
+      run.log({ ...log, ...t.distributedLog(cfg.batch, due) });
       hooks.onStep?.(log);
     }
     if (t.step % stepsPerEpoch === 0) endOfEpoch(t.step / stepsPerEpoch);

@@ -216,7 +216,7 @@ export async function trainVae(
         ms_per_step: due.msPerStep,
         images_per_sec: (loader.size * 1000) / due.msPerStep,
       };
-      run.log({ ...l, ...t.distributedLog(cfg.batch) });
+      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
       hooks.onStep?.(l);
     }
     if (t.step % loader.length === 0) await endEpoch(t.step / loader.length);
