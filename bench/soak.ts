@@ -20,6 +20,8 @@ export interface SoakResult {
   startMb: number;
   maxMb: number;
   lastMb: number;
+  /** Resident-memory samples in the window after warm-up: the figures above rest on them. */
+  samples: number;
   signal: NodeJS.Signals | null;
   /** Least-squares slope of resident MB per minute after warm-up. */
   slopeMbPerMin: number;
@@ -204,6 +206,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
     const timed: [number, number][] = [];
     const spaced: [number, number][] = [];
     let lastLine = 0;
+    let firstStep: number | null = null;
     let stderr = '';
     let buffered = '';
     let driverError: string | null = null;
@@ -218,6 +221,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
           try {
             const r = JSON.parse(line);
             const now = (performance.now() - t0) / 1000;
+            if (typeof r.ms_per_step === 'number' || typeof r.step === 'number') firstStep ??= now;
             if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
             else if (typeof r.step === 'number' && lastLine) spaced.push([now, (now - lastLine) * 1000]);
             lastLine = now;
@@ -245,7 +249,11 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
           waiting.push([re, done]);
           child.on('close', () => fail(new Error(`it ended before saying ${re}`)));
         });
-      drive(waitFor, (ms) => spaced.push([(performance.now() - t0) / 1000, ms]))
+      drive(waitFor, (ms) => {
+        const now = (performance.now() - t0) / 1000;
+        firstStep ??= now;
+        spaced.push([now, ms]);
+      })
         .catch((e: unknown) => {
           driverError = (e as Error).message;
           console.error(`soak: ${name}: ${driverError}`);
@@ -271,8 +279,11 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
       const seconds = (performance.now() - t0) / 1000;
       // The window: after warm-up, until the loop's nominal end (its final evaluation and
       // pictures are a bounded spike, not growth; the table's minutes column shows the wall).
+      // Warm-up lasts a fifth of the run, at least 10 s, and at least until the loop's first
+      // logged step: on a loaded machine, loading a network can outlast any fixed time.
       const end = minutes * 60;
-      const warm = Math.max(10, end / 5);
+      const steps = timed.length ? timed : spaced;
+      const warm = Math.max(10, end / 5, firstStep ?? 0);
       const after = rss.filter(([t]) => t >= warm && t <= end);
       // A step allocates and frees its working set, so resident memory saws up and down:
       // compare the peaks of the window's first and last quarters, not two single samples.
@@ -286,7 +297,6 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
       const mm = after.reduce((s, [, m]) => s + m, 0) / n;
       const cov = after.reduce((s, [t, m]) => s + (t - mt) * (m - mm), 0);
       const vt = after.reduce((s, [t]) => s + (t - mt) ** 2, 0);
-      const steps = timed.length ? timed : spaced;
       const ms = steps.filter(([t]) => t >= warm && t <= end).map(([, x]) => x);
       const q = Math.floor(ms.length / 4);
       const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
@@ -298,6 +308,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
         maxMb,
         lastMb,
         signal,
+        samples: n,
         slopeMbPerMin: n > 2 && vt > 0 ? (cov / vt) * 60 : 0,
         drift: q >= 2 ? mean(ms.slice(-q)) / mean(ms.slice(0, q)) : null,
         steps: steps.length,

@@ -1,12 +1,13 @@
 // Images and datasets, on small files that the tests write in each format.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
+import { GifStream } from '../src/io/gif-stream.js';
 import { imageGrid, readImage, writeAnimation, writeImage } from '../src/io/images.js';
 import { loadCifarBinary, loadCifarPython, loadIdxPair, loadImageFolder, readIdx } from '../src/io/datasets.js';
 import { DataLoader } from '../src/io/loader.js';
@@ -137,6 +138,53 @@ test('images: read, write, grid and animation round-trip; unreadable images get 
   writeFileSync(path.join(dir, 'broken.png'), Buffer.from('\x89PNG\r\n\x1a\nnot really'));
   await assert.rejects(readImage(path.join(dir, 'broken.png')), /cannot read image .*broken.png/);
   await assert.rejects(readImage(path.join(dir, 'none.png')), /no such file/);
+});
+
+test('a GIF stream writes frame by frame, reads back close to its frames, and replaces the target only on close', async () => {
+  const dir = tmp();
+  const file = path.join(dir, 'zoom.gif');
+  writeFileSync(file, 'the user had this');
+  T.manualSeed(3);
+  const frames = [0, 1, 2].map((i) =>
+    T.tidy(() =>
+      T.rand([1, 3, 12, 16])
+        .mul(0.5)
+        .add(0.25 * i),
+    ),
+  );
+  const gif = new GifStream(file, { delayMs: 40 });
+  gif.add(frames[0]);
+  gif.add(frames[1]);
+  assert.equal(readFileSync(file, 'utf8'), 'the user had this', 'the target is untouched while frames come');
+  assert.throws(() => gif.add(T.rand([1, 3, 10, 16])), /share one size: 16x12, then 16x10/);
+  gif.add(T.tidy(() => frames[2].mean({ dim: 1, keepdim: true }))); // a grey frame joins the colour ones
+  gif.close();
+  const meta = await sharp(file, { animated: true }).metadata();
+  assert.equal(meta.pages, 3);
+  assert.deepEqual(meta.delay, [40, 40, 40]);
+  for (let i = 0; i < 2; i++) {
+    const { data } = await sharp(file, { page: i }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const back = T.tidy(() =>
+      T.tensor(new Uint8Array(data), { shape: [12, 16, 3] })
+        .to('float32')
+        .div(255)
+        .permute([2, 0, 1]),
+    );
+    // At most 256 colours for 192 random pixels: nearly every pixel keeps its own colour.
+    const err = T.tidy(() =>
+      back
+        .sub(frames[i].reshape([3, 12, 16]))
+        .abs()
+        .mean()
+        .item(),
+    );
+    assert.ok(err < 0.01, `frame ${i} reads back within ${err}`);
+    back.dispose();
+  }
+  const empty = new GifStream(path.join(dir, 'none.gif'));
+  empty.close();
+  assert.deepEqual(readdirSync(dir).sort(), ['zoom.gif'], 'no frames, no file, and no temp file left');
+  frames.forEach((f) => f.dispose());
 });
 
 test('image folders: class subfolders give labels; a loader batches in a seeded order', async () => {

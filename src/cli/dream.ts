@@ -1,6 +1,7 @@
 // `loom dream <image>`. Thin over src/models/dream and src/vision.
 import path from 'node:path';
 import * as T from '../torch/index.js';
+import { GifStream } from '../io/gif-stream.js';
 import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import { DREAM_DEFAULTS, dream, dreamZoom, parseLayers, type DreamConfig } from '../models/dream/index.js';
@@ -41,7 +42,10 @@ const DREAM: OptSpecs = {
     meta: 'FILE',
   },
   'save-octaves': { type: 'bool', help: "also write each octave's image next to --out" },
-  'zoom-frames': { type: 'int', help: 'write a zoom animation of this many frames (--out .gif or .webp)' },
+  'zoom-frames': {
+    type: 'int',
+    help: 'write a zoom animation of this many frames (--out .gif streams each frame to the file; .webp holds them)',
+  },
   zoom: { type: 'number', help: 'zoom factor between frames', default: 1.05 },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
   ...COMMON,
@@ -103,18 +107,20 @@ export async function dreamCommand(args: string[]): Promise<void> {
       : undefined,
   };
   try {
-    if (zoom) {
-      // Frames are kept as PNG bytes as they come (a tenth of a float tensor's size or less).
+    if (zoom && ext.toLowerCase() === '.gif') {
+      // Each frame goes to the file as it is made: memory stays flat however long the zoom.
+      // On an error the frames made so far are still written: they cost minutes each.
+      const gif = new GifStream(o.out, { delayMs: 100 });
+      try {
+        await dreamZoom(backbone, image, cfg, o.zoomFrames, (f) => gif.add(f), { zoom: o.zoom }, hooks);
+      } finally {
+        gif.close();
+      }
+    } else if (zoom) {
+      // An animated WebP is encoded at once (sharp): the frames wait as PNG bytes.
       const pngs: Buffer[] = [];
-      await dreamZoom(
-        backbone,
-        image,
-        cfg,
-        o.zoomFrames,
-        async (f) => void pngs.push(await pngBytes(f)),
-        { zoom: o.zoom },
-        hooks,
-      );
+      const keep = async (f: T.Tensor) => void pngs.push(await pngBytes(f));
+      await dreamZoom(backbone, image, cfg, o.zoomFrames, keep, { zoom: o.zoom }, hooks);
       await writeAnimation(o.out, pngs, { delayMs: 100 });
     } else {
       const out = await dream(backbone, image, cfg, hooks);
