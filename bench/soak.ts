@@ -27,6 +27,7 @@ export interface SoakResult {
   slopeMbPerMin: number;
   /** Mean step time in the last quarter over the first quarter after warm-up (null: no steps logged). */
   drift: number | null;
+  /** Step records the loop logged (or units of work its driver reported). */
   steps: number;
   exitCode: number | null;
   /** What went wrong in the driver's requests, if anything. */
@@ -371,7 +372,17 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
     rmSync(dir, { recursive: true, force: true });
   }
   printTable(
-    ['loop', 'minutes', 'RSS after warm-up (MB)', 'max (MB)', 'last (MB)', 'slope (MB/min)', 'step-time drift', 'exit'],
+    [
+      'loop',
+      'minutes',
+      'RSS after warm-up (MB)',
+      'max (MB)',
+      'last (MB)',
+      'slope (MB/min)',
+      'step-time drift',
+      'records',
+      'exit',
+    ],
     results.map((r) => [
       r.name,
       (r.seconds / 60).toFixed(1),
@@ -380,6 +391,7 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
       r.lastMb.toFixed(0),
       r.slopeMbPerMin.toFixed(2),
       r.drift === null ? '-' : `${r.drift.toFixed(2)}x`,
+      String(r.steps),
       String(r.exitCode ?? r.signal),
     ]),
   );
