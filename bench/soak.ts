@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { printTable, repoRoot } from './util.js';
+import { builtinJudge } from '../src/models/gan/index.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -362,6 +363,8 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
   try {
     for (const [name, args] of Object.entries(loops)) {
       if (only && !only.includes(name)) continue;
+      // The judge is trained once per machine: not inside the loop's measured minutes.
+      if (name === 'gan train') (await builtinJudge('builtin:mnist'))?.net.dispose();
       const r = await soakOne(name, args, minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
       results.push(r);
       console.log(

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -23,6 +23,7 @@ const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tiny = (over: Partial<GanTrainConfig> = {}): GanTrainConfig => ({
   ...GAN_DEFAULTS,
+  recipe: 'seed',
   latent: 4,
   batch: 8,
   steps: 4,
@@ -49,25 +50,26 @@ async function twoColours(n = 32): Promise<string> {
   return path.join(dir, 'imgs');
 }
 
-test("the discriminator's weights do not change while the generator trains, and vice versa", () => {
-  T.manualSeed(0);
-  const t = new GanTrainer(tiny(), model);
-  const real = T.rand([8, 1, 24, 24]).mul(2).sub(1);
-  const g0 = snapshot(t.g.parameters());
-  const d0 = snapshot(t.d.parameters());
-  t.trainDiscriminator(real);
-  assert.deepEqual(snapshot(t.g.parameters()), g0, 'G unchanged by the D update');
-  assert.notDeepEqual(snapshot(t.d.parameters()), d0, 'D changed');
-  const d1 = snapshot(t.d.parameters());
-  t.trainGenerator(8);
-  assert.deepEqual(snapshot(t.d.parameters()), d1, 'D unchanged by the G update');
-  assert.notDeepEqual(snapshot(t.g.parameters()), g0, 'G changed');
-  assert.ok(
-    t.d.parameters().every((p) => p.requiresGrad),
-    'D is trainable again afterwards',
-  );
-  t.dispose();
-});
+for (const recipe of ['seed', 'dcgan'] as const)
+  test(`${recipe}: the discriminator's weights do not change while the generator trains, and vice versa`, () => {
+    T.manualSeed(0);
+    const t = new GanTrainer(tiny({ recipe }), model);
+    const real = T.rand([8, 1, 24, 24]).mul(2).sub(1);
+    const g0 = snapshot(t.g.parameters());
+    const d0 = snapshot(t.d.parameters());
+    t.trainDiscriminator(real);
+    assert.deepEqual(snapshot(t.g.parameters()), g0, 'G unchanged by the D update');
+    assert.notDeepEqual(snapshot(t.d.parameters()), d0, 'D changed');
+    const d1 = snapshot(t.d.parameters());
+    t.trainGenerator(8);
+    assert.deepEqual(snapshot(t.d.parameters()), d1, 'D unchanged by the G update');
+    assert.notDeepEqual(snapshot(t.g.parameters()), g0, 'G changed');
+    assert.ok(
+      t.d.parameters().every((p) => p.requiresGrad),
+      'D is trainable again afterwards',
+    );
+    t.dispose();
+  });
 
 test('label noise and gradient clipping act as specified', () => {
   T.manualSeed(1);
@@ -187,6 +189,23 @@ test('the CLI samples and walks; bad data and options get one clear sentence and
   });
   assert.equal(r.status, 0, r.stderr);
   assert.equal((await sharp(path.join(out, 'w.gif'), { animated: true }).metadata()).pages, 6);
+  // A folder gets one PNG per sample; a second run into it is refused, leaving them as they were.
+  const folder = path.join(out, 'each') + path.sep;
+  const sampleInto = (...more: string[]) =>
+    spawnSync(process.execPath, [CLI, 'gan', 'sample', run, '--count', '3', '--out', folder, ...more], {
+      encoding: 'utf8',
+    });
+  assert.equal(sampleInto().status, 0);
+  const files = readdirSync(folder).sort();
+  assert.deepEqual(files, ['sample-00001.png', 'sample-00002.png', 'sample-00003.png']);
+  assert.equal((await sharp(path.join(folder, files[0])).metadata()).width, 24);
+  const before = readFileSync(path.join(folder, files[0]));
+  r = sampleInto('--seed', '9');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /already holds samples; choose another --out or add --force/);
+  assert.deepEqual(readFileSync(path.join(folder, files[0])), before);
+  assert.equal(sampleInto('--seed', '9', '--force').status, 0);
+  assert.notDeepEqual(readFileSync(path.join(folder, files[0])), before, '--force replaces them');
   const cases: [string[], RegExp][] = [
     [['--data', path.join(out, 'missing')], /no such folder/],
     [['--data', 'cifar10:' + path.join(out, 'nope')], /cannot read CIFAR-10 folder/],
@@ -204,8 +223,8 @@ test('the CLI samples and walks; bad data and options get one clear sentence and
   }
 });
 
-test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and a feature net learns labels', async () => {
-  const { frechetDistance, trainFeatureNet } = await import('../src/models/gan/index.js');
+test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and a judge learns labels', async () => {
+  const { frechetDistance, trainJudge, judgeScore } = await import('../src/models/gan/index.js');
   const { golden } = await import('./helpers.js');
   const g = golden('frechet.json');
   const f1 = T.tensor(g.f1.data, { shape: g.f1.shape, dtype: 'float64' });
@@ -213,12 +232,22 @@ test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and
   assert.ok(Math.abs(frechetDistance(f1, f2) - g.fd) < 1e-9 * (1 + g.fd), `${frechetDistance(f1, f2)} vs ${g.fd}`);
   assert.ok(Math.abs(frechetDistance(f1, f1)) < 1e-9);
   T.manualSeed(3);
-  const x = T.cat([T.full([40, 1, 24, 24], -0.8), T.full([40, 1, 24, 24], 0.8)], 0).add(
-    T.randn([80, 1, 24, 24]).mul(0.1),
-  );
-  const y = T.cat([T.zeros([40], { dtype: 'int64' }), T.ones([40], { dtype: 'int64' })], 0);
-  const { net, accuracy } = trainFeatureNet(x, y, 2, 60, 32);
-  assert.ok(accuracy > 0.95, `accuracy ${accuracy}`);
+  // Two classes, dark and light, alternating, with noise; the last 20 are held out.
+  const classOf = Array.from({ length: 100 }, (_, i) => i % 2);
+  const y = T.tensor(classOf, { dtype: 'int64' });
+  const x = T.tensor(classOf, { dtype: 'float32' })
+    .mul(1.6)
+    .sub(0.8)
+    .reshape([100, 1, 1, 1])
+    .add(T.randn([100, 1, 24, 24]).mul(0.1));
+  const part = (from: number, k: number) => ({ images: x.narrow(0, from, k), labels: y.narrow(0, from, k) });
+  const { net, accuracy } = trainJudge(part(0, 80), part(80, 20), 2, { epochs: 10, batch: 16 });
+  assert.equal(accuracy, 1, 'the held-out images are all classified');
+  // The judge is sure of real images of both classes, of one class when shown only that one,
+  // and of few images of flat grey, which is neither.
+  assert.deepEqual(judgeScore(net, x), { confident: 1, classes: 2 });
+  assert.equal(judgeScore(net, T.full([10, 1, 24, 24], 0.8)).classes, 1);
+  assert.ok(judgeScore(net, T.zeros([10, 1, 24, 24])).confident < 1);
   net.dispose();
 });
 

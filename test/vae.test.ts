@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -134,6 +134,14 @@ test('every vae command writes a valid image of the expected size; eval prints n
     assert.equal(meta.pageHeight ?? meta.height, h, `${file} height`);
     if (pages) assert.equal(meta.pages, pages, `${file} frames`);
   }
+  // A folder (ending in a slash) gets one 28x28 PNG per sample.
+  const each = path.join(out, 'each') + path.sep;
+  const r = spawnSync(process.execPath, [CLI, 'vae', 'sample', run, '--count', '4', '--out', each], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(readdirSync(each).filter((f) => /^sample-0000[1-4]\.png$/.test(f)).length, 4);
+  assert.equal((await sharp(path.join(each, 'sample-00004.png')).metadata()).width, 28);
   const ev = spawnSync(process.execPath, [CLI, 'vae', 'eval', run, '--iw-samples', '5', '--limit', '20', '--json'], {
     encoding: 'utf8',
   });

@@ -1,7 +1,7 @@
 // `loom gan ...`: train the seed's DCGAN, then sample and walk. Thin over src/models/gan.
 import path from 'node:path';
 import * as T from '../torch/index.js';
-import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
+import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { Rng } from '../util/random.js';
 import { GAN_OPTIONS, loadGenerator, trainGan } from '../models/gan/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
@@ -21,7 +21,11 @@ const TRAIN: OptSpecs = {
 };
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
-  out: { type: 'string', help: 'image file', meta: 'FILE' },
+  out: {
+    type: 'string',
+    help: 'image file (a grid), or a folder (ending in /) for one PNG per image',
+    meta: 'FILE|DIR/',
+  },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
   ...COMMON,
 };
@@ -38,7 +42,7 @@ export async function ganCommand(args: string[]): Promise<void> {
   if (verb === 'sample' || verb === 'walk') return ganUse(verb, rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
-      "usage: loom gan <train|sample|walk> [options]\n\n  train    train the seed's DCGAN (MNIST by default)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
+      "usage: loom gan <train|sample|walk> [options]\n\n  train    train a DCGAN (MNIST by default; --recipe seed for the seed's)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
     );
     return;
   }
@@ -51,7 +55,7 @@ async function ganTrain(args: string[]): Promise<void> {
     return void console.log(
       helpText(
         'loom gan train [options]',
-        "Trains the seed's DCGAN; a sample grid from fixed latent points and a checkpoint every --sample-every steps.",
+        "Trains a DCGAN (--recipe dcgan, or the seed's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.",
         TRAIN,
       ),
     );
@@ -81,9 +85,14 @@ async function ganTrain(args: string[]): Promise<void> {
         o.json
           ? console.log(JSON.stringify(l))
           : progress.line(
-              `step ${l.step}: samples in ${l.samples}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`,
+              `step ${l.step}: samples in ${l.samples}${l.confident === null ? '' : `, the judge reads ${(l.confident * 100).toFixed(0)}% of them (${l.classes} classes)`}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`,
             ),
       onWarning: (w) => (o.json ? undefined : progress.line(`warning: ${w}`, process.stderr)),
+      onJudgeTraining: () =>
+        progress.line(
+          `training the judge of ${cfg.data} once (about half a minute); it is kept with the weights`,
+          process.stderr,
+        ),
     },
   );
   progress.clear();
@@ -109,11 +118,25 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('give the run folder or checkpoint of a trained GAN');
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
-  prepareOutputFile(o.out, o.force);
+  const folder = verb === 'sample' && namesFolder(o.out);
+  if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);
   if (verb === 'sample') {
     if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
     if (o.seed !== undefined) T.manualSeed(o.seed);
+    if (folder) {
+      const made = (n: number) =>
+        T.noGrad(() =>
+          T.tidy(() =>
+            g
+              .forward(T.randn([n, g.config.latent]))
+              .add(1)
+              .div(2),
+          ),
+        );
+      const files = await writeImageFolder(o.out, o.count, made, { force: o.force });
+      return void console.log(`wrote ${files.length} images to ${o.out}`);
+    }
     await writeImage(
       o.out,
       T.noGrad(() =>

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
-import { imageGrid, writeAnimation, writeImage } from '../io/images.js';
+import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
 import {
   VAE_OPTIONS,
@@ -49,6 +49,11 @@ const GRID: OptSpecs = {
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images drawn from the prior', default: 64 },
   ...OUT,
+  out: {
+    type: 'string',
+    help: 'image file (a grid), or a folder (ending in /) for one PNG per image',
+    meta: 'FILE|DIR/',
+  },
   ...COMMON,
 };
 const INTERP: OptSpecs = {
@@ -100,6 +105,12 @@ export async function vaeCommand(args: string[]): Promise<void> {
     case 'sample':
       return withModel(rest, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
         if (o.seed !== undefined) T.manualSeed(o.seed);
+        if (namesFolder(o.out)) {
+          const decode = (n: number) =>
+            T.noGrad(() => T.tidy(() => m.model.decode(T.randn([n, m.model.config.latent]))));
+          const files = await writeImageFolder(o.out, o.count, decode, { force: o.force });
+          return void console.log(`wrote ${files.length} images to ${o.out}`);
+        }
         await write(o.out, sampleGrid(m.model, o.count));
       });
     case 'interpolate':
@@ -185,7 +196,8 @@ async function withModel(
   applyCommon(o);
   if ('out' in specs) {
     if (!o.out) throw new UserError('--out FILE is required');
-    prepareOutputFile(o.out, o.force);
+    // `sample` may write a folder of images: writeImageFolder checks that one itself.
+    if (!(specs === SAMPLE && namesFolder(o.out))) prepareOutputFile(o.out, o.force);
   }
   const m = loadVae(positionals[0]);
   try {

@@ -1,6 +1,7 @@
 // Images through sharp. Tensors are NCHW float32 in [0, 1]; sharp speaks HWC uint8. The
 // layout changes here, at the edge, and nowhere else.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { makeFolder } from './files.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../torch/index.js';
@@ -174,4 +175,42 @@ export function pngBytes(image: Tensor): Promise<Buffer> {
 /** Resizes a batch [N, C, H, W] to [h, w] (bilinear, or area-like when shrinking a lot). */
 export function resize(batch: Tensor, h: number, w: number): Tensor {
   return T.upsampleBilinear2d(batch, [h, w], false);
+}
+
+/** Whether an --out names a folder (one image per file): it ends with a slash or is a folder. */
+export function namesFolder(out: string): boolean {
+  return /[\\/]$/.test(out) || (existsSync(out) && statSync(out).isDirectory());
+}
+
+/**
+ * Writes `count` images as sample-00001.png, ... into `dir`, made `batch` at a time by
+ * `make(n)` ([n, C, H, W] in [0, 1]), so any count fits in memory. A folder that already
+ * holds samples is refused without `force`: nothing the user had is overwritten unasked.
+ */
+export async function writeImageFolder(
+  dir: string,
+  count: number,
+  make: (n: number) => Tensor,
+  opts: { force?: boolean; batch?: number } = {},
+): Promise<string[]> {
+  if (!(Number.isInteger(count) && count >= 1)) throw new Error(`--count must be a whole number >= 1, got ${count}`);
+  const name = (i: number) =>
+    path.join(dir, `sample-${String(i + 1).padStart(Math.max(5, String(count).length), '0')}.png`);
+  if (!opts.force && existsSync(dir) && readdirSync(dir).some((f) => /^sample-\d+\.png$/.test(f)))
+    throw new Error(`${dir} already holds samples; choose another --out or add --force`);
+  makeFolder(dir);
+  const files: string[] = [];
+  const batch = opts.batch ?? 256;
+  for (let i = 0; i < count; i += batch) {
+    const images = make(Math.min(batch, count - i));
+    try {
+      for (let j = 0; j < images.size(0); j++) {
+        files.push(name(i + j));
+        await writeOwned(name(i + j), images.narrow(0, j, 1));
+      }
+    } finally {
+      images.dispose();
+    }
+  }
+  return files;
 }

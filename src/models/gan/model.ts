@@ -2,8 +2,9 @@
 // Gaussian latent points to tanh images through a strided transposed convolution (kernel 4,
 // divisible by the stride 2), and a discriminator of strided convolutions with LeakyReLU and
 // dropout, giving one logit (the sigmoid is folded into the loss).
+import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
-import { Conv2d, ConvTranspose2d, Dropout, Linear, Module } from '../../nn/index.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Linear, Module, init } from '../../nn/index.js';
 
 /** Keras' LeakyReLU default, which the seed uses. */
 const SLOPE = 0.3;
@@ -83,3 +84,104 @@ export class Discriminator extends Module {
     return this.fc.forward(this.drop.forward(y.flatten(1)));
   }
 }
+
+/**
+ * The sides of a DCGAN's feature maps, smallest first: the image side halved while it stays
+ * even and at least 4 (28: 7, 14, 28; 32: 4, 8, 16, 32; 64: 4, 8, 16, 32, 64).
+ */
+export function dcganSides(height: number, width: number): [number, number][] {
+  const sides: [number, number][] = [[height, width]];
+  for (let [h, w] = [height, width]; h % 2 === 0 && w % 2 === 0 && h / 2 >= 4 && w / 2 >= 4; h /= 2, w /= 2)
+    sides.unshift([h / 2, w / 2]);
+  if (sides.length < 2)
+    throw new Error(`the dcgan recipe needs image sides that halve at least once to 4 or more, got ${height}x${width}`);
+  return sides;
+}
+
+/** Radford et al.'s initialisation: weights from N(0, 0.02), batch-norm scales from N(1, 0.02). */
+function dcganInit(m: Module): void {
+  T.noGrad(() => {
+    for (const [name, p] of m.namedParameters()) {
+      if (name.endsWith('bias')) init.zeros_(p);
+      else if (/norm\d+\.weight$/.test(name)) init.normal_(p, 1, 0.02);
+      else init.normal_(p, 0, 0.02);
+    }
+  });
+}
+
+/**
+ * Radford et al.'s generator (pytorch/examples' dcgan, sized from the data): the latent point
+ * to the smallest map by a linear layer, then strided transposed convolutions (kernel 4,
+ * stride 2) that double the side and halve the width, with batch norm and ReLU, and tanh.
+ */
+export class DcganGenerator extends Module {
+  readonly fc: Linear;
+  readonly norm0: BatchNorm2d;
+  readonly ups: ConvTranspose2d[] = [];
+  readonly norms: BatchNorm2d[] = [];
+  private readonly first: [number, number, number];
+  constructor(readonly config: GanConfig) {
+    super();
+    const { latent, channels, height, width, gFilters: f } = config;
+    const sides = dcganSides(height, width);
+    const n = sides.length - 1;
+    this.first = [f << (n - 1), sides[0][0], sides[0][1]];
+    this.fc = this.registerModule('fc', new Linear(latent, this.first[0] * sides[0][0] * sides[0][1], { bias: false }));
+    this.norm0 = this.registerModule('norm0', new BatchNorm2d(this.first[0]));
+    for (let i = 0; i < n; i++) {
+      const out = i === n - 1 ? channels : f << (n - 2 - i);
+      this.ups.push(
+        this.registerModule(
+          `up${i}`,
+          new ConvTranspose2d(f << (n - 1 - i), out, 4, { stride: 2, padding: 1, bias: i === n - 1 }),
+        ),
+      );
+      if (i < n - 1) this.norms.push(this.registerModule(`norm${i + 1}`, new BatchNorm2d(out)));
+    }
+    dcganInit(this);
+  }
+  override forward(z: Tensor): Tensor {
+    let x = this.norm0.forward(this.fc.forward(z).reshape([-1, ...this.first])).relu();
+    for (let i = 0; i < this.ups.length - 1; i++) x = this.norms[i].forward(this.ups[i].forward(x)).relu();
+    return this.ups[this.ups.length - 1].forward(x).tanh();
+  }
+}
+
+/**
+ * The matching discriminator: strided convolutions (kernel 4, stride 2) that halve the side
+ * and double the width, LeakyReLU 0.2, batch norm after the first, dropout, and one logit
+ * from the smallest map.
+ */
+export class DcganDiscriminator extends Module {
+  readonly downs: Conv2d[] = [];
+  readonly norms: BatchNorm2d[] = [];
+  readonly drop: Dropout;
+  readonly fc: Linear;
+  constructor(readonly config: GanConfig) {
+    super();
+    const { channels, height, width, dropout, dFilters: f } = config;
+    const sides = dcganSides(height, width);
+    const n = sides.length - 1;
+    for (let i = 0; i < n; i++) {
+      this.downs.push(
+        this.registerModule(
+          `down${i}`,
+          new Conv2d(i === 0 ? channels : f << (i - 1), f << i, 4, { stride: 2, padding: 1, bias: i === 0 }),
+        ),
+      );
+      if (i > 0) this.norms.push(this.registerModule(`norm${i}`, new BatchNorm2d(f << i)));
+    }
+    this.drop = this.registerModule('drop', new Dropout(dropout));
+    this.fc = this.registerModule('fc', new Linear((f << (n - 1)) * sides[0][0] * sides[0][1], 1));
+    dcganInit(this);
+  }
+  /** One logit per image: high means "generated", as the seed labels. */
+  override forward(x: Tensor): Tensor {
+    let y = this.downs[0].forward(x).leakyRelu(0.2);
+    for (let i = 1; i < this.downs.length; i++) y = this.norms[i - 1].forward(this.downs[i].forward(y)).leakyRelu(0.2);
+    return this.fc.forward(this.drop.forward(y.flatten(1)));
+  }
+}
+
+/** A generator of either recipe: latent points [N, latent] to images in [-1, 1]. */
+export type AnyGenerator = Generator | DcganGenerator;

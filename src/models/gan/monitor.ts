@@ -1,7 +1,7 @@
 // What the GAN's trainer watches at each sample step: a picture from fixed latent points, the
-// quality figure (Fréchet distance of a feature net's features, generated against real), the
-// samples' diversity, and the two failures the seed warns about (a winning discriminator,
-// mode collapse).
+// quality figures (the share of samples a judge classifies with confidence, and the Fréchet
+// distance of its features, generated against real), the samples' diversity, and the two
+// failures the seed warns about (a winning discriminator, mode collapse).
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { Rng } from '../../util/random.js';
@@ -9,11 +9,11 @@ import { imageGrid, writeOwned } from '../../io/images.js';
 import { linePlot } from '../../io/plot.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
-import type { FeatureNet } from './quality.js';
-import { featuresOf, frechetDistance, trainFeatureNet } from './quality.js';
-import type { Generator } from './model.js';
+import type { Judge } from './quality.js';
+import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
+import type { AnyGenerator } from './model.js';
 
-/** Generated images scored for the quality figure at each sample step. */
+/** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
 
 /** Gaussian latent points from a seed, drawn in JS so they never touch training's RNG. */
@@ -31,8 +31,14 @@ export function diversity(images: Tensor): number {
 
 export interface GanSampleLog {
   step: number;
-  /** Fréchet distance of classifier features, generated vs real (lower is better); null without labels. */
+  /** Fréchet distance of the judge's features, generated vs real (lower is better); null without labels. */
   fd: number | null;
+  /** Share of the samples the judge classifies with probability >= 0.9; null without labels. */
+  confident: number | null;
+  /** Classes among those confidently classified samples; null without labels. */
+  classes: number | null;
+  /** The judge's accuracy on held-out images; null without labels. */
+  judge_accuracy: number | null;
   diversity: number;
   real_diversity: number;
   samples: string;
@@ -62,7 +68,7 @@ export class GanMonitor {
 
   private constructor(
     private readonly s: WatchSettings,
-    private readonly quality: { net: FeatureNet; accuracy: number; real: Tensor } | null,
+    private readonly quality: { net: Judge; accuracy: number; real: Tensor } | null,
     images: Tensor,
   ) {
     this.fixed = T.keep(fixedLatents(s.seed, 64, s.latent));
@@ -71,41 +77,57 @@ export class GanMonitor {
   }
 
   /**
-   * A monitor for real images in [-1, 1]. The quality figure's feature net is trained on the
-   * labels when there are at least two classes; seeded on its own and run on a fork of the
-   * RNG, so training is not perturbed.
+   * A monitor for real images in [-1, 1]. The quality figures need a judge of the labels:
+   * `judge` when given (a built-in set's, trained once), else one trained here on the run's
+   * images when they have at least two classes (a tenth held out for its accuracy), seeded
+   * on its own and on a fork of the RNG, so training is not perturbed. The monitor owns it.
    */
-  static async create(s: WatchSettings, images: Tensor, data: ImageDataset, featureSeed: number): Promise<GanMonitor> {
+  static async create(
+    s: WatchSettings,
+    images: Tensor,
+    data: ImageDataset,
+    featureSeed: number,
+    judge: { net: Judge; accuracy: number } | null = null,
+  ): Promise<GanMonitor> {
     const labelled = data.classes.length >= 2 && tidy(() => data.labels.max().item() > data.labels.min().item());
-    const quality = labelled
-      ? await T.withRngFork(() => {
-          T.manualSeed(featureSeed + 7919);
-          const { net, accuracy } = trainFeatureNet(images, data.labels, data.classes.length);
-          const real = T.keep(featuresOf(net, images.narrow(0, 0, Math.min(2000, images.size(0)))));
-          return { net, accuracy, real };
-        })
-      : null;
-    return new GanMonitor(s, quality, images);
+    const n = images.size(0);
+    if (!judge && labelled && n >= 20) {
+      const held = Math.min(1000, Math.floor(n / 10));
+      const part = (from: number, k: number) => ({
+        images: images.narrow(0, from, k),
+        labels: data.labels.narrow(0, from, k),
+      });
+      const [train, heldOut] = [part(0, n - held), part(n - held, held)];
+      judge = await T.withRngFork(() => {
+        T.manualSeed(featureSeed + 7919);
+        return trainJudge(train, heldOut, data.classes.length, { maxSteps: 300 });
+      });
+      for (const t of [train.images, train.labels, heldOut.images, heldOut.labels]) t.dispose();
+    }
+    const real = judge ? T.keep(featuresOf(judge.net, images.narrow(0, 0, Math.min(2000, n)))) : null;
+    return new GanMonitor(s, judge && real ? { ...judge, real } : null, images);
   }
 
-  /** The feature net's test accuracy, or null when the data has no labels. */
-  get featureNetAccuracy(): number | null {
+  /** The judge's accuracy on held-out images, or null when the data has no labels. */
+  get judgeAccuracy(): number | null {
     return this.quality?.accuracy ?? null;
   }
 
   /** Samples from the fixed points, the loss chart and the quality figures, with warnings. */
-  async check(g: Generator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
+  async check(g: AnyGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
     const gen = noGrad(() => tidy(() => g.forward(this.fixed)));
     const div = diversity(gen);
     const q = this.quality;
-    const fd = q
-      ? tidy(() => {
-          const parts: Tensor[] = [];
-          for (let i = 0; i < FD_SAMPLES; i += 64)
-            parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
-          return frechetDistance(q.real, featuresOf(q.net, T.cat(parts, 0)));
-        })
-      : null;
+    let scores: { fd: number; confident: number; classes: number } | null = null;
+    if (q) {
+      scores = tidy(() => {
+        const parts: Tensor[] = [];
+        for (let i = 0; i < FD_SAMPLES; i += 64)
+          parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
+        const generated = T.cat(parts, 0);
+        return { fd: frechetDistance(q.real, featuresOf(q.net, generated)), ...judgeScore(q.net, generated) };
+      });
+    }
     const samplesFile = run.file('samples', `${RunFolder.stepTag(step)}.png`);
     await writeOwned(
       samplesFile,
@@ -116,7 +138,10 @@ export class GanMonitor {
     if (history.d.length > 1) await writeOwned(lossesFile, linePlot([history.d, history.a]));
     return {
       step,
-      fd,
+      fd: scores?.fd ?? null,
+      confident: scores?.confident ?? null,
+      classes: scores?.classes ?? null,
+      judge_accuracy: q?.accuracy ?? null,
       diversity: div,
       real_diversity: this.realDiversity,
       samples: samplesFile,

@@ -1,73 +1,121 @@
-// A quality figure for generated images before a pretrained backbone exists: the Fréchet
-// distance between features of real and generated images, the features coming from a small
-// classifier trained on the data's labels. Comparable between checkpoints of one run; not
-// comparable with published FID, which uses ImageNet Inception features.
+// Quality figures for generated images of labelled data: a judge (a classifier trained on the
+// data's labels) says how many samples it reads with confidence, and the Fréchet distance
+// between its features of real and generated images. Comparable between runs on one data
+// set; not comparable with published FID, which uses ImageNet Inception features.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { Conv2d, Linear, Module, crossEntropy } from '../../nn/index.js';
 import { Adam } from '../../optim/index.js';
+import { loadBuiltin, type ImageDataset } from '../../io/datasets.js';
+import { makeFolder } from '../../io/files.js';
+import { loadSafetensors, saveSafetensors } from '../../io/safetensors.js';
+import { cacheFolder } from '../../vision/weights.js';
 
-export class FeatureNet extends Module {
+/**
+ * The judge: a small classifier of the data's labels (two strided convolutions, a hidden
+ * layer of 128 features, the classes). Its confidence on generated images says whether they
+ * look like any class; its hidden features feed the Fréchet distance. On MNIST it reaches
+ * about 98.9% test accuracy in three epochs.
+ */
+export class Judge extends Module {
   readonly conv1: Conv2d;
   readonly conv2: Conv2d;
-  readonly conv3: Conv2d;
-  readonly fc: Linear;
-  constructor(channels: number, classes: number) {
+  readonly fc1: Linear;
+  readonly fc2: Linear;
+  constructor(channels: number, height: number, width: number, classes: number) {
     super();
-    this.conv1 = this.registerModule('conv1', new Conv2d(channels, 32, 3, { stride: 2, padding: 1 }));
-    this.conv2 = this.registerModule('conv2', new Conv2d(32, 64, 3, { stride: 2, padding: 1 }));
-    this.conv3 = this.registerModule('conv3', new Conv2d(64, 64, 3, { stride: 2, padding: 1 }));
-    this.fc = this.registerModule('fc', new Linear(64, classes));
+    const quarter = (s: number) => Math.ceil(Math.ceil(s / 2) / 2);
+    this.conv1 = this.registerModule('conv1', new Conv2d(channels, 16, 5, { stride: 2, padding: 2 }));
+    this.conv2 = this.registerModule('conv2', new Conv2d(16, 32, 5, { stride: 2, padding: 2 }));
+    this.fc1 = this.registerModule('fc1', new Linear(32 * quarter(height) * quarter(width), 128));
+    this.fc2 = this.registerModule('fc2', new Linear(128, classes));
   }
-  /** 64 features per image (the pooled last convolution). */
+  /** 128 features per image (the hidden layer) of images in [-1, 1]. */
   features(x: Tensor): Tensor {
-    const y = this.conv3.forward(this.conv2.forward(this.conv1.forward(x).relu()).relu()).relu();
-    return T.adaptiveAvgPool2d(y, [1, 1]).flatten(1);
+    const y = this.conv2.forward(this.conv1.forward(x).relu()).relu();
+    return this.fc1.forward(y.flatten(1)).relu();
   }
   override forward(x: Tensor): Tensor {
-    return this.fc.forward(this.features(x));
+    return this.fc2.forward(this.features(x));
   }
 }
 
-/** Trains the feature net on labelled images (any range); returns it and its training accuracy. */
-export function trainFeatureNet(
-  images: Tensor,
-  labels: Tensor,
-  classes: number,
-  steps = 300,
-  batch = 64,
-): { net: FeatureNet; accuracy: number } {
-  const net = new FeatureNet(images.size(1), classes);
-  const opt = new Adam(net.parameters(), { lr: 2e-3 });
-  const n = images.size(0);
-  for (let s = 0; s < steps; s++) {
+/** Share of `images` whose label the judge predicts, evaluated in batches. */
+export function judgeAccuracy(net: Judge, images: Tensor, labels: Tensor, batch = 1000): number {
+  return noGrad(() =>
     tidy(() => {
-      const idx = T.randint(0, n, [Math.min(batch, n)], 'int64');
-      const loss = crossEntropy(net.forward(images.indexSelect(0, idx)), labels.indexSelect(0, idx));
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  }
-  opt.dispose();
-  net.eval();
-  const k = Math.min(1000, n);
-  const accuracy = noGrad(() =>
-    tidy(() =>
-      net
-        .forward(images.narrow(0, 0, k))
-        .argmax(1)
-        .eq(labels.narrow(0, 0, k))
-        .float()
-        .mean()
-        .item(),
-    ),
+      let right = 0;
+      for (let i = 0; i < images.size(0); i += batch) {
+        const k = Math.min(batch, images.size(0) - i);
+        right += net
+          .forward(images.narrow(0, i, k))
+          .argmax(1)
+          .eq(labels.narrow(0, i, k))
+          .sum()
+          .item();
+      }
+      return right / images.size(0);
+    }),
   );
-  return { net, accuracy };
+}
+
+/**
+ * Trains a judge on labelled images in [-1, 1] with Adam, its rate falling linearly to zero
+ * over `epochs` shuffled passes (at most `maxSteps` steps); returns it in eval mode with its
+ * accuracy on the held-out images. `shouldStop` ends training early (Ctrl-C).
+ */
+export function trainJudge(
+  train: { images: Tensor; labels: Tensor },
+  heldOut: { images: Tensor; labels: Tensor },
+  classes: number,
+  opts: { epochs?: number; batch?: number; maxSteps?: number; shouldStop?: () => boolean } = {},
+): { net: Judge; accuracy: number } {
+  const [n, c, h, w] = train.images.shape;
+  const batch = Math.min(opts.batch ?? 64, n);
+  const perEpoch = Math.floor(n / batch);
+  const total = Math.min(opts.maxSteps ?? Infinity, (opts.epochs ?? 3) * perEpoch);
+  const net = new Judge(c, h, w, classes);
+  using opt = new Adam(net.parameters(), { lr: 1e-3 });
+  let order: Tensor | null = null;
+  try {
+    for (let s = 0; s < total && !opts.shouldStop?.(); s++) {
+      if (s % perEpoch === 0) {
+        order?.dispose();
+        order = T.keep(T.randperm(n, 'int64'));
+      }
+      const at = (s % perEpoch) * batch;
+      opt.lr = 1e-3 * (1 - s / total);
+      tidy(() => {
+        const idx = order!.narrow(0, at, batch);
+        opt.backwardStep(crossEntropy(net.forward(train.images.indexSelect(0, idx)), train.labels.indexSelect(0, idx)));
+      });
+    }
+  } finally {
+    order?.dispose();
+  }
+  net.eval();
+  return { net, accuracy: judgeAccuracy(net, heldOut.images, heldOut.labels) };
+}
+
+/**
+ * How convincingly generated images [N, C, H, W] in [-1, 1] show classes: the share the
+ * judge classifies with probability at least `threshold`, and how many classes those cover.
+ */
+export function judgeScore(net: Judge, images: Tensor, threshold = 0.9): { confident: number; classes: number } {
+  return noGrad(() =>
+    tidy(() => {
+      const [p, cls] = net.forward(images).softmax(1).max(1);
+      const sure = p.ge(threshold);
+      const classes = new Set(cls.maskedSelect(sure).toFlatArray() as number[]).size;
+      return { confident: sure.float().mean().item(), classes };
+    }),
+  );
 }
 
 /** Features of many images, in batches, as float64. */
-export function featuresOf(net: FeatureNet, images: Tensor, batch = 500): Tensor {
+export function featuresOf(net: Judge, images: Tensor, batch = 500): Tensor {
   return noGrad(() =>
     tidy(() => {
       const parts: Tensor[] = [];
@@ -107,4 +155,56 @@ export function frechetDistance(f1: Tensor, f2: Tensor): number {
     const cross = T.linalgEigh(r.matmul(s2).matmul(r))[0].clamp(0).sqrt().sum();
     return m1.sub(m2).square().sum().add(s1.trace()).add(s2.trace()).sub(cross.mul(2)).item();
   });
+}
+
+/** Built-in labelled sets whose judge is trained once and kept in the weights cache. */
+const CACHED_JUDGES = ['builtin:mnist', 'builtin:fashion-mnist'];
+
+/**
+ * The judge of a built-in data set, trained once on its training split (three epochs,
+ * seeded) and scored on its test split, then kept in the weights cache; null for other data.
+ * Training takes about half a minute on two cores; `onTrain` is told before it starts.
+ */
+export async function builtinJudge(
+  spec: string,
+  opts: { onTrain?: () => void; shouldStop?: () => boolean } = {},
+): Promise<{ net: Judge; accuracy: number } | null> {
+  if (!CACHED_JUDGES.includes(spec)) return null;
+  const file = path.join(cacheFolder(), `judge-${spec.slice('builtin:'.length)}.safetensors`);
+  if (existsSync(file)) {
+    const { tensors, metadata } = loadSafetensors(file);
+    const [c, h, w, classes] = JSON.parse(metadata.shape ?? '[]') as number[];
+    const net = new Judge(c, h, w, classes);
+    net.loadStateDict(tensors);
+    for (const t of tensors.values()) t.dispose();
+    return { net: net.eval(), accuracy: Number(metadata.accuracy) };
+  }
+  opts.onTrain?.();
+  const train = loadBuiltin(spec, 'train');
+  const test = loadBuiltin(spec, 'test');
+  try {
+    const tanh = (d: ImageDataset) => ({ images: T.keep(tidy(() => d.images.mul(2).sub(1))), labels: d.labels });
+    const [tr, te] = [tanh(train), tanh(test)];
+    try {
+      const r = await T.withRngFork(() => {
+        T.manualSeed(20_231);
+        return trainJudge(tr, te, train.classes.length, { shouldStop: opts.shouldStop });
+      });
+      if (opts.shouldStop?.()) return r; // stopped early: used for this run, not kept
+      const [, c, h, w] = train.images.shape;
+      makeFolder(path.dirname(file));
+      saveSafetensors(file, r.net.stateDict(), {
+        shape: JSON.stringify([c, h, w, train.classes.length]),
+        accuracy: String(r.accuracy),
+        source: `${spec}, 3 epochs; accuracy on its test split`,
+      });
+      return r;
+    } finally {
+      tr.images.dispose();
+      te.images.dispose();
+    }
+  } finally {
+    train.dispose();
+    test.dispose();
+  }
 }

@@ -5,14 +5,22 @@
 import { existsSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { RMSprop } from '../../optim/index.js';
+import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
-import { Discriminator, Generator, type GanConfig } from './model.js';
+import {
+  DcganDiscriminator,
+  DcganGenerator,
+  Discriminator,
+  Generator,
+  type AnyGenerator,
+  type GanConfig,
+} from './model.js';
 import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
+import { builtinJudge } from './quality.js';
 import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
 /** Every setting of a GAN training run, declared once (see models/options.ts). */
@@ -24,37 +32,49 @@ export const GAN_OPTIONS = {
     meta: 'SRC',
     studio: 'data',
   },
+  recipe: {
+    type: 'choice',
+    default: 'dcgan',
+    choices: ['dcgan', 'seed'],
+    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam 2e-4, beta1 0.5, batch 64; seed: the seed's networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
+  },
   latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
-  batch: { type: 'int', default: 20, min: 1, help: 'real (and as many generated) images per step', studio: true },
+  batch: { type: 'int', default: null, min: 1, help: 'real (and as many generated) images per step', studio: true },
   steps: { type: 'int', default: 10000, min: 1, help: 'training steps', studio: true },
-  dLr: { type: 'number', default: 8e-4, positive: true, help: "discriminator's RMSprop learning rate" },
+  dLr: { type: 'number', default: null, positive: true, help: "discriminator's learning rate" },
   gLr: {
     type: 'number',
-    default: 4e-4,
+    default: null,
     positive: true,
     help: "generator's (through the frozen discriminator) learning rate",
   },
-  clip: { type: 'number', default: 1, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
+  clip: { type: 'number', default: null, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
   labelNoise: {
     type: 'number',
-    default: 0.05,
+    default: null,
     range: [0, 0.5],
     help: "uniform noise added to the discriminator's labels",
   },
-  dropout: { type: 'number', default: 0.4, range: [0, 1], help: "dropout before the discriminator's last layer" },
+  dropout: { type: 'number', default: null, range: [0, 1], help: "dropout before the discriminator's last layer" },
   gFilters: {
     type: 'int',
-    default: 256,
+    default: null,
     min: 2,
-    help: "the generator's convolution width (the seed's: 256)",
+    help: "the generator's width (the seed's: 256; dcgan: the last layer's, doubling toward the first)",
     studio: true,
   },
   dFilters: {
     type: 'int',
-    default: 128,
+    default: null,
     min: 1,
-    help: "the discriminator's convolution width (the seed's: 128)",
+    help: "the discriminator's width (the seed's: 128; dcgan: the first layer's, doubling toward the last)",
     studio: true,
+  },
+  ema: {
+    type: 'number',
+    default: null,
+    range: [0, 1],
+    help: "keep an exponential moving average of the generator's weights with this decay, for samples (0: off)",
   },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
   logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
@@ -79,9 +99,61 @@ export const GAN_OPTIONS = {
 export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;
 export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
 
+/** What each recipe sets when the user does not. */
+export const GAN_RECIPES = {
+  // The seed's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
+  seed: {
+    batch: 20,
+    dLr: 8e-4,
+    gLr: 4e-4,
+    clip: 1,
+    labelNoise: 0.05,
+    dropout: 0.4,
+    gFilters: 256,
+    dFilters: 128,
+    ema: 0,
+  },
+  // pytorch/examples' dcgan, narrowed for 28-32 px images on a CPU (see docs/benchmarks.md).
+  dcgan: {
+    batch: 64,
+    dLr: 2e-4,
+    gLr: 2e-4,
+    clip: 0,
+    labelNoise: 0,
+    dropout: 0,
+    gFilters: 32,
+    dFilters: 32,
+    ema: 0.999,
+  },
+} as const;
+
+/** A config whose recipe has filled every setting the user left unset. */
+export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['seed']]: number };
+
+/** The config with every unset setting taken from its recipe. */
+export function withRecipe(c: GanTrainConfig): GanRunConfig {
+  const r = GAN_RECIPES[c.recipe];
+  return {
+    ...c,
+    batch: c.batch ?? r.batch,
+    dLr: c.dLr ?? r.dLr,
+    gLr: c.gLr ?? r.gLr,
+    clip: c.clip ?? r.clip,
+    labelNoise: c.labelNoise ?? r.labelNoise,
+    dropout: c.dropout ?? r.dropout,
+    gFilters: c.gFilters ?? r.gFilters,
+    dFilters: c.dFilters ?? r.dFilters,
+    ema: c.ema ?? r.ema,
+  };
+}
+
+/** Runs saved before recipes existed are the seed's. */
+const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed' };
+
 export function validateGanConfig(c: GanTrainConfig): void {
   checkOptions(GAN_OPTIONS, c);
-  if (c.gFilters % 2) throw new Error(`--g-filters must be even, got ${c.gFilters}`);
+  if (c.recipe === 'seed' && c.gFilters !== null && c.gFilters % 2)
+    throw new Error(`--g-filters must be even for the seed's generator, got ${c.gFilters}`);
 }
 
 /** Rollbacks to one good checkpoint before the watch stops rolling back. */
@@ -98,22 +170,44 @@ export interface GanStepLog {
   a_loss: number;
   ms_per_step: number;
 }
-/** The two networks, their optimizers, and one step of the seed's adversarial update. */
+/** The two networks of a recipe, their optimizers, and one step of the adversarial update. */
 export class GanTrainer {
-  readonly g: Generator;
-  readonly d: Discriminator;
-  readonly optG: RMSprop;
-  readonly optD: RMSprop;
-  constructor(
-    readonly cfg: GanTrainConfig,
-    model: GanConfig,
-  ) {
-    this.g = new Generator(model);
-    this.d = new Discriminator(model);
-    // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
-    const clip = cfg.clip > 0 ? { clipValue: cfg.clip } : {};
-    this.optD = new RMSprop(this.d.parameters(), { lr: cfg.dLr, alpha: 0.9, eps: 1e-7, ...clip });
-    this.optG = new RMSprop(this.g.parameters(), { lr: cfg.gLr, alpha: 0.9, eps: 1e-7, ...clip });
+  readonly g: AnyGenerator;
+  readonly d: Discriminator | DcganDiscriminator;
+  readonly optG: Optimizer;
+  readonly optD: Optimizer;
+  /** The generator's weights averaged over steps (Yazici et al. 2019), or null: what samples come from. */
+  readonly average: AnyGenerator | null;
+  readonly cfg: GanRunConfig;
+  constructor(config: GanTrainConfig, model: GanConfig) {
+    const cfg = (this.cfg = withRecipe(config));
+    if (cfg.recipe === 'seed') {
+      this.g = new Generator(model);
+      this.d = new Discriminator(model);
+      // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
+      const rms = (ps: Tensor[], lr: number) =>
+        new RMSprop(ps, { lr, alpha: 0.9, eps: 1e-7, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
+      this.optD = rms(this.d.parameters(), cfg.dLr);
+      this.optG = rms(this.g.parameters(), cfg.gLr);
+    } else {
+      this.g = new DcganGenerator(model);
+      this.d = new DcganDiscriminator(model);
+      const adam = (ps: Tensor[], lr: number) =>
+        new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
+      this.optD = adam(this.d.parameters(), cfg.dLr);
+      this.optG = adam(this.g.parameters(), cfg.gLr);
+    }
+    this.average = null;
+    if (cfg.ema > 0) {
+      this.average = cfg.recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+      this.average.loadStateDict(this.g.stateDict());
+      this.average.freeze(true);
+    }
+  }
+
+  /** The generator that samples are drawn from: the average when there is one. */
+  get sampler(): AnyGenerator {
+    return this.average ?? this.g;
   }
 
   /** One discriminator update and one generator update; real images in [-1, 1]. */
@@ -122,13 +216,22 @@ export class GanTrainer {
     return { dLoss, aLoss: this.trainGenerator(real.size(0)) };
   }
 
-  /** The discriminator learns generated (1) from real (0); the generator is not touched. */
+  /**
+   * The discriminator learns generated (1) from real (0); the generator is not touched. The
+   * seed scores both halves in one batch; dcgan scores them in two, so that batch norm never
+   * mixes real and generated statistics (as pytorch/examples does).
+   */
   trainDiscriminator(real: Tensor): number {
     const b = real.size(0);
     return tidy(() => {
       const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent])));
-      const logits = this.d.forward(T.cat([fake, real], 0));
-      const loss = binaryCrossEntropyWithLogits(logits, discriminatorLabels(b, this.cfg.labelNoise));
+      const labels = discriminatorLabels(b, this.cfg.labelNoise);
+      const loss =
+        this.cfg.recipe === 'seed'
+          ? binaryCrossEntropyWithLogits(this.d.forward(T.cat([fake, real], 0)), labels)
+          : binaryCrossEntropyWithLogits(this.d.forward(fake), labels.narrow(0, 0, b))
+              .add(binaryCrossEntropyWithLogits(this.d.forward(real), labels.narrow(0, b, b)))
+              .div(2);
       this.optD.backwardStep(loss);
       return loss.item();
     });
@@ -142,6 +245,7 @@ export class GanTrainer {
         const logits = this.d.forward(this.g.forward(T.randn([b, this.g.config.latent])));
         const loss = binaryCrossEntropyWithLogits(logits, T.zeros([b, 1]));
         this.optG.backwardStep(loss);
+        if (this.average) this.updateAverage();
         return loss.item();
       });
     } finally {
@@ -149,8 +253,21 @@ export class GanTrainer {
     }
   }
 
+  /** avg <- avg + (1 - decay) (g - avg) for weights; batch-norm statistics are copied. */
+  private updateAverage(): void {
+    const avg = this.average!;
+    noGrad(() => {
+      const live = new Map(this.g.stateDict());
+      for (const [name, p] of avg.stateDict()) {
+        const q = live.get(name)!;
+        if (p.dtype === 'float32' && !/running_/.test(name)) p.lerp_(q, 1 - this.cfg.ema);
+        else p.copy_(q);
+      }
+    });
+  }
+
   dispose(): void {
-    for (const x of [this.g, this.d, this.optG, this.optD]) x.dispose();
+    for (const x of [this.g, this.d, this.optG, this.optD, this.average]) x?.dispose();
   }
 }
 
@@ -162,13 +279,15 @@ export async function trainGan(
     onStep?(l: GanStepLog): void;
     onSample?(l: GanSampleLog): void;
     onWarning?(w: string): void;
+    /** Told before a built-in data set's judge is trained (once per machine, about half a minute). */
+    onJudgeTraining?(): void;
     shouldStop?(): boolean;
   } = {},
 ): Promise<{ steps: number; seconds: number; rollbacks: number }> {
   using t = Training.open({
     system: 'gan',
-    config,
-    defaults: GAN_DEFAULTS,
+    config: withRecipe(config),
+    defaults: RESUME_DEFAULTS,
     outDir,
     mode,
     fromCommand: ['steps', 'minutes'],
@@ -176,11 +295,17 @@ export async function trainGan(
     shouldStop: hooks.shouldStop,
     advice: 'lower the learning rates',
   });
-  const { cfg, run } = t;
+  const cfg = withRecipe(t.cfg);
+  const run = t.run;
   const data = t.own(await loadGanData(cfg.data, cfg));
   const [, c, h, w] = data.images.shape;
   const images = t.own(T.keep(tidy(() => data.images.mul(2).sub(1)))); // the tanh range
-  const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed));
+  // A built-in set's judge is trained on all of its training split; a --limit run trains its own.
+  const judge =
+    cfg.limit === null
+      ? await builtinJudge(cfg.data, { onTrain: hooks.onJudgeTraining, shouldStop: hooks.shouldStop })
+      : null;
+  const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed, judge));
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
   T.manualSeed(cfg.seed);
   const gan = t.own(
@@ -194,15 +319,22 @@ export async function trainGan(
       dFilters: cfg.dFilters,
     }),
   );
-  const parts = { modules: { generator: gan.g, discriminator: gan.d }, optimizers: { g: gan.optG, d: gan.optD } };
+  const parts = {
+    modules: { generator: gan.g, discriminator: gan.d, ...(gan.average ? { average: gan.average } : {}) },
+    optimizers: { g: gan.optG, d: gan.optD },
+  };
   const loader = new DataLoader(images, data.labels, cfg.batch * t.world, { seed: cfg.seed });
   const part = { index: t.rank, count: t.world };
   let history: LossHistory = (t.resumed?.history as LossHistory | undefined) ?? { d: [], a: [] };
   const newRun = !t.resumed;
   t.begin(parts, { config: { imageShape: [c, h, w] }, extra: () => ({ imageShape: [c, h, w], history }) });
-  const accuracy = monitor.featureNetAccuracy;
+  const accuracy = monitor.judgeAccuracy;
   if (newRun && accuracy !== null)
-    run.log({ quality: 'frechet distance of feature-net features', feature_net_accuracy: accuracy });
+    run.log({
+      quality:
+        "share of 256 samples the judge classifies with probability >= 0.9; frechet distance of the judge's features",
+      judge_accuracy: accuracy,
+    });
   if (!existsSync(run.file('samples', 'real.png'))) {
     await writeOwned(
       run.file('samples', 'real.png'),
@@ -223,7 +355,7 @@ export async function trainGan(
 
   /** Pictures and figures; with --rollback, a warning sends training back to the last good checkpoint. */
   const sample = async () => {
-    const log = await monitor.check(gan.g, t.step, history, run);
+    const log = await monitor.check(gan.sampler, t.step, history, run);
     const { warnings } = log;
     run.log({ ...log });
     hooks.onSample?.(log);
@@ -276,14 +408,14 @@ export async function trainGan(
   return { steps: t.step, seconds: (Date.now() - t.started) / 1000, rollbacks };
 }
 
-/** A trained generator from a run folder or checkpoint. */
-export function loadGenerator(source: string): Generator {
-  const g = loadFromRun<Generator, GanTrainConfig>(source, (ck, file) => {
+/** A trained generator from a run folder or checkpoint (its averaged weights, if it kept them). */
+export function loadGenerator(source: string): AnyGenerator {
+  const g = loadFromRun<AnyGenerator, GanTrainConfig>(source, (ck, file) => {
     const shape = ck.extra.imageShape as number[] | undefined;
     if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight'))
       throw new Error(`${file} is not a GAN checkpoint`);
-    const cfg = { ...GAN_DEFAULTS, ...ck.config };
-    const g = new Generator({
+    const cfg = withRecipe({ ...RESUME_DEFAULTS, ...ck.config });
+    const model = {
       latent: cfg.latent,
       channels: shape[0],
       height: shape[1],
@@ -291,8 +423,11 @@ export function loadGenerator(source: string): Generator {
       dropout: 0,
       gFilters: cfg.gFilters,
       dFilters: cfg.dFilters,
-    });
-    return { value: g, modules: { generator: g } };
+    };
+    const g = cfg.recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+    // Samples come from the averaged weights when the run kept them.
+    const averaged = ck.tensors.has('module.average.fc.weight');
+    return { value: g, modules: { [averaged ? 'average' : 'generator']: g } };
   });
   g.eval();
   return g;
