@@ -1,6 +1,7 @@
 // `npm run bench -- [engine|text|vae|gan|dream|style|all] [--quick]`: Loom beside PyTorch, printed as ratios.
 // `npm run bench -- ddp [--quick]`: 2 processes x 1 thread (c10d) against 1 process x 2 threads.
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
+// `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
 import { vaeBench } from './vae.js';
@@ -9,6 +10,7 @@ import { dreamBench, dreamMemory } from './dream.js';
 import { styleBench } from './style.js';
 import { soakBench } from './soak.js';
 import { ddpBench } from './ddp.js';
+import { ganRecipesBench } from './gan-recipes.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -22,6 +24,16 @@ if (which === 'soak') {
   }
   const results = await soakBench(minutes, at('--only')?.split(',') ?? null);
   process.exit(results.every((r) => r.exitCode === 0 || r.signal === 'SIGINT') ? 0 : 1);
+}
+if (which === 'gan-recipes') {
+  const at = args.indexOf('--minutes');
+  const minutes = at >= 0 ? Number(args[at + 1]) : 2;
+  if (!(minutes > 0)) {
+    console.error('--minutes needs a number > 0');
+    process.exit(2);
+  }
+  await ganRecipesBench(minutes);
+  process.exit(0);
 }
 if (which === 'ddp') {
   await ddpBench(quick);

@@ -10,8 +10,11 @@ import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import { SGD } from '../src/optim/index.js';
 import {
+  DcganDiscriminator,
+  DcganGenerator,
   GAN_DEFAULTS,
   GanTrainer,
+  dcganSides,
   discriminatorLabels,
   loadGenerator,
   trainGan,
@@ -116,21 +119,63 @@ test('a few hundred steps on a two-colour data set move the generated images tow
   assert.ok(after < before / 2, `distance to the data's colours: ${before.toFixed(3)} -> ${after.toFixed(3)}`);
 });
 
-test('resume is exact (both networks, both optimizers) and the live tensor count stays flat', async () => {
-  const data = await twoColours(16);
-  const full = path.join(tmp(), 'full');
-  const half = path.join(tmp(), 'half');
-  await collectGarbage();
-  const counts: number[] = [];
-  await trainGan(tiny({ data, steps: 8 }), full, {}, { onStep: () => counts.push(T.liveTensors().undisposed) });
-  assert.equal(counts[7], counts[2], 'no leak per step');
-  await trainGan(tiny({ data, steps: 4 }), half, {});
-  await trainGan(tiny({ data, steps: 8 }), half, { resume: true });
-  const { loadCheckpoint } = await import('../src/io/checkpoint.js');
-  const a = loadCheckpoint(path.join(full, 'checkpoint.safetensors'));
-  const b = loadCheckpoint(path.join(half, 'checkpoint.safetensors'));
-  for (const [k, t] of a.tensors)
-    if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
+for (const recipe of ['seed', 'dcgan'] as const)
+  test(`${recipe}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
+    const data = await twoColours(16);
+    const full = path.join(tmp(), 'full');
+    const half = path.join(tmp(), 'half');
+    await collectGarbage();
+    const counts: number[] = [];
+    const cfg = (steps: number) => tiny({ data, steps, recipe, ...(recipe === 'dcgan' ? { ema: 0.9 } : {}) });
+    await trainGan(cfg(8), full, {}, { onStep: () => counts.push(T.liveTensors().undisposed) });
+    assert.equal(counts[7], counts[2], 'no leak per step');
+    await trainGan(cfg(4), half, {});
+    await trainGan(cfg(8), half, { resume: true });
+    const { loadCheckpoint } = await import('../src/io/checkpoint.js');
+    const a = loadCheckpoint(path.join(full, 'checkpoint.safetensors'));
+    const b = loadCheckpoint(path.join(half, 'checkpoint.safetensors'));
+    assert.equal(
+      a.tensors.has('module.average.fc.weight'),
+      recipe === 'dcgan',
+      'the average is kept when there is one',
+    );
+    for (const [k, t] of a.tensors)
+      if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
+    // The run's generator is its average when it kept one: that is what samples come from.
+    using g = loadGenerator(full);
+    const key = recipe === 'dcgan' ? 'module.average.fc.weight' : 'module.generator.fc.weight';
+    assert.deepEqual(g.fc.weight.toFlatArray(), a.tensors.get(key)!.toFlatArray());
+  });
+
+test('dcgan networks are sized from the data: maps halve to 7 (28 px) or 4 (32 px); images in [-1, 1], one logit', () => {
+  assert.deepEqual(dcganSides(28, 28), [
+    [7, 7],
+    [14, 14],
+    [28, 28],
+  ]);
+  assert.deepEqual(dcganSides(32, 32), [
+    [4, 4],
+    [8, 8],
+    [16, 16],
+    [32, 32],
+  ]);
+  assert.throws(() => dcganSides(6, 6), /halve at least once to 4 or more, got 6x6/);
+  for (const [side, channels] of [
+    [28, 1],
+    [32, 3],
+  ]) {
+    const m = { latent: 5, channels, height: side, width: side, dropout: 0, gFilters: 4, dFilters: 4 };
+    using g = new DcganGenerator(m);
+    using d = new DcganDiscriminator(m);
+    const x = T.tidy(() => g.forward(T.randn([3, 5])));
+    assert.deepEqual(x.shape, [3, channels, side, side]);
+    assert.ok(T.tidy(() => x.abs().max().item()) <= 1);
+    assert.deepEqual(
+      T.tidy(() => d.forward(x).shape),
+      [3, 1],
+    );
+    x.dispose();
+  }
 });
 
 test('the CLI samples and walks; bad data and options get one clear sentence and exit code 2', async () => {

@@ -3,8 +3,8 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { Rng } from '../util/random.js';
-import { GAN_OPTIONS, loadGenerator, trainGan } from '../models/gan/index.js';
-import { cliSpecs, configFromCli } from '../models/options.js';
+import { GAN_DEFAULTS, GAN_OPTIONS, GAN_RECIPES, loadGenerator, trainGan } from '../models/gan/index.js';
+import { cliSpecs, configFromCli, describeSettings } from '../models/options.js';
 import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
@@ -55,7 +55,13 @@ async function ganTrain(args: string[]): Promise<void> {
     return void console.log(
       helpText(
         'loom gan train [options]',
-        "Trains a DCGAN (--recipe dcgan, or the seed's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.",
+        "Trains a DCGAN (--recipe dcgan, or the seed's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
+          Object.entries(GAN_RECIPES)
+            .map(
+              ([name, r]) =>
+                `  ${name}: ${describeSettings(GAN_OPTIONS, { ...GAN_DEFAULTS, ...r }, Object.keys(r) as (keyof typeof r)[])}`,
+            )
+            .join('\n'),
         TRAIN,
       ),
     );
