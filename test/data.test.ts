@@ -7,6 +7,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
+import { chartSvg, lineChartSpec, writeChart } from '../src/io/chart.js';
 import { GifStream } from '../src/io/gif-stream.js';
 import { imageGrid, readImage, writeAnimation, writeImage } from '../src/io/images.js';
 import { loadCifarBinary, loadCifarPython, loadIdxPair, loadImageFolder, readIdx } from '../src/io/datasets.js';
@@ -185,6 +186,27 @@ test('a GIF stream writes frame by frame, reads back close to its frames, and re
   empty.close();
   assert.deepEqual(readdirSync(dir).sort(), ['zoom.gif'], 'no frames, no file, and no temp file left');
   frames.forEach((f) => f.dispose());
+});
+
+test('a line chart has titled axes, a legend naming each curve, raw and smoothed lines, and renders to PNG', async () => {
+  const x = Array.from({ length: 40 }, (_, i) => (i + 1) * 10);
+  const spec = lineChartSpec(
+    [
+      { name: 'discriminator', x, y: x.map((s) => Math.exp(-s / 100)) },
+      { name: 'generator', x, y: x.map((s, i) => 1 + (i % 2) * 0.2) },
+    ],
+    { x: 'step', y: 'loss', smooth: 5 },
+  );
+  const svg = await chartSvg(spec);
+  for (const text of ['step', 'loss', 'discriminator', 'generator', '400'])
+    assert.match(svg, new RegExp(`<text[^>]*>${text}</text>`), `the chart says "${text}"`);
+  // Two curves, each drawn raw (layer 0) and smoothed (layer 1).
+  assert.equal((svg.match(/class="mark-line role-mark layer_0_marks"/g) ?? []).length, 2);
+  assert.equal((svg.match(/class="mark-line role-mark layer_1_marks"/g) ?? []).length, 2);
+  const file = path.join(tmp(), 'chart.png');
+  await writeChart(file, spec);
+  const meta = await sharp(file).metadata();
+  assert.ok(meta.format === 'png' && meta.width! > 2 * 480, `a ${meta.width}-pixel-wide PNG at double density`);
 });
 
 test('image folders: class subfolders give labels; a loader batches in a seeded order', async () => {

@@ -177,7 +177,7 @@ export async function demoCommand(args: string[]): Promise<void> {
     note:
       (score?.confident != null
         ? `an MNIST classifier (${((score.judge_accuracy ?? 0) * 100).toFixed(1)}% on the test set) reads ${(score.confident * 100).toFixed(0)}% of 256 samples with confidence 0.9 or more, ${score.classes} digit classes among them; Fréchet distance of its features ${score.fd?.toFixed(1)}. `
-        : '') + 'right: discriminator (blue) and adversarial (orange) losses per logged step',
+        : '') + 'right: both losses per logged step, raw (faint) and smoothed',
   });
 
   // dream and style share the built-in InceptionV3 (imported from nsfwjs on first use).

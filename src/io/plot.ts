@@ -1,5 +1,5 @@
-// Small plots rendered straight into image tensors (no plotting library): a scatter plot
-// coloured by label, and line plots of training curves.
+// A scatter plot rendered straight into an image tensor (no plotting library), coloured by
+// label. Line charts are Vega-Lite specifications (chart.ts).
 import * as T from '../torch/index.js';
 import { Tensor, tidy } from '../torch/index.js';
 
@@ -19,22 +19,6 @@ const PALETTE = [
 /** A scatter plot [1, 3, size, size] of 2-D points coloured by label, on white with a frame. */
 export function scatterPlot(points: Float32Array, labels: ArrayLike<number>, size = 512): Tensor {
   return render(points, labels, size, size);
-}
-
-/** Curves as dots, one colour each, over their step index: [1, 3, h, w]. */
-export function linePlot(series: number[][], width = 640, height = 320): Tensor {
-  const n = series.reduce((a, s) => a + s.length, 0);
-  const points = new Float32Array(2 * n);
-  const labels = new Int32Array(n);
-  let k = 0;
-  series.forEach((s, c) =>
-    s.forEach((y, i) => {
-      points[2 * k] = i;
-      points[2 * k + 1] = y;
-      labels[k++] = c;
-    }),
-  );
-  return render(points, labels, width, height, 0);
 }
 
 function render(points: Float32Array, labels: ArrayLike<number>, width: number, height: number, dot = 1): Tensor {

@@ -6,7 +6,7 @@ import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { Rng } from '../../util/random.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
-import { linePlot } from '../../io/plot.js';
+import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { Judge } from './quality.js';
@@ -135,7 +135,14 @@ export class GanMonitor {
     );
     gen.dispose();
     const lossesFile = run.file('losses.png');
-    if (history.d.length > 1) await writeOwned(lossesFile, linePlot([history.d, history.a]));
+    if (history.d.length > 1) {
+      const steps = history.d.map((_, i) => (i + 1) * this.s.logEvery);
+      const curves = [
+        { name: 'discriminator', x: steps, y: history.d },
+        { name: 'generator', x: steps, y: history.a },
+      ];
+      await writeChart(lossesFile, lineChartSpec(curves, { x: 'step', y: 'loss (binary cross-entropy)' }));
+    }
     return {
       step,
       fd: scores?.fd ?? null,
