@@ -123,7 +123,6 @@ test('every vae command writes a valid image of the expected size; eval prints n
     [['interpolate', run, '0', '1', '--steps', '4'], 'walk.png', 118, 28],
     [['interpolate', run, '0', '1', '--steps', '4', '--slerp'], 'walk.gif', 28, 28, 6],
     [['concept', run, '--from', '1', '--to', '0', '--apply', '2', '--strengths', '-1,0,1'], 'concept.png', 118, 28],
-    [['scatter', run], 'scatter.png', 512, 512],
   ];
   for (const [args, file, w, h, pages] of cases) {
     const f = path.join(out, file);
@@ -134,6 +133,13 @@ test('every vae command writes a valid image of the expected size; eval prints n
     assert.equal(meta.pageHeight ?? meta.height, h, `${file} height`);
     if (pages) assert.equal(meta.pages, pages, `${file} frames`);
   }
+  // The latent scatter is a chart: a 480-pixel square plot with axes and a legend, at double density.
+  const scatter = spawnSync(process.execPath, [CLI, 'vae', 'scatter', run, '--out', path.join(out, 'scatter.png')], {
+    encoding: 'utf8',
+  });
+  assert.equal(scatter.status, 0, scatter.stderr);
+  const sm = await sharp(path.join(out, 'scatter.png')).metadata();
+  assert.ok(sm.width! > 960 && sm.height! > 960, `scatter ${sm.width}x${sm.height}`);
   // A folder (ending in a slash) gets one 28x28 PNG per sample.
   const each = path.join(out, 'each') + path.sep;
   const r = spawnSync(process.execPath, [CLI, 'vae', 'sample', run, '--count', '4', '--out', each], {

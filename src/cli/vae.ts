@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as T from '../torch/index.js';
+import { scatterSpec, writeChart } from '../io/chart.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
 import {
@@ -15,7 +16,6 @@ import {
   loadVaeData,
   resolveImage,
   sampleGrid,
-  scatterPlot,
   testElbo,
   trainVae,
   walk,
@@ -160,7 +160,15 @@ export async function vaeCommand(args: string[]): Promise<void> {
               .contiguous()
               .data() as Float32Array,
         );
-        await write(o.out, scatterPlot(pts, test.labels.toFlatArray()));
+        const spec = scatterSpec(pts, test.labels.toFlatArray(), {
+          x: `z[${dims[0]}]`,
+          y: `z[${dims[1]}]`,
+          names: m.classes,
+        });
+        await writeChart(o.out!, spec);
+        console.log(
+          `wrote ${o.out}: the test set's ${test.labels.size(0)} means in latent dimensions ${dims.join(', ')}`,
+        );
       });
     case 'eval':
       return vaeEval(rest);

@@ -59,6 +59,37 @@ export function lineChartSpec(
   } as TopLevelSpec;
 }
 
+/**
+ * A scatter plot of 2-D points [x0, y0, x1, y1, ...] coloured by label, with a legend of the
+ * labels' names, square.
+ */
+export function scatterSpec(
+  points: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  o: { x: string; y: string; names?: string[]; size?: number },
+): TopLevelSpec {
+  const values = Array.from({ length: labels.length }, (_, i) => ({
+    x: points[2 * i],
+    y: points[2 * i + 1],
+    label: o.names?.[labels[i]] ?? String(labels[i]),
+  }));
+  const side = o.size ?? 480;
+  const names = o.names ?? [...new Set(values.map((v) => v.label))].sort();
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: side,
+    height: side,
+    background: 'white',
+    data: { values },
+    mark: { type: 'circle', size: 8, opacity: 0.6 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: o.x, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: o.y, scale: { zero: false } },
+      color: { field: 'label', type: 'nominal', title: null, sort: names, scale: { scheme: 'tableau10' } },
+    },
+  } as TopLevelSpec;
+}
+
 /** The chart as SVG text. */
 export async function chartSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });

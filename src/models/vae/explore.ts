@@ -7,7 +7,6 @@ import { imageGrid, readImage } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { VAE } from './model.js';
 import { interpolate } from './latent.js';
-export { scatterPlot } from '../../io/plot.js';
 
 /** Decodes `count` points drawn from the prior N(0, I) into one grid. */
 export function sampleGrid(model: VAE, count: number): Tensor {
