@@ -85,9 +85,10 @@ test('a few epochs on a small slice of MNIST lower the test -ELBO; the live tens
   await collectGarbage(); // so that finalizers of earlier tests' garbage do not move the count
   const counts: number[] = [];
   const epochs: number[] = [];
+  const run = path.join(tmp(), 'run');
   await trainVae(
     small({ data, epochs: 3, logEvery: 1 }),
-    path.join(tmp(), 'run'),
+    run,
     {},
     {
       onStep: () => counts.push(T.liveTensors().undisposed),
@@ -97,6 +98,8 @@ test('a few epochs on a small slice of MNIST lower the test -ELBO; the live tens
   assert.equal(epochs.length, 3);
   assert.ok(epochs[2] < epochs[0] - 5, `test -ELBO fell: ${epochs.map((e) => e.toFixed(1)).join(' -> ')}`);
   assert.equal(counts[counts.length - 1], counts[4], 'no leak per step');
+  // The curves of the three test figures per epoch, as a chart.
+  assert.equal((await sharp(path.join(run, 'curves.png')).metadata()).format, 'png');
 });
 
 test('every vae command writes a valid image of the expected size; eval prints nats', async () => {

@@ -29,7 +29,7 @@ export function lineChartSpec(
     type: 'nominal',
     title: null,
     sort: curves.map((c) => c.name),
-    legend: { labelLimit: 400 },
+    legend: { labelLimit: 400, symbolOpacity: 1, symbolStrokeWidth: 3 },
   } as const;
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

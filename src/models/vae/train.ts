@@ -1,6 +1,7 @@
 // VAE training into a run folder, test -ELBO per epoch (nats, reconstruction and KL apart),
 // an importance-weighted NLL estimate, and exact resume.
 import * as T from '../../torch/index.js';
+import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
@@ -180,6 +181,8 @@ export async function trainVae(
 
   const total = cfg.epochs * loader.length;
   let last = { elbo: NaN, rec: NaN, kl: NaN };
+  // The test figures per epoch, for curves.png (a resumed run starts from its metrics).
+  const history = run.readMetrics().filter((m) => typeof m.test_elbo_nats === 'number') as VaeEpochLog[];
   /** Test -ELBO, pictures and a checkpoint; on a fork of the RNG, so training is not perturbed. */
   const endEpoch = async (epoch: number) => {
     await T.withRngFork(async () => {
@@ -194,6 +197,24 @@ export async function trainVae(
       test_kl_nats: last.kl,
     };
     run.log({ ...log });
+    history.push(log);
+    if (t.isMain && history.length > 1) {
+      const x = history.map((e) => e.epoch);
+      const curve = (name: string, key: 'test_elbo_nats' | 'test_rec_nats' | 'test_kl_nats') => ({
+        name,
+        x,
+        y: history.map((e) => e[key]),
+      });
+      const curves = [
+        curve('-ELBO', 'test_elbo_nats'),
+        curve('reconstruction', 'test_rec_nats'),
+        curve('KL', 'test_kl_nats'),
+      ];
+      await writeChart(
+        run.file('curves.png'),
+        lineChartSpec(curves, { x: 'epoch', y: 'test set, nats per image', smooth: 1 }),
+      );
+    }
     t.save();
     hooks.onEpoch?.(log);
   };
