@@ -16,6 +16,8 @@ dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/de
 [ -e /usr/include/gloo/algorithm.h ] || need+=(libgloo-dev)
 # PyTorch (Debian's) for the test in which a PyTorch rank and a Loom rank share one group.
 /usr/bin/python3 -c 'import torch.distributed' >/dev/null 2>&1 || need+=(python3-torch)
+# A font for the charts' text (sharp rasterises their SVG through fontconfig).
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # Headless browser for the studio's end-to-end tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
