@@ -21,6 +21,7 @@ import {
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
 import { collectGarbage, repoRoot } from './helpers.js';
+import { RunFolder } from '../src/io/run-folder.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -42,13 +43,14 @@ const model = { latent: 4, channels: 1, height: 24, width: 24, dropout: 0.4, gFi
 const snapshot = (ts: T.Tensor[]) => ts.map((t) => t.toFlatArray());
 
 /** A folder of 24x24 grey images, each all dark (0.1) or all light (0.9). */
-async function twoColours(n = 32): Promise<string> {
+async function twoColours(n = 32, labelled = false): Promise<string> {
   const dir = tmp();
-  mkdirSync(path.join(dir, 'imgs'));
+  const folder = (i: number) => path.join(dir, 'imgs', labelled ? (i % 2 ? 'light' : 'dark') : '');
   for (let i = 0; i < n; i++) {
+    mkdirSync(folder(i), { recursive: true });
     await sharp(Buffer.alloc(24 * 24, i % 2 ? 230 : 25), { raw: { width: 24, height: 24, channels: 1 } })
       .png()
-      .toFile(path.join(dir, 'imgs', `${i}.png`));
+      .toFile(path.join(folder(i), `${i}.png`));
   }
   return path.join(dir, 'imgs');
 }
@@ -95,8 +97,8 @@ test('label noise and gradient clipping act as specified', () => {
   assert.deepEqual(p.toFlatArray(), [-1, 0.5]);
 });
 
-test('a few hundred steps on a two-colour data set move the generated images toward the data', async () => {
-  const data = await twoColours();
+test('a few hundred steps on a two-colour data set move the generated images toward the data; labels give a judge', async () => {
+  const data = await twoColours(32, true);
   const dir = path.join(tmp(), 'run');
   const far = async () => {
     const g = loadGenerator(dir);
@@ -112,11 +114,20 @@ test('a few hundred steps on a two-colour data set move the generated images tow
     g.dispose();
     return means.reduce((s, m) => s + Math.min(Math.abs(m - 0.8), Math.abs(m + 0.8)), 0) / means.length;
   };
-  await trainGan(tiny({ data, steps: 1, sampleEvery: 1 }), dir, {});
+  await trainGan(tiny({ data, steps: 1, sampleEvery: 100 }), dir, {});
   const before = await far();
   await trainGan(tiny({ data, steps: 300, sampleEvery: 100, logEvery: 50 }), dir, { resume: true });
   const after = await far();
   assert.ok(after < before / 2, `distance to the data's colours: ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+  // The folders' labels (dark, light) train a judge: every sample check logs its figures, and
+  // they are charted over the run.
+  const judged = new RunFolder(dir).readMetrics().filter((m) => 'confident' in m);
+  assert.deepEqual(
+    judged.map((m) => m.step),
+    [1, 100, 200, 300],
+  );
+  for (const m of judged) assert.ok(m.confident >= 0 && m.confident <= 1 && m.classes <= 2 && m.fd >= 0);
+  assert.equal((await sharp(path.join(dir, 'quality.png')).metadata()).format, 'png');
 });
 
 for (const recipe of ['seed', 'dcgan'] as const)

@@ -15,6 +15,8 @@ import type { AnyGenerator } from './model.js';
 
 /** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
+/** The least time between two drawings of the charts during a run. */
+const CHART_EVERY_MS = 30_000;
 
 /** Gaussian latent points from a seed, drawn in JS so they never touch training's RNG. */
 export function fixedLatents(seed: number, count: number, latent: number): Tensor {
@@ -64,6 +66,7 @@ export interface WatchSettings {
 export class GanMonitor {
   private readonly fixed: Tensor;
   private readonly fdLatents: Tensor;
+  private chartedAt = 0;
   readonly realDiversity: number;
 
   private constructor(
@@ -135,14 +138,6 @@ export class GanMonitor {
     );
     gen.dispose();
     const lossesFile = run.file('losses.png');
-    if (history.d.length > 1) {
-      const steps = history.d.map((_, i) => (i + 1) * this.s.logEvery);
-      const curves = [
-        { name: 'discriminator', x: steps, y: history.d },
-        { name: 'generator', x: steps, y: history.a },
-      ];
-      await writeChart(lossesFile, lineChartSpec(curves, { x: 'step', y: 'loss (binary cross-entropy)' }));
-    }
     return {
       step,
       fd: scores?.fd ?? null,
@@ -155,6 +150,35 @@ export class GanMonitor {
       losses: lossesFile,
       warnings: this.watch(step, history, div),
     };
+  }
+
+  /**
+   * The loss chart and the judge's figure over the run (from the run's metrics), at most
+   * every CHART_EVERY_MS unless `now`: each costs about a third of a second.
+   */
+  async charts(history: LossHistory, run: RunFolder, now = false): Promise<void> {
+    if (!now && Date.now() - this.chartedAt < CHART_EVERY_MS) return;
+    this.chartedAt = Date.now();
+    if (history.d.length > 1) {
+      const steps = history.d.map((_, i) => (i + 1) * this.s.logEvery);
+      const curves = [
+        { name: 'discriminator', x: steps, y: history.d },
+        { name: 'generator', x: steps, y: history.a },
+      ];
+      await writeChart(run.file('losses.png'), lineChartSpec(curves, { x: 'step', y: 'loss (binary cross-entropy)' }));
+    }
+    const judged = run.readMetrics().filter((m) => typeof m.confident === 'number');
+    if (judged.length > 1) {
+      const curve = {
+        name: 'read with p >= 0.9',
+        x: judged.map((m) => m.step as number),
+        y: judged.map((m) => (m.confident as number) * 100),
+      };
+      await writeChart(
+        run.file('quality.png'),
+        lineChartSpec([curve], { x: 'step', y: 'samples the judge reads (%)', smooth: 1 }),
+      );
+    }
   }
 
   private watch(step: number, history: LossHistory, div: number): string[] {

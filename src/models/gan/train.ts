@@ -359,6 +359,7 @@ export async function trainGan(
     const log = await monitor.check(gan.sampler, t.step, history, run);
     const { warnings } = log;
     run.log({ ...log });
+    if (t.isMain) await monitor.charts(history, run);
     hooks.onSample?.(log);
     for (const warning of warnings) hooks.onWarning?.(warning);
     if (warnings.length && cfg.rollback && existsSync(run.good)) {
@@ -406,6 +407,7 @@ export async function trainGan(
     if (t.step % cfg.sampleEvery === 0) await sample();
   }
   if (t.step % cfg.sampleEvery !== 0 || t.step === 0) await sample();
+  if (t.isMain) await monitor.charts(history, run, true);
   return { steps: t.step, seconds: (Date.now() - t.started) / 1000, rollbacks };
 }
 
