@@ -148,6 +148,11 @@ export function withRecipe(c: GanTrainConfig): GanRunConfig {
   };
 }
 
+/** The generator a recipe trains, with fresh weights. */
+function newGenerator(recipe: GanTrainConfig['recipe'], model: GanConfig): AnyGenerator {
+  return recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+}
+
 /** Runs saved before recipes existed are the seed's. */
 const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed' };
 
@@ -200,7 +205,7 @@ export class GanTrainer {
     }
     this.average = null;
     if (cfg.ema > 0) {
-      this.average = cfg.recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+      this.average = newGenerator(cfg.recipe, model);
       this.average.loadStateDict(this.g.stateDict());
       this.average.freeze(true);
     }
@@ -427,7 +432,7 @@ export function loadGenerator(source: string): AnyGenerator {
       gFilters: cfg.gFilters,
       dFilters: cfg.dFilters,
     };
-    const g = cfg.recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+    const g = newGenerator(cfg.recipe, model);
     // Samples come from the averaged weights when the run kept them.
     const averaged = ck.tensors.has('module.average.fc.weight');
     return { value: g, modules: { [averaged ? 'average' : 'generator']: g } };
