@@ -2,6 +2,8 @@
 // `npm run bench -- ddp [--quick]`: 2 processes x 1 thread (c10d) against 1 process x 2 threads.
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
+// `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
+import path from 'node:path';
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
 import { vaeBench } from './vae.js';
@@ -11,6 +13,8 @@ import { styleBench } from './style.js';
 import { soakBench } from './soak.js';
 import { ddpBench } from './ddp.js';
 import { ganRecipesBench } from './gan-recipes.js';
+import { styleQualityBench } from './style-quality.js';
+import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -24,6 +28,20 @@ if (which === 'soak') {
   }
   const results = await soakBench(minutes, at('--only')?.split(',') ?? null);
   process.exit(results.every((r) => r.exitCode === 0 || r.signal === 'SIGINT') ? 0 : 1);
+}
+if (which === 'style-quality') {
+  const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
+  const height = Number(at('--height') ?? 256);
+  if (!Number.isInteger(height) || height < 75) {
+    console.error('--height needs a whole number >= 75');
+    process.exit(2);
+  }
+  await styleQualityBench({
+    height,
+    paintings: at('--paintings')?.split(',').filter(Boolean) ?? [],
+    sheet: path.resolve(at('--sheet') ?? path.join(repoRoot, 'docs', 'images', 'style-quality.jpg')),
+  });
+  process.exit(0);
 }
 if (which === 'gan-recipes') {
   const at = args.indexOf('--minutes');

@@ -75,7 +75,7 @@ test("one L-BFGS iteration lowers the total loss; results keep the content's asp
     { content: 'block3_conv1', style: ['block1_conv1', 'block2_conv1'] },
     T.keep(content.mul(255)),
     [{ image: T.keep(style.mul(255)), weight: 1 }],
-    { content: 0.025, style: 1, tv: 1e-4 },
+    { content: 0.025, style: 1, tv: 1e-4, colour: 0 },
   );
   const first = T.noGrad(() => T.tidy(() => obj.terms(content.mul(255)).total.item()));
   obj.dispose();
@@ -124,28 +124,75 @@ test("--preserve-colors keeps the content's chroma and the result's luminance", 
   assert.ok(diff(out, gen) > 1e-2, 'the colours did change');
 });
 
-test('style loss evaluations do not leak tensors', () => {
+test('style loss evaluations do not leak tensors (seed, relative and smoothed losses)', () => {
   const b = tinyVgg();
-  const x = T.keep(T.rand([1, 3, 32, 32]).mul(255).requiresGrad_(true));
-  const obj = new StyleObjective(
-    b,
-    { content: 'block2_conv1', style: ['block1_conv1'] },
-    T.keep(T.rand([1, 3, 32, 32]).mul(255)),
-    [{ image: T.keep(T.rand([1, 3, 32, 32]).mul(255)), weight: 1 }],
-    { content: 1, style: 1, tv: 1e-4 },
-  );
-  const evaluate = () =>
-    T.tidy(() => {
+  const before = T.liveTensors().undisposed;
+  for (const [smoothing, relative] of [
+    [false, false],
+    [false, true],
+    [true, true],
+  ]) {
+    const [x, content, style] = T.keep(T.tidy(() => [0, 1, 2].map(() => T.rand([1, 3, 32, 32]).mul(255))));
+    x.requiresGrad_(true);
+    const obj = new StyleObjective(
+      b,
+      { content: 'block2_conv1', style: ['block1_conv1'] },
+      content,
+      [{ image: style, weight: 1 }],
+      { content: 1, style: 1, tv: 1e-4, colour: 1 },
+      smoothing,
+      relative,
+    );
+    const evaluate = () =>
+      T.tidy(() => {
+        x.grad = null;
+        obj.terms(x).total.backward();
+      });
+    evaluate();
+    const at1 = T.liveTensors().undisposed;
+    for (let i = 0; i < 5; i++) evaluate();
+    assert.equal(T.liveTensors().undisposed, at1);
+    obj.dispose();
+    x.grad = null;
+    for (const t of [x, content, style]) t.dispose();
+  }
+  // The objective's own targets are gone with it.
+  assert.equal(T.liveTensors().undisposed, before);
+  b.net.dispose();
+});
+
+test('relative losses: the style image scores 0 on style and colour; every term has a gradient', () => {
+  const b = tinyVgg();
+  T.manualSeed(9);
+  const content = T.keep(T.rand([1, 3, 32, 32]).mul(255));
+  const style = T.keep(T.rand([1, 3, 32, 32]).mul(128));
+  for (const smoothing of [false, true]) {
+    const obj = new StyleObjective(
+      b,
+      { content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'] },
+      content,
+      [{ image: style, weight: 1 }],
+      { content: 1, style: 1, tv: 0, colour: 1 },
+      smoothing,
+      true,
+    );
+    const atStyle = T.noGrad(() => T.tidy(() => obj.terms(style)));
+    assert.ok((atStyle.style.item() as number) < 1e-8 && (atStyle.colour.item() as number) < 1e-8);
+    const atContent = T.noGrad(() => T.tidy(() => obj.terms(content)));
+    assert.ok((atContent.content.item() as number) < 1e-8);
+    // Style and colour terms both pull the content image (each has a gradient there).
+    for (const k of ['style', 'colour'] as const) {
+      const x = T.keep(content.clone().requiresGrad_(true));
+      T.tidy(() => obj.terms(x)[k].backward());
+      const g = T.tidy(() => x.grad!.abs().sum().item() as number);
+      assert.ok(g > 0 && Number.isFinite(g), `${k} (smoothing ${smoothing}): gradient ${g}`);
       x.grad = null;
-      obj.terms(x).total.backward();
-    });
-  evaluate();
-  const at1 = T.liveTensors().undisposed;
-  for (let i = 0; i < 5; i++) evaluate();
-  assert.equal(T.liveTensors().undisposed, at1);
-  obj.dispose();
-  x.grad = null;
-  x.dispose();
+      x.dispose();
+    }
+    obj.dispose();
+  }
+  content.dispose();
+  style.dispose();
   b.net.dispose();
 });
 

@@ -9,8 +9,9 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { readImage } from '../src/io/images.js';
 import { InceptionV3 } from '../src/vision/inception.js';
-import { nsfwjsInceptionFolder, readTfjsModel } from '../src/vision/tfjs.js';
-import { importWeights, loadBackbone } from '../src/vision/weights.js';
+import { nsfwjsInceptionFolder, nsfwjsModelFolder, readTfjsModel } from '../src/vision/tfjs.js';
+import { importWeights, loadBackbone, loadMobileNetV2 } from '../src/vision/weights.js';
+import { TEXTURE_LAYERS } from '../src/models/style/quality.js';
 
 const require = createRequire(import.meta.url);
 
@@ -160,4 +161,37 @@ test('a tiny TF.js model in nsfwjs layout imports with every tensor in place (TF
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the built-in MobileNetV2 (a Keras layer graph) gives TF.js's activations at the style judge's layers", async () => {
+  const tf = await tfjs();
+  const m = readTfjsModel(nsfwjsModelFolder('mobilenet_v2'));
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({ modelTopology: m.topology, weightSpecs: m.specs as never, weightData: asBuffer(m.data) }),
+  );
+  const probe = tf.model({
+    inputs: model.inputs,
+    outputs: TEXTURE_LAYERS.map((l) => model.getLayer(l).output as never),
+  });
+  const img = await readImage('/usr/share/darknet/data/horses.jpg', { size: [224, 224] });
+  const expected = (probe.predict(toTf(tf, img)) as import('@tensorflow/tfjs').Tensor[]).map(
+    (t) => t.dataSync() as Float32Array,
+  );
+  const judge = loadMobileNetV2();
+  const got = T.noGrad(() => judge.endpoints(img, TEXTURE_LAYERS));
+  TEXTURE_LAYERS.forEach((l, i) => {
+    const g = T.tidy(() => got.get(l)!.permute([0, 2, 3, 1]).contiguous().data() as Float32Array);
+    assert.equal(g.length, expected[i].length, `${l}: ${g.length} values, TF.js has ${expected[i].length}`);
+    let worst = 0;
+    let scale = 0;
+    g.forEach((v, j) => {
+      worst = Math.max(worst, Math.abs(v - expected[i][j]));
+      scale = Math.max(scale, Math.abs(expected[i][j]));
+    });
+    assert.ok(scale > 0.1, `${l}: TF.js's activations are all near 0`);
+    assert.ok(worst < 1e-3 * scale, `${l}: max difference ${worst} (activations up to ${scale})`);
+  });
+  for (const t of [img, ...got.values()]) t.dispose();
+  judge.dispose();
+  model.dispose();
 });

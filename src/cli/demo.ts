@@ -233,7 +233,7 @@ export async function demoCommand(args: string[]): Promise<void> {
     entries.push({
       system: 'style',
       title: "Neural style transfer: a built-in photo in the style of Munch's Scream",
-      settings: `Gatys et al. as the seed (content, Gram style and total-variation losses, L-BFGS with ${styleCfg.maxEvals} evaluations per iteration) on the built-in InceptionV3; height ${height}; ${iterations} iterations`,
+      settings: `Gatys et al. on the built-in InceptionV3 (content, relative Gram style on mixed0-mixed4, colour-statistics and total-variation losses, from the photo in the painting's colours; L-BFGS with ${styleCfg.maxEvals} evaluations per iteration); height ${height}; ${iterations} iterations`,
       seconds: (Date.now() - t0) / 1000,
       images: ['style-painting.png', 'style.png'],
       texts: [],

@@ -34,16 +34,33 @@ const BACKBONE: OptSpecs = {
 const STYLE: OptSpecs = {
   out: { type: 'string', help: 'output image', default: 'style.png', meta: 'FILE' },
   height: { type: 'int', help: 'output height (width follows the content)', default: s.height },
-  iterations: { type: 'int', help: 'L-BFGS iterations (Adam: steps = iterations x max-evals)', default: s.iterations },
+  iterations: {
+    type: 'int',
+    help: 'L-BFGS iterations (Adam: steps = iterations x max-evals) (default: VGG19 20, inception 10)',
+  },
   'max-evals': { type: 'int', help: 'loss evaluations per L-BFGS iteration', default: s.maxEvals },
   optimizer: { type: 'string', help: 'lbfgs or adam', default: s.optimizer },
   lr: { type: 'number', help: "Adam's learning rate (pixel units)", default: s.lr },
-  'content-weight': { type: 'number', help: 'content loss weight (default: 0.025)' },
-  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 3e5)' },
-  'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-5)' },
+  'content-weight': { type: 'number', help: 'content loss weight (default: VGG19 0.025, inception 1)' },
+  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 10)' },
+  'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-9)' },
+  'colour-weight': {
+    type: 'number',
+    help: "weight of the loss on the style's colour mean and covariance (default: VGG19 0, inception 100)",
+  },
   'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
-  'style-layers': { type: 'string', help: "comma-separated style layers (default: the seed's)" },
-  init: { type: 'string', help: 'start from content, style or noise', default: s.init },
+  'style-layers': {
+    type: 'string',
+    help: "comma-separated style layers (default: VGG19 the seed's, inception mixed0,mixed1,mixed2,mixed4)",
+  },
+  init: {
+    type: 'string',
+    help: "start from content, matched (the content in the style's colours), style or noise (default: inception matched, VGG19 content)",
+  },
+  smoothing: {
+    type: 'string',
+    help: "softmax-smoothed style activations, each loss relative to its target: on or off (default: the backbone's)",
+  },
   'preserve-colors': { type: 'bool', help: "keep the content's colours (style in luminance only)" },
   scales: { type: 'int', help: 'solve small first, then upscale and refine, over N scales', default: s.scales },
   'style-scale': { type: 'number', help: "the style image's height relative to the output's", default: s.styleScale },
@@ -92,20 +109,23 @@ export async function styleCommand(args: string[]): Promise<void> {
   if (positionals.length < 2) throw new UserError('give a content image and at least one style image');
   if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam')
     throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
-  if (!['content', 'style', 'noise'].includes(o.init))
-    throw new UserError(`--init must be content, style or noise, got ${o.init}`);
+  if (o.init !== undefined && !['content', 'matched', 'style', 'noise'].includes(o.init))
+    throw new UserError(`--init must be content, matched, style or noise, got ${o.init}`);
+  if (o.smoothing !== undefined && o.smoothing !== 'on' && o.smoothing !== 'off')
+    throw new UserError(`--smoothing must be on or off, got ${o.smoothing}`);
   if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
   const cfg: StyleConfig = {
     height: o.height,
-    iterations: o.iterations,
+    iterations: o.iterations ?? null,
     maxEvals: o.maxEvals,
     optimizer: o.optimizer,
     lr: o.lr,
     contentWeight: o.contentWeight ?? null,
     styleWeight: o.styleWeight ?? null,
     tvWeight: o.tvWeight ?? null,
+    colourWeight: o.colourWeight ?? null,
     contentLayer: o.contentLayer ?? null,
     styleLayers: o.styleLayers
       ? String(o.styleLayers)
@@ -113,7 +133,8 @@ export async function styleCommand(args: string[]): Promise<void> {
           .map((x) => x.trim())
           .filter(Boolean)
       : null,
-    init: o.init,
+    init: o.init ?? null,
+    smoothing: o.smoothing === undefined ? null : o.smoothing === 'on',
     preserveColors: Boolean(o.preserveColors),
     scales: o.scales,
     styleScale: o.styleScale,
@@ -139,10 +160,10 @@ export async function styleCommand(args: string[]): Promise<void> {
   );
   if (!o.json)
     progress.line(
-      `${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}`,
+      `${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}, colour x ${resolved.weights.colour}; start: ${resolved.init}`,
     );
   const ext = path.extname(o.out);
-  const total = cfg.scales * (cfg.optimizer === 'lbfgs' ? cfg.iterations : cfg.iterations * cfg.maxEvals);
+  const total = cfg.scales * (cfg.optimizer === 'lbfgs' ? resolved.iterations : resolved.iterations * cfg.maxEvals);
   let done = 0;
   const t0 = Date.now();
   try {

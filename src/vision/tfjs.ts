@@ -98,15 +98,17 @@ export function tfjsWeights(model: TfjsModel): KerasWeights {
   return kw;
 }
 
-/** nsfwjs's InceptionV3, shipped inside the npm package. */
-export function nsfwjsInceptionFolder(): string {
+/** One of nsfwjs's models (inception_v3, mobilenet_v2), shipped inside the npm package. */
+export function nsfwjsModelFolder(model: 'inception_v3' | 'mobilenet_v2'): string {
   let pkg: string;
   try {
     pkg = require.resolve('nsfwjs'); // dist/cjs/index.js
   } catch {
     throw new Error(
-      'the built-in InceptionV3 comes from the npm package nsfwjs, which is not installed (run npm install)',
+      `the built-in ${model === 'inception_v3' ? 'InceptionV3' : 'MobileNetV2'} comes from the npm package nsfwjs, which is not installed (run npm install)`,
     );
   }
-  return path.join(path.dirname(path.dirname(pkg)), 'models', 'inception_v3');
+  return path.join(path.dirname(path.dirname(pkg)), 'models', model);
 }
+
+export const nsfwjsInceptionFolder = (): string => nsfwjsModelFolder('inception_v3');

@@ -10,7 +10,8 @@ import { loadSafetensors, loadSafetensorsMetadata, saveSafetensors } from '../io
 import { readH5Weights } from './hdf5-keras.js';
 import { InceptionV3 } from './inception.js';
 import { inceptionFromKeras, vgg19FromKeras, type KerasWeights } from './keras-weights.js';
-import { nsfwjsInceptionFolder, readTfjsModel, tfjsWeights } from './tfjs.js';
+import { nsfwjsInceptionFolder, nsfwjsModelFolder, readTfjsModel, tfjsWeights } from './tfjs.js';
+import { KerasGraph } from './keras-graph.js';
 import { VGG19 } from './vgg.js';
 import { makeFolder } from '../io/files.js';
 
@@ -267,4 +268,13 @@ export function preprocess(x: Tensor, kind: Preprocess): Tensor {
     const bgr = T.flip(x, [1]).mul(255);
     return bgr.sub(T.tensor([103.939, 116.779, 123.68], { shape: [1, 3, 1, 1] }));
   });
+}
+
+/**
+ * nsfwjs's MobileNetV2 (ImageNet-initialised, fine-tuned on 5 classes like its InceptionV3;
+ * [0, 1] input), as a layer graph: a second network, never used for optimising, that judges.
+ */
+export function loadMobileNetV2(): KerasGraph {
+  const m = readTfjsModel(nsfwjsModelFolder('mobilenet_v2'));
+  return new KerasGraph(m.topology, tfjsWeights(m));
 }

@@ -14,21 +14,24 @@ export class FastStyleLoss {
     style01: Tensor,
     readonly weights: { content: number; style: number; tv: number },
   ) {
-    const d = styleDefaults(backbone.net.arch);
     this.layers = FastStyleLoss.layersOf(backbone.net.arch);
+    const style = this.layers.style;
     this.grams = T.keep(
       T.noGrad(() =>
         T.tidy(() => {
-          const f = this.features(style01, d.style);
-          return d.style.map((l) => batchGram(f.get(l)!));
+          const f = this.features(style01, style);
+          return style.map((l) => batchGram(f.get(l)!));
         }),
       ),
     );
   }
   /** The layers compared: content early (Johnson et al.'s relu2_2; a deep layer at crop sizes
-   * is a few pixels wide and lets the network paint over the photo), style as Gatys. */
+   * is a few pixels wide and lets the network paint over the photo), style as Gatys (for the
+   * built-in InceptionV3, the early blocks the fast nets were tuned with). */
   static layersOf(arch: 'inception' | 'vgg19'): { content: string; style: string[] } {
-    return { content: arch === 'vgg19' ? 'block2_conv2' : 'Conv2d_4a_3x3', style: styleDefaults(arch).style };
+    return arch === 'vgg19'
+      ? { content: 'block2_conv2', style: styleDefaults(arch).style }
+      : { content: 'Conv2d_4a_3x3', style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1'] };
   }
 
   /** Whether an h x w image reaches every compared layer (a small one shrinks to nothing). */

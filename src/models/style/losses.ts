@@ -77,3 +77,41 @@ export function keepColors(generated: Tensor, content: Tensor): Tensor {
     return mix3(T.cat([g.narrow(1, 0, 1), c.narrow(1, 1, 2)], 1), YIQ_TO_RGB);
   });
 }
+
+/** The symmetric square root of a symmetric positive semi-definite matrix (and its inverse). */
+function sqrtSymmetric(m: Tensor): { root: Tensor; inverse: Tensor } {
+  const [vals, vecs] = T.linalgEigh(m);
+  const s = vals.clamp(1e-10).sqrt();
+  return {
+    root: T.mm(vecs.mul(s.reshape([1, -1])), vecs.t()),
+    inverse: T.mm(vecs.mul(s.reciprocal().reshape([1, -1])), vecs.t()),
+  };
+}
+
+/**
+ * `image` recoloured to `palette`'s colour mean and covariance (RGB, [0, 1]), by the optimal
+ * transport map between the two Gaussians: each colour moves as little as the match allows, so
+ * the image keeps its shapes while taking on the other's palette.
+ */
+export function matchColours(image: Tensor, palette: Tensor): Tensor {
+  return T.tidy(() => {
+    const stats = (x: Tensor) => {
+      const p = x.reshape([3, -1]).to('float64');
+      const mean = p.mean({ dim: 1, keepdim: true });
+      const d = p.sub(mean);
+      return { p, mean, cov: T.mm(d, d.t()).div(p.shape[1]).add(T.eye(3).to('float64').mul(1e-5)) };
+    };
+    const a = stats(image);
+    const b = stats(palette);
+    const rb = sqrtSymmetric(b.cov);
+    const mid = sqrtSymmetric(T.mm(T.mm(rb.root, a.cov), rb.root));
+    const map = T.mm(T.mm(rb.root, mid.inverse), rb.root);
+    const out = T.mm(map, a.p.sub(a.mean)).add(b.mean);
+    return out.to('float32').reshape(image.shape).clamp(0, 1);
+  });
+}
+
+/** Activation smoothing (Wang et al. 2021): a softmax over all of one image's activations in a layer. */
+export function smoothActivations(x: Tensor): Tensor {
+  return T.softmax(x.reshape([x.shape[0], -1]), 1).reshape(x.shape);
+}
