@@ -176,7 +176,7 @@ export async function styleCommand(args: string[]): Promise<void> {
           progress.update(
             done,
             total,
-            `scale ${it.scale + 1}/${cfg.scales} ${it.width}x${it.height}  loss ${it.loss.toExponential(3)} (content ${it.content_loss.toExponential(2)}, style ${it.style_loss.toExponential(2)}, tv ${it.tv_loss.toExponential(2)})  ${it.ms_per_eval.toFixed(0)} ms/eval`,
+            `scale ${it.scale + 1}/${cfg.scales} ${it.width}x${it.height}  loss ${it.loss.toExponential(3)} (content ${it.content_loss.toExponential(2)}, style ${it.style_loss.toExponential(2)}, tv ${it.tv_loss.toExponential(2)}, colour ${it.colour_loss.toExponential(2)})  ${it.ms_per_eval.toFixed(0)} ms/eval`,
           );
         if (o.saveEvery > 0 && (it.iteration + 1) % o.saveEvery === 0) {
           await writeImage(
