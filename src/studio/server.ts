@@ -74,6 +74,8 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
       'max-evals': 'int',
       optimizer: 'word',
       'preserve-colors': 'bool',
+      init: 'word',
+      'colour-weight': 'number',
       'style-weight': 'number',
       'content-weight': 'number',
       seed: 'int',

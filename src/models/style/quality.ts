@@ -150,17 +150,25 @@ export interface StyleScores {
   content: number;
 }
 
-/** The three judges for one result; images RGB in [0, 1]; photo and painting at any size. */
+/**
+ * The three judges for one result; images RGB in [0, 1], photo and painting at any size: the
+ * photo is compared at the result's size, the painting at the result's height (the scale at
+ * which the transfer sees it by default), so brush strokes are compared at one scale.
+ */
 export function scoreStyle(judge: KerasGraph, result: Tensor, photo: Tensor, painting: Tensor): StyleScores {
   const [, , h, w] = result.shape;
-  const photoAtSize = T.tidy(() => resize(photo, h, w));
+  const [photoAtSize, paintingAtHeight] = T.tidy(() => [
+    resize(photo, h, w),
+    resize(painting, h, Math.max(1, Math.round((painting.shape[3] * h) / painting.shape[2]))),
+  ]);
   try {
     return {
-      colour: colourDistance(result, photoAtSize, painting),
-      texture: textureDistance(judge, result, photoAtSize, painting),
+      colour: colourDistance(result, photoAtSize, paintingAtHeight),
+      texture: textureDistance(judge, result, photoAtSize, paintingAtHeight),
       content: contentSimilarity(result, photoAtSize),
     };
   } finally {
     photoAtSize.dispose();
+    paintingAtHeight.dispose();
   }
 }
