@@ -3,7 +3,7 @@
 import * as T from '../../torch/index.js';
 import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { Adam, RMSprop } from '../../optim/index.js';
+import { RMSprop } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
@@ -26,13 +26,7 @@ export const VAE_OPTIONS = {
   latent: { type: 'int', default: 2, min: 1, help: 'latent dimensions', studio: true },
   epochs: { type: 'int', default: 10, min: 1, help: 'passes over the training images', studio: true },
   batch: { type: 'int', default: 16, min: 1, help: 'images per step', studio: true },
-  optimizer: {
-    type: 'choice',
-    default: 'rmsprop',
-    choices: ['rmsprop', 'adam'],
-    help: "rmsprop (the seed's) or adam",
-  },
-  lr: { type: 'number', default: 1e-3, positive: true, help: 'learning rate' },
+  lr: { type: 'number', default: 1e-3, positive: true, help: 'RMSprop learning rate' },
   loss: {
     type: 'choice',
     default: 'elbo',
@@ -179,11 +173,7 @@ export async function trainVae(
   const [, c, h, w] = train.images.shape;
   T.manualSeed(cfg.seed);
   const model = t.own(new VAE({ channels: c, height: h, width: w, latent: cfg.latent }));
-  const opt = t.own(
-    cfg.optimizer === 'adam'
-      ? new Adam(model.parameters(), { lr: cfg.lr })
-      : new RMSprop(model.parameters(), { lr: cfg.lr }),
-  );
+  const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
   const loader = new DataLoader(train.images, train.labels, cfg.batch * t.world, { seed: cfg.seed });
   const part = { index: t.rank, count: t.world };
   const shape = { imageShape: [c, h, w], classes: train.classes };
