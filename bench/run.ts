@@ -19,8 +19,9 @@ import { repoRoot } from './util.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const which = args.find((a) => !a.startsWith('--')) ?? 'all';
+/** The value after `flag`, if given. */
+const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
 if (which === 'soak') {
-  const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
   const minutes = Number(at('--minutes') ?? 30);
   if (!(minutes > 0)) {
     console.error('--minutes needs a number > 0');
@@ -30,7 +31,6 @@ if (which === 'soak') {
   process.exit(results.every((r) => r.exitCode === 0 || r.signal === 'SIGINT') ? 0 : 1);
 }
 if (which === 'style-quality') {
-  const at = (flag: string) => (args.includes(flag) ? args[args.indexOf(flag) + 1] : undefined);
   const height = Number(at('--height') ?? 256);
   if (!Number.isInteger(height) || height < 75) {
     console.error('--height needs a whole number >= 75');
@@ -44,8 +44,7 @@ if (which === 'style-quality') {
   process.exit(0);
 }
 if (which === 'gan-recipes') {
-  const at = args.indexOf('--minutes');
-  const minutes = at >= 0 ? Number(args[at + 1]) : 2;
+  const minutes = Number(at('--minutes') ?? 2);
   if (!(minutes > 0)) {
     console.error('--minutes needs a number > 0');
     process.exit(2);

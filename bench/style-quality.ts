@@ -6,7 +6,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
-import { readImage } from '../src/io/images.js';
+import { pngBytes, readImage } from '../src/io/images.js';
 import { resolveImage } from '../src/io/builtin-images.js';
 import { STYLE_DEFAULTS, transferStyle } from '../src/models/style/index.js';
 import { scoreStyle } from '../src/models/style/quality.js';
@@ -15,12 +15,9 @@ import { printTable, repoRoot } from './util.js';
 
 const PHOTOS = ['builtin:horses', 'builtin:dog', 'builtin:giraffe', 'builtin:person'];
 
+/** The image as a PNG `height` pixels high. */
 async function png(t: T.Tensor, height: number): Promise<Buffer> {
-  const img = T.tidy(() => t.squeeze(0).permute([1, 2, 0]).mul(255).clamp(0, 255).to('uint8').contiguous());
-  const [h, w] = img.shape;
-  const buf = Buffer.from(img.data() as Uint8Array);
-  img.dispose();
-  return sharp(buf, { raw: { width: w, height: h, channels: 3 } })
+  return sharp(await pngBytes(t))
     .resize({ height })
     .png()
     .toBuffer();

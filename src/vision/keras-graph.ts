@@ -75,9 +75,6 @@ export class KerasGraph {
         const scale = gamma.mul(invStd);
         out.scale = scale.reshape([1, -1, 1, 1]);
         out.shift = beta.sub(mean.mul(scale)).reshape([1, -1, 1, 1]);
-      } else if (l.class_name === 'Dense') {
-        out.weight = get('kernel').t().contiguous();
-        if (l.config.use_bias) out.bias = get('bias');
       }
       for (const t of Object.values(out)) T.keep(t);
     });

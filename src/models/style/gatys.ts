@@ -12,6 +12,7 @@ import {
   gram,
   keepColors,
   matchColours,
+  meanCovariance,
   smoothActivations,
   styleLoss,
   totalVariationLoss,
@@ -179,6 +180,7 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   if (c.height / 2 ** (c.scales - 1) < least)
     throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
   const d = styleDefaults(backbone.net.arch);
+  const smoothing = c.smoothing ?? d.smoothing;
   const r: ResolvedStyle = {
     content: c.contentLayer ?? d.content,
     style: c.styleLayers ?? d.style,
@@ -190,10 +192,9 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
     },
     init: c.init ?? d.init,
     iterations: c.iterations ?? d.iterations,
-    smoothing: c.smoothing ?? d.smoothing,
-    relative: false,
+    smoothing,
+    relative: smoothing || d.loss === 'relative',
   };
-  r.relative = r.smoothing || d.loss === 'relative';
   if (!r.style.length) throw new Error('give at least one style layer');
   for (const l of [r.content, ...r.style]) {
     if (!backbone.net.hasEndpoint(l))
@@ -209,6 +210,11 @@ export class StyleObjective {
   private readonly contentTarget: Tensor;
   /** Per style: its weight (normalised to sum 1) and its Gram matrices per style layer. */
   private readonly styleTargets: { weight: number; grams: Tensor[] }[] = [];
+  /** The first style's RGB mean and covariance, for the colour term. */
+  private readonly colourTarget: { mean: Tensor; cov: Tensor };
+  /** What the content and each style term are divided by: 1, or their targets' sizes (relative). */
+  private readonly contentScale: number;
+  private readonly gramScales: number[][];
 
   constructor(
     readonly backbone: Backbone,
@@ -241,18 +247,13 @@ export class StyleObjective {
     const [mean, cov] = T.keep(
       T.noGrad(() =>
         T.tidy(() => {
-          const c = colourStats(styles255[0].image);
+          const c = meanCovariance(styles255[0].image.reshape([3, -1]).div(255));
           return [c.mean, c.cov];
         }),
       ),
     );
     this.colourTarget = { mean, cov };
   }
-
-  private readonly colourTarget: { mean: Tensor; cov: Tensor };
-
-  private readonly contentScale: number;
-  private readonly gramScales: number[][];
 
   /** The layers' activations; style layers smoothed when asked. */
   private features(x255: Tensor, names: string[]): Map<string, Tensor> {
@@ -280,7 +281,7 @@ export class StyleObjective {
       });
     });
     style = style.div(sl.length);
-    const c = colourStats(x255);
+    const c = meanCovariance(x255.reshape([3, -1]).div(255));
     const t = this.colourTarget;
     const colour = c.mean
       .sub(t.mean)
@@ -303,14 +304,6 @@ export class StyleObjective {
     this.colourTarget.cov.dispose();
     for (const s of this.styleTargets) s.grams.forEach((g) => g.dispose());
   }
-}
-
-/** Mean and covariance of an image's RGB values. */
-function colourStats(x: Tensor): { mean: Tensor; cov: Tensor } {
-  const p = x.reshape([3, -1]).div(255);
-  const mean = p.mean({ dim: 1, keepdim: true });
-  const d = p.sub(mean);
-  return { mean, cov: T.mm(d, d.t()).div(p.shape[1]) };
 }
 
 /** The style image at `styleScale` x the output height, never under the network's smallest side. */

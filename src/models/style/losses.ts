@@ -78,13 +78,23 @@ export function keepColors(generated: Tensor, content: Tensor): Tensor {
   });
 }
 
-/** The symmetric square root of a symmetric positive semi-definite matrix (and its inverse). */
-function sqrtSymmetric(m: Tensor): { root: Tensor; inverse: Tensor } {
+/** Mean [C, 1] and covariance [C, C] of `values` [C, N], one column per pixel. */
+export function meanCovariance(values: Tensor): { mean: Tensor; cov: Tensor } {
+  const mean = values.mean({ dim: 1, keepdim: true });
+  const d = values.sub(mean);
+  return { mean, cov: T.mm(d, d.t()).div(values.shape[1]) };
+}
+
+/**
+ * The symmetric square root of a symmetric positive semi-definite matrix, and the inverse of
+ * that root (eigenvalues under 1e-10 taken as 1e-10 there).
+ */
+export function sqrtSymmetric(m: Tensor): { root: Tensor; inverse: Tensor } {
   const [vals, vecs] = T.linalgEigh(m);
-  const s = vals.clamp(1e-10).sqrt();
+  const s = vals.clamp(0).sqrt();
   return {
     root: T.mm(vecs.mul(s.reshape([1, -1])), vecs.t()),
-    inverse: T.mm(vecs.mul(s.reciprocal().reshape([1, -1])), vecs.t()),
+    inverse: T.mm(vecs.mul(s.clamp(1e-5).reciprocal().reshape([1, -1])), vecs.t()),
   };
 }
 
@@ -95,18 +105,14 @@ function sqrtSymmetric(m: Tensor): { root: Tensor; inverse: Tensor } {
  */
 export function matchColours(image: Tensor, palette: Tensor): Tensor {
   return T.tidy(() => {
-    const stats = (x: Tensor) => {
-      const p = x.reshape([3, -1]).to('float64');
-      const mean = p.mean({ dim: 1, keepdim: true });
-      const d = p.sub(mean);
-      return { p, mean, cov: T.mm(d, d.t()).div(p.shape[1]).add(T.eye(3).to('float64').mul(1e-5)) };
-    };
-    const a = stats(image);
-    const b = stats(palette);
-    const rb = sqrtSymmetric(b.cov);
-    const mid = sqrtSymmetric(T.mm(T.mm(rb.root, a.cov), rb.root));
+    const pixels = image.reshape([3, -1]).to('float64');
+    const a = meanCovariance(pixels);
+    const b = meanCovariance(palette.reshape([3, -1]).to('float64'));
+    const eps = T.eye(3).to('float64').mul(1e-5);
+    const rb = sqrtSymmetric(b.cov.add(eps));
+    const mid = sqrtSymmetric(T.mm(T.mm(rb.root, a.cov.add(eps)), rb.root));
     const map = T.mm(T.mm(rb.root, mid.inverse), rb.root);
-    const out = T.mm(map, a.p.sub(a.mean)).add(b.mean);
+    const out = T.mm(map, pixels.sub(a.mean)).add(b.mean);
     return out.to('float32').reshape(image.shape).clamp(0, 1);
   });
 }

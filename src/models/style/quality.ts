@@ -7,6 +7,7 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
 import type { KerasGraph } from '../../vision/keras-graph.js';
+import { gram, meanCovariance, sqrtSymmetric } from './losses.js';
 
 /** sRGB in [0, 1], [1, 3, H, W] → CIE Lab (D65), [3, H·W]. */
 export function rgbToLab(x01: Tensor): Tensor {
@@ -27,45 +28,20 @@ export function rgbToLab(x01: Tensor): Tensor {
   });
 }
 
-interface Gaussian {
-  mean: number[];
-  /** 3×3, row-major. */
-  cov: number[];
-}
-
-function labGaussian(x01: Tensor): Gaussian {
-  return T.tidy(() => {
-    const lab = rgbToLab(x01);
-    const mean = lab.mean({ dim: 1, keepdim: true });
-    const d = lab.sub(mean);
-    const cov = T.mm(d, d.t()).div(lab.shape[1]);
-    return { mean: [...(mean.data() as Float64Array)], cov: [...(cov.data() as Float64Array)] };
-  });
-}
-
-/** The symmetric square root of a symmetric positive semi-definite 3×3 matrix. */
-function sqrtSym(m: number[]): Tensor {
-  const [vals, vecs] = T.linalgEigh(T.tensor(m, { shape: [3, 3] }).to('float64'));
-  return T.mm(vecs.mul(vals.clamp(0).sqrt().reshape([1, 3])), vecs.t());
-}
-
-/** 2-Wasserstein distance between two Gaussians (Lab units). */
-function gaussianW2(a: Gaussian, b: Gaussian): number {
-  return T.tidy(() => {
-    const meanPart = a.mean.reduce((s, v, i) => s + (v - b.mean[i]) ** 2, 0);
-    const ra = sqrtSym(a.cov);
-    const mid = T.mm(T.mm(ra, T.tensor(b.cov, { shape: [3, 3] }).to('float64')), ra);
-    const cross = sqrtSym([...(mid.data() as Float64Array)]);
-    const trace = (m: number[]) => m[0] + m[4] + m[8];
-    const covPart = trace(a.cov) + trace(b.cov) - 2 * (T.trace(cross).item() as number);
-    return Math.sqrt(Math.max(0, meanPart + covPart));
-  });
+/** 2-Wasserstein distance between two Gaussians (their means [3, 1] and covariances). */
+function gaussianW2(a: { mean: Tensor; cov: Tensor }, b: { mean: Tensor; cov: Tensor }): number {
+  const root = sqrtSymmetric(a.cov).root;
+  const cross = sqrtSymmetric(T.mm(T.mm(root, b.cov), root)).root;
+  const squared = a.mean.sub(b.mean).pow(2).sum().add(T.trace(a.cov)).add(T.trace(b.cov)).sub(T.trace(cross).mul(2));
+  return Math.sqrt(Math.max(0, squared.item() as number));
 }
 
 /** Lab 2-Wasserstein distance of `result` to `painting`, over `photo`'s. */
 export function colourDistance(result: Tensor, photo: Tensor, painting: Tensor): number {
-  const p = labGaussian(painting);
-  return gaussianW2(labGaussian(result), p) / gaussianW2(labGaussian(photo), p);
+  return T.tidy(() => {
+    const [r, c, p] = [result, photo, painting].map((x) => meanCovariance(rgbToLab(x)));
+    return gaussianW2(r, p) / gaussianW2(c, p);
+  });
 }
 
 /** MobileNetV2 layers at strides 2, 4, 8 and 16: edges to object parts. */
@@ -77,9 +53,7 @@ function judgeGrams(judge: KerasGraph, x01: Tensor): Tensor[] {
       const f = judge.endpoints(x01, TEXTURE_LAYERS);
       return TEXTURE_LAYERS.map((l) => {
         const a = f.get(l)!;
-        const [, c, h, w] = a.shape;
-        const m = a.reshape([c, h * w]);
-        return T.mm(m, m.t()).div(h * w);
+        return gram(a).div(a.shape[2] * a.shape[3]);
       });
     }),
   );
