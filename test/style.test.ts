@@ -260,6 +260,12 @@ test('loom style: bad images and options get exit 2 and one sentence', () => {
       [['style', 'builtin:dog'], /give a content image and at least one style image/],
       [['style', 'builtin:dog', bad], /cannot read image .*bad\.png/],
       [['style', 'builtin:dog', 'builtin:scream', '--optimizer', 'sgd'], /--optimizer must be lbfgs or adam/],
+      [
+        ['style', 'builtin:dog', 'builtin:scream', '--init', 'photo'],
+        /--init must be content, matched, style or noise, got photo/,
+      ],
+      [['style', 'builtin:dog', 'builtin:scream', '--smoothing', 'yes'], /--smoothing must be on or off, got yes/],
+      [['style', 'builtin:dog', 'builtin:scream', '--colour-weight', '-1'], /--colour-weight must be a number >= 0/],
       [['style', 'builtin:dog', 'builtin:scream:0'], /style weight in 'builtin:scream:0' must be a number > 0/],
       [['style', 'builtin:dog', 'builtin:scream', '--out', bad], /exists; choose another --out or add --force/],
       [
