@@ -104,6 +104,9 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       [{ system: 'text', options: { out: '/tmp/x' } }, /has no option "out"/],
       [{ system: 'dream', options: { image: '/etc/passwd' } }, /built-in image/],
       [{ system: 'text', options: { steps: '3; rm -rf /' } }, /bad value/],
+      [{ system: 'dream', options: { processes: 2 } }, /only text, vae, gan train on several processes/],
+      [{ system: 'gan', options: { processes: 1000 } }, /processes must be a whole number from 1 to/],
+      [{ system: 'gan', options: { processes: '2 -- rm' } }, /processes must be a whole number/],
     ] as const) {
       r = await job(body);
       assert.equal(r.status, 400, JSON.stringify(body));
@@ -250,8 +253,18 @@ test(
         ['text-maxlen', '10'],
         ['text-batch', '16'],
         ['text-logevery', '5'],
+        ['text-processes', '2'], // data-parallel: two `loom launch` ranks
       ])
         await page.fill(`#${id}`, v);
+      // Every status the page shows, kept, so a passing one is not missed.
+      await page.evaluate(() => {
+        const el = document.getElementById('text-status')!;
+        const seen: string[] = ((window as unknown as { statuses: string[] }).statuses = []);
+        new MutationObserver(() => seen.push(el.textContent ?? '')).observe(el, {
+          childList: true,
+          characterData: true,
+        });
+      });
       await page.click('#text-start');
       await page.waitForFunction(
         () => /"step":\d+/.test(document.getElementById('text-log')!.textContent ?? ''),
@@ -266,6 +279,13 @@ test(
         (e) => (e.textContent ?? '').split('\n').filter((l) => l.includes('"step"')).length,
       );
       assert.ok(steps >= 3, `${steps} progress lines arrived`);
+      const statuses = await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses);
+      assert.ok(
+        statuses.some((t) =>
+          /2 processes \(ms\/step: rank 0 \d+, rank 1 \d+; collectives \d+\), global batch 32/.test(t),
+        ),
+        `the page shows the job's ranks: ${statuses.join(' | ')}`,
+      );
       // generation streams into the page
       await page.waitForFunction(() => (document.getElementById('gen-run') as HTMLSelectElement).value !== '');
       await page.fill('#gen-prime', 'The ');
@@ -406,7 +426,7 @@ test("every setting the page's training forms send is one the system's option ta
     assert.ok(form, `the page has a ${system} form`);
     const sent = [...form.matchAll(/data-opt="([a-z-]+)"/g)].map((m) => m[1]);
     assert.ok(sent.length >= 4, `${system}: the form's settings`);
-    const allowed = studioOptions(table);
+    const allowed = { ...studioOptions(table), processes: 'int' }; // the job's ranks, for `loom launch`
     for (const opt of sent) assert.ok(opt in allowed, `${system}: the page sends --${opt}, which the studio refuses`);
   }
 });

@@ -8,7 +8,7 @@ import { cliSpecs, configFromCli, describeSettings } from '../models/options.js'
 import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
-import { Progress } from './progress.js';
+import { Progress, distributedNote } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
@@ -85,7 +85,7 @@ async function ganTrain(args: string[]): Promise<void> {
           : progress.update(
               l.step,
               cfg.steps,
-              `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step`,
+              `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step${distributedNote(l)}`,
             ),
       onSample: (l) =>
         o.json

@@ -8,6 +8,11 @@ export function formatDuration(sec: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** "  2 processes, global batch 64" in a data-parallel run's progress line; '' for one process. */
+export function distributedNote(l: { processes?: number; global_batch?: number }): string {
+  return l.processes ? `  ${l.processes} processes, global batch ${l.global_batch}` : '';
+}
+
 export class Progress {
   private readonly tty: boolean;
   private readonly start = Date.now();

@@ -19,7 +19,7 @@ import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
-import { Progress } from './progress.js';
+import { Progress, distributedNote } from './progress.js';
 import { makeFolder, prepareOutputFile } from '../io/files.js';
 
 const s = STYLE_DEFAULTS;
@@ -233,7 +233,7 @@ async function styleTrain(args: string[]): Promise<void> {
             : progress.update(
                 l.step,
                 o.steps,
-                `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step`,
+                `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step${distributedNote(l)}`,
               ),
         onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),
       },

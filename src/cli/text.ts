@@ -4,7 +4,7 @@ import { TEXT_OPTIONS, generate, loadTextModel, trainText } from '../models/text
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
-import { Progress } from './progress.js';
+import { Progress, distributedNote } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
 
 const TRAIN_OPTS: OptSpecs = {
@@ -79,7 +79,7 @@ async function textTrain(args: string[]): Promise<void> {
         progress.update(
           l.step,
           total,
-          `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s`,
+          `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(4)}  ${l.bpc.toFixed(3)} bpc  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.chars_per_sec).toLocaleString('en')} chars/s${distributedNote(l)}`,
         );
       },
       onEval: (e) => {

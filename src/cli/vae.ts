@@ -24,7 +24,7 @@ import {
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
-import { Progress } from './progress.js';
+import { Progress, distributedNote } from './progress.js';
 import { applyCommon, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
@@ -283,7 +283,7 @@ async function vaeTrain(args: string[]): Promise<void> {
           : progress.update(
               l.step,
               null,
-              `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s`,
+              `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s${distributedNote(l)}`,
             ),
       onEpoch: (e) =>
         o.json

@@ -163,6 +163,17 @@ export class ProcessGroup implements Disposable {
     });
   }
 
+  /** Every rank's value, in rank order, on every rank (a sum of one-hot vectors). */
+  gather(value: number): number[] {
+    return T.tidy(() => {
+      const own = new Float64Array(this.world);
+      own[this.rank] = value;
+      const t = T.tensor(own);
+      this.allReduce(t, 'sum');
+      return Array.from(t.toFlatArray() as ArrayLike<number>);
+    });
+  }
+
   /** True on every rank when it is true on any (a stop asked for on one rank stops all). */
   any(flag: boolean): boolean {
     return T.tidy(() => {

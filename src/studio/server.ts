@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -20,6 +21,7 @@ import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { makeFolder } from '../io/files.js';
+import { freePort } from '../distributed/index.js';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
@@ -31,6 +33,24 @@ const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 
 /** The page's HTML, CSS and compiled script (the build copies them beside this file). */
 const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
+
+/** Trainers the studio can run data-parallel, as `loom launch` ranks on this machine. */
+const DATA_PARALLEL = ['text', 'vae', 'gan'];
+
+/**
+ * `loom launch ... --` for a job of several processes (at most one per core), on a free
+ * loopback port; nothing for one process.
+ */
+async function launchArgs(system: string, processes: unknown): Promise<string[]> {
+  if (processes === undefined || processes === null || processes === '' || Number(processes) === 1) return [];
+  const most = Math.max(2, os.availableParallelism());
+  const n = Number(processes);
+  if (!DATA_PARALLEL.includes(system))
+    throw new HttpError(400, `only ${DATA_PARALLEL.join(', ')} train on several processes`);
+  if (!Number.isInteger(n) || n < 1 || n > most)
+    throw new HttpError(400, `processes must be a whole number from 1 to ${most} (this machine's cores)`);
+  return ['launch', '--nproc-per-node', String(n), '--master-port', String(await freePort()), '--'];
+}
 
 class HttpError extends Error {
   constructor(
@@ -236,7 +256,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     throw new HttpError(400, `${what} must be a built-in image (builtin:dog, ...) or an upload`);
   };
 
-  const startJob = (body: Record<string, any>) => {
+  const startJob = async (body: Record<string, any>) => {
     const spec =
       typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
     if (!spec)
@@ -245,7 +265,9 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (typeof options !== 'object' || options === null || Array.isArray(options))
       throw new HttpError(400, 'options must be an object');
     const args = [...spec.verb];
+    const launch = await launchArgs(body.system, options.processes);
     for (const [k, v] of Object.entries(options)) {
+      if (k === 'processes') continue;
       const kind = Object.hasOwn(spec.options, k) ? spec.options[k] : undefined;
       if (!kind)
         throw new HttpError(
@@ -289,7 +311,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       args.push('--out', folder);
     }
     args.push('--json');
-    return queue.add(body.system, args, folder);
+    return queue.add(body.system, [...launch, ...args], folder);
   };
 
   const serveFile = (res: http.ServerResponse, rel: string) => {
@@ -536,7 +558,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     {
       method: 'POST',
       path: '/api/jobs',
-      handler: async (req, res) => sendJson(res, 201, startJob(await readJson(req))),
+      handler: async (req, res) => sendJson(res, 201, await startJob(await readJson(req))),
     },
     {
       method: 'DELETE',

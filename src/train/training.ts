@@ -197,10 +197,11 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   }
 
   /**
-   * What a log line adds in a data-parallel run: the processes, the global batch, and the
-   * time per step spent in collectives over the line's steps. Nothing for one process.
+   * What a log line adds in a data-parallel run: the processes, the global batch, each rank's
+   * time per step and the time per step spent in collectives over the line's steps. Nothing
+   * for one process. Every rank must call it at the same steps (it gathers).
    */
-  distributedLog(batch: number, line: StepMeans): Record<string, number> {
+  distributedLog(batch: number, line: StepMeans): DistributedLog {
     const g = this.group;
     if (!g) return {};
     const ms = g.collectiveMs - this.loggedCollectiveMs;
@@ -208,6 +209,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     return {
       processes: g.world,
       global_batch: batch * g.world,
+      rank_ms_per_step: g.gather(line.msPerStep),
       collective_ms_per_step: ms / Math.max(1, line.steps),
     };
   }
@@ -223,6 +225,15 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The fields a data-parallel run's log lines add (see Training.distributedLog). */
+export interface DistributedLog {
+  processes?: number;
+  global_batch?: number;
+  /** Each rank's milliseconds per step over the line, in rank order. */
+  rank_ms_per_step?: number[];
+  collective_ms_per_step?: number;
 }
 
 export interface StepMeans {

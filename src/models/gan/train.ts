@@ -9,7 +9,7 @@ import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
-import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
@@ -170,7 +170,7 @@ export function discriminatorLabels(batch: number, noise: number): Tensor {
   return tidy(() => T.cat([T.ones([batch, 1]), T.zeros([batch, 1])], 0).add(T.rand([2 * batch, 1]).mul(noise)));
 }
 
-export interface GanStepLog {
+export interface GanStepLog extends DistributedLog {
   step: number;
   d_loss: number;
   a_loss: number;
@@ -403,10 +403,11 @@ export async function trainGan(
         d_loss: due.mean.d_loss,
         a_loss: due.mean.a_loss,
         ms_per_step: due.msPerStep,
+        ...t.distributedLog(cfg.batch, due),
       };
       history.d.push(l.d_loss);
       history.a.push(l.a_loss);
-      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
+      run.log({ ...l });
       hooks.onStep?.(l);
     }
     if (t.step % cfg.sampleEvery === 0) await sample();

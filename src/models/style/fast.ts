@@ -7,7 +7,7 @@ import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
-import { Training, loadFromRun } from '../../train/index.js';
+import { Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
@@ -47,7 +47,7 @@ export function validateFastConfig(c: FastStyleConfig): void {
   checkOptions(FAST_OPTIONS, c);
 }
 
-export interface FastStepLog {
+export interface FastStepLog extends DistributedLog {
   step: number;
   loss: number;
   content_loss: number;
@@ -136,10 +136,11 @@ export async function trainFastStyle(
     if (due) {
       const l = {
         step: t.step,
-        ...(due.mean as Omit<FastStepLog, 'step' | 'ms_per_step'>),
+        ...(due.mean as Omit<FastStepLog, 'step' | 'ms_per_step' | keyof DistributedLog>),
         ms_per_step: due.msPerStep,
+        ...t.distributedLog(cfg.batch, due),
       };
-      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
+      run.log({ ...l });
       hooks.onStep?.(l);
     }
     if (t.step % cfg.sampleEvery === 0 || t.step === cfg.steps) await sample();

@@ -9,7 +9,7 @@ import { RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { Vocab } from './vocab.js';
 import { generate } from './generate.js';
@@ -83,7 +83,7 @@ export const TEXT_OPTIONS = {
 export type TextTrainConfig = ConfigOf<typeof TEXT_OPTIONS>;
 export const TEXT_DEFAULTS: TextTrainConfig = defaultsOf(TEXT_OPTIONS);
 
-export interface StepLog {
+export interface StepLog extends DistributedLog {
   step: number;
   epoch: number;
   loss: number;
@@ -319,8 +319,9 @@ export function trainText(
         lr,
         ms_per_step: due.msPerStep,
         chars_per_sec: (globalBatch * cfg.maxlen * 1000) / due.msPerStep,
+        ...t.distributedLog(cfg.batch, due),
       };
-      run.log({ ...log, ...t.distributedLog(cfg.batch, due) });
+      run.log({ ...log });
       hooks.onStep?.(log);
     }
     if (t.step % stepsPerEpoch === 0) endOfEpoch(t.step / stepsPerEpoch);

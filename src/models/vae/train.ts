@@ -5,7 +5,7 @@ import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
@@ -49,7 +49,7 @@ export function validateVaeConfig(c: VaeTrainConfig): void {
   checkOptions(VAE_OPTIONS, c);
 }
 
-export interface VaeStepLog {
+export interface VaeStepLog extends DistributedLog {
   step: number;
   epoch: number;
   loss: number;
@@ -236,8 +236,9 @@ export async function trainVae(
         loss: due.mean.loss,
         ms_per_step: due.msPerStep,
         images_per_sec: (loader.size * 1000) / due.msPerStep,
+        ...t.distributedLog(cfg.batch, due),
       };
-      run.log({ ...l, ...t.distributedLog(cfg.batch, due) });
+      run.log({ ...l });
       hooks.onStep?.(l);
     }
     if (t.step % loader.length === 0) await endEpoch(t.step / loader.length);

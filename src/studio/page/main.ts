@@ -9,7 +9,7 @@ interface Job {
   status: string;
   error?: string;
 }
-type LogRecord = Record<string, number | string | undefined>;
+type LogRecord = Record<string, number | number[] | string | undefined>;
 type ServerEvent =
   | { type: 'hello' }
   | { type: 'job'; job: Job }
@@ -156,9 +156,24 @@ function onLog(system: System, r: LogRecord): void {
   if (msStep) bits.push(msStep.toFixed(0) + ' ms/step');
   const msEval = num('ms_per_eval');
   if (msEval) bits.push(msEval.toFixed(0) + ' ms/eval');
+  const ranks = r.rank_ms_per_step;
+  if (Array.isArray(ranks)) bits.push(ranksNote(r, ranks));
   const left = timeLeft(system, r);
   if (left) bits.push(left);
   if (bits.length) setStatus(system, 'running: ' + bits.join(', '), 'running');
+}
+
+/**
+ * A data-parallel job in a few words: its processes, each rank's time per step (a slow rank
+ * holds the others back), the time in collectives, the global batch and throughput.
+ */
+function ranksNote(r: LogRecord, ranks: number[]): string {
+  const per = ranks.map((ms, i) => `rank ${i} ${ms.toFixed(0)}`).join(', ');
+  const n = (k: string): number => (typeof r[k] === 'number' ? (r[k] as number) : 0);
+  const rate = n('chars_per_sec')
+    ? Math.round(n('chars_per_sec')).toLocaleString('en') + ' chars/s'
+    : Math.round(n('images_per_sec') || (n('global_batch') * 1000) / n('ms_per_step')) + ' images/s';
+  return `${ranks.length} processes (ms/step: ${per}; collectives ${n('collective_ms_per_step').toFixed(0)}), global batch ${n('global_batch')}, ${rate}`;
 }
 
 function onFile(system: System, file: string): void {
