@@ -28,4 +28,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# onnxruntime-node (a dev dependency, for the ONNX export's tests) ships its CPU runtime; its
+# install step would fetch CUDA libraries from the internet (npm 11 skips dependencies'
+# install steps anyway; older npm would run it).
+export npm_config_onnxruntime_node_install=skip
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -19,6 +19,7 @@ commands:
                     explore a trained VAE's latent space
   gan train         train the seed's DCGAN (MNIST by default)
   gan sample|walk   sample a grid, or an animated walk, from a trained GAN
+  export <run>      write a trained run as ONNX (fast style, VAE, GAN generator, char-LSTM step)
   launch -- <cmd>    run a training command data-parallel on several processes (c10d, Gloo)
   studio            a local web page to train, watch and explore every system
   info [--json]     Loom's version, the libtorch in use, threads, BLAS and devices
@@ -70,6 +71,10 @@ async function main(argv: string[]): Promise<void> {
     case 'gan': {
       const { ganCommand } = await import('./gan.js');
       return ganCommand(rest);
+    }
+    case 'export': {
+      const { exportCommand } = await import('./export.js');
+      return exportCommand(rest);
     }
     case 'launch': {
       const { launchCommand } = await import('./launch.js');

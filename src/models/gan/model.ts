@@ -119,7 +119,8 @@ export class DcganGenerator extends Module {
   readonly norm0: BatchNorm2d;
   readonly ups: ConvTranspose2d[] = [];
   readonly norms: BatchNorm2d[] = [];
-  private readonly first: [number, number, number];
+  /** The first feature map's [channels, height, width]. */
+  readonly first: [number, number, number];
   constructor(readonly config: GanConfig) {
     super();
     const { latent, channels, height, width, gFilters: f } = config;

@@ -6,7 +6,7 @@ import { Conv2d, InstanceNorm2d, Module, ModuleList, ReflectionPad2d } from '../
 import { resize } from '../../io/images.js';
 
 /** Reflection padding, convolution, instance norm, optional ReLU; optional ×2 nearest upsample first. */
-class ConvLayer extends Module {
+export class ConvLayer extends Module {
   readonly pad: ReflectionPad2d;
   readonly conv: Conv2d;
   readonly norm: InstanceNorm2d | null;
@@ -23,8 +23,8 @@ class ConvLayer extends Module {
     this.upsample = Boolean(opts.upsample);
     this.relu = opts.relu !== false;
   }
-  private readonly upsample: boolean;
-  private readonly relu: boolean;
+  readonly upsample: boolean;
+  readonly relu: boolean;
   override forward(x: Tensor): Tensor {
     // Nearest upsampling then a convolution: transposed convolutions leave checkerboards.
     let y = this.upsample ? T.upsampleNearest2d(x, null, [2, 2]) : x;
@@ -34,7 +34,7 @@ class ConvLayer extends Module {
   }
 }
 
-class Residual extends Module {
+export class Residual extends Module {
   readonly a: ConvLayer;
   readonly b: ConvLayer;
   constructor(c: number) {
