@@ -14,6 +14,9 @@ import { VAE_DEFAULTS, VAE_OPTIONS, trainVae } from '../src/models/vae/index.js'
 import { GAN_OPTIONS } from '../src/models/gan/index.js';
 import { TEXT_OPTIONS } from '../src/models/text/index.js';
 import { studioOptions } from '../src/models/options.js';
+import { StyleNet } from '../src/models/style/fast-net.js';
+import { saveCheckpoint } from '../src/io/checkpoint.js';
+import sharp from 'sharp';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -118,6 +121,21 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     assert.equal(r.status, 400);
     r = await request(studio.url, 'GET', '/api/vae/decode?run=nothing&x=0&y=0');
     assert.equal(r.status, 400);
+    for (const bad of ['/api/export?run=..', '/api/export?run=nothing', '/api/export?run=x&part=weights']) {
+      r = await request(studio.url, 'GET', bad);
+      assert.equal(r.status, 400, bad);
+      assert.doesNotMatch(r.body, new RegExp(root), 'no server path in the answer');
+    }
+    for (const bad of [
+      '/vendor/onnxruntime-web/package.json',
+      '/vendor/onnxruntime-web/..',
+      '/vendor/onnxruntime-web/%2e%2e%2fpackage.json',
+    ]) {
+      r = await request(studio.url, 'GET', bad);
+      assert.equal(r.status, 404, bad);
+    }
+    r = await request(studio.url, 'GET', '/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm');
+    assert.equal(r.status, 200);
     r = await request(studio.url, 'GET', '/');
     assert.equal(r.status, 200);
     assert.match(r.body, /Loom studio/);
@@ -413,6 +431,95 @@ test(
       await browser.close();
       await studio.close();
       delete process.env.LOOM_CACHE;
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'in Chromium: the VAE plane and a fast style net run in the page (exported as ONNX, onnxruntime-web) after the studio has stopped',
+  { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
+  async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+    await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
+    // A fast style run: untrained weights run the same operators as trained ones.
+    const styleRun = path.join(root, 'runs', 'style-t');
+    mkdirSync(styleRun, { recursive: true });
+    const shape = { width: 4, residualBlocks: 1 };
+    writeFileSync(path.join(styleRun, 'config.json'), JSON.stringify({ system: 'style', ...shape }));
+    {
+      using net = new StyleNet(shape);
+      saveCheckpoint(path.join(styleRun, 'checkpoint.safetensors'), { modules: { net } }, { step: 0, config: shape });
+    }
+    const photo = path.join(root, 'photo.png');
+    await sharp(Buffer.from(Array.from({ length: 30 * 20 * 3 }, (_, i) => (i * 37) % 256)), {
+      raw: { width: 30, height: 20, channels: 3 },
+    })
+      .png()
+      .toFile(photo);
+    let studio: Awaited<ReturnType<typeof startStudio>> | null = await startStudio({ root, port: 0 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(studio.url);
+      await page.click('button[data-tab=vae]');
+      await page.waitForFunction(() => (document.getElementById('vae-run') as HTMLSelectElement).value === 'vae-t');
+      await page.check('#vae-inpage');
+      const box = (await page.$('#vae-plane'))!;
+      await box.scrollIntoViewIfNeeded();
+      const b = (await box.boundingBox())!;
+      /** Clicks the plane at a fraction of its sides; the decoded image as the page shows it. */
+      const decodeAt = async (fx: number, fy: number, before: string) => {
+        await page.mouse.click(b.x + b.width * fx, b.y + b.height * fy);
+        await page.waitForFunction(
+          (old) => {
+            const src = (document.getElementById('vae-img') as HTMLImageElement).src;
+            return src.startsWith('data:image/png') && src !== old;
+          },
+          before,
+          { timeout: 60_000 },
+        );
+        return page.$eval('#vae-img', (i) => (i as HTMLImageElement).src);
+      };
+      const first = await decodeAt(0.2, 0.2, ''); // loads the runtime and the decoder from the studio
+      await page.click('button[data-tab=style]');
+      await page.selectOption('#fast-run', 'style-t');
+      await page.setInputFiles('#fast-photo', photo);
+      await page.click('#fast-go');
+      await page.waitForFunction(
+        () => /in this page$/.test(document.getElementById('fast-status')!.textContent ?? ''),
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+      assert.match((await page.textContent('#fast-status'))!, /^32x20 in \d+ ms, in this page$/);
+
+      await studio.close(); // from here on nothing answers the page
+      studio = null;
+      await page.fill('#fast-side', '16');
+      await page.click('#fast-go');
+      await page.waitForFunction(
+        () => /^16x12 in/.test(document.getElementById('fast-status')!.textContent ?? ''),
+        null,
+        {
+          timeout: 30_000,
+        },
+      );
+      const out = await page.$eval('#fast-out', (i) => [
+        (i as HTMLImageElement).naturalWidth,
+        (i as HTMLImageElement).naturalHeight,
+      ]);
+      assert.deepEqual(out, [16, 12], 'the stylised photo, made in the page');
+      await page.click('button[data-tab=vae]');
+      const second = await decodeAt(0.8, 0.7, first);
+      assert.notEqual(second, first, 'the decoded image followed the click without the studio');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await studio?.close();
       rmSync(root, { recursive: true, force: true });
     }
   },

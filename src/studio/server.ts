@@ -22,6 +22,8 @@ import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { makeFolder } from '../io/files.js';
 import { freePort } from '../distributed/index.js';
+import { exportRun } from '../export/index.js';
+import { createRequire } from 'node:module';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
@@ -33,6 +35,22 @@ const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 
 /** The page's HTML, CSS and compiled script (the build copies them beside this file). */
 const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
+
+/** The files of onnxruntime-web's WebAssembly build that the page loads (from node_modules, never a CDN). */
+const ORT_FILES: Record<string, string> = {
+  'ort.wasm.min.js': 'text/javascript',
+  'ort-wasm-simd-threaded.mjs': 'text/javascript',
+  'ort-wasm-simd-threaded.wasm': 'application/wasm',
+};
+
+/** onnxruntime-web's dist folder, or null when it is not installed. */
+function ortFolder(): string | null {
+  try {
+    return path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+  } catch {
+    return null;
+  }
+}
 
 /** Trainers the studio can run data-parallel, as `loom launch` ranks on this machine. */
 const DATA_PARALLEL = ['text', 'vae', 'gan'];
@@ -354,6 +372,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       return false; // a dangling link, or gone meanwhile
     }
   };
+  const vendorOrt = (_req: http.IncomingMessage, res: http.ServerResponse, _url: URL, [, file]: string[]): void => {
+    const type = ORT_FILES[file];
+    if (!type) throw new HttpError(404, `no such file; the studio serves ${Object.keys(ORT_FILES).join(', ')}`);
+    const dir = ortFolder();
+    if (!dir) throw new HttpError(404, 'onnxruntime-web is not installed (npm install onnxruntime-web)');
+    const body = readFileSync(path.join(dir, file));
+    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'max-age=3600' });
+    res.end(body);
+  };
+
   const listRuns = () =>
     readdirSync(runs)
       .filter((d) => isFolder(path.join(runs, d)))
@@ -490,6 +518,27 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
     return;
   };
+  /** A run as ONNX bytes, for the page to run in onnxruntime-web (no server work after that). */
+  const exportModel = (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
+    const run = runName(url.searchParams.get('run'));
+    const part = url.searchParams.get('part');
+    if (part !== null && part !== 'decoder' && part !== 'encoder')
+      throw new HttpError(400, 'part must be decoder or encoder');
+    let bytes: Uint8Array;
+    try {
+      const e = exportRun(path.join(runs, run), part);
+      bytes = e.graph.encode(e.metadata, e.doc);
+    } catch (e) {
+      throw new HttpError(400, (e as Error).message.replace(root, '.'));
+    }
+    res.writeHead(200, {
+      'content-type': 'application/octet-stream',
+      'content-length': bytes.length,
+      'cache-control': 'no-store',
+    });
+    res.end(bytes);
+  };
+
   const vaeDecode = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
     const run = runName(url.searchParams.get('run'));
     const x = Number(url.searchParams.get('x'));
@@ -574,6 +623,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     { method: 'GET', path: /^\/files\/(.+)$/, handler: (_req, res, _url, [, file]) => serveFile(res, file) },
     { method: 'POST', path: '/api/upload', handler: upload },
     { method: 'POST', path: '/api/text/generate', handler: generateText },
+    { method: 'GET', path: '/api/export', handler: exportModel },
+    { method: 'GET', path: /^\/vendor\/onnxruntime-web\/([a-z0-9.-]+)$/, handler: vendorOrt },
     { method: 'GET', path: '/api/vae/decode', handler: vaeDecode },
     { method: 'GET', path: '/api/vae/interpolate', handler: vaeInterpolate },
     { method: 'GET', path: '/api/gan/sample', handler: ganSample },
