@@ -297,6 +297,13 @@ test(
         (e) => (e.textContent ?? '').split('\n').filter((l) => l.includes('"step"')).length,
       );
       assert.ok(steps >= 3, `${steps} progress lines arrived`);
+      // The live chart: the gallery's Vega-Lite specification, drawn by Vega in the page.
+      await page.waitForFunction(() => document.querySelector('#text-chart svg') !== null, null, { timeout: 30_000 });
+      const chart = (await page.textContent('#text-chart'))!;
+      for (const words of ['step', 'bits per character', 'training'])
+        assert.ok(chart.includes(words), `the chart's axes and legend name "${words}": ${chart.slice(0, 200)}`);
+      const lines = await page.$$eval('#text-chart svg path[aria-roledescription="line mark"]', (p) => p.length);
+      assert.ok(lines >= 2, `raw and smoothed training curves: ${lines} line marks`);
       const statuses = await page.evaluate(() => (window as unknown as { statuses: string[] }).statuses);
       assert.ok(
         statuses.some((t) =>

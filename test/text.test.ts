@@ -202,7 +202,7 @@ test('the CLI trains and generates; --json lines carry the documented fields', (
   for (const k of ['step', 'loss', 'ms_per_step', 'chars_per_sec']) assert.ok(k in step, k);
   const epoch = lines.find((l) => 'train_bpc' in l);
   for (const k of ['epoch', 'train_bpc', 'val_bpc']) assert.ok(k in epoch, k);
-  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors'])
+  for (const f of ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'curves.png'])
     assert.ok(existsSync(path.join(dir, f)), f);
   const gen = loom(
     'text',

@@ -6,7 +6,14 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { Rng } from '../util/random.js';
 import { writeOwned } from '../io/images.js';
-import { TEXT_DEFAULTS, TEXT_OPTIONS, generate, loadTextModel, trainText } from '../models/text/index.js';
+import {
+  TEXT_DEFAULTS,
+  TEXT_OPTIONS,
+  generate,
+  loadTextModel,
+  trainText,
+  writeTextCurves,
+} from '../models/text/index.js';
 import { VAE_DEFAULTS, VAE_OPTIONS, latentGrid, loadVae, sampleGrid, trainVae } from '../models/vae/index.js';
 import {
   GAN_DEFAULTS,
@@ -114,12 +121,17 @@ export async function demoCommand(args: string[]): Promise<void> {
     text: prime + generate(textModel.model, textModel.vocab, { length: 400, prime, temperature }, rng)[0],
   }));
   textModel.model.dispose();
+  const textImages: string[] = [];
+  if (await writeTextCurves(textRun)) {
+    copyFileSync(path.join(textRun, 'curves.png'), path.join(out, 'text-curves.png'));
+    textImages.push('text-curves.png');
+  }
   entries.push({
     system: 'text',
     title: 'Character-level LSTM on 233 State of the Union addresses',
     settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, textCfg, ['units', 'maxlen', 'step', 'batch', 'lr'])}; ${tr.steps} steps`,
     seconds: (Date.now() - t0) / 1000,
-    images: [],
+    images: textImages,
     texts,
     note: `held-out ${tr.valBpc === null ? 'n/a' : tr.valBpc.toFixed(3)} bits per character; the first 60 characters of each sample are the prime`,
   });
@@ -133,13 +145,18 @@ export async function demoCommand(args: string[]): Promise<void> {
   T.manualSeed(seed);
   await writeOwned(path.join(out, 'vae-grid.png'), latentGrid(vae.model, 15));
   await writeOwned(path.join(out, 'vae-samples.png'), sampleGrid(vae.model, 64));
+  const vaeImages = ['vae-grid.png', 'vae-samples.png'];
+  if (existsSync(path.join(vaeRun, 'curves.png'))) {
+    copyFileSync(path.join(vaeRun, 'curves.png'), path.join(out, 'vae-curves.png'));
+    vaeImages.push('vae-curves.png');
+  }
   vae.model.dispose();
   entries.push({
     system: 'vae',
     title: 'Variational autoencoder on MNIST: the 2-D latent plane',
     settings: `the seed's convolutional VAE with RMSprop: ${describeSettings(VAE_OPTIONS, vaeCfg, ['latent', 'batch', 'lr'])}; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
     seconds: (Date.now() - t0) / 1000,
-    images: ['vae-grid.png', 'vae-samples.png'],
+    images: vaeImages,
     texts: [],
     note: `test -ELBO ${vr.test.elbo.toFixed(1)} nats; left: decoded points at Gaussian quantiles, right: samples from the prior`,
   });

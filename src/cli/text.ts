@@ -1,6 +1,6 @@
 // `loom text train` and `loom text generate`: thin over src/models/text.
 import { Rng } from '../util/random.js';
-import { TEXT_OPTIONS, generate, loadTextModel, trainText } from '../models/text/index.js';
+import { TEXT_OPTIONS, generate, loadTextModel, trainText, writeTextCurves } from '../models/text/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
@@ -118,12 +118,15 @@ async function textTrain(args: string[]): Promise<void> {
   );
   progress.clear();
   total = null;
+  // Rank 0 alone writes the run's files in a data-parallel run.
+  const curves = (Number(process.env.RANK) || 0) === 0 && (await writeTextCurves(o.out));
   if (!o.json) {
     console.log(
       `${result.stoppedEarly ? 'stopped' : 'done'} after ${result.steps} steps; checkpoint in ${o.out}/checkpoint.safetensors` +
         (result.bestValBpc !== null
           ? `, best held-out ${result.bestValBpc.toFixed(3)} bpc in ${o.out}/best.safetensors`
-          : ''),
+          : '') +
+        (curves ? `; learning curve in ${o.out}/curves.png` : ''),
     );
   }
 }

@@ -36,17 +36,32 @@ const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 /** The page's HTML, CSS and compiled script (the build copies them beside this file). */
 const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
 
-/** The files of onnxruntime-web's WebAssembly build that the page loads (from node_modules, never a CDN). */
-const ORT_FILES: Record<string, string> = {
-  'ort.wasm.min.js': 'text/javascript',
-  'ort-wasm-simd-threaded.mjs': 'text/javascript',
-  'ort-wasm-simd-threaded.wasm': 'application/wasm',
+/**
+ * Browser builds the page loads from node_modules (never from a CDN): onnxruntime-web's
+ * WebAssembly build, and Vega with Vega-Lite for the live charts. Each package's files are
+ * found beside the module that `from` resolves to.
+ */
+const VENDOR: Record<string, { from: string; files: Record<string, string> }> = {
+  'onnxruntime-web': {
+    from: 'onnxruntime-web/ort-wasm-simd-threaded.wasm',
+    files: {
+      'ort.wasm.min.js': 'text/javascript',
+      'ort-wasm-simd-threaded.mjs': 'text/javascript',
+      'ort-wasm-simd-threaded.wasm': 'application/wasm',
+    },
+  },
+  vega: { from: 'vega', files: { 'vega.min.js': 'text/javascript' } },
+  'vega-lite': { from: 'vega-lite', files: { 'vega-lite.min.js': 'text/javascript' } },
 };
 
-/** onnxruntime-web's dist folder, or null when it is not installed. */
-function ortFolder(): string | null {
+/** A vendored file's path and type, or null when the package is not installed. */
+function vendorFile(pkg: string, file: string): { path: string; type: string } | null {
+  const v = Object.hasOwn(VENDOR, pkg) ? VENDOR[pkg] : undefined;
+  const type = v && Object.hasOwn(v.files, file) ? v.files[file] : undefined;
+  if (!v || !type)
+    throw new HttpError(404, `no such file; the studio serves ${Object.keys(VENDOR).join(', ')}'s browser builds`);
   try {
-    return path.dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+    return { path: path.join(path.dirname(createRequire(import.meta.url).resolve(v.from)), file), type };
   } catch {
     return null;
   }
@@ -215,6 +230,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const tokenBytes = Buffer.from(token);
   const page = readFileSync(path.join(PAGE_DIR, 'index.html'), 'utf8').replace('__LOOM_TOKEN__', token);
   const assets = new Map(['main.js', 'page.css'].map((f) => [f, readFileSync(path.join(PAGE_DIR, f))]));
+  // The chart specifications the gallery is drawn from, for the page's live charts.
+  assets.set('chart-spec.js', readFileSync(path.join(PAGE_DIR, '..', '..', 'io', 'chart-spec.js')));
   const sendPage = (res: http.ServerResponse): void => {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
@@ -372,13 +389,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       return false; // a dangling link, or gone meanwhile
     }
   };
-  const vendorOrt = (_req: http.IncomingMessage, res: http.ServerResponse, _url: URL, [, file]: string[]): void => {
-    const type = ORT_FILES[file];
-    if (!type) throw new HttpError(404, `no such file; the studio serves ${Object.keys(ORT_FILES).join(', ')}`);
-    const dir = ortFolder();
-    if (!dir) throw new HttpError(404, 'onnxruntime-web is not installed (npm install onnxruntime-web)');
-    const body = readFileSync(path.join(dir, file));
-    res.writeHead(200, { 'content-type': type, 'content-length': body.length, 'cache-control': 'max-age=3600' });
+  const vendor = (_req: http.IncomingMessage, res: http.ServerResponse, _url: URL, [, pkg, file]: string[]): void => {
+    const found = vendorFile(pkg, file);
+    if (!found) throw new HttpError(404, `${pkg} is not installed (npm install ${pkg})`);
+    const body = readFileSync(found.path);
+    res.writeHead(200, { 'content-type': found.type, 'content-length': body.length, 'cache-control': 'max-age=3600' });
     res.end(body);
   };
 
@@ -624,7 +639,12 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     { method: 'POST', path: '/api/upload', handler: upload },
     { method: 'POST', path: '/api/text/generate', handler: generateText },
     { method: 'GET', path: '/api/export', handler: exportModel },
-    { method: 'GET', path: /^\/vendor\/onnxruntime-web\/([a-z0-9.-]+)$/, handler: vendorOrt },
+    { method: 'GET', path: /^\/vendor\/([a-z-]+)\/([a-z0-9.-]+)$/, handler: vendor },
+    {
+      method: 'GET',
+      path: '/chart-spec.js',
+      handler: (_req, res) => sendAsset(res, 'chart-spec.js', 'text/javascript'),
+    },
     { method: 'GET', path: '/api/vae/decode', handler: vaeDecode },
     { method: 'GET', path: '/api/vae/interpolate', handler: vaeInterpolate },
     { method: 'GET', path: '/api/gan/sample', handler: ganSample },

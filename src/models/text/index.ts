@@ -3,3 +3,4 @@ export * from './model.js';
 export * from './sampling.js';
 export * from './generate.js';
 export * from './train.js';
+export * from './curves.js';

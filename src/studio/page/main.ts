@@ -36,8 +36,6 @@ const optional = (id: string): HTMLElement | null => document.getElementById(id)
 
 const jobs: Partial<Record<System, Job>> = {}; // each system's latest job
 const plan: Partial<Record<System, { started: number; total: number }>> = {}; // for the time left
-const series: Partial<Record<System, number[]>> = {}; // loss values per system
-const LOSS: Record<System, string> = { text: 'loss', dream: 'loss', style: 'loss', vae: 'loss', gan: 'd_loss' };
 const fileUrl = (f: string): string => '/files/' + f.split('/').map(encodeURIComponent).join('/');
 
 for (const b of document.querySelectorAll<HTMLButtonElement>('nav button')) b.onclick = () => show(b.dataset.tab ?? '');
@@ -73,7 +71,7 @@ for (const fs of document.querySelectorAll<HTMLFieldSetElement>('fieldset[data-s
     for (const el of fs.querySelectorAll<HTMLInputElement>('[data-opt]')) {
       options[el.dataset.opt!] = el.type === 'checkbox' ? el.checked : el.value;
     }
-    series[system] = [];
+    curves[system] = new Map();
     drawChart(system);
     $(system + '-log').textContent = '';
     const n = (k: string): number => Number(options[k]) || 0;
@@ -100,28 +98,110 @@ for (const fs of document.querySelectorAll<HTMLFieldSetElement>('fieldset[data-s
   };
 }
 
+// Live charts: the Vega-Lite specification that run folders and the gallery are drawn from
+// (src/io/chart-spec.ts, loaded as it is), drawn here by Vega; all from node_modules.
+interface Curve {
+  name: string;
+  x: number[];
+  y: number[];
+}
+type LineChartSpec = (curves: Curve[], o: { x: string; y: string; width?: number; height?: number }) => unknown;
+interface Vega {
+  vega: {
+    parse(spec: unknown): unknown;
+    View: new (
+      runtime: unknown,
+      o: { renderer: 'svg'; container: HTMLElement },
+    ) => { runAsync(): Promise<unknown>; finalize(): void };
+  };
+  vegaLite: { compile(spec: unknown): { spec: unknown } };
+}
+/** Per system: the axes, and which log fields are drawn under which names. */
+const CHARTS: Record<System, { x: string; xTitle: string; y: string; curves: [string, string][] }> = {
+  text: {
+    x: 'step',
+    xTitle: 'step',
+    y: 'bits per character',
+    curves: [
+      ['bpc', 'training'],
+      ['val_bpc', 'held-out'],
+    ],
+  },
+  vae: {
+    x: 'step',
+    xTitle: 'step',
+    y: 'nats per image',
+    curves: [
+      ['loss', 'training loss'],
+      ['test_elbo_nats', 'test -ELBO'],
+    ],
+  },
+  gan: {
+    x: 'step',
+    xTitle: 'step',
+    y: 'loss (binary cross-entropy)',
+    curves: [
+      ['d_loss', 'discriminator'],
+      ['a_loss', 'generator'],
+    ],
+  },
+  dream: { x: '', xTitle: 'step (all octaves)', y: 'loss', curves: [['loss', 'loss']] },
+  style: { x: 'iteration', xTitle: 'iteration', y: 'loss', curves: [['loss', 'total loss']] },
+};
+const curves: Partial<Record<System, Map<string, Curve>>> = {};
+const CHART_SPEC_URL = '/chart-spec.js';
+let chartKit: Promise<{ v: Vega; lineChartSpec: LineChartSpec }> | null = null;
+function loadChartKit(): Promise<{ v: Vega; lineChartSpec: LineChartSpec }> {
+  chartKit ??= (async () => {
+    await loadScript('/vendor/vega/vega.min.js');
+    await loadScript('/vendor/vega-lite/vega-lite.min.js');
+    const { lineChartSpec } = (await import(CHART_SPEC_URL)) as { lineChartSpec: LineChartSpec };
+    return { v: window as unknown as Vega, lineChartSpec };
+  })();
+  return chartKit;
+}
+
+/** A log record's values onto its system's curves. */
+function addPoints(system: System, r: LogRecord): boolean {
+  const c = CHARTS[system];
+  const m = (curves[system] ??= new Map());
+  let added = false;
+  for (const [field, name] of c.curves) {
+    const y = r[field];
+    if (typeof y !== 'number') continue;
+    const curve = m.get(name) ?? { name, x: [], y: [] };
+    m.set(name, curve);
+    const x = r[c.x];
+    curve.x.push(typeof x === 'number' ? x : curve.x.length);
+    curve.y.push(y);
+    added = true;
+  }
+  return added;
+}
+
+const drawn: Partial<Record<System, { finalize(): void }>> = {};
+const chartDue: Partial<Record<System, number>> = {};
+/** Draws the system's chart at most twice a second. */
 function drawChart(system: System): void {
-  const c = optional(system + '-chart') as HTMLCanvasElement | null;
-  const g = c?.getContext('2d');
-  if (!c || !g) return;
-  const v = series[system] ?? [];
-  g.clearRect(0, 0, c.width, c.height);
-  g.fillStyle = '#666';
-  g.font = '11px sans-serif';
-  g.fillText(LOSS[system] + (v.length ? ' ' + v[v.length - 1].toPrecision(4) : ''), 6, 12);
-  if (v.length < 2) return;
-  const lo = Math.min(...v);
-  const span = Math.max(...v) - lo || 1;
-  g.strokeStyle = '#2a7';
-  g.lineWidth = 1.5;
-  g.beginPath();
-  v.forEach((y, i) => {
-    const px = 4 + (i / (v.length - 1)) * (c.width - 8);
-    const py = c.height - 6 - ((y - lo) / span) * (c.height - 24);
-    if (i) g.lineTo(px, py);
-    else g.moveTo(px, py);
-  });
-  g.stroke();
+  if (chartDue[system]) return;
+  chartDue[system] = window.setTimeout(() => {
+    chartDue[system] = 0;
+    void drawNow(system);
+  }, 500);
+}
+async function drawNow(system: System): Promise<void> {
+  const box = optional(system + '-chart');
+  const shown = [...(curves[system]?.values() ?? [])];
+  if (!box) return;
+  drawn[system]?.finalize();
+  box.textContent = '';
+  if (!shown.length) return;
+  const { v, lineChartSpec } = await loadChartKit();
+  const c = CHARTS[system];
+  const spec = lineChartSpec(shown, { x: c.xTitle, y: c.y, width: 340, height: 140 });
+  const view = new v.vega.View(v.vega.parse(v.vegaLite.compile(spec).spec), { renderer: 'svg', container: box });
+  drawn[system] = view;
+  await view.runAsync();
 }
 
 const events = new EventSource('/api/events');
@@ -143,11 +223,7 @@ function onLog(system: System, r: LogRecord): void {
   const log = $(system + '-log');
   log.textContent += JSON.stringify(r) + '\n';
   log.scrollTop = log.scrollHeight;
-  const loss = r[LOSS[system]];
-  if (typeof loss === 'number') {
-    (series[system] ??= []).push(loss);
-    drawChart(system);
-  }
+  if (addPoints(system, r)) drawChart(system);
   const num = (k: string): number | undefined => (typeof r[k] === 'number' ? (r[k] as number) : undefined);
   const bits: string[] = [];
   if (r.step !== undefined) bits.push('step ' + r.step);
@@ -434,24 +510,32 @@ interface Ort {
 }
 
 const ORT_PATH = '/vendor/onnxruntime-web/';
+
+/** A script of the studio's, run once; resolves when it has run. */
+function loadScript(src: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.onload = () => resolve();
+    script.onerror = () => reject(new Error(`could not load ${src} from the studio`));
+    document.head.append(script);
+  });
+}
 let ortLoaded: Promise<Ort> | null = null;
 /** onnxruntime-web's WebAssembly build, loaded once, on first use. */
 function loadOrt(): Promise<Ort> {
-  ortLoaded ??= new Promise<Ort>((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = ORT_PATH + 'ort.wasm.min.js';
-    script.onload = () => {
+  ortLoaded ??= loadScript(ORT_PATH + 'ort.wasm.min.js').then(
+    () => {
       const ort = (window as unknown as { ort: Ort }).ort;
       ort.env.wasm.wasmPaths = ORT_PATH;
       ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page
-      resolve(ort);
-    };
-    script.onerror = () => {
+      return ort;
+    },
+    (e: Error) => {
       ortLoaded = null;
-      reject(new Error('could not load onnxruntime-web from the studio'));
-    };
-    document.head.append(script);
-  });
+      throw e;
+    },
+  );
   return ortLoaded;
 }
 
