@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { RunFolder } from '../src/io/run-folder.js';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
@@ -265,4 +266,25 @@ test('empty, binary and non-UTF-8 corpora and bad options get one clear sentence
   const g = loom('text', 'generate', ck);
   assert.equal(g.status, 2);
   assert.match(g.stderr, /not a readable Loom checkpoint/);
+});
+
+test('--schedule cosine over a --minutes budget falls with the clock from the rate toward 0', () => {
+  assert.throws(
+    () => trainText(tiny({ corpus: corpus(), schedule: 'cosine', steps: null }), path.join(tmp(), 'r0'), {}),
+    /--schedule cosine needs --steps, --epochs or --minutes/,
+  );
+  const dir = path.join(tmp(), 'r');
+  trainText(
+    tiny({ corpus: corpus(), schedule: 'cosine', steps: null, minutes: 0.05, logEvery: 1, evalEvery: 0 }),
+    dir,
+    {},
+  );
+  const lrs = new RunFolder(dir)
+    .readMetrics()
+    .filter((m) => typeof m.lr === 'number')
+    .map((m) => m.lr as number);
+  assert.ok(lrs.length >= 10, `${lrs.length} steps in 3 seconds`);
+  for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1], `step ${i + 1}: ${lrs[i]} > ${lrs[i - 1]}`);
+  assert.ok(lrs[0] > 0.5 * 0.01, `the first rate is near --lr: ${lrs[0]}`);
+  assert.ok(lrs.at(-1)! < 0.2 * 0.01, `the last rate is near 0: ${lrs.at(-1)}`);
 });
