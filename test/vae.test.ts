@@ -195,3 +195,15 @@ test('two epochs equal one epoch resumed for one more (weights identical)', asyn
   const b = loadVae(half).model.stateDict();
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
 });
+
+test('--schedule cosine takes the rate from --lr down to 0 along half a cosine over the run', async () => {
+  const lrs: number[] = [];
+  const cfg = small({ data: mnistSlice(200), epochs: 2, logEvery: 1, schedule: 'cosine' });
+  await trainVae(cfg, path.join(tmp(), 'run'), {}, { onStep: (l) => lrs.push(l.lr) });
+  const total = lrs.length; // every step is logged
+  assert.ok(total >= 8, `${total} steps`);
+  lrs.forEach((lr, i) => {
+    const want = 1e-3 * 0.5 * (1 + Math.cos((Math.PI * i) / total)); // the rate step i + 1 used
+    assert.ok(Math.abs(lr - want) < 1e-12, `step ${i + 1}: ${lr}, not ${want}`);
+  });
+});

@@ -31,3 +31,7 @@ export const warmup =
   (steps: number, then: Schedule): Schedule =>
   (s) =>
     s < steps ? then(s) * ((s + 1) / steps) : then(s);
+
+/** From lr down to minLr along half a cosine, at a fraction p (0..1) of the way. */
+export const cosineAt = (lr: number, p: number, minLr = 0): number =>
+  minLr + (lr - minLr) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, Math.max(0, p))));

@@ -544,7 +544,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       const e = exportRun(path.join(runs, run), part);
       bytes = e.graph.encode(e.metadata, e.doc);
     } catch (e) {
-      throw new HttpError(400, (e as Error).message.replace(root, '.'));
+      throw new HttpError(400, (e as Error).message.replaceAll(root, '.'));
     }
     res.writeHead(200, {
       'content-type': 'application/octet-stream',

@@ -197,6 +197,19 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   }
 
   /**
+   * How far the run is, from 0 to 1: its step over the total steps, or the share of this
+   * invocation's --minutes spent when that is further (a run ends at whichever comes first).
+   * In a data-parallel run every rank gets rank 0's figure, so they step with one rate.
+   */
+  progress(step: number, total: number): number {
+    const byStep = Number.isFinite(total) ? step / total : 0;
+    const minutes = this.cfg.minutes;
+    const byClock = minutes ? (Date.now() - this.started) / (minutes * 60_000) : 0;
+    const p = Math.min(1, Math.max(byStep, byClock));
+    return this.group ? this.group.gather(p)[0] : p;
+  }
+
+  /**
    * What a log line adds in a data-parallel run: the processes, the global batch, each rank's
    * time per step and the time per step spent in collectives over the line's steps. Nothing
    * for one process. Every rank must call it at the same steps (it gathers).

@@ -38,7 +38,7 @@ export const TEXT_OPTIONS = {
     type: 'choice',
     default: 'constant',
     choices: ['constant', 'cosine'],
-    help: 'learning rate schedule; cosine falls to 0 over --steps, --epochs, or else the --minutes of this run',
+    help: 'learning rate schedule; cosine falls to 0 where the run ends (--steps, --epochs, or --minutes if sooner)',
   },
   clip: { type: 'number', default: 5, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
   objective: {
@@ -133,7 +133,7 @@ export const HELD_OUT_LIMIT = 200_000;
 export function validateTextConfig(c: TextTrainConfig): void {
   checkOptions(TEXT_OPTIONS, c);
   if (c.schedule === 'cosine' && c.steps === null && c.epochs === null && c.minutes === null)
-    throw new Error('--schedule cosine needs --steps, --epochs or --minutes');
+    throw new Error('--schedule cosine needs --steps, --epochs or --minutes (it falls to 0 where the run ends)');
   if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0)))
     throw new Error('--temperature takes numbers >= 0, comma-separated');
 }
@@ -224,15 +224,9 @@ export function trainText(
     new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout }),
   );
   const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
-  // Over a --minutes budget the cosine follows the clock: the step is the share of the time
-  // spent, in thousandths, agreed on by every rank (they must step with one rate).
-  const byClock = cfg.schedule === 'cosine' && totalSteps === Infinity;
-  const schedule =
-    cfg.schedule === 'cosine' ? schedules.cosine(cfg.lr, byClock ? 1000 : totalSteps) : schedules.constant(cfg.lr);
-  const clockStep = () => {
-    const spent = Math.min(1000, Math.floor(((Date.now() - t.started) / (cfg.minutes! * 60_000)) * 1000));
-    return t.group ? t.group.gather(spent)[0] : spent;
-  };
+  // The cosine falls to 0 where the run ends: at its last step, or when its --minutes are spent.
+  const rateAt = (step: number) =>
+    cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr;
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = t.resumed
     ? (t.resumed.primes as string[])
@@ -303,7 +297,7 @@ export function trainText(
       const s = perm[within * globalBatch + t.rank * cfg.batch + j];
       batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
     }
-    const lr = schedule(byClock ? clockStep() : step);
+    const lr = rateAt(step);
     opt.lr = lr;
     const loss = tidy(() => {
       const all = T.tensor(batchIds, { shape: [cfg.batch, cfg.maxlen + 1] }).long();

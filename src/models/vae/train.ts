@@ -3,7 +3,7 @@
 import * as T from '../../torch/index.js';
 import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { RMSprop } from '../../optim/index.js';
+import { RMSprop, schedules } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
@@ -27,6 +27,12 @@ export const VAE_OPTIONS = {
   epochs: { type: 'int', default: 10, min: 1, help: 'passes over the training images', studio: true },
   batch: { type: 'int', default: 16, min: 1, help: 'images per step', studio: true },
   lr: { type: 'number', default: 1e-3, positive: true, help: 'RMSprop learning rate' },
+  schedule: {
+    type: 'choice',
+    default: 'constant',
+    choices: ['constant', 'cosine'],
+    help: 'learning rate schedule; cosine falls to 0 where the run ends (--epochs, or --minutes if sooner)',
+  },
   loss: {
     type: 'choice',
     default: 'elbo',
@@ -53,6 +59,7 @@ export interface VaeStepLog extends DistributedLog {
   step: number;
   epoch: number;
   loss: number;
+  lr: number;
   ms_per_step: number;
   images_per_sec: number;
 }
@@ -222,6 +229,8 @@ export async function trainVae(
   model.train();
   for (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
+    // The cosine falls to 0 where the run ends: after --epochs, or when its --minutes are spent.
+    if (cfg.schedule === 'cosine') opt.lr = schedules.cosineAt(cfg.lr, t.progress(step, total));
     const loss = tidy(() => {
       const { images } = loader.batch(epoch, step % loader.length, order.get(epoch), part);
       const l = objective(cfg, model, images);
@@ -234,6 +243,7 @@ export async function trainVae(
         step: t.step,
         epoch: t.step / loader.length,
         loss: due.mean.loss,
+        lr: opt.lr,
         ms_per_step: due.msPerStep,
         images_per_sec: (loader.size * 1000) / due.msPerStep,
         ...t.distributedLog(cfg.batch, due),
