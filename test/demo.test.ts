@@ -25,6 +25,10 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   assert.equal((html.match(/<h3>temperature /g) ?? []).length, 4);
   assert.equal((await sharp(path.join(out, 'vae-grid.png')).metadata()).width, 15 * 28);
   assert.ok(existsSync(path.join(out, 'gan-samples.png')));
+  // Every picture the page shows is there (charts appear when a run logged enough to draw).
+  const shown = [...html.matchAll(/<img src="([^"]+)"/g)].map((m) => m[1]);
+  assert.ok(shown.length >= 6, `${shown.length} pictures`);
+  for (const f of shown) assert.equal((await sharp(path.join(out, f)).metadata()).format, 'png', f);
   // A second run refuses to overwrite the gallery without --force.
   writeFileSync(path.join(out, 'mine.txt'), 'keep me');
   const again = spawnSync(process.execPath, [CLI, 'demo', '--out', out, '--minutes', '0.2'], { encoding: 'utf8' });

@@ -26,6 +26,7 @@ import {
 import { describeSettings } from '../models/options.js';
 import { DREAM_DEFAULTS, dream } from '../models/dream/index.js';
 import { STYLE_DEFAULTS, transferStyle } from '../models/style/index.js';
+import { lineChartSpec, writeChart } from '../io/chart.js';
 import { readImage, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import { loadBackbone } from '../vision/weights.js';
@@ -58,14 +59,17 @@ const GALLERY_MARK = '.loom-gallery';
 const GALLERY_FILES = [
   'index.html',
   'demo.json',
+  'text-curves.png',
   'vae-grid.png',
   'vae-samples.png',
+  'vae-curves.png',
   'gan-samples.png',
   'gan-losses.png',
   'dream-original.png',
   'dream.png',
   'style-painting.png',
   'style.png',
+  'style-losses.png',
   'runs/text',
   'runs/vae',
   'runs/gan',
@@ -237,24 +241,39 @@ export async function demoCommand(args: string[]): Promise<void> {
     const styleCfg = { ...STYLE_DEFAULTS, height, seed };
     let iterations = 0;
     let lastLoss = NaN;
+    const terms = { total: [] as number[], content: [] as number[], style: [] as number[], colour: [] as number[] };
     const styled = await transferStyle(backbone, content, [{ image: painting, weight: 1 }], styleCfg, {
       shouldStop: deadline(share(0.2)),
       onIteration: (it) => {
         iterations++;
         lastLoss = it.loss;
+        terms.total.push(it.loss);
+        terms.content.push(it.content_loss);
+        terms.style.push(it.style_loss);
+        terms.colour.push(it.colour_loss);
       },
     });
     await writeImage(path.join(out, 'style-painting.png'), painting);
     await writeImage(path.join(out, 'style.png'), styled);
+    const styleImages = ['style-painting.png', 'style.png'];
+    if (iterations > 1) {
+      const x = terms.total.map((_, i) => i + 1);
+      const curves = Object.entries(terms).map(([name, y]) => ({ name, x, y, smooth: 1 }));
+      await writeChart(
+        path.join(out, 'style-losses.png'),
+        lineChartSpec(curves, { x: 'L-BFGS iteration', y: 'loss (log scale)', log: true }),
+      );
+      styleImages.push('style-losses.png');
+    }
     for (const t of [content, painting, styled]) t.dispose();
     entries.push({
       system: 'style',
       title: "Neural style transfer: a built-in photo in the style of Munch's Scream",
       settings: `Gatys et al. on the built-in InceptionV3 (content, relative Gram style on mixed0-mixed4, colour-statistics and total-variation losses, from the photo in the painting's colours; L-BFGS with ${styleCfg.maxEvals} evaluations per iteration); height ${height}; ${iterations} iterations`,
       seconds: (Date.now() - t0) / 1000,
-      images: ['style-painting.png', 'style.png'],
+      images: styleImages,
       texts: [],
-      note: `final loss ${Number.isFinite(lastLoss) ? lastLoss.toExponential(3) : 'n/a'}; left: the painting, right: the result`,
+      note: `final loss ${Number.isFinite(lastLoss) ? lastLoss.toExponential(3) : 'n/a'}; left: the painting, then the result and its losses per iteration (the total weighted, the terms as they are)`,
     });
   } finally {
     backbone.net.dispose();

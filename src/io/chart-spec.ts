@@ -27,13 +27,14 @@ function movingAverage(y: number[], k: number): (number | null)[] {
  */
 export function lineChartSpec(
   curves: Curve[],
-  o: { x: string; y: string; title?: string; smooth?: number; width?: number; height?: number },
+  o: { x: string; y: string; title?: string; smooth?: number; width?: number; height?: number; log?: boolean },
 ): TopLevelSpec {
   const values = curves.flatMap((c) => {
     const smoothed = movingAverage(c.y, c.smooth ?? o.smooth ?? 9);
     return c.y.map((y, i) => ({ x: c.x[i], y: Number.isFinite(y) ? y : null, smoothed: smoothed[i], curve: c.name }));
   });
   const x = { field: 'x', type: 'quantitative', title: o.x } as const;
+  const scale = o.log ? { type: 'log' } : {};
   const color = {
     field: 'curve',
     type: 'nominal',
@@ -51,12 +52,12 @@ export function lineChartSpec(
     layer: [
       {
         mark: { type: 'line', opacity: 0.25 },
-        encoding: { x, y: { field: 'y', type: 'quantitative', title: o.y }, color },
+        encoding: { x, y: { field: 'y', type: 'quantitative', title: o.y, scale }, color },
       },
       {
         // Points where they can be told apart (a few evaluations, not thousands of steps).
         mark: { type: 'line', strokeWidth: 2, point: curves.every((c) => c.x.length <= 60) ? { size: 12 } : false },
-        encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: o.y }, color },
+        encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: o.y, scale }, color },
       },
     ],
   } as TopLevelSpec;
