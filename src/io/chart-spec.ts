@@ -31,7 +31,15 @@ export function lineChartSpec(
 ): TopLevelSpec {
   const values = curves.flatMap((c) => {
     const smoothed = movingAverage(c.y, c.smooth ?? o.smooth ?? 9);
-    return c.y.map((y, i) => ({ x: c.x[i], y: Number.isFinite(y) ? y : null, smoothed: smoothed[i], curve: c.name }));
+    // A curve of a few points (evaluations, not thousands of steps) shows its points too.
+    const few = c.x.length <= 60;
+    return c.y.map((y, i) => ({
+      x: c.x[i],
+      y: Number.isFinite(y) ? y : null,
+      smoothed: smoothed[i],
+      curve: c.name,
+      few,
+    }));
   });
   const x = { field: 'x', type: 'quantitative', title: o.x } as const;
   const scale = o.log ? { type: 'log' } : {};
@@ -55,8 +63,12 @@ export function lineChartSpec(
         encoding: { x, y: { field: 'y', type: 'quantitative', title: o.y, scale }, color },
       },
       {
-        // Points where they can be told apart (a few evaluations, not thousands of steps).
-        mark: { type: 'line', strokeWidth: 2, point: curves.every((c) => c.x.length <= 60) ? { size: 12 } : false },
+        mark: { type: 'line', strokeWidth: 2 },
+        encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: o.y, scale }, color },
+      },
+      {
+        transform: [{ filter: 'datum.few' }],
+        mark: { type: 'point', filled: true, size: 16 },
         encoding: { x, y: { field: 'smoothed', type: 'quantitative', title: o.y, scale }, color },
       },
     ],
