@@ -1,8 +1,8 @@
 // `loom export`: a trained run as an ONNX file that runs without libtorch (onnxruntime in
 // Node, in the browser, on a phone). The run's kind is read from its checkpoint.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RunFolder } from '../io/run-folder.js';
+import { writeFileAtomic } from '../io/safetensors.js';
 import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';
@@ -58,16 +58,9 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
   }
 }
 
-/** Writes the model through a temporary file, so an interrupted export leaves no half file. */
+/** Writes the model so that an interrupted export never leaves a half-written file. */
 export function writeOnnx(file: string, e: Exported): number {
   const bytes = e.graph.encode(e.metadata, e.doc);
-  const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeFileAtomic(file, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   return bytes.length;
 }

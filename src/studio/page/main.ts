@@ -116,11 +116,10 @@ interface Vega {
   };
   vegaLite: { compile(spec: unknown): { spec: unknown } };
 }
-/** Per system: the axes, and which log fields are drawn under which names. */
-const CHARTS: Record<System, { x: string; xTitle: string; y: string; curves: [string, string][] }> = {
+/** Per system: the x field (its title unless given), the y title, and which log fields are drawn under which names. */
+const CHARTS: Record<System, { x: string; xTitle?: string; y: string; curves: [string, string][] }> = {
   text: {
     x: 'step',
-    xTitle: 'step',
     y: 'bits per character',
     curves: [
       ['bpc', 'training'],
@@ -129,7 +128,6 @@ const CHARTS: Record<System, { x: string; xTitle: string; y: string; curves: [st
   },
   vae: {
     x: 'step',
-    xTitle: 'step',
     y: 'nats per image',
     curves: [
       ['loss', 'training loss'],
@@ -138,7 +136,6 @@ const CHARTS: Record<System, { x: string; xTitle: string; y: string; curves: [st
   },
   gan: {
     x: 'step',
-    xTitle: 'step',
     y: 'loss (binary cross-entropy)',
     curves: [
       ['d_loss', 'discriminator'],
@@ -146,7 +143,7 @@ const CHARTS: Record<System, { x: string; xTitle: string; y: string; curves: [st
     ],
   },
   dream: { x: '', xTitle: 'step (all octaves)', y: 'loss', curves: [['loss', 'loss']] },
-  style: { x: 'iteration', xTitle: 'iteration', y: 'loss', curves: [['loss', 'total loss']] },
+  style: { x: 'iteration', y: 'loss', curves: [['loss', 'total loss']] },
 };
 const curves: Partial<Record<System, Map<string, Curve>>> = {};
 const CHART_SPEC_URL = '/chart-spec.js';
@@ -198,7 +195,7 @@ async function drawNow(system: System): Promise<void> {
   if (!shown.length) return;
   const { v, lineChartSpec } = await loadChartKit();
   const c = CHARTS[system];
-  const spec = lineChartSpec(shown, { x: c.xTitle, y: c.y, width: 340, height: 140 });
+  const spec = lineChartSpec(shown, { x: c.xTitle ?? c.x, y: c.y, width: 340, height: 140 });
   const view = new v.vega.View(v.vega.parse(v.vegaLite.compile(spec).spec), { renderer: 'svg', container: box });
   drawn[system] = view;
   await view.runAsync();
