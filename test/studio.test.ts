@@ -219,7 +219,7 @@ test(
   },
 );
 
-test("the studio's in-process decoding (VAE plane, interpolation) keeps the live tensor count flat", async () => {
+test("the studio's in-process decoding (VAE plane, interpolation) and exports keep the live tensor count flat", async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
   await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
   const studio = await startStudio({ root, port: 0 });
@@ -231,9 +231,11 @@ test("the studio's in-process decoding (VAE plane, interpolation) keeps the live
     await ask('/api/vae/decode?run=vae-t&x=0&y=0'); // loads and caches the model
     await ask('/api/vae/interpolate?run=vae-t&a=0&b=1'); // and the test set
     const before = T.liveTensors().undisposed;
+    await ask('/api/export?run=vae-t&part=decoder'); // the page's in-page model, exported from the run
     for (let i = 0; i < 5; i++) {
       await ask(`/api/vae/decode?run=vae-t&x=${i / 2}&y=-1`);
       await ask(`/api/vae/interpolate?run=vae-t&a=${i}&b=${i + 1}`);
+      await ask(`/api/export?run=vae-t&part=${i % 2 ? 'encoder' : 'decoder'}`);
     }
     assert.equal(T.liveTensors().undisposed, before);
   } finally {

@@ -275,7 +275,7 @@ test('--schedule cosine over a --minutes budget falls with the clock from the ra
   );
   const dir = path.join(tmp(), 'r');
   trainText(
-    tiny({ corpus: corpus(), schedule: 'cosine', steps: null, minutes: 0.05, logEvery: 1, evalEvery: 0 }),
+    tiny({ corpus: corpus(), schedule: 'cosine', steps: null, minutes: 0.1, logEvery: 1, evalEvery: 0 }),
     dir,
     {},
   );
@@ -283,7 +283,7 @@ test('--schedule cosine over a --minutes budget falls with the clock from the ra
     .readMetrics()
     .filter((m) => typeof m.lr === 'number')
     .map((m) => m.lr as number);
-  assert.ok(lrs.length >= 10, `${lrs.length} steps in 3 seconds`);
+  assert.ok(lrs.length >= 10, `${lrs.length} steps in 6 seconds`);
   for (let i = 1; i < lrs.length; i++) assert.ok(lrs[i] <= lrs[i - 1], `step ${i + 1}: ${lrs[i]} > ${lrs[i - 1]}`);
   assert.ok(lrs[0] > 0.5 * 0.01, `the first rate is near --lr: ${lrs[0]}`);
   assert.ok(lrs.at(-1)! < 0.2 * 0.01, `the last rate is near 0: ${lrs.at(-1)}`);
