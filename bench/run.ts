@@ -1,4 +1,5 @@
 // `npm run bench -- [engine|text|vae|gan|dream|style|all] [--quick]`: Loom beside PyTorch, printed as ratios.
+// `npm run bench -- gpt [--quick]`: the character transformer's step and cached generation beside PyTorch's.
 // `npm run bench -- ddp [--quick]`: 2 processes x 1 thread (c10d) against 1 process x 2 threads.
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
@@ -6,6 +7,7 @@
 import path from 'node:path';
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
+import { gptBench } from './gpt.js';
 import { vaeBench } from './vae.js';
 import { ganBench } from './gan.js';
 import { dreamBench, dreamMemory } from './dream.js';
@@ -50,6 +52,10 @@ if (which === 'gan-recipes') {
     process.exit(2);
   }
   await ganRecipesBench(minutes);
+  process.exit(0);
+}
+if (which === 'gpt') {
+  await gptBench(quick);
   process.exit(0);
 }
 if (which === 'ddp') {

@@ -87,6 +87,23 @@ test('two processes with --batch 16 train the char model as one process with --b
   );
 });
 
+test('the transformer trains data-parallel too: two processes with --batch 8 take the steps of one with --batch 16', async () => {
+  const GPT = ['--model', 'gpt', '--layers', '1', '--embed', '32', '--heads', '2', '--block', '24', '--steps', '12'];
+  const one = path.join(dir, 'gpt-one');
+  const two = path.join(dir, 'gpt-two');
+  const a = loom('text', 'train', '--out', one, '--batch', '16', '--log-every', '1', ...GPT, ...TEXT);
+  assert.equal(a.status, 0, a.stderr);
+  const b = loom(...launchText(await freePort()), '--out', two, '--batch', '8', '--log-every', '1', ...GPT, ...TEXT);
+  assert.equal(b.status, 0, b.stderr);
+  const [la, lb] = [losses(one), losses(two)];
+  assert.equal(la.length, 12);
+  assert.equal(lb.length, 12);
+  la.forEach((m, i) => {
+    const rel = Math.abs(m.loss - lb[i].loss) / m.loss;
+    assert.ok(rel < 1e-4, `step ${m.step}: loss ${m.loss} in one process, ${lb[i].loss} in two`);
+  });
+});
+
 /** Starts a long two-rank training; resolves with the launcher once rank 0 has logged a step. */
 async function longRun(out: string) {
   const launcher = spawn(process.execPath, [

@@ -322,6 +322,42 @@ test(
         timeout: 30_000,
       });
       assert.ok((await page.textContent('#gen-out'))!.startsWith('The '));
+
+      // the transformer, from the same form, in one process; then generation from it
+      const lstmRun = await page.$eval('#gen-run', (e) => (e as HTMLSelectElement).value);
+      await page.selectOption('#text-model', 'gpt');
+      for (const [id, v] of [
+        ['text-steps', '20'],
+        ['text-layers', '1'],
+        ['text-embed', '16'],
+        ['text-heads', '2'],
+        ['text-block', '12'],
+        ['text-processes', '1'],
+      ])
+        await page.fill(`#${id}`, v);
+      await page.evaluate(() => ((window as unknown as { statuses: string[] }).statuses.length = 0));
+      await page.click('#text-start');
+      await page.waitForFunction(() => (window as unknown as { statuses: string[] }).statuses.includes('done'), null, {
+        timeout: 120_000,
+      });
+      await page.waitForFunction(
+        (old) => [...(document.getElementById('gen-run') as HTMLSelectElement).options].some((o) => o.value !== old),
+        lstmRun,
+      );
+      const gptRun = await page.$eval(
+        '#gen-run',
+        (e, old) => [...(e as HTMLSelectElement).options].map((o) => o.value).find((v) => v !== old)!,
+        lstmRun,
+      );
+      assert.equal(JSON.parse(readFileSync(path.join(root, 'runs', gptRun, 'config.json'), 'utf8')).model, 'gpt');
+      await page.selectOption('#gen-run', gptRun);
+      await page.fill('#gen-prime', 'Th');
+      await page.$eval('#gen-out', (e) => (e.textContent = ''));
+      await page.click('#gen-go');
+      await page.waitForFunction(() => (document.getElementById('gen-out')!.textContent ?? '').length >= 62, null, {
+        timeout: 30_000,
+      });
+      assert.ok((await page.textContent('#gen-out'))!.startsWith('Th'));
       await shot(page, 'text', root);
 
       // dream: a built-in photo, small and short; the octave image appears

@@ -6,6 +6,7 @@ import { writeFileAtomic } from '../io/safetensors.js';
 import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';
+import { CharLSTM } from '../models/text/model.js';
 import { loadVae } from '../models/vae/train.js';
 import {
   charStepGraph,
@@ -48,6 +49,10 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
     case 'text': {
       const { model, vocab } = loadTextModel(source);
       using m = model;
+      if (!(m instanceof CharLSTM))
+        throw new Error(
+          `${source} is a transformer text run; Loom exports the LSTM's step to ONNX, not yet the transformer`,
+        );
       return { kind, ...charStepGraph(m, vocab.chars) };
     }
     case 'vae': {

@@ -166,6 +166,23 @@ export class InstanceNorm2d extends Module {
   }
 }
 
+/** Layer normalisation over the last dimension, with PyTorch's names (weight, bias). */
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
+    super();
+    this.weight = this.registerParameter('weight', T.ones([dim]));
+    this.bias = this.registerParameter('bias', T.zeros([dim]));
+  }
+  override forward(x: Tensor): Tensor {
+    return T.layerNorm(x, [this.dim], this.weight, this.bias, this.eps);
+  }
+}
+
 export class Embedding extends Module {
   readonly weight: Tensor;
   constructor(

@@ -59,6 +59,8 @@ export interface AdamOptions extends ClipOptions {
   beta2?: number;
   eps?: number;
   weightDecay?: number;
+  /** Parameters exempt from the weight decay (biases and norms' gains, as GPT-2 trains). */
+  noDecay?: Tensor[];
 }
 
 export class Adam extends Optimizer {
@@ -68,16 +70,19 @@ export class Adam extends Optimizer {
   weightDecay: number;
   /** AdamW's decoupled weight decay instead of Adam's L2 term. */
   protected decoupled = false;
+  private readonly noDecay: Set<Tensor>;
   constructor(params: Tensor[], opts: AdamOptions = {}) {
     super(params, opts.lr ?? 1e-3, opts);
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
+    this.noDecay = new Set(opts.noDecay ?? []);
   }
   protected update(p: Tensor, g: Tensor, state: Map<string, Tensor>): void {
-    if (this.weightDecay && this.decoupled) p.mul_(1 - this.lr * this.weightDecay);
-    const d = this.weightDecay && !this.decoupled ? g.add(p, this.weightDecay) : g;
+    const decay = this.noDecay.has(p) ? 0 : this.weightDecay;
+    if (decay && this.decoupled) p.mul_(1 - this.lr * decay);
+    const d = decay && !this.decoupled ? g.add(p, decay) : g;
     const m = this.slot(state, 'exp_avg', zerosLike(p));
     const v = this.slot(state, 'exp_avg_sq', zerosLike(p));
     const stepT = this.slot(state, 'step', () => T.zeros([]));

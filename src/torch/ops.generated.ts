@@ -530,6 +530,13 @@ export function bmm(self_: Tensor, mat2: Tensor): Tensor {
   return wrap(r);
 }
 
+let op_baddbmm: OpHandle | undefined;
+/** aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
+export function baddbmm(self_: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
+  const r = call(op_baddbmm ??= op('aten::baddbmm', ''), self_.h, batch1.h, batch2.h, beta, alpha);
+  return wrap(r);
+}
+
 let op_addmm: OpHandle | undefined;
 /** aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
 export function addmm(self_: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor {
@@ -1403,6 +1410,8 @@ declare module './tensor.js' {
     mm(mat2: Tensor): Tensor;
     /** aten::bmm(Tensor self, Tensor mat2) -> Tensor */
     bmm(mat2: Tensor): Tensor;
+    /** aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
+    baddbmm(batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
     /** aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor */
     addmm(mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean): Tensor;
     /** aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!) */
@@ -1657,6 +1666,9 @@ Tensor.prototype.mm = function (this: Tensor, mat2: Tensor) {
 };
 Tensor.prototype.bmm = function (this: Tensor, mat2: Tensor) {
   return bmm(this, mat2);
+};
+Tensor.prototype.baddbmm = function (this: Tensor, batch1: Tensor, batch2: Tensor, beta?: number | boolean, alpha?: number | boolean) {
+  return baddbmm(this, batch1, batch2, beta, alpha);
 };
 Tensor.prototype.addmm = function (this: Tensor, mat1: Tensor, mat2: Tensor, beta?: number | boolean, alpha?: number | boolean) {
   return addmm(this, mat1, mat2, beta, alpha);

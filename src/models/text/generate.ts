@@ -4,7 +4,8 @@ import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import type { LSTMState } from '../../nn/index.js';
 import { Rng } from '../../util/random.js';
-import { CharStepper, type CharLSTM } from './model.js';
+import { CharStepper, CharLSTM } from './model.js';
+import { GptStepper, type CharGPT } from './gpt.js';
 import type { Vocab } from './vocab.js';
 import { draw, reweight, validateSampling, type SamplingOptions } from './sampling.js';
 
@@ -17,10 +18,43 @@ export interface GenerateOptions extends SamplingOptions {
   count?: number;
   /** Called after each generated character with the new character of every sample. */
   onChars?: (chars: string[]) => void;
+  /** The transformer's key/value cache (default on); off re-reads the context per character. */
+  cached?: boolean;
+}
+
+/** A char model either kind: the seed's LSTM or the transformer. */
+export type CharModel = CharLSTM | CharGPT;
+
+interface Stepper {
+  step(ids: Int32Array): Tensor;
+  dispose(): void;
+}
+
+/** Reads the prime for n samples: the first logits [n, V] and a stepper for what follows. */
+function start(model: CharModel, primeIds: Int32Array, n: number, cached: boolean): [Tensor, Stepper] {
+  if (model instanceof CharLSTM) {
+    // The prime in one pass of the fused LSTM; then one cheap cell step per character.
+    const first = new Int32Array(n * primeIds.length);
+    for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
+    const [logits, state] = tidy(() => {
+      const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
+      return [y.select(1, -1), st] as const;
+    });
+    const stepper = new CharStepper(model, state as LSTMState);
+    state.forEach((t) => t.dispose());
+    return [logits, stepper];
+  }
+  const stepper = new GptStepper(model, n, { cached });
+  try {
+    return [stepper.prime(primeIds), stepper];
+  } catch (e) {
+    stepper.dispose();
+    throw e;
+  }
 }
 
 /** Generates `count` continuations of the prime (the prime itself is not included). */
-export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, rng: Rng): string[] {
+export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, rng: Rng): string[] {
   validateSampling(opts);
   const n = opts.count ?? 1;
   if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--count must be a whole number >= 1, got ${n}`);
@@ -38,22 +72,13 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
   model.eval();
   const out: number[][] = Array.from({ length: n }, () => []);
   let logits: Tensor | null = null;
-  let stepper: CharStepper | null = null;
+  let stepper: Stepper | null = null;
   try {
     // One BLAS thread: per character the products are tiny, and OpenBLAS's thread sync
     // costs more than it saves (88 against 121 µs per character, docs/benchmarks.md).
     T.withBlasThreads(1, () =>
       noGrad(() => {
-        // The prime in one pass of the fused LSTM; then one cheap cell step per character.
-        const first = new Int32Array(n * primeIds.length);
-        for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
-        const [l, state] = tidy(() => {
-          const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
-          return [y.select(1, -1), st] as const;
-        });
-        logits = l;
-        stepper = new CharStepper(model, state as LSTMState);
-        state.forEach((t) => t.dispose());
+        [logits, stepper] = start(model, primeIds, n, opts.cached ?? true);
         const next = new Int32Array(n);
         const v = vocab.size;
         for (let k = 0; k < opts.length; k++) {
@@ -65,14 +90,14 @@ export function generate(model: CharLSTM, vocab: Vocab, opts: GenerateOptions, r
           opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
           if (k + 1 < opts.length) {
             logits!.dispose();
-            logits = stepper.step(next);
+            logits = stepper!.step(next);
           }
         }
       }),
     );
   } finally {
     (logits as Tensor | null)?.dispose();
-    (stepper as CharStepper | null)?.dispose();
+    (stepper as Stepper | null)?.dispose();
     model.train(wasTraining);
   }
   return out.map((ids) => vocab.decode(ids));

@@ -5,14 +5,15 @@ import { writeFileSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
-import { RMSprop, schedules } from '../../optim/index.js';
+import { AdamW, RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { CharLSTM } from './model.js';
+import { CharGPT } from './gpt.js';
 import { Vocab } from './vocab.js';
-import { generate } from './generate.js';
+import { generate, type CharModel } from './generate.js';
 import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 
 /** Every setting of a text training run, declared once (see models/options.ts). */
@@ -25,22 +26,51 @@ export const TEXT_OPTIONS = {
     studio: 'corpus',
   },
   maxlen: { type: 'int', default: 60, min: 1, help: 'characters per training sequence', studio: true },
-  step: { type: 'int', default: 3, min: 1, help: 'a new sequence starts every STEP characters' },
+  step: {
+    type: 'int',
+    default: null,
+    min: 1,
+    help: 'a new sequence starts every STEP characters (lstm 3; gpt 1, or its positions learn the phase)',
+  },
+  model: {
+    type: 'choice',
+    default: 'lstm',
+    choices: ['lstm', 'gpt'],
+    help: "lstm: the seed's LSTM; gpt: a decoder-only transformer (unset settings take each model's defaults, see --help)",
+    studio: true,
+  },
   units: { type: 'int', default: 128, min: 1, help: 'LSTM units per layer', studio: true },
-  layers: { type: 'int', default: 1, min: 1, help: 'LSTM layers' },
-  dropout: { type: 'number', default: 0, range: [0, 1], help: 'dropout between LSTM layers' },
-  batch: { type: 'int', default: 128, min: 1, help: 'sequences per step', studio: true },
+  layers: { type: 'int', default: null, min: 1, help: 'LSTM layers or transformer blocks', studio: true },
+  embed: { type: 'int', default: null, min: 1, help: 'transformer: embedding width', studio: true },
+  heads: { type: 'int', default: null, min: 1, help: 'transformer: attention heads (dividing --embed)', studio: true },
+  block: {
+    type: 'int',
+    default: null,
+    min: 2,
+    help: 'transformer: context length in characters (its training sequences are this long)',
+    studio: true,
+  },
+  dropout: { type: 'number', default: null, range: [0, 1], help: 'dropout (between LSTM layers; in every block)' },
+  batch: { type: 'int', default: null, min: 1, help: 'sequences per step', studio: true },
   epochs: { type: 'int', default: null, min: 1, help: 'passes over the corpus' },
   steps: { type: 'int', default: null, min: 1, help: 'training steps (instead of --epochs)', studio: true },
   minutes: MINUTES_OPTION,
-  lr: { type: 'number', default: 0.01, positive: true, help: 'RMSprop learning rate', studio: true },
+  lr: {
+    type: 'number',
+    default: null,
+    positive: true,
+    help: 'learning rate (RMSprop for lstm, AdamW for gpt)',
+    studio: true,
+  },
   schedule: {
     type: 'choice',
-    default: 'constant',
-    choices: ['constant', 'cosine'],
-    help: 'learning rate schedule; cosine falls to 0 where the run ends (--steps, --epochs, or --minutes if sooner)',
+    default: 'model',
+    choices: ['model', 'constant', 'cosine'],
+    help: "learning rate schedule; cosine falls to 0 where the run ends (--steps, --epochs, or --minutes if sooner); model: the model's default",
   },
-  clip: { type: 'number', default: 5, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
+  warmup: { type: 'int', default: null, min: 0, help: 'steps of linear learning-rate warm-up' },
+  weightDecay: { type: 'number', default: null, atLeast: 0, help: "transformer: AdamW's weight decay (on matrices)" },
+  clip: { type: 'number', default: null, atLeast: 0, help: 'clip the gradient norm to this (0: off)' },
   objective: {
     type: 'choice',
     default: 'all',
@@ -88,6 +118,70 @@ export const TEXT_OPTIONS = {
 export type TextTrainConfig = ConfigOf<typeof TEXT_OPTIONS>;
 export const TEXT_DEFAULTS: TextTrainConfig = defaultsOf(TEXT_OPTIONS);
 
+/** What each model sets when the user does not (the transformer's chosen by measurement, docs/benchmarks.md). */
+export const TEXT_MODELS = {
+  // The seed's LSTM(128) with RMSprop; the clip and rate measured in earlier sessions.
+  lstm: {
+    step: 3,
+    layers: 1,
+    embed: null,
+    heads: null,
+    block: null,
+    dropout: 0,
+    batch: 128,
+    lr: 0.01,
+    schedule: 'constant',
+    warmup: 0,
+    weightDecay: null,
+    clip: 5,
+  },
+  gpt: {
+    step: 1,
+    layers: 4,
+    embed: 128,
+    heads: 4,
+    block: 128,
+    dropout: 0,
+    batch: 32,
+    lr: 2e-3,
+    schedule: 'cosine',
+    warmup: 100,
+    weightDecay: 0.1,
+    clip: 1,
+  },
+} as const;
+
+type Filled = 'step' | 'layers' | 'dropout' | 'batch' | 'lr' | 'warmup' | 'clip';
+/** A config whose model has filled every setting the user left unset (the transformer's stay null for the LSTM). */
+export type TextRunConfig = Omit<TextTrainConfig, Filled | 'schedule'> & { [K in Filled]: number } & {
+  schedule: 'constant' | 'cosine';
+};
+
+/** The config with every unset setting taken from its model's defaults. */
+export function withModel(c: TextTrainConfig): TextRunConfig {
+  const m = TEXT_MODELS[c.model] ?? TEXT_MODELS.lstm; // an unknown model is refused by validation
+  // The model's cosine needs an end to fall to; a run without one keeps its rate.
+  const ends = c.steps !== null || c.epochs !== null || c.minutes !== null;
+  return {
+    ...c,
+    step: c.step ?? m.step,
+    layers: c.layers ?? m.layers,
+    embed: c.embed ?? m.embed,
+    heads: c.heads ?? m.heads,
+    block: c.block ?? m.block,
+    dropout: c.dropout ?? m.dropout,
+    batch: c.batch ?? m.batch,
+    lr: c.lr ?? m.lr,
+    schedule: c.schedule !== 'model' ? c.schedule : ends ? m.schedule : 'constant',
+    warmup: c.warmup ?? m.warmup,
+    weightDecay: c.weightDecay ?? m.weightDecay,
+    clip: c.clip ?? m.clip,
+  };
+}
+
+/** Characters per training sequence: the LSTM's --maxlen, the transformer's --block. */
+const seqLength = (c: TextRunConfig): number => (c.model === 'gpt' ? c.block! : c.maxlen);
+
 export interface StepLog extends DistributedLog {
   step: number;
   epoch: number;
@@ -132,8 +226,21 @@ export const HELD_OUT_LIMIT = 200_000;
 
 export function validateTextConfig(c: TextTrainConfig): void {
   checkOptions(TEXT_OPTIONS, c);
-  if (c.schedule === 'cosine' && c.steps === null && c.epochs === null && c.minutes === null)
+  const r = withModel(c);
+  if (r.schedule === 'cosine' && c.steps === null && c.epochs === null && c.minutes === null)
     throw new Error('--schedule cosine needs --steps, --epochs or --minutes (it falls to 0 where the run ends)');
+  if (c.model === 'lstm') {
+    // The LSTM's table leaves the transformer's settings null, so a value here is the user's.
+    const gptOnly = (['embed', 'heads', 'block', 'weightDecay'] as const).find((k) => c[k] !== null);
+    if (gptOnly)
+      throw new Error(
+        `--${gptOnly === 'weightDecay' ? 'weight-decay' : gptOnly} is a transformer setting; add --model gpt (the LSTM's sequence length is --maxlen)`,
+      );
+  } else {
+    if (c.objective !== 'all')
+      throw new Error("--objective last is the LSTM's; the transformer predicts every position");
+    if (r.embed! % r.heads! !== 0) throw new Error(`--embed (${r.embed}) must be a multiple of --heads (${r.heads})`);
+  }
   if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0)))
     throw new Error('--temperature takes numbers >= 0, comma-separated');
 }
@@ -145,8 +252,62 @@ function fingerprint(ids: Int32Array): string {
   return `${ids.length}:${h.toString(16)}`;
 }
 
-/** Bits per character of a held-out stream, read as `streams` parallel pieces with carried state. */
-export function evaluateBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams = 32): number | null {
+/**
+ * Bits per character of a held-out stream. The LSTM reads it as `streams` parallel pieces
+ * with carried state; the transformer in windows of its block that overlap by half, each
+ * scoring only the characters the window before did not, so every character after the
+ * first half-block is predicted from at least half a block of context.
+ */
+export function evaluateBpc(model: CharModel, ids: Int32Array, maxlen: number, streams = 32): number | null {
+  if (model instanceof CharGPT) return gptBpc(model, ids, streams);
+  return lstmBpc(model, ids, maxlen, streams);
+}
+
+function gptBpc(model: CharGPT, ids: Int32Array, batch: number): number | null {
+  const n = ids.length - 1; // targets: character i + 1 predicted from characters 0..i
+  if (n < 1) return null;
+  const block = model.config.block;
+  const stride = Math.max(1, Math.floor(block / 2));
+  const windows: { start: number; length: number; from: number }[] = [];
+  for (let start = 0, covered = 0; covered < n; start += stride) {
+    const length = Math.min(block, n - start);
+    windows.push({ start, length, from: covered - start });
+    covered = start + length;
+  }
+  const wasTraining = model.training;
+  model.eval();
+  let total = 0;
+  T.noGrad(() => {
+    for (let i = 0; i < windows.length;) {
+      // A batch of consecutive windows of one shape (the first and the last may differ).
+      const { length, from } = windows[i];
+      let j = i;
+      while (j < windows.length && j - i < batch && windows[j].length === length && windows[j].from === from) j++;
+      const b = j - i;
+      const x = new Int32Array(b * length);
+      const y = new Int32Array(b * length);
+      for (let k = 0; k < b; k++) {
+        const s = windows[i + k].start;
+        x.set(ids.subarray(s, s + length), k * length);
+        y.set(ids.subarray(s + 1, s + length + 1), k * length);
+      }
+      tidy(() => {
+        const logits = model.forward(T.tensor(x, { shape: [b, length] }).long()).narrow(1, from, length - from);
+        const targets = T.tensor(y, { shape: [b, length] })
+          .long()
+          .narrow(1, from, length - from);
+        total += crossEntropy(logits.reshape([b * (length - from), -1]), targets.reshape([-1]), {
+          reduction: 'sum',
+        }).item();
+      });
+      i = j;
+    }
+  });
+  model.train(wasTraining);
+  return total / n / LN2;
+}
+
+function lstmBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams: number): number | null {
   const b = Math.max(1, Math.min(streams, Math.floor((ids.length - 1) / maxlen)));
   const len = Math.floor((ids.length - 1) / b);
   if (len < 1) return null;
@@ -187,7 +348,7 @@ export function trainText(
 ): TextTrainResult {
   using t = Training.open({
     system: 'text',
-    config,
+    config: withModel(config),
     defaults: TEXT_DEFAULTS,
     outDir,
     mode,
@@ -196,7 +357,9 @@ export function trainText(
     shouldStop: hooks.shouldStop,
     advice: 'lower --lr',
   });
-  const { cfg, run } = t;
+  const cfg = withModel(t.cfg);
+  const { run } = t;
+  const len = seqLength(cfg);
   const { text } = loadCorpus(cfg.corpus);
   const vocab = t.resumed ? new Vocab(t.resumed.vocab as string[]) : Vocab.fromText(text);
   const ids = vocab.encode(text);
@@ -207,26 +370,35 @@ export function trainText(
   if (t.resumed && t.resumed.fingerprint !== fingerprint(ids)) {
     throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
   }
-  const windows = Math.floor((train.length - cfg.maxlen - 1) / cfg.step) + 1;
+  const windows = Math.floor((train.length - len - 1) / cfg.step) + 1;
   // Data-parallel: a step's global batch is --batch per process; rank r takes its r-th share.
   const globalBatch = cfg.batch * t.world;
   if (windows < globalBatch) {
     const batchOf = t.world > 1 ? `${globalBatch} (${cfg.batch} per process)` : `${cfg.batch}`;
     throw new Error(
-      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${cfg.maxlen + 1} characters, fewer than one batch of ${batchOf}; lower --batch or --maxlen`,
+      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${len + 1} characters, fewer than one batch of ${batchOf}; lower --batch or --${cfg.model === 'gpt' ? 'block' : 'maxlen'}`,
     );
   }
   const stepsPerEpoch = Math.floor(windows / globalBatch);
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
   T.manualSeed(cfg.seed);
-  const model = t.own(
-    new CharLSTM({ vocabSize: vocab.size, units: cfg.units, layers: cfg.layers, dropout: cfg.dropout }),
+  const model = t.own(newCharModel(cfg, vocab.size));
+  const opt = t.own(
+    model instanceof CharGPT
+      ? new AdamW(model.parameters(), {
+          lr: cfg.lr,
+          beta2: 0.99,
+          weightDecay: cfg.weightDecay!,
+          // Matrices decay; biases and layer norms' gains do not (as GPT-2 and nanoGPT).
+          noDecay: model.parameters().filter((p) => p.ndim < 2),
+        })
+      : new RMSprop(model.parameters(), { lr: cfg.lr }),
   );
-  const opt = t.own(new RMSprop(model.parameters(), { lr: cfg.lr }));
   // The cosine falls to 0 where the run ends: at its last step, or when its --minutes are spent.
   const rateAt = (step: number) =>
-    cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr;
+    (cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr) *
+    Math.min(1, (step + 1) / Math.max(1, cfg.warmup));
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = t.resumed
     ? (t.resumed.primes as string[])
@@ -246,11 +418,11 @@ export function trainText(
   const order = new PerEpoch((epoch) =>
     new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step)),
   );
-  const batchIds = new Int32Array(cfg.batch * (cfg.maxlen + 1));
+  const batchIds = new Int32Array(cfg.batch * (len + 1));
   let epochLossSum = 0;
   let epochLossCount = 0;
   let lastVal: number | null = null;
-  const heldOut = () => (nVal > cfg.maxlen ? evaluateBpc(model, scored, cfg.maxlen) : null);
+  const heldOut = () => (nVal > len ? evaluateBpc(model, scored, len) : null);
 
   /** Held-out score, samples at each temperature, a checkpoint (and the best one). */
   const endOfEpoch = (epoch: number) => {
@@ -295,20 +467,22 @@ export function trainText(
     const within = step % stepsPerEpoch;
     for (let j = 0; j < cfg.batch; j++) {
       const s = perm[within * globalBatch + t.rank * cfg.batch + j];
-      batchIds.set(train.subarray(s, s + cfg.maxlen + 1), j * (cfg.maxlen + 1));
+      batchIds.set(train.subarray(s, s + len + 1), j * (len + 1));
     }
     const lr = rateAt(step);
     opt.lr = lr;
     const loss = tidy(() => {
-      const all = T.tensor(batchIds, { shape: [cfg.batch, cfg.maxlen + 1] }).long();
-      const x = all.narrow(1, 0, cfg.maxlen);
+      const all = T.tensor(batchIds, { shape: [cfg.batch, len + 1] }).long();
+      const x = all.narrow(1, 0, len);
       let l: T.Tensor;
-      if (cfg.objective === 'all') {
+      if (model instanceof CharGPT) {
+        l = crossEntropy(model.forward(x).reshape([-1, vocab.size]), all.narrow(1, 1, len).reshape([-1]));
+      } else if (cfg.objective === 'all') {
         const [logits] = model.forward(x);
-        l = crossEntropy(logits.reshape([-1, vocab.size]), all.narrow(1, 1, cfg.maxlen).reshape([-1]));
+        l = crossEntropy(logits.reshape([-1, vocab.size]), all.narrow(1, 1, len).reshape([-1]));
       } else {
         const [h] = model.hidden(x);
-        l = crossEntropy(model.head.forward(h.select(1, -1)), all.select(1, cfg.maxlen));
+        l = crossEntropy(model.head.forward(h.select(1, -1)), all.select(1, len));
       }
       opt.backwardStep(l, { clipNorm: cfg.clip });
       return l.item();
@@ -325,7 +499,7 @@ export function trainText(
         bpc: m / LN2,
         lr,
         ms_per_step: due.msPerStep,
-        chars_per_sec: (globalBatch * cfg.maxlen * 1000) / due.msPerStep,
+        chars_per_sec: (globalBatch * len * 1000) / due.msPerStep,
         ...t.distributedLog(cfg.batch, due),
       };
       run.log({ ...log });
@@ -352,25 +526,34 @@ export function trainText(
   return { steps: t.step, stepsPerEpoch, valBpc: lastVal, bestValBpc, stoppedEarly: t.stopReason === 'asked' };
 }
 
+/** A fresh model of the config's kind, with the seed's (or GPT-2's) initialisation. */
+function newCharModel(c: TextRunConfig, vocabSize: number): CharModel {
+  return c.model === 'gpt'
+    ? new CharGPT({
+        vocabSize,
+        block: c.block!,
+        embed: c.embed!,
+        heads: c.heads!,
+        layers: c.layers,
+        dropout: c.dropout,
+      })
+    : new CharLSTM({ vocabSize, units: c.units, layers: c.layers, dropout: c.dropout });
+}
+
 /** Loads a trained char model from a run folder or a checkpoint file. */
 export function loadTextModel(source: string): {
-  model: CharLSTM;
+  model: CharModel;
   vocab: Vocab;
   primes: string[];
-  config: TextTrainConfig;
+  config: TextRunConfig;
 } {
-  return loadFromRun<{ model: CharLSTM; vocab: Vocab; primes: string[]; config: TextTrainConfig }, TextTrainConfig>(
+  return loadFromRun<{ model: CharModel; vocab: Vocab; primes: string[]; config: TextRunConfig }, TextTrainConfig>(
     source,
     (ck, file) => {
       if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
-      const config = { ...TEXT_DEFAULTS, ...ck.config };
+      const config = withModel({ ...TEXT_DEFAULTS, ...ck.config });
       const vocab = new Vocab(ck.extra.vocab as string[]);
-      const model = new CharLSTM({
-        vocabSize: vocab.size,
-        units: config.units,
-        layers: config.layers,
-        dropout: config.dropout,
-      });
+      const model = newCharModel(config, vocab.size);
       return { value: { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config }, modules: { model } };
     },
   );

@@ -1,0 +1,234 @@
+// The character transformer: every block's output and gradient against PyTorch, the causal
+// mask, the key/value cache, training (overfit, resume, memory) and its refusals.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as T from '../src/torch/index.js';
+import { crossEntropy } from '../src/nn/index.js';
+import { loadPth } from '../src/io/pth.js';
+import { Rng } from '../src/util/random.js';
+import {
+  CharGPT,
+  KvCache,
+  causalBias,
+  TEXT_DEFAULTS,
+  Vocab,
+  generate,
+  loadTextModel,
+  trainText,
+  type TextTrainConfig,
+} from '../src/models/text/index.js';
+import { assertClose, golden, repoRoot, type Enc } from './helpers.js';
+
+const G = golden('gpt.json');
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gpt-'));
+const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(30);
+
+function corpus(text = TEXT): string {
+  const f = path.join(tmp(), 'corpus.txt');
+  writeFileSync(f, text);
+  return f;
+}
+
+const tiny = (over: Partial<TextTrainConfig> = {}): TextTrainConfig => ({
+  ...TEXT_DEFAULTS,
+  model: 'gpt',
+  layers: 2,
+  embed: 32,
+  heads: 2,
+  block: 16,
+  batch: 16,
+  steps: 40,
+  warmup: 5,
+  lr: 5e-3,
+  logEvery: 10,
+  sampleLength: 20,
+  valFraction: 0.1,
+  ...over,
+});
+
+function goldenModel(): CharGPT {
+  const c = G.config;
+  const m = new CharGPT({
+    vocabSize: c.vocab,
+    block: c.block,
+    embed: c.embed,
+    heads: c.heads,
+    layers: c.layers,
+    dropout: 0,
+  });
+  const report = m.loadStateDict(loadPth(path.join(repoRoot, 'test', 'golden', 'gpt_small.pth')));
+  assert.deepEqual(report, { missing: [], unexpected: [] });
+  return m;
+}
+
+test("every block's output, the logits, the loss and every parameter's gradient match PyTorch's", () => {
+  const m = goldenModel();
+  const B = 2;
+  const L = G.config.block;
+  const all = T.tensor(Int32Array.from(G.ids as number[]), { shape: [B, L + 1] }).long();
+  const x = all.narrow(1, 0, L);
+  // The blocks one by one, as CharGPT.hidden runs them.
+  let h = m.wte.forward(x).add(m.wpe.forward(T.arange(0, L).long()));
+  const causal = causalBias(L);
+  m.blocks.items.forEach((b, i) => {
+    h = b.forward(h, causal);
+    assertClose(h, G.blocks[i] as Enc, 1e-5, 1e-4, `block ${i}`);
+  });
+  const logits = m.forward(x);
+  assertClose(logits, G.logits as Enc, 1e-4, 1e-4, 'logits');
+  const loss = crossEntropy(logits.reshape([-1, G.config.vocab]), all.narrow(1, 1, L).reshape([-1]));
+  assert.ok(Math.abs(loss.item() - G.loss) < 1e-4, `loss ${loss.item()} vs ${G.loss}`);
+  loss.backward();
+  const names = [...m.namedParameters()].map(([n]) => n).sort();
+  assert.deepEqual(names, Object.keys(G.grads).sort());
+  for (const [name, p] of m.namedParameters()) assertClose(p.grad, G.grads[name] as Enc, 1e-5, 1e-3, `grad ${name}`);
+  m.dispose();
+});
+
+test('no position sees its future: changing character t + 1 leaves the logits up to t unchanged', () => {
+  const m = goldenModel();
+  const ids = Int32Array.from([1, 5, 2, 9, 0, 3, 7, 4]);
+  const logitsOf = (a: Int32Array) => m.forward(T.tensor(a, { shape: [1, a.length] }).long()).squeeze(0);
+  const before = logitsOf(ids);
+  for (const t of [0, 3, 6]) {
+    const changed = Int32Array.from(ids);
+    changed[t + 1] = (changed[t + 1] + 4) % G.config.vocab;
+    const after = logitsOf(changed);
+    const same = before
+      .narrow(0, 0, t + 1)
+      .sub(after.narrow(0, 0, t + 1))
+      .abs()
+      .max()
+      .item();
+    assert.equal(same, 0, `positions up to ${t} changed by ${same}`);
+    const next = before
+      .narrow(0, t + 1, 1)
+      .sub(after.narrow(0, t + 1, 1))
+      .abs()
+      .max()
+      .item();
+    assert.ok(next > 1e-3, `position ${t + 1} reads its own character (${next})`);
+  }
+  m.dispose();
+});
+
+test("the key/value cache: one position at a time gives the whole window's logits; cached and uncached generation agree", () => {
+  const m = goldenModel();
+  const n = 3;
+  const L = G.config.block;
+  const rng = new Rng(4);
+  const ids = Int32Array.from({ length: n * L }, () => rng.int(G.config.vocab));
+  T.noGrad(() => {
+    const whole = m.forward(T.tensor(ids, { shape: [n, L] }).long());
+    const cache = new KvCache(m.config, n);
+    // A prime of 3 positions, then one position at a time.
+    const parts = [
+      m.forward(
+        T.tensor(ids, { shape: [n, L] })
+          .narrow(1, 0, 3)
+          .long(),
+        cache,
+      ),
+    ];
+    for (let t = 3; t < L; t++)
+      parts.push(
+        m.forward(
+          T.tensor(ids, { shape: [n, L] })
+            .narrow(1, t, 1)
+            .long(),
+          cache,
+        ),
+      );
+    const stepped = T.cat(parts, 1);
+    const diff = stepped.sub(whole).abs().max().item();
+    assert.ok(diff < 1e-4, `cached logits differ by ${diff}`);
+    assert.throws(() => m.forward(T.tensor(Int32Array.of(1), { shape: [1, 1] }).long(), cache), /context is 8/);
+    cache.dispose();
+  });
+  // 40 characters from a context of 8: the context restarts from its last half four times.
+  const vocab = new Vocab(Array.from({ length: G.config.vocab }, (_, i) => String.fromCharCode(97 + i)));
+  const opts = { length: 40, prime: 'abcde', temperature: 1, count: 2 };
+  const cached = generate(m, vocab, { ...opts, cached: true }, new Rng(7));
+  const uncached = generate(m, vocab, { ...opts, cached: false }, new Rng(7));
+  assert.deepEqual(cached, uncached);
+  assert.equal(cached[0].length, 40);
+  m.dispose();
+});
+
+test('a tiny transformer overfits a short text so that greedy generation reproduces it past its context', () => {
+  const dir = tmp();
+  const r = trainText(tiny({ corpus: corpus(), steps: 200 }), dir, {});
+  assert.ok(r.valBpc !== null && r.valBpc < 0.3, `held-out bpc ${r.valBpc}`);
+  const { model, vocab, config } = loadTextModel(dir);
+  assert.ok(model instanceof CharGPT);
+  assert.equal(config.block, 16);
+  const prime = 'the quick brown ';
+  const [greedy] = generate(model, vocab, { length: 60, prime, temperature: 0 }, new Rng(0));
+  assert.equal(prime + greedy, TEXT.slice(0, prime.length + 60));
+  model.dispose();
+});
+
+test('a transformer run stopped at step 20 of 30 and resumed ends as the run that never stopped (weights and metrics)', () => {
+  // Stopped, not shortened: the cosine's length is the run's 30 steps in both.
+  const c = corpus();
+  const full = tmp();
+  trainText(tiny({ corpus: c, steps: 30, dropout: 0.2 }), full, {});
+  const half = tmp();
+  let asked = 0;
+  const first = trainText(tiny({ corpus: c, steps: 30, dropout: 0.2 }), half, {}, { shouldStop: () => ++asked > 20 });
+  assert.equal(first.steps, 20);
+  trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true });
+  const a = loadTextModel(full).model.stateDict();
+  const b = loadTextModel(half).model.stateDict();
+  assert.ok(a.size > 10);
+  for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
+  const losses = (d: string) =>
+    readFileSync(path.join(d, 'metrics.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"loss"'))
+      .map((l) => JSON.parse(l).loss);
+  assert.deepEqual(losses(half), losses(full));
+});
+
+test('transformer training and generation keep the live tensor count flat', () => {
+  const counts: number[] = [];
+  trainText(
+    tiny({ corpus: corpus(), steps: 30, logEvery: 1, dropout: 0.1 }),
+    tmp(),
+    {},
+    { onStep: () => counts.push(T.liveTensors().undisposed) },
+  );
+  assert.equal(counts.length, 30);
+  assert.equal(counts[29], counts[4]);
+  const m = goldenModel();
+  const vocab = new Vocab(Array.from({ length: G.config.vocab }, (_, i) => String.fromCharCode(97 + i)));
+  const before = T.liveTensors().undisposed;
+  const [text] = generate(m, vocab, { length: 2000, prime: 'abc', temperature: 1 }, new Rng(1));
+  assert.equal(text.length, 2000);
+  assert.equal(T.liveTensors().undisposed, before);
+  m.dispose();
+});
+
+test('transformer settings get one sentence each: with the LSTM, indivisible heads, the last-only objective', () => {
+  const c = corpus();
+  const cases: [string[], RegExp][] = [
+    [['--block', '32'], /--block is a transformer setting; add --model gpt/],
+    [['--model', 'gpt', '--embed', '30', '--heads', '4'], /--embed \(30\) must be a multiple of --heads \(4\)/],
+    [['--model', 'gpt', '--objective', 'last'], /--objective last is the LSTM's/],
+    [['--model', 'gpt', '--block', '1'], /--block must be/],
+    [['--model', 'rnn'], /--model must be lstm or gpt/],
+  ];
+  for (const [args, re] of cases) {
+    const r = spawnSync(process.execPath, [CLI, 'text', 'train', '--corpus', c, '--out', tmp(), ...args], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
