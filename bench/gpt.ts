@@ -1,6 +1,6 @@
-// Transformer benchmark, Loom beside PyTorch in one run: a training step of the character
-// GPT's defaults (4 blocks, embedding 128, 4 heads, context 128, batch 32, AdamW, clipping at
-// 1) and generation at batch 1 with the key/value cache and without it.
+// Transformer benchmark, Loom beside PyTorch in one run: a training step (AdamW, clipping at
+// 1) and generation at batch 1 with the key/value cache and without it, for the character
+// GPT's defaults and for the usual small-GPT shape (4 blocks, embedding 128, context 128).
 // Usage: npm run bench -- gpt [--quick]
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -20,8 +20,17 @@ interface Side {
 }
 
 export async function gptBench(quick: boolean): Promise<void> {
-  const threads = os.availableParallelism();
   const d = TEXT_MODELS.gpt;
+  await shapeBench(quick, 'the defaults', d);
+  await shapeBench(quick, '4 blocks, context 128, batch 32', { ...d, layers: 4, block: 128, batch: 32 });
+}
+
+async function shapeBench(
+  quick: boolean,
+  name: string,
+  d: { embed: number; heads: number; layers: number; block: number; batch: number },
+): Promise<void> {
+  const threads = os.availableParallelism();
   const cfg = {
     vocab: 65,
     embed: d.embed,
@@ -73,7 +82,7 @@ export async function gptBench(quick: boolean): Promise<void> {
     (Math.max(t1[k], tn[k]) / l[k]).toFixed(2),
   ];
   printTable(
-    ['transformer benchmark', 'Loom', 'PyTorch 1 thr', `PyTorch ${threads} thr`, 'time ratio Loom/best PyTorch'],
+    [`transformer: ${name}`, 'Loom', 'PyTorch 1 thr', `PyTorch ${threads} thr`, 'time ratio Loom/best PyTorch'],
     [
       [
         `train step, ms (Loom ${threads} thr)`,
@@ -95,6 +104,7 @@ export async function gptBench(quick: boolean): Promise<void> {
     JSON.stringify({
       date: new Date().toISOString(),
       machine: `${os.cpus()[0].model}, ${threads} cores`,
+      shape: name,
       config: cfg,
       rounds,
       loom: l,

@@ -1,7 +1,14 @@
 // `loom text train` and `loom text generate`: thin over src/models/text.
 import { Rng } from '../util/random.js';
-import { TEXT_OPTIONS, generate, loadTextModel, trainText, writeTextCurves } from '../models/text/index.js';
-import { cliSpecs, configFromCli } from '../models/options.js';
+import {
+  TEXT_MODELS,
+  TEXT_OPTIONS,
+  generate,
+  loadTextModel,
+  trainText,
+  writeTextCurves,
+} from '../models/text/index.js';
+import { cliSpecs, configFromCli, kebab } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
@@ -36,11 +43,25 @@ export async function textCommand(args: string[]): Promise<void> {
   if (verb === 'generate') return textGenerate(rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
-      'usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM on a text\n  generate   sample text from a trained model',
+      'usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM (or, with --model gpt, a transformer) on a text\n  generate   sample text from a trained model',
     );
     return;
   }
   throw new UserError(`unknown text command '${verb}'; use train or generate`);
+}
+
+/** The --help lines that say what each model sets when the user does not. */
+function modelDefaults(): string {
+  return Object.entries(TEXT_MODELS)
+    .map(
+      ([name, d]) =>
+        `  ${name}: ` +
+        Object.entries(d)
+          .filter(([, v]) => v !== null)
+          .map(([k, v]) => `--${kebab(k)} ${v}`)
+          .join(' '),
+    )
+    .join('\n');
 }
 
 async function textTrain(args: string[]): Promise<void> {
@@ -49,7 +70,8 @@ async function textTrain(args: string[]): Promise<void> {
     console.log(
       helpText(
         'loom text train [options]',
-        "Trains a character-level LSTM language model (the seed's LSTM(128) by default).",
+        "Trains a character-level language model: the seed's LSTM(128) by default, or with --model gpt a decoder-only transformer. Unset settings take the model's defaults:\n" +
+          modelDefaults(),
         TRAIN_OPTS,
       ),
     );
@@ -137,7 +159,7 @@ async function textGenerate(args: string[]): Promise<void> {
     console.log(
       helpText(
         'loom text generate <run folder | checkpoint> [options]',
-        'Samples text from a trained char model, carrying the LSTM state from character to character.',
+        "Samples text from a trained char model, carrying the LSTM's state or the transformer's key/value cache from character to character.",
         GEN_OPTS,
       ),
     );

@@ -25,7 +25,7 @@ export const TEXT_OPTIONS = {
     meta: 'SRC',
     studio: 'corpus',
   },
-  maxlen: { type: 'int', default: 60, min: 1, help: 'characters per training sequence', studio: true },
+  maxlen: { type: 'int', default: 60, min: 1, help: 'LSTM: characters per training sequence', studio: true },
   step: {
     type: 'int',
     default: null,
@@ -135,15 +135,17 @@ export const TEXT_MODELS = {
     weightDecay: null,
     clip: 5,
   },
+  // Measured at 5 and 10 minutes on builtin:sotu (docs/benchmarks.md): at CPU budgets a
+  // small, fast model that takes many steps beats the usual 4-block, 128-context shape.
   gpt: {
     step: 1,
-    layers: 4,
+    layers: 2,
     embed: 128,
     heads: 4,
-    block: 128,
+    block: 64,
     dropout: 0,
-    batch: 32,
-    lr: 2e-3,
+    batch: 16,
+    lr: 4e-3,
     schedule: 'cosine',
     warmup: 100,
     weightDecay: 0.1,
