@@ -96,6 +96,7 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
   return {
     'text sotu': text('text-sotu', 'builtin:sotu'),
     'text play': text('text-play', corpus('play')),
+    'text play gpt': [...text('text-play-gpt', corpus('play')), '--model', 'gpt'],
     'text long lines': text('text-long', corpus('long-lines')),
     'text non-ASCII': text('text-unicode', corpus('unicode')),
     'text generate': [

@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { crossEntropy } from '../src/nn/index.js';
 import { loadPth } from '../src/io/pth.js';
+import { RunFolder } from '../src/io/run-folder.js';
 import { Rng } from '../src/util/random.js';
 import {
   CharGPT,
@@ -188,10 +189,10 @@ test('a transformer run stopped at step 20 of 30 and resumed ends as the run tha
   assert.ok(a.size > 10);
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
   const losses = (d: string) =>
-    readFileSync(path.join(d, 'metrics.jsonl'), 'utf8')
-      .split('\n')
-      .filter((l) => l.includes('"loss"'))
-      .map((l) => JSON.parse(l).loss);
+    new RunFolder(d)
+      .readMetrics()
+      .filter((m) => typeof m.loss === 'number')
+      .map((m) => m.loss);
   assert.deepEqual(losses(half), losses(full));
 });
 

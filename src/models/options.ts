@@ -77,6 +77,16 @@ export function defaultsOf<T extends OptionTable>(table: T): ConfigOf<T> {
   return out as ConfigOf<T>;
 }
 
+/**
+ * The config with every setting it leaves unset (null) taken from `values`: a recipe's or a
+ * model's own defaults, which differ per choice and so cannot be the table's.
+ */
+export function fillUnset<R>(c: object, values: object): R {
+  const out: Record<string, unknown> = { ...c };
+  for (const [k, v] of Object.entries(values)) out[k] = out[k] ?? v;
+  return out as R;
+}
+
 /** Checks every setting against its declaration; each failure is one sentence naming the flag. */
 export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): void {
   for (const [k, d] of Object.entries(table)) {

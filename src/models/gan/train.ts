@@ -21,7 +21,15 @@ import {
 import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
-import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import {
+  MINUTES_OPTION,
+  SEED_OPTION,
+  checkOptions,
+  defaultsOf,
+  fillUnset,
+  type ConfigOf,
+  type OptionTable,
+} from '../options.js';
 
 /** Every setting of a GAN training run, declared once (see models/options.ts). */
 export const GAN_OPTIONS = {
@@ -133,19 +141,7 @@ export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['
 
 /** The config with every unset setting taken from its recipe. */
 export function withRecipe(c: GanTrainConfig): GanRunConfig {
-  const r = GAN_RECIPES[c.recipe];
-  return {
-    ...c,
-    batch: c.batch ?? r.batch,
-    dLr: c.dLr ?? r.dLr,
-    gLr: c.gLr ?? r.gLr,
-    clip: c.clip ?? r.clip,
-    labelNoise: c.labelNoise ?? r.labelNoise,
-    dropout: c.dropout ?? r.dropout,
-    gFilters: c.gFilters ?? r.gFilters,
-    dFilters: c.dFilters ?? r.dFilters,
-    ema: c.ema ?? r.ema,
-  };
+  return fillUnset<GanRunConfig>(c, GAN_RECIPES[c.recipe]);
 }
 
 /** The generator a recipe trains, with fresh weights. */

@@ -34,6 +34,11 @@ export class KvCache {
   }
 }
 
+/** The heads split the embedding evenly, or the model cannot be built. */
+export function checkHeads(embed: number, heads: number): void {
+  if (embed % heads !== 0) throw new Error(`--embed (${embed}) must be a multiple of --heads (${heads})`);
+}
+
 /** [n, n]: 0 where a query (row) may see a key (column), -inf where the key is in its future. */
 export function causalBias(n: number): Tensor {
   return T.noGrad(() => T.tidy(() => T.zeros([n, n]).maskedFill(T.tril(T.ones([n, n])).eq(0), -Infinity)));
@@ -135,7 +140,7 @@ export class CharGPT extends Module {
   constructor(readonly config: CharGptConfig) {
     super();
     const c = config;
-    if (!(c.embed % c.heads === 0)) throw new Error(`--embed (${c.embed}) must be a multiple of --heads (${c.heads})`);
+    checkHeads(c.embed, c.heads);
     this.wte = this.registerModule('wte', new Embedding(c.vocabSize, c.embed));
     this.wpe = this.registerModule('wpe', new Embedding(c.block, c.embed));
     this.drop = this.registerModule('drop', new Dropout(c.dropout));
@@ -171,12 +176,6 @@ export class CharGPT extends Module {
   /** Logits [B, L, V] at every position (the output layer is the token embedding, tied). */
   override forward(ids: Tensor, cache?: KvCache): Tensor {
     return T.linear(this.hidden(ids, cache), this.wte.weight);
-  }
-
-  /** Whether tensor names belong to this model rather than the LSTM (for loaders). */
-  static owns(names: Iterable<string>): boolean {
-    for (const n of names) if (n.startsWith('wte.') || n.includes('.wte.')) return true;
-    return false;
   }
 
   override dispose(): void {

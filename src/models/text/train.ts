@@ -11,10 +11,18 @@ import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
 import { CharLSTM } from './model.js';
-import { CharGPT } from './gpt.js';
+import { CharGPT, checkHeads } from './gpt.js';
 import { Vocab } from './vocab.js';
 import { generate, type CharModel } from './generate.js';
-import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import {
+  MINUTES_OPTION,
+  SEED_OPTION,
+  checkOptions,
+  defaultsOf,
+  fillUnset,
+  type ConfigOf,
+  type OptionTable,
+} from '../options.js';
 
 /** Every setting of a text training run, declared once (see models/options.ts). */
 export const TEXT_OPTIONS = {
@@ -164,21 +172,8 @@ export function withModel(c: TextTrainConfig): TextRunConfig {
   const m = TEXT_MODELS[c.model] ?? TEXT_MODELS.lstm; // an unknown model is refused by validation
   // The model's cosine needs an end to fall to; a run without one keeps its rate.
   const ends = c.steps !== null || c.epochs !== null || c.minutes !== null;
-  return {
-    ...c,
-    step: c.step ?? m.step,
-    layers: c.layers ?? m.layers,
-    embed: c.embed ?? m.embed,
-    heads: c.heads ?? m.heads,
-    block: c.block ?? m.block,
-    dropout: c.dropout ?? m.dropout,
-    batch: c.batch ?? m.batch,
-    lr: c.lr ?? m.lr,
-    schedule: c.schedule !== 'model' ? c.schedule : ends ? m.schedule : 'constant',
-    warmup: c.warmup ?? m.warmup,
-    weightDecay: c.weightDecay ?? m.weightDecay,
-    clip: c.clip ?? m.clip,
-  };
+  const schedule = c.schedule !== 'model' ? c.schedule : ends ? m.schedule : 'constant';
+  return { ...fillUnset<TextRunConfig>(c, m), schedule };
 }
 
 /** Characters per training sequence: the LSTM's --maxlen, the transformer's --block. */
@@ -241,7 +236,7 @@ export function validateTextConfig(c: TextTrainConfig): void {
   } else {
     if (c.objective !== 'all')
       throw new Error("--objective last is the LSTM's; the transformer predicts every position");
-    if (r.embed! % r.heads! !== 0) throw new Error(`--embed (${r.embed}) must be a multiple of --heads (${r.heads})`);
+    checkHeads(r.embed!, r.heads!);
   }
   if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0)))
     throw new Error('--temperature takes numbers >= 0, comma-separated');
@@ -398,9 +393,9 @@ export function trainText(
       : new RMSprop(model.parameters(), { lr: cfg.lr }),
   );
   // The cosine falls to 0 where the run ends: at its last step, or when its --minutes are spent.
-  const rateAt = (step: number) =>
-    (cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr) *
-    Math.min(1, (step + 1) / Math.max(1, cfg.warmup));
+  const rateAt = schedules.warmup(cfg.warmup, (step) =>
+    cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr,
+  );
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = t.resumed
     ? (t.resumed.primes as string[])
