@@ -14,13 +14,14 @@ import {
   DcganGenerator,
   GAN_DEFAULTS,
   GanTrainer,
+  cyclingLabels,
   dcganSides,
   discriminatorLabels,
   loadGenerator,
   trainGan,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
-import { collectGarbage, repoRoot } from './helpers.js';
+import { assertClose, collectGarbage, fromEnc, golden, repoRoot, type Enc } from './helpers.js';
 import { RunFolder } from '../src/io/run-folder.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
@@ -130,9 +131,13 @@ test('a few hundred steps on a two-colour data set move the generated images tow
   assert.equal((await sharp(path.join(dir, 'quality.png')).metadata()).format, 'png');
 });
 
-for (const recipe of ['seed', 'dcgan'] as const)
-  test(`${recipe}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
-    const data = await twoColours(16);
+for (const [recipe, labelled] of [
+  ['seed', false],
+  ['dcgan', false],
+  ['dcgan', true],
+] as const)
+  test(`${recipe}${labelled ? ', conditional' : ''}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
+    const data = await twoColours(16, labelled);
     const full = path.join(tmp(), 'full');
     const half = path.join(tmp(), 'half');
     await collectGarbage();
@@ -150,6 +155,7 @@ for (const recipe of ['seed', 'dcgan'] as const)
       recipe === 'dcgan',
       'the average is kept when there is one',
     );
+    assert.equal(a.tensors.has('module.discriminator.embed.weight'), labelled, 'conditional on the class folders');
     for (const [k, t] of a.tensors)
       if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
     // The run's generator is its average when it kept one: that is what samples come from.
@@ -187,6 +193,93 @@ test('dcgan networks are sized from the data: maps halve to 7 (28 px) or 4 (32 p
     );
     x.dispose();
   }
+});
+
+test('conditional dcgan networks match PyTorch: images and logits in training mode, and the gradients', () => {
+  const G = golden('dcgan_conditional.json');
+  const m = {
+    latent: G.latent,
+    channels: 1,
+    height: 16,
+    width: 16,
+    dropout: 0,
+    gFilters: G.gFilters,
+    dFilters: G.dFilters,
+    classNames: ['a', 'b', 'c', 'd'],
+  };
+  using g = new DcganGenerator(m);
+  using d = new DcganDiscriminator(m);
+  for (const [net, sd] of [
+    [g, G.g],
+    [d, G.d],
+  ] as const) {
+    const tensors = Object.fromEntries(Object.entries(sd as Record<string, Enc>).map(([k, e]) => [k, fromEnc(e)]));
+    const r = net.loadStateDict(tensors, { strict: false });
+    assert.deepEqual(r.unexpected, []);
+    assert.ok(
+      r.missing.every((k) => k.endsWith('num_batches_tracked')),
+      `only batch counters are absent: ${r.missing}`,
+    );
+  }
+  assert.equal(g.classes, 4);
+  T.tidy(() => {
+    const labels = T.tensor(G.labels, { dtype: 'int64' });
+    const images = g.forward(fromEnc(G.z), labels);
+    assertClose(images, G.images, 1e-5, 1e-4, 'images');
+    const logits = d.forward(images.detach(), labels);
+    assertClose(logits, G.logits, 1e-4, 1e-4, 'logits');
+    logits.sum().backward();
+    for (const [name, p] of d.namedParameters()) assertClose(p.grad, G.grads[name], 1e-4, 1e-3, `grad ${name}`);
+    // Without labels a conditional generator draws every class in turn; its discriminator needs them.
+    const cycled = g.forward(fromEnc(G.z), cyclingLabels(5, 4));
+    assert.equal(g.forward(fromEnc(G.z)).sub(cycled).abs().max().item(), 0);
+    assert.notEqual(images.sub(cycled).abs().max().item(), 0, 'the label changes the image');
+    assert.throws(() => d.forward(images), /needs the labels/);
+  });
+});
+
+test('dcgan on class folders is conditional: each class drawn on demand, a column per class, --label; --no-conditional is not', async () => {
+  const data = await twoColours(32, true);
+  const dir = path.join(tmp(), 'run');
+  const cfg = tiny({ data, recipe: 'dcgan', steps: 200, sampleEvery: 200, logEvery: 50 });
+  await trainGan(cfg, dir, {});
+  {
+    using g = loadGenerator(dir);
+    assert.ok(g instanceof DcganGenerator);
+    assert.deepEqual(g.config.classNames, ['dark', 'light']);
+    // Asked for dark, it draws dark (-0.8 in the tanh range); asked for light, light.
+    const mean = (label: number) =>
+      T.noGrad(() =>
+        T.tidy(() =>
+          g
+            .forward(T.randn([32, 4]), cyclingLabels(32, 2, label))
+            .mean()
+            .item(),
+        ),
+      );
+    const [dark, light] = [mean(0), mean(1)];
+    assert.ok(dark < -0.4 && light > 0.4, `dark ${dark.toFixed(2)}, light ${light.toFixed(2)}`);
+  }
+  // The picture: 8 fixed latent points (rows) x 2 classes (columns), 24 px with 2 px between.
+  const grid = await sharp(path.join(dir, 'samples', 'step-000200.png')).metadata();
+  assert.deepEqual([grid.width, grid.height], [2 * 24 + 2, 8 * 24 + 7 * 2]);
+  const sample = (...args: string[]) =>
+    spawnSync(process.execPath, [CLI, 'gan', 'sample', dir, '--count', '4', ...args], { encoding: 'utf8' });
+  const out = path.join(tmp(), 'light.png');
+  assert.equal(sample('--label', 'light', '--out', out).status, 0);
+  const lightPng = await sharp(out).raw().toBuffer();
+  assert.ok(lightPng.reduce((a, b) => a + b, 0) / lightPng.length > 160, 'the light class drawn alone');
+  const bad = sample('--label', 'blue', '--out', path.join(tmp(), 'x.png'));
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr.trim(), "loom: unknown class 'blue'; this run's classes are dark, light");
+  const plain = path.join(tmp(), 'plain');
+  await trainGan({ ...cfg, conditional: false, steps: 1 }, plain, {});
+  using u = loadGenerator(plain);
+  assert.equal((u as DcganGenerator).classes, 0);
+  assert.equal(
+    T.tidy(() => u.forward(T.randn([2, 4])).shape[0]),
+    2,
+  );
 });
 
 test('the CLI samples and walks; bad data and options get one clear sentence and exit code 2', async () => {

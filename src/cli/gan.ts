@@ -3,7 +3,16 @@ import path from 'node:path';
 import * as T from '../torch/index.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { Rng } from '../util/random.js';
-import { GAN_DEFAULTS, GAN_OPTIONS, GAN_RECIPES, loadGenerator, trainGan } from '../models/gan/index.js';
+import {
+  DcganGenerator,
+  GAN_DEFAULTS,
+  GAN_OPTIONS,
+  GAN_RECIPES,
+  classIndex,
+  cyclingLabels,
+  loadGenerator,
+  trainGan,
+} from '../models/gan/index.js';
 import { cliSpecs, configFromCli, describeSettings } from '../models/options.js';
 import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -19,8 +28,16 @@ const TRAIN: OptSpecs = {
   force: { type: 'bool', help: 'replace a run already in --out' },
   ...COMMON,
 };
+const LABEL: OptSpecs = {
+  label: {
+    type: 'string',
+    help: "a conditional run's class to draw, by name or number (default: every class in turn)",
+    meta: 'CLASS',
+  },
+};
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
+  ...LABEL,
   out: {
     type: 'string',
     help: 'image file (a grid), or a folder (ending in /) for one PNG per image',
@@ -31,6 +48,7 @@ const SAMPLE: OptSpecs = {
 };
 const WALK: OptSpecs = {
   frames: { type: 'int', help: 'frames of the walk', default: 60 },
+  label: { ...LABEL.label, help: "a conditional run's class to walk within, by name or number (default: the first)" },
   out: { type: 'string', help: '.gif or .webp file', meta: 'FILE' },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
   ...COMMON,
@@ -127,19 +145,19 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   const folder = verb === 'sample' && namesFolder(o.out);
   if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);
+  const only = classIndex(g, o.label);
+  const classes = g instanceof DcganGenerator ? g.classes : 0;
+  /** Images in [0, 1] from latent points: of the asked class, or of every class in turn. */
+  const draw = (z: T.Tensor, walk = false) =>
+    g
+      .forward(z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
+      .add(1)
+      .div(2);
   if (verb === 'sample') {
     if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
     if (o.seed !== undefined) T.manualSeed(o.seed);
     if (folder) {
-      const made = (n: number) =>
-        T.noGrad(() =>
-          T.tidy(() =>
-            g
-              .forward(T.randn([n, g.config.latent]))
-              .add(1)
-              .div(2),
-          ),
-        );
+      const made = (n: number) => T.noGrad(() => T.tidy(() => draw(T.randn([n, g.config.latent]))));
       const files = await writeImageFolder(o.out, o.count, made, { force: o.force });
       return void console.log(`wrote ${files.length} images to ${o.out}`);
     }
@@ -147,12 +165,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
       o.out,
       T.noGrad(() =>
         T.tidy(() =>
-          imageGrid(
-            g
-              .forward(T.randn([o.count, g.config.latent]))
-              .add(1)
-              .div(2),
-          ),
+          imageGrid(draw(T.randn([o.count, g.config.latent])), classes && only === null ? { cols: classes } : {}),
         ),
       ),
     );
@@ -167,11 +180,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
       .slice(0, o.frames);
     const frames = T.noGrad(() =>
       T.tidy(() =>
-        g
-          .forward(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] }))
-          .add(1)
-          .div(2)
-          .split(1, 0),
+        draw(T.tensor(Float32Array.from(pts.flat()), { shape: [pts.length, g.config.latent] }), true).split(1, 0),
       ),
     );
     await writeAnimation(o.out, frames, { delayMs: 80 });

@@ -116,7 +116,10 @@ export function generatorGraph(gen: AnyGenerator): Exported {
       y = lrelu(g.layer(m, y, name));
     y = g.layer(gen.out, y, 'out');
   } else if (gen instanceof DcganGenerator) {
-    y = g.op('Reshape', [g.layer(gen.fc, z, 'fc'), g.ints('first_shape', [-1, ...gen.first])]);
+    // A conditional generator reads its class as a one-hot row beside the latent point.
+    const k = gen.classes;
+    const input = k ? g.op('Concat', [z, g.input('label', ['batch', k])], { axis: 1 }) : z;
+    y = g.op('Reshape', [g.layer(gen.fc, input, 'fc'), g.ints('first_shape', [-1, ...gen.first])]);
     y = g.op('Relu', [g.layer(gen.norm0, y, 'norm0')]);
     gen.ups.forEach((up, i) => {
       y = g.layer(up, y, `up${i}`);
@@ -129,7 +132,11 @@ export function generatorGraph(gen: AnyGenerator): Exported {
     metadata: {
       'loom.kind': 'gan-generator',
       'loom.latent': String(latent),
-      'loom.input': `z: float32 [batch, ${latent}] from N(0, I)`,
+      'loom.input':
+        `z: float32 [batch, ${latent}] from N(0, I)` +
+        (gen instanceof DcganGenerator && gen.classes
+          ? `; label: float32 [batch, ${gen.classes}], one-hot over the classes ${JSON.stringify(gen.config.classNames)}`
+          : ''),
       'loom.output': `image: float32 [batch, ${c}, ${h}, ${w}] in [-1, 1] (x / 2 + 0.5 for [0, 1])`,
     },
     doc: "Loom's GAN generator",

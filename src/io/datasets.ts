@@ -78,6 +78,18 @@ export function loadIdxPair(imagesFile: string, labelsFile: string | null, sourc
   });
 }
 
+export const FASHION_CLASSES = [
+  'T-shirt',
+  'trouser',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle boot',
+];
 export const CIFAR_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 function classFilter(labels: Uint8Array | number[], only: number[] | undefined): number[] {
@@ -231,20 +243,7 @@ export function loadBuiltin(name: string, split: 'train' | 'test'): ImageDataset
         "builtin:fashion-mnist needs Debian's dataset-fashion-mnist: sudo apt-get install dataset-fashion-mnist",
       );
     const ds = loadIdxPair(f, path.join(FASHION, `${base}-labels-idx1-ubyte.gz`), `${name} (${split})`);
-    ds.classes.splice(
-      0,
-      ds.classes.length,
-      'T-shirt',
-      'trouser',
-      'pullover',
-      'dress',
-      'coat',
-      'sandal',
-      'shirt',
-      'sneaker',
-      'bag',
-      'ankle boot',
-    );
+    ds.classes.splice(0, ds.classes.length, ...FASHION_CLASSES);
     return ds;
   }
   throw new Error(`unknown built-in data set '${name}'; there are ${BUILTIN_IMAGE_SETS.join(', ')}`);

@@ -8,6 +8,7 @@ import {
   loadImageFolder,
   sliceDataset,
   CIFAR_CLASSES,
+  FASHION_CLASSES,
   type ImageDataset,
 } from '../../io/datasets.js';
 
@@ -43,4 +44,21 @@ export async function loadGanData(
     ds = part;
   }
   return ds;
+}
+
+/**
+ * The classes of data whose images each carry one as a label, which a conditional GAN can
+ * learn: the built-in sets, all of CIFAR-10, a folder of two or more class folders (named in
+ * the order loadImageFolder numbers them); null for a single CIFAR class or loose images.
+ */
+export function labelledClasses(spec: string): string[] | null {
+  if (spec === 'builtin:mnist') return Array.from({ length: 10 }, (_, i) => String(i));
+  if (spec === 'builtin:fashion-mnist') return [...FASHION_CLASSES];
+  if (spec.startsWith('cifar10:'))
+    return /:([a-z]+|\d)$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
+  if (spec.startsWith('builtin:') || !existsSync(spec) || !statSync(spec).isDirectory()) return null;
+  const folders = readdirSync(spec)
+    .filter((e) => !e.startsWith('.') && statSync(path.join(spec, e)).isDirectory())
+    .sort();
+  return folders.length >= 2 ? folders : null;
 }

@@ -18,6 +18,32 @@ export interface GanConfig {
   /** Convolution widths: the seed's are 256 (generator) and 128 (discriminator). */
   gFilters: number;
   dFilters: number;
+  /** The names of the classes the dcgan networks are conditioned on (absent or empty: none). */
+  classNames?: readonly string[];
+}
+
+/** Labels 0, 1, .., classes - 1, 0, 1, .. for n images (every class in turn), or `only` n times. */
+export function cyclingLabels(n: number, classes: number, only: number | null = null): Tensor {
+  return T.tensor(Int32Array.from({ length: n }, (_, i) => only ?? i % classes)).to('int64');
+}
+
+/**
+ * The class index a user named (by name or number) for a generator; null for none given.
+ * A generator trained without labels takes none.
+ */
+export function classIndex(g: AnyGenerator, label: string | undefined): number | null {
+  if (label === undefined) return null;
+  const names = g instanceof DcganGenerator ? (g.config.classNames ?? []) : [];
+  if (!names.length) throw new Error('--label is for a conditional GAN; this run was trained without labels');
+  const i = names.indexOf(label);
+  if (i >= 0) return i;
+  if (/^\d+$/.test(label) && Number(label) < names.length) return Number(label);
+  throw new Error(`unknown class '${label}'; this run's classes are ${names.join(', ')}`);
+}
+
+/** Labels [N] (int64) as one-hot rows [N, classes]. */
+function oneHot(labels: Tensor, classes: number): Tensor {
+  return T.eye(classes).indexSelect(0, labels);
 }
 
 export class Generator extends Module {
@@ -38,8 +64,8 @@ export class Generator extends Module {
     this.conv3 = this.registerModule('conv3', new Conv2d(f, f, 5, { padding: 2 }));
     this.out = this.registerModule('out', new Conv2d(f, channels, 7, { padding: 3 }));
   }
-  /** Images in [-1, 1] from latent points [N, latent]. */
-  override forward(z: Tensor): Tensor {
+  /** Images in [-1, 1] from latent points [N, latent]; the seed's generator takes no labels. */
+  override forward(z: Tensor, _labels?: Tensor): Tensor {
     const { height, width } = this.config;
     let x = this.fc
       .forward(z)
@@ -76,7 +102,7 @@ export class Discriminator extends Module {
     this.fc = this.registerModule('fc', new Linear(f * h * w, 1));
   }
   /** One logit per image: high means "generated" in the seed's labelling (1 = fake, 0 = real). */
-  override forward(x: Tensor): Tensor {
+  override forward(x: Tensor, _labels?: Tensor): Tensor {
     let y = this.conv1.forward(x).leakyRelu(SLOPE);
     y = this.conv2.forward(y).leakyRelu(SLOPE);
     y = this.conv3.forward(y).leakyRelu(SLOPE);
@@ -121,13 +147,19 @@ export class DcganGenerator extends Module {
   readonly norms: BatchNorm2d[] = [];
   /** The first feature map's [channels, height, width]. */
   readonly first: [number, number, number];
+  /** Conditioned on this many class labels, one-hot beside the latent point (0: none). */
+  readonly classes: number;
   constructor(readonly config: GanConfig) {
     super();
     const { latent, channels, height, width, gFilters: f } = config;
     const sides = dcganSides(height, width);
     const n = sides.length - 1;
     this.first = [f << (n - 1), sides[0][0], sides[0][1]];
-    this.fc = this.registerModule('fc', new Linear(latent, this.first[0] * sides[0][0] * sides[0][1], { bias: false }));
+    this.classes = config.classNames?.length ?? 0;
+    this.fc = this.registerModule(
+      'fc',
+      new Linear(latent + this.classes, this.first[0] * sides[0][0] * sides[0][1], { bias: false }),
+    );
     this.norm0 = this.registerModule('norm0', new BatchNorm2d(this.first[0]));
     for (let i = 0; i < n; i++) {
       const out = i === n - 1 ? channels : f << (n - 2 - i);
@@ -141,7 +173,16 @@ export class DcganGenerator extends Module {
     }
     dcganInit(this);
   }
-  override forward(z: Tensor): Tensor {
+  /**
+   * Images from latent points [N, latent]; a conditional generator draws the classes in
+   * `labels` [N] (int64), or every class in turn when they are not given.
+   */
+  override forward(z: Tensor, labels?: Tensor): Tensor {
+    if (this.classes) {
+      const y = labels ?? cyclingLabels(z.size(0), this.classes);
+      z = T.cat([z, oneHot(y, this.classes)], 1);
+      if (!labels) y.dispose();
+    }
     let x = this.norm0.forward(this.fc.forward(z).reshape([-1, ...this.first])).relu();
     for (let i = 0; i < this.ups.length - 1; i++) x = this.norms[i].forward(this.ups[i].forward(x)).relu();
     return this.ups[this.ups.length - 1].forward(x).tanh();
@@ -151,13 +192,17 @@ export class DcganGenerator extends Module {
 /**
  * The matching discriminator: strided convolutions (kernel 4, stride 2) that halve the side
  * and double the width, LeakyReLU 0.2, batch norm after the first, dropout, and one logit
- * from the smallest map.
+ * from the smallest map. A conditional one adds the projection of the features on an
+ * embedding of the label (Miyato and Koyama 2018), so it judges "a real 7", not "a real digit".
  */
 export class DcganDiscriminator extends Module {
   readonly downs: Conv2d[] = [];
   readonly norms: BatchNorm2d[] = [];
   readonly drop: Dropout;
   readonly fc: Linear;
+  /** One row of features per class (a bias-free linear map of the one-hot label), or null. */
+  readonly embed: Linear | null;
+  readonly classes: number;
   constructor(readonly config: GanConfig) {
     super();
     const { channels, height, width, dropout, dFilters: f } = config;
@@ -173,14 +218,23 @@ export class DcganDiscriminator extends Module {
       if (i > 0) this.norms.push(this.registerModule(`norm${i}`, new BatchNorm2d(f << i)));
     }
     this.drop = this.registerModule('drop', new Dropout(dropout));
-    this.fc = this.registerModule('fc', new Linear((f << (n - 1)) * sides[0][0] * sides[0][1], 1));
+    const features = (f << (n - 1)) * sides[0][0] * sides[0][1];
+    this.fc = this.registerModule('fc', new Linear(features, 1));
+    this.classes = config.classNames?.length ?? 0;
+    this.embed = this.classes
+      ? this.registerModule('embed', new Linear(this.classes, features, { bias: false }))
+      : null;
     dcganInit(this);
   }
-  /** One logit per image: high means "generated", as the seed labels. */
-  override forward(x: Tensor): Tensor {
+  /** One logit per image: high means "generated", as the seed labels; `labels` [N] when conditional. */
+  override forward(x: Tensor, labels?: Tensor): Tensor {
     let y = this.downs[0].forward(x).leakyRelu(0.2);
     for (let i = 1; i < this.downs.length; i++) y = this.norms[i - 1].forward(this.downs[i].forward(y)).leakyRelu(0.2);
-    return this.fc.forward(this.drop.forward(y.flatten(1)));
+    const h = this.drop.forward(y.flatten(1));
+    const logit = this.fc.forward(h);
+    if (!this.embed) return logit;
+    if (!labels) throw new Error('a conditional discriminator needs the labels of its images');
+    return logit.add(this.embed.forward(oneHot(labels, this.classes)).mul(h).sum({ dim: 1, keepdim: true }));
   }
 }
 

@@ -11,7 +11,7 @@ import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { Judge } from './quality.js';
 import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
-import type { AnyGenerator } from './model.js';
+import { DcganGenerator, cyclingLabels, type AnyGenerator } from './model.js';
 
 /** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
@@ -118,7 +118,21 @@ export class GanMonitor {
 
   /** Samples from the fixed points, the loss chart and the quality figures, with warnings. */
   async check(g: AnyGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
-    const gen = noGrad(() => tidy(() => g.forward(this.fixed)));
+    // A conditional generator's picture: a row per latent point, a column per class.
+    const k = g instanceof DcganGenerator ? g.classes : 0;
+    const gen = noGrad(() =>
+      tidy(() => {
+        if (!k) return g.forward(this.fixed);
+        const z = this.fixed.narrow(0, 0, 8);
+        return g.forward(
+          z
+            .unsqueeze(1)
+            .expand([8, k, z.size(1)])
+            .reshape([8 * k, z.size(1)]),
+          cyclingLabels(8 * k, k),
+        );
+      }),
+    );
     const div = diversity(gen);
     const q = this.quality;
     let scores: { fd: number; confident: number; classes: number } | null = null;
@@ -134,7 +148,7 @@ export class GanMonitor {
     const samplesFile = run.file('samples', `${RunFolder.stepTag(step)}.png`);
     await writeOwned(
       samplesFile,
-      tidy(() => imageGrid(gen.add(1).div(2), { cols: 8 })),
+      tidy(() => imageGrid(gen.add(1).div(2), { cols: k || 8 })),
     );
     gen.dispose();
     const lossesFile = run.file('losses.png');

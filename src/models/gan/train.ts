@@ -18,7 +18,7 @@ import {
   type AnyGenerator,
   type GanConfig,
 } from './model.js';
-import { loadGanData } from './data.js';
+import { labelledClasses, loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
 import {
@@ -45,6 +45,11 @@ export const GAN_OPTIONS = {
     default: 'dcgan',
     choices: ['dcgan', 'seed'],
     help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; seed: the seed's networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
+  },
+  conditional: {
+    type: 'bool',
+    default: true,
+    help: 'with the dcgan recipe and labelled data (the built-in sets, all of CIFAR-10), learn to draw each class on demand: the label goes to both networks (--no-conditional: latent points alone)',
   },
   latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
   batch: { type: 'int', default: null, min: 1, help: 'real (and as many generated) images per step', studio: true },
@@ -144,13 +149,18 @@ export function withRecipe(c: GanTrainConfig): GanRunConfig {
   return fillUnset<GanRunConfig>(c, GAN_RECIPES[c.recipe]);
 }
 
+/** The classes a run's networks are conditioned on, or null (the seed's recipe, unlabelled data, --no-conditional). */
+export function conditionedClasses(c: GanTrainConfig): string[] | null {
+  return c.conditional && c.recipe === 'dcgan' ? labelledClasses(c.data) : null;
+}
+
 /** The generator a recipe trains, with fresh weights. */
 function newGenerator(recipe: GanTrainConfig['recipe'], model: GanConfig): AnyGenerator {
   return recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
 }
 
-/** Runs saved before recipes existed are the seed's. */
-const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed' };
+/** Runs saved before recipes existed are the seed's; before labels, unconditional. */
+const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed', conditional: false };
 
 export function validateGanConfig(c: GanTrainConfig): void {
   checkOptions(GAN_OPTIONS, c);
@@ -212,10 +222,20 @@ export class GanTrainer {
     return this.average ?? this.g;
   }
 
-  /** One discriminator update and one generator update; real images in [-1, 1]. */
-  step(real: Tensor): { dLoss: number; aLoss: number } {
-    const dLoss = this.trainDiscriminator(real);
+  /** Conditioned on this many classes (0: not conditional). */
+  get classes(): number {
+    return this.d instanceof DcganDiscriminator ? this.d.classes : 0;
+  }
+
+  /** One discriminator update and one generator update; real images in [-1, 1] and, when conditional, their labels. */
+  step(real: Tensor, labels?: Tensor): { dLoss: number; aLoss: number } {
+    const dLoss = this.trainDiscriminator(real, labels);
     return { dLoss, aLoss: this.trainGenerator(real.size(0)) };
+  }
+
+  /** Labels for n generated images, uniform over the classes; undefined when not conditional. */
+  private randomLabels(n: number): Tensor | undefined {
+    return this.classes ? T.randint(0, this.classes, [n]) : undefined;
   }
 
   /**
@@ -223,16 +243,18 @@ export class GanTrainer {
    * seed scores both halves in one batch; dcgan scores them in two, so that batch norm never
    * mixes real and generated statistics (as pytorch/examples does).
    */
-  trainDiscriminator(real: Tensor): number {
+  trainDiscriminator(real: Tensor, realLabels?: Tensor): number {
     const b = real.size(0);
+    if (this.classes && !realLabels) throw new Error('a conditional GAN trains on labelled images');
     return tidy(() => {
-      const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent])));
+      const fakeLabels = this.randomLabels(b);
+      const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
       const labels = discriminatorLabels(b, this.cfg.labelNoise);
       const loss =
         this.cfg.recipe === 'seed'
           ? binaryCrossEntropyWithLogits(this.d.forward(T.cat([fake, real], 0)), labels)
-          : binaryCrossEntropyWithLogits(this.d.forward(fake), labels.narrow(0, 0, b))
-              .add(binaryCrossEntropyWithLogits(this.d.forward(real), labels.narrow(0, b, b)))
+          : binaryCrossEntropyWithLogits(this.d.forward(fake, fakeLabels), labels.narrow(0, 0, b))
+              .add(binaryCrossEntropyWithLogits(this.d.forward(real, realLabels), labels.narrow(0, b, b)))
               .div(2);
       this.optD.backwardStep(loss);
       return loss.item();
@@ -244,7 +266,8 @@ export class GanTrainer {
     this.d.freeze(true); // no gradients reach the discriminator's weights
     try {
       return tidy(() => {
-        const logits = this.d.forward(this.g.forward(T.randn([b, this.g.config.latent])));
+        const y = this.randomLabels(b);
+        const logits = this.d.forward(this.g.forward(T.randn([b, this.g.config.latent]), y), y);
         const loss = binaryCrossEntropyWithLogits(logits, T.zeros([b, 1]));
         this.optG.backwardStep(loss);
         if (this.average) this.updateAverage();
@@ -319,6 +342,7 @@ export async function trainGan(
       dropout: cfg.dropout,
       gFilters: cfg.gFilters,
       dFilters: cfg.dFilters,
+      classNames: conditionedClasses(cfg) ?? [],
     }),
   );
   const parts = {
@@ -389,9 +413,10 @@ export async function trainGan(
   gan.d.train();
   for (const step of t.steps(cfg.steps)) {
     const epoch = Math.floor(step / loader.length);
-    const { dLoss, aLoss } = tidy(() =>
-      gan.step(loader.batch(epoch, step % loader.length, order.get(epoch), part).images),
-    );
+    const { dLoss, aLoss } = tidy(() => {
+      const batch = loader.batch(epoch, step % loader.length, order.get(epoch), part);
+      return gan.step(batch.images, gan.classes ? batch.labels : undefined);
+    });
     const due = t.advance({ d_loss: dLoss, a_loss: aLoss }, cfg.steps);
     if (due) {
       const l: GanStepLog = {
@@ -428,6 +453,7 @@ export function loadGenerator(source: string): AnyGenerator {
       dropout: 0,
       gFilters: cfg.gFilters,
       dFilters: cfg.dFilters,
+      classNames: conditionedClasses(cfg) ?? [],
     };
     const g = newGenerator(cfg.recipe, model);
     // Samples come from the averaged weights when the run kept them.
