@@ -9,6 +9,7 @@ import path from 'node:path';
 import {
   GAN_DEFAULTS,
   builtinJudge,
+  conditionedClasses,
   trainGan,
   withRecipe,
   type GanSampleLog,
@@ -19,9 +20,8 @@ import { printTable } from './util.js';
 /** The recipes compared, as the settings that differ from the defaults. */
 export const GAN_RECIPE_RUNS: [string, Partial<GanTrainConfig>][] = [
   ["seed's networks, narrowed to 64 (the old demo)", { recipe: 'seed', gFilters: 64, dFilters: 64 }],
-  ['dcgan, Adam 2e-4', { recipe: 'dcgan', dLr: 2e-4, gLr: 2e-4, ema: 0 }],
-  ['dcgan, Adam 1e-3', { recipe: 'dcgan', dLr: 1e-3, gLr: 1e-3, ema: 0 }],
-  ['dcgan (the defaults)', { recipe: 'dcgan' }],
+  ['dcgan, without labels (--no-conditional)', { recipe: 'dcgan', conditional: false }],
+  ['dcgan, conditional (the defaults)', { recipe: 'dcgan' }],
 ];
 
 export async function ganRecipesBench(minutes: number): Promise<void> {
@@ -37,7 +37,7 @@ export async function ganRecipesBench(minutes: number): Promise<void> {
       const c = withRecipe(cfg);
       rows.push([
         name,
-        `${c.gFilters}/${c.dFilters}, batch ${c.batch}, ${c.dLr}/${c.gLr}, ema ${c.ema}`,
+        `${c.gFilters}/${c.dFilters}, batch ${c.batch}, ${c.dLr}/${c.gLr}, ema ${c.ema}${conditionedClasses(c) ? ', labels' : ''}`,
         String(r.steps),
         l?.confident == null ? '-' : `${(l.confident * 100).toFixed(1)}%`,
         String(l?.classes ?? '-'),

@@ -344,16 +344,16 @@ def main():
     ap.add_argument('--costs', help='JSON of ms per step per change, from --time')
     ap.add_argument('--jobs', type=int, default=1)
     ap.add_argument('--seeds', type=int, default=3)
-    ap.add_argument('--only', help='comma-separated change names')
+    ap.add_argument('--only', help='change names, separated by semicolons')
     ap.add_argument('--scale', type=float, default=1.0, help='multiply every budget (a quick try)')
     a = ap.parse_args()
-    names = a.only.split(',') if a.only else list(CHANGES) + list(LONG)
+    names = a.only.split(';') if a.only else list(CHANGES) + list(LONG)
     if a.time:
         torch.set_num_threads(2)
         x, y = load_mnist(a.data, 'train')
         # Changes of settings alone cost what the defaults do; those of shape are timed, the
         # best of three interleaved rounds (a shared VM's timings wander by a third).
-        shapes = [n for n in (a.only.split(',') if a.only else CHANGES) if n in TIMED]
+        shapes = [n for n in (a.only.split(';') if a.only else CHANGES) if n in TIMED]
         costs = {n: math.inf for n in shapes}
         for _ in range(3):
             for name in shapes:

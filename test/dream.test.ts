@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
+import { resize } from '../src/io/images.js';
 import { InceptionV3 } from '../src/vision/inception.js';
 import type { Backbone } from '../src/vision/weights.js';
 import {
@@ -15,8 +16,12 @@ import {
   dreamLoss,
   dreamStep,
   dreamZoom,
+  guideFeatures,
+  lapNormalize,
   octaveShapes,
+  parseChannels,
   parseLayers,
+  pickChannels,
   type DreamConfig,
 } from '../src/models/dream/index.js';
 import { repoRoot } from './helpers.js';
@@ -40,10 +45,125 @@ function tinyBackbone(): Backbone {
 
 const small: DreamConfig = { ...DREAM_DEFAULTS, octaves: 2, steps: 2, maxLoss: null, jitter: 8 };
 
-test('parseLayers reads name=weight and name:weight lists; junk is refused', () => {
-  assert.deepEqual(parseLayers('mixed2=0.2, mixed3:3,mixed4'), { mixed2: 0.2, mixed3: 3, mixed4: 1 });
+test('parseLayers reads layer=weight and layer:channel=weight lists; --channels choices; junk is refused', () => {
+  assert.deepEqual(parseLayers('mixed2=0.2, mixed4:97=2,mixed4:12,mixed5'), {
+    mixed2: 0.2,
+    'mixed4:97': 2,
+    'mixed4:12': 1,
+    mixed5: 1,
+  });
   assert.throws(() => parseLayers('mixed2=abc'), /not a number/);
+  assert.throws(() => parseLayers('mixed3:0.5'), /channel "0.5" of mixed3 is not a whole number/);
   assert.throws(() => parseLayers(' , '), /at least one layer/);
+  assert.equal(parseChannels('all'), 'all');
+  assert.deepEqual(parseChannels('strong'), { pick: 'strong', count: 4 });
+  assert.deepEqual(parseChannels('weak:9'), { pick: 'weak', count: 9 });
+  assert.throws(() => parseChannels('loud'), /--channels takes all, strong, weak/);
+});
+
+test("a channel's loss is its own squared activation; strong and weak pick the photo's most and least active channels", () => {
+  const b = tinyBackbone();
+  T.manualSeed(4);
+  T.tidy(() => {
+    const img = T.rand([1, 3, 96, 112]).mul(2).sub(1);
+    const a = T.noGrad(() => b.net.endpoints(img, ['mixed3']).get('mixed3')!);
+    const [, , h, w] = a.shape;
+    const own =
+      a
+        .narrow(1, 5, 1)
+        .narrow(2, 2, h - 4)
+        .narrow(3, 2, w - 4)
+        .square()
+        .sum()
+        .item() /
+      (h * w);
+    const loss = T.noGrad(() => dreamLoss(b, img, { 'mixed3:5': 2 }).item());
+    assert.ok(Math.abs(loss - 2 * own) < 1e-5 * (1 + Math.abs(loss)), `${loss} vs ${2 * own}`);
+    assert.throws(
+      () => T.noGrad(() => dreamLoss(b, img, { 'mixed3:9999': 1 })),
+      /mixed3 has channels 0 to \d+; there is no channel 9999/,
+    );
+    const means = a.mean({ dim: [0, 2, 3] }).toFlatArray() as number[];
+    const ranked = means.map((m, i) => [m, i]).sort((x, y) => y[0] - x[0]);
+    const strong = pickChannels(b, img, { mixed3: 3, 'mixed2:1': 1 }, { pick: 'strong', count: 3 });
+    const top3 = ranked.slice(0, 3).map(([, i]) => [`mixed3:${i}`, 1]);
+    assert.deepEqual(strong, Object.fromEntries([...top3, ['mixed2:1', 1]]));
+    const weakest = ranked.filter(([m]) => m > 0).at(-1)![1];
+    assert.ok(`mixed3:${weakest}` in pickChannels(b, img, { mixed3: 1 }, { pick: 'weak', count: 2 }));
+  });
+  b.net.dispose();
+});
+
+test("guided: the loss pulls each position toward the guide's most alike vector, and steps raise it", () => {
+  const b = tinyBackbone();
+  T.manualSeed(5);
+  const img = T.keep(T.rand([1, 3, 96, 96]).mul(2).sub(1));
+  const guideImage = T.rand([1, 3, 100, 120]);
+  const layers = { mixed3: 1, 'mixed4:3': 2 };
+  const guide = guideFeatures(b, guideImage, layers, 100, 120);
+  // The loss is Σ_positions max_j x_i · g_j, weighted and divided by the activation's size.
+  const expected = T.noGrad(() =>
+    T.tidy(() => {
+      const acts = b.net.endpoints(img, ['mixed3', 'mixed4']);
+      let sum = 0;
+      for (const [name, ch, w] of [
+        ['mixed3', null, 1],
+        ['mixed4', 3, 2],
+      ] as const) {
+        const a = ch === null ? acts.get(name)! : acts.get(name)!.narrow(1, ch, 1);
+        const x = a.reshape([a.size(1), -1]);
+        const g = guide.get(ch === null ? name : `${name}:${ch}`)!.reshape([a.size(1), -1]);
+        sum += (x.t().matmul(g).max(1)[0].sum().item() * w) / a.numel;
+      }
+      return sum;
+    }),
+  );
+  const before = T.noGrad(() => dreamLoss(b, img, layers, guide).item());
+  assert.ok(Math.abs(before - expected) < 1e-4 * (1 + Math.abs(expected)), `${before} vs ${expected}`);
+  const cfg = { layers, stepSize: 0.05, jitter: 0, tile: 0, maxLoss: null };
+  for (let i = 0; i < 3; i++) dreamStep(b, img, cfg, new Rng(i), guide);
+  const after = T.noGrad(() => dreamLoss(b, img, layers, guide).item());
+  assert.ok(after > before, `guided loss ${before} -> ${after}`);
+  for (const t of [img, guideImage, ...guide.values()]) t.dispose();
+  b.net.dispose();
+});
+
+test("Laplacian normalisation: one level is g / rms(g); any level is blind to the gradient's scale and keeps its shape", () => {
+  T.manualSeed(6);
+  T.tidy(() => {
+    const g = T.randn([1, 3, 37, 50]);
+    const one = lapNormalize(g, 1);
+    const rms = g.square().mean().sqrt().item();
+    assert.ok(one.sub(g.div(rms)).abs().max().item() < 1e-5);
+    const four = lapNormalize(g, 4);
+    assert.deepEqual(four.shape, [1, 3, 37, 50]);
+    assert.ok(lapNormalize(g.mul(7), 4).sub(four).abs().max().item() < 1e-4);
+    // Noise's coarse part is faint; per band, it weighs as much as the fine detail.
+    const coarseShare = (x: T.Tensor) =>
+      resize(T.adaptiveAvgPool2d(x, [5, 7]), 37, 50)
+        .square()
+        .mean()
+        .sqrt()
+        .item() / x.square().mean().sqrt().item();
+    const [before, after] = [coarseShare(g), coarseShare(four)];
+    assert.ok(after > 2 * before, `coarse share of the gradient: ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+  });
+});
+
+test('a dream with a guide, picked channels and a Laplacian pyramid keeps the size and does not leak', async () => {
+  const b = tinyBackbone();
+  const img = T.rand([1, 3, 112, 120]);
+  const guideImage = T.rand([1, 3, 60, 70]); // smaller than the net's least input: scaled up
+  const cfg = { ...small, guide: guideImage, channels: { pick: 'strong', count: 2 } as const, lapLevels: 3 };
+  (await dream(b, img, cfg)).dispose();
+  const live = T.liveTensors().undisposed;
+  const out = await dream(b, img, cfg);
+  assert.deepEqual(out.shape, [1, 3, 112, 120]);
+  assert.ok(Number.isFinite(T.tidy(() => out.sum().item())));
+  out.dispose();
+  assert.equal(T.liveTensors().undisposed, live);
+  for (const t of [img, guideImage]) t.dispose();
+  b.net.dispose();
 });
 
 test('octave shapes run from the smallest to the original size', () => {

@@ -12,7 +12,7 @@ import * as T from '../src/torch/index.js';
 import { Tanh } from '../src/nn/index.js';
 import { StyleNet } from '../src/models/style/fast-net.js';
 import { VAE } from '../src/models/vae/model.js';
-import { DcganGenerator, Generator, type GanConfig } from '../src/models/gan/model.js';
+import { DcganGenerator, Generator, cyclingLabels, type GanConfig } from '../src/models/gan/model.js';
 import { CharLSTM } from '../src/models/text/model.js';
 import {
   charStepGraph,
@@ -90,7 +90,11 @@ test("a VAE's decoder and encoder in onnxruntime give Loom's images and latent s
 test("a GAN's generator (either recipe, batch norm's running statistics included) in onnxruntime gives Loom's images", async () => {
   T.manualSeed(3);
   const config: GanConfig = { latent: 8, channels: 1, height: 28, width: 28, dropout: 0, gFilters: 8, dFilters: 8 };
-  for (const g of [new Generator(config), new DcganGenerator({ ...config, channels: 3, height: 32, width: 32 })]) {
+  for (const g of [
+    new Generator(config),
+    new DcganGenerator({ ...config, channels: 3, height: 32, width: 32 }),
+    new DcganGenerator({ ...config, classNames: ['a', 'b', 'c'] }),
+  ]) {
     using gen = g;
     T.noGrad(() => {
       for (const [name, b] of gen.stateDict())
@@ -101,11 +105,15 @@ test("a GAN's generator (either recipe, batch norm's running statistics included
     const s = await session(generatorGraph(gen));
     for (const n of [1, 4]) {
       const z = T.randn([n, config.latent]);
+      // A conditional generator takes its classes one-hot: here every class in turn.
+      const k = gen instanceof DcganGenerator ? gen.classes : 0;
+      const feeds: Record<string, ort.Tensor> = { z: feed(z) };
+      if (k) feeds.label = feed(T.eye(k).indexSelect(0, cyclingLabels(n, k)));
       const d = worst(
-        (await s.run({ z: feed(z) })).image,
+        (await s.run(feeds)).image,
         T.noGrad(() => gen.forward(z)),
       );
-      assert.ok(d < 1e-4, `${gen.constructor.name}, batch ${n}: differs by ${d}`);
+      assert.ok(d < 1e-4, `${gen.constructor.name} (${k} classes), batch ${n}: differs by ${d}`);
     }
   }
 });

@@ -13,6 +13,7 @@ import type { Backbone } from '../src/vision/weights.js';
 import {
   STYLE_DEFAULTS,
   StyleObjective,
+  colourMatch,
   contentLoss,
   gram,
   keepColors,
@@ -99,6 +100,36 @@ test("one L-BFGS iteration lowers the total loss; results keep the content's asp
   assert.deepEqual(adam.shape, [1, 3, 64, 90]);
   for (const t of [content, style, out, adam]) t.dispose();
   b.net.dispose();
+});
+
+test("--color-match: meanstd gives each channel the photo's mean and spread; histogram its values, rank for rank", () => {
+  T.manualSeed(8);
+  T.tidy(() => {
+    // Both uniform, so matching the first two moments stays inside [0, 1] (no clamping).
+    const image = T.rand([1, 3, 12, 10]).mul(0.5);
+    const photo = T.rand([1, 3, 12, 10]).mul(0.6).add(0.2);
+    const stats = (x: T.Tensor) => {
+      const c = x.reshape([3, -1]);
+      return [c.mean({ dim: 1 }).toFlatArray(), T.std(c, [1], 1).toFlatArray()];
+    };
+    const ms = colourMatch(image, photo, 'meanstd');
+    const [[m1, s1], [m2, s2]] = [stats(ms), stats(photo)];
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Math.abs(m1[i] - m2[i]) < 1e-5 && Math.abs(s1[i] - s2[i]) < 1e-5, `channel ${i}`);
+    }
+    // Same size: each channel's sorted values are the photo's, and the image's ranks are kept.
+    const h = colourMatch(image, photo, 'histogram');
+    const sorted = (x: T.Tensor) => x.reshape([3, -1]).sort(1)[0].toFlatArray();
+    assert.deepEqual(sorted(h), sorted(photo));
+    const ranks = (x: T.Tensor) => x.reshape([3, -1]).sort(1)[1].toFlatArray();
+    assert.deepEqual(ranks(h), ranks(image));
+    // Another size: the photo's quantiles; luminance is --preserve-colors' transfer.
+    const small = T.rand([1, 3, 5, 7]);
+    const q = colourMatch(image, small, 'histogram').reshape([3, -1]);
+    assert.ok(q.min().item() >= small.min().item() - 1e-7 && q.max().item() <= small.max().item() + 1e-7);
+    const lum = colourMatch(image, photo, 'luminance');
+    assert.ok(lum.sub(keepColors(image, photo).clamp(0, 1)).abs().max().item() < 1e-6);
+  });
 });
 
 test("--preserve-colors keeps the content's chroma and the result's luminance", () => {
@@ -243,6 +274,27 @@ test("a fast style net trains a few steps, resumes, and `style apply` writes the
     const img = await readImage(out);
     assert.deepEqual(img.shape, [1, 3, 37, 45]);
     img.dispose();
+    // --color-match histogram: the output's values are the photo's (up to 8-bit rounding).
+    const matched = path.join(dir, 'matched.png');
+    const m = spawnSync(
+      process.execPath,
+      [CLI, 'style', 'apply', run, photo, '--out', matched, '--color-match', 'histogram'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(m.status, 0, m.stderr);
+    const [x, y] = [await readImage(matched), await readImage(photo)];
+    const d = T.tidy(() =>
+      x
+        .reshape([3, -1])
+        .sort(1)[0]
+        .sub(y.reshape([3, -1]).sort(1)[0])
+        .abs()
+        .max()
+        .item(),
+    );
+    x.dispose();
+    y.dispose();
+    assert.ok(d <= 1 / 255 + 1e-6, `largest difference of sorted values ${d}`);
     const net = loadStyleNet(run);
     assert.equal(net.shape.width, 4);
     net.dispose();
@@ -267,6 +319,10 @@ test('loom style: bad images and options get exit 2 and one sentence', () => {
       [['style', 'builtin:dog', 'builtin:scream', '--smoothing', 'yes'], /--smoothing must be on or off, got yes/],
       [['style', 'builtin:dog', 'builtin:scream', '--colour-weight', '-1'], /--colour-weight must be a number >= 0/],
       [['style', 'builtin:dog', 'builtin:scream:0'], /style weight in 'builtin:scream:0' must be a number > 0/],
+      [
+        ['style', 'builtin:dog', 'builtin:scream', '--color-match', 'sepia'],
+        /--color-match takes luminance, meanstd, histogram; got 'sepia'/,
+      ],
       [['style', 'builtin:dog', 'builtin:scream', '--out', bad], /exists; choose another --out or add --force/],
       [
         ['style', 'apply', path.join(dir, 'nothing'), bad, '--out', path.join(dir, 'o.png')],

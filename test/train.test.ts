@@ -209,3 +209,16 @@ test("a data-parallel step's collectives (over c10d, one rank here) leave no ten
   const again = trainToy({ ...TOY, steps: 12 }, tmp(), {}, undefined, -1, { group });
   assert.deepEqual(again, weights);
 });
+
+test("progress: a run's --minutes caps the time left that its steps imply", async () => {
+  const { Progress } = await import('../src/cli/progress.js');
+  const lines: string[] = [];
+  const out = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+  const byBudget = new Progress(out, 2);
+  const bySteps = new Progress(out);
+  await new Promise((r) => setTimeout(r, 50));
+  byBudget.update(1, 100_000, 'loss 1'); // 100,000 steps at this pace would take over an hour
+  bySteps.update(1, 100_000, 'loss 1');
+  assert.match(lines[0], /time left (1m59s|2m00s)\n$/);
+  assert.match(lines[1], /time left \d+h\d\dm\n$/);
+});

@@ -190,8 +190,8 @@ export async function demoCommand(args: string[]): Promise<void> {
   const score = judged as GanSampleLog | null;
   entries.push({
     system: 'gan',
-    title: 'DCGAN on MNIST: samples from 64 fixed latent points',
-    settings: `${describeSettings(GAN_OPTIONS, withRecipe(ganCfg), ['recipe', 'gFilters', 'dFilters', 'batch', 'dLr', 'gLr', 'ema'])}; ${gr.steps} steps`,
+    title: 'Conditional DCGAN on MNIST: 8 fixed latent points (rows) drawn as each digit (columns)',
+    settings: `${describeSettings(GAN_OPTIONS, withRecipe(ganCfg), ['recipe', 'conditional', 'gFilters', 'dFilters', 'batch', 'dLr', 'gLr', 'ema'])}; ${gr.steps} steps`,
     seconds: (Date.now() - t0) / 1000,
     images: ganImages,
     texts: [],

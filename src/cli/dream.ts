@@ -4,7 +4,14 @@ import * as T from '../torch/index.js';
 import { GifStream } from '../io/gif-stream.js';
 import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
-import { DREAM_DEFAULTS, dream, dreamZoom, parseLayers, type DreamConfig } from '../models/dream/index.js';
+import {
+  DREAM_DEFAULTS,
+  dream,
+  dreamZoom,
+  parseChannels,
+  parseLayers,
+  type DreamConfig,
+} from '../models/dream/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
@@ -25,7 +32,23 @@ const DREAM: OptSpecs = {
     default: Object.entries(d.layers)
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
-    meta: 'L=W,...',
+    meta: 'L[:C]=W,...',
+  },
+  channels: {
+    type: 'string',
+    help: "for layers given without a channel: all, or the photo's strong[:N] or weak[:N] (most or least active N, default 4)",
+    default: 'all',
+    meta: 'all|strong|weak',
+  },
+  guide: {
+    type: 'string',
+    help: "dream toward this image's features (a file or builtin:NAME) instead of exciting the layers",
+    meta: 'IMAGE',
+  },
+  'lap-levels': {
+    type: 'int',
+    help: 'normalise the gradient per band of a Laplacian pyramid of this many levels: larger, smoother patterns (0: off)',
+    default: d.lapLevels,
   },
   octaves: { type: 'int', help: 'scales, smallest first', default: d.octaves },
   'octave-scale': { type: 'number', help: 'size ratio between octaves', default: d.octaveScale },
@@ -70,8 +93,12 @@ export async function dreamCommand(args: string[]): Promise<void> {
     throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
+  const guide = o.guide === undefined ? null : await readImage(resolveImage(o.guide), { maxSide: 1024 });
   const cfg: DreamConfig = {
     layers: parseLayers(o.layers),
+    channels: parseChannels(o.channels),
+    guide,
+    lapLevels: o.lapLevels,
     octaves: o.octaves,
     octaveScale: o.octaveScale,
     steps: o.steps,
@@ -129,6 +156,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
     }
   } finally {
     image.dispose();
+    guide?.dispose();
     backbone.net.dispose();
   }
   progress.clear();

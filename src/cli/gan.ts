@@ -87,7 +87,7 @@ async function ganTrain(args: string[]): Promise<void> {
   if (o.device !== 'cpu') throw new UserError('gan training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(GAN_OPTIONS, o);
-  const progress = new Progress();
+  const progress = new Progress(process.stderr, cfg.minutes);
   const stop = onInterrupt(() =>
     progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
   );

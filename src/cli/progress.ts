@@ -20,7 +20,11 @@ export class Progress {
   /** A data-parallel rank other than 0 keeps quiet: rank 0 reports for the job. */
   private readonly quiet = (Number(process.env.RANK) || 0) > 0;
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
+  /** `minutes`: the run's time budget (--minutes), which caps the time left that the steps imply. */
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly minutes: number | null = null,
+  ) {
     this.tty = Boolean(out.isTTY);
   }
 
@@ -29,7 +33,9 @@ export class Progress {
     if (this.quiet) return;
     const elapsed = (Date.now() - this.start) / 1000;
     const frac = total ? Math.min(1, done / total) : null;
-    const left = frac ? formatDuration((elapsed / frac) * (1 - frac)) : null;
+    const bySteps = frac ? (elapsed / frac) * (1 - frac) : Infinity;
+    const byClock = this.minutes ? Math.max(0, this.minutes * 60 - elapsed) : Infinity;
+    const left = Number.isFinite(Math.min(bySteps, byClock)) ? formatDuration(Math.min(bySteps, byClock)) : null;
     if (this.tty) {
       const width = 24;
       const bar =

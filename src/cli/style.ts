@@ -12,6 +12,9 @@ import {
   loadStyleNet,
   trainFastStyle,
   transferStyle,
+  COLOUR_MATCHES,
+  colourMatch,
+  type ColourMatch,
   type StyleConfig,
   type StyleImage,
 } from '../models/style/index.js';
@@ -21,6 +24,22 @@ import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
 import { makeFolder, prepareOutputFile } from '../io/files.js';
+
+const COLOR_MATCH: OptSpecs = {
+  'color-match': {
+    type: 'string',
+    help: "give the result the photo's colours: luminance (its chroma), meanstd (each channel's mean and spread) or histogram (each channel's values, rank for rank)",
+    meta: 'HOW',
+  },
+};
+
+/** --color-match's value, checked; null when not given. */
+function colorMatchOf(v: string | undefined): ColourMatch | null {
+  if (v === undefined) return null;
+  if (!(COLOUR_MATCHES as readonly string[]).includes(v))
+    throw new UserError(`--color-match takes ${COLOUR_MATCHES.join(', ')}; got '${v}'`);
+  return v as ColourMatch;
+}
 
 const s = STYLE_DEFAULTS;
 const BACKBONE: OptSpecs = {
@@ -61,7 +80,11 @@ const STYLE: OptSpecs = {
     type: 'string',
     help: "softmax-smoothed style activations, each loss relative to its target: on or off (default: the backbone's)",
   },
-  'preserve-colors': { type: 'bool', help: "keep the content's colours (style in luminance only)" },
+  'preserve-colors': {
+    type: 'bool',
+    help: "keep the content's colours (style in luminance only; --color-match luminance)",
+  },
+  ...COLOR_MATCH,
   scales: { type: 'int', help: 'solve small first, then upscale and refine, over N scales', default: s.scales },
   'style-scale': { type: 'number', help: "the style image's height relative to the output's", default: s.styleScale },
   'save-every': { type: 'int', help: 'also write the image every N iterations (0: only the end)', default: 0 },
@@ -79,6 +102,7 @@ const TRAIN: OptSpecs = {
 };
 const APPLY: OptSpecs = {
   out: { type: 'string', help: 'output file (one image) or folder', meta: 'PATH' },
+  ...COLOR_MATCH,
   force: { type: 'bool', help: 'overwrite existing outputs' },
   ...COMMON,
 };
@@ -136,6 +160,7 @@ export async function styleCommand(args: string[]): Promise<void> {
     init: o.init ?? null,
     smoothing: o.smoothing === undefined ? null : o.smoothing === 'on',
     preserveColors: Boolean(o.preserveColors),
+    colorMatch: colorMatchOf(o.colorMatch),
     scales: o.scales,
     styleScale: o.styleScale,
     seed: o.seed ?? 0,
@@ -261,6 +286,7 @@ async function styleApply(args: string[]): Promise<void> {
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
   if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
   applyCommon(o);
+  const match = colorMatchOf(o.colorMatch);
   const [source, ...images] = positionals;
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
   if (many) makeFolder(o.out);
@@ -271,7 +297,13 @@ async function styleApply(args: string[]): Promise<void> {
     if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);
     const img = await readImage(file);
     const t0 = performance.now();
-    const y = T.noGrad(() => net.forward(img));
+    const y = T.noGrad(() => {
+      const out = net.forward(img);
+      if (!match) return out;
+      const kept = colourMatch(out, img, match);
+      out.dispose();
+      return kept;
+    });
     const ms = performance.now() - t0;
     await writeImage(target, y);
     const [, , h, w] = img.shape;

@@ -82,7 +82,7 @@ async function textTrain(args: string[]): Promise<void> {
   applyCommon(o);
   const cfg = configFromCli(TEXT_OPTIONS, o);
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
-  const progress = new Progress();
+  const progress = new Progress(process.stderr, cfg.minutes);
   const stop = onInterrupt(() =>
     progress.line(
       'loom: stopping after this step; a checkpoint will be saved (Ctrl-C again to quit now)',

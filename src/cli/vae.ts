@@ -267,7 +267,7 @@ async function vaeTrain(args: string[]): Promise<void> {
   if (o.device !== 'cpu') throw new UserError('vae training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(VAE_OPTIONS, o);
-  const progress = new Progress();
+  const progress = new Progress(process.stderr, cfg.minutes);
   const stop = onInterrupt(() =>
     progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
   );

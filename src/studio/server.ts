@@ -94,8 +94,8 @@ class HttpError extends Error {
   }
 }
 
-/** Options the page may set, per system, and how the CLI spells the job. */
-type OptionKind = StudioKind;
+/** Options the page may set, per system, and how the CLI spells the job ('guide': an image passed by flag). */
+type OptionKind = StudioKind | 'guide';
 const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
   text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
   vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
@@ -106,6 +106,9 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
     options: {
       image: 'image',
       layers: 'word',
+      channels: 'word',
+      guide: 'guide',
+      'lap-levels': 'int',
       octaves: 'int',
       'octave-scale': 'number',
       steps: 'int',
@@ -127,6 +130,7 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
       'max-evals': 'int',
       optimizer: 'word',
       'preserve-colors': 'bool',
+      'color-match': 'word',
       init: 'word',
       'colour-weight': 'number',
       'style-weight': 'number',
@@ -310,6 +314,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
           `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`,
         );
       if (v === null || v === '' || v === undefined || kind === 'image') continue;
+      if (kind === 'guide') {
+        args.push(`--${k}`, imageArg(v, k));
+        continue;
+      }
       if (kind === 'bool') {
         if (v === true) args.push(`--${k}`);
         continue;

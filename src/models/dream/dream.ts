@@ -8,8 +8,17 @@ import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js
 import { positiveNumber, wholeNumber } from '../checks.js';
 
 export interface DreamConfig {
-  /** Layer → weight of its term in the loss. */
+  /** Layer (or "layer:channel") → weight of its term in the loss. */
   layers: Record<string, number>;
+  /**
+   * Which channels of each layer given without one: all of them ('all', the seed's), or the
+   * photo's most ('strong') or least ('weak') active, `count` of them.
+   */
+  channels: ChannelChoice;
+  /** Dream toward this image's features (RGB [1, 3, h, w] in [0, 1]) instead of exciting the layers; null: off. */
+  guide: Tensor | null;
+  /** Normalise the gradient per band of a Laplacian pyramid of this many levels (0: the seed's scaling alone). */
+  lapLevels: number;
   octaves: number;
   octaveScale: number;
   steps: number;
@@ -23,8 +32,13 @@ export interface DreamConfig {
   seed: number;
 }
 
+export type ChannelChoice = 'all' | { pick: 'strong' | 'weak'; count: number };
+
 export const DREAM_DEFAULTS: DreamConfig = {
   layers: { mixed2: 0.2, mixed3: 3, mixed4: 2, mixed5: 1.5 },
+  channels: 'all',
+  guide: null,
+  lapLevels: 0,
   octaves: 3,
   octaveScale: 1.4,
   steps: 20,
@@ -51,20 +65,42 @@ export interface DreamHooks {
   shouldStop?(): boolean;
 }
 
-/** "mixed2=0.2,mixed3:3" → { mixed2: 0.2, mixed3: 3 }; a name alone weighs 1. */
+/**
+ * "mixed2=0.2,mixed4:97=2,mixed5" → { mixed2: 0.2, "mixed4:97": 2, mixed5: 1 }: a layer, or
+ * one channel of it after a colon, and its weight after "="; a weight left out is 1.
+ */
 export function parseLayers(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const part of spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)) {
-    const [name, w] = part.split(/[=:]/);
+    const m = /^([^:=\s]+)(?::([^=]*))?(?:=(.*))?$/.exec(part);
+    if (!m) throw new Error(`cannot read layer "${part}"; write layer, layer=weight or layer:channel=weight`);
+    const [, name, channel, w] = m;
+    if (channel !== undefined && !/^\d+$/.test(channel))
+      throw new Error(`channel "${channel}" of ${name} is not a whole number (a weight goes after "=")`);
     const weight = w === undefined ? 1 : Number(w);
     if (!Number.isFinite(weight)) throw new Error(`layer weight "${w}" for ${name} is not a number`);
-    out[name] = weight;
+    out[channel === undefined ? name : `${name}:${channel}`] = weight;
   }
   if (Object.keys(out).length === 0) throw new Error('give at least one layer, e.g. mixed3=1');
   return out;
+}
+
+/** "all", "strong", "weak", "strong:8" → a channel choice (4 channels unless given). */
+export function parseChannels(spec: string): ChannelChoice {
+  if (spec === 'all') return 'all';
+  const m = /^(strong|weak)(?::(\d+))?$/.exec(spec);
+  if (!m || (m[2] !== undefined && Number(m[2]) < 1))
+    throw new Error(`--channels takes all, strong, weak, strong:N or weak:N, got "${spec}"`);
+  return { pick: m[1] as 'strong' | 'weak', count: m[2] === undefined ? 4 : Number(m[2]) };
+}
+
+/** A loss key "mixed4:97" → ["mixed4", 97]; "mixed4" → ["mixed4", null]. */
+function splitKey(key: string): [string, number | null] {
+  const i = key.indexOf(':');
+  return i < 0 ? [key, null] : [key.slice(0, i), Number(key.slice(i + 1))];
 }
 
 export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
@@ -76,31 +112,158 @@ export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
   wholeNumber('jitter', c.jitter, 0);
   wholeNumber('tile', c.tile, 0);
   if (c.tile > 0 && c.tile < 96) throw new Error(`--tile must be 0 (off) or at least 96 pixels, got ${c.tile}`);
+  wholeNumber('lap-levels', c.lapLevels, 0);
+  if (c.guide && (c.guide.shape.length !== 4 || c.guide.shape[1] !== 3))
+    throw new Error(`the guide must be one RGB image [1, 3, H, W], got [${c.guide.shape}]`);
   const net = backbone.net;
-  for (const name of Object.keys(c.layers)) {
+  for (const name of Object.keys(c.layers).map((k) => splitKey(k)[0])) {
     if (!net.hasEndpoint(name)) {
       throw new Error(`unknown layer "${name}" for ${net.arch}; valid layers: ${net.endpointNames.join(', ')}`);
     }
   }
 }
 
-/** The seed's loss: Σ weight · Σ(activation² without a 2-pixel border) / activation size. */
-export function dreamLoss(backbone: Backbone, image: Tensor, layers: Record<string, number>): Tensor {
+/** Activations of the loss's layers for an image in [-1, 1], by layer name. */
+function activations(backbone: Backbone, image: Tensor, layers: Record<string, number>): Map<string, Tensor> {
   const x =
     backbone.info.preprocess === 'inception' ? image : preprocess(image.add(1).div(2), backbone.info.preprocess);
-  const acts = backbone.net.endpoints(x, Object.keys(layers));
+  return backbone.net.endpoints(x, [...new Set(Object.keys(layers).map((k) => splitKey(k)[0]))]);
+}
+
+/** One channel of a layer's activations, or all of them; a channel past the layer's is refused. */
+function channelOf(acts: Map<string, Tensor>, key: string): Tensor {
+  const [name, ch] = splitKey(key);
+  const a = acts.get(name)!;
+  if (ch === null) return a;
+  if (ch >= a.size(1)) throw new Error(`${name} has channels 0 to ${a.size(1) - 1}; there is no channel ${ch}`);
+  return a.narrow(1, ch, 1);
+}
+
+/**
+ * The seed's loss: Σ weight · Σ(activation² without a 2-pixel border) / activation size, over
+ * whole layers or single channels. With `guide` (each key's activations of the guide image),
+ * each position's activation vector is pulled toward the guide's vector it is most alike
+ * (largest dot product), as the original DeepDream notebook's guided dreams: Σ weight ·
+ * Σ_positions x · g_best / activation size.
+ */
+export function dreamLoss(
+  backbone: Backbone,
+  image: Tensor,
+  layers: Record<string, number>,
+  guide: Map<string, Tensor> | null = null,
+): Tensor {
+  const acts = activations(backbone, image, layers);
   let loss: Tensor | null = null;
-  for (const [name, w] of Object.entries(layers)) {
-    const a = acts.get(name)!;
-    const [, , h, wd] = a.shape;
-    const inner = h > 4 && wd > 4 ? a.narrow(2, 2, h - 4).narrow(3, 2, wd - 4) : a;
-    const term = inner
-      .pow(2)
-      .sum()
-      .mul(w / a.numel);
+  for (const [key, w] of Object.entries(layers)) {
+    const a = channelOf(acts, key);
+    const [, c, h, wd] = a.shape;
+    let term: Tensor;
+    if (guide) {
+      const x = a.reshape([c, h * wd]);
+      const y = guide.get(key)!.reshape([c, -1]);
+      const best = T.noGrad(() => x.t().matmul(y).argmax(1));
+      term = x
+        .mul(y.indexSelect(1, best))
+        .sum()
+        .mul(w / a.numel);
+    } else {
+      const inner = h > 4 && wd > 4 ? a.narrow(2, 2, h - 4).narrow(3, 2, wd - 4) : a;
+      term = inner
+        .pow(2)
+        .sum()
+        .mul(w / a.numel);
+    }
     loss = loss ? loss.add(term) : term;
   }
   return loss!;
+}
+
+/** Each loss key's activations of the guide image resized to [h, w] (no gradient), kept. */
+export function guideFeatures(
+  backbone: Backbone,
+  guide: Tensor,
+  layers: Record<string, number>,
+  h: number,
+  w: number,
+): Map<string, Tensor> {
+  return T.noGrad(() =>
+    T.tidy(() => {
+      const acts = activations(backbone, resize(guide.mul(2).sub(1), h, w), layers);
+      return new Map(Object.keys(layers).map((k) => [k, T.keep(channelOf(acts, k).contiguous())]));
+    }),
+  );
+}
+
+/**
+ * The layers with each whole layer replaced by its `count` channels most (strong) or least
+ * (weak, among those the photo activates at all) active on the image, by mean activation;
+ * each takes an equal share of the layer's weight. Layers given with a channel stay.
+ */
+export function pickChannels(
+  backbone: Backbone,
+  image: Tensor,
+  layers: Record<string, number>,
+  choice: ChannelChoice,
+): Record<string, number> {
+  if (choice === 'all') return layers;
+  return T.noGrad(() =>
+    T.tidy(() => {
+      const acts = activations(backbone, image, layers);
+      const out: Record<string, number> = {};
+      for (const [key, w] of Object.entries(layers)) {
+        const [name, ch] = splitKey(key);
+        if (ch !== null) {
+          out[key] = w;
+          continue;
+        }
+        const means = acts
+          .get(name)!
+          .mean({ dim: [0, 2, 3] })
+          .toFlatArray() as number[];
+        const order = means
+          .map((m, i) => [m, i] as const)
+          .filter(([m]) => choice.pick === 'strong' || m > 0)
+          .sort((a, b) => (choice.pick === 'strong' ? b[0] - a[0] : a[0] - b[0]))
+          .slice(0, choice.count);
+        for (const [, i] of order) out[`${name}:${i}`] = w / order.length;
+      }
+      return out;
+    }),
+  );
+}
+
+/**
+ * The gradient normalised per band of a Laplacian pyramid (levels >= 1): each band (the
+ * detail lost by halving, and the last, coarsest image) divided by its root mean square, then
+ * summed back. Low frequencies then move as much as fine texture, so patterns grow larger
+ * and smoother than under one global scale (the TensorFlow DeepDream tutorial's lap_normalize).
+ */
+export function lapNormalize(grad: Tensor, levels: number): Tensor {
+  return T.tidy(() => {
+    const bands: Tensor[] = [];
+    let cur = grad;
+    // Halving through a 5x5 binomial blur (the tutorial's kernel), so the bands do not alias.
+    const c = grad.size(1);
+    const tap = [1, 4, 6, 4, 1];
+    const blur = T.tensor(Array.from({ length: c }, () => tap.flatMap((a) => tap.map((b) => (a * b) / 256))).flat(), {
+      shape: [c, 1, 5, 5],
+    });
+    for (let i = 1; i < levels; i++) {
+      const [h, w] = [cur.size(2), cur.size(3)];
+      if (h < 5 || w < 5) break;
+      const low = T.conv2d(cur, blur, null, 2, 2, 1, c);
+      bands.push(cur.sub(resize(low, h, w)));
+      cur = low;
+    }
+    bands.push(cur);
+    const unit = (b: Tensor) => b.div(Math.max(b.square().mean().sqrt().item(), 1e-10));
+    let out = unit(bands.pop()!);
+    while (bands.length) {
+      const band = bands.pop()!;
+      out = resize(out, band.size(2), band.size(3)).add(unit(band));
+    }
+    return out;
+  });
 }
 
 /** Tile origins along one side: tiles of at most `tile` that cover `n` with no gaps. */
@@ -119,6 +282,7 @@ export function lossAndGradient(
   image: Tensor,
   layers: Record<string, number>,
   tile: number,
+  guide: Map<string, Tensor> | null = null,
 ): { loss: number; grad: Tensor } {
   const [, , h, w] = image.shape;
   const grad = T.zerosLike(image);
@@ -127,7 +291,7 @@ export function lossAndGradient(
     for (const [x, tw] of tileStarts(w, tile)) {
       T.tidy(() => {
         const part = image.narrow(2, y, th).narrow(3, x, tw).detach().requiresGrad_(true);
-        const l = dreamLoss(backbone, part, layers);
+        const l = dreamLoss(backbone, part, layers, guide);
         const [g] = T.grad([l], [part]);
         grad.narrow(2, y, th).narrow(3, x, tw).copy_(g!);
         loss += l.item();
@@ -144,17 +308,19 @@ export function lossAndGradient(
 export function dreamStep(
   backbone: Backbone,
   image: Tensor,
-  cfg: Pick<DreamConfig, 'layers' | 'stepSize' | 'jitter' | 'tile' | 'maxLoss'>,
+  cfg: Pick<DreamConfig, 'layers' | 'stepSize' | 'jitter' | 'tile' | 'maxLoss'> & { lapLevels?: number },
   rng: Rng,
+  guide: Map<string, Tensor> | null = null,
 ): number {
   return T.tidy(() => {
     const dy = cfg.jitter ? rng.int(2 * cfg.jitter + 1) - cfg.jitter : 0;
     const dx = cfg.jitter ? rng.int(2 * cfg.jitter + 1) - cfg.jitter : 0;
     const rolled = dy || dx ? image.roll([dy, dx], [2, 3]) : image;
-    const { loss, grad } = lossAndGradient(backbone, rolled, cfg.layers, cfg.tile);
+    const { loss, grad } = lossAndGradient(backbone, rolled, cfg.layers, cfg.tile, guide);
     // As the seed: past --max-loss the octave ends without taking this step.
     if (cfg.maxLoss !== null && loss > cfg.maxLoss) return loss;
-    const back = dy || dx ? grad.roll([-dy, -dx], [2, 3]) : grad;
+    const unrolled = dy || dx ? grad.roll([-dy, -dx], [2, 3]) : grad;
+    const back = cfg.lapLevels ? lapNormalize(unrolled, cfg.lapLevels) : unrolled;
     // The seed's normalisation: divide by the mean absolute gradient.
     const scale = Math.max(back.abs().mean().item(), 1e-7);
     T.noGrad(() => image.add_(back.mul(cfg.stepSize / scale)));
@@ -192,6 +358,11 @@ export async function dream(
   const original = T.keep(T.tidy(() => rgb.mul(2).sub(1)));
   let shrunk = T.keep(T.tidy(() => resize(original, ...shapes[0])));
   let img = T.keep(shrunk.clone());
+  // Channels are picked once, on the smallest octave (cheap, and the same choice throughout).
+  const layers = pickChannels(backbone, shrunk, cfg.layers, cfg.channels);
+  // A guided loss measures likeness to the guide, not excitation: --max-loss does not apply.
+  const stepCfg = { ...cfg, layers, maxLoss: cfg.guide ? null : cfg.maxLoss };
+  let guide: Map<string, Tensor> | null = null;
   try {
     for (let o = 0; o < shapes.length; o++) {
       const [oh, ow] = shapes[o];
@@ -209,12 +380,25 @@ export async function dream(
         shrunk.dispose();
         shrunk = T.keep(T.tidy(() => resize(original, oh, ow)));
       }
+      if (cfg.guide) {
+        // The guide's features at this octave's scale, its longer side at most 512 pixels.
+        for (const t of guide?.values() ?? []) t.dispose();
+        const [gh, gw] = [cfg.guide.size(2), cfg.guide.size(3)];
+        const k = Math.max(Math.min(512, Math.max(oh, ow)) / Math.max(gh, gw), least / Math.min(gh, gw));
+        guide = guideFeatures(
+          backbone,
+          cfg.guide,
+          layers,
+          Math.max(1, Math.round(gh * k)),
+          Math.max(1, Math.round(gw * k)),
+        );
+      }
       for (let s = 0; s < cfg.steps; s++) {
         if (hooks.shouldStop?.()) break;
         const t0 = performance.now();
-        const loss = dreamStep(backbone, img, cfg, rng);
+        const loss = dreamStep(backbone, img, stepCfg, rng, guide);
         hooks.onStep?.({ octave: o, step: s, loss, ms_per_step: performance.now() - t0, height: oh, width: ow });
-        if (cfg.maxLoss !== null && loss > cfg.maxLoss) break;
+        if (stepCfg.maxLoss !== null && loss > stepCfg.maxLoss) break;
       }
       if (hooks.onOctave) {
         const view = T.tidy(() => img.add(1).div(2).clamp(0, 1));
@@ -227,7 +411,7 @@ export async function dream(
     }
     return T.tidy(() => img.add(1).div(2).clamp(0, 1));
   } finally {
-    for (const t of [original, shrunk, img]) t.dispose();
+    for (const t of [original, shrunk, img, ...(guide?.values() ?? [])]) t.dispose();
   }
 }
 

@@ -4,13 +4,13 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
+import { colourMatch, type ColourMatch } from './colour-match.js';
 import { Adam, LBFGS } from '../../optim/index.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
 import {
   contentLoss,
   gram,
-  keepColors,
   matchColours,
   meanCovariance,
   smoothActivations,
@@ -44,6 +44,8 @@ export interface StyleConfig {
    */
   smoothing: boolean | null;
   preserveColors: boolean;
+  /** Give the result the photo's colours at the end (--preserve-colors is 'luminance'); null: the style's. */
+  colorMatch: ColourMatch | null;
   /** Solve at 1/2^(scales-1) of the height first, then upscale and refine. */
   scales: number;
   /** The style image's height relative to the generated image's. */
@@ -66,6 +68,7 @@ export const STYLE_DEFAULTS: StyleConfig = {
   init: null,
   smoothing: null,
   preserveColors: false,
+  colorMatch: null,
   scales: 1,
   styleScale: 1,
   seed: 0,
@@ -362,7 +365,8 @@ export async function transferStyle(
   }
   const result = T.tidy(() => {
     const img = x!.detach().div(255).clamp(0, 1);
-    return cfg.preserveColors ? keepColors(img, resize(content, img.shape[2], img.shape[3])).clamp(0, 1) : img;
+    const how = cfg.colorMatch ?? (cfg.preserveColors ? 'luminance' : null);
+    return how ? colourMatch(img, content, how) : img;
   });
   x!.dispose();
   return result;
@@ -437,7 +441,8 @@ async function optimise(
       if (hooks.onIteration) {
         const view = T.tidy(() => {
           const img = x.detach().div(255).clamp(0, 1);
-          return cfg.preserveColors ? keepColors(img, content255.div(255)).clamp(0, 1) : img;
+          const how = cfg.colorMatch ?? (cfg.preserveColors ? 'luminance' : null);
+          return how ? colourMatch(img, content255.div(255), how) : img;
         });
         try {
           await hooks.onIteration(it, view);

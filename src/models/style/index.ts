@@ -4,3 +4,4 @@ export * from './fast.js';
 export * from './fast-net.js';
 export * from './fast-data.js';
 export * from './fast-loss.js';
+export * from './colour-match.js';

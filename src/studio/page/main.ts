@@ -288,9 +288,13 @@ function timeLeft(system: System, r: LogRecord): string {
   return 'about ' + (sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min') + ' left';
 }
 
-/** Replaces a select's options with `names` (as text, never as markup), keeping a still-listed choice. */
+/**
+ * Replaces a select's options with `names` (as text, never as markup), keeping a still-listed
+ * choice; an optional pick (data-optional="none") starts with an empty choice of that label.
+ */
 function fillSelect(sel: HTMLSelectElement, names: string[], keep: string | undefined): void {
-  sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  const none = sel.dataset.optional;
+  sel.replaceChildren(...(none === undefined ? [] : [new Option(none, '')]), ...names.map((n) => new Option(n, n)));
   if (keep && names.includes(keep)) sel.value = keep;
 }
 
