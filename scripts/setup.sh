@@ -18,6 +18,8 @@ dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/de
 /usr/bin/python3 -c 'import torch.distributed' >/dev/null 2>&1 || need+=(python3-torch)
 # A font for the charts' text (sharp rasterises their SVG through fontconfig).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
+# Video in and out for `style apply` on a video (frames streamed through ffmpeg's pipes).
+command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 # Headless browser for the studio's end-to-end tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

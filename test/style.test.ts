@@ -298,6 +298,61 @@ test("a fast style net trains a few steps, resumes, and `style apply` writes the
     const net = loadStyleNet(run);
     assert.equal(net.shape.width, 4);
     net.dispose();
+    // A video: every frame stylised, the size, rate and audio kept; a flicker figure reported.
+    const clip = path.join(dir, 'clip.mp4');
+    const made = spawnSync('ffmpeg', [
+      ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=38x30:rate=10', '-f', 'lavfi', '-i', 'sine=frequency=440'],
+      ...['-t', '1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', clip],
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    const styled = path.join(dir, 'styled.mp4');
+    const v = spawnSync(process.execPath, [CLI, 'style', 'apply', run, clip, '--out', styled, '--json'], {
+      encoding: 'utf8',
+    });
+    assert.equal(v.status, 0, v.stderr);
+    const line = JSON.parse(v.stdout.trim().split('\n').pop()!);
+    assert.equal(line.frames, 10);
+    assert.ok(line.flicker > 0, `flicker ${line.flicker}`);
+    const probe = spawnSync(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-count_frames',
+        '-show_entries',
+        'stream=codec_type,width,height,nb_read_frames',
+        '-of',
+        'json',
+        styled,
+      ],
+      { encoding: 'utf8' },
+    );
+    const streams = JSON.parse(probe.stdout).streams as {
+      codec_type: string;
+      width?: number;
+      nb_read_frames?: string;
+    }[];
+    const video = streams.find((x) => x.codec_type === 'video')!;
+    assert.equal(video.width, 38);
+    assert.equal(Number(video.nb_read_frames), 10);
+    assert.ok(
+      streams.some((x) => x.codec_type === 'audio'),
+      'the audio is kept',
+    );
+    const again = spawnSync(process.execPath, [CLI, 'style', 'apply', run, clip, '--out', styled], {
+      encoding: 'utf8',
+    });
+    assert.equal(again.status, 2, 'an existing output is not overwritten without --force');
+    writeFileSync(path.join(dir, 'broken.mp4'), 'not a video');
+    const broken = spawnSync(
+      process.execPath,
+      [CLI, 'style', 'apply', run, path.join(dir, 'broken.mp4'), '--out', path.join(dir, 'b.mp4')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(broken.status, 2);
+    assert.match(broken.stderr, /^loom: cannot read video .*broken\.mp4/);
+    assert.equal(broken.stderr.trim().split('\n').length, 1);
+    assert.ok(!existsSync(path.join(dir, 'b.mp4')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

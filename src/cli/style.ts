@@ -24,6 +24,7 @@ import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
 import { makeFolder, prepareOutputFile } from '../io/files.js';
+import { VIDEO_EXT, transformVideo } from '../io/video.js';
 
 const COLOR_MATCH: OptSpecs = {
   'color-match': {
@@ -291,7 +292,41 @@ async function styleApply(args: string[]): Promise<void> {
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
   if (many) makeFolder(o.out);
   using net = loadStyleNet(source);
+  const stop = onInterrupt(() => console.error('loom: stopping; the frames made so far will be written'));
   for (const spec of images) {
+    if (VIDEO_EXT.test(spec)) {
+      // A video: frames streamed through ffmpeg, written as they come; audio kept.
+      const target = many ? path.join(o.out, `${path.basename(spec, path.extname(spec))}.mp4`) : o.out;
+      if (!VIDEO_EXT.test(target))
+        throw new UserError(`${spec} is a video; give --out a video file (.mp4) or a folder`);
+      if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);
+      if (!existsSync(spec)) throw new UserError(`cannot read video ${spec}: no such file`);
+      const progress = new Progress();
+      const t0 = performance.now();
+      const r = await transformVideo(
+        spec,
+        target,
+        (frame) =>
+          T.noGrad(() => {
+            const out = net.forward(frame);
+            if (!match) return out;
+            const kept = colourMatch(out, frame, match);
+            out.dispose();
+            return kept;
+          }),
+        { shouldStop: stop, onFrame: (i) => o.json || progress.update(i + 1, null, `frame ${i + 1}`) },
+      );
+      progress.clear();
+      const ms = (performance.now() - t0) / r.frames;
+      const flicker = r.flicker === null ? null : Number(r.flicker.toFixed(3));
+      if (o.json)
+        console.log(JSON.stringify({ video: spec, out: target, frames: r.frames, ms_per_frame: ms, flicker }));
+      else
+        console.log(
+          `${target}: ${r.frames} frames of ${r.info.width}x${r.info.height}, ${ms.toFixed(0)} ms a frame${flicker === null ? '' : `; flicker ${flicker} (frame-to-frame change, output / input)`}`,
+        );
+      continue;
+    }
     const file = resolveImage(spec);
     const target = many ? path.join(o.out, `${path.basename(file, path.extname(file))}.png`) : o.out;
     if (existsSync(target) && !o.force) throw new UserError(`${target} exists; choose another --out or add --force`);

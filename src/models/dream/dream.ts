@@ -360,8 +360,10 @@ export async function dream(
   let img = T.keep(shrunk.clone());
   // Channels are picked once, on the smallest octave (cheap, and the same choice throughout).
   const layers = pickChannels(backbone, shrunk, cfg.layers, cfg.channels);
-  // A guided loss measures likeness to the guide, not excitation: --max-loss does not apply.
-  const stepCfg = { ...cfg, layers, maxLoss: cfg.guide ? null : cfg.maxLoss };
+  // --max-loss is the seed's bound on whole layers' excitation. A guided loss measures
+  // likeness, and one channel's mean square runs far above a layer's: neither uses it.
+  const perChannel = Object.keys(layers).some((k) => splitKey(k)[1] !== null);
+  const stepCfg = { ...cfg, layers, maxLoss: cfg.guide || perChannel ? null : cfg.maxLoss };
   let guide: Map<string, Tensor> | null = null;
   try {
     for (let o = 0; o < shapes.length; o++) {
