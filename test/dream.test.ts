@@ -12,6 +12,7 @@ import { InceptionV3 } from '../src/vision/inception.js';
 import type { Backbone } from '../src/vision/weights.js';
 import {
   DREAM_DEFAULTS,
+  FrameDreamer,
   dream,
   dreamLoss,
   dreamStep,
@@ -232,6 +233,50 @@ test('dream steps do not leak tensors; a zoom animation has frames of the input 
   b.net.dispose();
 });
 
+test('video frames: warm starts carry the dream from frame to frame, halving the flicker of fresh dreams; no frame piles up', async () => {
+  const b = tinyBackbone();
+  T.manualSeed(9);
+  // A static camera: one scene, a little sensor noise per frame.
+  const scene = T.keep(T.rand([1, 3, 96, 96]));
+  const frames = Array.from({ length: 4 }, () =>
+    T.keep(T.tidy(() => scene.add(T.randn([1, 3, 96, 96]).mul(0.02)).clamp(0, 1))),
+  );
+  const cfg = { ...small, octaves: 1, steps: 8, stepSize: 0.05 };
+  const flicker = async (warm: boolean) => {
+    const fd = new FrameDreamer(b, cfg, { warm, stepsPerFrame: 2 });
+    const outs: T.Tensor[] = [];
+    for (const f of frames) outs.push(await fd.next(f));
+    const live = T.liveTensors().undisposed;
+    (await fd.next(frames[0])).dispose();
+    assert.equal(T.liveTensors().undisposed, live, 'one frame pair held, no more');
+    fd.dispose();
+    let din = 0;
+    let dout = 0;
+    for (let i = 1; i < frames.length; i++) {
+      din += T.tidy(() =>
+        frames[i]
+          .sub(frames[i - 1])
+          .abs()
+          .mean()
+          .item(),
+      );
+      dout += T.tidy(() =>
+        outs[i]
+          .sub(outs[i - 1])
+          .abs()
+          .mean()
+          .item(),
+      );
+    }
+    for (const t of outs) t.dispose();
+    return dout / din;
+  };
+  const [warm, cold] = [await flicker(true), await flicker(false)];
+  assert.ok(warm <= cold / 2, `flicker: warm ${warm.toFixed(2)}, fresh ${cold.toFixed(2)}`);
+  for (const t of [scene, ...frames]) t.dispose();
+  b.net.dispose();
+});
+
 test('unknown layers and too small images get one clear sentence', async () => {
   const b = tinyBackbone();
   const img = T.rand([1, 3, 96, 96]);
@@ -262,6 +307,20 @@ test('loom dream: bad image, unknown layer, existing --out get exit 2 and one li
     assert.equal(r.status, 2);
     assert.match(r.stderr, /exists; choose another --out or add --force/);
     assert.ok(existsSync(bad));
+    // A video in: a video out (or one sentence), never a still.
+    const clip = path.join(dir, 'clip.mp4');
+    writeFileSync(clip, 'not a video');
+    for (const [args, re] of [
+      [['--out', path.join(dir, 'o.png')], /the input is a video; give --out a video file/],
+      [['--out', path.join(dir, 'o.mp4'), '--max-side', '64'], /are for a still image/],
+      [['--out', path.join(dir, 'o.mp4')], /cannot read video .*clip\.mp4/],
+    ] as const) {
+      r = spawnSync(process.execPath, [CLI, 'dream', clip, ...args], { encoding: 'utf8' });
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
+    assert.ok(!existsSync(path.join(dir, 'o.mp4')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@ import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
 import * as T from '../src/torch/index.js';
 import { repoRoot } from './helpers.js';
 import { VAE_DEFAULTS, VAE_OPTIONS, trainVae } from '../src/models/vae/index.js';
-import { GAN_OPTIONS } from '../src/models/gan/index.js';
+import { GAN_DEFAULTS, GAN_OPTIONS, trainGan } from '../src/models/gan/index.js';
 import { TEXT_OPTIONS } from '../src/models/text/index.js';
 import { studioOptions } from '../src/models/options.js';
 import { StyleNet } from '../src/models/style/fast-net.js';
@@ -182,6 +182,41 @@ test('the studio refuses other sites: no token, a foreign Origin or Host, or non
     assert.equal(r.status, 200, r.body);
     r = await request(studio.url, 'GET', '/api/gan/sample?run=dangling&seed=1');
     assert.ok(r.status >= 400 && !r.body.includes(root), r.body);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("the GAN sample endpoint draws a conditional run's asked class; an unknown class is a 400", async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
+  // Two class folders of flat grey images: a conditional dcgan learns dark and light.
+  for (let i = 0; i < 16; i++) {
+    const dir = path.join(root, 'imgs', i % 2 ? 'light' : 'dark');
+    mkdirSync(dir, { recursive: true });
+    await sharp(Buffer.alloc(24 * 24, i % 2 ? 230 : 25), { raw: { width: 24, height: 24, channels: 1 } })
+      .png()
+      .toFile(path.join(dir, `${i}.png`));
+  }
+  const cfg = { ...GAN_DEFAULTS, data: path.join(root, 'imgs'), size: 24, channels: 1 as const };
+  await trainGan(
+    { ...cfg, latent: 4, batch: 8, steps: 2, gFilters: 8, dFilters: 8, sampleEvery: 2 },
+    path.join(root, 'runs', 'g'),
+    {},
+  );
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    for (const [q, status] of [
+      ['', 200],
+      ['&label=1', 200],
+      ['&label=light', 200],
+      ['&label=7', 400],
+    ] as const) {
+      const r = await request(studio.url, 'GET', `/api/gan/sample?run=g&seed=1${q}`);
+      assert.equal(r.status, status, `${q}: ${r.body.slice(0, 200)}`);
+      if (status === 400)
+        assert.match(JSON.parse(r.body).error, /unknown class '7'; this run's classes are dark, light/);
+    }
   } finally {
     await studio.close();
     rmSync(root, { recursive: true, force: true });

@@ -6,6 +6,7 @@ import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js
 import { resolveImage } from '../io/builtin-images.js';
 import {
   DREAM_DEFAULTS,
+  FrameDreamer,
   dream,
   dreamZoom,
   parseChannels,
@@ -17,6 +18,8 @@ import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { prepareOutputFile } from '../io/files.js';
+import { VIDEO_EXT, transformVideo } from '../io/video.js';
+import { existsSync } from 'node:fs';
 
 const d = DREAM_DEFAULTS;
 const DREAM: OptSpecs = {
@@ -70,6 +73,12 @@ const DREAM: OptSpecs = {
     help: 'write a zoom animation of this many frames (--out .gif streams each frame to the file; .webp holds them)',
   },
   zoom: { type: 'number', help: 'zoom factor between frames', default: 1.05 },
+  'warm-start': {
+    type: 'bool',
+    default: true,
+    help: "a video's frames after the first start from the previous frame's dream detail and take --frame-steps steps of one octave (--no-warm-start: each dreamed afresh)",
+  },
+  'frame-steps': { type: 'int', help: 'steps per video frame after the first (default: a quarter of --steps)' },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
   ...COMMON,
 };
@@ -91,6 +100,11 @@ export async function dreamCommand(args: string[]): Promise<void> {
     throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
   if (zoom && !(o.zoom > 0 && o.zoom <= 4))
     throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
+  const video = VIDEO_EXT.test(positionals[0]);
+  if (video && !VIDEO_EXT.test(o.out)) throw new UserError('the input is a video; give --out a video file (.mp4)');
+  if (video && (zoom || o.maxSide > 0))
+    throw new UserError('--zoom-frames and --max-side are for a still image; scale a video before dreaming it');
+  if (video && !existsSync(positionals[0])) throw new UserError(`cannot read video ${positionals[0]}: no such file`);
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
   const guide = o.guide === undefined ? null : await readImage(resolveImage(o.guide), { maxSide: 1024 });
@@ -108,7 +122,9 @@ export async function dreamCommand(args: string[]): Promise<void> {
     tile: o.tile,
     seed: o.seed ?? 0,
   };
-  const image = await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});
+  const image = video
+    ? null
+    : await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});
   const backbone = backboneFromOptions(o);
   const progress = new Progress();
   const stop = onInterrupt(() => progress.line('loom: stopping; the image so far will be written', process.stderr));
@@ -134,7 +150,21 @@ export async function dreamCommand(args: string[]): Promise<void> {
       : undefined,
   };
   try {
-    if (zoom && ext.toLowerCase() === '.gif') {
+    if (!image) {
+      // A video: frames streamed through ffmpeg, each dreamed as it comes (audio kept).
+      const frames = new FrameDreamer(backbone, cfg, { warm: o.warmStart, stepsPerFrame: o.frameSteps });
+      try {
+        const r = await transformVideo(positionals[0], o.out, (f) => frames.next(f, { shouldStop: stop }), {
+          shouldStop: stop,
+          onFrame: (i) => (o.json ? undefined : progress.line(`frame ${i + 1} dreamed`)),
+        });
+        const flicker = r.flicker === null ? null : Number(r.flicker.toFixed(3));
+        if (o.json) console.log(JSON.stringify({ video: positionals[0], out: o.out, frames: r.frames, flicker }));
+        else progress.line(`${r.frames} frames; flicker ${flicker} (frame-to-frame change, output / input)`);
+      } finally {
+        frames.dispose();
+      }
+    } else if (zoom && ext.toLowerCase() === '.gif') {
       // Each frame goes to the file as it is made: memory stays flat however long the zoom.
       // On an error the frames made so far are still written: they cost minutes each.
       const gif = new GifStream(o.out, { delayMs: 100 });
@@ -155,7 +185,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
       out.dispose();
     }
   } finally {
-    image.dispose();
+    image?.dispose();
     guide?.dispose();
     backbone.net.dispose();
   }

@@ -108,7 +108,7 @@ function finished(p: ChildProcess, what: string, stderr: () => string): Promise<
 export async function transformVideo(
   input: string,
   output: string,
-  transform: (frame: Tensor) => Tensor,
+  transform: (frame: Tensor) => Tensor | Promise<Tensor>,
   opts: { onFrame?: (index: number) => void; shouldStop?: () => boolean } = {},
 ): Promise<{ frames: number; flicker: number | null; info: VideoInfo }> {
   const info = probeVideo(input);
@@ -156,7 +156,7 @@ export async function transformVideo(
           .float()
           .div(255),
       );
-      const out = transform(frame);
+      const out = await transform(frame);
       if (prev) {
         const [pi, po] = prev;
         inDiff += tidy(() => frame.sub(pi).abs().mean().item());

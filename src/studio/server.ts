@@ -16,7 +16,7 @@ import { BUILTIN_IMAGES } from '../io/builtin-images.js';
 import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
 import { VAE_OPTIONS, loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import type { ImageDataset } from '../io/datasets.js';
-import { GAN_OPTIONS, loadGenerator } from '../models/gan/index.js';
+import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
@@ -601,18 +601,23 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (!Number.isInteger(seed)) throw new HttpError(400, 'seed must be a whole number');
     if (!gans.has(run)) gans.set(run, loadGenerator(path.join(runs, run)));
     const g = gans.get(run)!;
+    // A conditional run draws the asked class (a number), or every class in turn.
+    const label = url.searchParams.get('label');
+    let only: number | null;
+    try {
+      only = classIndex(g, label ?? undefined);
+    } catch (e) {
+      throw new HttpError(400, (e as Error).message);
+    }
+    const classes = g instanceof DcganGenerator ? g.classes : 0;
     const img = await T.withRngFork(() => {
       T.manualSeed(seed);
       return T.noGrad(() =>
-        T.tidy(() =>
-          imageGrid(
-            g
-              .forward(T.randn([16, g.config.latent]))
-              .add(1)
-              .div(2),
-            { cols: 4 },
-          ),
-        ),
+        T.tidy(() => {
+          const z = T.randn([16, g.config.latent]);
+          const y = classes ? cyclingLabels(16, classes, only) : undefined;
+          return imageGrid(g.forward(z, y).add(1).div(2), { cols: 4 });
+        }),
       );
     });
     return png(res, img, 3);

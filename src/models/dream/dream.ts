@@ -462,3 +462,45 @@ export async function dreamZoom(
   }
   return made;
 }
+
+/**
+ * Dreams the frames of a video one by one. The first is dreamed in full; with `warm` (the
+ * default) each later frame starts from itself plus what the dream added to the frame before
+ * (its output minus its input) and takes one octave of `stepsPerFrame` steps (default a
+ * quarter of --steps), so the patterns persist from frame to frame instead of flickering;
+ * without it every frame is dreamed afresh. Holds one frame pair between calls.
+ */
+export class FrameDreamer {
+  private prev: { input: Tensor; output: Tensor } | null = null;
+  private index = 0;
+  constructor(
+    private readonly backbone: Backbone,
+    private readonly cfg: DreamConfig,
+    private readonly opts: { warm?: boolean; stepsPerFrame?: number } = {},
+  ) {}
+
+  /** The dream of the next frame ([1, 3, H, W] in [0, 1]); a new tensor the caller owns. */
+  async next(frame: Tensor, hooks: DreamHooks = {}): Promise<Tensor> {
+    const warm = (this.opts.warm ?? true) && this.prev !== null;
+    const seed = this.cfg.seed + this.index++;
+    let out: Tensor;
+    if (warm) {
+      const { input, output } = this.prev!;
+      using start = T.tidy(() => frame.add(output.sub(input)).clamp(0, 1));
+      const steps = this.opts.stepsPerFrame ?? Math.max(1, Math.round(this.cfg.steps / 4));
+      out = await dream(this.backbone, start, { ...this.cfg, octaves: 1, steps, seed }, hooks);
+    } else {
+      out = await dream(this.backbone, frame, { ...this.cfg, seed }, hooks);
+    }
+    this.dispose();
+    this.prev = { input: T.keep(frame.clone()), output: T.keep(out.clone()) };
+    return out;
+  }
+
+  dispose(): void {
+    if (!this.prev) return;
+    this.prev.input.dispose();
+    this.prev.output.dispose();
+    this.prev = null;
+  }
+}

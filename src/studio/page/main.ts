@@ -453,11 +453,17 @@ field('gan-seed').oninput = () => {
   ganSample();
 };
 $('gan-run').onchange = ganSample;
+field('gan-label').onchange = ganSample;
 function ganSample(): void {
   const run = $<HTMLSelectElement>('gan-run').value;
+  const label = field('gan-label').value;
   if (run) {
     $<HTMLImageElement>('gan-img').src =
-      '/api/gan/sample?run=' + encodeURIComponent(run) + '&seed=' + field('gan-seed').value;
+      '/api/gan/sample?run=' +
+      encodeURIComponent(run) +
+      '&seed=' +
+      field('gan-seed').value +
+      (label === '' ? '' : '&label=' + encodeURIComponent(label));
   }
 }
 
