@@ -138,6 +138,9 @@ export async function transformVideo(
   const decoded = finished(dec, `decoding ${input}`, () => decErr);
   const encoded = finished(enc, `encoding ${output}`, () => encErr);
   encoded.catch(() => undefined); // awaited below; a write error must not go unhandled meanwhile
+  // An encoder that dies breaks its pipe: the write error is its exit's to report (below),
+  // not an uncaught exception.
+  enc.stdin!.on('error', () => undefined);
   decoded.catch(() => undefined);
   const reader = new ExactReader(dec.stdout);
   let frames = 0;
@@ -166,7 +169,8 @@ export async function transformVideo(
       }
       prev = [frame, out];
       const { data } = toBytes(out);
-      if (!enc.stdin!.write(data)) await new Promise((r) => enc.stdin!.once('drain', r));
+      // Back-pressure; an encoder that exits instead of draining ends the wait with its error.
+      if (!enc.stdin!.write(data)) await Promise.race([new Promise((r) => enc.stdin!.once('drain', r)), encoded]);
       opts.onFrame?.(frames++);
     }
   } catch (e) {
