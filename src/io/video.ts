@@ -159,7 +159,13 @@ export async function transformVideo(
           .float()
           .div(255),
       );
-      const out = await transform(frame);
+      let out: Tensor;
+      try {
+        out = await transform(frame);
+      } catch (e) {
+        frame.dispose();
+        throw e;
+      }
       if (prev) {
         const [pi, po] = prev;
         inDiff += tidy(() => frame.sub(pi).abs().mean().item());
