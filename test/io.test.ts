@@ -1,4 +1,4 @@
-// Weight files and checkpoints: safetensors, torch.save .pth, atomic Loom checkpoints.
+// Weight files and checkpoints: safetensors, torch.save .pth, atomic Loom checkpoints; video frames.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -7,6 +7,8 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import * as nn from '../src/nn/index.js';
 import { loadPth } from '../src/io/pth.js';
+import { probeVideo, transformVideo } from '../src/io/video.js';
+import { spawnSync } from 'node:child_process';
 import { decodeSafetensors, encodeSafetensors, loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
 
@@ -100,4 +102,37 @@ test('bad .pth files get one clear sentence', () => {
   assert.throws(() => loadPth(path.join(dir, 'junk.pth')), /not a readable ZIP archive/);
   assert.throws(() => loadPth(path.join(dir, 'nope.pth')), /no such file/);
   assert.ok(!existsSync(path.join(dir, 'nope.pth')));
+});
+
+test('video: every frame goes through once, with or without a per-frame hook; the live tensor count stays flat', async () => {
+  const dir = tmp();
+  const clip = path.join(dir, 'clip.mp4');
+  // 6 frames of a moving test pattern, 12 per second.
+  const made = spawnSync(
+    'ffmpeg',
+    ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=48x32:rate=12', '-frames:v', '6', '-pix_fmt', 'yuv420p', clip],
+    { encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
+  const before = T.liveTensors().undisposed;
+  const live: number[] = [];
+  const invert = (f: T.Tensor) => {
+    live.push(T.liveTensors().undisposed);
+    return T.tidy(() => f.neg().add(1));
+  };
+  const quiet = await transformVideo(clip, path.join(dir, 'a.mp4'), invert);
+  assert.equal(quiet.frames, 6);
+  assert.ok(
+    quiet.flicker !== null && Math.abs(quiet.flicker - 1) < 1e-6,
+    `an inverted clip flickers as much: ${quiet.flicker}`,
+  );
+  const seen: number[] = [];
+  const hooked = await transformVideo(clip, path.join(dir, 'b.mp4'), invert, { onFrame: (i) => seen.push(i) });
+  assert.equal(hooked.frames, 6);
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(probeVideo(path.join(dir, 'b.mp4')), probeVideo(clip));
+  // One frame pair held between frames (for the flicker), no more; nothing left after.
+  const flat = (from: number) => live.slice(from + 2, from + 6).every((n) => n === live[from + 1]);
+  assert.ok(flat(0) && flat(6), `live tensors per frame: ${live}`);
+  assert.equal(T.liveTensors().undisposed, before);
 });

@@ -177,7 +177,9 @@ export async function transformVideo(
       const { data } = toBytes(out);
       // Back-pressure; an encoder that exits instead of draining ends the wait with its error.
       if (!enc.stdin!.write(data)) await Promise.race([new Promise((r) => enc.stdin!.once('drain', r)), encoded]);
-      opts.onFrame?.(frames++);
+      // Counted apart from the call: `f?.(frames++)` skips the increment when there is no f.
+      const index = frames++;
+      opts.onFrame?.(index);
     }
   } catch (e) {
     dec.kill();
