@@ -8,6 +8,7 @@ import { resolveImage } from '../io/builtin-images.js';
 import {
   FAST_OPTIONS,
   STYLE_DEFAULTS,
+  checkMasks,
   checkStyleConfig,
   loadStyleNet,
   trainFastStyle,
@@ -108,13 +109,27 @@ const APPLY: OptSpecs = {
   ...COMMON,
 };
 
-/** "scream.jpg:0.7" → [file, 0.7]; a Windows-free world, so the last colon splits. */
-function styleSpec(spec: string): [string, number] {
-  const m = /^(.*):([0-9.eE+-]+)$/.exec(spec);
-  if (!m) return [spec, 1];
+/**
+ * "scream.jpg:0.7:sky.png" → the style's file, its weight (1 unless given) and its mask (an
+ * image file after the last colon, if any); a Windows-free world, so colons split.
+ */
+export function styleSpec(spec: string): { file: string; weight: number; mask: string | null } {
+  const withMask = /^(.*):([^:]+\.(?:png|jpe?g|gif|webp|bmp|tiff?))$/i.exec(spec);
+  const rest = withMask ? withMask[1] : spec;
+  const mask = withMask ? withMask[2] : null;
+  const m = /^(.*):([0-9.eE+-]+)$/.exec(rest);
+  if (!m) return { file: rest, weight: 1, mask };
   const w = Number(m[2]);
   if (!(w > 0)) throw new UserError(`style weight in '${spec}' must be a number > 0`);
-  return [m[1], w];
+  return { file: m[1], weight: w, mask };
+}
+
+/** A mask image as one channel in [0, 1] (its luminance; white: the style goes here). */
+async function readMask(file: string): Promise<T.Tensor> {
+  const img = await readImage(file);
+  const m = T.tidy(() => img.mean({ dim: 1, keepdim: true }));
+  img.dispose();
+  return m;
 }
 
 export async function styleCommand(args: string[]): Promise<void> {
@@ -125,8 +140,8 @@ export async function styleCommand(args: string[]): Promise<void> {
   if (o.help || verb === undefined) {
     return void console.log(
       helpText(
-        'loom style <content> <style>[:weight] [<style>:weight ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH',
-        "Neural style transfer (Gatys et al.: content, Gram style and total-variation losses, L-BFGS): the seed's method with --backbone vgg19; on the built-in InceptionV3, relative style losses, a colour-statistics loss and a start in the painting's colours. Images may be files or builtin:NAME (builtin:scream is Munch's painting).",
+        'loom style <content> <style>[:weight][:mask.png] [<style>[:weight][:mask.png] ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH',
+        "Neural style transfer (Gatys et al.: content, Gram style and total-variation losses, L-BFGS): the seed's method with --backbone vgg19; on the built-in InceptionV3, relative style losses, a colour-statistics loss and a start in the painting's colours. Images may be files or builtin:NAME (builtin:scream is Munch's painting). A mask after a style (an image of the photo's shape; white: this style, black: not) confines it to a region: photo.jpg a.jpg:sky.png b.jpg:ground.png.",
         STYLE,
       ),
     );
@@ -170,12 +185,15 @@ export async function styleCommand(args: string[]): Promise<void> {
   const styles: StyleImage[] = [];
   try {
     for (const spec of positionals.slice(1)) {
-      const [file, weight] = styleSpec(spec);
-      styles.push({ image: await readImage(resolveImage(file), { maxSide: 1024 }), weight });
+      const { file, weight, mask } = styleSpec(spec);
+      const image = await readImage(resolveImage(file), { maxSide: 1024 });
+      styles.push({ image, weight });
+      if (mask) styles[styles.length - 1].mask = await readMask(mask);
     }
+    checkMasks(styles, content.shape[2], content.shape[3]);
   } catch (e) {
     content.dispose();
-    styles.forEach((st) => st.image.dispose());
+    styles.forEach((st) => [st.image, st.mask].forEach((t) => t?.dispose()));
     throw e;
   }
   const backbone = backboneFromOptions(o);
@@ -217,7 +235,7 @@ export async function styleCommand(args: string[]): Promise<void> {
     out.dispose();
   } finally {
     content.dispose();
-    styles.forEach((st) => st.image.dispose());
+    styles.forEach((st) => [st.image, st.mask].forEach((t) => t?.dispose()));
     backbone.net.dispose();
   }
   progress.clear();

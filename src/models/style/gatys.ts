@@ -11,6 +11,7 @@ import { positiveNumber, wholeNumber } from '../checks.js';
 import {
   contentLoss,
   gram,
+  maskedGram,
   matchColours,
   meanCovariance,
   smoothActivations,
@@ -129,6 +130,11 @@ export interface StyleImage {
   /** RGB in [0, 1], [1, 3, H, W]. */
   image: Tensor;
   weight: number;
+  /**
+   * Where in the photo this style goes: [1, 1, H, W] in [0, 1], the photo's shape at any
+   * resolution; none: everywhere.
+   */
+  mask?: Tensor | null;
 }
 
 export interface StyleIteration {
@@ -211,10 +217,15 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
 /** Loss terms of one generated image (pixels 0..255) against fixed targets. */
 export class StyleObjective {
   private readonly contentTarget: Tensor;
-  /** Per style: its weight (normalised to sum 1) and its Gram matrices per style layer. */
-  private readonly styleTargets: { weight: number; grams: Tensor[] }[] = [];
-  /** The first style's RGB mean and covariance, for the colour term. */
-  private readonly colourTarget: { mean: Tensor; cov: Tensor };
+  /** Per style: its weight (normalised to sum 1), its Gram matrices per style layer, its mask at the image's size. */
+  private readonly styleTargets: { weight: number; grams: Tensor[]; positions: number[]; mask: Tensor | null }[] = [];
+  /** Per style layer and masked style: the mask at the layer's size and Σ mask². */
+  private readonly layerMasks = new Map<string, { mask: Tensor; area: number }>();
+  /**
+   * The colour term's targets: the first style's RGB mean and covariance over the whole image;
+   * with masks, each style's, compared with the image's statistics under its mask.
+   */
+  private readonly colourTargets: { mean: Tensor; cov: Tensor; weight: number; mask: Tensor | null }[] = [];
   /** What the content and each style term are divided by: 1, or their targets' sizes (relative). */
   private readonly contentScale: number;
   private readonly gramScales: number[][];
@@ -223,7 +234,7 @@ export class StyleObjective {
     readonly backbone: Backbone,
     readonly layers: { content: string; style: string[] },
     content255: Tensor,
-    styles255: { image: Tensor; weight: number }[],
+    styles255: { image: Tensor; weight: number; mask?: Tensor | null }[],
     readonly weights: StyleWeights,
     readonly smoothing = false,
     readonly relative = smoothing,
@@ -233,29 +244,52 @@ export class StyleObjective {
       T.noGrad(() => T.tidy(() => this.features(content255, [layers.content]).get(layers.content)!.detach().clone())),
     );
     for (const s of styles255) {
+      const positions: number[] = [];
       const grams = T.noGrad(() =>
         T.tidy(() => {
           const f = this.features(s.image, layers.style);
-          return layers.style.map((l) => gram(f.get(l)!));
+          return layers.style.map((l) => {
+            const [, , h, w] = f.get(l)!.shape;
+            positions.push(h * w);
+            return gram(f.get(l)!);
+          });
         }),
       );
       T.keep(grams);
-      this.styleTargets.push({ weight: s.weight / total, grams });
+      this.styleTargets.push({ weight: s.weight / total, grams, positions, mask: s.mask ?? null });
     }
     // Relative losses: each over its target's size, so each layer counts alike.
     this.contentScale = relative ? T.noGrad(() => T.tidy(() => this.contentTarget.pow(2).sum().item() as number)) : 1;
     this.gramScales = this.styleTargets.map((t) =>
       t.grams.map((g) => (relative ? T.noGrad(() => T.tidy(() => g.pow(2).sum().item() as number)) : 1)),
     );
-    const [mean, cov] = T.keep(
-      T.noGrad(() =>
-        T.tidy(() => {
-          const c = meanCovariance(styles255[0].image.reshape([3, -1]).div(255));
-          return [c.mean, c.cov];
-        }),
-      ),
-    );
-    this.colourTarget = { mean, cov };
+    const masked = styles255.some((s) => s.mask);
+    for (const s of masked ? styles255 : styles255.slice(0, 1)) {
+      const [mean, cov] = T.keep(
+        T.noGrad(() =>
+          T.tidy(() => {
+            const c = meanCovariance(s.image.reshape([3, -1]).div(255));
+            return [c.mean, c.cov];
+          }),
+        ),
+      );
+      const mask = s.mask ? T.keep(T.tidy(() => s.mask!.reshape([1, -1]))) : null;
+      this.colourTargets.push({ mean, cov, weight: masked ? s.weight / total : 1, mask });
+    }
+  }
+
+  /** Style `t`'s mask at layer `l`'s size (made on first use), or null when it has none. */
+  private maskAt(t: number, l: string, h: number, w: number): { mask: Tensor; area: number } | null {
+    const full = this.styleTargets[t].mask;
+    if (!full) return null;
+    const key = `${t}/${l}`;
+    let m = this.layerMasks.get(key);
+    if (!m) {
+      const mask = T.keep(T.noGrad(() => T.tidy(() => resize(full, h, w).clamp(0, 1))));
+      m = { mask, area: T.noGrad(() => T.tidy(() => mask.pow(2).sum().item())) };
+      this.layerMasks.set(key, m);
+    }
+    return m;
   }
 
   /** The layers' activations; style layers smoothed when asked. */
@@ -277,21 +311,30 @@ export class StyleObjective {
     let style = T.zeros([]);
     this.styleTargets.forEach((target, t) => {
       sl.forEach((l, i) => {
+        const a = f.get(l)!;
+        const m = this.maskAt(t, l, a.shape[2], a.shape[3]);
+        if (m && m.area < 1e-6) return; // the mask is off everywhere at this layer's size
+        // A region's Gram is scaled to as many positions as the style image's, to compare alike.
+        const g = m ? maskedGram(a, m.mask, target.positions[i] / m.area) : gram(a);
         const term = this.relative
-          ? gram(f.get(l)!).sub(target.grams[i]).pow(2).sum().div(this.gramScales[t][i])
-          : styleLoss(target.grams[i], f.get(l)!, size);
+          ? g.sub(target.grams[i]).pow(2).sum().div(this.gramScales[t][i])
+          : styleLoss(target.grams[i], g, size);
         style = style.add(term.mul(target.weight));
       });
     });
     style = style.div(sl.length);
-    const c = meanCovariance(x255.reshape([3, -1]).div(255));
-    const t = this.colourTarget;
-    const colour = c.mean
-      .sub(t.mean)
-      .pow(2)
-      .sum()
-      .div(t.mean.pow(2).sum())
-      .add(c.cov.sub(t.cov).pow(2).sum().div(t.cov.pow(2).sum()));
+    const pixels = x255.reshape([3, -1]).div(255);
+    let colour = T.zeros([]);
+    for (const t of this.colourTargets) {
+      const c = meanCovariance(pixels, t.mask ?? undefined);
+      const term = c.mean
+        .sub(t.mean)
+        .pow(2)
+        .sum()
+        .div(t.mean.pow(2).sum())
+        .add(c.cov.sub(t.cov).pow(2).sum().div(t.cov.pow(2).sum()));
+      colour = colour.add(term.mul(t.weight));
+    }
     const tv = totalVariationLoss(x255);
     const total = content
       .mul(this.weights.content)
@@ -303,10 +346,41 @@ export class StyleObjective {
 
   dispose(): void {
     this.contentTarget.dispose();
-    this.colourTarget.mean.dispose();
-    this.colourTarget.cov.dispose();
+    for (const c of this.colourTargets) [c.mean, c.cov, c.mask].forEach((t) => t?.dispose());
     for (const s of this.styleTargets) s.grams.forEach((g) => g.dispose());
+    for (const m of this.layerMasks.values()) m.mask.dispose();
   }
+}
+
+/** Masks must be one channel and have the photo's shape (at any resolution), and cover something. */
+export function checkMasks(styles: StyleImage[], h: number, w: number): void {
+  styles.forEach((st, i) => {
+    if (!st.mask) return;
+    const [n, c, mh, mw] = st.mask.shape;
+    if (n !== 1 || c !== 1) throw new Error(`style ${i + 1}'s mask must be [1, 1, H, W], got [${st.mask.shape}]`);
+    if (Math.abs(mw / mh - w / h) > 0.02 * (w / h))
+      throw new Error(
+        `style ${i + 1}'s mask is ${mw}x${mh} but the photo is ${w}x${h}: a mask needs the photo's shape`,
+      );
+    if (T.tidy(() => st.mask!.max().item()) < 0.5) throw new Error(`style ${i + 1}'s mask covers nothing (all dark)`);
+  });
+}
+
+/**
+ * The photo recoloured to the first style's palette; with masks, each masked region to its
+ * own style's (unmasked pixels keep the photo's colours).
+ */
+function matchedStart(content01: Tensor, styles255: { image: Tensor; mask: Tensor | null }[]): Tensor {
+  if (!styles255.some((s) => s.mask)) return matchColours(content01, styles255[0].image.div(255));
+  let out = T.zeros(content01.shape);
+  let cover = T.zeros([1, 1, ...content01.shape.slice(2)]);
+  for (const s of styles255) {
+    const m = s.mask ?? T.ones(cover.shape);
+    out = out.add(matchColours(content01, s.image.div(255)).mul(m));
+    cover = cover.add(m);
+  }
+  // Overlapping masks average their styles' colours; uncovered pixels keep the photo's.
+  return out.add(content01.mul(cover.neg().add(1).clamp(0))).div(cover.clamp(1));
 }
 
 /** The style image at `styleScale` x the output height, never under the network's smallest side. */
@@ -327,6 +401,7 @@ export async function transferStyle(
   const resolved = checkStyleConfig(cfg, styles, backbone);
   const layers = { content: resolved.content, style: resolved.style };
   const [, , ch, cw] = content.shape;
+  checkMasks(styles, ch, cw);
   T.manualSeed(cfg.seed);
   let x: Tensor | null = null;
   for (let s = 0; s < cfg.scales; s++) {
@@ -336,6 +411,7 @@ export async function transferStyle(
     const styles255 = styles.map((st) => ({
       image: T.keep(T.tidy(() => scaledStyle(st.image, h, cfg.styleScale, minInputSide(backbone.net.arch)).mul(255))),
       weight: st.weight,
+      mask: st.mask ? T.keep(T.tidy(() => resize(st.mask!, h, w).clamp(0, 1))) : null,
     }));
     const objective = new StyleObjective(
       backbone,
@@ -348,7 +424,7 @@ export async function transferStyle(
     );
     const start: Tensor = T.tidy(() => {
       if (x) return resize(x, h, w);
-      if (resolved.init === 'matched') return matchColours(content255.div(255), styles255[0].image.div(255)).mul(255);
+      if (resolved.init === 'matched') return matchedStart(content255.div(255), styles255).mul(255);
       if (resolved.init === 'style') return resize(styles[0].image, h, w).mul(255);
       if (resolved.init === 'noise') return T.rand([1, 3, h, w]).mul(255);
       return content255.clone();
@@ -360,7 +436,7 @@ export async function transferStyle(
     } finally {
       objective.dispose();
       content255.dispose();
-      styles255.forEach((st) => st.image.dispose());
+      styles255.forEach((st) => [st.image, st.mask].forEach((t) => t?.dispose()));
     }
   }
   const result = T.tidy(() => {

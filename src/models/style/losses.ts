@@ -27,8 +27,8 @@ export function batchGram(x: Tensor): Tensor {
  * The seed's style loss: Σ (S − C)² / (4 · channels² · size²), with channels = 3 and size the
  * generated image's height × width, exactly as the seed's code has them (not the layer's).
  */
-export function styleLoss(styleGram: Tensor, generated: Tensor, imageSize: number): Tensor {
-  return gram(generated)
+export function styleLoss(styleGram: Tensor, generatedGram: Tensor, imageSize: number): Tensor {
+  return generatedGram
     .sub(styleGram)
     .pow(2)
     .sum()
@@ -78,11 +78,25 @@ export function keepColors(generated: Tensor, content: Tensor): Tensor {
   });
 }
 
-/** Mean [C, 1] and covariance [C, C] of `values` [C, N], one column per pixel. */
-export function meanCovariance(values: Tensor): { mean: Tensor; cov: Tensor } {
-  const mean = values.mean({ dim: 1, keepdim: true });
+/**
+ * Mean [C, 1] and covariance [C, C] of `values` [C, N], one column per pixel; with `weights`
+ * [1, N] (a mask), each pixel counted by its weight.
+ */
+export function meanCovariance(values: Tensor, weights?: Tensor): { mean: Tensor; cov: Tensor } {
+  if (!weights) {
+    const mean = values.mean({ dim: 1, keepdim: true });
+    const d = values.sub(mean);
+    return { mean, cov: T.mm(d, d.t()).div(values.shape[1]) };
+  }
+  const total = weights.sum();
+  const mean = values.mul(weights).sum({ dim: 1, keepdim: true }).div(total);
   const d = values.sub(mean);
-  return { mean, cov: T.mm(d, d.t()).div(values.shape[1]) };
+  return { mean, cov: T.mm(d.mul(weights), d.t()).div(total) };
+}
+
+/** The Gram matrix of the activations where `mask` [1, 1, H, W] is on, times `scale`. */
+export function maskedGram(x: Tensor, mask: Tensor, scale: number): Tensor {
+  return gram(x.mul(mask)).mul(scale);
 }
 
 /**
