@@ -127,9 +127,12 @@ test('video: every frame goes through once, with or without a per-frame hook; th
     `an inverted clip flickers as much: ${quiet.flicker}`,
   );
   const seen: number[] = [];
-  const hooked = await transformVideo(clip, path.join(dir, 'b.mp4'), invert, { onFrame: (i) => seen.push(i) });
+  const hooked = await transformVideo(clip, path.join(dir, 'b.mp4'), invert, {
+    onFrame: (i, n) => seen.push(i * 10 + n!),
+  });
   assert.equal(hooked.frames, 6);
-  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(seen, [6, 16, 26, 36, 46, 56]); // index and total
+  assert.equal(probeVideo(clip).frames, 6);
   assert.deepEqual(probeVideo(path.join(dir, 'b.mp4')), probeVideo(clip));
   // One frame pair held between frames (for the flicker), no more; nothing left after.
   const flat = (from: number) => live.slice(from + 2, from + 6).every((n) => n === live[from + 1]);

@@ -2,7 +2,17 @@
 // server's answers to bad uploads and path tricks. Screenshots go to $LOOM_SCREENSHOTS if set.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,6 +98,13 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png', ...token });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /not a readable image/);
+    r = await request(studio.url, 'POST', '/api/upload', 'not really a video', {
+      'content-type': 'video/mp4',
+      ...token,
+    });
+    assert.equal(r.status, 400);
+    assert.match(JSON.parse(r.body).error, /not a readable video/);
+    assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'a refused upload leaves nothing behind');
     r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), {
       'content-type': 'image/png',
       ...token,
@@ -106,6 +123,10 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       [{ system: 'text', options: { toString: 1 } }, /has no option/],
       [{ system: 'text', options: { out: '/tmp/x' } }, /has no option "out"/],
       [{ system: 'dream', options: { image: '/etc/passwd' } }, /built-in image/],
+      [{ system: 'dream', options: { image: '/etc/passwd.mp4' } }, /image must be an uploaded video/],
+      [{ system: 'style-video', options: { run: '..', video: 'upload:x.mp4' } }, /a run is named by its folder name/],
+      [{ system: 'style-video', options: { run: 'r', video: '/etc/passwd.mp4' } }, /must be an uploaded video/],
+      [{ system: 'style-video', options: { run: 'r', video: 'builtin:dog' } }, /must be an uploaded video/],
       [{ system: 'text', options: { steps: '3; rm -rf /' } }, /bad value/],
       [{ system: 'dream', options: { processes: 2 } }, /only text, vae, gan train on several processes/],
       [{ system: 'gan', options: { processes: 1000 } }, /processes must be a whole number from 1 to/],
@@ -576,6 +597,37 @@ test(
         },
       );
       assert.match((await page.textContent('#fast-status'))!, /^32x20 in \d+ ms, in this page$/);
+
+      // A video through the same net on the server: uploaded, stylised frame by frame with a
+      // progress bar, played back in the page.
+      const clip = path.join(root, 'clip.mp4');
+      const made = spawnSync('ffmpeg', [
+        ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=48x32:rate=12', '-frames:v', '6'],
+        ...['-pix_fmt', 'yuv420p', clip],
+      ]);
+      assert.equal(made.status, 0, String(made.stderr));
+      await page.setInputFiles('#style-video-upload', clip);
+      await page.waitForFunction(() =>
+        /^upload:[0-9a-f]{40}\.mp4$/.test((document.getElementById('style-video-video') as HTMLSelectElement).value),
+      );
+      await page.selectOption('#style-video-run', 'style-t');
+      await page.click('#style-video-start');
+      await page.waitForFunction(() => document.getElementById('style-video-status')!.textContent === 'done', null, {
+        timeout: 60_000,
+      });
+      await page.waitForFunction(() => document.querySelector('#style-video-images video') !== null, null, {
+        timeout: 10_000,
+      });
+      const bar = await page.$eval('#style-video-bar', (b) => [
+        (b as HTMLProgressElement).value,
+        (b as HTMLProgressElement).max,
+      ]);
+      assert.deepEqual(bar, [6, 6], 'the bar counted every frame');
+      const served = await page.$eval('#style-video-images video', async (v) => {
+        const r = await fetch((v as HTMLVideoElement).src);
+        return [r.status, r.headers.get('content-type')];
+      });
+      assert.deepEqual(served, [200, 'video/mp4']);
 
       await studio.close(); // from here on nothing answers the page
       studio = null;

@@ -156,7 +156,10 @@ export async function dreamCommand(args: string[]): Promise<void> {
       try {
         const r = await transformVideo(positionals[0], o.out, (f) => frames.next(f, { shouldStop: stop }), {
           shouldStop: stop,
-          onFrame: (i) => (o.json ? undefined : progress.line(`frame ${i + 1} dreamed`)),
+          onFrame: (i, total) =>
+            o.json
+              ? console.log(JSON.stringify({ frame: i + 1, frames: total }))
+              : progress.line(`frame ${i + 1}${total ? ` of ${total}` : ''} dreamed`),
         });
         const flicker = r.flicker === null ? null : Number(r.flicker.toFixed(3));
         if (o.json) console.log(JSON.stringify({ video: positionals[0], out: o.out, frames: r.frames, flicker }));

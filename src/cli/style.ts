@@ -332,7 +332,13 @@ async function styleApply(args: string[]): Promise<void> {
             out.dispose();
             return kept;
           }),
-        { shouldStop: stop, onFrame: (i) => o.json || progress.update(i + 1, null, `frame ${i + 1}`) },
+        {
+          shouldStop: stop,
+          onFrame: (i, total) =>
+            o.json
+              ? console.log(JSON.stringify({ frame: i + 1, frames: total }))
+              : progress.update(i + 1, total, `frame ${i + 1}`),
+        },
       );
       progress.clear();
       const ms = (performance.now() - t0) / r.frames;

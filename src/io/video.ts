@@ -17,6 +17,8 @@ export interface VideoInfo {
   /** Frames per second, as ffmpeg's fraction ("30000/1001"). */
   rate: string;
   hasAudio: boolean;
+  /** How many frames, as the container says or its duration times the rate; null if neither says. */
+  frames: number | null;
 }
 
 function needFfmpeg(): void {
@@ -30,31 +32,38 @@ export function probeVideo(file: string): VideoInfo {
   needFfmpeg();
   const r = spawnSync(
     'ffprobe',
-    ['-v', 'error', '-show_entries', 'stream=codec_type,width,height,r_frame_rate', '-of', 'json', file],
+    [
+      ...['-v', 'error', '-show_entries', 'stream=codec_type,width,height,r_frame_rate,nb_frames:format=duration'],
+      ...['-of', 'json', file],
+    ],
     {
       encoding: 'utf8',
     },
   );
-  const streams = (() => {
+  const probed = (() => {
     try {
-      return (JSON.parse(r.stdout).streams ?? []) as {
-        codec_type: string;
-        width?: number;
-        height?: number;
-        r_frame_rate?: string;
-      }[];
+      return JSON.parse(r.stdout) as {
+        streams?: { codec_type: string; width?: number; height?: number; r_frame_rate?: string; nb_frames?: string }[];
+        format?: { duration?: string };
+      };
     } catch {
-      return [];
+      return {};
     }
   })();
+  const streams = probed.streams ?? [];
   const v = streams.find((s) => s.codec_type === 'video');
   if (r.status !== 0 || !v?.width || !v.height)
     throw new Error(`cannot read video ${file}: ${(r.stderr || 'no video stream').trim().split('\n')[0]}`);
+  const rate = v.r_frame_rate ?? '25/1';
+  const [num, den] = rate.split('/').map(Number);
+  const byDuration = Math.round((Number(probed.format?.duration) * num) / (den || 1));
+  const counted = Number(v.nb_frames);
   return {
     width: v.width,
     height: v.height,
-    rate: v.r_frame_rate ?? '25/1',
+    rate,
     hasAudio: streams.some((s) => s.codec_type === 'audio'),
+    frames: counted > 0 ? counted : byDuration > 0 ? byDuration : null,
   };
 }
 
@@ -109,7 +118,7 @@ export async function transformVideo(
   input: string,
   output: string,
   transform: (frame: Tensor) => Tensor | Promise<Tensor>,
-  opts: { onFrame?: (index: number) => void; shouldStop?: () => boolean } = {},
+  opts: { onFrame?: (index: number, total: number | null) => void; shouldStop?: () => boolean } = {},
 ): Promise<{ frames: number; flicker: number | null; info: VideoInfo }> {
   const info = probeVideo(input);
   const { width: w, height: h } = info;
@@ -179,7 +188,7 @@ export async function transformVideo(
       if (!enc.stdin!.write(data)) await Promise.race([new Promise((r) => enc.stdin!.once('drain', r)), encoded]);
       // Counted apart from the call: `f?.(frames++)` skips the increment when there is no f.
       const index = frames++;
-      opts.onFrame?.(index);
+      opts.onFrame?.(index, info.frames);
     }
   } catch (e) {
     dec.kill();

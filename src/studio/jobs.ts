@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IMAGE_EXT } from '../io/datasets.js';
+import { VIDEO_EXT } from '../io/video.js';
 
 export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
@@ -29,7 +30,7 @@ export interface JobEvent {
   file?: string;
 }
 
-/** Image files under a folder, relative to `root`, newest last. */
+/** Image and video files under a folder, relative to `root`, newest last (not hidden ones: a video being written). */
 export function imagesUnder(root: string, folder: string): string[] {
   const abs = path.join(root, folder);
   if (!existsSync(abs)) return [];
@@ -39,7 +40,8 @@ export function imagesUnder(root: string, folder: string): string[] {
       const p = path.join(dir, f);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else if (IMAGE_EXT.test(f)) out.push([path.relative(root, p), st.mtimeMs]);
+      else if ((IMAGE_EXT.test(f) || VIDEO_EXT.test(f)) && !f.startsWith('.'))
+        out.push([path.relative(root, p), st.mtimeMs]);
     }
   };
   walk(abs);

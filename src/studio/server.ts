@@ -4,7 +4,7 @@
 // outside the studio's runs/ and uploads/ folders.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,11 +21,21 @@ import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
 import { makeFolder } from '../io/files.js';
+import { probeVideo } from '../io/video.js';
 import { freePort } from '../distributed/index.js';
 import { exportRun } from '../export/index.js';
 import { createRequire } from 'node:module';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
+/** Videos are larger: a few minutes of phone video. */
+export const VIDEO_UPLOAD_LIMIT = 256 * 1024 * 1024;
+/** Video uploads the studio takes, by type, and the extension each is stored under. */
+const VIDEO_TYPES: Record<string, string> = {
+  'video/mp4': 'mp4',
+  'video/webm': 'webm',
+  'video/quicktime': 'mov',
+  'video/x-matroska': 'mkv',
+};
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
 export const GENERATE_CONCURRENCY = 2;
 export const GENERATE_QUEUE = 8;
@@ -94,8 +104,12 @@ class HttpError extends Error {
   }
 }
 
-/** Options the page may set, per system, and how the CLI spells the job ('guide': an image passed by flag). */
-type OptionKind = StudioKind | 'guide';
+/**
+ * Options the page may set, per system, and how the CLI spells the job ('guide': an image
+ * passed by flag; 'media': an image or an uploaded video, positional; 'video': an uploaded
+ * video, positional; 'run': a run folder's name, positional, first).
+ */
+type OptionKind = StudioKind | 'guide' | 'media' | 'video' | 'run';
 const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
   text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
   vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
@@ -104,7 +118,7 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
     verb: ['dream'],
     out: 'file',
     options: {
-      image: 'image',
+      image: 'media',
       layers: 'word',
       channels: 'word',
       guide: 'guide',
@@ -137,6 +151,12 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
       'content-weight': 'number',
       seed: 'int',
     },
+  },
+  // A fast style net over a video, frame by frame (the page runs nets on photos itself).
+  'style-video': {
+    verb: ['style', 'apply'],
+    out: 'file',
+    options: { run: 'run', video: 'video', 'color-match': 'word' },
   },
 };
 
@@ -271,7 +291,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const gans = new Map<string, ReturnType<typeof loadGenerator>>();
 
   /** Stores an upload under the hash of its bytes, so the browser names it and never a path. */
-  const saveUpload = (bytes: Buffer, ext: 'png' | 'txt'): string => {
+  const saveUpload = (bytes: Buffer, ext: string): string => {
     const name = `${createHash('sha1').update(bytes).digest('hex')}.${ext}`;
     writeFileSync(path.join(uploads, name), bytes);
     return name;
@@ -294,6 +314,15 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     throw new HttpError(400, `${what} must be a built-in image (builtin:dog, ...) or an upload`);
   };
+  const videoArg = (v: unknown, what: string): string => {
+    if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.(mp4|webm|mov|mkv)$/.test(v)) {
+      const f = path.join(uploads, v.slice(7));
+      if (!existsSync(f)) throw new HttpError(404, `no upload ${v}`);
+      return f;
+    }
+    throw new HttpError(400, `${what} must be an uploaded video`);
+  };
+  const isVideo = (v: unknown) => typeof v === 'string' && /\.(mp4|webm|mov|mkv)$/.test(v);
 
   const startJob = async (body: Record<string, any>) => {
     const spec =
@@ -313,7 +342,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
           400,
           `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`,
         );
-      if (v === null || v === '' || v === undefined || kind === 'image') continue;
+      if (v === null || v === '' || v === undefined || ['image', 'media', 'video', 'run'].includes(kind)) continue;
       if (kind === 'guide') {
         args.push(`--${k}`, imageArg(v, k));
         continue;
@@ -340,15 +369,21 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       if (!ok) throw new HttpError(400, `option ${k} has a bad value ${JSON.stringify(v)}`);
       args.push(`--${k}`, s);
     }
-    // Images are positional arguments, in the CLI's order.
-    const positional = Object.entries(spec.options)
-      .filter(([, kind]) => kind === 'image')
-      .map(([k]) => imageArg(options[k], k));
+    // Runs, images and videos are positional arguments, in the CLI's order.
+    const positional = Object.entries(spec.options).flatMap(([k, kind]) => {
+      const v = options[k];
+      if (kind === 'run') return [path.join('runs', runName(v))];
+      if (kind === 'video' || (kind === 'media' && isVideo(v))) return [videoArg(v, k)];
+      return kind === 'image' || kind === 'media' ? [imageArg(v, k)] : [];
+    });
+    const video = Object.entries(spec.options).some(
+      ([k, kind]) => kind === 'video' || (kind === 'media' && isVideo(options[k])),
+    );
     const folder = `runs/${body.system}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
     if (spec.out === 'file') {
       makeFolder(path.join(root, folder));
-      args.push(...positional, '--out', `${folder}/${body.system}.png`);
-      if (body.system === 'dream') args.push('--save-octaves');
+      args.push(...positional, '--out', `${folder}/${body.system}.${video ? 'mp4' : 'png'}`);
+      if (body.system === 'dream' && !video) args.push('--save-octaves');
       if (body.system === 'style') args.push('--save-every', '1');
     } else {
       args.push('--out', folder);
@@ -379,12 +414,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       '.jpeg': 'image/jpeg',
       '.gif': 'image/gif',
       '.webp': 'image/webp',
+      '.mp4': 'video/mp4',
+      '.webm': 'video/webm',
+      '.mov': 'video/quicktime',
+      '.mkv': 'video/x-matroska',
       '.json': 'application/json',
       '.jsonl': 'text/plain; charset=utf-8',
       '.txt': 'text/plain; charset=utf-8',
     };
     const type = types[path.extname(real).toLowerCase()];
-    if (!type) throw new HttpError(403, 'only images and text files are served');
+    if (!type) throw new HttpError(403, 'only images, videos and text files are served');
     const data = readFileSync(real);
     res.writeHead(200, { 'content-type': type, 'content-length': data.length, 'cache-control': 'no-store' });
     res.end(data);
@@ -467,12 +506,28 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const images = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const ups = readdirSync(uploads)
-      .filter((f) => /^[0-9a-f]{40}\.png$/.test(f))
+      .filter((f) => /^[0-9a-f]{40}\.(png|mp4|webm|mov|mkv)$/.test(f))
       .map((f) => `upload:${f}`);
     return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
   };
-  /** Plain text (a corpus) or an image (stored as PNG); anything else is refused. */
+  /** Plain text (a corpus), an image (stored as PNG) or a video ffprobe can read; anything else is refused. */
   const upload = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const videoType = String(req.headers['content-type'] ?? '').toLowerCase();
+    if (Object.hasOwn(VIDEO_TYPES, videoType)) {
+      const body = await readBody(req, VIDEO_UPLOAD_LIMIT);
+      // Probed under a temporary name; kept under its hash only if ffprobe finds a video stream.
+      const part = path.join(uploads, `.${randomBytes(8).toString('hex')}.part`);
+      writeFileSync(part, body);
+      try {
+        probeVideo(part);
+      } catch {
+        throw new HttpError(400, 'the upload is not a readable video');
+      } finally {
+        rmSync(part, { force: true });
+      }
+      const name = saveUpload(body, VIDEO_TYPES[videoType]);
+      return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
+    }
     if (/^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
       const body = await readBody(req, UPLOAD_LIMIT);
       try {
@@ -486,7 +541,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (!/^image\/(png|jpeg|webp|gif)$/.test(type))
       throw new HttpError(
         415,
-        `uploads must be PNG, JPEG, WebP or GIF images or plain text, not ${type || 'untyped data'}`,
+        `uploads must be PNG, JPEG, WebP or GIF images, MP4, WebM, MOV or MKV videos, or plain text, not ${type || 'untyped data'}`,
       );
     const body = await readBody(req, UPLOAD_LIMIT);
     let pngBytes: Buffer;

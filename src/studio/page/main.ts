@@ -2,7 +2,7 @@
 // server-sent events, and the playgrounds (text generation, the VAE's latent plane, GAN seeds).
 // Compiled for the browser by src/studio/page/tsconfig.json.
 
-type System = 'text' | 'dream' | 'style' | 'vae' | 'gan';
+type System = 'text' | 'dream' | 'style' | 'vae' | 'gan' | 'style-video';
 interface Job {
   id: string;
   system: System;
@@ -81,10 +81,13 @@ for (const fs of document.querySelectorAll<HTMLFieldSetElement>('fieldset[data-s
       dream: n('octaves') * n('steps'),
       style: n('iterations'),
       vae: n('epochs'),
+      'style-video': 0, // the job's log says how many frames
     };
     plan[system] = { started: 0, total: total[system] };
     const imgs = optional(system + '-images');
     if (imgs) imgs.textContent = '';
+    const bar = optional(system + '-bar') as HTMLProgressElement | null;
+    if (bar) bar.hidden = true;
     try {
       jobs[system] = await api<Job>('POST', '/api/jobs', { system, options });
       setStatus(system, 'queued');
@@ -144,6 +147,7 @@ const CHARTS: Record<System, { x: string; xTitle?: string; y: string; curves: [s
   },
   dream: { x: '', xTitle: 'step (all octaves)', y: 'loss', curves: [['loss', 'loss']] },
   style: { x: 'iteration', y: 'loss', curves: [['loss', 'total loss']] },
+  'style-video': { x: 'frame', y: '', curves: [] },
 };
 const curves: Partial<Record<System, Map<string, Curve>>> = {};
 const CHART_SPEC_URL = '/chart-spec.js';
@@ -234,6 +238,21 @@ function onLog(system: System, r: LogRecord): void {
   if (msEval) bits.push(msEval.toFixed(0) + ' ms/eval');
   const ranks = r.rank_ms_per_step;
   if (Array.isArray(ranks)) bits.push(ranksNote(r, ranks));
+  const frame = num('frame');
+  const frames = num('frames');
+  if (frame !== undefined) bits.push('frame ' + frame + (frames ? ' of ' + frames : ''));
+  const bar = optional(system + '-bar') as HTMLProgressElement | null;
+  if (bar && frame !== undefined && frames) {
+    // A video: a bar per frame, and the time left from the frames done so far.
+    bar.hidden = false;
+    [bar.max, bar.value] = [frames, frame];
+    const p = (plan[system] ??= { started: 0, total: 0 });
+    if (!p.started) p.started = Date.now();
+    p.total = 0; // a frame's own steps say nothing of the video's time left
+    const sec = (((Date.now() - p.started) / 1000) * (frames - frame)) / frame;
+    if (frame < frames)
+      bits.push('about ' + (sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min') + ' left');
+  }
   const left = timeLeft(system, r);
   if (left) bits.push(left);
   if (bits.length) setStatus(system, 'running: ' + bits.join(', '), 'running');
@@ -259,6 +278,16 @@ function onFile(system: System, file: string): void {
   a.href = fileUrl(file);
   a.download = file.split('/').pop() ?? file;
   a.title = 'download ' + a.download;
+  if (/\.(mp4|webm|mov|mkv)$/i.test(file)) {
+    // A video plays in the page; the link under it downloads it.
+    const v = document.createElement('video');
+    [v.src, v.controls, v.loop] = [fileUrl(file), true, true];
+    a.textContent = 'download ' + a.download;
+    const fig = document.createElement('figure');
+    fig.append(v, a);
+    box.prepend(fig);
+    return;
+  }
   const img = document.createElement('img');
   img.src = fileUrl(file);
   a.append(img);
@@ -282,6 +311,7 @@ function timeLeft(system: System, r: LogRecord): string {
     dream: octave !== undefined && step !== undefined ? octave * (p.total / octaves) + step + 1 : undefined,
     style: iteration !== undefined ? iteration + 1 : undefined,
     vae: n('epoch'),
+    'style-video': undefined, // by frames, in onLog
   }[system];
   if (done === undefined || !(done > 0) || done >= p.total) return '';
   const sec = (((Date.now() - p.started) / 1000) * (p.total - done)) / done;
@@ -300,8 +330,13 @@ function fillSelect(sel: HTMLSelectElement, names: string[], keep: string | unde
 
 async function refreshImages(): Promise<void> {
   const list = await api<string[]>('GET', '/api/images');
+  const video = (n: string) => /\.(mp4|webm|mov|mkv)$/.test(n);
   for (const sel of document.querySelectorAll<HTMLSelectElement>('select.image-pick')) {
-    fillSelect(sel, list, sel.value || sel.dataset.default);
+    // data-video: "also" lists videos beside images, "only" videos alone; unset, images alone.
+    const names = list.filter((n) =>
+      sel.dataset.video === 'only' ? video(n) : sel.dataset.video === 'also' || !video(n),
+    );
+    fillSelect(sel, names, sel.value || sel.dataset.default);
   }
 }
 for (const up of document.querySelectorAll<HTMLInputElement>('input.upload')) {
@@ -336,6 +371,7 @@ async function refreshModels(): Promise<void> {
   fill('vae-run', 'vae');
   fill('gan-run', 'gan');
   fill('fast-run', 'style'); // a style run with a checkpoint is a fast style net
+  fill('style-video-run', 'style');
   for (const r of runs) runConfigs.set(r.name, r.config);
   drawPlane();
   ganSample();
