@@ -4,6 +4,7 @@
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
+// `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
 import { textBench } from './text.js';
@@ -16,6 +17,7 @@ import { soakBench } from './soak.js';
 import { ddpBench } from './ddp.js';
 import { ganRecipesBench } from './gan-recipes.js';
 import { styleQualityBench } from './style-quality.js';
+import { videoBench } from './video.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -42,6 +44,28 @@ if (which === 'style-quality') {
     height,
     paintings: at('--paintings')?.split(',').filter(Boolean) ?? [],
     sheet: path.resolve(at('--sheet') ?? path.join(repoRoot, 'docs', 'images', 'style-quality.jpg')),
+  });
+  process.exit(0);
+}
+if (which === 'video') {
+  const steps = Number(at('--steps') ?? 300);
+  const frames = Number(at('--frames') ?? 24);
+  const stabilities = (at('--stability') ?? '0,1000').split(',').map(Number);
+  if (
+    !Number.isInteger(steps) ||
+    steps < 1 ||
+    !Number.isInteger(frames) ||
+    frames < 2 ||
+    !stabilities.every((x) => x >= 0)
+  ) {
+    console.error('--steps needs a whole number >= 1, --frames >= 2, --stability numbers >= 0');
+    process.exit(2);
+  }
+  await videoBench({
+    steps,
+    frames,
+    stabilities,
+    gif: path.resolve(at('--gif') ?? path.join(repoRoot, 'docs', 'images', 'video-flicker.webp')),
   });
   process.exit(0);
 }

@@ -346,6 +346,63 @@ test('relative losses: the style image scores 0 on style and colour; every term 
   b.net.dispose();
 });
 
+test('the stability loss: a net trained with it changes its output less when its input gets noise', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-stable-'));
+  try {
+    const photos = path.join(dir, 'photos');
+    mkdirSync(photos);
+    T.manualSeed(8);
+    for (let i = 0; i < 2; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, 40]));
+    const style = path.join(dir, 'style.png');
+    await writeImage(style, T.rand([1, 3, 40, 40]));
+    const b = tinyVgg();
+    const cfg = {
+      ...FAST_DEFAULTS,
+      style,
+      images: photos,
+      size: 32,
+      steps: 40,
+      batch: 2,
+      width: 4,
+      residualBlocks: 1,
+      lr: 0.01,
+      styleWeight: 1e-3,
+    };
+    const logged: number[] = [];
+    const change: number[] = [];
+    // (The tiny random VGG's style loss runs to thousands: a small style weight lets the other terms count.)
+    for (const stability of [0, 1e5]) {
+      const run = path.join(dir, `s${stability}`);
+      await trainFastStyle(
+        b,
+        { ...cfg, stability, sampleEvery: 100 },
+        run,
+        {},
+        {
+          onStep: (l) => void logged.push(l.stability_loss),
+        },
+      );
+      const net = loadStyleNet(run);
+      T.manualSeed(3);
+      change.push(
+        T.noGrad(() =>
+          T.tidy(() => {
+            const x = T.rand([4, 3, 32, 32]);
+            const noise = T.randn(x.shape).mul(0.03);
+            return net.forward(x.add(noise)).sub(net.forward(x)).abs().mean().div(noise.abs().mean()).item();
+          }),
+        ),
+      );
+      net.dispose();
+    }
+    assert.ok(logged.slice(0, 40).every((v) => v === 0) && logged.slice(40).every((v) => v > 0), `${logged}`);
+    assert.ok(change[1] < change[0] / 2, `output change per input change: ${change[0]} without, ${change[1]} with`);
+    b.net.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a fast style net trains a few steps, resumes, and `style apply` writes the input's size", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-fast-'));
   try {

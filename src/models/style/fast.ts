@@ -13,6 +13,9 @@ import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
 
+/** The stability loss's weight unless told (chosen by the flicker benchmark, docs/benchmarks.md). */
+const STABILITY_DEFAULT = 1000;
+
 /** Every setting of a fast style training run, declared once (see models/options.ts). */
 export const FAST_OPTIONS = {
   style: { type: 'string', default: 'builtin:scream', help: 'the style image', meta: 'IMAGE' },
@@ -24,6 +27,18 @@ export const FAST_OPTIONS = {
   contentWeight: { type: 'number', default: 1, atLeast: 0, help: 'content loss weight' },
   styleWeight: { type: 'number', default: 1e4, atLeast: 0, help: 'style loss weight' },
   tvWeight: { type: 'number', default: 1e-6, atLeast: 0, help: 'total-variation weight' },
+  stability: {
+    type: 'number',
+    default: STABILITY_DEFAULT,
+    atLeast: 0,
+    help: 'weight of the stability loss: how much the output changes when the input gets small noise (steadier video; 0: off)',
+  },
+  stabilityNoise: {
+    type: 'number',
+    default: 0.03,
+    positive: true,
+    help: "the stability loss's noise: its standard deviation, in units of the 0..1 pixel range",
+  },
   width: { type: 'int', default: 32, min: 1, help: "the network's first-layer channels" },
   residualBlocks: { type: 'int', default: 5, min: 0, help: 'residual blocks' },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between checkpoints and preview images' },
@@ -42,6 +57,8 @@ export const FAST_OPTIONS = {
 
 export type FastStyleConfig = ConfigOf<typeof FAST_OPTIONS>;
 export const FAST_DEFAULTS: FastStyleConfig = defaultsOf(FAST_OPTIONS);
+/** Runs saved before the stability loss existed resume without it. */
+const RESUME_DEFAULTS: FastStyleConfig = { ...FAST_DEFAULTS, stability: 0 };
 
 export function validateFastConfig(c: FastStyleConfig): void {
   checkOptions(FAST_OPTIONS, c);
@@ -53,6 +70,7 @@ export interface FastStepLog extends DistributedLog {
   content_loss: number;
   style_loss: number;
   tv_loss: number;
+  stability_loss: number;
   ms_per_step: number;
 }
 
@@ -67,7 +85,7 @@ export async function trainFastStyle(
   using t = Training.open({
     system: 'style',
     config,
-    defaults: FAST_DEFAULTS,
+    defaults: RESUME_DEFAULTS,
     outDir,
     mode,
     fromCommand: ['steps', 'minutes'],
@@ -128,9 +146,22 @@ export async function trainFastStyle(
         t.rank * cfg.batch,
         cfg.batch,
       );
-      const l = loss.terms(x, net.forward(x));
-      opt.backwardStep(l.total);
-      return { loss: l.total.item(), content_loss: l.content.item(), style_loss: l.style.item(), tv_loss: l.tv.item() };
+      const y = net.forward(x);
+      const l = loss.terms(x, y);
+      // Stability (Gupta et al. 2017): the same crops with a little noise, as consecutive video
+      // frames of a still scene differ, should give the same output; instance normalisation
+      // otherwise amplifies such noise in flat regions into flicker.
+      const stability =
+        cfg.stability > 0 ? T.mseLoss(net.forward(x.add(T.randn(x.shape).mul(cfg.stabilityNoise))), y) : T.zeros([]);
+      const total = cfg.stability > 0 ? l.total.add(stability.mul(cfg.stability)) : l.total;
+      opt.backwardStep(total);
+      return {
+        loss: total.item(),
+        content_loss: l.content.item(),
+        style_loss: l.style.item(),
+        tv_loss: l.tv.item(),
+        stability_loss: stability.item(),
+      };
     });
     const due = t.advance(terms, cfg.steps);
     if (due) {
