@@ -346,21 +346,23 @@ test('relative losses: the style image scores 0 on style and colour; every term 
   b.net.dispose();
 });
 
+/** Random photos (n of 40 x w) and a random style image in `dir`; fast training settings for 32-pixel crops. */
+async function fastFixture(dir: string, n: number, w: number) {
+  const photos = path.join(dir, 'photos');
+  mkdirSync(photos);
+  T.manualSeed(8);
+  for (let i = 0; i < n; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, w]));
+  const style = path.join(dir, 'style.png');
+  await writeImage(style, T.rand([1, 3, 40, 40]));
+  return { ...FAST_DEFAULTS, style, images: photos, size: 32 };
+}
+
 test('the stability loss: a net trained with it changes its output less when its input gets noise', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-stable-'));
   try {
-    const photos = path.join(dir, 'photos');
-    mkdirSync(photos);
-    T.manualSeed(8);
-    for (let i = 0; i < 2; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, 40]));
-    const style = path.join(dir, 'style.png');
-    await writeImage(style, T.rand([1, 3, 40, 40]));
     const b = tinyVgg();
     const cfg = {
-      ...FAST_DEFAULTS,
-      style,
-      images: photos,
-      size: 32,
+      ...(await fastFixture(dir, 2, 40)),
       steps: 40,
       batch: 2,
       width: 4,
@@ -406,18 +408,9 @@ test('the stability loss: a net trained with it changes its output less when its
 test("a fast style net trains a few steps, resumes, and `style apply` writes the input's size", async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-fast-'));
   try {
-    const photos = path.join(dir, 'photos');
-    mkdirSync(photos);
-    T.manualSeed(8);
-    for (let i = 0; i < 3; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, 50]));
-    const style = path.join(dir, 'style.png');
-    await writeImage(style, T.rand([1, 3, 40, 40]));
     const b = tinyVgg();
     const cfg = {
-      ...FAST_DEFAULTS,
-      style,
-      images: photos,
-      size: 32,
+      ...(await fastFixture(dir, 3, 50)),
       steps: 3,
       batch: 2,
       width: 4,
