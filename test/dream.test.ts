@@ -21,6 +21,8 @@ import {
   lapNormalize,
   octaveShapes,
   parseChannels,
+  layersInOctave,
+  parseLayerOctaves,
   parseLayers,
   pickChannels,
   type DreamConfig,
@@ -185,6 +187,60 @@ test("one dream step raises the chosen layers' loss", () => {
   const after = T.noGrad(() => dreamLoss(b, img, layers).item());
   assert.ok(after > before, `loss ${before} -> ${after}`);
   img.dispose();
+  b.net.dispose();
+});
+
+test("layer@octaves: each layer dreams only in its octaves; the last octave's layers carry on in video frames", async () => {
+  assert.deepEqual(parseLayers('mixed3=2@1-2,mixed5@3,mixed4:7=1'), { mixed3: 2, mixed5: 1, 'mixed4:7': 1 });
+  assert.deepEqual(parseLayerOctaves('mixed3=2@1-2,mixed5@3,mixed4:7=1'), { mixed3: [1, 2], mixed5: [3, 3] });
+  assert.throws(() => parseLayers('mixed3@2-1'), /octaves "@2-1" of mixed3 must be @N or @FIRST-LAST/);
+  assert.throws(() => parseLayers('mixed3@0'), /counted from 1/);
+  const ranges = { mixed3: [1, 2], 'mixed4:7': [2, 2] } as Record<string, [number, number]>;
+  const layers = { mixed3: 1, 'mixed3:5': 1, 'mixed4:7': 1, mixed5: 1 };
+  assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 1)), ['mixed3', 'mixed3:5', 'mixed5']);
+  assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 2)), ['mixed3', 'mixed3:5', 'mixed4:7', 'mixed5']);
+  assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 3)), ['mixed5']);
+  const b = tinyBackbone();
+  T.manualSeed(3);
+  const img = T.rand([1, 3, 112, 112]);
+  // mixed3 in the first octave only, mixed4 in the second only: each octave's loss is its layer's.
+  const cfg = {
+    ...small,
+    jitter: 0,
+    layers: { mixed3: 1, mixed4: 1 },
+    layerOctaves: { mixed3: [1, 1], mixed4: [2, 2] },
+  } as DreamConfig;
+  const seen: [number, number][] = [];
+  const out = await dream(b, img, cfg, { onStep: (st) => void seen.push([st.octave, st.loss]) });
+  const lossOf = (x: T.Tensor, l: string) =>
+    T.noGrad(() => T.tidy(() => dreamLoss(b, x.mul(2).sub(1), { [l]: 1 }).item()));
+  const first = T.tidy(() => resize(img, ...octaveShapes(112, 112, 2, small.octaveScale)[0]));
+  assert.ok(Math.abs(seen[0][1] - lossOf(first, 'mixed3')) < 1e-4 * seen[0][1], `octave 1 is mixed3's: ${seen[0][1]}`);
+  assert.deepEqual(
+    seen.map(([o]) => o),
+    [0, 0, 1, 1],
+  );
+  // An octave past --octaves is refused; an octave with no layers takes no steps.
+  await assert.rejects(dream(b, img, { ...cfg, layerOctaves: { mixed4: [2, 3] } }), /names octave 3, but there are 2/);
+  seen.length = 0;
+  const idle = await dream(
+    b,
+    img,
+    { ...cfg, layers: { mixed4: 1 } },
+    { onStep: (st) => void seen.push([st.octave, st.loss]) },
+  );
+  assert.deepEqual(
+    seen.map(([o]) => o),
+    [1, 1],
+  );
+  // Video frames after the first take one octave with the last octave's layers (mixed4 here).
+  const fd = new FrameDreamer(b, cfg, { stepsPerFrame: 1 });
+  (await fd.next(img)).dispose();
+  seen.length = 0;
+  (await fd.next(img, { onStep: (st) => void seen.push([st.octave, st.loss]) })).dispose();
+  assert.equal(seen.length, 1);
+  fd.dispose();
+  for (const t of [img, out, first, idle]) t.dispose();
   b.net.dispose();
 });
 

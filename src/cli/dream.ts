@@ -10,6 +10,7 @@ import {
   dream,
   dreamZoom,
   parseChannels,
+  parseLayerOctaves,
   parseLayers,
   type DreamConfig,
 } from '../models/dream/index.js';
@@ -31,11 +32,11 @@ const DREAM: OptSpecs = {
   },
   layers: {
     type: 'string',
-    help: 'layers and weights',
+    help: 'layers and weights; mixed3=1@1-2 dreams mixed3 in octaves 1 to 2 only (1: the smallest)',
     default: Object.entries(d.layers)
       .map(([k, v]) => `${k}=${v}`)
       .join(','),
-    meta: 'L[:C]=W,...',
+    meta: 'L[:C]=W[@O],...',
   },
   channels: {
     type: 'string',
@@ -110,6 +111,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const guide = o.guide === undefined ? null : await readImage(resolveImage(o.guide), { maxSide: 1024 });
   const cfg: DreamConfig = {
     layers: parseLayers(o.layers),
+    layerOctaves: parseLayerOctaves(o.layers),
     channels: parseChannels(o.channels),
     guide,
     lapLevels: o.lapLevels,

@@ -364,7 +364,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       const s = String(v);
       const ok =
         kind === 'word'
-          ? /^[A-Za-z0-9_.:,=+-]{1,200}$/.test(s) && !s.startsWith('-') && !s.includes('..') && !s.includes('/')
+          ? /^[A-Za-z0-9_.:,=+@-]{1,200}$/.test(s) && !s.startsWith('-') && !s.includes('..') && !s.includes('/')
           : Number.isFinite(Number(s)) && (kind !== 'int' || Number.isInteger(Number(s)));
       if (!ok) throw new HttpError(400, `option ${k} has a bad value ${JSON.stringify(v)}`);
       args.push(`--${k}`, s);

@@ -20,6 +20,11 @@ export interface DreamConfig {
   /** Normalise the gradient per band of a Laplacian pyramid of this many levels (0: the seed's scaling alone). */
   lapLevels: number;
   octaves: number;
+  /**
+   * Octaves (1: the smallest, `octaves`: full size) in which a layer key (as in `layers`, or
+   * its layer name) takes part; a layer not listed dreams in every octave.
+   */
+  layerOctaves: Record<string, [number, number]>;
   octaveScale: number;
   steps: number;
   stepSize: number;
@@ -40,6 +45,7 @@ export const DREAM_DEFAULTS: DreamConfig = {
   guide: null,
   lapLevels: 0,
   octaves: 3,
+  layerOctaves: {},
   octaveScale: 1.4,
   steps: 20,
   stepSize: 0.01,
@@ -71,21 +77,64 @@ export interface DreamHooks {
  */
 export function parseLayers(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)) {
-    const m = /^([^:=\s]+)(?::([^=]*))?(?:=(.*))?$/.exec(part);
-    if (!m) throw new Error(`cannot read layer "${part}"; write layer, layer=weight or layer:channel=weight`);
-    const [, name, channel, w] = m;
-    if (channel !== undefined && !/^\d+$/.test(channel))
-      throw new Error(`channel "${channel}" of ${name} is not a whole number (a weight goes after "=")`);
-    const weight = w === undefined ? 1 : Number(w);
-    if (!Number.isFinite(weight)) throw new Error(`layer weight "${w}" for ${name} is not a number`);
-    out[channel === undefined ? name : `${name}:${channel}`] = weight;
-  }
+  for (const l of layerSpecs(spec)) out[l.key] = l.weight;
   if (Object.keys(out).length === 0) throw new Error('give at least one layer, e.g. mixed3=1');
   return out;
+}
+
+/** The octave ranges of a --layers spec ("mixed3=1@1-2,mixed5@3": mixed3 in octaves 1 to 2, mixed5 in 3). */
+export function parseLayerOctaves(spec: string): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const l of layerSpecs(spec)) if (l.octaves) out[l.key] = l.octaves;
+  return out;
+}
+
+/** Each part of a --layers spec: layer[:channel][=weight][@octave or @first-last]. */
+function layerSpecs(spec: string): { key: string; weight: number; octaves: [number, number] | null }[] {
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((part) => {
+      const m = /^([^:=@\s]+)(?::([^=@]*))?(?:=([^@]*))?(?:@(.*))?$/.exec(part);
+      if (!m)
+        throw new Error(
+          `cannot read layer "${part}"; write layer, layer=weight, layer:channel=weight or layer@octaves`,
+        );
+      const [, name, channel, w, at] = m;
+      if (channel !== undefined && !/^\d+$/.test(channel))
+        throw new Error(`channel "${channel}" of ${name} is not a whole number (a weight goes after "=")`);
+      const weight = w === undefined ? 1 : Number(w);
+      if (!Number.isFinite(weight)) throw new Error(`layer weight "${w}" for ${name} is not a number`);
+      let octaves: [number, number] | null = null;
+      if (at !== undefined) {
+        const r = /^(\d+)(?:-(\d+))?$/.exec(at);
+        if (!r || Number(r[1]) < 1 || Number(r[2] ?? r[1]) < Number(r[1]))
+          throw new Error(`octaves "@${at}" of ${name} must be @N or @FIRST-LAST, counted from 1 (the smallest)`);
+        octaves = [Number(r[1]), Number(r[2] ?? r[1])];
+      }
+      return { key: channel === undefined ? name : `${name}:${channel}`, weight, octaves };
+    });
+}
+
+/** One octave at full size, of `steps` steps, with the layers of `cfg`'s last octave (zoom and video frames). */
+function lastOctave(cfg: DreamConfig, steps: number): DreamConfig {
+  const layers = layersInOctave(cfg.layers, cfg.layerOctaves ?? {}, cfg.octaves);
+  return { ...cfg, octaves: 1, layerOctaves: {}, layers, steps };
+}
+
+/** The loss's layers that take part in octave `octave` (1: the smallest). */
+export function layersInOctave(
+  layers: Record<string, number>,
+  ranges: Record<string, [number, number]>,
+  octave: number,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(layers).filter(([k]) => {
+      const r = ranges[k] ?? ranges[splitKey(k)[0]];
+      return !r || (r[0] <= octave && octave <= r[1]);
+    }),
+  );
 }
 
 /** "all", "strong", "weak", "strong:8" → a channel choice (4 channels unless given). */
@@ -113,6 +162,9 @@ export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
   wholeNumber('tile', c.tile, 0);
   if (c.tile > 0 && c.tile < 96) throw new Error(`--tile must be 0 (off) or at least 96 pixels, got ${c.tile}`);
   wholeNumber('lap-levels', c.lapLevels, 0);
+  for (const [k, [a, b]] of Object.entries(c.layerOctaves ?? {})) {
+    if (b > c.octaves) throw new Error(`${k}@${a}-${b} names octave ${b}, but there are ${c.octaves} (--octaves)`);
+  }
   if (c.guide && (c.guide.shape.length !== 4 || c.guide.shape[1] !== 3))
     throw new Error(`the guide must be one RGB image [1, 3, H, W], got [${c.guide.shape}]`);
   const net = backbone.net;
@@ -395,10 +447,13 @@ export async function dream(
           Math.max(1, Math.round(gw * k)),
         );
       }
-      for (let s = 0; s < cfg.steps; s++) {
+      // Only the layers given this octave (all of them unless --layers says layer@octaves).
+      const octaveCfg = { ...stepCfg, layers: layersInOctave(layers, cfg.layerOctaves ?? {}, o + 1) };
+      const steps = Object.keys(octaveCfg.layers).length ? cfg.steps : 0;
+      for (let s = 0; s < steps; s++) {
         if (hooks.shouldStop?.()) break;
         const t0 = performance.now();
-        const loss = dreamStep(backbone, img, stepCfg, rng, guide);
+        const loss = dreamStep(backbone, img, octaveCfg, rng, guide);
         hooks.onStep?.({ octave: o, step: s, loss, ms_per_step: performance.now() - t0, height: oh, width: ow });
         if (stepCfg.maxLoss !== null && loss > stepCfg.maxLoss) break;
       }
@@ -436,11 +491,7 @@ export async function dreamZoom(
   const zoom = opts.zoom ?? 1.05;
   let last = T.keep(await dream(backbone, rgb, cfg, hooks));
   const [, , h, w] = rgb.shape;
-  const frameCfg: DreamConfig = {
-    ...cfg,
-    octaves: 1,
-    steps: opts.stepsPerFrame ?? Math.max(1, Math.round(cfg.steps / 4)),
-  };
+  const frameCfg = lastOctave(cfg, opts.stepsPerFrame ?? Math.max(1, Math.round(cfg.steps / 4)));
   let made = 0;
   try {
     await onFrame(last, made++);
@@ -488,7 +539,7 @@ export class FrameDreamer {
       const { input, output } = this.prev!;
       using start = T.tidy(() => frame.add(output.sub(input)).clamp(0, 1));
       const steps = this.opts.stepsPerFrame ?? Math.max(1, Math.round(this.cfg.steps / 4));
-      out = await dream(this.backbone, start, { ...this.cfg, octaves: 1, steps, seed }, hooks);
+      out = await dream(this.backbone, start, { ...lastOctave(this.cfg, steps), seed }, hooks);
     } else {
       out = await dream(this.backbone, frame, { ...this.cfg, seed }, hooks);
     }
