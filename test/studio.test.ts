@@ -127,6 +127,10 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       [{ system: 'style-video', options: { run: '..', video: 'upload:x.mp4' } }, /a run is named by its folder name/],
       [{ system: 'style-video', options: { run: 'r', video: '/etc/passwd.mp4' } }, /must be an uploaded video/],
       [{ system: 'style-video', options: { run: 'r', video: 'builtin:dog' } }, /must be an uploaded video/],
+      [
+        { system: 'style', options: { content: 'builtin:dog', style: 'builtin:scream', mask: 'builtin:dog' } },
+        /mask must be an uploaded image/,
+      ],
       [{ system: 'text', options: { steps: '3; rm -rf /' } }, /bad value/],
       [{ system: 'dream', options: { processes: 2 } }, /only text, vae, gan train on several processes/],
       [{ system: 'gan', options: { processes: 1000 } }, /processes must be a whole number from 1 to/],
@@ -136,6 +140,17 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.match(JSON.parse(r.body).error, re);
     }
+    // A mask goes after its style with a colon, as the CLI reads it.
+    const png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer();
+    r = await request(studio.url, 'POST', '/api/upload', png, { 'content-type': 'image/png', ...token });
+    const mask = JSON.parse(r.body).id as string;
+    r = await job({ system: 'style', options: { content: 'builtin:dog', style: 'builtin:scream', mask } });
+    assert.equal(r.status, 201, r.body);
+    const started = JSON.parse(r.body) as { id: string; args: string[] };
+    assert.ok(started.args.includes(`builtin:scream:${path.join(root, 'uploads', mask.slice(7))}`), `${started.args}`);
+    await request(studio.url, 'DELETE', `/api/jobs/${started.id}`, undefined, token);
     r = await request(studio.url, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json', ...token });
     assert.equal(r.status, 400);
     r = await request(studio.url, 'GET', '/api/vae/decode?run=..&x=0&y=0');

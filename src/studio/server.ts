@@ -107,9 +107,10 @@ class HttpError extends Error {
 /**
  * Options the page may set, per system, and how the CLI spells the job ('guide': an image
  * passed by flag; 'media': an image or an uploaded video, positional; 'video': an uploaded
- * video, positional; 'run': a run folder's name, positional, first).
+ * video, positional; 'run': a run folder's name, positional, first; 'mask': an image that
+ * confines the image positional before it, as the CLI's STYLE:MASK).
  */
-type OptionKind = StudioKind | 'guide' | 'media' | 'video' | 'run';
+type OptionKind = StudioKind | 'guide' | 'media' | 'video' | 'run' | 'mask';
 const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
   text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
   vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
@@ -139,6 +140,7 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
     options: {
       content: 'image',
       style: 'image',
+      mask: 'mask',
       height: 'int',
       iterations: 'int',
       'max-evals': 'int',
@@ -322,6 +324,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     throw new HttpError(400, `${what} must be an uploaded video`);
   };
+  /** A mask is an uploaded image (a built-in photo is no mask); its path ends in .png, as the CLI's STYLE:MASK needs. */
+  const maskArg = (v: unknown, what: string): string => {
+    if (typeof v === 'string' && v.startsWith('upload:')) return imageArg(v, what);
+    throw new HttpError(400, `${what} must be an uploaded image`);
+  };
   const isVideo = (v: unknown) => typeof v === 'string' && /\.(mp4|webm|mov|mkv)$/.test(v);
 
   const startJob = async (body: Record<string, any>) => {
@@ -342,7 +349,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
           400,
           `${body.system} has no option ${JSON.stringify(k)}; it takes ${Object.keys(spec.options).join(', ')}`,
         );
-      if (v === null || v === '' || v === undefined || ['image', 'media', 'video', 'run'].includes(kind)) continue;
+      if (v === null || v === '' || v === undefined || ['image', 'media', 'video', 'run', 'mask'].includes(kind))
+        continue;
       if (kind === 'guide') {
         args.push(`--${k}`, imageArg(v, k));
         continue;
@@ -370,12 +378,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       args.push(`--${k}`, s);
     }
     // Runs, images and videos are positional arguments, in the CLI's order.
-    const positional = Object.entries(spec.options).flatMap(([k, kind]) => {
+    const positional: string[] = [];
+    for (const [k, kind] of Object.entries(spec.options)) {
       const v = options[k];
-      if (kind === 'run') return [path.join('runs', runName(v))];
-      if (kind === 'video' || (kind === 'media' && isVideo(v))) return [videoArg(v, k)];
-      return kind === 'image' || kind === 'media' ? [imageArg(v, k)] : [];
-    });
+      if (kind === 'run') positional.push(path.join('runs', runName(v)));
+      else if (kind === 'video' || (kind === 'media' && isVideo(v))) positional.push(videoArg(v, k));
+      else if (kind === 'image' || kind === 'media') positional.push(imageArg(v, k));
+      // A mask confines the image before it: the CLI's STYLE:MASK.
+      else if (kind === 'mask' && v !== null && v !== undefined && v !== '')
+        positional[positional.length - 1] += `:${maskArg(v, k)}`;
+    }
     const video = Object.entries(spec.options).some(
       ([k, kind]) => kind === 'video' || (kind === 'media' && isVideo(options[k])),
     );
