@@ -324,7 +324,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     throw new HttpError(400, `${what} must be an uploaded video`);
   };
-  /** A mask is an uploaded image (a built-in photo is no mask); its path ends in .png, as the CLI's STYLE:MASK needs. */
+  /** A mask is an uploaded image (a built-in photo is no mask); its path ends in .png, as STYLE:MASK needs. */
   const maskArg = (v: unknown, what: string): string => {
     if (typeof v === 'string' && v.startsWith('upload:')) return imageArg(v, what);
     throw new HttpError(400, `${what} must be an uploaded image`);
