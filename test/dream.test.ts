@@ -13,6 +13,7 @@ import type { Backbone } from '../src/vision/weights.js';
 import {
   DREAM_DEFAULTS,
   FrameDreamer,
+  changeMask,
   dream,
   dreamLoss,
   dreamStep,
@@ -289,7 +290,27 @@ test('dream steps do not leak tensors; a zoom animation has frames of the input 
   b.net.dispose();
 });
 
-test('video frames: warm starts carry the dream from frame to frame, halving the flicker of fresh dreams; no frame piles up', async () => {
+test('changeMask: off where frames differ by noise, on where something moved', () => {
+  T.manualSeed(4);
+  const [a, b, c] = T.keep(
+    T.tidy(() => {
+      const scene = T.rand([1, 3, 64, 64]);
+      const noisy = () => scene.add(T.randn([1, 3, 64, 64]).mul(0.04));
+      const moved = noisy();
+      moved.narrow(2, 16, 24).narrow(3, 16, 24).fill_(1);
+      return [noisy(), noisy(), moved];
+    }),
+  );
+  const still = changeMask(b, a);
+  const move = changeMask(c, a);
+  const mean = (t: T.Tensor) => T.tidy(() => t.mean().item());
+  assert.ok(mean(still) < 0.05, `mask over noise alone ${mean(still)}`);
+  const inside = T.tidy(() => move.narrow(2, 20, 16).narrow(3, 20, 16));
+  assert.ok(mean(inside) > 0.95, `mask where the square moved in ${mean(inside)}`);
+  for (const t of [a, b, c, still, move, inside]) t.dispose();
+});
+
+test('video frames: warm starts carry the dream from frame to frame, halving the flicker of fresh dreams; what moves is not left behind; no frame piles up', async () => {
   const b = tinyBackbone();
   T.manualSeed(9);
   // A static camera: one scene, a little sensor noise per frame.
@@ -329,6 +350,27 @@ test('video frames: warm starts carry the dream from frame to frame, halving the
   };
   const [warm, cold] = [await flicker(true), await flicker(false)];
   assert.ok(warm <= cold / 2, `flicker: warm ${warm.toFixed(2)}, fresh ${cold.toFixed(2)}`);
+  // What moves is taken from the new frame, not left behind: a bright square crossing a dark,
+  // noisy scene is bright where it is and dark where it was (no ghost).
+  const square = (x: number) =>
+    T.keep(
+      T.tidy(() => {
+        const f = T.full([1, 3, 96, 96], 0.2).add(T.randn([1, 3, 96, 96]).mul(0.02));
+        f.narrow(2, 36, 24).narrow(3, x, 24).fill_(0.9);
+        return f.clamp(0, 1);
+      }),
+    );
+  const moving = [8, 36, 64].map(square);
+  const fd = new FrameDreamer(b, cfg, { stepsPerFrame: 2 });
+  const outs: T.Tensor[] = [];
+  for (const f of moving) outs.push(await fd.next(f));
+  fd.dispose();
+  const at = (t: T.Tensor, x: number) => T.tidy(() => t.narrow(2, 36, 24).narrow(3, x, 24).mean().item());
+  assert.ok(
+    at(outs[2], 64) > 0.7 && at(outs[2], 36) < 0.4,
+    `square now ${at(outs[2], 64)}, where it was ${at(outs[2], 36)}`,
+  );
+  for (const t of [...moving, ...outs]) t.dispose();
   for (const t of [scene, ...frames]) t.dispose();
   b.net.dispose();
 });

@@ -515,11 +515,26 @@ export async function dreamZoom(
 }
 
 /**
+ * Where a frame changed from the one before by more than noise: 0 where the scene stood
+ * still, rising to 1 where it moved. The signed change is averaged over a 9x9 neighbourhood
+ * per channel (zero-mean sensor and compression noise averages out; motion does not), its
+ * largest channel taken, then ramped from 0 at `still` to 1 at twice that.
+ */
+export function changeMask(frame: Tensor, prev: Tensor, still = 0.02): Tensor {
+  return T.tidy(() => {
+    const d = T.avgPool2d(frame.sub(prev), 9, 1, 4, false, false).abs();
+    return d.max(1, true)[0].div(still).sub(1).clamp(0, 1);
+  });
+}
+
+/**
  * Dreams the frames of a video one by one. The first is dreamed in full; with `warm` (the
- * default) each later frame starts from itself plus what the dream added to the frame before
- * (its output minus its input) and takes one octave of `stepsPerFrame` steps (default a
- * quarter of --steps), so the patterns persist from frame to frame instead of flickering;
- * without it every frame is dreamed afresh. Holds one frame pair between calls.
+ * default) each later frame starts from the dream of the frame before, taking the new frame
+ * where the scene changed by more than noise (`changeMask`: there, the new frame plus what
+ * the dream added before), and takes one octave of `stepsPerFrame` steps (default a quarter
+ * of --steps): the patterns persist instead of flickering, and a still scene's sensor noise
+ * does not pass into the dream. Without it every frame is dreamed afresh. Holds one frame
+ * pair between calls.
  */
 export class FrameDreamer {
   private prev: { input: Tensor; output: Tensor } | null = null;
@@ -537,7 +552,10 @@ export class FrameDreamer {
     let out: Tensor;
     if (warm) {
       const { input, output } = this.prev!;
-      using start = T.tidy(() => frame.add(output.sub(input)).clamp(0, 1));
+      using start = T.tidy(() => {
+        const moved = changeMask(frame, input);
+        return output.add(frame.sub(input).mul(moved)).clamp(0, 1);
+      });
       const steps = this.opts.stepsPerFrame ?? Math.max(1, Math.round(this.cfg.steps / 4));
       out = await dream(this.backbone, start, { ...lastOctave(this.cfg, steps), seed }, hooks);
     } else {
