@@ -2,12 +2,14 @@
 // it (the `loom` command), for N minutes each (default 30), while its resident memory is
 // sampled every second from outside. Prints memory at warm-up, the maximum, the slope and
 // the step-time drift. Issue 13: the C heap fragmented and a run on a play grew to 4 GB.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { printTable, repoRoot } from './util.js';
 import { builtinJudge } from '../src/models/gan/index.js';
+import { StyleNet } from '../src/models/style/fast-net.js';
+import { saveCheckpoint } from '../src/io/checkpoint.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -79,6 +81,39 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     return f;
   };
   const m = String(minutes);
+  // A video twice the soak's length (192x128, 12 frames/s, a test pattern and a tone) and an
+  // untrained fast style net (the same work per frame as a trained one).
+  const video = () => {
+    const f = path.join(dir, `clip-${minutes}.mp4`);
+    if (existsSync(f)) return f;
+    const made = spawnSync('ffmpeg', [
+      ...[
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc=size=192x128:rate=12',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440',
+      ],
+      ...['-t', String(minutes * 120), '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p', f],
+    ]);
+    if (made.status !== 0) throw new Error(`ffmpeg could not make the soak's video: ${made.stderr}`);
+    return f;
+  };
+  const styleNet = () => {
+    const run = path.join(dir, 'fast-untrained');
+    if (existsSync(run)) return run;
+    mkdirSync(run);
+    const shape = { width: 32, residualBlocks: 5 };
+    writeFileSync(path.join(run, 'config.json'), JSON.stringify({ system: 'style', ...shape }));
+    using net = new StyleNet(shape);
+    saveCheckpoint(path.join(run, 'checkpoint.safetensors'), { modules: { net } }, { step: 0, config: shape });
+    return run;
+  };
   const text = (name: string, src: string) => [
     'text',
     'train',
@@ -148,6 +183,7 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
       '--sample-every',
       '200',
     ],
+    'style video': ['style', 'apply', styleNet(), video(), '--out', path.join(dir, 'styled.mp4'), '--force'],
     'style (L-BFGS)': [
       'style',
       'builtin:horses',
@@ -220,9 +256,11 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
           try {
             const r = JSON.parse(line);
             const now = (performance.now() - t0) / 1000;
-            if (typeof r.ms_per_step === 'number' || typeof r.step === 'number') firstStep ??= now;
+            // A step, or a video's frame.
+            const step = typeof r.step === 'number' || typeof r.frame === 'number';
+            if (typeof r.ms_per_step === 'number' || step) firstStep ??= now;
             if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
-            else if (typeof r.step === 'number' && lastLine) spaced.push([now, (now - lastLine) * 1000]);
+            else if (step && lastLine) spaced.push([now, (now - lastLine) * 1000]);
             lastLine = now;
           } catch {
             // generated text, not a record

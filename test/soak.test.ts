@@ -19,6 +19,7 @@ const RUNS: [string, number][] = [
   ['vae train', 0.35],
   ['gan train', 0.35],
   ['style train', 0.5], // loading Inception and the images takes 10-20 s
+  ['style video', 0.35], // frames stream through ffmpeg: none is kept
   ['style (L-BFGS)', 0.35],
   [STUDIO_LOOP, 0.35],
   ['dream zoom', 0.35], // frames stream to the GIF: none is kept
