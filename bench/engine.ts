@@ -150,7 +150,7 @@ function matmul(n: number): number {
   });
 }
 
-function charStep(c: { symbols: number; units: number; maxlen: number; batch: number; steps: number }): number {
+export function charStep(c: { symbols: number; units: number; maxlen: number; batch: number; steps: number }): number {
   T.manualSeed(0);
   const lstm = new LSTM(c.symbols, c.units, { batchFirst: true });
   const dense = new Linear(c.units, c.symbols);

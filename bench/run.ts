@@ -4,6 +4,7 @@
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
+// `npm run bench -- wait-policy [--quick]`: OpenMP's idle waiting (passive, spin counts, active) on 3 workloads.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
@@ -18,6 +19,7 @@ import { ddpBench } from './ddp.js';
 import { ganRecipesBench } from './gan-recipes.js';
 import { styleQualityBench } from './style-quality.js';
 import { videoBench } from './video.js';
+import { waitPolicyBench } from './wait-policy.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -67,6 +69,10 @@ if (which === 'video') {
     stabilities,
     gif: path.resolve(at('--gif') ?? path.join(repoRoot, 'docs', 'images', 'video-flicker.webp')),
   });
+  process.exit(0);
+}
+if (which === 'wait-policy') {
+  waitPolicyBench(quick);
   process.exit(0);
 }
 if (which === 'gan-recipes') {
