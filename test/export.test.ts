@@ -14,7 +14,9 @@ import { StyleNet } from '../src/models/style/fast-net.js';
 import { VAE } from '../src/models/vae/model.js';
 import { DcganGenerator, Generator, cyclingLabels, type GanConfig } from '../src/models/gan/model.js';
 import { CharLSTM } from '../src/models/text/model.js';
+import { CharGPT } from '../src/models/text/gpt.js';
 import {
+  charGptGraph,
   charStepGraph,
   generatorGraph,
   styleNetGraph,
@@ -151,6 +153,37 @@ test("one step of the char-LSTM in onnxruntime, fed its own state, gives Loom's 
   assert.equal(meta['loom.layers'], '2');
 });
 
+test("the character transformer in onnxruntime gives Loom's logits at every position, for any context length up to the block", async () => {
+  T.manualSeed(5);
+  using model = new CharGPT({ vocabSize: 7, block: 8, embed: 8, heads: 2, layers: 2, dropout: 0 });
+  // Layer norms start at 1 and 0: make them count.
+  T.noGrad(() => {
+    for (const [name, p] of model.namedParameters()) if (/ln/.test(name)) p.copy_(T.randLike(p).add(0.5));
+  });
+  model.eval();
+  const e = charGptGraph(model, [...'abcdefg']);
+  const s = await session(e);
+  for (const [n, L] of [
+    [2, 5],
+    [1, 8],
+    [3, 1],
+  ]) {
+    const ids = T.randint(0, 7, [n, L], 'int64');
+    const want = T.noGrad(() => model.forward(ids));
+    const got = (
+      await s.run({
+        ids: new ort.Tensor(
+          'int64',
+          BigInt64Array.from(ids.toFlatArray(), (v) => BigInt(v)),
+          [n, L],
+        ),
+      })
+    ).logits;
+    const d = worst(got, want);
+    assert.ok(d < 1e-4, `[${n}, ${L}]: differs by ${d}`);
+  }
+});
+
 test('a layer without ONNX operators is named in one sentence', () => {
   using net = new StyleNet({ width: 4, residualBlocks: 1 });
   net.layers.push(new Tanh());
@@ -184,6 +217,34 @@ test('loom export writes a run as ONNX that onnxruntime loads, keeps an existing
   const s = await ort.InferenceSession.create(readFileSync(out));
   assert.deepEqual(s.inputNames, ['char', 'h', 'c']);
   assert.deepEqual(s.outputNames, ['logits', 'h_out', 'c_out']);
+  // A transformer run exports its whole-context forward.
+  const gptRun = path.join(dir, 'gpt-run');
+  const gpt = loom(
+    'text',
+    'train',
+    '--model',
+    'gpt',
+    '--corpus',
+    corpus,
+    '--out',
+    gptRun,
+    '--steps',
+    '2',
+    '--embed',
+    '8',
+    '--heads',
+    '2',
+    '--layers',
+    '1',
+    '--block',
+    '16',
+    '--json',
+  );
+  assert.equal(gpt.status, 0, gpt.stderr);
+  const g = loom('export', gptRun, '--out', path.join(dir, 'gpt.onnx'));
+  assert.equal(g.status, 0, g.stderr);
+  const gs = await ort.InferenceSession.create(readFileSync(path.join(dir, 'gpt.onnx')));
+  assert.deepEqual([gs.inputNames, gs.outputNames], [['ids'], ['logits']]);
   const before = readFileSync(out);
   for (const [args, re] of [
     [['export', run, '--out', out], /exists; choose another --out or add --force/],

@@ -7,8 +7,10 @@ import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';
 import { CharLSTM } from '../models/text/model.js';
+import { CharGPT } from '../models/text/gpt.js';
 import { loadVae } from '../models/vae/train.js';
 import {
+  charGptGraph,
   charStepGraph,
   generatorGraph,
   styleNetGraph,
@@ -49,10 +51,8 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
     case 'text': {
       const { model, vocab } = loadTextModel(source);
       using m = model;
-      if (!(m instanceof CharLSTM))
-        throw new Error(
-          `${source} is a transformer text run; Loom exports the LSTM's step to ONNX, not yet the transformer`,
-        );
+      if (m instanceof CharGPT) return { kind, ...charGptGraph(m, vocab.chars) };
+      if (!(m instanceof CharLSTM)) throw new Error(`${source} holds a text model Loom cannot export`);
       return { kind, ...charStepGraph(m, vocab.chars) };
     }
     case 'vae': {

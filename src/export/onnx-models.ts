@@ -1,11 +1,13 @@
 // The ONNX graphs of the networks people put into web pages: the fast style net, the VAE's
 // decoder and encoder, the GAN's generator, and one step of the char-LSTM with its state as
-// inputs and outputs. Each mirrors its module's forward() in evaluation mode, layer by layer.
+// inputs and outputs, and the character transformer over a whole context. Each mirrors its
+// module's forward() in evaluation mode, layer by layer.
 import * as T from '../torch/index.js';
 import { ConvLayer, Residual, type StyleNet } from '../models/style/fast-net.js';
 import type { VAE } from '../models/vae/model.js';
 import { DcganGenerator, Generator, type AnyGenerator } from '../models/gan/model.js';
 import type { CharLSTM } from '../models/text/model.js';
+import { causalBias, type CharGPT } from '../models/text/gpt.js';
 import { OnnxGraph } from './onnx-graph.js';
 
 /** A graph, and what a page needs to know to feed it (written into the file's metadata). */
@@ -203,5 +205,96 @@ export function charStepGraph(model: CharLSTM, vocab: string[]): Exported {
         'logits: float32 [batch, vocabulary]; sample from softmax(logits / temperature); h_out, c_out: the next state',
     },
     doc: "Loom's char-LSTM, one step",
+  };
+}
+
+/**
+ * The character transformer over a context: indices [batch, length] (length at most the
+ * block) to logits at every position. No key/value cache: a page re-reads the context per
+ * character, as `generate(..., { cached: false })` does.
+ */
+export function charGptGraph(model: CharGPT, vocab: string[]): Exported {
+  const { embed: E, heads: H, block, vocabSize: V } = model.config;
+  const g = new OnnxGraph('loom_char_gpt');
+  const ids = g.input('ids', ['batch', 'length'], 'int64');
+  // The context's length, as a 1-element vector, for positions and the causal mask.
+  const len = g.op('Slice', [g.op('Shape', [ids]), g.ints('one', [1]), g.ints('two', [2])]);
+  const positions = g.op('Range', [
+    g.ints('zero', [0], []),
+    g.op('Squeeze', [len, g.ints('axis0', [0])]),
+    g.ints('step', [1], []),
+  ]);
+  let x = g.op('Add', [
+    g.op('Gather', [g.weight('wte.weight', model.wte.weight), ids]),
+    g.op('Gather', [g.weight('wpe.weight', model.wpe.weight), positions]),
+  ]);
+  // The model's causal bias, its -inf as -1e9 (the same softmax, and no inf in the file).
+  const causal = T.tidy(() => causalBias(block).clamp(-1e9));
+  const mask = g.op('Slice', [
+    g.weight('causal', causal),
+    g.ints('origin', [0, 0]),
+    g.op('Concat', [len, len], { axis: 0 }),
+  ]);
+  causal.dispose();
+  const norm = (ln: { weight: T.Tensor; bias: T.Tensor; eps: number }, v: string, name: string) =>
+    g.op('LayerNormalization', [v, g.weight(`${name}.weight`, ln.weight), g.weight(`${name}.bias`, ln.bias)], {
+      axis: -1,
+      epsilon: { float: ln.eps },
+    });
+  // A Linear on [batch, length, in]: MatMul with the transposed weight, plus the bias.
+  const linear = (l: { weight: T.Tensor; bias: T.Tensor | null }, v: string, name: string) => {
+    const wt = T.tidy(() => l.weight.t().contiguous());
+    const y = g.op('MatMul', [v, g.weight(`${name}.weight_t`, wt)]);
+    wt.dispose();
+    return l.bias ? g.op('Add', [y, g.weight(`${name}.bias`, l.bias)]) : y;
+  };
+  const headShape = g.ints('head_shape', [0, 0, H, E / H]);
+  const heads = (v: string) => g.op('Transpose', [g.op('Reshape', [v, headShape])], { perm: [0, 2, 1, 3] });
+  const scale = g.floats('scale', [1 / Math.sqrt(E / H)]);
+  const half = g.floats('half', [0.5]);
+  const oneF = g.floats('one_f', [1]);
+  const rootHalf = g.floats('root_half', [Math.SQRT1_2]);
+  model.blocks.items.forEach((b, i) => {
+    const n = `blocks.${i}`;
+    const [q, k, v] = g
+      .opN(
+        'Split',
+        [linear(b.attn.qkv, norm(b.ln1, x, `${n}.ln1`), `${n}.attn.qkv`), g.ints(`${n}.split`, [E, E, E])],
+        3,
+        {
+          axis: -1,
+        },
+      )
+      .map(heads);
+    const scores = g.op('Add', [
+      g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), scale]),
+      mask,
+    ]);
+    const y = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]);
+    const merged = g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1, 3] }), g.ints(`${n}.merge`, [0, 0, E])]);
+    x = g.op('Add', [x, linear(b.attn.proj, merged, `${n}.attn.proj`)]);
+    // GELU, exactly: x/2 (1 + erf(x / sqrt 2)).
+    const f = linear(b.mlp.fc, norm(b.ln2, x, `${n}.ln2`), `${n}.mlp.fc`);
+    const gelu = g.op('Mul', [g.op('Mul', [f, half]), g.op('Add', [g.op('Erf', [g.op('Mul', [f, rootHalf])]), oneF])]);
+    x = g.op('Add', [x, linear(b.mlp.proj, gelu, `${n}.mlp.proj`)]);
+  });
+  const wteT = T.tidy(() => model.wte.weight.t().contiguous());
+  g.output(g.op('MatMul', [norm(model.lnF, x, 'ln_f'), g.weight('wte.weight_t', wteT)]), 'logits', [
+    'batch',
+    'length',
+    V,
+  ]);
+  wteT.dispose();
+  return {
+    graph: g,
+    metadata: {
+      'loom.kind': 'text-gpt',
+      'loom.vocabulary': JSON.stringify(vocab),
+      'loom.block': String(block),
+      'loom.input': `ids: int64 [batch, length], indices into loom.vocabulary, length at most ${block}`,
+      'loom.output':
+        'logits: float32 [batch, length, vocabulary]; sample the next character from softmax(logits[:, -1] / temperature)',
+    },
+    doc: "Loom's character transformer over a context",
   };
 }
