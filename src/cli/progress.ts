@@ -15,23 +15,28 @@ export function distributedNote(l: { processes?: number; global_batch?: number }
 
 export class Progress {
   private readonly tty: boolean;
-  private readonly start = Date.now();
+  private readonly start: number;
   private drawn = false;
   /** A data-parallel rank other than 0 keeps quiet: rank 0 reports for the job. */
   private readonly quiet = (Number(process.env.RANK) || 0) > 0;
 
-  /** `minutes`: the run's time budget (--minutes), which caps the time left that the steps imply. */
+  /**
+   * `minutes`: the run's time budget (--minutes), which caps the time left that the steps
+   * imply; `now`: the clock, in milliseconds (a test's own, so its figures do not depend on timing).
+   */
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly minutes: number | null = null,
+    private readonly now: () => number = Date.now,
   ) {
     this.tty = Boolean(out.isTTY);
+    this.start = now();
   }
 
   /** Reports progress; `done`/`total` give the bar and the time left when total is known. */
   update(done: number, total: number | null, detail: string): void {
     if (this.quiet) return;
-    const elapsed = (Date.now() - this.start) / 1000;
+    const elapsed = (this.now() - this.start) / 1000;
     const frac = total ? Math.min(1, done / total) : null;
     const bySteps = frac ? (elapsed / frac) * (1 - frac) : Infinity;
     const byClock = this.minutes ? Math.max(0, this.minutes * 60 - elapsed) : Infinity;
