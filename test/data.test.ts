@@ -10,7 +10,15 @@ import * as T from '../src/torch/index.js';
 import { chartSvg, lineChartSpec, writeChart } from '../src/io/chart.js';
 import { GifStream } from '../src/io/gif-stream.js';
 import { imageGrid, readImage, writeAnimation, writeImage } from '../src/io/images.js';
-import { loadCifarBinary, loadCifarPython, loadIdxPair, loadImageFolder, readIdx } from '../src/io/datasets.js';
+import {
+  balancedSubset,
+  loadCifarBinary,
+  loadCifarPython,
+  loadIdxPair,
+  loadImageFolder,
+  readIdx,
+} from '../src/io/datasets.js';
+import { loadGanData } from '../src/models/gan/data.js';
 import { DataLoader } from '../src/io/loader.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-data-'));
@@ -240,5 +248,14 @@ test('image folders: class subfolders give labels; a loader batches in a seeded 
   const a = loader.batch(0, 0).labels.toFlatArray();
   assert.deepEqual(loader.batch(0, 0).labels.toFlatArray(), a, 'same seed and epoch, same batch');
   assert.notDeepEqual(loader.order(0), loader.order(1), 'epochs differ');
+  // A subset of 4 keeps both classes (the folder lists all cats, then all dogs), in order.
+  const four = balancedSubset(ds, 4);
+  assert.deepEqual(four.labels.toFlatArray(), [0, 0, 1, 1]);
+  assert.deepEqual(four.images.shape, [4, 3, 4, 4]);
+  four.dispose();
+  // So does a GAN's --limit on such a folder.
+  const limited = await loadGanData(dir, { size: 4, channels: 3, limit: 3 });
+  assert.deepEqual([...new Set(limited.labels.toFlatArray())].sort(), [0, 1]);
+  limited.dispose();
   await assert.rejects(loadImageFolder(path.join(dir, 'nope'), { size: [4, 4], channels: 3 }), /no such folder/);
 });

@@ -37,6 +37,30 @@ export function sliceDataset(ds: ImageDataset, start: number, len: number): Imag
   );
 }
 
+/**
+ * `n` items taken class by class in turn (the first of each class, then the second, ...), in
+ * their original order: every class keeps its share however the data is sorted (a folder of
+ * class subfolders lists one class after another).
+ */
+export function balancedSubset(ds: ImageDataset, n: number): ImageDataset {
+  const labels = ds.labels.toFlatArray();
+  const byClass = new Map<number, number[]>();
+  labels.forEach((c, i) => {
+    const l = byClass.get(c);
+    if (l) l.push(i);
+    else byClass.set(c, [i]);
+  });
+  const lists = [...byClass.values()];
+  const picked: number[] = [];
+  for (let k = 0; picked.length < n; k++)
+    for (const l of lists) if (k < l.length && picked.length < n) picked.push(l[k]);
+  picked.sort((a, b) => a - b);
+  return tidy(() => {
+    const index = T.tensor(Int32Array.from(picked)).long();
+    return dataset(ds.images.indexSelect(0, index), ds.labels.indexSelect(0, index), ds.classes, ds.source);
+  });
+}
+
 function readBytes(file: string): Buffer {
   if (!existsSync(file)) throw new Error(`cannot read ${file}: no such file`);
   const b = readFileSync(file);

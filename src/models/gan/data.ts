@@ -7,6 +7,7 @@ import {
   loadCifarPython,
   loadImageFolder,
   sliceDataset,
+  balancedSubset,
   CIFAR_CLASSES,
   FASHION_CLASSES,
   type ImageDataset,
@@ -39,7 +40,8 @@ export async function loadGanData(
     ds = await loadImageFolder(spec, { size: [c.size, c.size], channels: c.channels });
   }
   if (c.limit !== null && ds.images.size(0) > c.limit) {
-    const part = sliceDataset(ds, 0, c.limit);
+    // Labelled data keeps every class in the subset: the conditional grid has a column for each.
+    const part = labelledClasses(spec) ? balancedSubset(ds, c.limit) : sliceDataset(ds, 0, c.limit);
     ds.dispose();
     ds = part;
   }
