@@ -4,7 +4,16 @@
 // outside the studio's runs/ and uploads/ folders.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +45,8 @@ const VIDEO_TYPES: Record<string, string> = {
   'video/quicktime': 'mov',
   'video/x-matroska': 'mkv',
 };
+/** An uploaded video's file extension, as a regular-expression alternative. */
+const VIDEO_UPLOAD_EXT = Object.values(VIDEO_TYPES).join('|');
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
 export const GENERATE_CONCURRENCY = 2;
 export const GENERATE_QUEUE = 8;
@@ -293,8 +304,9 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const gans = new Map<string, ReturnType<typeof loadGenerator>>();
 
   /** Stores an upload under the hash of its bytes, so the browser names it and never a path. */
+  const uploadName = (bytes: Buffer, ext: string): string => `${createHash('sha1').update(bytes).digest('hex')}.${ext}`;
   const saveUpload = (bytes: Buffer, ext: string): string => {
-    const name = `${createHash('sha1').update(bytes).digest('hex')}.${ext}`;
+    const name = uploadName(bytes, ext);
     writeFileSync(path.join(uploads, name), bytes);
     return name;
   };
@@ -317,7 +329,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     throw new HttpError(400, `${what} must be a built-in image (builtin:dog, ...) or an upload`);
   };
   const videoArg = (v: unknown, what: string): string => {
-    if (typeof v === 'string' && /^upload:[0-9a-f]{40}\.(mp4|webm|mov|mkv)$/.test(v)) {
+    if (typeof v === 'string' && new RegExp(`^upload:[0-9a-f]{40}\\.(${VIDEO_UPLOAD_EXT})$`).test(v)) {
       const f = path.join(uploads, v.slice(7));
       if (!existsSync(f)) throw new HttpError(404, `no upload ${v}`);
       return f;
@@ -329,7 +341,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (typeof v === 'string' && v.startsWith('upload:')) return imageArg(v, what);
     throw new HttpError(400, `${what} must be an uploaded image`);
   };
-  const isVideo = (v: unknown) => typeof v === 'string' && /\.(mp4|webm|mov|mkv)$/.test(v);
+  const isVideo = (v: unknown) => typeof v === 'string' && new RegExp(`\\.(${VIDEO_UPLOAD_EXT})$`).test(v);
 
   const startJob = async (body: Record<string, any>) => {
     const spec =
@@ -518,7 +530,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const images = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const ups = readdirSync(uploads)
-      .filter((f) => /^[0-9a-f]{40}\.(png|mp4|webm|mov|mkv)$/.test(f))
+      .filter((f) => new RegExp(`^[0-9a-f]{40}\\.(png|${VIDEO_UPLOAD_EXT})$`).test(f))
       .map((f) => `upload:${f}`);
     return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
   };
@@ -527,17 +539,18 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     const videoType = String(req.headers['content-type'] ?? '').toLowerCase();
     if (Object.hasOwn(VIDEO_TYPES, videoType)) {
       const body = await readBody(req, VIDEO_UPLOAD_LIMIT);
-      // Probed under a temporary name; kept under its hash only if ffprobe finds a video stream.
+      // Written once under a temporary name, probed, and renamed to its hash only if ffprobe
+      // finds a video stream.
       const part = path.join(uploads, `.${randomBytes(8).toString('hex')}.part`);
       writeFileSync(part, body);
+      const name = uploadName(body, VIDEO_TYPES[videoType]);
       try {
         probeVideo(part);
       } catch {
-        throw new HttpError(400, 'the upload is not a readable video');
-      } finally {
         rmSync(part, { force: true });
+        throw new HttpError(400, 'the upload is not a readable video');
       }
-      const name = saveUpload(body, VIDEO_TYPES[videoType]);
+      renameSync(part, path.join(uploads, name));
       return sendJson(res, 201, { id: `upload:${name}`, url: `/files/uploads/${name}` });
     }
     if (/^text\/plain\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {

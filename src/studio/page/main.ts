@@ -271,6 +271,9 @@ function ranksNote(r: LogRecord, ranks: number[]): string {
   return `${ranks.length} processes (ms/step: ${per}; collectives ${n('collective_ms_per_step').toFixed(0)}), global batch ${n('global_batch')}, ${rate}`;
 }
 
+/** A file the studio stores as video (its uploads and outputs). */
+const isVideo = (file: string): boolean => /\.(mp4|webm|mov|mkv)$/i.test(file);
+
 function onFile(system: System, file: string): void {
   const box = optional(system + '-images');
   if (!box) return;
@@ -278,7 +281,7 @@ function onFile(system: System, file: string): void {
   a.href = fileUrl(file);
   a.download = file.split('/').pop() ?? file;
   a.title = 'download ' + a.download;
-  if (/\.(mp4|webm|mov|mkv)$/i.test(file)) {
+  if (isVideo(file)) {
     // A video plays in the page; the link under it downloads it.
     const v = document.createElement('video');
     [v.src, v.controls, v.loop] = [fileUrl(file), true, true];
@@ -330,11 +333,10 @@ function fillSelect(sel: HTMLSelectElement, names: string[], keep: string | unde
 
 async function refreshImages(): Promise<void> {
   const list = await api<string[]>('GET', '/api/images');
-  const video = (n: string) => /\.(mp4|webm|mov|mkv)$/.test(n);
   for (const sel of document.querySelectorAll<HTMLSelectElement>('select.image-pick')) {
     // data-video: "also" lists videos beside images, "only" videos alone; unset, images alone.
     const names = list.filter((n) =>
-      sel.dataset.video === 'only' ? video(n) : sel.dataset.video === 'also' || !video(n),
+      sel.dataset.video === 'only' ? isVideo(n) : sel.dataset.video === 'also' || !isVideo(n),
     );
     fillSelect(sel, names, sel.value || sel.dataset.default);
   }
