@@ -11,7 +11,7 @@ import { DREAM_DEFAULTS, dreamStep } from '../src/models/dream/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { InceptionV3 } from '../src/vision/inception.js';
 import type { Backbone } from '../src/vision/weights.js';
-import { medianMs, printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
 function randomInception(): Backbone {
   T.manualSeed(0);
@@ -39,6 +39,20 @@ export function dreamMemory(): void {
   console.log(JSON.stringify({ ms: performance.now() - t, peak_mb: peakMb(), before_mb: before }));
 }
 
+/** One DeepDream gradient step at the given size, untiled or in tiles; torch_dream_bench.py's step. */
+export function dreamStepWorkload(c: { height: number; width: number }, tile = 0): Workload {
+  const b = randomInception();
+  const img = T.keep(T.rand([1, 3, c.height, c.width]).mul(2).sub(1));
+  const rng = new Rng(0);
+  return {
+    step: () => void dreamStep(b, img, { ...DREAM_DEFAULTS, jitter: 0, tile, maxLoss: null }, rng),
+    dispose: () => {
+      img.dispose();
+      b.net.dispose();
+    },
+  };
+}
+
 export async function dreamBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
   const cfg = { height: 400, width: 600, steps: quick ? 2 : 5, warmup: 1, threads };
@@ -54,15 +68,8 @@ export async function dreamBench(quick: boolean): Promise<void> {
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
-  const b = randomInception();
-  const img = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(2).sub(1));
-  const rng = new Rng(0);
-  const step = (tile: number) => () =>
-    void dreamStep(b, img, { ...DREAM_DEFAULTS, jitter: 0, tile, maxLoss: null }, rng);
-  const loom = medianMs(step(0), cfg.steps, 1);
-  const loomTiled = medianMs(step(512), cfg.steps, 1);
-  img.dispose();
-  b.net.dispose();
+  const loom = workloadMs(dreamStepWorkload(cfg, 0), cfg.steps, 1);
+  const loomTiled = workloadMs(dreamStepWorkload(cfg, 512), cfg.steps, 1);
   const mem = JSON.parse(
     execFileSync(process.execPath, [path.join(repoRoot, 'dist', 'bench', 'run.js'), 'dream-memory'], {
       encoding: 'utf8',

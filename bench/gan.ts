@@ -6,7 +6,24 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { GAN_DEFAULTS, GanTrainer } from '../src/models/gan/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { medianMs, printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
+
+/** One training step of the seed's networks (32x32x3); torch_gan_bench.py's step. */
+export function ganStepWorkload(c: { latent: number; batch: number }): Workload {
+  T.manualSeed(0);
+  const t = new GanTrainer(
+    { ...GAN_DEFAULTS, recipe: 'seed', batch: c.batch },
+    { latent: c.latent, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 },
+  );
+  const real = T.keep(T.rand([c.batch, 3, 32, 32]).mul(2).sub(1));
+  return {
+    step: () => void t.step(real),
+    dispose: () => {
+      real.dispose();
+      t.dispose();
+    },
+  };
+}
 
 export async function ganBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
@@ -23,15 +40,7 @@ export async function ganBench(quick: boolean): Promise<void> {
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
-  T.manualSeed(0);
-  const t = new GanTrainer(
-    { ...GAN_DEFAULTS, recipe: 'seed', batch: cfg.batch },
-    { latent: 32, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 },
-  );
-  const real = T.keep(T.rand([cfg.batch, 3, 32, 32]).mul(2).sub(1));
-  const loom = medianMs(() => t.step(real), cfg.steps, 1);
-  real.dispose();
-  t.dispose();
+  const loom = workloadMs(ganStepWorkload(cfg), cfg.steps, 1);
   printTable(
     ['gan benchmark (seed networks, batch 20)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     [

@@ -11,7 +11,7 @@ import { AdamW } from '../src/optim/index.js';
 import { Rng } from '../src/util/random.js';
 import { CharGPT, TEXT_MODELS, Vocab, generate } from '../src/models/text/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { medianMs, printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
 interface Side {
   train_step_ms: number;
@@ -69,7 +69,7 @@ async function shapeBench(
     torchN = best(torchN, runTorch(threads));
     T.setNumThreads(threads);
     loom = best(loom, {
-      train_step_ms: trainStep(cfg),
+      train_step_ms: workloadMs(gptStepWorkload(cfg), cfg.steps),
       gen_cached_chars_per_sec: genSpeed(cfg, true),
       gen_uncached_chars_per_sec: genSpeed(cfg, false),
     });
@@ -128,7 +128,8 @@ function model(c: Config): CharGPT {
   });
 }
 
-function trainStep(c: Config & { steps: number }): number {
+/** The text trainer's step for --model gpt; torch_gpt_bench.py's train_step. */
+export function gptStepWorkload(c: Config): Workload {
   const m = model(c);
   const opt = new AdamW(m.parameters(), {
     lr: 1e-3,
@@ -138,18 +139,19 @@ function trainStep(c: Config & { steps: number }): number {
   });
   const rng = new Rng(0);
   const ids = Int32Array.from({ length: c.batch * (c.block + 1) }, () => rng.int(c.vocab));
-  // The text trainer's step for --model gpt.
-  const step = () =>
-    T.tidy(() => {
-      const all = T.tensor(ids, { shape: [c.batch, c.block + 1] }).long();
-      const logits = m.forward(all.narrow(1, 0, c.block));
-      const loss = crossEntropy(logits.reshape([-1, c.vocab]), all.narrow(1, 1, c.block).reshape([-1]));
-      opt.backwardStep(loss, { clipNorm: 1 });
-    });
-  const ms = medianMs(step, c.steps);
-  m.dispose();
-  opt.dispose();
-  return ms;
+  return {
+    step: () =>
+      T.tidy(() => {
+        const all = T.tensor(ids, { shape: [c.batch, c.block + 1] }).long();
+        const logits = m.forward(all.narrow(1, 0, c.block));
+        const loss = crossEntropy(logits.reshape([-1, c.vocab]), all.narrow(1, 1, c.block).reshape([-1]));
+        opt.backwardStep(loss, { clipNorm: 1 });
+      }),
+    dispose: () => {
+      m.dispose();
+      opt.dispose();
+    },
+  };
 }
 
 function genSpeed(c: Config & { gen_chars: number }, cached: boolean): number {

@@ -5,6 +5,7 @@
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
 // `npm run bench -- wait-policy [--quick]`: OpenMP's idle waiting (passive, spin counts, active) on 3 workloads.
+// `npm run bench -- parity [--rounds N] [--only text,apply,...] [--variants]`: every speed workload in turns.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
@@ -20,6 +21,7 @@ import { ganRecipesBench } from './gan-recipes.js';
 import { styleQualityBench } from './style-quality.js';
 import { videoBench } from './video.js';
 import { waitPolicyBench } from './wait-policy.js';
+import { parityBench } from './parity.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -69,6 +71,15 @@ if (which === 'video') {
     stabilities,
     gif: path.resolve(at('--gif') ?? path.join(repoRoot, 'docs', 'images', 'video-flicker.webp')),
   });
+  process.exit(0);
+}
+if (which === 'parity') {
+  const rounds = at('--rounds') === undefined ? null : Number(at('--rounds'));
+  if (rounds !== null && !(Number.isInteger(rounds) && rounds >= 2)) {
+    console.error('--rounds needs a whole number >= 2');
+    process.exit(2);
+  }
+  await parityBench({ rounds, only: at('--only')?.split(',') ?? null, variants: args.includes('--variants') });
   process.exit(0);
 }
 if (which === 'wait-policy') {

@@ -9,7 +9,58 @@ import { StyleNet, StyleObjective, styleDefaults } from '../src/models/style/ind
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { VGG19 } from '../src/vision/vgg.js';
 import type { Backbone } from '../src/vision/weights.js';
-import { medianMs, printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
+
+/** One evaluation of the seed's Gatys loss and gradient on VGG19 (random weights); torch_style_bench.py's evaluate. */
+export function gatysWorkload(c: { height: number; width: number }): Workload {
+  T.manualSeed(0);
+  const net = new VGG19().freeze();
+  const b: Backbone = {
+    net,
+    info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'random', width: 1 },
+    file: '',
+  };
+  const d = styleDefaults('vgg19');
+  const content = T.keep(T.rand([1, 3, c.height, c.width]).mul(255));
+  const style = T.keep(T.rand([1, 3, c.height, c.width]).mul(255));
+  const obj = new StyleObjective(
+    b,
+    { content: d.content, style: d.style },
+    content,
+    [{ image: style, weight: 1 }],
+    d.weights,
+  );
+  const x = T.keep(content.clone().requiresGrad_(true));
+  return {
+    step: () =>
+      T.tidy(() => {
+        x.grad = null;
+        const t = obj.terms(x);
+        t.total.backward();
+        t.total.item();
+      }),
+    dispose: () => {
+      obj.dispose();
+      net.dispose();
+      for (const t of [content, style, x]) t.dispose();
+    },
+  };
+}
+
+/** One forward pass of the fast style network on a 512x512 photo; torch_style_bench.py's apply. */
+export function styleApplyWorkload(): Workload {
+  T.manualSeed(0);
+  const sn = new StyleNet().freeze();
+  sn.eval();
+  const photo = T.keep(T.rand([1, 3, 512, 512]));
+  return {
+    step: () => T.noGrad(() => T.tidy(() => void sn.forward(photo))),
+    dispose: () => {
+      photo.dispose();
+      sn.dispose();
+    },
+  };
+}
 
 export async function styleBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
@@ -26,40 +77,8 @@ export async function styleBench(quick: boolean): Promise<void> {
   const torchDefault = run(env);
   const torchPassive = run({ ...process.env, OMP_WAIT_POLICY: 'PASSIVE' });
   T.setNumThreads(threads);
-  T.manualSeed(0);
-  const net = new VGG19().freeze();
-  const b: Backbone = {
-    net,
-    info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'random', width: 1 },
-    file: '',
-  };
-  const d = styleDefaults('vgg19');
-  const content = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(255));
-  const style = T.keep(T.rand([1, 3, cfg.height, cfg.width]).mul(255));
-  const obj = new StyleObjective(
-    b,
-    { content: d.content, style: d.style },
-    content,
-    [{ image: style, weight: 1 }],
-    d.weights,
-  );
-  const x = T.keep(content.clone().requiresGrad_(true));
-  const evaluate = () =>
-    T.tidy(() => {
-      x.grad = null;
-      const t = obj.terms(x);
-      t.total.backward();
-      return t.total.item();
-    });
-  const loomEval = medianMs(evaluate, cfg.evals, 1);
-  obj.dispose();
-  net.dispose();
-  const sn = new StyleNet().freeze();
-  sn.eval();
-  const photo = T.keep(T.rand([1, 3, 512, 512]));
-  const loomApply = medianMs(() => T.noGrad(() => T.tidy(() => void sn.forward(photo))), cfg.applies, 1);
-  for (const t of [content, style, x, photo]) t.dispose();
-  sn.dispose();
+  const loomEval = workloadMs(gatysWorkload(cfg), cfg.evals, 1);
+  const loomApply = workloadMs(styleApplyWorkload(), cfg.applies, 1);
   printTable(
     ['style benchmark', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     [

@@ -10,7 +10,7 @@ import { RMSprop } from '../src/optim/index.js';
 import { Rng } from '../src/util/random.js';
 import { CharLSTM, Vocab, generate } from '../src/models/text/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { medianMs, printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
 interface Side {
   train_step_ms: number;
@@ -53,7 +53,10 @@ export async function textBench(quick: boolean): Promise<void> {
     torch1 = best(torch1, runTorch(1));
     torchN = best(torchN, runTorch(threads));
     T.setNumThreads(threads);
-    loom = best(loom, { train_step_ms: trainStep(cfg), gen_chars_per_sec: genSpeed(cfg) });
+    loom = best(loom, {
+      train_step_ms: workloadMs(textStepWorkload(cfg), cfg.steps),
+      gen_chars_per_sec: genSpeed(cfg),
+    });
   }
   const l = loom!;
   const rows = [
@@ -88,7 +91,8 @@ export async function textBench(quick: boolean): Promise<void> {
   );
 }
 
-function trainStep(c: { vocab: number; units: number; maxlen: number; batch: number; steps: number }): number {
+/** The text trainer's step (--objective last --clip 0) on the seed's model; torch_text_bench.py's train_step. */
+export function textStepWorkload(c: { vocab: number; units: number; maxlen: number; batch: number }): Workload {
   T.manualSeed(0);
   const model = new CharLSTM({ vocabSize: c.vocab, units: c.units, layers: 1, dropout: 0 });
   const opt = new RMSprop(model.parameters(), { lr: 0.01 });
@@ -103,10 +107,13 @@ function trainStep(c: { vocab: number; units: number; maxlen: number; batch: num
       loss.backward();
       opt.step();
     });
-  const ms = medianMs(step, c.steps);
-  model.dispose();
-  opt.dispose();
-  return ms;
+  return {
+    step,
+    dispose: () => {
+      model.dispose();
+      opt.dispose();
+    },
+  };
 }
 
 function genSpeed(c: { vocab: number; units: number; maxlen: number; gen_chars: number }): number {

@@ -45,11 +45,12 @@ def step():
     img.add_(g * 0.01)
 
 
-for _ in range(cfg["warmup"]):
-    step()
-times = []
-for _ in range(cfg["steps"]):
-    t = time.perf_counter()
-    step()
-    times.append((time.perf_counter() - t) * 1000)
-print(json.dumps({"ms_per_step": sorted(times)[len(times) // 2]}))
+if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
+    for _ in range(cfg["warmup"]):
+        step()
+    times = []
+    for _ in range(cfg["steps"]):
+        t = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t) * 1000)
+    print(json.dumps({"ms_per_step": sorted(times)[len(times) // 2]}))

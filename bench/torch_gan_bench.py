@@ -79,11 +79,12 @@ def step():
         p.requires_grad_(True)
 
 
-step()
-times = []
-for _ in range(cfg["steps"]):
-    t = time.perf_counter()
+if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
     step()
-    times.append(time.perf_counter() - t)
-times.sort()
-print(json.dumps({"ms_per_step": times[len(times) // 2] * 1e3}))
+    times = []
+    for _ in range(cfg["steps"]):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    print(json.dumps({"ms_per_step": times[len(times) // 2] * 1e3}))

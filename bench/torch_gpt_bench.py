@@ -83,54 +83,55 @@ def train_step():
     opt.step()
 
 
-for _ in range(3):
-    train_step()
-times = []
-for _ in range(cfg["steps"]):
-    t = time.perf_counter()
-    train_step()
-    times.append(time.perf_counter() - t)
-times.sort()
-res = {"train_step_ms": times[len(times) // 2] * 1e3}
-
-
-def generate(n, cached):
-    model.eval()
-    hd = E // H
-    with torch.no_grad():
-        context = torch.randint(0, V, (60,)).tolist()
-        cache = ([torch.zeros(1, H, BLOCK, hd) for _ in range(LAYERS)],
-                 [torch.zeros(1, H, BLOCK, hd) for _ in range(LAYERS)]) if cached else None
-        length = 0
-
-        def read(reset):
-            nonlocal length
-            if reset or not cached:
-                length = 0
-                x = torch.tensor([context])
-            else:
-                x = torch.tensor([context[-1:]])
-            logits = model(x, cache, length)[:, -1] if cached else model(x)[:, -1]
-            length += x.shape[1]
-            return logits
-
-        logits = read(True)
-        for _ in range(n):
-            c = torch.multinomial(F.softmax(logits, dim=-1), 1).item()
-            context.append(c)
-            full = len(context) > BLOCK
-            if full:
-                context = context[len(context) - (BLOCK + 1) // 2:]
-            logits = read(full)
-    model.train()
-
-
-for name, cached in (("gen_cached_chars_per_sec", True), ("gen_uncached_chars_per_sec", False)):
-    generate(100, cached)
-    best = 0
+if __name__ == "__main__":  # bench/torch_paired_worker.py imports train_step above
     for _ in range(3):
+        train_step()
+    times = []
+    for _ in range(cfg["steps"]):
         t = time.perf_counter()
-        generate(cfg["gen_chars"], cached)
-        best = max(best, cfg["gen_chars"] / (time.perf_counter() - t))
-    res[name] = best
-print(json.dumps(res))
+        train_step()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    res = {"train_step_ms": times[len(times) // 2] * 1e3}
+
+
+    def generate(n, cached):
+        model.eval()
+        hd = E // H
+        with torch.no_grad():
+            context = torch.randint(0, V, (60,)).tolist()
+            cache = ([torch.zeros(1, H, BLOCK, hd) for _ in range(LAYERS)],
+                     [torch.zeros(1, H, BLOCK, hd) for _ in range(LAYERS)]) if cached else None
+            length = 0
+
+            def read(reset):
+                nonlocal length
+                if reset or not cached:
+                    length = 0
+                    x = torch.tensor([context])
+                else:
+                    x = torch.tensor([context[-1:]])
+                logits = model(x, cache, length)[:, -1] if cached else model(x)[:, -1]
+                length += x.shape[1]
+                return logits
+
+            logits = read(True)
+            for _ in range(n):
+                c = torch.multinomial(F.softmax(logits, dim=-1), 1).item()
+                context.append(c)
+                full = len(context) > BLOCK
+                if full:
+                    context = context[len(context) - (BLOCK + 1) // 2:]
+                logits = read(full)
+        model.train()
+
+
+    for name, cached in (("gen_cached_chars_per_sec", True), ("gen_uncached_chars_per_sec", False)):
+        generate(100, cached)
+        best = 0
+        for _ in range(3):
+            t = time.perf_counter()
+            generate(cfg["gen_chars"], cached)
+            best = max(best, cfg["gen_chars"] / (time.perf_counter() - t))
+        res[name] = best
+    print(json.dumps(res))

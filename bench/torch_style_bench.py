@@ -100,15 +100,16 @@ def apply():
         torch.sigmoid(net(photo))
 
 
-def median_ms(fn, runs, warmup):
-    for _ in range(warmup):
-        fn()
-    ts = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        ts.append((time.perf_counter() - t) * 1000)
-    return sorted(ts)[len(ts) // 2]
+if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
+    def median_ms(fn, runs, warmup):
+        for _ in range(warmup):
+            fn()
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            fn()
+            ts.append((time.perf_counter() - t) * 1000)
+        return sorted(ts)[len(ts) // 2]
 
 
-print(json.dumps({"ms_per_eval": median_ms(evaluate, cfg["evals"], 1), "ms_apply": median_ms(apply, cfg["applies"], 1)}))
+    print(json.dumps({"ms_per_eval": median_ms(evaluate, cfg["evals"], 1), "ms_apply": median_ms(apply, cfg["applies"], 1)}))

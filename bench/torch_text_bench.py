@@ -41,38 +41,39 @@ def train_step():
     opt.step()
 
 
-for _ in range(3):
-    train_step()
-times = []
-for _ in range(cfg["steps"]):
-    t = time.perf_counter()
-    train_step()
-    times.append(time.perf_counter() - t)
-times.sort()
-res = {"train_step_ms": times[len(times) // 2] * 1e3}
+if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
+    for _ in range(3):
+        train_step()
+    times = []
+    for _ in range(cfg["steps"]):
+        t = time.perf_counter()
+        train_step()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    res = {"train_step_ms": times[len(times) // 2] * 1e3}
 
 
-def generate(n, temperature=1.0):
-    model.eval()
-    with torch.no_grad():
-        prime = torch.randint(0, V, (1, L))
-        logits, state = model(F.one_hot(prime, V).float())
-        logits = logits[:, -1]
-        chars = []
-        for _ in range(n):
-            p = F.softmax(logits / temperature, dim=-1)
-            c = torch.multinomial(p, 1)
-            chars.append(c.item())
-            logits, state = model(F.one_hot(c, V).float(), state)
+    def generate(n, temperature=1.0):
+        model.eval()
+        with torch.no_grad():
+            prime = torch.randint(0, V, (1, L))
+            logits, state = model(F.one_hot(prime, V).float())
             logits = logits[:, -1]
-    return chars
+            chars = []
+            for _ in range(n):
+                p = F.softmax(logits / temperature, dim=-1)
+                c = torch.multinomial(p, 1)
+                chars.append(c.item())
+                logits, state = model(F.one_hot(c, V).float(), state)
+                logits = logits[:, -1]
+        return chars
 
 
-generate(200)
-best = 0
-for _ in range(3):
-    t = time.perf_counter()
-    generate(cfg["gen_chars"])
-    best = max(best, cfg["gen_chars"] / (time.perf_counter() - t))
-res["gen_chars_per_sec"] = best
-print(json.dumps(res))
+    generate(200)
+    best = 0
+    for _ in range(3):
+        t = time.perf_counter()
+        generate(cfg["gen_chars"])
+        best = max(best, cfg["gen_chars"] / (time.perf_counter() - t))
+    res["gen_chars_per_sec"] = best
+    print(json.dumps(res))

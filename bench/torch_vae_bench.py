@@ -45,8 +45,7 @@ class VAE(nn.Module):
         return (rec + kl).mean()
 
 
-out = {}
-for batch in cfg["batches"]:
+def make_step(batch):
     m = VAE()
     opt = torch.optim.RMSprop(m.parameters(), lr=1e-3)
     x = torch.rand(batch, 1, 28, 28)
@@ -57,11 +56,21 @@ for batch in cfg["batches"]:
         loss.backward()
         opt.step()
 
-    for _ in range(3):
-        step()
-    n = max(3, cfg["images"] // batch)
-    t = time.perf_counter()
-    for _ in range(n):
-        step()
-    out[str(batch)] = n * batch / (time.perf_counter() - t)
-print(json.dumps(out))
+    return step
+
+
+# One training step at cfg["batch"], for bench/torch_paired_worker.py.
+step = make_step(cfg["batch"]) if "batch" in cfg else None
+
+if __name__ == "__main__":
+    out = {}
+    for batch in cfg["batches"]:
+        step = make_step(batch)
+        for _ in range(3):
+            step()
+        n = max(3, cfg["images"] // batch)
+        t = time.perf_counter()
+        for _ in range(n):
+            step()
+        out[str(batch)] = n * batch / (time.perf_counter() - t)
+    print(json.dumps(out))

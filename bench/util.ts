@@ -25,6 +25,19 @@ export function printTable(head: string[], rows: string[][]): void {
   for (const r of rows) console.log(line(r));
 }
 
+/** One benchmark's unit of work, built once and stepped many times (bench/paired.ts). */
+export interface Workload {
+  step: () => void;
+  dispose: () => void;
+}
+
+/** Median milliseconds of a workload's step, then disposes it. */
+export function workloadMs(w: Workload, runs: number, warmup = 3): number {
+  const ms = medianMs(w.step, runs, warmup);
+  w.dispose();
+  return ms;
+}
+
 /** Median milliseconds of `runs` calls of fn, after `warmup` calls. */
 export function medianMs(fn: () => void, runs: number, warmup = 3): number {
   for (let i = 0; i < warmup; i++) fn();

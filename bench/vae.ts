@@ -7,7 +7,7 @@ import * as T from '../src/torch/index.js';
 import { RMSprop } from '../src/optim/index.js';
 import { VAE, elboTerms } from '../src/models/vae/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
-import { printTable, python, repoRoot } from './util.js';
+import { printTable, python, repoRoot, type Workload } from './util.js';
 
 export async function vaeBench(quick: boolean): Promise<void> {
   const threads = os.availableParallelism();
@@ -58,26 +58,36 @@ export async function vaeBench(quick: boolean): Promise<void> {
   );
 }
 
-function loomImagesPerSec(batch: number, images: number): number {
+/** One training step of the seed's VAE (latent 2) at the given batch; torch_vae_bench.py's step. */
+export function vaeStepWorkload(batch: number): Workload {
   T.manualSeed(0);
   const m = new VAE({ channels: 1, height: 28, width: 28, latent: 2 });
   const opt = new RMSprop(m.parameters(), { lr: 1e-3 });
   const x = T.keep(T.rand([batch, 1, 28, 28]));
-  const step = () =>
-    T.tidy(() => {
-      const { rec, kl } = elboTerms(m, x);
-      const loss = rec.add(kl).mean();
-      opt.zeroGrad();
-      loss.backward();
-      opt.step();
-    });
-  for (let i = 0; i < 3; i++) step();
+  return {
+    step: () =>
+      T.tidy(() => {
+        const { rec, kl } = elboTerms(m, x);
+        const loss = rec.add(kl).mean();
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+      }),
+    dispose: () => {
+      x.dispose();
+      m.dispose();
+      opt.dispose();
+    },
+  };
+}
+
+function loomImagesPerSec(batch: number, images: number): number {
+  const w = vaeStepWorkload(batch);
+  for (let i = 0; i < 3; i++) w.step();
   const n = Math.max(3, Math.floor(images / batch));
   const t = performance.now();
-  for (let i = 0; i < n; i++) step();
+  for (let i = 0; i < n; i++) w.step();
   const ips = (n * batch * 1000) / (performance.now() - t);
-  x.dispose();
-  m.dispose();
-  opt.dispose();
+  w.dispose();
   return ips;
 }

@@ -1,0 +1,22 @@
+"""Serves one step function of a PyTorch benchmark script to bench/paired.ts, one call per
+request, so that Loom and PyTorch can take turns on the same machine at the same moment.
+
+Usage: python3 bench/torch_paired_worker.py <script module> <function> '<json config>'
+Prints "ready" once the module is built and warmed up, then for each line read on stdin runs
+the function once and prints its milliseconds.
+"""
+import importlib
+import os
+import sys
+import time
+
+module, function, cfg = sys.argv[1:4]
+sys.argv = [module, cfg]  # the scripts read their configuration from argv[1]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+step = getattr(importlib.import_module(module), function)
+step()
+print("ready", flush=True)
+for _ in sys.stdin:
+    t = time.perf_counter()
+    step()
+    print((time.perf_counter() - t) * 1000, flush=True)
