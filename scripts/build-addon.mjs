@@ -31,13 +31,28 @@ const glooHeadersPresent = () =>
   );
 if (!torch) {
   console.error(
-    'loom: libtorch was not found. On Debian: sudo apt-get install libtorch-dev libopenblas0-pthread; ' +
+    'loom: libtorch was not found. On Debian: sudo apt-get install libtorch-dev libopenblas0-openmp; ' +
       'or set LIBTORCH to an unpacked libtorch (see README).',
   );
   process.exit(1);
 }
 
-const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs, gloo: glooHeadersPresent() });
+// libtorch's OpenMP workers and OpenBLAS's pthreads are two thread pools on the same cores:
+// OpenMP workers that spin while idle took the cores from OpenBLAS's threads (the char LSTM
+// step ran 3x slower), so Loom had to make them sleep, which costs the convolution nets.
+// Debian's OpenMP build of OpenBLAS runs in libgomp's pool, the one libtorch uses: linked
+// here ahead of libtorch, it is the BLAS libtorch gets (its sonames are then taken), and
+// OpenMP can keep its default short spin (docs/benchmarks.md, "Parity"). Only for Debian's
+// libtorch: a PyTorch wheel brings its own OpenMP runtime and BLAS.
+function openmpBlasDir() {
+  if (torch.source !== 'system' || process.env.LOOM_BLAS === 'system') return null;
+  const dir = path.join(torch.lib, 'openblas-openmp');
+  const libs = ['libopenblas.so.0', 'libblas.so.3', 'liblapack.so.3'];
+  return libs.every((l) => existsSync(path.join(dir, l))) ? dir : null;
+}
+const blasDir = openmpBlasDir();
+
+const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs, gloo: glooHeadersPresent(), blasDir });
 const stampFile = out + '.stamp';
 if (
   existsSync(out) &&
@@ -75,6 +90,14 @@ const args = [
   source,
   '-o',
   out,
+  ...(blasDir
+    ? [
+        `-Wl,-rpath,${blasDir}`,
+        '-Wl,--no-as-needed',
+        ...['libopenblas.so.0', 'libblas.so.3', 'liblapack.so.3'].map((l) => path.join(blasDir, l)),
+        '-Wl,--as-needed',
+      ]
+    : []),
   `-L${torch.lib}`,
   `-Wl,-rpath,${torch.lib}`,
   // Without --no-as-needed the linker drops libtorch_cuda and CUDA is silently absent.
@@ -85,8 +108,13 @@ const args = [
 ];
 mkdirSync(path.dirname(out), { recursive: true });
 console.log(
-  `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? ', with Gloo' : ', without Gloo (no distributed training)'}`,
+  `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? ', with Gloo' : ', without Gloo (no distributed training)'}${blasDir ? ', with OpenBLAS on OpenMP' : ''}`,
 );
 execFileSync(process.env.CXX ?? 'g++', args, { stdio: 'inherit' });
 writeFileSync(stampFile, stamp);
+// Read by src/torch/native.ts before it loads the addon: OpenMP's waiting depends on the BLAS.
+writeFileSync(
+  path.join(root, 'build', 'addon.json'),
+  JSON.stringify({ blas: blasDir ? 'openblas-openmp' : 'system' }) + '\n',
+);
 console.log(`loom: built ${path.relative(root, out)}`);

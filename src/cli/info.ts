@@ -16,8 +16,8 @@ export interface LoomInfo {
   devices: string[];
 }
 
-// The shared libraries this process mapped, to tell which libtorch and BLAS are really in use.
-function mappedLibraries(): string[] {
+/** The shared libraries this process mapped, to tell which libtorch and BLAS are really in use. */
+export function mappedLibraries(): string[] {
   try {
     const maps = readFileSync('/proc/self/maps', 'utf8');
     return [

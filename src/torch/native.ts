@@ -1,4 +1,5 @@
 // Loads the addon built by scripts/build-addon.mjs and gives its functions types.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,12 +83,23 @@ interface Native {
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const addonPath = path.join(root, 'build', 'loom.node');
 
+/** The BLAS the addon was linked with (scripts/build-addon.mjs): Debian's OpenMP OpenBLAS, or the system's. */
+export const addonBlas: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(path.join(root, 'build', 'addon.json'), 'utf8')) as { blas: string }).blas;
+  } catch {
+    return 'system';
+  }
+})();
+
 // OpenMP's idle workers spin for a while after each parallel region; on a 2-core machine
-// they steal the cores from OpenBLAS's own threads, and the char LSTM's training step ran
-// 3x slower with 2 threads than with 1 (docs/benchmarks.md). Sleeping workers fix that.
-// libgomp reads this when the addon loads it, so it must be set before; a user's own
+// they steal the cores from OpenBLAS's own pthreads, and the char LSTM's training step ran
+// 3x slower with 2 threads than with 1 (docs/benchmarks.md). With OpenBLAS on OpenMP there
+// is one pool and the spin is what PyTorch has; with any other BLAS, sleeping workers fix
+// it. libgomp reads this when the addon loads it, so it must be set before; a user's own
 // OMP_WAIT_POLICY or GOMP_SPINCOUNT wins.
-export const ompWaitPolicySetByLoom = !process.env.OMP_WAIT_POLICY && !process.env.GOMP_SPINCOUNT;
+export const ompWaitPolicySetByLoom =
+  !process.env.OMP_WAIT_POLICY && !process.env.GOMP_SPINCOUNT && addonBlas !== 'openblas-openmp';
 if (ompWaitPolicySetByLoom) process.env.OMP_WAIT_POLICY = 'PASSIVE';
 
 function load(): Native {
