@@ -302,7 +302,12 @@ export class InceptionV3 extends Module {
     const out = new Map<string, Tensor>();
     let y = x;
     for (let i = 0; i <= last; i++) {
-      y = this.stages[i][1](y);
+      const input = y;
+      // Each stage in a scope of its own, and a stage's output freed once the next has read it
+      // (unless asked for): what autograd saved lives on in its graph, the rest goes back to the
+      // cache while still in the CPU's caches, as PyTorch's reference counting frees it.
+      y = T.tidy(() => this.stages[i][1](input));
+      if (i > 0 && !wanted.has(i - 1)) input.dispose();
       for (const n of wanted.get(i) ?? []) out.set(n, y);
     }
     return out;
