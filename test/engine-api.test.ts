@@ -223,6 +223,19 @@ test('threads can be set and read; the default uses every core', async () => {
   assert.throws(() => T.setNumThreads(0), /positive integer/);
 });
 
+test("withBlasThreads leaves libtorch's thread count as it was, whichever BLAS build is linked", () => {
+  const prev = T.getNumThreads();
+  try {
+    for (const n of [1, 2]) {
+      T.setNumThreads(n);
+      T.withBlasThreads(1, () => T.mm(T.ones([8, 8]), T.ones([8, 8])).dispose());
+      assert.equal(T.getNumThreads(), n);
+    }
+  } finally {
+    T.setNumThreads(prev);
+  }
+});
+
 test('devices: cpu always, to() moves and converts', () => {
   const a = T.tensor([1, 2]);
   assert.equal(a.device, 'cpu');

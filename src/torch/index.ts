@@ -100,11 +100,15 @@ export const getNumThreads = (): number => native.getNumThreads();
  * Does nothing when the BLAS in use is not OpenBLAS.
  */
 export function withBlasThreads<T>(n: number, fn: () => T): T {
+  const torchThreads = native.getNumThreads();
   const prev = native.setBlasThreads(n);
   try {
     return fn();
   } finally {
     if (prev > 0) native.setBlasThreads(prev);
+    // OpenBLAS's OpenMP build sets OpenMP's thread count, which is libtorch's too: give
+    // libtorch back the count it had (a user's setNumThreads(1) must survive generation).
+    if (native.getNumThreads() !== torchThreads) native.setNumThreads(torchThreads);
   }
 }
 
