@@ -132,7 +132,8 @@ function sides(variants: boolean): { name: string; torch: boolean; env: NodeJS.P
 
 export async function parityBench(opts: { rounds: number | null; only: string[] | null; variants: boolean }) {
   const threads = os.availableParallelism();
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpuLine()}`);
+  const cpu = cpuLine();
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu}`);
   const rows: string[][] = [];
   const all: Record<string, PairedResult[]> = {};
   for (const [key, w] of Object.entries(PARITY_WORKLOADS)) {
@@ -141,21 +142,10 @@ export async function parityBench(opts: { rounds: number | null; only: string[] 
     const workers: StepWorker[] = [];
     try {
       for (const s of sides(opts.variants)) {
-        workers.push(
-          s.torch
-            ? await StepWorker.start(
-                s.name,
-                python(),
-                [path.join(repoRoot, 'bench', 'torch_paired_worker.py'), ...w.torch, cfg],
-                s.env,
-              )
-            : await StepWorker.start(
-                s.name,
-                process.execPath,
-                [path.join(repoRoot, 'dist', 'bench', 'paired-worker.js'), key, cfg],
-                s.env,
-              ),
-        );
+        const [command, args] = s.torch
+          ? [python(), [path.join(repoRoot, 'bench', 'torch_paired_worker.py'), ...w.torch, cfg]]
+          : [process.execPath, [path.join(repoRoot, 'dist', 'bench', 'paired-worker.js'), key, cfg]];
+        workers.push(await StepWorker.start(s.name, command, args, s.env));
       }
       // Ratios against PyTorch as it runs by default.
       const results = await runPaired(workers, opts.rounds ?? w.rounds, 1);
@@ -175,5 +165,5 @@ export async function parityBench(opts: { rounds: number | null; only: string[] 
     }
   }
   printTable(['workload', 'side', 'median ms', 'time / PyTorch (IQR)'], rows);
-  console.log(JSON.stringify({ date: new Date().toISOString(), cpu: cpuLine(), results: all }));
+  console.log(JSON.stringify({ date: new Date().toISOString(), cpu, results: all }));
 }

@@ -44,11 +44,11 @@ if (!torch) {
 // here ahead of libtorch, it is the BLAS libtorch gets (its sonames are then taken), and
 // OpenMP can keep its default short spin (docs/benchmarks.md, "Parity"). Only for Debian's
 // libtorch: a PyTorch wheel brings its own OpenMP runtime and BLAS.
+const OPENMP_BLAS_LIBS = ['libopenblas.so.0', 'libblas.so.3', 'liblapack.so.3'];
 function openmpBlasDir() {
   if (torch.source !== 'system' || process.env.LOOM_BLAS === 'system') return null;
   const dir = path.join(torch.lib, 'openblas-openmp');
-  const libs = ['libopenblas.so.0', 'libblas.so.3', 'liblapack.so.3'];
-  return libs.every((l) => existsSync(path.join(dir, l))) ? dir : null;
+  return OPENMP_BLAS_LIBS.every((l) => existsSync(path.join(dir, l))) ? dir : null;
 }
 const blasDir = openmpBlasDir();
 
@@ -94,7 +94,7 @@ const args = [
     ? [
         `-Wl,-rpath,${blasDir}`,
         '-Wl,--no-as-needed',
-        ...['libopenblas.so.0', 'libblas.so.3', 'liblapack.so.3'].map((l) => path.join(blasDir, l)),
+        ...OPENMP_BLAS_LIBS.map((l) => path.join(blasDir, l)),
         '-Wl,--as-needed',
       ]
     : []),

@@ -45,8 +45,11 @@ const VIDEO_TYPES: Record<string, string> = {
   'video/quicktime': 'mov',
   'video/x-matroska': 'mkv',
 };
-/** An uploaded video's file extension, as a regular-expression alternative. */
+/** Uploaded videos' extensions, as a regular-expression alternative, and the patterns built on it once. */
 const VIDEO_UPLOAD_EXT = Object.values(VIDEO_TYPES).join('|');
+const VIDEO_ARG = new RegExp(`^upload:[0-9a-f]{40}\\.(${VIDEO_UPLOAD_EXT})$`);
+const VIDEO_FILE = new RegExp(`\\.(${VIDEO_UPLOAD_EXT})$`);
+const UPLOAD_FILE = new RegExp(`^[0-9a-f]{40}\\.(png|${VIDEO_UPLOAD_EXT})$`);
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
 export const GENERATE_CONCURRENCY = 2;
 export const GENERATE_QUEUE = 8;
@@ -329,7 +332,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     throw new HttpError(400, `${what} must be a built-in image (builtin:dog, ...) or an upload`);
   };
   const videoArg = (v: unknown, what: string): string => {
-    if (typeof v === 'string' && new RegExp(`^upload:[0-9a-f]{40}\\.(${VIDEO_UPLOAD_EXT})$`).test(v)) {
+    if (typeof v === 'string' && VIDEO_ARG.test(v)) {
       const f = path.join(uploads, v.slice(7));
       if (!existsSync(f)) throw new HttpError(404, `no upload ${v}`);
       return f;
@@ -341,7 +344,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (typeof v === 'string' && v.startsWith('upload:')) return imageArg(v, what);
     throw new HttpError(400, `${what} must be an uploaded image`);
   };
-  const isVideo = (v: unknown) => typeof v === 'string' && new RegExp(`\\.(${VIDEO_UPLOAD_EXT})$`).test(v);
+  const isVideo = (v: unknown) => typeof v === 'string' && VIDEO_FILE.test(v);
 
   const startJob = async (body: Record<string, any>) => {
     const spec =
@@ -530,7 +533,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const images = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const ups = readdirSync(uploads)
-      .filter((f) => new RegExp(`^[0-9a-f]{40}\\.(png|${VIDEO_UPLOAD_EXT})$`).test(f))
+      .filter((f) => UPLOAD_FILE.test(f))
       .map((f) => `upload:${f}`);
     return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
   };
