@@ -68,7 +68,7 @@ async function shot(page: Page, name: string, dir: string): Promise<void> {
 
 test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps serving', async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
-  const studio = await startStudio({ root, port: 0 });
+  const studio = await startStudio({ root, port: 0, videoUploadLimit: 4096 });
   try {
     writeFileSync(path.join(root, 'secret.txt'), 'not for the browser');
     for (const p of [
@@ -105,6 +105,14 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /not a readable video/);
     assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'a refused upload leaves nothing behind');
+    // Videos stream to disk: one over the limit, sent without a declared length (chunked), is
+    // cut off mid-stream, and its partial file is gone.
+    const over = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(3 * 4096), {
+      'content-type': 'video/mp4',
+      ...token,
+    }).catch((e: Error) => ({ status: 0, body: e.message }));
+    assert.ok(over.status === 413 || over.status === 0, `${over.status} ${over.body}`);
+    assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'a video over the limit leaves nothing behind');
     r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), {
       'content-type': 'image/png',
       ...token,

@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
+  openSync,
   readFileSync,
   readdirSync,
   realpathSync,
@@ -13,6 +15,7 @@ import {
   rmSync,
   statSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -180,6 +183,8 @@ export interface StudioOptions {
   root: string;
   port?: number;
   host?: string;
+  /** The largest video upload in bytes (VIDEO_UPLOAD_LIMIT; smaller in tests). */
+  videoUploadLimit?: number;
 }
 
 /** At most `size` holders at once; up to `queue` more wait; beyond that, a 429. */
@@ -236,6 +241,35 @@ async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffe
   return Buffer.concat(chunks);
 }
 
+/**
+ * Streams a request body into `file` (never the whole body in memory: videos may be hundreds of
+ * megabytes) and returns the SHA-1 of its bytes. Over the limit, or if the client goes away,
+ * the partial file is removed and the request fails.
+ */
+async function receiveFile(req: http.IncomingMessage, limit: number, file: string): Promise<string> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `the upload is ${declared} bytes; the limit is ${limit}`);
+  const hash = createHash('sha1');
+  let size = 0;
+  // Opened and written synchronously, so no write is in flight when the file is removed.
+  const fd = openSync(file, 'wx');
+  try {
+    for await (const c of req) {
+      size += (c as Buffer).length;
+      if (size > limit) throw new HttpError(413, `the upload is over the limit of ${limit} bytes`);
+      hash.update(c as Buffer);
+      writeSync(fd, c as Buffer);
+    }
+    if (!req.complete) throw new HttpError(400, 'the upload was cut off');
+  } catch (e) {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  return hash.digest('hex');
+}
+
 async function readJson(req: http.IncomingMessage): Promise<Record<string, any>> {
   // Only JSON typed as JSON: a cross-site <form> can send text/plain without a preflight.
   if (!/^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
@@ -265,6 +299,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   makeFolder(runs);
   makeFolder(uploads);
   const realRoot = realpathSync(root);
+  const videoUploadLimit = opts.videoUploadLimit ?? VIDEO_UPLOAD_LIMIT;
   const queue = new JobQueue(root, JOB_HISTORY);
   const token = randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
@@ -541,12 +576,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const upload = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const videoType = String(req.headers['content-type'] ?? '').toLowerCase();
     if (Object.hasOwn(VIDEO_TYPES, videoType)) {
-      const body = await readBody(req, VIDEO_UPLOAD_LIMIT);
-      // Written once under a temporary name, probed, and renamed to its hash only if ffprobe
-      // finds a video stream.
+      // Streamed to a temporary name, probed, and renamed to its hash only if ffprobe finds a
+      // video stream.
       const part = path.join(uploads, `.${randomBytes(8).toString('hex')}.part`);
-      writeFileSync(part, body);
-      const name = uploadName(body, VIDEO_TYPES[videoType]);
+      const name = `${await receiveFile(req, videoUploadLimit, part)}.${VIDEO_TYPES[videoType]}`;
       try {
         probeVideo(part);
       } catch {
