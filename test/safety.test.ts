@@ -115,6 +115,17 @@ test('a run that fails before its first checkpoint does not block the next; dama
   refused(loom('text', 'train', '--out', run, '--lr', '1e38', '--steps', '3', ...tiny), /the loss became/);
   let r = loom('text', 'train', '--out', run, '--steps', '2', ...tiny);
   assert.equal(r.status, 0, r.stderr);
+  // A resume that names another learning rate is told the run keeps its own; naming the
+  // run's own settings again, or how long to go on, says nothing.
+  r = loom('text', 'train', '--out', run, '--resume', '--steps', '3', '--lr', '0.05', ...tiny);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /--lr 0\.05 does not apply to a resumed run, which keeps its 0\.01 \(a resumed run takes only --epochs, --steps, --minutes/,
+  );
+  r = loom('text', 'train', '--out', run, '--resume', '--steps', '4', '--lr', '0.01', ...tiny);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /does not apply/);
   // Overwrite one weight with NaN: the header still parses.
   const file = path.join(run, 'checkpoint.safetensors');
   const buf = readFileSync(file);
@@ -127,7 +138,7 @@ test('a run that fails before its first checkpoint does not block the next; dama
     loom('text', 'generate', run, '--length', '5'),
     new RegExp(`is damaged: ${key.replace(/\./g, '\\.')} holds values that are not finite`),
   );
-  r = loom('text', 'train', '--out', run, '--resume', '--steps', '4');
+  r = loom('text', 'train', '--out', run, '--resume', '--steps', '5');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /is damaged/);
   assert.ok(existsSync(file), 'the damaged checkpoint is left for the user');

@@ -28,12 +28,15 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperC
 export interface Parsed {
   values: Record<string, any>;
   positionals: string[];
+  /** The options the command line names (camel case), as against those left at their defaults. */
+  given: Set<string>;
 }
 
 export function parseOptions(args: string[], specs: OptSpecs): Parsed {
   const values: Record<string, any> = Object.create(null);
   for (const [name, spec] of Object.entries(specs)) if (spec.default !== undefined) values[camel(name)] = spec.default;
   const positionals: string[] = [];
+  const given = new Set<string>();
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === '--') {
@@ -56,6 +59,7 @@ export function parseOptions(args: string[], specs: OptSpecs): Parsed {
     }
     const spec = own(name);
     if (!spec) throw new UserError(`unknown option --${name}; see --help`);
+    given.add(camel(name));
     if (spec.type === 'bool') {
       if (inline !== undefined) throw new UserError(`--${name} takes no value`);
       values[camel(name)] = !negate;
@@ -65,7 +69,7 @@ export function parseOptions(args: string[], specs: OptSpecs): Parsed {
     if (raw === undefined) throw new UserError(`--${name} needs a value`);
     values[camel(name)] = convert(name, spec.type, raw);
   }
-  return { values, positionals };
+  return { values, positionals, given };
 }
 
 function convert(name: string, type: OptType, raw: string): unknown {

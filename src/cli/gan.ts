@@ -68,7 +68,7 @@ export async function ganCommand(args: string[]): Promise<void> {
 }
 
 async function ganTrain(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, TRAIN);
+  const { values: o, positionals, given } = parseOptions(args, TRAIN);
   if (o.help)
     return void console.log(
       helpText(
@@ -94,7 +94,7 @@ async function ganTrain(args: string[]): Promise<void> {
   const r = await trainGan(
     cfg,
     o.out,
-    { resume: o.resume, force: o.force },
+    { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
       onStep: (l) =>

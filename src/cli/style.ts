@@ -243,7 +243,7 @@ export async function styleCommand(args: string[]): Promise<void> {
 }
 
 async function styleTrain(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, TRAIN);
+  const { values: o, positionals, given } = parseOptions(args, TRAIN);
   if (o.help)
     return void console.log(
       helpText(
@@ -268,7 +268,7 @@ async function styleTrain(args: string[]): Promise<void> {
       backbone,
       configFromCli(FAST_OPTIONS, o),
       o.out,
-      { resume: o.resume, force: o.force },
+      { resume: o.resume, force: o.force, given },
       {
         shouldStop: stop,
         onStep: (l) =>

@@ -65,7 +65,7 @@ function modelDefaults(): string {
 }
 
 async function textTrain(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, TRAIN_OPTS);
+  const { values: o, positionals, given } = parseOptions(args, TRAIN_OPTS);
   if (o.help) {
     console.log(
       helpText(
@@ -93,7 +93,7 @@ async function textTrain(args: string[]): Promise<void> {
   const result = trainText(
     cfg,
     o.out,
-    { resume: o.resume, force: o.force },
+    { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
       onStep: (l) => {

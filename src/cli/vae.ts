@@ -254,7 +254,7 @@ async function imageSet(model: VAE, spec: string, test: ImageDataset | null, cla
 }
 
 async function vaeTrain(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, TRAIN);
+  const { values: o, positionals, given } = parseOptions(args, TRAIN);
   if (o.help)
     return void console.log(
       helpText(
@@ -274,7 +274,7 @@ async function vaeTrain(args: string[]): Promise<void> {
   const r = await trainVae(
     cfg,
     o.out,
-    { resume: o.resume, force: o.force },
+    { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
       onStep: (l) =>

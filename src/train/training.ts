@@ -18,6 +18,16 @@ export interface Disposer {
   dispose(): void;
 }
 
+/**
+ * A new run or a resumed one (`force` replaces a finished run's folder). `given`: the settings
+ * the command names; on resume, each that the run keeps its own value for gets a line on stderr.
+ */
+export interface RunMode {
+  resume?: boolean;
+  force?: boolean;
+  given?: ReadonlySet<string>;
+}
+
 export interface TrainingOptions<C> {
   /** The system's name, written into config.json. */
   system: string;
@@ -25,7 +35,7 @@ export interface TrainingOptions<C> {
   /** Fill settings that a run from an older Loom lacks. */
   defaults: C;
   outDir: string;
-  mode: { resume?: boolean; force?: boolean };
+  mode: RunMode;
   /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
   fromCommand: readonly (keyof C)[];
   validate(c: C): void;
@@ -35,6 +45,28 @@ export interface TrainingOptions<C> {
   advice: string;
   /** The data-parallel group; by default joined when torchrun's variables name several ranks. */
   group?: ProcessGroup | null;
+}
+
+/**
+ * The settings a command names that a resumed run does not take (it keeps its own), as
+ * sentences: silently training on with the old learning rate when the command says another
+ * would mislead. Only how long to go on (`fromCommand`) comes from the command.
+ */
+export function keptOnResume<C>(
+  command: C,
+  run: C,
+  given: ReadonlySet<string>,
+  fromCommand: readonly (keyof C)[],
+): string[] {
+  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  return [...given]
+    .filter((k) => k in (command as object) && !fromCommand.includes(k as keyof C))
+    .filter((k) => JSON.stringify(command[k as keyof C]) !== JSON.stringify(run[k as keyof C]))
+    .map(
+      (k) =>
+        `${flag(k)} ${show(command[k as keyof C])} does not apply to a resumed run, which keeps its ${show(run[k as keyof C])} (a resumed run takes only ${fromCommand.map((f) => flag(String(f))).join(', ')} from the command)`,
+    );
 }
 
 /** Why the loop ended: it reached its steps, its time ran out, or it was asked to stop. */
@@ -70,6 +102,9 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
       this.cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
       o.validate(this.cfg);
+      if (this.ck && main)
+        for (const line of keptOnResume(o.config, this.cfg, o.mode.given ?? new Set(), o.fromCommand))
+          process.stderr.write(`loom: ${line}\n`);
     } catch (e) {
       this.dispose();
       throw e;

@@ -9,7 +9,7 @@ import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
@@ -299,7 +299,7 @@ export class GanTrainer {
 export async function trainGan(
   config: GanTrainConfig,
   outDir: string,
-  mode: { resume?: boolean; force?: boolean },
+  mode: RunMode,
   hooks: {
     onStep?(l: GanStepLog): void;
     onSample?(l: GanSampleLog): void;

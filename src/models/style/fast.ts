@@ -7,7 +7,7 @@ import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
-import { Training, loadFromRun, type DistributedLog } from '../../train/index.js';
+import { Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
 import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
@@ -79,7 +79,7 @@ export async function trainFastStyle(
   backbone: Backbone,
   config: FastStyleConfig,
   outDir: string,
-  mode: { resume?: boolean; force?: boolean },
+  mode: RunMode,
   hooks: { onStep?(l: FastStepLog): void; onSample?(step: number, file: string): void; shouldStop?(): boolean } = {},
 ): Promise<{ steps: number; seconds: number }> {
   using t = Training.open({

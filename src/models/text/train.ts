@@ -9,7 +9,7 @@ import { AdamW, RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { CharGPT, checkHeads } from './gpt.js';
 import { Vocab } from './vocab.js';
@@ -340,7 +340,7 @@ function lstmBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams: numb
 export function trainText(
   config: TextTrainConfig,
   outDir: string,
-  mode: { resume?: boolean; force?: boolean },
+  mode: RunMode,
   hooks: TextTrainHooks = {},
 ): TextTrainResult {
   using t = Training.open({

@@ -5,7 +5,7 @@ import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop, schedules } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog } from '../../train/index.js';
+import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
@@ -155,7 +155,7 @@ export interface VaeTrainResult {
 export async function trainVae(
   config: VaeTrainConfig,
   outDir: string,
-  mode: { resume?: boolean; force?: boolean },
+  mode: RunMode,
   hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
 ): Promise<VaeTrainResult> {
   using t = Training.open({
