@@ -23,6 +23,11 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   assert.deepEqual([dreamed.width, dreamed.height], [orig.width, orig.height]);
   assert.equal((await sharp(path.join(out, 'style.png')).metadata()).height, 96);
   assert.equal((html.match(/<h3>temperature /g) ?? []).length, 4);
+  // Each system's settings line names the values the run used (unset ones were once "null").
+  const meta = [...html.matchAll(/<p class="meta">([^<]*)/g)].map((m) => m[1]);
+  assert.ok(meta.length >= 6, `${meta.length} settings lines`);
+  for (const line of meta) assert.doesNotMatch(line, /\bnull\b/, line);
+  assert.match(html, /units 128, maxlen 60, step 3, batch 128, lr 0\.01/);
   assert.equal((await sharp(path.join(out, 'vae-grid.png')).metadata()).width, 15 * 28);
   assert.ok(existsSync(path.join(out, 'gan-samples.png')));
   // Every picture the page shows is there (charts appear when a run logged enough to draw).
