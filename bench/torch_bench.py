@@ -7,23 +7,10 @@ import sys
 import time
 
 import torch
+from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 out = {"torch": torch.__version__}
-
-
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2]
-
-
-def timed(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return median(ts)
 
 
 for threads in cfg["threads"]:
@@ -44,7 +31,7 @@ for threads in cfg["threads"]:
     x, y = torch.randn(m, m), torch.randn(m, m)
     for _ in range(3):
         x @ y
-    r["matmul_gflops"] = 2 * m ** 3 / timed(lambda: x @ y, 10) / 1e9
+    r["matmul_gflops"] = 2 * m ** 3 / (median_ms(lambda: x @ y, 10, 0) / 1e3) / 1e9
     # the seed's char model: one training step (forward, backward, RMSprop)
     c = cfg["char"]
     torch.manual_seed(0)
@@ -65,7 +52,7 @@ for threads in cfg["threads"]:
 
     for _ in range(3):
         step()
-    r["char_step_ms"] = timed(step, c["steps"]) * 1e3
+    r["char_step_ms"] = median_ms(step, c["steps"], 0)
     out[str(threads)] = r
 
 print(json.dumps(out))

@@ -7,10 +7,10 @@ Usage: python3 bench/torch_dream_bench.py '<json config>'  -> JSON: {"ms_per_ste
 """
 import json
 import sys
-import time
 
 import torch
 import torchvision
+from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
@@ -46,11 +46,4 @@ def step():
 
 
 if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
-    for _ in range(cfg["warmup"]):
-        step()
-    times = []
-    for _ in range(cfg["steps"]):
-        t = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t) * 1000)
-    print(json.dumps({"ms_per_step": sorted(times)[len(times) // 2]}))
+    print(json.dumps({"ms_per_step": median_ms(step, cfg["steps"], cfg["warmup"])}))

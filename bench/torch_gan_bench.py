@@ -6,11 +6,11 @@ Usage: python3 bench/torch_gan_bench.py '<json config>'  -> JSON: {"ms_per_step"
 """
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
@@ -80,11 +80,4 @@ def step():
 
 
 if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
-    step()
-    times = []
-    for _ in range(cfg["steps"]):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    print(json.dumps({"ms_per_step": times[len(times) // 2] * 1e3}))
+    print(json.dumps({"ms_per_step": median_ms(step, cfg["steps"], 1)}))

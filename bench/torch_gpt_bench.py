@@ -13,6 +13,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
@@ -84,15 +85,7 @@ def train_step():
 
 
 if __name__ == "__main__":  # bench/torch_paired_worker.py imports train_step above
-    for _ in range(3):
-        train_step()
-    times = []
-    for _ in range(cfg["steps"]):
-        t = time.perf_counter()
-        train_step()
-        times.append(time.perf_counter() - t)
-    times.sort()
-    res = {"train_step_ms": times[len(times) // 2] * 1e3}
+    res = {"train_step_ms": median_ms(train_step, cfg["steps"], 3)}
 
 
     def generate(n, cached):

@@ -10,12 +10,12 @@ Usage: python3 bench/torch_style_bench.py '<json config>'  -> JSON: {"ms_per_eva
 """
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
@@ -101,15 +101,4 @@ def apply():
 
 
 if __name__ == "__main__":  # bench/torch_paired_worker.py imports the step functions above
-    def median_ms(fn, runs, warmup):
-        for _ in range(warmup):
-            fn()
-        ts = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            fn()
-            ts.append((time.perf_counter() - t) * 1000)
-        return sorted(ts)[len(ts) // 2]
-
-
     print(json.dumps({"ms_per_eval": median_ms(evaluate, cfg["evals"], 1), "ms_apply": median_ms(apply, cfg["applies"], 1)}))
