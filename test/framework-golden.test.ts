@@ -149,6 +149,10 @@ test("learning-rate schedules follow PyTorch's StepLR, ExponentialLR and CosineA
   assert.ok(Math.abs(cos(5) - 0.55) < 1e-12);
   assert.ok(Math.abs(cos(10) - 0.1) < 1e-12);
   assert.deepEqual([0, 1, 3].map(schedules.warmup(2, schedules.constant(4))), [2, 4, 4]);
+  // anneal: held, then linear to 0 over the last 20% (or the share given)
+  const anneal = [0, 0.5, 0.8, 0.9, 1, 1.2].map((p) => schedules.annealAt(2, p));
+  [2, 2, 2, 1, 0, 0].forEach((want, i) => assert.ok(Math.abs(anneal[i] - want) < 1e-12, `${anneal[i]} != ${want}`));
+  assert.ok(Math.abs(schedules.annealAt(1, 0.75, 0.5) - 0.5) < 1e-12);
 });
 
 test('L-BFGS resumes exactly from its state dict', () => {

@@ -107,7 +107,25 @@ test('every vae command writes a valid image of the expected size; eval prints n
   const data = mnistSlice(300);
   const tr = spawnSync(
     process.execPath,
-    [CLI, 'vae', 'train', '--data', data, '--out', run, '--epochs', '1', '--batch', '32', '--log-every', '2', '--json'],
+    // The seed's constant rate: nine steps of the default's warm-up would leave the decoder untrained.
+    [
+      CLI,
+      'vae',
+      'train',
+      '--data',
+      data,
+      '--out',
+      run,
+      '--epochs',
+      '1',
+      '--batch',
+      '32',
+      '--recipe',
+      'seed',
+      '--log-every',
+      '2',
+      '--json',
+    ],
     { encoding: 'utf8' },
   );
   assert.equal(tr.status, 0, tr.stderr);
@@ -183,22 +201,58 @@ test('bad data and bad options get one clear sentence and exit code 2', () => {
   }
 });
 
-test('two epochs equal one epoch resumed for one more (weights identical)', async () => {
+test("two epochs equal one epoch resumed for one more at the seed's constant rate (weights identical)", async () => {
   const data = mnistSlice(320);
   const full = path.join(tmp(), 'full');
   const half = path.join(tmp(), 'half');
-  await trainVae(small({ data, epochs: 2 }), full, {});
-  await trainVae(small({ data, epochs: 1 }), half, {});
-  await trainVae(small({ data, epochs: 2 }), half, { resume: true });
+  // A schedule that falls to 0 where the run ends cannot match a run with another end.
+  const seed = { recipe: 'seed' as const };
+  await trainVae(small({ data, epochs: 2, ...seed }), full, {});
+  await trainVae(small({ data, epochs: 1, ...seed }), half, {});
+  await trainVae(small({ data, epochs: 2, ...seed }), half, { resume: true });
   const { loadVae } = await import('../src/models/vae/index.js');
   const a = loadVae(full).model.stateDict();
   const b = loadVae(half).model.stateDict();
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
 });
 
+test('a run stopped mid-way resumes exactly under the default recipe (its rate is a function of the step)', async () => {
+  const data = mnistSlice(320);
+  const full = path.join(tmp(), 'full');
+  const half = path.join(tmp(), 'half');
+  const cfg = small({ data, epochs: 2, warmup: 3, logEvery: 1 });
+  await trainVae(cfg, full, {});
+  let steps = 0;
+  await trainVae(cfg, half, {}, { onStep: () => steps++, shouldStop: () => steps >= 7 });
+  assert.equal(steps, 7);
+  await trainVae(cfg, half, { resume: true });
+  const { loadVae } = await import('../src/models/vae/index.js');
+  const a = loadVae(full).model.stateDict();
+  const b = loadVae(half).model.stateDict();
+  for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
+});
+
+test('the default recipe warms the rate up, holds --lr, then anneals it linearly to 0 over the last 20%; --recipe seed keeps it', async () => {
+  const lrs: number[] = [];
+  const cfg = small({ data: mnistSlice(200), epochs: 2, logEvery: 1, warmup: 4 }); // the default recipe
+  await trainVae(cfg, path.join(tmp(), 'run'), {}, { onStep: (l) => lrs.push(l.lr) });
+  const total = lrs.length;
+  assert.ok(total >= 10, `${total} steps`);
+  lrs.forEach((lr, i) => {
+    const p = i / total; // the rate step i + 1 used
+    const want = (p <= 0.8 ? 1e-3 : (1e-3 * (1 - p)) / 0.2) * Math.min(1, (i + 1) / 4);
+    assert.ok(Math.abs(lr - want) < 1e-12, `step ${i + 1}: ${lr}, not ${want}`);
+  });
+  assert.ok(lrs.at(-1)! < 1e-3 / 2, 'the last steps run at a fraction of the rate');
+  const seedLrs: number[] = [];
+  const seed = { ...cfg, recipe: 'seed' as const, warmup: null };
+  await trainVae(seed, path.join(tmp(), 'seed'), {}, { onStep: (l) => seedLrs.push(l.lr) });
+  assert.deepEqual(new Set(seedLrs), new Set([1e-3]));
+});
+
 test('--schedule cosine takes the rate from --lr down to 0 along half a cosine over the run', async () => {
   const lrs: number[] = [];
-  const cfg = small({ data: mnistSlice(200), epochs: 2, logEvery: 1, schedule: 'cosine' });
+  const cfg = small({ data: mnistSlice(200), epochs: 2, logEvery: 1, schedule: 'cosine', warmup: 0 });
   await trainVae(cfg, path.join(tmp(), 'run'), {}, { onStep: (l) => lrs.push(l.lr) });
   const total = lrs.length; // every step is logged
   assert.ok(total >= 8, `${total} steps`);

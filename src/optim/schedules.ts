@@ -35,3 +35,11 @@ export const warmup =
 /** From lr down to minLr along half a cosine, at a fraction p (0..1) of the way. */
 export const cosineAt = (lr: number, p: number, minLr = 0): number =>
   minLr + (lr - minLr) * 0.5 * (1 + Math.cos(Math.PI * Math.min(1, Math.max(0, p))));
+
+/**
+ * The rate held at lr until the last `tail` share of the run, then linearly to 0 at its end
+ * (the decay phase of warmup-stable-decay): full speed while the model is far from
+ * converged, and the noise of the final steps averaged out. p runs from 0 to 1.
+ */
+export const annealAt = (lr: number, p: number, tail = 0.2): number =>
+  p <= 1 - tail ? lr : lr * Math.max(0, Math.min(1, (1 - p) / tail));

@@ -73,8 +73,8 @@ export const TEXT_OPTIONS = {
   schedule: {
     type: 'choice',
     default: 'model',
-    choices: ['model', 'constant', 'cosine'],
-    help: "learning rate schedule; cosine falls to 0 where the run ends (--steps, --epochs, or --minutes if sooner); model: the model's default",
+    choices: ['model', 'constant', 'cosine', 'anneal'],
+    help: "learning rate schedule; cosine falls to 0 where the run ends (--steps, --epochs, or --minutes if sooner); anneal holds the rate, then falls linearly to 0 over the last 20% of the run; model: the model's default",
   },
   warmup: { type: 'int', default: null, min: 0, help: 'steps of linear learning-rate warm-up' },
   weightDecay: { type: 'number', default: null, atLeast: 0, help: "transformer: AdamW's weight decay (on matrices)" },
@@ -164,7 +164,7 @@ export const TEXT_MODELS = {
 type Filled = 'step' | 'layers' | 'dropout' | 'batch' | 'lr' | 'warmup' | 'clip';
 /** A config whose model has filled every setting the user left unset (the transformer's stay null for the LSTM). */
 export type TextRunConfig = Omit<TextTrainConfig, Filled | 'schedule'> & { [K in Filled]: number } & {
-  schedule: 'constant' | 'cosine';
+  schedule: 'constant' | 'cosine' | 'anneal';
 };
 
 /** The config with every unset setting taken from its model's defaults. */
@@ -224,8 +224,8 @@ export const HELD_OUT_LIMIT = 200_000;
 export function validateTextConfig(c: TextTrainConfig): void {
   checkOptions(TEXT_OPTIONS, c);
   const r = withModel(c);
-  if (r.schedule === 'cosine' && c.steps === null && c.epochs === null && c.minutes === null)
-    throw new Error('--schedule cosine needs --steps, --epochs or --minutes (it falls to 0 where the run ends)');
+  if (r.schedule !== 'constant' && c.steps === null && c.epochs === null && c.minutes === null)
+    throw new Error(`--schedule ${r.schedule} needs --steps, --epochs or --minutes (it falls to 0 where the run ends)`);
   if (c.model === 'lstm') {
     // The LSTM's table leaves the transformer's settings null, so a value here is the user's.
     const gptOnly = (['embed', 'heads', 'block', 'weightDecay'] as const).find((k) => c[k] !== null);
@@ -392,10 +392,12 @@ export function trainText(
         })
       : new RMSprop(model.parameters(), { lr: cfg.lr }),
   );
-  // The cosine falls to 0 where the run ends: at its last step, or when its --minutes are spent.
-  const rateAt = schedules.warmup(cfg.warmup, (step) =>
-    cfg.schedule === 'cosine' ? schedules.cosineAt(cfg.lr, t.progress(step, totalSteps)) : cfg.lr,
-  );
+  // Cosine and anneal reach 0 where the run ends: at its last step, or when its --minutes are spent.
+  const rateAt = schedules.warmup(cfg.warmup, (step) => {
+    if (cfg.schedule === 'cosine') return schedules.cosineAt(cfg.lr, t.progress(step, totalSteps));
+    if (cfg.schedule === 'anneal') return schedules.annealAt(cfg.lr, t.progress(step, totalSteps));
+    return cfg.lr;
+  });
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = t.resumed
     ? (t.resumed.primes as string[])

@@ -27,11 +27,23 @@ export const VAE_OPTIONS = {
   epochs: { type: 'int', default: 10, min: 1, help: 'passes over the training images', studio: true },
   batch: { type: 'int', default: 16, min: 1, help: 'images per step', studio: true },
   lr: { type: 'number', default: 1e-3, positive: true, help: 'RMSprop learning rate' },
+  recipe: {
+    type: 'choice',
+    default: 'anneal',
+    choices: ['anneal', 'seed'],
+    help: "anneal: the seed's RMSprop with 100 steps of warm-up, the rate then held, and annealed to 0 over the last 20% of the run (docs/benchmarks.md); seed: the seed's constant rate. --schedule and --warmup override",
+  },
   schedule: {
     type: 'choice',
-    default: 'constant',
-    choices: ['constant', 'cosine'],
-    help: 'learning rate schedule; cosine falls to 0 where the run ends (--epochs, or --minutes if sooner)',
+    default: 'recipe',
+    choices: ['recipe', 'constant', 'cosine', 'anneal'],
+    help: "learning rate schedule (recipe: the recipe's); cosine falls to 0 where the run ends (--epochs, or --minutes if sooner); anneal holds the rate, then falls linearly to 0 over the last 20% of the run",
+  },
+  warmup: {
+    type: 'int',
+    default: null,
+    min: 0,
+    help: "steps of linear learning-rate warm-up (unset: the recipe's); RMSprop's first steps move every weight by about 10x the rate",
   },
   loss: {
     type: 'choice',
@@ -50,6 +62,20 @@ export const VAE_OPTIONS = {
 
 export type VaeTrainConfig = ConfigOf<typeof VAE_OPTIONS>;
 export const VAE_DEFAULTS: VaeTrainConfig = defaultsOf(VAE_OPTIONS);
+
+/**
+ * The learning rate at a step, `progress` (0 to 1) of the way through the run: the schedule
+ * and warm-up asked for, else the recipe's.
+ */
+export function vaeRate(c: VaeTrainConfig): (step: number, progress: number) => number {
+  const schedule = c.schedule !== 'recipe' ? c.schedule : c.recipe === 'seed' ? 'constant' : 'anneal';
+  const warmup = c.warmup ?? (c.recipe === 'seed' ? 0 : 100);
+  return (step, p) => {
+    const lr =
+      schedule === 'cosine' ? schedules.cosineAt(c.lr, p) : schedule === 'anneal' ? schedules.annealAt(c.lr, p) : c.lr;
+    return step < warmup ? (lr * (step + 1)) / warmup : lr;
+  };
+}
 
 export function validateVaeConfig(c: VaeTrainConfig): void {
   checkOptions(VAE_OPTIONS, c);
@@ -161,7 +187,8 @@ export async function trainVae(
   using t = Training.open({
     system: 'vae',
     config,
-    defaults: VAE_DEFAULTS,
+    // Runs saved before recipes existed trained at the seed's constant rate.
+    defaults: { ...VAE_DEFAULTS, recipe: 'seed' as const },
     outDir,
     mode,
     fromCommand: ['epochs', 'minutes'],
@@ -187,6 +214,7 @@ export async function trainVae(
   t.begin({ modules: { model }, optimizers: { opt } }, { config: shape, extra: () => shape });
 
   const total = cfg.epochs * loader.length;
+  const rate = vaeRate(cfg);
   let last = { elbo: NaN, rec: NaN, kl: NaN };
   // The test figures per epoch, for curves.png (a resumed run starts from its metrics).
   const history = run.readMetrics().filter((m) => typeof m.test_elbo_nats === 'number') as VaeEpochLog[];
@@ -229,8 +257,8 @@ export async function trainVae(
   model.train();
   for (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
-    // The cosine falls to 0 where the run ends: after --epochs, or when its --minutes are spent.
-    if (cfg.schedule === 'cosine') opt.lr = schedules.cosineAt(cfg.lr, t.progress(step, total));
+    // Cosine and anneal reach 0 where the run ends: after --epochs, or when its --minutes are spent.
+    opt.lr = rate(step, t.progress(step, total));
     const loss = tidy(() => {
       const { images } = loader.batch(epoch, step % loader.length, order.get(epoch), part);
       const l = objective(cfg, model, images);
