@@ -118,9 +118,11 @@ test('a tiny model overfits a short text so that greedy generation reproduces it
 test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights and metrics)', () => {
   const c = corpus();
   const full = tmp();
-  trainText(tiny({ corpus: c, steps: 40, dropout: 0.2, layers: 2, objective: 'last' }), full, {});
+  // A constant rate: a schedule that falls to 0 where the run ends cannot match a run with another end.
+  const o = { corpus: c, dropout: 0.2, layers: 2, objective: 'last', schedule: 'constant' } as const;
+  trainText(tiny({ ...o, steps: 40 }), full, {});
   const half = tmp();
-  trainText(tiny({ corpus: c, steps: 20, dropout: 0.2, layers: 2, objective: 'last' }), half, {});
+  trainText(tiny({ ...o, steps: 20 }), half, {});
   trainText(tiny({ corpus: c, steps: 40 }), half, { resume: true });
   const a = loadTextModel(full).model.stateDict();
   const b = loadTextModel(half).model.stateDict();
