@@ -134,7 +134,7 @@ export async function demoCommand(args: string[]): Promise<void> {
   entries.push({
     system: 'text',
     title: 'Character-level LSTM on 233 State of the Union addresses',
-    settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, withModel(textCfg), ['units', 'maxlen', 'step', 'batch', 'lr'])}; ${tr.steps} steps`,
+    settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, withModel(textCfg), ['units', 'maxlen', 'step', 'batch', 'lr', 'schedule'])}; ${tr.steps} steps`,
     seconds: (Date.now() - t0) / 1000,
     images: textImages,
     texts,
