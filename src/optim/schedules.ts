@@ -43,3 +43,7 @@ export const cosineAt = (lr: number, p: number, minLr = 0): number =>
  */
 export const annealAt = (lr: number, p: number, tail = 0.2): number =>
   p <= 1 - tail ? lr : lr * Math.max(0, Math.min(1, (1 - p) / tail));
+
+/** The rate of a schedule that ends at 0 where the run ends, a fraction p (0..1) of the way. */
+export const endingAt = (kind: 'cosine' | 'anneal', lr: number, p: number): number =>
+  kind === 'cosine' ? cosineAt(lr, p) : annealAt(lr, p);

@@ -394,11 +394,10 @@ export function trainText(
       : new RMSprop(model.parameters(), { lr: cfg.lr }),
   );
   // Cosine and anneal reach 0 where the run ends: at its last step, or when its --minutes are spent.
-  const rateAt = schedules.warmup(cfg.warmup, (step) => {
-    if (cfg.schedule === 'cosine') return schedules.cosineAt(cfg.lr, t.progress(step, totalSteps));
-    if (cfg.schedule === 'anneal') return schedules.annealAt(cfg.lr, t.progress(step, totalSteps));
-    return cfg.lr;
-  });
+  const schedule = cfg.schedule;
+  const rateAt = schedules.warmup(cfg.warmup, (step) =>
+    schedule === 'constant' ? cfg.lr : schedules.endingAt(schedule, cfg.lr, t.progress(step, totalSteps)),
+  );
   const rngPrimes = new Rng(cfg.seed, 0x7e57);
   const primes = t.resumed
     ? (t.resumed.primes as string[])

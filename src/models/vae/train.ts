@@ -63,17 +63,12 @@ export const VAE_OPTIONS = {
 export type VaeTrainConfig = ConfigOf<typeof VAE_OPTIONS>;
 export const VAE_DEFAULTS: VaeTrainConfig = defaultsOf(VAE_OPTIONS);
 
-/**
- * The learning rate at a step, `progress` (0 to 1) of the way through the run: the schedule
- * and warm-up asked for, else the recipe's.
- */
-export function vaeRate(c: VaeTrainConfig): (step: number, progress: number) => number {
-  const schedule = c.schedule !== 'recipe' ? c.schedule : c.recipe === 'seed' ? 'constant' : 'anneal';
-  const warmup = c.warmup ?? (c.recipe === 'seed' ? 0 : 100);
-  return (step, p) => {
-    const lr =
-      schedule === 'cosine' ? schedules.cosineAt(c.lr, p) : schedule === 'anneal' ? schedules.annealAt(c.lr, p) : c.lr;
-    return step < warmup ? (lr * (step + 1)) / warmup : lr;
+/** The schedule and warm-up a run uses: those asked for, else its recipe's. */
+export function vaeSchedule(c: VaeTrainConfig): { schedule: 'constant' | 'cosine' | 'anneal'; warmup: number } {
+  const seed = c.recipe === 'seed';
+  return {
+    schedule: c.schedule !== 'recipe' ? c.schedule : seed ? 'constant' : 'anneal',
+    warmup: c.warmup ?? (seed ? 0 : 100),
   };
 }
 
@@ -214,7 +209,12 @@ export async function trainVae(
   t.begin({ modules: { model }, optimizers: { opt } }, { config: shape, extra: () => shape });
 
   const total = cfg.epochs * loader.length;
-  const rate = vaeRate(cfg);
+  const { schedule, warmup } = vaeSchedule(cfg);
+  // Cosine and anneal reach 0 where the run ends: after --epochs, or when its --minutes are
+  // spent. Only they ask how far the run is (in a data-parallel run, a gather per step).
+  const rateAt = schedules.warmup(warmup, (step) =>
+    schedule === 'constant' ? cfg.lr : schedules.endingAt(schedule, cfg.lr, t.progress(step, total)),
+  );
   let last = { elbo: NaN, rec: NaN, kl: NaN };
   // The test figures per epoch, for curves.png (a resumed run starts from its metrics).
   const history = run.readMetrics().filter((m) => typeof m.test_elbo_nats === 'number') as VaeEpochLog[];
@@ -257,8 +257,7 @@ export async function trainVae(
   model.train();
   for (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
-    // Cosine and anneal reach 0 where the run ends: after --epochs, or when its --minutes are spent.
-    opt.lr = rate(step, t.progress(step, total));
+    opt.lr = rateAt(step);
     const loss = tidy(() => {
       const { images } = loader.batch(epoch, step % loader.length, order.get(epoch), part);
       const l = objective(cfg, model, images);
