@@ -41,7 +41,7 @@ export async function ddpBench(quick: boolean): Promise<void> {
     {
       name: 'text (LSTM 128, maxlen 60)',
       unit: 'chars/s',
-      args: ['text', 'train', '--corpus', corpus, '--sample-length', '10', '--log-every', '10'],
+      args: ['text', 'train', '--model', 'lstm', '--corpus', corpus, '--sample-length', '10', '--log-every', '10'],
       batch: 128,
       steps: n,
       perStep: (b) => b * 60,

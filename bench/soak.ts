@@ -114,9 +114,11 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     saveCheckpoint(path.join(run, 'checkpoint.safetensors'), { modules: { net } }, { step: 0, config: shape });
     return run;
   };
-  const text = (name: string, src: string) => [
+  const text = (name: string, src: string, model = 'lstm') => [
     'text',
     'train',
+    '--model',
+    model,
     '--corpus',
     src,
     '--out',
@@ -131,7 +133,7 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
   return {
     'text sotu': text('text-sotu', 'builtin:sotu'),
     'text play': text('text-play', corpus('play')),
-    'text play gpt': [...text('text-play-gpt', corpus('play')), '--model', 'gpt'],
+    'text play gpt': text('text-play-gpt', corpus('play'), 'gpt'),
     'text long lines': text('text-long', corpus('long-lines')),
     'text non-ASCII': text('text-unicode', corpus('unicode')),
     'text generate': [
@@ -371,7 +373,7 @@ export function studioDriver(jobs: number, minutes: number): Driver {
       const t = performance.now();
       const body = JSON.stringify({
         system: 'text',
-        options: { steps: 1, batch: 8, maxlen: 16, units: 16, 'sample-length': 20 },
+        options: { model: 'lstm', steps: 1, batch: 8, maxlen: 16, units: 16, 'sample-length': 20 },
       });
       const job = await (await fetch(`${url}api/jobs`, { method: 'POST', headers, body })).json();
       if (!job.id) throw new Error(`the studio refused a job: ${JSON.stringify(job)}`);

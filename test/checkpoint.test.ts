@@ -81,6 +81,8 @@ test('--resume with a truncated or foreign checkpoint: one clear sentence, exit 
       CLI,
       'text',
       'train',
+      '--model',
+      'lstm',
       '--corpus',
       corpus,
       '--out',

@@ -18,7 +18,8 @@ const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'loom-dist-'));
 const corpus = path.join(dir, 'sotu.txt');
 writeFileSync(corpus, loadCorpus('builtin:sotu').text.slice(0, 40_000));
-const TEXT = ['--corpus', corpus, '--maxlen', '32', '--units', '64', '--sample-length', '10', '--json'];
+const TEXT = ['--corpus', corpus, '--sample-length', '10', '--json'];
+const LSTM = ['--model', 'lstm', '--maxlen', '32', '--units', '64'];
 
 const loom = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
 /** `loom launch` of a two-rank text training on `port`, as arguments for the CLI. */
@@ -38,7 +39,7 @@ const losses = (run: string) => new RunFolder(run).readMetrics().filter((m) => t
 test('two processes with --batch 16 train the char model as one process with --batch 32: the same losses step by step and the same weights', async () => {
   const one = path.join(dir, 'one');
   const two = path.join(dir, 'two');
-  const a = loom('text', 'train', '--out', one, '--batch', '32', '--steps', '20', '--log-every', '1', ...TEXT);
+  const a = loom('text', 'train', '--out', one, '--batch', '32', '--steps', '20', '--log-every', '1', ...LSTM, ...TEXT);
   assert.equal(a.status, 0, a.stderr);
   const b = loom(
     ...launchText(await freePort()),
@@ -50,6 +51,7 @@ test('two processes with --batch 16 train the char model as one process with --b
     '20',
     '--log-every',
     '1',
+    ...LSTM,
     ...TEXT,
   );
   assert.equal(b.status, 0, b.stderr);
@@ -117,6 +119,7 @@ async function longRun(out: string) {
     '1000000',
     '--log-every',
     '1',
+    ...LSTM,
     ...TEXT,
   ]);
   let stderr = '';

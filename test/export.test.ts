@@ -197,6 +197,8 @@ test('loom export writes a run as ONNX that onnxruntime loads, keeps an existing
   const trained = loom(
     'text',
     'train',
+    '--model',
+    'lstm',
     '--corpus',
     corpus,
     '--out',

@@ -215,10 +215,13 @@ test('transformer training and generation keep the live tensor count flat', () =
   m.dispose();
 });
 
-test('transformer settings get one sentence each: with the LSTM, indivisible heads, the last-only objective', () => {
+test("one model's settings given to the other, indivisible heads, the last-only objective: one sentence each", () => {
   const c = corpus();
   const cases: [string[], RegExp][] = [
-    [['--block', '32'], /--block is a transformer setting; add --model gpt/],
+    [['--model', 'lstm', '--block', '32'], /--block is a transformer setting; add --model gpt/],
+    [['--units', '64'], /--units is an LSTM setting; add --model lstm/],
+    [['--maxlen', '30', '--steps', '2'], /--maxlen is an LSTM setting; add --model lstm/],
+    [['--objective', 'last'], /--objective last is the LSTM's \(add --model lstm\)/],
     [['--model', 'gpt', '--embed', '30', '--heads', '4'], /--embed \(30\) must be a multiple of --heads \(4\)/],
     [['--model', 'gpt', '--objective', 'last'], /--objective last is the LSTM's/],
     [['--model', 'gpt', '--block', '1'], /--block must be/],

@@ -51,6 +51,8 @@ const LONG: Record<string, { args: string[]; writes?: string }> = {
     args: [
       'text',
       'train',
+      '--model',
+      'lstm',
       '--out',
       path.join(dir, 'text'),
       '--units',
@@ -178,6 +180,8 @@ test('a second Ctrl-C ends a run at once, with exit code 130', async () => {
     [
       'text',
       'train',
+      '--model',
+      'lstm',
       '--out',
       path.join(dir, 'text2'),
       '--units',

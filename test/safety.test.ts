@@ -107,7 +107,7 @@ test('impossible output folders and bad options are one sentence, before any wor
 
 test('a run that fails before its first checkpoint does not block the next; damaged weights get a sentence', () => {
   const run = path.join(dir, 'run');
-  const tiny = ['--units', '8', '--batch', '4', '--maxlen', '8', '--sample-length', '5'];
+  const tiny = ['--model', 'lstm', '--units', '8', '--batch', '4', '--maxlen', '8', '--sample-length', '5'];
   refused(
     loom('text', 'train', '--out', run, '--lr', '1e308', '--steps', '3', ...tiny),
     /--lr must be at most 3.40e\+38/,

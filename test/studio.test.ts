@@ -345,7 +345,8 @@ test(
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(studio.url);
 
-      // text: a tiny training; progress arrives over server-sent events
+      // text: a tiny training of the seed's LSTM; progress arrives over server-sent events
+      await page.selectOption('#text-model', 'lstm');
       for (const [id, v] of [
         ['text-steps', '30'],
         ['text-units', '16'],
@@ -402,7 +403,7 @@ test(
       });
       assert.ok((await page.textContent('#gen-out'))!.startsWith('The '));
 
-      // the transformer, from the same form, in one process; then generation from it
+      // the transformer (the form's default), from the same form, in one process; then generation from it
       const lstmRun = await page.$eval('#gen-run', (e) => (e as HTMLSelectElement).value);
       await page.selectOption('#text-model', 'gpt');
       for (const [id, v] of [

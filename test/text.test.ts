@@ -33,6 +33,7 @@ function corpus(text = TEXT): string {
 
 const tiny = (over: Partial<TextTrainConfig> = {}): TextTrainConfig => ({
   ...TEXT_DEFAULTS,
+  model: 'lstm',
   maxlen: 16,
   batch: 16,
   units: 32,
@@ -177,6 +178,8 @@ test('the CLI trains and generates; --json lines carry the documented fields', (
       CLI,
       'text',
       'train',
+      '--model',
+      'lstm',
       '--corpus',
       corpus(),
       '--out',
@@ -250,7 +253,7 @@ test('empty, binary and non-UTF-8 corpora and bad options get one clear sentence
     [['--corpus', bin], /looks binary/],
     [['--corpus', latin1], /not UTF-8 text/],
     [['--corpus', path.join(dir, 'missing.txt')], /no such file/],
-    [['--corpus', corpus(), '--maxlen', '-3'], /--maxlen must be a whole number >= 1/],
+    [['--corpus', corpus(), '--model', 'lstm', '--maxlen', '-3'], /--maxlen must be a whole number >= 1/],
     [['--corpus', corpus(), '--objective', 'middle'], /--objective must be all or last/],
     [['--corpus', corpus(), '--dropout', 'lots'], /--dropout needs a number/],
     [['--corpus', corpus(), '--batch', '100000'], /too short/],

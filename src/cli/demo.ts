@@ -116,7 +116,15 @@ export async function demoCommand(args: string[]): Promise<void> {
   say(`text: training the seed's LSTM(128) on builtin:sotu for ${share(0.3).toFixed(1)} minutes`);
   let t0 = Date.now();
   const textRun = path.join(runs, 'text');
-  const textCfg = { ...TEXT_DEFAULTS, minutes: share(0.3), seed, sampleLength: 200, logEvery: 100 };
+  // The demo shows the seed's system: its LSTM, not the transformer that `text train` defaults to.
+  const textCfg = {
+    ...TEXT_DEFAULTS,
+    model: 'lstm' as const,
+    minutes: share(0.3),
+    seed,
+    sampleLength: 200,
+    logEvery: 100,
+  };
   const tr = trainText(textCfg, textRun, {}, { shouldStop: stop });
   const textModel = loadTextModel(textRun);
   const rng = new Rng(seed);

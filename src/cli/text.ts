@@ -43,7 +43,7 @@ export async function textCommand(args: string[]): Promise<void> {
   if (verb === 'generate') return textGenerate(rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
-      'usage: loom text <train|generate> [options]\n\n  train      train a character-level LSTM (or, with --model gpt, a transformer) on a text\n  generate   sample text from a trained model',
+      "usage: loom text <train|generate> [options]\n\n  train      train a character-level transformer (or, with --model lstm, the seed's LSTM) on a text\n  generate   sample text from a trained model",
     );
     return;
   }
@@ -70,7 +70,7 @@ async function textTrain(args: string[]): Promise<void> {
     console.log(
       helpText(
         'loom text train [options]',
-        "Trains a character-level language model: the seed's LSTM(128) by default, or with --model gpt a decoder-only transformer. Unset settings take the model's defaults:\n" +
+        "Trains a character-level language model: a decoder-only transformer by default, or with --model lstm the seed's LSTM(128). Unset settings take the model's defaults:\n" +
           modelDefaults(),
         TRAIN_OPTS,
       ),
@@ -81,6 +81,13 @@ async function textTrain(args: string[]): Promise<void> {
   if (o.device !== 'cpu') throw new UserError('text training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(TEXT_OPTIONS, o);
+  // The LSTM's sequence length and width have defaults of their own, so only the command
+  // line can tell that the user meant them (for the transformer they would do nothing).
+  const lstmOnly = (['units', 'maxlen'] as const).find((k) => given.has(k));
+  if (!o.resume && cfg.model === 'gpt' && lstmOnly)
+    throw new UserError(
+      `--${lstmOnly} is an LSTM setting; add --model lstm (the transformer's are --embed, --layers and --block)`,
+    );
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
   const progress = new Progress(process.stderr, cfg.minutes);
   const stop = onInterrupt(() =>

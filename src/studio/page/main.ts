@@ -68,7 +68,10 @@ for (const fs of document.querySelectorAll<HTMLFieldSetElement>('fieldset[data-s
   const system = fs.dataset.system as System;
   fs.querySelector<HTMLButtonElement>('.start')!.onclick = async () => {
     const options: Record<string, string | boolean> = {};
+    const model = fs.querySelector<HTMLSelectElement>('[data-opt="model"]')?.value;
     for (const el of fs.querySelectorAll<HTMLInputElement>('[data-opt]')) {
+      // One model's setting (data-model) is not sent for the other, which would refuse it.
+      if (el.dataset.model && el.dataset.model !== model) continue;
       options[el.dataset.opt!] = el.type === 'checkbox' ? el.checked : el.value;
     }
     curves[system] = new Map();
