@@ -136,6 +136,35 @@ test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights a
   assert.deepEqual(steps(half), steps(full));
 });
 
+test('a run saved before the transformer existed (no model in its config) loads and resumes as the LSTM it is', () => {
+  const c = corpus();
+  const run = tmp();
+  trainText(tiny({ corpus: c, steps: 4, schedule: 'constant' }), run, {});
+  // Make it an old run: the checkpoint's config without `model` (safetensors: 8-byte length, JSON header, data).
+  const file = path.join(run, 'checkpoint.safetensors');
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  const config = JSON.parse(header.__metadata__.config);
+  assert.equal(config.model, 'lstm');
+  delete config.model;
+  header.__metadata__.config = JSON.stringify(config);
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8); // the tensors stay 8-byte aligned
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  writeFileSync(file, Buffer.concat([length, Buffer.from(json), buf.subarray(8 + n)]));
+  const old = loadTextModel(file);
+  assert.ok(old.model instanceof CharLSTM, 'loads as an LSTM');
+  old.model.dispose();
+  // Resumed by a command whose default model is now the transformer, it goes on as the LSTM.
+  const r = trainText(tiny({ corpus: c, steps: 6, model: 'gpt' }), run, { resume: true });
+  assert.equal(r.steps, 6);
+  const resumed = loadTextModel(run);
+  assert.ok(resumed.model instanceof CharLSTM, 'resumes as an LSTM');
+  resumed.model.dispose();
+});
+
 test('training keeps the live tensor count flat from step to step', () => {
   const counts: number[] = [];
   trainText(
