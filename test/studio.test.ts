@@ -346,7 +346,11 @@ test(
       await page.goto(studio.url);
 
       // text: a tiny training of the seed's LSTM; progress arrives over server-sent events
+      // The form shows each model's own settings only.
+      assert.ok(await page.isHidden('#text-units'), "the transformer's form hides the LSTM's units");
       await page.selectOption('#text-model', 'lstm');
+      assert.ok(await page.isVisible('#text-units'), "the LSTM's form shows its units");
+      assert.ok(await page.isHidden('#text-embed'), "the LSTM's form hides the transformer's embedding");
       for (const [id, v] of [
         ['text-steps', '30'],
         ['text-units', '16'],

@@ -478,6 +478,16 @@ plane.onpointermove = (e) => {
   if (dragging) void decodeAt(...at(e));
 };
 window.onpointerup = () => (dragging = false);
+// A form with a model choice shows only that model's settings (data-model), the ones it sends.
+for (const pick of document.querySelectorAll<HTMLSelectElement>('select[data-opt="model"]')) {
+  const showModel = () => {
+    for (const el of pick.closest('fieldset')!.querySelectorAll<HTMLElement>('[data-model]'))
+      (el.closest('label') ?? el).hidden = el.dataset.model !== pick.value;
+  };
+  pick.addEventListener('change', showModel);
+  showModel();
+}
+
 $('vae-run').onchange = () => void decodeAt(150, 150);
 
 $('vae-walk').onclick = () => {
