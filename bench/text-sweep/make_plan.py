@@ -17,7 +17,7 @@ MS = {  # Loom, 2 threads, AMD EPYC (AVX-512), session 14
 # A second sitting, its own defaults' time beside it (the VM's speed moves ~10% between sittings).
 MS2_DEF = 33.0
 MS2 = {'b8l3': 29.5, 'b8c160': 24.4}
-DEF = dict(layers=2, embed=128, heads=4, block=64, batch=16)
+DEF = dict(layers=2, embed=128, heads=4, block=64, batch=16)  # the defaults' shape when the sweep ran
 SHAPES = {
     'def': {}, 'b8': dict(batch=8), 'b24': dict(batch=24), 'blk48': dict(block=48),
     'blk96b12': dict(block=96, batch=12), 'l3': dict(layers=3), 'l1': dict(layers=1),

@@ -32,6 +32,8 @@ VAL_FRACTION = 0.05
 
 
 def member_defaults(m):
+    # The transformer's settings when the sweep ran (session 12's defaults); the sweep moved
+    # Loom's defaults since (warm-up 1,000, embedding 160, lr 3e-3), so plans name changes from these.
     d = dict(lr=4e-3, warmup=100, schedule='cosine', tail=0.2, final=0.0, beta1=0.9, beta2=0.99,
              wd=0.1, clip=1.0, seed=1)
     d.update(m)
@@ -107,7 +109,6 @@ class Ensemble:
         self.v = torch.zeros_like(self.flat)
         col = lambda k: torch.tensor([float(m[k]) for m in members], device=device)[:, None]
         self.beta1, self.beta2, self.wd, self.clip = col('beta1'), col('beta2'), col('wd'), col('clip')
-        self.members = members
         self.t = 0
 
     def ln(self, x, name):
@@ -136,7 +137,7 @@ class Ensemble:
 
     def step(self, ids, lrs):
         """One AdamW step of every member on its batch ids [E, B, T+1]; returns the losses [E]."""
-        E, B, T1 = ids.shape
+        E = ids.shape[0]
         lg = self.logits(ids[:, :, :-1])
         tgt = ids[:, :, 1:].reshape(E, -1)
         loss = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), tgt.reshape(-1), reduction='none')
