@@ -17,6 +17,9 @@ import {
   contentLoss,
   gram,
   keepColors,
+  resampleQuantiles,
+  slicedWassersteinLoss,
+  sortedProjections,
   loadStyleNet,
   styleLoss,
   totalVariationLoss,
@@ -116,7 +119,8 @@ test('style masks: a masked style pulls only its region; two masked styles give 
   // An all-on mask is no mask: the same loss (a style of the photo's size, whose Gram needs no scaling).
   const layers = { content: 'block2_conv1', style: ['block1_conv1'] };
   const weights = { content: 1, style: 1, tv: 0, colour: 1 };
-  const at = (mask: T.Tensor | null) => {
+  const at = (mask: T.Tensor | null, kind: 'gram' | 'sliced') => {
+    T.manualSeed(12); // the sliced loss's random directions: the same for both
     const obj = new StyleObjective(
       b,
       layers,
@@ -125,6 +129,7 @@ test('style masks: a masked style pulls only its region; two masked styles give 
       weights,
       false,
       true,
+      kind,
     );
     const v = T.noGrad(() => T.tidy(() => obj.terms(content.mul(255))));
     const r = [v.style.item(), v.colour.item()];
@@ -132,37 +137,43 @@ test('style masks: a masked style pulls only its region; two masked styles give 
     return r;
   };
   const ones = T.keep(T.ones([1, 1, h, w]));
-  const [plain, full] = [at(null), at(ones)];
-  assert.ok(Math.abs(plain[0] - full[0]) <= 1e-4 * plain[0] && Math.abs(plain[1] - full[1]) <= 1e-4 * plain[1]);
-  // A style masked to the left half has no gradient on the right, beyond block1_conv1's reach.
-  const obj = new StyleObjective(
-    b,
-    layers,
-    T.keep(content.mul(255)),
-    [{ image: T.keep(red.mul(255)), weight: 1, mask: left }],
-    { ...weights, colour: 0 },
-    false,
-    true,
-  );
   const x = T.keep(content.mul(255).requiresGrad_(true));
-  T.tidy(() => obj.terms(x).style.backward());
-  const gl = T.tidy(() =>
-    x
-      .grad!.narrow(3, 0, w / 2 - 2)
-      .abs()
-      .sum()
-      .item(),
-  );
-  const gr = T.tidy(() =>
-    x
-      .grad!.narrow(3, w / 2 + 2, w / 2 - 2)
-      .abs()
-      .sum()
-      .item(),
-  );
-  assert.ok(gl > 0 && gr === 0, `gradient left ${gl}, right ${gr}`);
-  obj.dispose();
-  x.grad = null;
+  for (const kind of ['gram', 'sliced'] as const) {
+    const [plain, full] = [at(null, kind), at(ones, kind)];
+    assert.ok(
+      Math.abs(plain[0] - full[0]) <= 1e-4 * plain[0] && Math.abs(plain[1] - full[1]) <= 1e-4 * plain[1],
+      `${kind}: ${plain} against ${full}`,
+    );
+    // A style masked to the left half has no gradient on the right, beyond block1_conv1's reach.
+    const obj = new StyleObjective(
+      b,
+      layers,
+      T.keep(content.mul(255)),
+      [{ image: T.keep(red.mul(255)), weight: 1, mask: left }],
+      { ...weights, colour: 0 },
+      false,
+      true,
+      kind,
+    );
+    T.tidy(() => obj.terms(x).style.backward());
+    const gl = T.tidy(() =>
+      x
+        .grad!.narrow(3, 0, w / 2 - 2)
+        .abs()
+        .sum()
+        .item(),
+    );
+    const gr = T.tidy(() =>
+      x
+        .grad!.narrow(3, w / 2 + 2, w / 2 - 2)
+        .abs()
+        .sum()
+        .item(),
+    );
+    assert.ok(gl > 0 && gr === 0, `${kind}: gradient left ${gl}, right ${gr}`);
+    obj.dispose();
+    x.grad = null;
+  }
   // Red on the left, blue on the right: each half takes its own style's colour statistics.
   const out = await transferStyle(
     b,
@@ -274,14 +285,15 @@ test("--preserve-colors keeps the content's chroma and the result's luminance", 
   assert.ok(diff(out, gen) > 1e-2, 'the colours did change');
 });
 
-test('style loss evaluations do not leak tensors (seed, relative and smoothed losses)', () => {
+test('style loss evaluations do not leak tensors (seed, relative, smoothed and sliced losses)', () => {
   const b = tinyVgg();
   const before = T.liveTensors().undisposed;
-  for (const [smoothing, relative] of [
-    [false, false],
-    [false, true],
-    [true, true],
-  ]) {
+  for (const [smoothing, relative, kind] of [
+    [false, false, 'gram'],
+    [false, true, 'gram'],
+    [true, true, 'gram'],
+    [false, true, 'sliced'],
+  ] as const) {
     const [x, content, style] = T.keep(T.tidy(() => [0, 1, 2].map(() => T.rand([1, 3, 32, 32]).mul(255))));
     x.requiresGrad_(true);
     const obj = new StyleObjective(
@@ -292,6 +304,7 @@ test('style loss evaluations do not leak tensors (seed, relative and smoothed lo
       { content: 1, style: 1, tv: 1e-4, colour: 1 },
       smoothing,
       relative,
+      kind,
     );
     const evaluate = () =>
       T.tidy(() => {
@@ -316,7 +329,11 @@ test('relative losses: the style image scores 0 on style and colour; every term 
   T.manualSeed(9);
   const content = T.keep(T.rand([1, 3, 32, 32]).mul(255));
   const style = T.keep(T.rand([1, 3, 32, 32]).mul(128));
-  for (const smoothing of [false, true]) {
+  for (const [smoothing, kind] of [
+    [false, 'gram'],
+    [true, 'gram'],
+    [false, 'sliced'],
+  ] as const) {
     const obj = new StyleObjective(
       b,
       { content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'] },
@@ -325,6 +342,7 @@ test('relative losses: the style image scores 0 on style and colour; every term 
       { content: 1, style: 1, tv: 0, colour: 1 },
       smoothing,
       true,
+      kind,
     );
     const atStyle = T.noGrad(() => T.tidy(() => obj.terms(style)));
     assert.ok((atStyle.style.item() as number) < 1e-8 && (atStyle.colour.item() as number) < 1e-8);
@@ -335,7 +353,7 @@ test('relative losses: the style image scores 0 on style and colour; every term 
       const x = T.keep(content.clone().requiresGrad_(true));
       T.tidy(() => obj.terms(x)[k].backward());
       const g = T.tidy(() => x.grad!.abs().sum().item() as number);
-      assert.ok(g > 0 && Number.isFinite(g), `${k} (smoothing ${smoothing}): gradient ${g}`);
+      assert.ok(g > 0 && Number.isFinite(g), `${k} (smoothing ${smoothing}, ${kind}): gradient ${g}`);
       x.grad = null;
       x.dispose();
     }
@@ -344,6 +362,36 @@ test('relative losses: the style image scores 0 on style and colour; every term 
   content.dispose();
   style.dispose();
   b.net.dispose();
+});
+
+test('the sliced Wasserstein loss: sorted projections against resampled quantiles, by hand', () => {
+  T.tidy(() => {
+    // One channel, one direction: the image's values sorted (1, 2, 3) against the target's.
+    const x = T.tensor([3, 1, 2], { shape: [1, 1, 1, 3] });
+    const one = T.tensor([[1]]);
+    assert.deepEqual(sortedProjections(x, one).toFlatArray(), [1, 2, 3]);
+    const loss = slicedWassersteinLoss(x, one, T.tensor([[0, 1, 5]]));
+    assert.ok(Math.abs(loss.item() - (1 + 1 + 4) / 3) < 1e-6, `loss ${loss.item()}`);
+    // Two channels on two directions: the projections are (a + b) and (a - b) per position.
+    const y = T.tensor([1, 4, 2, 0], { shape: [1, 2, 1, 2] }); // a = (1, 4), b = (2, 0)
+    const proj = sortedProjections(
+      y,
+      T.tensor([
+        [1, 1],
+        [1, -1],
+      ]),
+    );
+    assert.deepEqual(proj.toFlatArray(), [3, 4, -1, 4]);
+    // 6 sorted values to 3 quantiles: the middle of each third (indices 1, 3, 5); to 4: 0, 2, 3, 5.
+    const q = T.tensor([[10, 11, 12, 13, 14, 15]]);
+    assert.deepEqual(resampleQuantiles(q, 3).toFlatArray(), [11, 13, 15]);
+    assert.deepEqual(resampleQuantiles(q, 4).toFlatArray(), [10, 12, 13, 15]);
+    // The loss is blind to where features are: the same values shuffled across positions score 0.
+    const z = T.rand([1, 3, 4, 5]);
+    const shuffled = z.reshape([3, 20]).indexSelect(1, T.randperm(20)).reshape([1, 3, 4, 5]);
+    const d = T.randn([3, 3]);
+    assert.ok(slicedWassersteinLoss(shuffled, d, sortedProjections(z, d)).item() < 1e-10);
+  });
 });
 
 /** Random photos (n of 40 x w) and a random style image in `dir`; fast training settings for 32-pixel crops. */

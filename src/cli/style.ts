@@ -18,6 +18,7 @@ import {
   type ColourMatch,
   type StyleConfig,
   type StyleImage,
+  type StyleLossKind,
 } from '../models/style/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -72,7 +73,7 @@ const STYLE: OptSpecs = {
   'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
   'style-layers': {
     type: 'string',
-    help: "comma-separated style layers (default: VGG19 the seed's, inception mixed0,mixed1,mixed2,mixed4)",
+    help: "comma-separated style layers (default: VGG19 the seed's, inception Conv2d_1a_3x3,Conv2d_2b_3x3,Conv2d_4a_3x3,mixed0,mixed1,mixed2,mixed4)",
   },
   init: {
     type: 'string',
@@ -81,6 +82,10 @@ const STYLE: OptSpecs = {
   smoothing: {
     type: 'string',
     help: "softmax-smoothed style activations, each loss relative to its target: on or off (default: the backbone's)",
+  },
+  'style-loss': {
+    type: 'string',
+    help: 'gram (Gram matrices) or sliced (sliced Wasserstein distances of the activations) (default: VGG19 gram, inception sliced)',
   },
   'preserve-colors': {
     type: 'bool',
@@ -151,6 +156,8 @@ export async function styleCommand(args: string[]): Promise<void> {
     throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
   if (o.init !== undefined && !['content', 'matched', 'style', 'noise'].includes(o.init))
     throw new UserError(`--init must be content, matched, style or noise, got ${o.init}`);
+  if (o.styleLoss !== undefined && o.styleLoss !== 'gram' && o.styleLoss !== 'sliced')
+    throw new UserError(`--style-loss must be gram or sliced, got ${o.styleLoss}`);
   if (o.smoothing !== undefined && o.smoothing !== 'on' && o.smoothing !== 'off')
     throw new UserError(`--smoothing must be on or off, got ${o.smoothing}`);
   if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
@@ -175,6 +182,7 @@ export async function styleCommand(args: string[]): Promise<void> {
       : null,
     init: o.init ?? null,
     smoothing: o.smoothing === undefined ? null : o.smoothing === 'on',
+    styleLoss: (o.styleLoss as StyleLossKind | undefined) ?? null,
     preserveColors: Boolean(o.preserveColors),
     colorMatch: colorMatchOf(o.colorMatch),
     scales: o.scales,

@@ -135,3 +135,29 @@ export function matchColours(image: Tensor, palette: Tensor): Tensor {
 export function smoothActivations(x: Tensor): Tensor {
   return T.softmax(x.reshape([x.shape[0], -1]), 1).reshape(x.shape);
 }
+
+/**
+ * One image's activations [1, C, H, W] projected on the rows of `directions` [K, C], each
+ * projection's H·W values sorted: the quantiles of K one-dimensional marginals.
+ */
+export function sortedProjections(x: Tensor, directions: Tensor): Tensor {
+  const [, c, h, w] = x.shape;
+  return T.sort(T.mm(directions, x.reshape([c, h * w])), 1)[0];
+}
+
+/** Sorted values [K, N] resampled to M quantiles each (the middle of each of M equal shares). */
+export function resampleQuantiles(sorted: Tensor, m: number): Tensor {
+  const [k, n] = sorted.shape;
+  if (n === m) return sorted;
+  const at = Array.from({ length: m }, (_, i) => Math.min(n - 1, Math.floor(((i + 0.5) * n) / m)));
+  return T.indexSelect(sorted, 1, T.tensor(at, { dtype: 'int64' })).reshape([k, m]);
+}
+
+/**
+ * The sliced Wasserstein loss (Heitz et al., CVPR 2021): the mean squared difference between
+ * the sorted projections of the image's activations and the target's quantiles at as many
+ * positions. It matches whole distributions of features, not only their second moments.
+ */
+export function slicedWassersteinLoss(x: Tensor, directions: Tensor, targetQuantiles: Tensor): Tensor {
+  return sortedProjections(x, directions).sub(targetQuantiles).pow(2).mean();
+}
