@@ -26,6 +26,7 @@ import {
   trainFastStyle,
   transferStyle,
   FAST_DEFAULTS,
+  FastStyleLoss,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
 import { styleSpec } from '../src/cli/style.js';
@@ -447,6 +448,56 @@ test('the stability loss: a net trained with it changes its output less when its
     }
     assert.ok(logged.slice(0, 40).every((v) => v === 0) && logged.slice(40).every((v) => v > 0), `${logged}`);
     assert.ok(change[1] < change[0] / 2, `output change per input change: ${change[0]} without, ${change[1]} with`);
+    b.net.dispose();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fast nets with sliced style losses: the painting scores 0 against itself; steps keep the live count flat', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-fast-sliced-'));
+  try {
+    const b = tinyVgg();
+    const cfg = {
+      ...(await fastFixture(dir, 2, 40)),
+      steps: 3,
+      batch: 2,
+      width: 4,
+      residualBlocks: 1,
+      sampleEvery: 100,
+      styleLoss: 'sliced' as const,
+    };
+    const painting = await readImage(cfg.style, { height: cfg.size });
+    T.manualSeed(4);
+    const loss = new FastStyleLoss(b, painting, { content: 1, style: 1, tv: 0 }, 'sliced');
+    const [self, other] = T.noGrad(() =>
+      T.tidy(() => [painting, T.rand(painting.shape)].map((x) => loss.terms(x, x).style.item())),
+    );
+    assert.ok(self < 1e-10 && other > 1e-3, `style term: the painting ${self}, noise ${other}`);
+    loss.dispose();
+    painting.dispose();
+    const run = path.join(dir, 'run');
+    await trainFastStyle(b, cfg, run, {});
+    const counts: number[] = [];
+    const styles: number[] = [];
+    await trainFastStyle(
+      b,
+      { ...cfg, steps: 6 },
+      run,
+      { resume: true },
+      {
+        onStep: (l) => {
+          counts.push(T.liveTensors().undisposed);
+          styles.push(l.style_loss);
+        },
+      },
+    );
+    assert.equal(counts.length, 3);
+    assert.equal(counts[2], counts[1]);
+    assert.ok(
+      styles.every((v) => v > 0 && Number.isFinite(v)),
+      `${styles}`,
+    );
     b.net.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,18 +1,26 @@
 // The perceptual loss the fast style network trains on: content features of the photo, Gram
-// matrices of the painting, and total variation, all through a pretrained backbone.
+// matrices (or sliced Wasserstein distances) of the painting, and total variation, all through
+// a pretrained backbone.
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { preprocess, type Backbone } from '../../vision/weights.js';
-import { styleDefaults } from './gatys.js';
-import { batchGram, meanAbsVariation } from './losses.js';
+import { styleDefaults, type StyleLossKind } from './gatys.js';
+import { batchGram, meanAbsVariation, resampleQuantiles, sortedProjections } from './losses.js';
 
 export class FastStyleLoss {
   readonly layers: { content: string; style: string[] };
   private readonly grams: Tensor[];
+  /** Sliced: per style layer, fixed unit directions [C, C], the painting's sorted projections and their mean square. */
+  private readonly directions: Tensor[] = [];
+  private readonly quantiles: Tensor[] = [];
+  private readonly scales: number[] = [];
+  /** The painting's quantiles resampled to a crop's positions, per layer and size. */
+  private readonly resampled = new Map<string, Tensor>();
   constructor(
     readonly backbone: Backbone,
     style01: Tensor,
     readonly weights: { content: number; style: number; tv: number },
+    readonly kind: StyleLossKind = 'gram',
   ) {
     this.layers = FastStyleLoss.layersOf(backbone.net.arch);
     const style = this.layers.style;
@@ -24,6 +32,40 @@ export class FastStyleLoss {
         }),
       ),
     );
+    if (kind === 'sliced') {
+      T.noGrad(() =>
+        T.tidy(() => {
+          const f = this.features(style01, style);
+          for (const l of style) {
+            const a = f.get(l)!;
+            const d = T.randn([a.shape[1], a.shape[1]]);
+            const unit = T.keep(d.div(d.pow(2).sum({ dim: 1, keepdim: true }).sqrt()));
+            const q = T.keep(sortedProjections(a, unit));
+            this.directions.push(unit);
+            this.quantiles.push(q);
+            this.scales.push(q.pow(2).mean().item());
+          }
+        }),
+      );
+    }
+  }
+
+  /**
+   * Sliced Wasserstein style loss of a batch's activations [B, C, H, W] at style layer `i`: each
+   * image's sorted projections against the painting's quantiles at as many positions, relative
+   * to their mean square.
+   */
+  private sliced(a: Tensor, i: number): Tensor {
+    const [b, c, h, w] = a.shape;
+    const key = `${i}/${h * w}`;
+    let q = this.resampled.get(key);
+    if (!q) {
+      const target = this.quantiles[i];
+      q = T.keep(T.noGrad(() => T.tidy(() => resampleQuantiles(target, h * w).clone())));
+      this.resampled.set(key, q);
+    }
+    const sorted = T.sort(T.matmul(this.directions[i], a.reshape([b, c, h * w])), 2)[0];
+    return sorted.sub(q).pow(2).mean().div(this.scales[i]);
   }
   /** The layers compared: content early (Johnson et al.'s relu2_2; a deep layer at crop sizes
    * is a few pixels wide and lets the network paint over the photo), style as Gatys (for the
@@ -54,6 +96,10 @@ export class FastStyleLoss {
     const content = T.mseLoss(f.get(this.layers.content)!, target);
     let style = T.zeros([]);
     this.layers.style.forEach((l, i) => {
+      if (this.kind === 'sliced') {
+        style = style.add(this.sliced(f.get(l)!, i));
+        return;
+      }
       const g = batchGram(f.get(l)!);
       style = style.add(T.mseLoss(g, this.grams[i].expand(g.shape)));
     });
@@ -62,6 +108,6 @@ export class FastStyleLoss {
     return { total, content, style, tv };
   }
   dispose(): void {
-    this.grams.forEach((g) => g.dispose());
+    for (const t of [...this.grams, ...this.directions, ...this.quantiles, ...this.resampled.values()]) t.dispose();
   }
 }

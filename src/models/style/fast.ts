@@ -12,6 +12,7 @@ import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, t
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
+import type { StyleLossKind } from './gatys.js';
 
 /** The stability loss's weight unless told (chosen by the flicker benchmark, docs/benchmarks.md). */
 const STABILITY_DEFAULT = 1000;
@@ -25,8 +26,19 @@ export const FAST_OPTIONS = {
   batch: { type: 'int', default: 4, min: 1, help: 'crops per step' },
   lr: { type: 'number', default: 1e-3, positive: true, help: "Adam's learning rate" },
   contentWeight: { type: 'number', default: 1, atLeast: 0, help: 'content loss weight' },
-  styleWeight: { type: 'number', default: 1e4, atLeast: 0, help: 'style loss weight' },
+  styleWeight: {
+    type: 'number',
+    default: null,
+    atLeast: 0,
+    help: 'style loss weight (default: 1e4 with Gram losses, 20 with sliced)',
+  },
   tvWeight: { type: 'number', default: 1e-6, atLeast: 0, help: 'total-variation weight' },
+  styleLoss: {
+    type: 'choice',
+    default: 'backbone',
+    choices: ['backbone', 'gram', 'sliced'],
+    help: "gram (Gram matrices) or sliced (sliced Wasserstein distances of the activations); backbone: inception's sliced, VGG19's gram",
+  },
   stability: {
     type: 'number',
     default: STABILITY_DEFAULT,
@@ -57,8 +69,21 @@ export const FAST_OPTIONS = {
 
 export type FastStyleConfig = ConfigOf<typeof FAST_OPTIONS>;
 export const FAST_DEFAULTS: FastStyleConfig = defaultsOf(FAST_OPTIONS);
-/** Runs saved before the stability loss existed resume without it. */
-const RESUME_DEFAULTS: FastStyleConfig = { ...FAST_DEFAULTS, stability: 0 };
+/** Runs saved before the stability loss existed resume without it; before sliced losses, with Gram losses. */
+const RESUME_DEFAULTS: FastStyleConfig = { ...FAST_DEFAULTS, stability: 0, styleLoss: 'gram', styleWeight: 1e4 };
+
+/**
+ * The style loss a run trains with, and its weight. Sliced Wasserstein losses for the built-in
+ * InceptionV3, whose Gram matrices are flat (at 300 steps: texture 0.66 against 0.87 with Gram
+ * losses, docs/benchmarks.md); VGG19 keeps Gram losses, with which the fast nets were made.
+ */
+export function fastStyleLoss(
+  c: FastStyleConfig,
+  arch: 'inception' | 'vgg19',
+): { kind: StyleLossKind; weight: number } {
+  const kind = c.styleLoss === 'backbone' ? (arch === 'inception' ? 'sliced' : 'gram') : c.styleLoss;
+  return { kind, weight: c.styleWeight ?? (kind === 'sliced' ? 20 : 1e4) };
+}
 
 export function validateFastConfig(c: FastStyleConfig): void {
   checkOptions(FAST_OPTIONS, c);
@@ -104,10 +129,16 @@ export async function trainFastStyle(
     );
   }
   T.manualSeed(cfg.seed);
+  const styleLoss = fastStyleLoss(cfg, backbone.net.arch);
   const net = t.own(new StyleNet({ width: cfg.width, residualBlocks: cfg.residualBlocks }));
   const opt = t.own(new Adam(net.parameters(), { lr: cfg.lr }));
   const loss = t.own(
-    new FastStyleLoss(backbone, style, { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight }),
+    new FastStyleLoss(
+      backbone,
+      style,
+      { content: cfg.contentWeight, style: styleLoss.weight, tv: cfg.tvWeight },
+      styleLoss.kind,
+    ),
   );
   t.begin({ modules: { net }, optimizers: { adam: opt } });
   // A fixed preview: the first photo, centre-cropped, stylised at every sample.
