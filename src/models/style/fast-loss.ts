@@ -5,7 +5,7 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { preprocess, type Backbone } from '../../vision/weights.js';
 import { styleDefaults, type StyleLossKind } from './gatys.js';
-import { batchGram, meanAbsVariation, resampleQuantiles, sortedProjections } from './losses.js';
+import { batchGram, meanAbsVariation, randomDirections, resampleQuantiles, sortedProjections } from './losses.js';
 
 export class FastStyleLoss {
   readonly layers: { content: string; style: string[] };
@@ -38,8 +38,7 @@ export class FastStyleLoss {
           const f = this.features(style01, style);
           for (const l of style) {
             const a = f.get(l)!;
-            const d = T.randn([a.shape[1], a.shape[1]]);
-            const unit = T.keep(d.div(d.pow(2).sum({ dim: 1, keepdim: true }).sqrt()));
+            const unit = T.keep(randomDirections(a.shape[1], a.shape[1]));
             const q = T.keep(sortedProjections(a, unit));
             this.directions.push(unit);
             this.quantiles.push(q);

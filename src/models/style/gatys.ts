@@ -14,6 +14,7 @@ import {
   maskedGram,
   matchColours,
   meanCovariance,
+  randomDirections,
   resampleQuantiles,
   slicedWassersteinLoss,
   smoothActivations,
@@ -311,8 +312,7 @@ export class StyleObjective {
           return sl.map((l, i) => {
             if (!this.directions[i]) {
               const c = f.get(l)!.shape[1];
-              const d = T.randn([c, c]);
-              this.directions[i] = T.keep(d.div(d.pow(2).sum({ dim: 1, keepdim: true }).sqrt()));
+              this.directions[i] = T.keep(randomDirections(c, c));
             }
             return sortedProjections(f.get(l)!, this.directions[i]);
           });
@@ -386,14 +386,14 @@ export class StyleObjective {
           const at = m ? this.positionsAt(t, l, m.mask) : null;
           if (at && at.shape[0] === 0) return;
           const [, c, h, w] = a.shape;
-          const f = at
+          const region = at
             ? a
                 .reshape([c, h * w])
                 .indexSelect(1, at)
                 .reshape([1, c, 1, at.shape[0]])
             : a;
-          const q = this.quantilesAt(t, i, f.shape[2] * f.shape[3]);
-          const term = slicedWassersteinLoss(f, this.directions[i], q);
+          const q = this.quantilesAt(t, i, region.shape[2] * region.shape[3]);
+          const term = slicedWassersteinLoss(region, this.directions[i], q);
           style = style.add((this.relative ? term.div(this.quantileScales[t][i]) : term).mul(target.weight));
           return;
         }

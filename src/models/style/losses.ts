@@ -136,6 +136,12 @@ export function smoothActivations(x: Tensor): Tensor {
   return T.softmax(x.reshape([x.shape[0], -1]), 1).reshape(x.shape);
 }
 
+/** `k` random directions in `c` dimensions, as the rows of a [k, c] matrix of unit length. */
+export function randomDirections(k: number, c: number): Tensor {
+  const d = T.randn([k, c]);
+  return d.div(d.pow(2).sum({ dim: 1, keepdim: true }).sqrt());
+}
+
 /**
  * One image's activations [1, C, H, W] projected on the rows of `directions` [K, C], each
  * projection's H·W values sorted: the quantiles of K one-dimensional marginals.
