@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { RunFolder } from '../src/io/run-folder.js';
+import { loadCorpus } from '../src/io/corpus.js';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
@@ -271,6 +272,15 @@ test('the CLI trains and generates; --json lines carry the documented fields', (
   assert.deepEqual(texts(), texts(), 'the same --seed gives the same text');
 });
 
+test('builtin:moby-dick is the whole novel once, in order', () => {
+  const { text, source } = loadCorpus('builtin:moby-dick');
+  assert.equal(source, 'builtin:moby-dick');
+  assert.ok(text.startsWith('CHAPTER 1. Loomings.\n\nCall me Ishmael.'), text.slice(0, 40));
+  assert.ok(text.trimEnd().endsWith('as it rolled five thousand years ago.'), text.slice(-40));
+  assert.equal(text.split('Call me Ishmael').length, 2, 'the first line appears once');
+  assert.ok(text.length > 1_100_000 && text.length < 1_300_000, `${text.length} characters`);
+});
+
 test('empty, binary and non-UTF-8 corpora and bad options get one clear sentence and exit code 2', () => {
   const dir = tmp();
   const bin = path.join(dir, 'bin.dat');
@@ -282,6 +292,10 @@ test('empty, binary and non-UTF-8 corpora and bad options get one clear sentence
     [['--corpus', bin], /looks binary/],
     [['--corpus', latin1], /not UTF-8 text/],
     [['--corpus', path.join(dir, 'missing.txt')], /no such file/],
+    [
+      ['--corpus', 'builtin:plays'],
+      /unknown built-in corpus 'builtin:plays'; there are builtin:sotu, builtin:moby-dick/,
+    ],
     [['--corpus', corpus(), '--model', 'lstm', '--maxlen', '-3'], /--maxlen must be a whole number >= 1/],
     [['--corpus', corpus(), '--objective', 'middle'], /--objective must be all or last/],
     [['--corpus', corpus(), '--dropout', 'lots'], /--dropout needs a number/],

