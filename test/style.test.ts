@@ -18,7 +18,7 @@ import {
   gram,
   keepColors,
   resampleQuantiles,
-  slicedWassersteinLoss,
+  SlicedTarget,
   sortedProjections,
   loadStyleNet,
   styleLoss,
@@ -104,6 +104,45 @@ test("one L-BFGS iteration lowers the total loss; results keep the content's asp
   );
   assert.deepEqual(adam.shape, [1, 3, 64, 90]);
   for (const t of [content, style, out, adam]) t.dispose();
+  b.net.dispose();
+});
+
+test('--redraw-directions: new sliced directions each iteration, seeded, with a flat live count', async () => {
+  const b = tinyVgg();
+  T.manualSeed(6);
+  const content = T.rand([1, 3, 40, 40]);
+  const style = T.rand([1, 3, 40, 40]);
+  const cfg = {
+    ...STYLE_DEFAULTS,
+    height: 40,
+    iterations: 4,
+    maxEvals: 3,
+    contentLayer: 'block2_conv1',
+    styleLayers: ['block1_conv1', 'block2_conv1'],
+    styleLoss: 'sliced' as const,
+  };
+  const run = async (redrawDirections: boolean, counts: number[] = []) =>
+    transferStyle(
+      b,
+      content,
+      [{ image: style, weight: 1 }],
+      { ...cfg, redrawDirections },
+      {
+        onIteration: () => void counts.push(T.liveTensors().undisposed),
+      },
+    );
+  const counts: number[] = [];
+  const [a, again, fixed] = [await run(true, counts), await run(true), await run(false)];
+  assert.equal(counts.length, 4);
+  assert.equal(counts[3], counts[1], `live tensors per iteration: ${counts}`);
+  const diff = (x: T.Tensor, y: T.Tensor) => T.tidy(() => x.sub(y).abs().max().item() as number);
+  assert.equal(diff(a, again), 0, 'the same seed draws the same directions');
+  assert.ok(diff(a, fixed) > 1e-4, 'redrawn directions give another result than fixed ones');
+  await assert.rejects(
+    transferStyle(b, content, [{ image: style, weight: 1 }], { ...cfg, styleLoss: 'gram', redrawDirections: true }),
+    /--redraw-directions needs --style-loss sliced/,
+  );
+  for (const t of [content, style, a, again, fixed]) t.dispose();
   b.net.dispose();
 });
 
@@ -316,6 +355,12 @@ test('style loss evaluations do not leak tensors (seed, relative, smoothed and s
     const at1 = T.liveTensors().undisposed;
     for (let i = 0; i < 5; i++) evaluate();
     assert.equal(T.liveTensors().undisposed, at1);
+    // New directions between iterations (sliced) replace the old targets.
+    for (let i = 0; i < 3; i++) {
+      obj.redrawDirections();
+      evaluate();
+    }
+    assert.equal(T.liveTensors().undisposed, at1);
     obj.dispose();
     x.grad = null;
     for (const t of [x, content, style]) t.dispose();
@@ -358,6 +403,14 @@ test('relative losses: the style image scores 0 on style and colour; every term 
       x.grad = null;
       x.dispose();
     }
+    if (kind === 'sliced') {
+      // New directions: other marginals of the same features, so the style image still scores 0.
+      const before = T.noGrad(() => T.tidy(() => obj.terms(content).style.item() as number));
+      obj.redrawDirections();
+      const after = T.noGrad(() => T.tidy(() => obj.terms(content).style.item() as number));
+      assert.ok(Math.abs(after - before) > 1e-6 * before, `the directions changed: ${before} → ${after}`);
+      assert.ok((T.noGrad(() => T.tidy(() => obj.terms(style).style.item())) as number) < 1e-8);
+    }
     obj.dispose();
   }
   content.dispose();
@@ -371,8 +424,18 @@ test('the sliced Wasserstein loss: sorted projections against resampled quantile
     const x = T.tensor([3, 1, 2], { shape: [1, 1, 1, 3] });
     const one = T.tensor([[1]]);
     assert.deepEqual(sortedProjections(x, one).toFlatArray(), [1, 2, 3]);
-    const loss = slicedWassersteinLoss(x, one, T.tensor([[0, 1, 5]]));
+    const target = new SlicedTarget(T.tensor([5, 0, 1], { shape: [1, 1, 1, 3] }), one);
+    const loss = target.loss(x);
     assert.ok(Math.abs(loss.item() - (1 + 1 + 4) / 3) < 1e-6, `loss ${loss.item()}`);
+    assert.ok(Math.abs(target.meanSquare - 26 / 3) < 1e-5, `mean square ${target.meanSquare}`);
+    // A batch's loss is the mean of its images' (here the target itself, 0, and x, 2).
+    const batch = T.cat([T.tensor([1, 5, 0], { shape: [1, 1, 1, 3] }), x], 0);
+    assert.ok(Math.abs(target.loss(batch).item() - 1) < 1e-6, `batch loss ${target.loss(batch).item()}`);
+    // A target on 6 positions against an image on 3: compared at the middle of each third.
+    const wide = new SlicedTarget(T.tensor([0, 10, 1, 11, 2, 12], { shape: [1, 1, 2, 3] }), one);
+    assert.ok(Math.abs(wide.loss(T.tensor([12, 1, 10], { shape: [1, 1, 1, 3] })).item()) < 1e-6);
+    target.dispose();
+    wide.dispose();
     // Two channels on two directions: the projections are (a + b) and (a - b) per position.
     const y = T.tensor([1, 4, 2, 0], { shape: [1, 2, 1, 2] }); // a = (1, 4), b = (2, 0)
     const proj = sortedProjections(
@@ -390,8 +453,10 @@ test('the sliced Wasserstein loss: sorted projections against resampled quantile
     // The loss is blind to where features are: the same values shuffled across positions score 0.
     const z = T.rand([1, 3, 4, 5]);
     const shuffled = z.reshape([3, 20]).indexSelect(1, T.randperm(20)).reshape([1, 3, 4, 5]);
-    const d = T.randn([3, 3]);
-    assert.ok(slicedWassersteinLoss(shuffled, d, sortedProjections(z, d)).item() < 1e-10);
+    const blind = new SlicedTarget(z);
+    assert.ok(blind.loss(shuffled).item() < 1e-10);
+    assert.ok(blind.loss(T.rand([1, 3, 4, 5])).item() > 1e-4);
+    blind.dispose();
   });
 });
 
@@ -542,6 +607,15 @@ test("a fast style net trains a few steps, resumes, and `style apply` writes the
     const img = await readImage(out);
     assert.deepEqual(img.shape, [1, 3, 37, 45]);
     img.dispose();
+    // --height scales the photo first, keeping its aspect.
+    const small = path.join(dir, 'small.png');
+    const hs = spawnSync(process.execPath, [CLI, 'style', 'apply', run, photo, '--out', small, '--height', '20'], {
+      encoding: 'utf8',
+    });
+    assert.equal(hs.status, 0, hs.stderr);
+    const smallImg = await readImage(small);
+    assert.deepEqual(smallImg.shape, [1, 3, 20, 24]);
+    smallImg.dispose();
     // --color-match histogram: the output's values are the photo's (up to 8-bit rounding).
     const matched = path.join(dir, 'matched.png');
     const m = spawnSync(
@@ -642,6 +716,11 @@ test('loom style: bad images and options get exit 2 and one sentence', async () 
         /--init must be content, matched, style or noise, got photo/,
       ],
       [['style', 'builtin:dog', 'builtin:scream', '--smoothing', 'yes'], /--smoothing must be on or off, got yes/],
+      [
+        ['style', 'builtin:dog', 'builtin:scream', '--style-loss', 'foo'],
+        /--style-loss must be gram or sliced, got foo/,
+      ],
+      [['style', 'train', '--style-loss', 'foo'], /--style-loss must be backbone, gram or sliced, got foo/],
       [['style', 'builtin:dog', 'builtin:scream', '--colour-weight', '-1'], /--colour-weight must be a number >= 0/],
       [['style', 'builtin:dog', 'builtin:scream:0'], /style weight in 'builtin:scream:0' must be a number > 0/],
       [['style', 'builtin:dog', `builtin:scream:${path.join(dir, 'none.png')}`], /cannot read image .*none\.png/],

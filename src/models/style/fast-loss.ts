@@ -5,17 +5,13 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { preprocess, type Backbone } from '../../vision/weights.js';
 import { styleDefaults, type StyleLossKind } from './gatys.js';
-import { batchGram, meanAbsVariation, randomDirections, resampleQuantiles, sortedProjections } from './losses.js';
+import { batchGram, meanAbsVariation, SlicedTarget } from './losses.js';
 
 export class FastStyleLoss {
   readonly layers: { content: string; style: string[] };
-  private readonly grams: Tensor[];
-  /** Sliced: per style layer, fixed unit directions [C, C], the painting's sorted projections and their mean square. */
-  private readonly directions: Tensor[] = [];
-  private readonly quantiles: Tensor[] = [];
-  private readonly scales: number[] = [];
-  /** The painting's quantiles resampled to a crop's positions, per layer and size. */
-  private readonly resampled = new Map<string, Tensor>();
+  /** Per style layer: the painting's Gram matrix, or its sliced target. */
+  private readonly grams: Tensor[] = [];
+  private readonly sliced: SlicedTarget[] = [];
   constructor(
     readonly backbone: Backbone,
     style01: Tensor,
@@ -24,48 +20,17 @@ export class FastStyleLoss {
   ) {
     this.layers = FastStyleLoss.layersOf(backbone.net.arch);
     const style = this.layers.style;
-    this.grams = T.keep(
-      T.noGrad(() =>
-        T.tidy(() => {
-          const f = this.features(style01, style);
-          return style.map((l) => batchGram(f.get(l)!));
-        }),
-      ),
+    T.noGrad(() =>
+      T.tidy(() => {
+        const f = this.features(style01, style);
+        for (const l of style) {
+          if (kind === 'sliced') this.sliced.push(new SlicedTarget(f.get(l)!));
+          else this.grams.push(T.keep(batchGram(f.get(l)!)));
+        }
+      }),
     );
-    if (kind === 'sliced') {
-      T.noGrad(() =>
-        T.tidy(() => {
-          const f = this.features(style01, style);
-          for (const l of style) {
-            const a = f.get(l)!;
-            const unit = T.keep(randomDirections(a.shape[1], a.shape[1]));
-            const q = T.keep(sortedProjections(a, unit));
-            this.directions.push(unit);
-            this.quantiles.push(q);
-            this.scales.push(q.pow(2).mean().item());
-          }
-        }),
-      );
-    }
   }
 
-  /**
-   * Sliced Wasserstein style loss of a batch's activations [B, C, H, W] at style layer `i`: each
-   * image's sorted projections against the painting's quantiles at as many positions, relative
-   * to their mean square.
-   */
-  private sliced(a: Tensor, i: number): Tensor {
-    const [b, c, h, w] = a.shape;
-    const key = `${i}/${h * w}`;
-    let q = this.resampled.get(key);
-    if (!q) {
-      const target = this.quantiles[i];
-      q = T.keep(T.noGrad(() => T.tidy(() => resampleQuantiles(target, h * w).clone())));
-      this.resampled.set(key, q);
-    }
-    const sorted = T.sort(T.matmul(this.directions[i], a.reshape([b, c, h * w])), 2)[0];
-    return sorted.sub(q).pow(2).mean().div(this.scales[i]);
-  }
   /** The layers compared: content early (Johnson et al.'s relu2_2; a deep layer at crop sizes
    * is a few pixels wide and lets the network paint over the photo), style as Gatys (for the
    * built-in InceptionV3, the early blocks the fast nets were tuned with). */
@@ -96,7 +61,8 @@ export class FastStyleLoss {
     let style = T.zeros([]);
     this.layers.style.forEach((l, i) => {
       if (this.kind === 'sliced') {
-        style = style.add(this.sliced(f.get(l)!, i));
+        // Relative to the target's mean square, as the Gatys transfer's.
+        style = style.add(this.sliced[i].loss(f.get(l)!).div(this.sliced[i].meanSquare));
         return;
       }
       const g = batchGram(f.get(l)!);
@@ -107,6 +73,6 @@ export class FastStyleLoss {
     return { total, content, style, tv };
   }
   dispose(): void {
-    for (const t of [...this.grams, ...this.directions, ...this.quantiles, ...this.resampled.values()]) t.dispose();
+    for (const t of [...this.grams, ...this.sliced]) t.dispose();
   }
 }

@@ -14,11 +14,8 @@ import {
   maskedGram,
   matchColours,
   meanCovariance,
-  randomDirections,
-  resampleQuantiles,
-  slicedWassersteinLoss,
+  SlicedTarget,
   smoothActivations,
-  sortedProjections,
   styleLoss,
   totalVariationLoss,
 } from './losses.js';
@@ -50,6 +47,11 @@ export interface StyleConfig {
   smoothing: boolean | null;
   /** 'gram': Gram matrices; 'sliced': sliced Wasserstein distances of the activations; null: the backbone's. */
   styleLoss: StyleLossKind | null;
+  /**
+   * Sliced losses: new random directions every iteration (Heitz et al. redraw them every step),
+   * so the image meets more of the painting's feature distribution than C fixed directions show.
+   */
+  redrawDirections: boolean;
   preserveColors: boolean;
   /** Give the result the photo's colours at the end (--preserve-colors is 'luminance'); null: the style's. */
   colorMatch: ColourMatch | null;
@@ -75,6 +77,7 @@ export const STYLE_DEFAULTS: StyleConfig = {
   init: null,
   smoothing: null,
   styleLoss: null,
+  redrawDirections: false,
   preserveColors: false,
   colorMatch: null,
   scales: 1,
@@ -219,6 +222,7 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
     styleLoss: c.styleLoss ?? d.styleLoss,
   };
   if (!r.style.length) throw new Error('give at least one style layer');
+  if (c.redrawDirections && r.styleLoss !== 'sliced') throw new Error('--redraw-directions needs --style-loss sliced');
   for (const l of [r.content, ...r.style]) {
     if (!backbone.net.hasEndpoint(l))
       throw new Error(
@@ -228,18 +232,22 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   return r;
 }
 
+/**
+ * One style's weight (normalised to sum 1), its mask at the image's size, and per style layer
+ * its target: Gram matrices (with the layer's number of positions), or sliced targets.
+ */
+interface StyleTarget {
+  weight: number;
+  mask: Tensor | null;
+  grams: Tensor[];
+  positions: number[];
+  sliced: SlicedTarget[];
+}
+
 /** Loss terms of one generated image (pixels 0..255) against fixed targets. */
 export class StyleObjective {
   private readonly contentTarget: Tensor;
-  /** Per style: its weight (normalised to sum 1), its Gram matrices per style layer, its mask at the image's size. */
-  private readonly styleTargets: { weight: number; grams: Tensor[]; positions: number[]; mask: Tensor | null }[] = [];
-  /** Sliced losses: per style layer, fixed unit directions [C, C]; per style and layer, its sorted projections. */
-  private readonly directions: Tensor[] = [];
-  private readonly quantiles: Tensor[][] = [];
-  /** Relative sliced losses divide by each target's mean square. */
-  private readonly quantileScales: number[][] = [];
-  /** Per style and layer, its sorted projections resampled to the image's positions (made on first use). */
-  private readonly resampled = new Map<string, Tensor>();
+  private readonly styleTargets: StyleTarget[] = [];
   private readonly maskPositions = new Map<string, Tensor>();
   /** Per style layer and masked style: the mask at the layer's size and Σ mask². */
   private readonly layerMasks = new Map<string, { mask: Tensor; area: number }>();
@@ -256,7 +264,7 @@ export class StyleObjective {
     readonly backbone: Backbone,
     readonly layers: { content: string; style: string[] },
     content255: Tensor,
-    styles255: { image: Tensor; weight: number; mask?: Tensor | null }[],
+    private readonly styles255: { image: Tensor; weight: number; mask?: Tensor | null }[],
     readonly weights: StyleWeights,
     readonly smoothing = false,
     readonly relative = smoothing,
@@ -267,21 +275,16 @@ export class StyleObjective {
       T.noGrad(() => T.tidy(() => this.features(content255, [layers.content]).get(layers.content)!.detach().clone())),
     );
     for (const s of styles255) {
-      const positions: number[] = [];
-      const grams = T.noGrad(() =>
-        T.tidy(() => {
-          const f = this.features(s.image, layers.style);
-          return layers.style.map((l) => {
-            const [, , h, w] = f.get(l)!.shape;
-            positions.push(h * w);
-            return gram(f.get(l)!);
-          });
-        }),
-      );
-      T.keep(grams);
-      this.styleTargets.push({ weight: s.weight / total, grams, positions, mask: s.mask ?? null });
+      const target: StyleTarget = {
+        weight: s.weight / total,
+        mask: s.mask ?? null,
+        grams: [],
+        positions: [],
+        sliced: [],
+      };
+      this.styleTargets.push(target);
+      this.makeStyleTarget(target, s.image);
     }
-    if (styleLoss === 'sliced') this.makeQuantiles(styles255);
     // Relative losses: each over its target's size, so each layer counts alike.
     this.contentScale = relative ? T.noGrad(() => T.tidy(() => this.contentTarget.pow(2).sum().item() as number)) : 1;
     this.gramScales = this.styleTargets.map((t) =>
@@ -302,37 +305,34 @@ export class StyleObjective {
     }
   }
 
-  /** Fixed random unit directions per style layer, and each style's sorted projections on them. */
-  private makeQuantiles(styles255: { image: Tensor }[]): void {
+  /** One style image's Gram matrices, or sliced targets on fresh random directions, per style layer. */
+  private makeStyleTarget(target: StyleTarget, image255: Tensor): void {
     const sl = this.layers.style;
-    for (const s of styles255) {
-      const q = T.noGrad(() =>
-        T.tidy(() => {
-          const f = this.features(s.image, sl);
-          return sl.map((l, i) => {
-            if (!this.directions[i]) {
-              const c = f.get(l)!.shape[1];
-              this.directions[i] = T.keep(randomDirections(c, c));
-            }
-            return sortedProjections(f.get(l)!, this.directions[i]);
-          });
-        }),
-      );
-      this.quantiles.push(T.keep(q));
-      this.quantileScales.push(q.map((t) => T.noGrad(() => T.tidy(() => t.pow(2).mean().item() as number))));
-    }
+    T.noGrad(() =>
+      T.tidy(() => {
+        const f = this.features(image255, sl);
+        for (const l of sl) {
+          const a = f.get(l)!;
+          target.positions.push(a.shape[2] * a.shape[3]);
+          if (this.styleLoss === 'sliced') target.sliced.push(new SlicedTarget(a));
+          else target.grams.push(T.keep(gram(a)));
+        }
+      }),
+    );
   }
 
-  /** Style `t`'s quantiles at layer `i` resampled to `n` positions, kept for the next evaluation. */
-  private quantilesAt(t: number, i: number, n: number): Tensor {
-    const key = `${t}/${i}/${n}`;
-    let q = this.resampled.get(key);
-    if (!q) {
-      const target = this.quantiles[t][i];
-      q = T.keep(T.noGrad(() => T.tidy(() => resampleQuantiles(target, n).clone())));
-      this.resampled.set(key, q);
-    }
-    return q;
+  /**
+   * New random directions for the sliced losses: each draw sees other marginals of the
+   * features, so redrawing between optimiser runs matches more of the whole distribution.
+   */
+  redrawDirections(): void {
+    if (this.styleLoss !== 'sliced') return;
+    this.styleTargets.forEach((target, t) => {
+      target.sliced.forEach((s) => s.dispose());
+      target.sliced = [];
+      target.positions = [];
+      this.makeStyleTarget(target, this.styles255[t].image);
+    });
   }
 
   /** The positions where style `t`'s mask at layer `l`'s size is at least half on (made on first use). */
@@ -392,9 +392,9 @@ export class StyleObjective {
                 .indexSelect(1, at)
                 .reshape([1, c, 1, at.shape[0]])
             : a;
-          const q = this.quantilesAt(t, i, region.shape[2] * region.shape[3]);
-          const term = slicedWassersteinLoss(region, this.directions[i], q);
-          style = style.add((this.relative ? term.div(this.quantileScales[t][i]) : term).mul(target.weight));
+          const sliced = target.sliced[i];
+          const term = sliced.loss(region);
+          style = style.add((this.relative ? term.div(sliced.meanSquare) : term).mul(target.weight));
           return;
         }
         if (m && m.area < 1e-6) return; // the mask is off everywhere at this layer's size
@@ -431,11 +431,8 @@ export class StyleObjective {
   dispose(): void {
     this.contentTarget.dispose();
     for (const c of this.colourTargets) [c.mean, c.cov, c.mask].forEach((t) => t?.dispose());
-    for (const s of this.styleTargets) s.grams.forEach((g) => g.dispose());
+    for (const s of this.styleTargets) [...s.grams, ...s.sliced].forEach((g) => g.dispose());
     for (const m of this.layerMasks.values()) m.mask.dispose();
-    for (const d of this.directions) d.dispose();
-    for (const q of this.quantiles) q.forEach((t) => t.dispose());
-    for (const q of this.resampled.values()) q.dispose();
     for (const p of this.maskPositions.values()) p.dispose();
   }
 }
@@ -557,16 +554,17 @@ async function optimise(
       last = { content: t.content.item(), style: t.style.item(), tv: t.tv.item(), colour: t.colour.item() };
       return t.total.item();
     });
-  const lbfgs =
-    cfg.optimizer === 'lbfgs'
-      ? new LBFGS([x], {
-          lr: 1,
-          maxIter: cfg.maxEvals,
-          maxEval: cfg.maxEvals,
-          historySize: 10,
-          lineSearch: 'strong_wolfe',
-        })
-      : null;
+  const newLbfgs = () =>
+    new LBFGS([x], {
+      lr: 1,
+      maxIter: cfg.maxEvals,
+      maxEval: cfg.maxEvals,
+      historySize: 10,
+      lineSearch: 'strong_wolfe',
+    });
+  let lbfgs = cfg.optimizer === 'lbfgs' ? newLbfgs() : null;
+  // L-BFGS restarts with new directions: its curvature history belongs to the old objective.
+  const redrawEvery = cfg.redrawDirections ? (lbfgs ? 1 : cfg.maxEvals) : 0;
   const adam = cfg.optimizer === 'adam' ? new Adam([x], { lr: cfg.lr }) : null;
   const total = cfg.optimizer === 'lbfgs' ? iterations : iterations * cfg.maxEvals;
   try {
@@ -575,6 +573,13 @@ async function optimise(
       const before = evals;
       const t0 = performance.now();
       let loss: number;
+      if (redrawEvery && i > 0 && i % redrawEvery === 0) {
+        objective.redrawDirections();
+        if (lbfgs) {
+          lbfgs.dispose?.();
+          lbfgs = newLbfgs();
+        }
+      }
       if (lbfgs) {
         lbfgs.step(closure);
         // The loss at the new image (step() returns the loss where it started).

@@ -160,10 +160,57 @@ export function resampleQuantiles(sorted: Tensor, m: number): Tensor {
 }
 
 /**
- * The sliced Wasserstein loss (Heitz et al., CVPR 2021): the mean squared difference between
- * the sorted projections of the image's activations and the target's quantiles at as many
- * positions. It matches whole distributions of features, not only their second moments.
+ * One painting's activations at one layer as a sliced Wasserstein target (Heitz et al., CVPR
+ * 2021): `k` random unit directions, the painting's sorted projections on them (the quantiles
+ * of k one-dimensional marginals) and their mean square. It matches whole distributions of
+ * features, not only their second moments.
  */
-export function slicedWassersteinLoss(x: Tensor, directions: Tensor, targetQuantiles: Tensor): Tensor {
-  return sortedProjections(x, directions).sub(targetQuantiles).pow(2).mean();
+export class SlicedTarget {
+  readonly directions: Tensor;
+  private readonly quantiles: Tensor;
+  /** The quantiles' mean square, which relative losses divide by. */
+  readonly meanSquare: number;
+  /** The quantiles resampled to an image's number of positions, per number (made on first use). */
+  private readonly resampled = new Map<number, Tensor>();
+
+  /** `activations` [1, C, H, W]; `directions` [K, C] of unit rows, or C drawn from torch's generator. */
+  constructor(activations: Tensor, directions?: Tensor) {
+    [this.directions, this.quantiles] = T.keep(
+      T.noGrad(() =>
+        T.tidy(() => {
+          const c = activations.shape[1];
+          const d = directions ? directions.clone() : randomDirections(c, c);
+          return [d, sortedProjections(activations, d)];
+        }),
+      ),
+    );
+    this.meanSquare = T.noGrad(() => T.tidy(() => this.quantiles.pow(2).mean().item() as number));
+  }
+
+  /**
+   * The mean squared difference between the sorted projections of each image's activations in
+   * `x` [B, C, H, W] (or a region's, [1, C, 1, N]) and the painting's quantiles at as many positions.
+   */
+  loss(x: Tensor): Tensor {
+    const [b, c, h, w] = x.shape;
+    const sorted = T.sort(T.matmul(this.directions, x.reshape([b, c, h * w])), 2)[0];
+    return sorted
+      .sub(this.quantilesAt(h * w))
+      .pow(2)
+      .mean();
+  }
+
+  private quantilesAt(n: number): Tensor {
+    let q = this.resampled.get(n);
+    if (!q) {
+      const target = this.quantiles;
+      q = T.keep(T.noGrad(() => T.tidy(() => resampleQuantiles(target, n).clone())));
+      this.resampled.set(n, q);
+    }
+    return q;
+  }
+
+  dispose(): void {
+    for (const t of [this.directions, this.quantiles, ...this.resampled.values()]) t.dispose();
+  }
 }
