@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { repoRoot } from './helpers.js';
+import { trainingMinutes } from '../src/cli/demo.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
@@ -47,4 +48,19 @@ test('the demo writes a gallery: text samples, a dream, a stylised photo, the VA
   assert.equal(forced.status, 0, forced.stderr);
   assert.equal(readFileSync(path.join(out, 'mine.txt'), 'utf8'), 'keep me');
   assert.ok(existsSync(path.join(out, 'index.html')));
+});
+
+test('the trainings share what dream and style leave, and still run when those overran the budget', () => {
+  // 10 minutes, dream and style 97.5 s: 8.125 minutes left, as 3/8, 3/8 and 2/8.
+  const m = trainingMinutes(10, 97.5);
+  assert.deepEqual(
+    [m.text, m.vae, m.gan].map((x) => Number(x.toFixed(6))),
+    [3.046875, 3.046875, 2.03125],
+  );
+  // On a slow machine dream and style took the whole budget of 0.2 minutes (once: --minutes 0).
+  const late = trainingMinutes(0.2, 15);
+  assert.deepEqual(
+    [late.text, late.vae, late.gan].map((x) => Number(x.toFixed(6))),
+    [0.01, 0.01, 0.01],
+  );
 });
