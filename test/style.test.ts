@@ -735,6 +735,14 @@ test('loom style: bad images and options get exit 2 and one sentence', async () 
         /cannot read|no such file/,
       ],
       [
+        ['style', 'apply', path.join(dir, 'nothing'), bad, '--out', path.join(dir, 'o.png'), '--height', '4'],
+        /--height must be a whole number >= 16, got 4/,
+      ],
+      [
+        ['style', 'apply', path.join(dir, 'nothing'), 'clip.mp4', '--out', path.join(dir, 'o.mp4'), '--height', '64'],
+        /--height is for images; a video keeps its frames' size/,
+      ],
+      [
         [
           'style',
           'train',

@@ -21,6 +21,7 @@ import {
   type StyleLossKind,
 } from '../models/style/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
+import { wholeNumber } from '../models/checks.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
@@ -323,8 +324,7 @@ async function styleApply(args: string[]): Promise<void> {
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
   if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
   applyCommon(o);
-  if (o.height !== undefined && !(Number.isInteger(o.height) && o.height >= 16))
-    throw new UserError(`--height must be a whole number >= 16, got ${o.height}`);
+  if (o.height !== undefined) wholeNumber('height', o.height, 16);
   const match = colorMatchOf(o.colorMatch);
   const [source, ...images] = positionals;
   if (o.height !== undefined && images.some((f) => VIDEO_EXT.test(f)))
