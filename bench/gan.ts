@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { GAN_DEFAULTS, GanTrainer } from '../src/models/gan/index.js';
+import { GAN_DEFAULTS, GAN_RECIPES, GanTrainer } from '../src/models/gan/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
@@ -20,6 +20,36 @@ export function ganStepWorkload(c: { latent: number; batch: number }): Workload 
     step: () => void t.step(real),
     dispose: () => {
       real.dispose();
+      t.dispose();
+    },
+  };
+}
+
+/** One training step of the demo's GAN: the dcgan recipe on MNIST's shape, conditioned on 10 classes. */
+export function dcganStepWorkload(): Workload {
+  T.manualSeed(0);
+  const r = GAN_RECIPES.dcgan;
+  const classNames = Array.from({ length: 10 }, (_, i) => String(i));
+  const t = new GanTrainer(
+    { ...GAN_DEFAULTS, recipe: 'dcgan' },
+    {
+      latent: GAN_DEFAULTS.latent,
+      channels: 1,
+      height: 28,
+      width: 28,
+      dropout: 0,
+      gFilters: r.gFilters,
+      dFilters: r.dFilters,
+      classNames,
+    },
+  );
+  const real = T.keep(T.rand([r.batch, 1, 28, 28]).mul(2).sub(1));
+  const labels = T.keep(T.randint(0, 10, [r.batch], 'int64'));
+  return {
+    step: () => void t.step(real, labels),
+    dispose: () => {
+      real.dispose();
+      labels.dispose();
       t.dispose();
     },
   };

@@ -4,7 +4,7 @@
 // `npm run bench -- soak [--minutes N] [--only LOOP,...]`: resident memory of every long loop over N minutes.
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
-// `npm run bench -- wait-policy [--quick]`: OpenMP's idle waiting (passive, spin counts, active) on 3 workloads.
+// `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,apply,...] [--variants]`: every speed workload in turns.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
@@ -20,7 +20,7 @@ import { ddpBench } from './ddp.js';
 import { ganRecipesBench } from './gan-recipes.js';
 import { styleQualityBench } from './style-quality.js';
 import { videoBench } from './video.js';
-import { waitPolicyBench } from './wait-policy.js';
+import { busyTrainingBench, waitPolicyBench } from './wait-policy.js';
 import { parityBench } from './parity.js';
 import { repoRoot } from './util.js';
 
@@ -83,7 +83,8 @@ if (which === 'parity') {
   process.exit(0);
 }
 if (which === 'wait-policy') {
-  waitPolicyBench(quick);
+  waitPolicyBench(quick, at('--only')?.split(',') ?? null);
+  busyTrainingBench(quick ? 0.25 : 0.5);
   process.exit(0);
 }
 if (which === 'gan-recipes') {

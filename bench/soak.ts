@@ -244,6 +244,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
     const spaced: [number, number][] = [];
     let lastLine = 0;
     let firstStep: number | null = null;
+    let lastStep: number | null = null;
     let stderr = '';
     let buffered = '';
     let driverError: string | null = null;
@@ -261,6 +262,9 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
             // A step, or a video's frame.
             const step = typeof r.step === 'number' || typeof r.frame === 'number';
             if (typeof r.ms_per_step === 'number' || step) firstStep ??= now;
+            // A training's final records (its test score, samples) carry a step too: the
+            // loop itself ends with its last timed step or frame.
+            if (typeof r.ms_per_step === 'number' || typeof r.frame === 'number') lastStep = now;
             if (typeof r.ms_per_step === 'number') timed.push([now, r.ms_per_step]);
             else if (step && lastLine) spaced.push([now, (now - lastLine) * 1000]);
             lastLine = now;
@@ -291,6 +295,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
       drive(waitFor, (ms) => {
         const now = (performance.now() - t0) / 1000;
         firstStep ??= now;
+        lastStep = now;
         spaced.push([now, ms]);
       })
         .catch((e: unknown) => {
@@ -319,8 +324,11 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
       // The window: after warm-up, until the loop's nominal end (its final evaluation and
       // pictures are a bounded spike, not growth; the table's minutes column shows the wall).
       // Warm-up lasts a fifth of the run, at least 10 s, and at least until the loop's first
-      // logged step: on a loaded machine, loading a network can outlast any fixed time.
-      const end = minutes * 60;
+      // logged step: on a loaded machine, loading a network can outlast any fixed time. For
+      // the same reason the window runs on to the last timed step when that comes later: a
+      // loop's own clock starts after its loading, so on a slow machine its steps all come
+      // after the nominal end, and a window that stopped there would hold no sample.
+      const end = Math.max(minutes * 60, lastStep ?? 0);
       const steps = timed.length ? timed : spaced;
       const warm = Math.max(10, end / 5, firstStep ?? 0);
       const after = rss.filter(([t]) => t >= warm && t <= end);

@@ -2,6 +2,7 @@
 // Tensor method (generated and hand-written) is attached.
 import { availableParallelism } from 'node:os';
 import { native, call, op, type Handle } from './native.js';
+import { FreeCores, freeCoresHere } from './free-cores.js';
 import { Tensor, wrap } from './tensor.js';
 import { dtypeCode, type DType } from './dtype.js';
 import * as ops from './ops.generated.js';
@@ -87,10 +88,11 @@ export async function withRngFork<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** Sets libtorch's intra-op thread count. */
+/** Sets libtorch's intra-op thread count; Loom no longer fits it to the free cores (fitThreads). */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`the thread count must be a positive integer, got ${n}`);
   native.setNumThreads(n);
+  freeCores = null;
 }
 export const getNumThreads = (): number => native.getNumThreads();
 
@@ -146,9 +148,26 @@ export function watchInterrupts(): () => number {
 export const cudaAvailable = (): boolean => native.info().cuda;
 
 // libtorch picks 1 thread on this kind of machine; Loom uses every core unless the user
-// chose through OMP_NUM_THREADS or LOOM_THREADS.
+// chose through OMP_NUM_THREADS or LOOM_THREADS, and then fits the count to the cores that
+// other processes leave free (fitThreads).
+let freeCores: FreeCores | null = null;
 {
   const chosen = Number(process.env.LOOM_THREADS);
   if (Number.isInteger(chosen) && chosen > 0) native.setNumThreads(chosen);
-  else if (!process.env.OMP_NUM_THREADS) native.setNumThreads(availableParallelism());
+  else if (!process.env.OMP_NUM_THREADS) {
+    native.setNumThreads(availableParallelism());
+    freeCores = freeCoresHere(availableParallelism());
+  }
+}
+
+/**
+ * For long loops, between steps: when other processes have kept cores busy for two windows
+ * of 3 s (or freed them), sets the thread count to the cores left, and returns the change.
+ * Does nothing when the user chose a count (--threads, LOOM_THREADS, OMP_NUM_THREADS).
+ */
+export function fitThreads(now = performance.now()): { threads: number; othersBusy: number } | null {
+  const threads = freeCores?.check(native.getNumThreads(), now);
+  if (!freeCores || threads === null || threads === undefined) return null;
+  native.setNumThreads(threads);
+  return { threads, othersBusy: freeCores.othersBusy };
 }

@@ -206,6 +206,9 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
         this.stopReason = asked || !late ? 'asked' : 'minutes';
         return;
       }
+      // Data-parallel ranks have their threads set by their launch; one process fits its own.
+      const fit = this.group ? null : T.fitThreads();
+      if (fit) process.stderr.write(`loom: ${threadsNote(fit)}\n`);
       yield this.step;
     }
   }
@@ -349,4 +352,10 @@ export function loadFromRun<M, C extends object>(
     throw e;
   }
   return value;
+}
+
+/** One sentence on a change of thread count: why, and how to fix the count instead. */
+export function threadsNote(fit: { threads: number; othersBusy: number }): string {
+  const busy = fit.othersBusy.toFixed(1);
+  return `other processes keep ${busy} cores busy: ${fit.threads} thread${fit.threads > 1 ? 's' : ''} from here (OpenMP's threads wait for one another when one shares its core; --threads N keeps a count)`;
 }
