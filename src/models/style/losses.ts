@@ -143,12 +143,12 @@ export function randomDirections(k: number, c: number): Tensor {
 }
 
 /**
- * One image's activations [1, C, H, W] projected on the rows of `directions` [K, C], each
- * projection's H·W values sorted: the quantiles of K one-dimensional marginals.
+ * Each image's activations in `x` [B, C, H, W] projected on the rows of `directions` [K, C],
+ * each projection's H·W values sorted: the quantiles of K one-dimensional marginals, [B, K, H·W].
  */
 export function sortedProjections(x: Tensor, directions: Tensor): Tensor {
-  const [, c, h, w] = x.shape;
-  return T.sort(T.mm(directions, x.reshape([c, h * w])), 1)[0];
+  const [b, c, h, w] = x.shape;
+  return T.sort(T.matmul(directions, x.reshape([b, c, h * w])), 2)[0];
 }
 
 /** Sorted values [K, N] resampled to M quantiles each (the middle of each of M equal shares). */
@@ -180,7 +180,7 @@ export class SlicedTarget {
         T.tidy(() => {
           const c = activations.shape[1];
           const d = directions ? directions.clone() : randomDirections(c, c);
-          return [d, sortedProjections(activations, d)];
+          return [d, sortedProjections(activations, d).select(0, 0)];
         }),
       ),
     );
@@ -192,9 +192,8 @@ export class SlicedTarget {
    * `x` [B, C, H, W] (or a region's, [1, C, 1, N]) and the painting's quantiles at as many positions.
    */
   loss(x: Tensor): Tensor {
-    const [b, c, h, w] = x.shape;
-    const sorted = T.sort(T.matmul(this.directions, x.reshape([b, c, h * w])), 2)[0];
-    return sorted
+    const [, , h, w] = x.shape;
+    return sortedProjections(x, this.directions)
       .sub(this.quantilesAt(h * w))
       .pow(2)
       .mean();
