@@ -207,8 +207,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
         return;
       }
       // Data-parallel ranks have their threads set by their launch; one process fits its own.
-      const fit = this.group ? null : T.fitThreads();
-      if (fit) process.stderr.write(`loom: ${threadsNote(fit)}\n`);
+      if (!this.group) fitThreadsBetweenSteps();
       yield this.step;
     }
   }
@@ -352,6 +351,15 @@ export function loadFromRun<M, C extends object>(
     throw e;
   }
   return value;
+}
+
+/**
+ * For any long loop, between its steps: fits the thread count to the cores other processes
+ * leave free (T.fitThreads) and says so on stderr when it changes.
+ */
+export function fitThreadsBetweenSteps(): void {
+  const fit = T.fitThreads();
+  if (fit) process.stderr.write(`loom: ${threadsNote(fit)}\n`);
 }
 
 /** One sentence on a change of thread count: why, and how to fix the count instead. */

@@ -6,6 +6,7 @@ import { resize } from '../../io/images.js';
 import { Rng } from '../../util/random.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
+import { fitThreadsBetweenSteps } from '../../train/index.js';
 
 export interface DreamConfig {
   /** Layer (or "layer:channel") → weight of its term in the loss. */
@@ -452,6 +453,7 @@ export async function dream(
       const steps = Object.keys(octaveCfg.layers).length ? cfg.steps : 0;
       for (let s = 0; s < steps; s++) {
         if (hooks.shouldStop?.()) break;
+        fitThreadsBetweenSteps();
         const t0 = performance.now();
         const loss = dreamStep(backbone, img, octaveCfg, rng, guide);
         hooks.onStep?.({ octave: o, step: s, loss, ms_per_step: performance.now() - t0, height: oh, width: ow });
