@@ -49,7 +49,7 @@ export function waitPolicyProbe(names: string[], runs: number): number[] {
 }
 
 /** `n` processes (default: one per core), each spinning in a loop, until stopped. */
-function busyProcesses(n = os.availableParallelism()): ChildProcess[] {
+export function busyProcesses(n = os.availableParallelism()): ChildProcess[] {
   return Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
 }
 

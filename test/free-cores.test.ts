@@ -2,21 +2,15 @@
 // (two windows in a row), and the real measurement with busy processes beside a training.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FreeCores, freeCoresHere, threadsFor } from '../src/torch/free-cores.js';
 import { repoRoot } from './helpers.js';
+import { busyProcesses } from '../bench/wait-policy.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-/** As many spinning processes as cores, for the measurement to see. */
-function busy(): ChildProcess[] {
-  return Array.from({ length: os.availableParallelism() }, () =>
-    spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
-  );
-}
 
 test('threads: the cores less those other processes keep busy (to the nearest core), at least 1', () => {
   const cases: [number, number, number][] = [
@@ -66,7 +60,7 @@ test('a change needs two windows in a row that agree; a burst or a long pause ch
 test('on this machine, busy processes beside it are measured as busy cores', async (t) => {
   const fc = freeCoresHere(os.availableParallelism(), 400);
   if (fc === null) return t.skip('no /proc/stat, or a CPU quota: the count is never changed');
-  const load = busy();
+  const load = busyProcesses();
   try {
     let decision: number | null = null;
     fc.check(os.availableParallelism(), performance.now());
@@ -95,7 +89,7 @@ test('a training beside busy processes drops to 1 thread and says so; with --thr
       p.stdout.resume();
       p.on('close', (code) => done({ code, stderr }));
     });
-  const load = busy();
+  const load = busyProcesses();
   try {
     const [fitted, fixed] = await Promise.all([run('fitted'), run('fixed', '--threads', '2')]);
     assert.equal(fitted.code, 0, fitted.stderr);

@@ -1,8 +1,8 @@
 // The thread count that fits the cores other processes leave free. OpenMP's workers meet at
 // a barrier after every parallel region; when another process holds one of the cores, the
 // worker there runs late and the others wait for it (spinning, with libgomp's default), so
-// on 2 cores with one busy process beside it, a step of small ops ran 10x slower with 2
-// threads than with 1 (docs/benchmarks.md, "A busy machine"). Linux only: it reads the
+// on 2 cores with one busy process beside it, a training step of small ops ran 2.5 to 6x
+// slower with 2 threads than with 1 (docs/benchmarks.md, "A busy machine"). Linux only: it reads the
 // machine's CPU time from /proc/stat; elsewhere it never asks for a change.
 import { readFileSync } from 'node:fs';
 

@@ -166,8 +166,9 @@ let freeCores: FreeCores | null = null;
  * Does nothing when the user chose a count (--threads, LOOM_THREADS, OMP_NUM_THREADS).
  */
 export function fitThreads(now = performance.now()): { threads: number; othersBusy: number } | null {
-  const threads = freeCores?.check(native.getNumThreads(), now);
-  if (!freeCores || threads === null || threads === undefined) return null;
+  if (!freeCores) return null;
+  const threads = freeCores.check(native.getNumThreads(), now);
+  if (threads === null) return null;
   native.setNumThreads(threads);
   return { threads, othersBusy: freeCores.othersBusy };
 }
