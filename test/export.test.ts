@@ -240,6 +240,8 @@ test('loom export writes a run as ONNX that onnxruntime loads, keeps an existing
     '1',
     '--block',
     '16',
+    '--merges',
+    '6',
     '--json',
   );
   assert.equal(gpt.status, 0, gpt.stderr);
@@ -247,6 +249,20 @@ test('loom export writes a run as ONNX that onnxruntime loads, keeps an existing
   assert.equal(g.status, 0, g.stderr);
   const gs = await ort.InferenceSession.create(readFileSync(path.join(dir, 'gpt.onnx')));
   assert.deepEqual([gs.inputNames, gs.outputNames], [['ids'], ['logits']]);
+  // Its units are the characters and six merged pieces; the merges say how to encode a prompt.
+  const meta = Object.fromEntries(
+    (
+      ModelProto.toObject(ModelProto.decode(readFileSync(path.join(dir, 'gpt.onnx')))).metadata_props as {
+        key: string;
+        value: string;
+      }[]
+    ).map((p) => [p.key, p.value]),
+  );
+  const units = JSON.parse(meta['loom.vocabulary']) as string[];
+  const merges = JSON.parse(meta['loom.merges']) as { characters: number; pairs: [number, number][] };
+  assert.equal(merges.pairs.length, 6);
+  assert.equal(units.length, merges.characters + 6);
+  merges.pairs.forEach(([a, b], k) => assert.equal(units[merges.characters + k], units[a] + units[b]));
   const before = readFileSync(out);
   for (const [args, re] of [
     [['export', run, '--out', out], /exists; choose another --out or add --force/],

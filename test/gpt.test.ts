@@ -1,5 +1,5 @@
 // The character transformer: every block's output and gradient against PyTorch, the causal
-// mask, the key/value cache, training (overfit, resume, memory) and its refusals.
+// mask, the key/value cache, training (overfit, resume, memory) and its refusals; subword units.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,11 +9,16 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { crossEntropy } from '../src/nn/index.js';
 import { loadPth } from '../src/io/pth.js';
+import { zeros_ } from '../src/nn/init.js';
 import { RunFolder } from '../src/io/run-folder.js';
 import { Rng } from '../src/util/random.js';
 import {
   CharGPT,
+  CharLSTM,
   KvCache,
+  evaluateBpc,
+  mergesFor,
+  withModel,
   causalBias,
   TEXT_DEFAULTS,
   Vocab,
@@ -38,6 +43,7 @@ function corpus(text = TEXT): string {
 const tiny = (over: Partial<TextTrainConfig> = {}): TextTrainConfig => ({
   ...TEXT_DEFAULTS,
   model: 'gpt',
+  merges: 0,
   layers: 2,
   embed: 32,
   heads: 2,
@@ -174,16 +180,80 @@ test('a tiny transformer overfits a short text so that greedy generation reprodu
   model.dispose();
 });
 
+test('held-out bits per character on subword units: the nats of the predicted units over the characters they spell', () => {
+  const base = Vocab.fromText(TEXT);
+  const vocab = base.learnMerges(base.encodeChars(TEXT), 30);
+  const ids = vocab.encode(TEXT.slice(0, 300));
+  assert.ok(ids.length < 150, `${ids.length} units`);
+  // Zero output weights: every logit is 0, so each predicted unit costs log2(V) bits.
+  const gpt = new CharGPT({ vocabSize: vocab.size, block: 16, embed: 8, heads: 2, layers: 1, dropout: 0 });
+  const lstm = new CharLSTM({ vocabSize: vocab.size, units: 8, layers: 1, dropout: 0 });
+  T.noGrad(() => [gpt.wte.weight, lstm.head.weight, lstm.head.bias!].forEach((p) => zeros_(p)));
+  const all = ((ids.length - 1) * Math.log2(vocab.size)) / vocab.charsOf(ids.subarray(1));
+  const near = (a: number | null, b: number) => assert.ok(a !== null && Math.abs(a - b) < 1e-5, `${a} against ${b}`);
+  near(evaluateBpc(gpt, vocab, ids, 16), all);
+  near(evaluateBpc(lstm, vocab, ids, 16, 1), all);
+  // With characters alone the same rule gives log2(V) per character.
+  const chars = base.encodeChars(TEXT.slice(0, 300));
+  const charGpt = new CharGPT({ vocabSize: base.size, block: 16, embed: 8, heads: 2, layers: 1, dropout: 0 });
+  T.noGrad(() => zeros_(charGpt.wte.weight));
+  near(evaluateBpc(charGpt, base, chars, 16), Math.log2(base.size));
+  [gpt, lstm, charGpt].forEach((m) => m.dispose());
+});
+
+test('unset, --merges follows the size of the training text; set, it is kept', () => {
+  assert.equal(mergesFor(null, 3_999_999), 0);
+  assert.equal(mergesFor(null, 4_000_000), 400);
+  assert.equal(mergesFor(0, 10_000_000), 0);
+  assert.equal(mergesFor(12, 1000), 12);
+  assert.equal(withModel({ ...TEXT_DEFAULTS, model: 'lstm' }).merges, 0);
+  assert.equal(withModel({ ...TEXT_DEFAULTS, model: 'gpt' }).merges, null);
+});
+
+test('on subword units a transformer learns the text, saves its merges, and generates exactly --length characters', () => {
+  const dir = tmp();
+  const r = trainText(tiny({ corpus: corpus(), steps: 150, merges: 12 }), dir, {});
+  assert.ok(r.valBpc !== null && r.valBpc < 0.3, `held-out bpc ${r.valBpc}`);
+  const { model, vocab, config } = loadTextModel(dir);
+  assert.equal(config.merges, 12);
+  assert.equal(vocab.merges.length, 12);
+  const prime = 'the quick brown ';
+  const pieces: string[] = [];
+  const [greedy] = generate(
+    model,
+    vocab,
+    { length: 61, prime, temperature: 0, onChars: ([p]) => void pieces.push(p) },
+    new Rng(0),
+  );
+  assert.equal(prime + greedy, TEXT.slice(0, prime.length + 61));
+  assert.equal(pieces.join(''), greedy);
+  assert.ok(pieces.length < 61, `${pieces.length} units for 61 characters`);
+  const many = generate(model, vocab, { length: 23, prime, temperature: 1.5, count: 4 }, new Rng(2));
+  assert.deepEqual(
+    many.map((x) => [...x].length),
+    [23, 23, 23, 23],
+  );
+  model.dispose();
+});
+
 test('a transformer run stopped at step 20 of 30 and resumed ends as the run that never stopped (weights and metrics)', () => {
   // Stopped, not shortened: the cosine's length is the run's 30 steps in both.
   const c = corpus();
   const full = tmp();
-  trainText(tiny({ corpus: c, steps: 30, dropout: 0.2 }), full, {});
+  trainText(tiny({ corpus: c, steps: 30, dropout: 0.2, merges: 8 }), full, {});
   const half = tmp();
   let asked = 0;
-  const first = trainText(tiny({ corpus: c, steps: 30, dropout: 0.2 }), half, {}, { shouldStop: () => ++asked > 20 });
+  const first = trainText(
+    tiny({ corpus: c, steps: 30, dropout: 0.2, merges: 8 }),
+    half,
+    {},
+    {
+      shouldStop: () => ++asked > 20,
+    },
+  );
   assert.equal(first.steps, 20);
   trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true });
+  assert.equal(loadTextModel(half).vocab.merges.length, 8);
   const a = loadTextModel(full).model.stateDict();
   const b = loadTextModel(half).model.stateDict();
   assert.ok(a.size > 10);

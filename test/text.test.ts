@@ -11,6 +11,7 @@ import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
 import {
   CharLSTM,
+  PairCounter,
   TEXT_DEFAULTS,
   Vocab,
   draw,
@@ -96,6 +97,52 @@ test('vocabulary: sorted code points, unknown characters named', () => {
   assert.deepEqual(v.chars, ['a', 'b', 'c', '😀']);
   assert.equal(v.decode(v.encode('ca😀')), 'ca😀');
   assert.throws(() => v.encode('abz!'), /never saw: "z", "!"/);
+});
+
+test('merges: the most frequent pair first, ties to the lowest indices, stopping when no pair occurs twice', () => {
+  const v = Vocab.fromText('abababc');
+  const m = v.learnMerges(v.encodeChars('abababc'), 5);
+  assert.deepEqual(m.merges, [
+    [0, 1],
+    [3, 3],
+  ]);
+  assert.deepEqual(m.tokens, ['a', 'b', 'c', 'ab', 'abab']);
+  assert.deepEqual([...m.lengths], [1, 1, 1, 2, 4]);
+  assert.deepEqual([...m.encode('abababc')], [4, 3, 2]);
+  assert.deepEqual([...m.encode('cabba')], [2, 3, 1, 0]);
+  // xy and yz both occur twice: the lower pair of indices wins, then xyz.
+  const w = Vocab.fromText('xyzxyz');
+  assert.deepEqual(w.learnMerges(w.encodeChars('xyzxyz'), 9).tokens, ['x', 'y', 'z', 'xy', 'xyz']);
+  assert.throws(() => v.learnMerges(v.encodeChars('ab'), -1), /whole number from 0/);
+  assert.throws(() => new Vocab(['a', 'b'], [[0, 2]]), /merge \[0, 2\] names a unit that does not exist yet/);
+});
+
+test('pair counts: the dense table and the map (for texts of thousands of characters) agree, and restart', () => {
+  const rng = new Rng(8);
+  const keys = Array.from({ length: 5000 }, () => rng.int(300) * rng.int(3));
+  const dense = new PairCounter(1000, keys.length);
+  const sparse = new PairCounter(1000, keys.length, 0);
+  for (const round of [1, 2]) {
+    for (const k of keys.slice(0, round * 2000)) [dense, sparse].forEach((c) => c.add(k));
+    const most = dense.takeMost();
+    assert.deepEqual(sparse.takeMost(), most);
+    assert.equal(most[1], keys.slice(0, round * 2000).filter((k) => k === most[0]).length);
+  }
+  assert.deepEqual(dense.takeMost(), [-1, 0]);
+});
+
+test('merged units spell the text back, emoji included, and count its characters', () => {
+  const rng = new Rng(4);
+  const alphabet = [...'ab c\n😀é'];
+  const text = Array.from({ length: 3000 }, () => alphabet[rng.int(alphabet.length)]).join('');
+  const base = Vocab.fromText(text);
+  const v = base.learnMerges(base.encodeChars(text.slice(0, 2000)), 60);
+  assert.equal(v.merges.length, 60);
+  const ids = v.encode(text);
+  assert.ok(ids.length < 0.7 * [...text].length, `${ids.length} units`);
+  assert.equal(v.decode(ids), text);
+  assert.equal(v.charsOf(ids), [...text].length);
+  assert.throws(() => v.encode('abz'), /never saw: "z"/);
 });
 
 test('a tiny model overfits a short text so that greedy generation reproduces it; same seed, same text', () => {

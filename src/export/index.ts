@@ -51,9 +51,17 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
     case 'text': {
       const { model, vocab } = loadTextModel(source);
       using m = model;
-      if (m instanceof CharGPT) return { kind, ...charGptGraph(m, vocab.chars) };
-      if (!(m instanceof CharLSTM)) throw new Error(`${source} holds a text model Loom cannot export`);
-      return { kind, ...charStepGraph(m, vocab.chars) };
+      if (!(m instanceof CharGPT || m instanceof CharLSTM))
+        throw new Error(`${source} holds a text model Loom cannot export`);
+      const e = m instanceof CharGPT ? charGptGraph(m, vocab.tokens) : charStepGraph(m, vocab.tokens);
+      // Subword units: the vocabulary lists each unit's text; encoding a prompt needs the merges.
+      if (vocab.merges.length)
+        e.metadata['loom.merges'] = JSON.stringify({
+          characters: vocab.chars.length,
+          pairs: vocab.merges,
+          how: 'unit characters+k joins the pair pairs[k]; encode text as character indices, then apply each pair in order, left to right',
+        });
+      return { kind, ...e };
     }
     case 'vae': {
       const { model } = loadVae(source);

@@ -16,7 +16,7 @@ export interface GenerateOptions extends SamplingOptions {
   prime: string;
   /** Samples generated together, as one batch. */
   count?: number;
-  /** Called after each generated character with the new character of every sample. */
+  /** Called after each generated unit with the new text of every sample ('' for a sample already long enough). */
   onChars?: (chars: string[]) => void;
   /** The transformer's key/value cache (default on); off re-reads the context per character. */
   cached?: boolean;
@@ -67,10 +67,18 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
       `the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`,
     );
   }
-  const primeIds = vocab.encode(opts.prime);
+  const encoded = vocab.encode(opts.prime);
+  // On subword units the prime's last unit is read back as the start of the first new one
+  // ("token healing"): a prime ending in "brown " ends in the unit " ", which training text
+  // rarely shows before "fox" (it has " f" + "ox"), so the model would skip a character.
+  const heal = vocab.merges.length > 0 && encoded.length > 1 ? vocab.tokens[encoded[encoded.length - 1]] : '';
+  const primeIds = heal ? encoded.subarray(0, -1) : encoded;
+  const healed = heal ? Int8Array.from(vocab.tokens, (u) => (u.startsWith(heal) ? 1 : 0)) : null;
   const wasTraining = model.training;
   model.eval();
-  const out: number[][] = Array.from({ length: n }, () => []);
+  const out: string[] = Array.from({ length: n }, () => '');
+  // Characters each sample still needs; a unit may hold several, so the last is cut.
+  const left = new Array<number>(n).fill(opts.length);
   let logits: Tensor | null = null;
   let stepper: Stepper | null = null;
   try {
@@ -81,14 +89,22 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
         [logits, stepper] = start(model, primeIds, n, opts.cached ?? true);
         const next = new Int32Array(n);
         const v = vocab.size;
-        for (let k = 0; k < opts.length; k++) {
+        for (let first = true; left.some((l) => l > 0); first = false) {
           const lg = logits!.data() as Float32Array;
+          if (first && healed) for (let k = 0; k < lg.length; k++) if (!healed[k % v]) lg[k] = -Infinity;
+          const added: string[] = [];
           for (let j = 0; j < n; j++) {
             next[j] = draw(reweight(lg.subarray(j * v, (j + 1) * v), opts), rng);
-            out[j].push(next[j]);
+            let unit = vocab.tokens[next[j]];
+            if (first && heal) unit = unit.slice(heal.length); // the prime already has it
+            const size = unit === vocab.tokens[next[j]] ? vocab.lengths[next[j]] : [...unit].length;
+            const piece = left[j] <= 0 ? '' : size <= left[j] ? unit : [...unit].slice(0, left[j]).join('');
+            left[j] -= size;
+            out[j] += piece;
+            added.push(piece);
           }
-          opts.onChars?.(Array.from(next, (c) => vocab.chars[c]));
-          if (k + 1 < opts.length) {
+          opts.onChars?.(added);
+          if (left.some((l) => l > 0)) {
             logits!.dispose();
             logits = stepper!.step(next);
           }
@@ -100,5 +116,5 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
     (stepper as Stepper | null)?.dispose();
     model.train(wasTraining);
   }
-  return out.map((ids) => vocab.decode(ids));
+  return out;
 }

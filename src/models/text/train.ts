@@ -12,7 +12,7 @@ import { RunFolder } from '../../io/run-folder.js';
 import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { CharGPT, checkHeads } from './gpt.js';
-import { Vocab } from './vocab.js';
+import { MAX_MERGES, Vocab } from './vocab.js';
 import { generate, type CharModel } from './generate.js';
 import {
   MINUTES_OPTION,
@@ -23,6 +23,20 @@ import {
   type ConfigOf,
   type OptionTable,
 } from '../options.js';
+
+/**
+ * The transformer's subword units when --merges is unset: 400 merges on a large text (10
+ * minutes on builtin:sotu, 10.2 M training characters: 1.725 bits per character against 1.827
+ * on characters), characters on a small one, which the units let it memorise (builtin:moby-dick,
+ * 1.1 M: 2.061 with 400 merges, 1.985 with 100, 1.992 on characters; docs/benchmarks.md).
+ */
+export const SUBWORD_MERGES = 400;
+export const SUBWORD_MIN_CHARS = 4_000_000;
+
+/** The merges a run learns: the user's --merges, else the size rule above (the LSTM's table sets 0). */
+export function mergesFor(merges: number | null, trainingChars: number): number {
+  return merges ?? (trainingChars >= SUBWORD_MIN_CHARS ? SUBWORD_MERGES : 0);
+}
 
 /** Every setting of a text training run, declared once (see models/options.ts). */
 export const TEXT_OPTIONS = {
@@ -50,6 +64,12 @@ export const TEXT_OPTIONS = {
     studio: true,
   },
   units: { type: 'int', default: 128, min: 1, help: 'LSTM units per layer', studio: true },
+  merges: {
+    type: 'int',
+    default: null,
+    min: 0,
+    help: `subword units: learn N byte-pair merges from the training text (0: characters; unset: the transformer takes ${SUBWORD_MERGES} on texts of ${SUBWORD_MIN_CHARS.toLocaleString('en')} characters or more, else characters; the LSTM characters)`,
+  },
   layers: { type: 'int', default: null, min: 1, help: 'LSTM layers or transformer blocks', studio: true },
   embed: { type: 'int', default: null, min: 1, help: 'transformer: embedding width', studio: true },
   heads: { type: 'int', default: null, min: 1, help: 'transformer: attention heads (dividing --embed)', studio: true },
@@ -127,8 +147,8 @@ export const TEXT_OPTIONS = {
 
 export type TextTrainConfig = ConfigOf<typeof TEXT_OPTIONS>;
 export const TEXT_DEFAULTS: TextTrainConfig = defaultsOf(TEXT_OPTIONS);
-/** What a saved run lacks is filled from these: runs from before the transformer have no model, and are LSTMs. */
-const SAVED_DEFAULTS: TextTrainConfig = { ...TEXT_DEFAULTS, model: 'lstm' };
+/** What a saved run lacks: runs from before the transformer are LSTMs; before subword units, read characters. */
+const SAVED_DEFAULTS: TextTrainConfig = { ...TEXT_DEFAULTS, model: 'lstm', merges: 0 };
 
 /** What each model sets when the user does not (the transformer's chosen by measurement, docs/benchmarks.md). */
 export const TEXT_MODELS = {
@@ -136,6 +156,7 @@ export const TEXT_MODELS = {
   // with an end anneals the rate over its last 20% (0.04 bits better at 10 minutes).
   lstm: {
     step: 3,
+    merges: 0,
     layers: 1,
     embed: null,
     heads: null,
@@ -155,6 +176,7 @@ export const TEXT_MODELS = {
   // 0.01 better than 128 at 4e-3 with Loom on two seeds (1.827, 1.821 against 1.833, 1.835).
   gpt: {
     step: 1,
+    merges: null,
     layers: 2,
     embed: 160,
     heads: 4,
@@ -246,6 +268,8 @@ export function validateTextConfig(c: TextTrainConfig): void {
       throw new Error("--objective last is the LSTM's (add --model lstm); the transformer predicts every position");
     checkHeads(r.embed!, r.heads!);
   }
+  if (c.merges !== null && c.merges > MAX_MERGES)
+    throw new Error(`--merges must be at most ${MAX_MERGES}, got ${c.merges}`);
   if (!c.temperatures.length || c.temperatures.some((t) => !(t >= 0)))
     throw new Error('--temperature takes numbers >= 0, comma-separated');
 }
@@ -258,18 +282,32 @@ function fingerprint(ids: Int32Array): string {
 }
 
 /**
- * Bits per character of a held-out stream. The LSTM reads it as `streams` parallel pieces
- * with carried state; the transformer in windows of its block that overlap by half, each
- * scoring only the characters the window before did not, so every character after the
- * first half-block is predicted from at least half a block of context.
+ * Bits per character of a held-out stream of units (`vocab`'s characters and merged pieces):
+ * the nats of every predicted unit over the characters they spell. The LSTM reads it as
+ * `streams` parallel pieces with carried state; the transformer in windows of its block that
+ * overlap by half, each scoring only the units the window before did not, so every unit after
+ * the first half-block is predicted from at least half a block of context.
  */
-export function evaluateBpc(model: CharModel, ids: Int32Array, maxlen: number, streams = 32): number | null {
-  if (model instanceof CharGPT) return gptBpc(model, ids, streams);
-  return lstmBpc(model, ids, maxlen, streams);
+export function evaluateBpc(
+  model: CharModel,
+  vocab: Vocab,
+  ids: Int32Array,
+  maxlen: number,
+  streams = 32,
+): number | null {
+  const scored = model instanceof CharGPT ? gptNats(model, ids, streams) : lstmNats(model, ids, maxlen, streams);
+  // Units 1..count were predicted (the first has nothing before it).
+  return scored && scored.nats / vocab.charsOf(ids.subarray(1, scored.count + 1)) / LN2;
 }
 
-function gptBpc(model: CharGPT, ids: Int32Array, batch: number): number | null {
-  const n = ids.length - 1; // targets: character i + 1 predicted from characters 0..i
+/** Total nats of units 1..count of `ids`, each predicted from those before it. */
+interface Scored {
+  nats: number;
+  count: number;
+}
+
+function gptNats(model: CharGPT, ids: Int32Array, batch: number): Scored | null {
+  const n = ids.length - 1; // targets: unit i + 1 predicted from units 0..i
   if (n < 1) return null;
   const block = model.config.block;
   const stride = Math.max(1, Math.floor(block / 2));
@@ -309,10 +347,10 @@ function gptBpc(model: CharGPT, ids: Int32Array, batch: number): number | null {
     }
   });
   model.train(wasTraining);
-  return total / n / LN2;
+  return { nats: total, count: n };
 }
 
-function lstmBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams: number): number | null {
+function lstmNats(model: CharLSTM, ids: Int32Array, maxlen: number, streams: number): Scored | null {
   const b = Math.max(1, Math.min(streams, Math.floor((ids.length - 1) / maxlen)));
   const len = Math.floor((ids.length - 1) / b);
   if (len < 1) return null;
@@ -339,9 +377,8 @@ function lstmBpc(model: CharLSTM, ids: Int32Array, maxlen: number, streams: numb
     }
     state?.forEach((t) => t.dispose());
   });
-  const count = b * len;
   model.train(wasTraining);
-  return total / count / LN2;
+  return { nats: total, count: b * len }; // stream j scored units j·len + 1 .. (j + 1)·len
 }
 
 /** Trains (or resumes) a char model into a run folder. */
@@ -366,22 +403,29 @@ export function trainText(
   const { run } = t;
   const len = seqLength(cfg);
   const { text } = loadCorpus(cfg.corpus);
-  const vocab = t.resumed ? new Vocab(t.resumed.vocab as string[]) : Vocab.fromText(text);
-  const ids = vocab.encode(text);
-  const nVal = Math.floor(ids.length * cfg.valFraction);
-  const train = ids.subarray(0, ids.length - nVal);
-  const val = ids.subarray(ids.length - nVal);
-  const scored = val.subarray(0, Math.min(val.length, HELD_OUT_LIMIT));
-  if (t.resumed && t.resumed.fingerprint !== fingerprint(ids)) {
+  const saved = t.resumed ? savedVocab(t.resumed) : null;
+  const chars = saved ?? Vocab.fromText(text);
+  const charIds = chars.encodeChars(text);
+  if (t.resumed && t.resumed.fingerprint !== fingerprint(charIds)) {
     throw new Error(`the corpus ${cfg.corpus} changed since this run started; resume needs the same text`);
   }
+  // The held-out characters are split off first, so the merges are learned from the training
+  // text alone and every setting scores the same characters.
+  const nValChars = Math.floor(charIds.length * cfg.valFraction);
+  const trainChars = charIds.subarray(0, charIds.length - nValChars);
+  const valChars = charIds.subarray(charIds.length - nValChars);
+  const vocab = saved ?? chars.learnMerges(trainChars, mergesFor(cfg.merges, trainChars.length));
+  const train = vocab.merge(trainChars);
+  const val = vocab.merge(valChars);
+  const scored = vocab.merge(valChars.subarray(0, Math.min(valChars.length, HELD_OUT_LIMIT)));
+  const nVal = val.length;
   const windows = Math.floor((train.length - len - 1) / cfg.step) + 1;
   // Data-parallel: a step's global batch is --batch per process; rank r takes its r-th share.
   const globalBatch = cfg.batch * t.world;
   if (windows < globalBatch) {
     const batchOf = t.world > 1 ? `${globalBatch} (${cfg.batch} per process)` : `${cfg.batch}`;
     throw new Error(
-      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${len + 1} characters, fewer than one batch of ${batchOf}; lower --batch or --${cfg.model === 'gpt' ? 'block' : 'maxlen'}`,
+      `the corpus is too short: it gives ${Math.max(0, windows)} windows of ${len + 1} ${vocab.merges.length ? 'units' : 'characters'}, fewer than one batch of ${batchOf}; lower --batch or --${cfg.model === 'gpt' ? 'block' : 'maxlen'}${vocab.merges.length ? ', or --merges (0: characters)' : ''}`,
     );
   }
   const stepsPerEpoch = Math.floor(windows / globalBatch);
@@ -416,7 +460,14 @@ export function trainText(
   t.begin(
     { modules: { model }, optimizers: { opt } },
     {
-      extra: () => ({ vocab: vocab.chars, primes, fingerprint: fingerprint(ids), bestValBpc, stepsPerEpoch }),
+      extra: () => ({
+        vocab: vocab.chars,
+        merges: vocab.merges,
+        primes,
+        fingerprint: fingerprint(charIds),
+        bestValBpc,
+        stepsPerEpoch,
+      }),
     },
   );
 
@@ -425,10 +476,14 @@ export function trainText(
     new Rng(cfg.seed, epoch).shuffle(Uint32Array.from({ length: windows }, (_, i) => i * cfg.step)),
   );
   const batchIds = new Int32Array(cfg.batch * (len + 1));
+  // Training bits per character: the loss per unit over the training text's characters per
+  // unit (what a random window's units hold on average; 1 on characters).
+  const charsPerUnit = trainChars.length / train.length;
+  const bitsPerChar = (nats: number) => nats / LN2 / charsPerUnit;
   let epochLossSum = 0;
   let epochLossCount = 0;
   let lastVal: number | null = null;
-  const heldOut = () => (nVal > len ? evaluateBpc(model, scored, len) : null);
+  const heldOut = () => (nVal > len ? evaluateBpc(model, vocab, scored, len) : null);
 
   /** Held-out score, samples at each temperature, a checkpoint (and the best one). */
   const endOfEpoch = (epoch: number) => {
@@ -448,14 +503,14 @@ export function trainText(
       run.file('samples', `${Number.isInteger(epoch) ? RunFolder.epochTag(epoch) : RunFolder.stepTag(step)}.txt`),
       samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
     );
-    const trainBpc = epochLossCount ? epochLossSum / epochLossCount / LN2 : NaN;
+    const trainBpc = epochLossCount ? bitsPerChar(epochLossSum / epochLossCount) : NaN;
     const line = {
       epoch,
       step,
       train_bpc: trainBpc,
       val_bpc: lastVal,
-      val_chars: scored.length,
-      val_total: val.length,
+      val_chars: Math.min(valChars.length, HELD_OUT_LIMIT),
+      val_total: valChars.length,
       best,
     };
     run.log(line);
@@ -497,15 +552,14 @@ export function trainText(
     epochLossSum += loss;
     epochLossCount++;
     if (due) {
-      const m = due.mean.loss;
       const log: StepLog = {
         step: t.step,
         epoch: t.step / stepsPerEpoch,
-        loss: m,
-        bpc: m / LN2,
+        loss: due.mean.loss,
+        bpc: bitsPerChar(due.mean.loss),
         lr,
         ms_per_step: due.msPerStep,
-        chars_per_sec: (globalBatch * len * 1000) / due.msPerStep,
+        chars_per_sec: (globalBatch * len * charsPerUnit * 1000) / due.msPerStep,
         ...t.distributedLog(cfg.batch, due),
       };
       run.log({ ...log });
@@ -530,6 +584,14 @@ export function trainText(
   if (t.step % stepsPerEpoch !== 0 && t.step > 0) endOfEpoch(t.step / stepsPerEpoch);
   else if (t.step === 0) t.save();
   return { steps: t.step, stepsPerEpoch, valBpc: lastVal, bestValBpc, stoppedEarly: t.stopReason === 'asked' };
+}
+
+/** The vocabulary a checkpoint saved: its characters, and its merges (none before subword units). */
+function savedVocab(extra: Record<string, unknown>): Vocab {
+  const merges = extra.merges ?? [];
+  if (!Array.isArray(merges) || !merges.every((m) => Array.isArray(m) && m.length === 2))
+    throw new Error("the checkpoint's merges are not a list of pairs");
+  return new Vocab(extra.vocab as string[], merges as [number, number][]);
 }
 
 /** A fresh model of the config's kind, with the seed's (or GPT-2's) initialisation. */
@@ -558,7 +620,7 @@ export function loadTextModel(source: string): {
     (ck, file) => {
       if (!Array.isArray(ck.extra.vocab)) throw new Error(`${file} is not a text model checkpoint`);
       const config = withModel({ ...SAVED_DEFAULTS, ...ck.config });
-      const vocab = new Vocab(ck.extra.vocab as string[]);
+      const vocab = savedVocab(ck.extra);
       const model = newCharModel(config, vocab.size);
       return { value: { model, vocab, primes: (ck.extra.primes as string[]) ?? [], config }, modules: { model } };
     },
