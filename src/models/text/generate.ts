@@ -73,6 +73,7 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
   // rarely shows before "fox" (it has " f" + "ox"), so the model would skip a character.
   const heal = vocab.merges.length > 0 && encoded.length > 1 ? vocab.tokens[encoded[encoded.length - 1]] : '';
   const primeIds = heal ? encoded.subarray(0, -1) : encoded;
+  const healChars = [...heal].length;
   const healed = heal ? Int8Array.from(vocab.tokens, (u) => (u.startsWith(heal) ? 1 : 0)) : null;
   const wasTraining = model.training;
   model.eval();
@@ -95,9 +96,9 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
           const added: string[] = [];
           for (let j = 0; j < n; j++) {
             next[j] = draw(reweight(lg.subarray(j * v, (j + 1) * v), opts), rng);
-            let unit = vocab.tokens[next[j]];
-            if (first && heal) unit = unit.slice(heal.length); // the prime already has it
-            const size = unit === vocab.tokens[next[j]] ? vocab.lengths[next[j]] : [...unit].length;
+            // The first unit's healed start is the prime's already.
+            const unit = first && heal ? vocab.tokens[next[j]].slice(heal.length) : vocab.tokens[next[j]];
+            const size = vocab.lengths[next[j]] - (first ? healChars : 0);
             const piece = left[j] <= 0 ? '' : size <= left[j] ? unit : [...unit].slice(0, left[j]).join('');
             left[j] -= size;
             out[j] += piece;

@@ -416,9 +416,7 @@ export function trainText(
   const valChars = charIds.subarray(charIds.length - nValChars);
   const vocab = saved ?? chars.learnMerges(trainChars, mergesFor(cfg.merges, trainChars.length));
   const train = vocab.merge(trainChars);
-  const val = vocab.merge(valChars);
   const scored = vocab.merge(valChars.subarray(0, Math.min(valChars.length, HELD_OUT_LIMIT)));
-  const nVal = val.length;
   const windows = Math.floor((train.length - len - 1) / cfg.step) + 1;
   // Data-parallel: a step's global batch is --batch per process; rank r takes its r-th share.
   const globalBatch = cfg.batch * t.world;
@@ -483,7 +481,7 @@ export function trainText(
   let epochLossSum = 0;
   let epochLossCount = 0;
   let lastVal: number | null = null;
-  const heldOut = () => (nVal > len ? evaluateBpc(model, vocab, scored, len) : null);
+  const heldOut = () => (scored.length > len ? evaluateBpc(model, vocab, scored, len) : null);
 
   /** Held-out score, samples at each temperature, a checkpoint (and the best one). */
   const endOfEpoch = (epoch: number) => {

@@ -5,7 +5,7 @@
 
 /** Learning merges reads at most this many characters of the text, so it takes seconds on any corpus. */
 export const MERGE_LEARNING_LIMIT = 4_000_000;
-/** The most merges a vocabulary may have (the pair counts are a dense table of (units)² entries). */
+/** The most merges a vocabulary may have (learning makes one pass over the text per merge). */
 export const MAX_MERGES = 2000;
 
 export class Vocab {
