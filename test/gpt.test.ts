@@ -228,7 +228,9 @@ test('on subword units a transformer learns the text, saves its merges, and gene
   assert.equal(prime + greedy, TEXT.slice(0, prime.length + 61));
   assert.equal(pieces.join(''), greedy);
   assert.ok(pieces.length < 61, `${pieces.length} units for 61 characters`);
+  const before = T.liveTensors().undisposed;
   const many = generate(model, vocab, { length: 23, prime, temperature: 1.5, count: 4 }, new Rng(2));
+  assert.equal(T.liveTensors().undisposed, before, 'generation on units (token healing included) leaves no tensor');
   assert.deepEqual(
     many.map((x) => [...x].length),
     [23, 23, 23, 23],
