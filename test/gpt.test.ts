@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
@@ -25,9 +25,11 @@ import {
   generate,
   loadTextModel,
   trainText,
+  type TextStartLog,
   type TextTrainConfig,
 } from '../src/models/text/index.js';
-import { assertClose, golden, repoRoot, type Enc } from './helpers.js';
+import { describeStart } from '../src/cli/text.js';
+import { assertClose, editMetadata, golden, repoRoot, type Enc } from './helpers.js';
 
 const G = golden('gpt.json');
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gpt-'));
@@ -212,11 +214,35 @@ test('unset, --merges follows the size of the training text; set, it is kept', (
 
 test('on subword units a transformer learns the text, saves its merges, and generates exactly --length characters', () => {
   const dir = tmp();
-  const r = trainText(tiny({ corpus: corpus(), steps: 150, merges: 12 }), dir, {});
+  const starts: TextStartLog[] = [];
+  const r = trainText(tiny({ corpus: corpus(), steps: 150, merges: 12 }), dir, {}, { onStart: (s) => starts.push(s) });
   assert.ok(r.valBpc !== null && r.valBpc < 0.3, `held-out bpc ${r.valBpc}`);
+  // The run says what it reads: 1,350 characters, a tenth held out, the rest as fewer units.
+  assert.equal(starts.length, 1);
+  const [start] = starts;
+  assert.deepEqual(
+    { ...start, trainUnits: undefined, parameters: undefined },
+    {
+      model: 'gpt',
+      vocabSize: 28 + 12,
+      merges: 12,
+      trainChars: 1215,
+      heldOutChars: 135,
+      resumed: false,
+      trainUnits: undefined,
+      parameters: undefined,
+    },
+  );
+
+  assert.match(
+    describeStart('corpus.txt', start),
+    /^training the transformer \([\d,]+ parameters\) on 1,215 characters of corpus\.txt as 40 units \(12 byte-pair merges, [\d.]+ characters a unit\); 135 held out$/,
+  );
   const { model, vocab, config } = loadTextModel(dir);
   assert.equal(config.merges, 12);
   assert.equal(vocab.merges.length, 12);
+  assert.equal(start.trainUnits, vocab.merge(vocab.encodeChars(TEXT.slice(0, 1215))).length);
+  assert.ok(start.trainUnits < 1215);
   const prime = 'the quick brown ';
   const pieces: string[] = [];
   const [greedy] = generate(
@@ -254,8 +280,13 @@ test('a transformer run stopped at step 20 of 30 and resumed ends as the run tha
     },
   );
   assert.equal(first.steps, 20);
-  trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true });
+  let resumed: TextStartLog | null = null;
+  trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true }, { onStart: (s) => void (resumed = s) });
   assert.equal(loadTextModel(half).vocab.merges.length, 8);
+  assert.ok(resumed !== null);
+  assert.equal((resumed as TextStartLog).resumed, true);
+  assert.equal((resumed as TextStartLog).merges, 8);
+  assert.match(describeStart(c, resumed), /^resuming the transformer .* \(8 byte-pair merges/);
   const a = loadTextModel(full).model.stateDict();
   const b = loadTextModel(half).model.stateDict();
   assert.ok(a.size > 10);
@@ -306,5 +337,32 @@ test("one model's settings given to the other, indivisible heads, the last-only 
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('a checkpoint whose merges are damaged is refused in one sentence, by generate and by resume', () => {
+  const c = corpus();
+  const run = tmp();
+  trainText(tiny({ corpus: c, steps: 2, merges: 4 }), run, {});
+  const file = path.join(run, 'checkpoint.safetensors');
+  const damage: [string, RegExp][] = [
+    ['[[0, 999]]', /the checkpoint's merges are damaged: merge \[0, 999\] names a unit that does not exist yet/],
+    ['{"a": 1}', /the checkpoint's merges are not a list of pairs/],
+  ];
+  for (const [merges, re] of damage) {
+    editMetadata(file, (m) => {
+      m.extra = JSON.stringify({ ...JSON.parse(m.extra), merges: JSON.parse(merges) });
+    });
+    const before = readFileSync(file);
+    for (const args of [
+      ['text', 'generate', run, '--length', '5'],
+      ['text', 'train', '--resume', '--out', run, '--corpus', c, '--steps', '4'],
+    ]) {
+      const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      assert.notEqual(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.ok(readFileSync(file).equals(before), 'the checkpoint is left as it was');
   }
 });

@@ -1,6 +1,6 @@
 // Shared test helpers: golden fixtures and tolerant comparison.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../src/torch/index.js';
@@ -47,4 +47,20 @@ export async function collectGarbage(): Promise<void> {
     gc();
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/**
+ * Rewrites a safetensors file's metadata in place (8-byte length, JSON header, data), as an
+ * older or damaged checkpoint would have it; the tensors stay 8-byte aligned.
+ */
+export function editMetadata(file: string, edit: (metadata: Record<string, string>) => void): void {
+  const buf = readFileSync(file);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+  edit(header.__metadata__);
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  writeFileSync(file, Buffer.concat([length, Buffer.from(json), buf.subarray(8 + n)]));
 }

@@ -21,7 +21,7 @@ import {
   trainText,
   type TextTrainConfig,
 } from '../src/models/text/index.js';
-import { repoRoot } from './helpers.js';
+import { editMetadata, repoRoot } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-text-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -188,20 +188,14 @@ test('a run saved before the transformer existed (no model in its config) loads 
   const c = corpus();
   const run = tmp();
   trainText(tiny({ corpus: c, steps: 4, schedule: 'constant' }), run, {});
-  // Make it an old run: the checkpoint's config without `model` (safetensors: 8-byte length, JSON header, data).
+  // Make it an old run: the checkpoint's config without `model`.
   const file = path.join(run, 'checkpoint.safetensors');
-  const buf = readFileSync(file);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  const config = JSON.parse(header.__metadata__.config);
-  assert.equal(config.model, 'lstm');
-  delete config.model;
-  header.__metadata__.config = JSON.stringify(config);
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8); // the tensors stay 8-byte aligned
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  writeFileSync(file, Buffer.concat([length, Buffer.from(json), buf.subarray(8 + n)]));
+  editMetadata(file, (m) => {
+    const config = JSON.parse(m.config);
+    assert.equal(config.model, 'lstm');
+    delete config.model;
+    m.config = JSON.stringify(config);
+  });
   const old = loadTextModel(file);
   assert.ok(old.model instanceof CharLSTM, 'loads as an LSTM');
   old.model.dispose();

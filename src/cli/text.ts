@@ -7,6 +7,7 @@ import {
   loadTextModel,
   trainText,
   writeTextCurves,
+  type TextStartLog,
 } from '../models/text/index.js';
 import { cliSpecs, configFromCli, kebab } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
@@ -103,6 +104,9 @@ async function textTrain(args: string[]): Promise<void> {
     { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
+      onStart: (s) => {
+        if (!o.json) progress.line(describeStart(cfg.corpus, s));
+      },
       onStep: (l) => {
         if (o.json) return console.log(JSON.stringify(l));
         progress.update(
@@ -207,4 +211,15 @@ async function textGenerate(args: string[]): Promise<void> {
   } finally {
     model.dispose();
   }
+}
+
+/** One line on what the run reads: the model, the text and its units (characters or merges). */
+export function describeStart(corpus: string, s: TextStartLog): string {
+  const n = (x: number) => x.toLocaleString('en');
+  const model = s.model === 'gpt' ? 'the transformer' : 'the LSTM';
+  const units =
+    s.merges === 0
+      ? `as ${n(s.vocabSize)} distinct characters`
+      : `as ${n(s.vocabSize)} units (${n(s.merges)} byte-pair merges, ${(s.trainChars / s.trainUnits).toFixed(2)} characters a unit)`;
+  return `${s.resumed ? 'resuming' : 'training'} ${model} (${n(s.parameters)} parameters) on ${n(s.trainChars)} characters of ${corpus} ${units}; ${n(s.heldOutChars)} held out`;
 }

@@ -69,6 +69,7 @@ export const TEXT_OPTIONS = {
     default: null,
     min: 0,
     help: `subword units: learn N byte-pair merges from the training text (0: characters; unset: the transformer takes ${SUBWORD_MERGES} on texts of ${SUBWORD_MIN_CHARS.toLocaleString('en')} characters or more, else characters; the LSTM characters)`,
+    studio: true,
   },
   layers: { type: 'int', default: null, min: 1, help: 'LSTM layers or transformer blocks', studio: true },
   embed: { type: 'int', default: null, min: 1, help: 'transformer: embedding width', studio: true },
@@ -77,7 +78,7 @@ export const TEXT_OPTIONS = {
     type: 'int',
     default: null,
     min: 2,
-    help: 'transformer: context length in characters (its training sequences are this long)',
+    help: 'transformer: context length in units, characters unless --merges (its training sequences are this long)',
     studio: true,
   },
   dropout: { type: 'number', default: null, range: [0, 1], help: 'dropout (between LSTM layers; in every block)' },
@@ -229,7 +230,21 @@ export interface EpochLog {
   best: boolean;
   samples: { temperature: number; prime: string; text: string }[];
 }
+/** What a run reads, as chosen before its first step (the units: characters, or byte-pair merges of them). */
+export interface TextStartLog {
+  model: 'lstm' | 'gpt';
+  parameters: number;
+  /** Units the model reads: the corpus's characters plus one per merge. */
+  vocabSize: number;
+  merges: number;
+  trainChars: number;
+  /** The training text's length in units (its characters when there are no merges). */
+  trainUnits: number;
+  heldOutChars: number;
+  resumed: boolean;
+}
 export interface TextTrainHooks {
+  onStart?(log: TextStartLog): void;
   onStep?(log: StepLog): void;
   onEpoch?(log: EpochLog): void;
   onEval?(log: { step: number; val_bpc: number | null }): void;
@@ -455,6 +470,16 @@ export function trainText(
         return vocab.decode(train.subarray(s, s + cfg.maxlen));
       });
   let bestValBpc = (t.resumed?.bestValBpc as number | null | undefined) ?? null;
+  hooks.onStart?.({
+    model: cfg.model,
+    parameters: model.parameterCount(),
+    vocabSize: vocab.size,
+    merges: vocab.merges.length,
+    trainChars: trainChars.length,
+    trainUnits: train.length,
+    heldOutChars: valChars.length,
+    resumed: t.resumed !== null,
+  });
   t.begin(
     { modules: { model }, optimizers: { opt } },
     {
@@ -589,7 +614,11 @@ function savedVocab(extra: Record<string, unknown>): Vocab {
   const merges = extra.merges ?? [];
   if (!Array.isArray(merges) || !merges.every((m) => Array.isArray(m) && m.length === 2))
     throw new Error("the checkpoint's merges are not a list of pairs");
-  return new Vocab(extra.vocab as string[], merges as [number, number][]);
+  try {
+    return new Vocab(extra.vocab as string[], merges as [number, number][]);
+  } catch (e) {
+    throw new Error(`the checkpoint's merges are damaged: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** A fresh model of the config's kind, with the seed's (or GPT-2's) initialisation. */
