@@ -13,7 +13,9 @@ import type { Backbone } from '../src/vision/weights.js';
 import {
   STYLE_DEFAULTS,
   StyleObjective,
+  checkStyleConfig,
   colourMatch,
+  parseStyleLayer,
   contentLoss,
   gram,
   keepColors,
@@ -59,6 +61,64 @@ test('content, Gram, style and total-variation losses (and gradients) match PyTo
   const tv = totalVariationLoss(img);
   assert.ok(Math.abs(tv.item() - g.tv_loss) <= 1e-4 * Math.abs(g.tv_loss), `tv ${tv.item()} vs ${g.tv_loss}`);
   assertClose(T.grad(tv, [img])[0], g.tv_grad, 1e-2, 1e-3, 'tv grad');
+});
+
+test('style layers take shares of the style term (name=weight); a share of 0 drops the layer', () => {
+  assert.deepEqual(parseStyleLayer('mixed0'), { name: 'mixed0', share: 1 });
+  assert.deepEqual(parseStyleLayer(' mixed2 = 0.3'), { name: 'mixed2', share: 0.3 });
+  for (const bad of ['mixed2=', 'mixed2=-1', 'mixed2=x', 'mixed2=Infinity'])
+    assert.throws(() => parseStyleLayer(bad), /the weight after "=" must be a number >= 0/, bad);
+  const b = tinyVgg();
+  T.manualSeed(6);
+  const content = T.keep(T.rand([1, 3, 40, 40]).mul(255));
+  const style = T.keep(T.rand([1, 3, 40, 40]).mul(255));
+  const image = T.rand([1, 3, 40, 40]).mul(255);
+  const weights = { content: 0, style: 1, tv: 0, colour: 0 };
+  for (const styleLoss of ['gram', 'sliced'] as const) {
+    const styleOf = (layers: { content: string; style: string[]; shares?: number[] }) => {
+      T.manualSeed(7); // the sliced directions
+      const obj = new StyleObjective(
+        b,
+        layers,
+        content,
+        [{ image: style, weight: 1 }],
+        weights,
+        false,
+        true,
+        styleLoss,
+      );
+      const v = T.noGrad(() => T.tidy(() => obj.terms(image).style.item()));
+      obj.dispose();
+      return v;
+    };
+    const one = styleOf({ content: 'block2_conv1', style: ['block1_conv1'] });
+    // The style term is the mean of the layers' shares times their losses: (2·L1 + 0·L2) / 2 = L1.
+    const shared = styleOf({ content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'], shares: [2, 0] });
+    assert.ok(one > 0);
+    assert.ok(Math.abs(shared - one) <= 1e-5 * one, `${styleLoss}: ${shared} vs ${one}`);
+    const even = styleOf({ content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'] });
+    const listed = styleOf({ content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'], shares: [1, 1] });
+    assert.ok(Math.abs(even - listed) <= 1e-6 * even && Math.abs(even - one) > 1e-3 * one);
+  }
+  // The config's layers resolve to names and shares; the defaults' early layers weigh more.
+  const resolved = checkStyleConfig(
+    { ...STYLE_DEFAULTS, styleLayers: ['block1_conv1=2', 'block2_conv1'] },
+    [{ image: style, weight: 1 }],
+    b,
+  );
+  assert.deepEqual(
+    [resolved.style, resolved.styleShares],
+    [
+      ['block1_conv1', 'block2_conv1'],
+      [2, 1],
+    ],
+  );
+  assert.throws(
+    () => checkStyleConfig({ ...STYLE_DEFAULTS, styleLayers: ['block9=2'] }, [{ image: style, weight: 1 }], b),
+    /unknown layer "block9"/,
+  );
+  for (const t of [content, style, image]) t.dispose();
+  b.net.dispose();
 });
 
 test("one L-BFGS iteration lowers the total loss; results keep the content's aspect", async () => {

@@ -10,6 +10,7 @@ import {
   STYLE_DEFAULTS,
   checkMasks,
   checkStyleConfig,
+  styleDefaults,
   loadStyleNet,
   trainFastStyle,
   transferStyle,
@@ -74,7 +75,7 @@ const STYLE: OptSpecs = {
   'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
   'style-layers': {
     type: 'string',
-    help: "comma-separated style layers (default: VGG19 the seed's, inception Conv2d_1a_3x3,Conv2d_2b_3x3,Conv2d_4a_3x3,mixed0,mixed1,mixed2,mixed4)",
+    help: `comma-separated style layers, each name or name=weight, its share of the style term (default: VGG19 the seed's, inception ${styleDefaults('inception').style.join(',')})`,
   },
   init: {
     type: 'string',
@@ -223,7 +224,7 @@ export async function styleCommand(args: string[]): Promise<void> {
   );
   if (!o.json)
     progress.line(
-      `${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}, colour x ${resolved.weights.colour}; start: ${resolved.init}`,
+      `${backbone.net.arch}: content ${resolved.content} x ${resolved.weights.content}, style ${resolved.style.map((l, i) => (resolved.styleShares[i] === 1 ? l : `${l}=${resolved.styleShares[i]}`)).join('+')} x ${resolved.weights.style}, tv x ${resolved.weights.tv}, colour x ${resolved.weights.colour}; start: ${resolved.init}`,
     );
   const ext = path.extname(o.out);
   const total = cfg.scales * (cfg.optimizer === 'lbfgs' ? resolved.iterations : resolved.iterations * cfg.maxEvals);

@@ -37,6 +37,7 @@ export interface StyleConfig {
   colourWeight: number | null;
   /** null: the backbone's default layers. */
   contentLayer: string | null;
+  /** Style layers, each `name` or `name=weight` (its share of the style term; 1 when unnamed). */
   styleLayers: string[] | null;
   /** 'matched': the content recoloured to the first style's colour mean and covariance; null: the backbone's. */
   init: StyleInit | null;
@@ -97,6 +98,7 @@ export interface StyleWeights {
 
 export interface StyleDefaults {
   content: string;
+  /** `name` or `name=weight`, as --style-layers takes them. */
   style: string[];
   weights: StyleWeights;
   init: StyleInit;
@@ -130,7 +132,20 @@ export function styleDefaults(arch: 'inception' | 'vgg19'): StyleDefaults {
       }
     : {
         content: 'mixed3',
-        style: ['Conv2d_1a_3x3', 'Conv2d_2b_3x3', 'Conv2d_4a_3x3', 'mixed0', 'mixed1', 'mixed2', 'mixed4'],
+        // Every early layer, at 3 times the mixed ones' share and the deepest two at 0.3: the
+        // painting's strokes live in the early layers' feature distributions, and the deep
+        // layers' pull towards the painting's layout fights the content term (session 19).
+        style: [
+          'Conv2d_1a_3x3=3',
+          'Conv2d_2a_3x3=3',
+          'Conv2d_2b_3x3=3',
+          'Conv2d_3b_1x1=3',
+          'Conv2d_4a_3x3=3',
+          'mixed0',
+          'mixed1',
+          'mixed2=0.3',
+          'mixed4=0.3',
+        ],
         weights: { content: 1, style: 1000, tv: 1e-9, colour: 100 },
         init: 'matched',
         // 10 L-BFGS iterations: within 2 minutes at height 256 and 5 at 400 on 2 cores.
@@ -175,12 +190,25 @@ export interface StyleHooks {
 export interface ResolvedStyle {
   content: string;
   style: string[];
+  /** Each style layer's share of the style term. */
+  styleShares: number[];
   weights: StyleWeights;
   init: StyleInit;
   iterations: number;
   smoothing: boolean;
   relative: boolean;
   styleLoss: StyleLossKind;
+}
+
+/** `name` or `name=weight` (a number >= 0, as dream's --layers) → the layer and its share of the style term. */
+export function parseStyleLayer(entry: string): { name: string; share: number } {
+  const eq = entry.indexOf('=');
+  if (eq < 0) return { name: entry.trim(), share: 1 };
+  const text = entry.slice(eq + 1).trim();
+  const share = Number(text);
+  if (text === '' || !(share >= 0) || !Number.isFinite(share))
+    throw new Error(`style layer "${entry}": the weight after "=" must be a number >= 0`);
+  return { name: entry.slice(0, eq).trim(), share };
 }
 
 export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): ResolvedStyle {
@@ -206,9 +234,11 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
     throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
   const d = styleDefaults(backbone.net.arch);
   const smoothing = c.smoothing ?? d.smoothing;
+  const styleLayers = (c.styleLayers ?? d.style).map(parseStyleLayer);
   const r: ResolvedStyle = {
     content: c.contentLayer ?? d.content,
-    style: c.styleLayers ?? d.style,
+    style: styleLayers.map((l) => l.name),
+    styleShares: styleLayers.map((l) => l.share),
     weights: {
       content: c.contentWeight ?? d.weights.content,
       style: c.styleWeight ?? d.weights.style,
@@ -262,7 +292,8 @@ export class StyleObjective {
 
   constructor(
     readonly backbone: Backbone,
-    readonly layers: { content: string; style: string[] },
+    /** `shares`: each style layer's share of the style term (1 each when absent). */
+    readonly layers: { content: string; style: string[]; shares?: number[] },
     content255: Tensor,
     private readonly styles255: { image: Tensor; weight: number; mask?: Tensor | null }[],
     readonly weights: StyleWeights,
@@ -379,6 +410,8 @@ export class StyleObjective {
     let style = T.zeros([]);
     this.styleTargets.forEach((target, t) => {
       sl.forEach((l, i) => {
+        const weight = target.weight * (this.layers.shares?.[i] ?? 1);
+        if (weight === 0) return;
         const a = f.get(l)!;
         const m = this.maskAt(t, l, a.shape[2], a.shape[3]);
         if (this.styleLoss === 'sliced') {
@@ -394,7 +427,7 @@ export class StyleObjective {
             : a;
           const sliced = target.sliced[i];
           const term = sliced.loss(region);
-          style = style.add((this.relative ? term.div(sliced.meanSquare) : term).mul(target.weight));
+          style = style.add((this.relative ? term.div(sliced.meanSquare) : term).mul(weight));
           return;
         }
         if (m && m.area < 1e-6) return; // the mask is off everywhere at this layer's size
@@ -403,7 +436,7 @@ export class StyleObjective {
         const term = this.relative
           ? g.sub(target.grams[i]).pow(2).sum().div(this.gramScales[t][i])
           : styleLoss(target.grams[i], g, size);
-        style = style.add(term.mul(target.weight));
+        style = style.add(term.mul(weight));
       });
     });
     style = style.div(sl.length);
@@ -484,7 +517,7 @@ export async function transferStyle(
   hooks: StyleHooks = {},
 ): Promise<Tensor> {
   const resolved = checkStyleConfig(cfg, styles, backbone);
-  const layers = { content: resolved.content, style: resolved.style };
+  const layers = { content: resolved.content, style: resolved.style, shares: resolved.styleShares };
   const [, , ch, cw] = content.shape;
   checkMasks(styles, ch, cw);
   T.manualSeed(cfg.seed);
