@@ -233,7 +233,6 @@ test('on subword units a transformer learns the text, saves its merges, and gene
       parameters: undefined,
     },
   );
-
   assert.match(
     describeStart('corpus.txt', start),
     /^training the transformer \([\d,]+ parameters\) on 1,215 characters of corpus\.txt as 40 units \(12 byte-pair merges, [\d.]+ characters a unit\); 135 held out$/,

@@ -1,9 +1,10 @@
 // Shared test helpers: golden fixtures and tolerant comparison.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../src/torch/index.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -49,18 +50,10 @@ export async function collectGarbage(): Promise<void> {
   }
 }
 
-/**
- * Rewrites a safetensors file's metadata in place (8-byte length, JSON header, data), as an
- * older or damaged checkpoint would have it; the tensors stay 8-byte aligned.
- */
+/** Rewrites a safetensors file's metadata in place, as an older or damaged checkpoint would have it. */
 export function editMetadata(file: string, edit: (metadata: Record<string, string>) => void): void {
-  const buf = readFileSync(file);
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
-  edit(header.__metadata__);
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - (json.length % 8)) % 8);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  writeFileSync(file, Buffer.concat([length, Buffer.from(json), buf.subarray(8 + n)]));
+  const { tensors, metadata } = loadSafetensors(file);
+  edit(metadata);
+  saveSafetensors(file, tensors, metadata);
+  for (const t of tensors.values()) t.dispose();
 }

@@ -100,7 +100,7 @@ test('style layers take shares of the style term (name=weight); a share of 0 dro
     const listed = styleOf({ content: 'block2_conv1', style: ['block1_conv1', 'block2_conv1'], shares: [1, 1] });
     assert.ok(Math.abs(even - listed) <= 1e-6 * even && Math.abs(even - one) > 1e-3 * one);
   }
-  // The config's layers resolve to names and shares; the defaults' early layers weigh more.
+  // The config's layers resolve to names and shares, and unknown names are still refused.
   const resolved = checkStyleConfig(
     { ...STYLE_DEFAULTS, styleLayers: ['block1_conv1=2', 'block2_conv1'] },
     [{ image: style, weight: 1 }],
