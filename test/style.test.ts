@@ -202,6 +202,15 @@ test('--redraw-directions: new sliced directions each iteration, seeded, with a 
     transferStyle(b, content, [{ image: style, weight: 1 }], { ...cfg, styleLoss: 'gram', redrawDirections: true }),
     /--redraw-directions needs --style-loss sliced/,
   );
+  await assert.rejects(
+    transferStyle(b, content, [{ image: style, weight: 1 }], { ...cfg, styleLoss: 'gram', directions: 2 }),
+    /--directions needs --style-loss sliced/,
+  );
+  for (const bad of [0, -1, NaN, 17])
+    await assert.rejects(
+      transferStyle(b, content, [{ image: style, weight: 1 }], { ...cfg, directions: bad }),
+      /directions/,
+    );
   for (const t of [content, style, a, again, fixed]) t.dispose();
   b.net.dispose();
 });
@@ -516,6 +525,23 @@ test('the sliced Wasserstein loss: sorted projections against resampled quantile
     const blind = new SlicedTarget(z);
     assert.ok(blind.loss(shuffled).item() < 1e-10);
     assert.ok(blind.loss(T.rand([1, 3, 4, 5])).item() > 1e-4);
+    // Directions per channel: C by default, round(C × n) of unit length, at least one.
+    assert.deepEqual(blind.directions.shape, [3, 3]);
+    for (const [n, k] of [
+      [2, 6],
+      [0.5, 2],
+      [0.01, 1],
+    ]) {
+      const more = new SlicedTarget(z, n);
+      assert.deepEqual(more.directions.shape, [k, 3], `${n} per channel`);
+      const norms = more.directions.pow(2).sum({ dim: 1 }).sqrt().toFlatArray();
+      assert.ok(
+        norms.every((v) => Math.abs(v - 1) < 1e-5),
+        `unit rows: ${norms}`,
+      );
+      assert.ok(more.loss(shuffled).item() < 1e-10);
+      more.dispose();
+    }
     blind.dispose();
   });
 });

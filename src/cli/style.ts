@@ -66,7 +66,7 @@ const STYLE: OptSpecs = {
   optimizer: { type: 'string', help: 'lbfgs or adam', default: s.optimizer },
   lr: { type: 'number', help: "Adam's learning rate (pixel units)", default: s.lr },
   'content-weight': { type: 'number', help: 'content loss weight (default: VGG19 0.025, inception 1)' },
-  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 10)' },
+  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 1000)' },
   'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-9)' },
   'colour-weight': {
     type: 'number',
@@ -92,6 +92,10 @@ const STYLE: OptSpecs = {
   'redraw-directions': {
     type: 'bool',
     help: 'sliced losses: new random directions every iteration (the photo stays clearer at the same texture; ~20% slower)',
+  },
+  directions: {
+    type: 'number',
+    help: 'sliced losses: random directions per channel of each style layer (default 1; more: finer texture, slower)',
   },
   'preserve-colors': {
     type: 'bool',
@@ -195,6 +199,7 @@ export async function styleCommand(args: string[]): Promise<void> {
     smoothing: o.smoothing === undefined ? null : o.smoothing === 'on',
     styleLoss: (o.styleLoss as StyleLossKind | undefined) ?? null,
     redrawDirections: Boolean(o.redrawDirections),
+    directions: o.directions ?? null,
     preserveColors: Boolean(o.preserveColors),
     colorMatch: colorMatchOf(o.colorMatch),
     scales: o.scales,

@@ -53,6 +53,8 @@ export interface StyleConfig {
    * so the image meets more of the painting's feature distribution than C fixed directions show.
    */
   redrawDirections: boolean;
+  /** Sliced losses: random directions per channel of each style layer; null: the backbone's. */
+  directions: number | null;
   preserveColors: boolean;
   /** Give the result the photo's colours at the end (--preserve-colors is 'luminance'); null: the style's. */
   colorMatch: ColourMatch | null;
@@ -79,6 +81,7 @@ export const STYLE_DEFAULTS: StyleConfig = {
   smoothing: null,
   styleLoss: null,
   redrawDirections: false,
+  directions: null,
   preserveColors: false,
   colorMatch: null,
   scales: 1,
@@ -107,6 +110,8 @@ export interface StyleDefaults {
   loss: 'seed' | 'relative';
   smoothing: boolean;
   styleLoss: StyleLossKind;
+  /** Sliced losses' random directions per channel. */
+  directions: number;
 }
 
 /**
@@ -129,6 +134,7 @@ export function styleDefaults(arch: 'inception' | 'vgg19'): StyleDefaults {
         loss: 'seed',
         smoothing: false,
         styleLoss: 'gram',
+        directions: 1,
       }
     : {
         content: 'mixed3',
@@ -153,6 +159,7 @@ export function styleDefaults(arch: 'inception' | 'vgg19'): StyleDefaults {
         loss: 'relative',
         smoothing: false,
         styleLoss: 'sliced',
+        directions: 1,
       };
 }
 
@@ -198,6 +205,7 @@ export interface ResolvedStyle {
   smoothing: boolean;
   relative: boolean;
   styleLoss: StyleLossKind;
+  directions: number;
 }
 
 /** `name` or `name=weight` (a number >= 0, as dream's --layers) → the layer and its share of the style term. */
@@ -218,6 +226,11 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
   wholeNumber('scales', c.scales, 1);
   positiveNumber('style-scale', c.styleScale);
   positiveNumber('lr', c.lr);
+  if (c.directions !== null) {
+    positiveNumber('directions', c.directions);
+    // Each direction holds a sorted projection of the painting's activations: bound the memory.
+    if (c.directions > 16) throw new Error(`--directions must be at most 16 per channel, got ${c.directions}`);
+  }
   for (const [n, v] of [
     ['content-weight', c.contentWeight],
     ['style-weight', c.styleWeight],
@@ -250,9 +263,11 @@ export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone:
     smoothing,
     relative: smoothing || d.loss === 'relative',
     styleLoss: c.styleLoss ?? d.styleLoss,
+    directions: c.directions ?? d.directions,
   };
   if (!r.style.length) throw new Error('give at least one style layer');
   if (c.redrawDirections && r.styleLoss !== 'sliced') throw new Error('--redraw-directions needs --style-loss sliced');
+  if (c.directions !== null && r.styleLoss !== 'sliced') throw new Error('--directions needs --style-loss sliced');
   for (const l of [r.content, ...r.style]) {
     if (!backbone.net.hasEndpoint(l))
       throw new Error(
@@ -300,6 +315,8 @@ export class StyleObjective {
     readonly smoothing = false,
     readonly relative = smoothing,
     readonly styleLoss: StyleLossKind = 'gram',
+    /** Sliced losses' random directions per channel. */
+    readonly directions = 1,
   ) {
     const total = styles255.reduce((a, s) => a + s.weight, 0);
     this.contentTarget = T.keep(
@@ -345,7 +362,7 @@ export class StyleObjective {
         for (const l of sl) {
           const a = f.get(l)!;
           target.positions.push(a.shape[2] * a.shape[3]);
-          if (this.styleLoss === 'sliced') target.sliced.push(new SlicedTarget(a));
+          if (this.styleLoss === 'sliced') target.sliced.push(new SlicedTarget(a, this.directions));
           else target.grams.push(T.keep(gram(a)));
         }
       }),
@@ -540,6 +557,7 @@ export async function transferStyle(
       resolved.smoothing,
       resolved.relative,
       resolved.styleLoss,
+      resolved.directions,
     );
     const start: Tensor = T.tidy(() => {
       if (x) return resize(x, h, w);

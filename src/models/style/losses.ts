@@ -173,13 +173,19 @@ export class SlicedTarget {
   /** The quantiles resampled to an image's number of positions, per number (made on first use). */
   private readonly resampled = new Map<number, Tensor>();
 
-  /** `activations` [1, C, H, W]; `directions` [K, C] of unit rows, or C drawn from torch's generator. */
-  constructor(activations: Tensor, directions?: Tensor) {
+  /**
+   * `activations` [1, C, H, W]; `directions` [K, C] of unit rows, or a number per channel
+   * (round(C × n), at least 1, drawn from torch's generator; 1 when absent).
+   */
+  constructor(activations: Tensor, directions: Tensor | number = 1) {
     [this.directions, this.quantiles] = T.keep(
       T.noGrad(() =>
         T.tidy(() => {
           const c = activations.shape[1];
-          const d = directions ? directions.clone() : randomDirections(c, c);
+          const d =
+            typeof directions === 'number'
+              ? randomDirections(Math.max(1, Math.round(c * directions)), c)
+              : directions.clone();
           return [d, sortedProjections(activations, d).select(0, 0)];
         }),
       ),
