@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { setNumThreads, watchInterrupts } from '../torch/index.js';
 import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { UserError } from './errors.js';
+import { parentGone } from './parent.js';
 
 export function applyCommon(o: { threads?: number; device?: string }): void {
   if (o.threads !== undefined) {
@@ -22,8 +23,9 @@ export function applyCommon(o: { threads?: number; device?: string }): void {
 /**
  * The first Ctrl-C (or SIGTERM, as schedulers and the studio's Stop send) asks the running
  * loop to stop at the next step boundary (it saves a checkpoint); a second one quits at
- * once. Returns the flag the loop polls. The signal is counted natively, because the loops
- * are synchronous and Node would run a JS listener only after the whole run.
+ * once. The death of the launcher or studio that started this process counts as the first
+ * (parent.ts). Returns the flag the loop polls. The signal is counted natively, because the
+ * loops are synchronous and Node would run a JS listener only after the whole run.
  */
 export function onInterrupt(notice: () => void): () => boolean {
   let noticed = false;
@@ -38,7 +40,7 @@ export function onInterrupt(notice: () => void): () => boolean {
   process.on('SIGTERM', listener);
   const count = watchInterrupts();
   return () => {
-    if (count() === 0) return false;
+    if (count() === 0 && !parentGone()) return false;
     tell();
     return true;
   };

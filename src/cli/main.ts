@@ -2,6 +2,7 @@
 // The `loom` command: `loom <system> <verb> [options]`. Thin over the library.
 import { COMMON, parseOptions } from './args.js';
 import { UserError } from './errors.js';
+import { watchParent } from './parent.js';
 
 const USAGE = `usage: loom <command> [options]
 
@@ -27,6 +28,7 @@ commands:
 Run \`loom <command> --help\` for a command's options.`;
 
 async function main(argv: string[]): Promise<void> {
+  watchParent();
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(USAGE);
