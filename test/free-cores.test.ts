@@ -1,9 +1,10 @@
 // The thread count fitted to the cores other processes leave free: the rule, its patience
-// (two windows in a row), and the real measurement with busy processes beside a training.
+// (two windows in a row), the real measurement with busy processes beside a training, which
+// fits its count only when asked (--threads auto): by default its numbers repeat.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FreeCores, freeCoresHere, threadsFor } from '../src/torch/free-cores.js';
@@ -75,28 +76,49 @@ test('on this machine, busy processes beside it are measured as busy cores', asy
   }
 });
 
-test('a training beside busy processes drops to 1 thread and says so; with --threads it keeps its count', async (t) => {
-  if (freeCoresHere(os.availableParallelism()) === null) return t.skip('the count is never changed here');
+test('by default a training keeps its threads beside busy processes and repeats an idle run exactly; --threads auto fits them', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-free-cores-'));
   const corpus = path.join(dir, 'corpus.txt');
   writeFileSync(corpus, 'the cat sat on the mat and the dog sat on the log. '.repeat(400));
   const run = (out: string, ...extra: string[]) =>
-    new Promise<{ code: number | null; stderr: string }>((done) => {
+    new Promise<{ code: number | null; stderr: string; losses: number[] }>((done) => {
       const args = ['text', 'train', '--corpus', corpus, '--out', path.join(dir, out), '--model', 'lstm'];
-      const p = spawn(process.execPath, [CLI, ...args, '--units', '16', '--minutes', '0.2', '--json', ...extra]);
+      const p = spawn(process.execPath, [CLI, ...args, '--units', '16', '--log-every', '5', '--json', ...extra]);
       let stderr = '';
+      let stdout = '';
       p.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      p.stdout.resume();
-      p.on('close', (code) => done({ code, stderr }));
+      p.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+      p.on('close', (code) => {
+        const lines = stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        done({ code, stderr, losses: lines.filter((l) => 'loss' in l).map((l) => l.loss) });
+      });
     });
+  const steps = ['--steps', '60'];
   const load = busyProcesses();
+  let busy, fitted;
   try {
-    const [fitted, fixed] = await Promise.all([run('fitted'), run('fixed', '--threads', '2')]);
-    assert.equal(fitted.code, 0, fitted.stderr);
-    assert.match(fitted.stderr, /other processes keep [\d.]+ cores busy: 1 thread from here/);
-    assert.equal(fixed.code, 0, fixed.stderr);
-    assert.doesNotMatch(fixed.stderr, /other processes keep/);
+    [busy, fitted] = await Promise.all([
+      run('busy', ...steps),
+      freeCoresHere(os.availableParallelism()) ? run('fitted', '--minutes', '0.2', '--threads', 'auto') : null,
+    ]);
   } finally {
     for (const p of load) p.kill('SIGKILL');
   }
+  const idle = await run('idle', ...steps);
+  assert.equal(busy.code, 0, busy.stderr);
+  assert.equal(idle.code, 0, idle.stderr);
+  assert.doesNotMatch(busy.stderr, /other processes keep/);
+  assert.equal(busy.losses.length, 12);
+  assert.deepEqual(busy.losses, idle.losses, 'the same losses to the last bit');
+  assert.equal(
+    JSON.parse(readFileSync(path.join(dir, 'idle', 'config.json'), 'utf8')).threads,
+    os.availableParallelism(),
+  );
+  if (fitted === null) return t.skip('the count is never fitted here');
+  assert.equal(fitted.code, 0, fitted.stderr);
+  assert.match(fitted.stderr, /other processes keep [\d.]+ cores busy: 1 thread from here/);
+  assert.equal(JSON.parse(readFileSync(path.join(dir, 'fitted', 'config.json'), 'utf8')).threads, 'auto');
 });

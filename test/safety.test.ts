@@ -94,7 +94,11 @@ test('impossible output folders and bad options are one sentence, before any wor
   refused(loom('text', 'train', '--out', file, '--steps', '1'), /is a file, not a folder/);
   refused(loom('info', '--bogus'), /unknown option --bogus/);
   refused(loom('vae', 'train', '--toString', '5'), /unknown option --toString/);
-  refused(loom('text', 'train', '--threads', '100000', '--out', path.join(dir, 't')), /--threads must be in 1\.\./);
+  refused(
+    loom('text', 'train', '--threads', '100000', '--out', path.join(dir, 't')),
+    /--threads must be auto or a whole number in 1\.\./,
+  );
+  refused(loom('text', 'train', '--threads', '2.5', '--out', path.join(dir, 't')), /--threads must be auto/);
   refused(
     loom('style', 'builtin:horses', 'builtin:scream', '--height', '32', '--out', path.join(dir, 's32.png')),
     /--height must be at least 75/,

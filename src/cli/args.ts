@@ -17,7 +17,11 @@ export type OptSpecs = Record<string, OptSpec>;
 /** Options every command takes. */
 export const COMMON: OptSpecs = {
   seed: { type: 'int', help: 'seed for every random number generator' },
-  threads: { type: 'int', help: 'CPU threads for libtorch (default: all cores)' },
+  threads: {
+    type: 'string',
+    meta: 'N|auto',
+    help: 'CPU threads for libtorch (default: all cores, fixed, so results repeat; auto: fit to the cores other processes leave free)',
+  },
   device: { type: 'string', help: 'cpu, or cuda / cuda:N where libtorch has CUDA', default: 'cpu' },
   json: { type: 'bool', help: 'print one JSON object per line instead of text' },
   help: { type: 'bool', help: 'show this help' },

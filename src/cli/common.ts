@@ -1,17 +1,19 @@
 // What every verb does with the shared options, and Ctrl-C handling for long runs.
 import { availableParallelism } from 'node:os';
-import { setNumThreads, watchInterrupts } from '../torch/index.js';
+import { fitThreadsToFreeCores, setNumThreads, watchInterrupts } from '../torch/index.js';
 import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { UserError } from './errors.js';
 import { parentGone } from './parent.js';
 
-export function applyCommon(o: { threads?: number; device?: string }): void {
-  if (o.threads !== undefined) {
+export function applyCommon(o: { threads?: string; device?: string }): void {
+  if (o.threads === 'auto') fitThreadsToFreeCores();
+  else if (o.threads !== undefined) {
     // More threads than a few per core only thrash (100000 hung in OpenMP's start-up).
     const most = 4 * availableParallelism();
-    if (!(o.threads >= 1 && o.threads <= most))
-      throw new UserError(`--threads must be in 1..${most} (4 per core here), got ${o.threads}`);
-    setNumThreads(o.threads);
+    const n = /^\d+$/.test(o.threads) ? Number(o.threads) : NaN;
+    if (!(n >= 1 && n <= most))
+      throw new UserError(`--threads must be auto or a whole number in 1..${most} (4 per core here), got ${o.threads}`);
+    setNumThreads(n);
   } else if (Number(process.env.LOCAL_WORLD_SIZE) > 1) {
     // Ranks that share a node share its cores, as torchrun's OMP_NUM_THREADS does.
     setNumThreads(Math.max(1, Math.floor(availableParallelism() / Number(process.env.LOCAL_WORLD_SIZE))));

@@ -2,7 +2,7 @@
 // Node, in the browser, on a phone). The run's kind is read from its checkpoint.
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RunFolder } from '../io/run-folder.js';
-import { writeFileAtomic } from '../io/safetensors.js';
+import { writeFileAtomic } from '../io/files.js';
 import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';

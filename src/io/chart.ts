@@ -3,6 +3,7 @@
 import sharp from 'sharp';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from './files.js';
 
 export * from './chart-spec.js';
 
@@ -18,7 +19,10 @@ export async function chartSvg(spec: TopLevelSpec): Promise<string> {
 
 /** Writes the chart as a PNG (twice the SVG's pixel size, for sharp lines). */
 export async function writeChart(file: string, spec: TopLevelSpec): Promise<void> {
-  await sharp(Buffer.from(await chartSvg(spec)), { density: 144 })
-    .png()
-    .toFile(file);
+  writeFileAtomic(
+    file,
+    await sharp(Buffer.from(await chartSvg(spec)), { density: 144 })
+      .png()
+      .toBuffer(),
+  );
 }

@@ -4,7 +4,8 @@
 import { getRngState, isFloating, setRngState, tidy, type Tensor } from '../torch/index.js';
 import type { Module } from '../nn/index.js';
 import type { Optimizer, OptimizerState } from '../optim/index.js';
-import { decodeSafetensors, encodeSafetensors, writeFileAtomic } from './safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from './safetensors.js';
+import { writeFileAtomic } from './files.js';
 import { readFileSync } from 'node:fs';
 
 const FORMAT = 'loom-checkpoint';
@@ -22,13 +23,15 @@ export interface Checkpoint<C extends object = Record<string, unknown>> extends 
   /** All tensors by key; call dispose() when done. */
   tensors: Map<string, Tensor>;
   optimizerHyper: Record<string, Record<string, number | boolean>>;
+  /** The thread setting the run trained with (null in checkpoints that predate it). */
+  threads: number | 'auto' | null;
   dispose(): void;
 }
 
 export function saveCheckpoint(
   path: string,
   parts: CheckpointParts,
-  info: { step: number; config: object; extra?: Record<string, unknown> },
+  info: { step: number; config: object; extra?: Record<string, unknown>; threads?: number | 'auto' },
 ): void {
   tidy(() => {
     const tensors = new Map<string, Tensor>();
@@ -50,6 +53,7 @@ export function saveCheckpoint(
         config: JSON.stringify(info.config),
         extra: JSON.stringify(info.extra ?? {}),
         optimizers: JSON.stringify(hyper),
+        ...(info.threads === undefined ? {} : { threads: String(info.threads) }),
       }),
     );
   });
@@ -101,6 +105,7 @@ export function loadCheckpoint<C extends object = Record<string, unknown>>(path:
     config: JSON.parse(m.config ?? '{}'),
     extra: JSON.parse(m.extra ?? '{}'),
     optimizerHyper: JSON.parse(m.optimizers ?? '{}'),
+    threads: m.threads === 'auto' ? 'auto' : /^\d+$/.test(m.threads ?? '') ? Number(m.threads) : null,
     tensors,
     dispose: () => {
       for (const t of tensors.values()) t.dispose();

@@ -1,6 +1,18 @@
-// Reading a user's file whole, making folders and checking output files, with one
-// sentence when it cannot be done.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+// Reading a user's file whole, making folders, checking output files and replacing files
+// whole or not at all, with one sentence when it cannot be done.
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 
 export function readFileOrExplain(path: string): Buffer {
@@ -39,12 +51,134 @@ export function makeFolder(dir: string): void {
 
 /**
  * Checks, before any work, that `file` can be written: an existing file is replaced only
- * with --force, and a missing folder is made now rather than found missing at the end.
+ * with --force, a missing folder is made now, and a folder that cannot take files (read-only,
+ * /proc) is found now rather than at the end of the work.
  */
 export function prepareOutputFile(file: string, force: boolean | undefined): void {
   if (existsSync(file)) {
     if (statSync(file).isDirectory()) throw new Error(`--out ${file} is a folder; give a file name`);
     if (!force) throw new Error(`${file} exists; choose another --out or add --force`);
   }
-  makeFolder(path.dirname(path.resolve(file)));
+  const dir = path.dirname(path.resolve(file));
+  makeFolder(dir);
+  const probe = `${path.resolve(file)}${TMP}${process.pid}`;
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    throw new Error(`cannot write ${file}: ${reason(e)}`, { cause: e });
+  }
+}
+
+/** What a temporary file beside its target is named by: `<target>.tmp-<pid>`. */
+const TMP = '.tmp-';
+
+/** A write error in the user's words. */
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return 'the disk is full';
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
+  if (code === 'EROFS') return 'the disk is read-only';
+  if (code === 'ENOENT' || code === 'ENOTDIR') return 'its folder cannot hold files';
+  return code ? `${code} (${(e as Error).message.replace(/^\w+: /, '')})` : (e as Error).message;
+}
+
+/** Writes all of `bytes` at the file's current position: write(2) may write fewer than asked. */
+export function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) {
+    const n = writeSync(fd, bytes, done, bytes.length - done);
+    // A write that makes no progress is a full disk that did not say so.
+    if (n <= 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    done += n;
+  }
+}
+
+/** Whether a process with this pid is alive (one we may not signal is alive too). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes the temporary files that killed writers of `file` left beside it. */
+function removeStaleTemporaries(file: string): void {
+  const dir = path.dirname(file);
+  const prefix = path.basename(file) + TMP;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
+      try {
+        unlinkSync(path.join(dir, n));
+      } catch {
+        // another process removed it first
+      }
+    }
+  }
+}
+
+/**
+ * Replaces `file` whole or not at all: the bytes go to a temporary file beside it, every byte
+ * is checked written and synced to the disk, and only then is it renamed over the target. On a
+ * full disk (or any failure) the old file stays as it was and the error is one sentence.
+ */
+export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
+  const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+  removeStaleTemporaries(file);
+  const tmp = `${file}${TMP}${process.pid}`;
+  let fd: number | null = null;
+  try {
+    fd = openSync(tmp, 'w');
+    writeAll(fd, data);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = null;
+    renameSync(tmp, file);
+  } catch (e) {
+    if (fd !== null) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not made, or already gone
+    }
+    const kept = existsSync(file) ? 'the previous file is unchanged' : 'nothing was written';
+    throw new Error(`cannot write ${file}: ${reason(e)}; ${kept}`, { cause: e });
+  }
+  syncFolder(path.dirname(file));
+}
+
+/** Syncs a folder, so a rename in it survives a power cut; where folders cannot be synced, nothing. */
+function syncFolder(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not every filesystem syncs folders
+  }
+}
+
+/** Appends text to a file; a full disk is one sentence (a short append leaves a cut line, which readers skip). */
+export function appendText(file: string, text: string): void {
+  let fd: number | null = null;
+  try {
+    fd = openSync(file, 'a');
+    writeAll(fd, Buffer.from(text));
+  } catch (e) {
+    throw new Error(`cannot write ${file}: ${reason(e)}`, { cause: e });
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
 }

@@ -2,7 +2,8 @@
 // memory (a dream zoom for half an hour makes thousands). Each frame gets its own 256-colour
 // palette. The file is written beside the target and renamed into place when it is closed:
 // a crash never leaves a half-written animation under the user's name.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { writeAll } from './files.js';
 import gifenc from 'gifenc';
 import type { Tensor } from '../torch/index.js';
 import { toBytes } from './images.js';
@@ -57,8 +58,8 @@ export class GifStream {
     if (this.frames === 0) return this.abort();
     this.encoder.finish();
     this.flush();
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+    fsyncSync(this.fd!);
+    closeSync(this.fd!);
     this.fd = null;
     renameSync(this.tmp, this.file);
   }
@@ -72,7 +73,14 @@ export class GifStream {
   }
 
   private flush(): void {
-    writeSync(this.fd!, this.encoder.bytesView());
+    try {
+      writeAll(this.fd!, this.encoder.bytesView());
+    } catch (e) {
+      this.abort();
+      const full = (e as NodeJS.ErrnoException).code === 'ENOSPC' ? 'the disk is full' : (e as Error).message;
+      const kept = existsSync(this.file) ? 'the previous file is unchanged' : 'nothing was written';
+      throw new Error(`cannot write ${this.file}: ${full}; ${kept}`, { cause: e });
+    }
     this.encoder.reset();
   }
 }

@@ -1,7 +1,7 @@
 // Images through sharp. Tensors are NCHW float32 in [0, 1]; sharp speaks HWC uint8. The
 // layout changes here, at the edge, and nowhere else.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { makeFolder } from './files.js';
+import { makeFolder, writeFileAtomic } from './files.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../torch/index.js';
@@ -120,7 +120,7 @@ export async function writeImage(file: string, t: Tensor): Promise<void> {
       : ext === '.webp'
         ? img.webp({ quality: 92 })
         : img.png();
-  await img.toFile(file);
+  writeFileAtomic(file, await img.toBuffer());
 }
 
 /** Writes an image and frees its tensor (for pictures made only to be written). */
@@ -164,7 +164,10 @@ export async function writeAnimation(
   const pngs = await Promise.all(frames.map((f) => (Buffer.isBuffer(f) ? f : pngBytes(f))));
   const img = sharp(pngs, { join: { animated: true } });
   const common = { loop: opts.loop ?? 0, delay: opts.delayMs ?? 100 };
-  await (path.extname(file).toLowerCase() === '.webp' ? img.webp(common) : img.gif(common)).toFile(file);
+  writeFileAtomic(
+    file,
+    await (path.extname(file).toLowerCase() === '.webp' ? img.webp(common) : img.gif(common)).toBuffer(),
+  );
 }
 
 /** One image [1, C, H, W] in [0, 1] as PNG bytes. */

@@ -1,18 +1,20 @@
 // A training run's folder: config.json, metrics.jsonl, samples/, checkpoints. Nothing a
 // user made is overwritten unless they ask (resume continues it, force replaces it).
 import {
-  appendFileSync,
+  closeSync,
   existsSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   rmSync,
   statSync,
-  writeFileSync,
+  unlinkSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeFolder } from './files.js';
+import { appendText, makeFolder, processAlive, writeAll, writeFileAtomic } from './files.js';
 
 /** What a run writes at the top of its folder; --force removes these and nothing else. */
 const LOOM_FILES = [
@@ -21,8 +23,17 @@ const LOOM_FILES = [
   'checkpoint.safetensors',
   'best.safetensors',
   'good.safetensors',
+  'curves.png',
+  'losses.png',
+  'quality.png',
   'samples',
 ];
+
+/** The file that says which process writes the run: its pid. */
+const LOCK = 'run.lock';
+
+/** The names of what a run writes under samples/ (step-000120.png, epoch-003-grid.png, real.png). */
+const SAMPLE = /^((step-\d{6}|epoch-\d{3})(-[a-z]+)?\.(png|txt)|real\.png)$/;
 
 export class RunFolder {
   constructor(readonly dir: string) {}
@@ -58,24 +69,36 @@ export class RunFolder {
 
   /**
    * Checks the folder for a new run (refusing a folder that already holds one, unless force)
-   * or, with resume, for continuing the run in it (which must exist). Creates nothing:
-   * call create() once the run's input has been checked too. --force replaces a run's own
-   * files and never touches anything else in the folder.
+   * or, with resume, for continuing the run in it (which must exist), holding its lock from
+   * the start (a refusal leaves no lock, nor a folder it made). Writes nothing else: call
+   * create() once the run's input has been checked too. --force replaces a run's own files and
+   * never touches anything else in the folder.
    */
   static open(dir: string, mode: { resume?: boolean; force?: boolean }): RunFolder {
-    const run = new RunFolder(dir);
     if (existsSync(dir) && !statSync(dir).isDirectory())
       throw new Error(`${dir} is a file, not a folder; choose another --out`);
-    if (mode.resume) {
-      if (!existsSync(run.checkpoint)) throw new Error(`there is no checkpoint to resume in ${dir}`);
-      return run;
+    const run = new RunFolder(dir);
+    run.lock();
+    try {
+      run.check(mode);
+    } catch (e) {
+      run.unlock();
+      throw e;
     }
-    if (!existsSync(dir)) return run;
-    const entries = readdirSync(dir);
-    const hasCheckpoint = existsSync(run.checkpoint) || existsSync(run.best);
+    return run;
+  }
+
+  private check(mode: { resume?: boolean; force?: boolean }): void {
+    const { dir } = this;
+    if (mode.resume) {
+      if (!existsSync(this.checkpoint)) throw new Error(`there is no checkpoint to resume in ${dir}`);
+      return;
+    }
+    const entries = readdirSync(dir).filter((f) => f !== LOCK);
+    const hasCheckpoint = existsSync(this.checkpoint) || existsSync(this.best);
     if (hasCheckpoint && !mode.force)
       throw new Error(`${dir} already holds a run; pass --resume to continue it or --force to replace it`);
-    const ours = run.isRun();
+    const ours = this.isRun();
     const clash = entries.filter((f) => LOOM_FILES.includes(f));
     if (clash.length && !ours)
       throw new Error(`${dir} holds ${clash[0]}, which Loom did not write; choose another --out`);
@@ -83,8 +106,7 @@ export class RunFolder {
     // again replaces them without --force (they would otherwise block every rerun).
     if (entries.length > clash.length && !mode.force)
       throw new Error(`${dir} is not empty; choose another --out or pass --force`);
-    run.replace = ours;
-    return run;
+    this.replace = ours;
   }
 
   /**
@@ -116,23 +138,92 @@ export class RunFolder {
 
   private replace = false;
 
-  /** Makes the folder; first removes the files of the run it replaces, and only those. */
+  /**
+   * Makes the folder; first removes the files of the run it replaces, and only those: under
+   * samples/, only the pictures and texts that runs write (a user's own files there stay).
+   */
   create(): void {
     if (this.scratch) return;
     if (this.replace) {
-      for (const f of LOOM_FILES) rmSync(path.join(this.dir, f), { recursive: true, force: true });
+      for (const f of LOOM_FILES) {
+        if (f !== 'samples') rmSync(path.join(this.dir, f), { recursive: true, force: true });
+      }
+      const samples = path.join(this.dir, 'samples');
+      if (existsSync(samples) && statSync(samples).isDirectory()) {
+        const names = readdirSync(samples);
+        for (const n of names) if (SAMPLE.test(n)) rmSync(path.join(samples, n), { force: true });
+        if (names.every((n) => SAMPLE.test(n))) rmSync(samples, { recursive: true, force: true });
+      }
     }
     makeFolder(this.dir);
   }
 
+  /**
+   * Takes the run for this process: one writer at a time. A second gets a sentence naming the
+   * first; a lock whose process is gone (killed) is taken over. Released at exit.
+   */
+  lock(): void {
+    if (this.scratch || this.locked) return;
+    this.madeFolder = !existsSync(this.dir);
+    makeFolder(this.dir);
+    const file = path.join(this.dir, LOCK);
+    for (let attempt = 0; ; attempt++) {
+      let fd: number;
+      try {
+        fd = openSync(file, 'wx');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2)
+          throw new Error(`cannot write in ${this.dir} (${(e as NodeJS.ErrnoException).code ?? e})`, { cause: e });
+        let pid: number;
+        try {
+          pid = Number(readFileSync(file, 'utf8').trim().split(/\s/)[0]);
+        } catch {
+          continue; // its writer has just given it up
+        }
+        if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid))
+          throw new Error(
+            `${this.dir} is being written by another Loom process (pid ${pid}); wait for it to end or stop it first`,
+            { cause: e },
+          );
+        rmSync(file, { force: true }); // its writer is gone
+        continue;
+      }
+      try {
+        writeAll(fd, Buffer.from(`${process.pid}\n`));
+      } finally {
+        closeSync(fd);
+      }
+      this.locked = true;
+      process.once('exit', this.unlock);
+      return;
+    }
+  }
+  private locked = false;
+  private madeFolder = false;
+
+  /** Gives the run up (at the end of the run, and at exit). */
+  readonly unlock = (): void => {
+    if (!this.locked) return;
+    this.locked = false;
+    process.off('exit', this.unlock);
+    const file = path.join(this.dir, LOCK);
+    try {
+      if (Number(readFileSync(file, 'utf8').trim()) === process.pid) unlinkSync(file);
+      // A run that failed before it wrote anything leaves no folder behind.
+      if (this.madeFolder && readdirSync(this.dir).length === 0) rmdirSync(this.dir);
+    } catch {
+      // already gone
+    }
+  };
+
   writeConfig(config: unknown): void {
     if (this.scratch) return;
-    writeFileSync(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(path.join(this.dir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   }
   /** Appends one JSON line to metrics.jsonl. */
   log(record: Record<string, unknown>): void {
     if (this.scratch) return;
-    appendFileSync(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
+    appendText(path.join(this.dir, 'metrics.jsonl'), JSON.stringify(record) + '\n');
   }
   /**
    * Drops the lines logged after `step`: a resumed run replays those steps, and a run
@@ -153,14 +244,19 @@ export class RunFolder {
           return false; // a line cut short by the kill
         }
       });
-    writeFileSync(f, kept.map((l) => l + '\n').join(''));
+    writeFileAtomic(f, kept.map((l) => l + '\n').join(''));
   }
   readMetrics(): Record<string, any>[] {
     const f = path.join(this.dir, 'metrics.jsonl');
     if (!existsSync(f)) return [];
-    return readFileSync(f, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l));
+    const lines: Record<string, any>[] = [];
+    for (const l of readFileSync(f, 'utf8').split('\n')) {
+      try {
+        if (l) lines.push(JSON.parse(l));
+      } catch {
+        // a line cut short by a kill or a full disk
+      }
+    }
+    return lines;
   }
 }

@@ -1,7 +1,7 @@
 // safetensors: an 8-byte little-endian header length, a JSON header, then raw little-endian
 // tensor bytes (https://github.com/huggingface/safetensors, format section).
-import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { readFileOrExplain } from './files.js';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { readFileOrExplain, writeFileAtomic } from './files.js';
 import { tensor, type Tensor, type DType } from '../torch/index.js';
 
 const TO_ST: Record<DType, string> = {
@@ -123,22 +123,6 @@ export function rawTensor(bytes: Uint8Array, dtype: DType, shape: number[]): Ten
     case 'bfloat16':
       return tensor(new Uint16Array(b), { shape, dtype });
   }
-}
-
-/** Writes a file so that a crash never leaves a half-written one: temp file, fsync, rename. */
-export function writeFileAtomic(path: string, bytes: Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, bytes);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 export function saveSafetensors(

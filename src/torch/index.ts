@@ -88,11 +88,27 @@ export async function withRngFork<T>(fn: () => T | Promise<T>): Promise<T> {
   }
 }
 
-/** Sets libtorch's intra-op thread count; Loom no longer fits it to the free cores (fitThreads). */
+/** Sets libtorch's intra-op thread count, and stops fitting it to the free cores. */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`the thread count must be a positive integer, got ${n}`);
   native.setNumThreads(n);
   freeCores = null;
+  fitting = false;
+}
+
+/**
+ * From now on, fits the thread count to the cores other processes leave free (--threads
+ * auto): faster on a shared machine, but the numbers then depend on what else runs.
+ */
+export function fitThreadsToFreeCores(): void {
+  native.setNumThreads(availableParallelism());
+  freeCores = freeCoresHere(availableParallelism());
+  fitting = true;
+}
+
+/** The thread setting to record in a run: a count, or 'auto' when fitted to the free cores. */
+export function threadSetting(): number | 'auto' {
+  return fitting ? 'auto' : native.getNumThreads();
 }
 export const getNumThreads = (): number => native.getNumThreads();
 
@@ -148,22 +164,21 @@ export function watchInterrupts(): () => number {
 export const cudaAvailable = (): boolean => native.info().cuda;
 
 // libtorch picks 1 thread on this kind of machine; Loom uses every core unless the user
-// chose through OMP_NUM_THREADS or LOOM_THREADS, and then fits the count to the cores that
-// other processes leave free (fitThreads).
+// chose through OMP_NUM_THREADS or LOOM_THREADS (a count, or auto). The count stays fixed,
+// so that a run's numbers repeat whatever else the machine runs, unless fitting is asked for.
 let freeCores: FreeCores | null = null;
+let fitting = false;
 {
   const chosen = Number(process.env.LOOM_THREADS);
-  if (Number.isInteger(chosen) && chosen > 0) native.setNumThreads(chosen);
-  else if (!process.env.OMP_NUM_THREADS) {
-    native.setNumThreads(availableParallelism());
-    freeCores = freeCoresHere(availableParallelism());
-  }
+  if (process.env.LOOM_THREADS === 'auto') fitThreadsToFreeCores();
+  else if (Number.isInteger(chosen) && chosen > 0) native.setNumThreads(chosen);
+  else if (!process.env.OMP_NUM_THREADS) native.setNumThreads(availableParallelism());
 }
 
 /**
- * For long loops, between steps: when other processes have kept cores busy for two windows
- * of 3 s (or freed them), sets the thread count to the cores left, and returns the change.
- * Does nothing when the user chose a count (--threads, LOOM_THREADS, OMP_NUM_THREADS).
+ * For long loops, between steps, with --threads auto: when other processes have kept cores
+ * busy for two windows of 3 s (or freed them), sets the thread count to the cores left, and
+ * returns the change. Does nothing otherwise.
  */
 export function fitThreads(now = performance.now()): { threads: number; othersBusy: number } | null {
   if (!freeCores) return null;

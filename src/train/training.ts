@@ -2,7 +2,8 @@
 // the config (a resumed run keeps its own, but for how long to go on), the checkpoint's
 // restore, the loop's stop conditions (total steps, --minutes, Ctrl-C, a non-finite loss),
 // the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
-import { copyFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/files.js';
 import * as T from '../torch/index.js';
 import { ProcessGroup, distEnv } from '../distributed/index.js';
 import { RunFolder } from '../io/run-folder.js';
@@ -94,11 +95,12 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     // their would-be files out of it (every rank runs the same program, so they stay in step).
     const main = o.group ? o.group.isMain : env === null || env.rank === 0;
     this.run = main ? RunFolder.open(o.outDir, o.mode) : RunFolder.muted(o.outDir);
-    this.group = o.group !== undefined ? o.group : env ? this.own(ProcessGroup.join(env)) : null;
     this.ck = null;
     try {
+      this.group = o.group !== undefined ? o.group : env ? this.own(ProcessGroup.join(env)) : null;
       // A resumed run keeps its own settings, but for those the command sets.
       this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
+      if (this.ck && !this.group) this.keepThreads(this.ck.threads, o.mode.given?.has('threads') ?? false);
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
       this.cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
       o.validate(this.cfg);
@@ -109,6 +111,20 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.dispose();
       throw e;
     }
+  }
+
+  /**
+   * A resumed run goes on with the thread setting it trained with, so that its numbers are
+   * those an uninterrupted run would give; a --threads that says otherwise wins, with a note.
+   */
+  private keepThreads(run: number | 'auto' | null, given: boolean): void {
+    if (run === null || run === T.threadSetting()) return;
+    if (given) {
+      process.stderr.write(
+        `loom: this run trained with --threads ${run}; with ${T.threadSetting()} its numbers will differ from an uninterrupted run's\n`,
+      );
+    } else if (run === 'auto') T.fitThreadsToFreeCores();
+    else T.setNumThreads(run);
   }
 
   /** Opens (or, with resume, reopens) a run; dispose it (`using`) to free what it owns. */
@@ -156,7 +172,13 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.ck = null;
     } else {
       this.run.create();
-      this.run.writeConfig({ system: this.o.system, ...this.cfg, ...opts.config, processes: this.world });
+      this.run.writeConfig({
+        system: this.o.system,
+        ...this.cfg,
+        ...opts.config,
+        processes: this.world,
+        threads: T.threadSetting(),
+      });
     }
     const group = this.group;
     if (group) {
@@ -174,7 +196,12 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   save(file = this.run.checkpoint): void {
     if (!this.parts) throw new Error('save() before begin()');
     if (!this.isMain) return;
-    saveCheckpoint(file, this.parts, { step: this.step, config: this.cfg, extra: this.extra() });
+    saveCheckpoint(file, this.parts, {
+      step: this.step,
+      config: this.cfg,
+      extra: this.extra(),
+      threads: T.threadSetting(),
+    });
   }
 
   /** Goes back to an earlier checkpoint of this run (state, RNG and step); returns its extra data. */
@@ -186,10 +213,10 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     return ck.extra;
   }
 
-  /** Copies the latest checkpoint to best.safetensors or good.safetensors. */
+  /** Copies the latest checkpoint to best.safetensors or good.safetensors (whole or not at all). */
   keepAs(which: 'best' | 'good'): void {
     if (!this.isMain) return;
-    copyFileSync(this.run.checkpoint, which === 'best' ? this.run.best : this.run.good);
+    writeFileAtomic(which === 'best' ? this.run.best : this.run.good, readFileSync(this.run.checkpoint));
   }
 
   /**
@@ -270,7 +297,8 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     this.ck?.dispose();
     this.ck = null;
     while (this.owned.length) this.owned.pop()!.dispose();
-    if (!this.isMain) this.run.removeScratch();
+    this.run.removeScratch();
+    this.run.unlock();
   }
   [Symbol.dispose](): void {
     this.dispose();

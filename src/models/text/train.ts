@@ -1,7 +1,7 @@
 // Training the char model: windows of maxlen characters every `step` characters, encoded
 // per batch; held-out bits per character each epoch; samples at four temperatures; exact
 // resume from the run folder's checkpoint.
-import { writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '../../io/files.js';
 import * as T from '../../torch/index.js';
 import { tidy } from '../../torch/index.js';
 import { crossEntropy } from '../../nn/index.js';
@@ -522,7 +522,7 @@ export function trainText(
       prime,
       text: generate(model, vocab, { length: cfg.sampleLength, prime, temperature }, rng)[0],
     }));
-    writeFileSync(
+    writeFileAtomic(
       run.file('samples', `${Number.isInteger(epoch) ? RunFolder.epochTag(epoch) : RunFolder.stepTag(step)}.txt`),
       samples.map((x) => `--- temperature ${x.temperature} ---\n${x.prime}${x.text}\n`).join('\n'),
     );
