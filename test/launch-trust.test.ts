@@ -3,7 +3,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -168,6 +168,10 @@ test('ranks stop when the launcher is killed with SIGKILL, and a rank killed get
   await run.exited;
   // The bound only keeps a broken build from hanging the test; the ranks poll once a second.
   assert.deepEqual(await gone(ranks, 60_000), [], 'no rank trains on without its launcher');
+  assert.ok(
+    existsSync(path.join(dir, 'orphans', 'checkpoint.safetensors')),
+    'they stopped as on Ctrl-C, with a checkpoint',
+  );
 
   const killed = await launch(path.join(dir, 'killed'), [], ['--steps', '1000000']);
   await killed.reached(1);
@@ -202,4 +206,16 @@ test('--max-restarts: a rank killed mid-run restarts every rank from the checkpo
   assert.equal(b.length, 300, 'each step logged once');
   assert.deepEqual(b.slice(from), a.slice(from), 'the restarted steps repeat the uninterrupted run exactly');
   assert.deepEqual(b, a);
+
+  // Killed before its first checkpoint, the run starts again from scratch with the same command.
+  const early = path.join(dir, 'early');
+  const again = await launch(early, ['--max-restarts', '1'], ['--steps', '300', '--save-every', '1000']);
+  await again.reached(1);
+  process.kill(ranksOf(again.launcher.pid!).get(1)!, 'SIGKILL');
+  assert.equal(await again.exited, 0, again.stderr());
+  assert.match(
+    again.stderr(),
+    /^loom launch: rank 1 was killed by SIGKILL; restarting every rank from the start \(the run has no checkpoint yet\) \(restart 1 of 1\)$/m,
+  );
+  assert.deepEqual(lossCurve(early), a);
 });
