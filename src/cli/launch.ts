@@ -208,10 +208,12 @@ async function runRanks(
   const failures: { what: string; signalled: boolean }[] = [];
   let killer: NodeJS.Timeout | null = null;
   const running = () => ranks.filter((r) => r.child.exitCode === null && r.child.signalCode === null);
+  // After a Ctrl-C the others are stopping already: another signal would count as a second
+  // one and cut short their checkpoint, so they only get the grace period.
   const stopOthers = () => {
     for (const r of running()) {
       r.stopped = true;
-      r.child.kill('SIGTERM');
+      if (!interrupted()) r.child.kill('SIGTERM');
     }
     killer = setTimeout(() => {
       for (const r of running()) r.child.kill('SIGKILL');
@@ -256,7 +258,7 @@ async function runRanks(
               what: `rank ${rank} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`,
               signalled: signal !== null,
             });
-            if (failures.length === 1 && !interrupted()) stopOthers();
+            if (failures.length === 1) stopOthers();
           }
           resolve();
         });
