@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_TIMEOUT_S } from '../distributed/index.js';
+import { DEFAULT_TIMEOUT_S } from '../distributed/env.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { tiedToMe } from './parent.js';
