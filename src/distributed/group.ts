@@ -6,51 +6,14 @@ import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
 import net from 'node:net';
 import { native, type GroupHandle } from '../torch/native.js';
-
-export interface DistEnv {
-  rank: number;
-  world: number;
-  localRank: number;
-  localWorld: number;
-  masterAddr: string;
-  masterPort: number;
-  /** Seconds a collective waits for the other ranks (LOOM_DIST_TIMEOUT; `loom launch --timeout`). */
-  timeoutS: number;
-}
-
-/** How long a collective waits for the other ranks before it fails (LOOM_DIST_TIMEOUT, seconds). */
-export const DEFAULT_TIMEOUT_S = 60;
-
-function whole(name: string, v: string | undefined, min: number): number {
-  const n = Number(v);
-  if (v === undefined || v.trim() === '' || !Number.isInteger(n) || n < min) {
-    throw new Error(`the environment variable ${name} must be a whole number >= ${min}, got '${v ?? ''}'`);
-  }
-  return n;
-}
-
-/** The rank's place from torchrun's environment variables; null for a single process. */
-export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv | null {
-  if (env.WORLD_SIZE === undefined || env.WORLD_SIZE === '1') return null;
-  const world = whole('WORLD_SIZE', env.WORLD_SIZE, 1);
-  const rank = whole('RANK', env.RANK, 0);
-  if (rank >= world) throw new Error(`RANK is ${rank}, but WORLD_SIZE is ${world}: ranks go from 0 to ${world - 1}`);
-  return {
-    rank,
-    world,
-    localRank: env.LOCAL_RANK === undefined ? rank : whole('LOCAL_RANK', env.LOCAL_RANK, 0),
-    localWorld: env.LOCAL_WORLD_SIZE === undefined ? world : whole('LOCAL_WORLD_SIZE', env.LOCAL_WORLD_SIZE, 1),
-    masterAddr: env.MASTER_ADDR ?? '127.0.0.1',
-    masterPort: whole('MASTER_PORT', env.MASTER_PORT ?? '29500', 1),
-    timeoutS:
-      env.LOOM_DIST_TIMEOUT === undefined ? DEFAULT_TIMEOUT_S : whole('LOOM_DIST_TIMEOUT', env.LOOM_DIST_TIMEOUT, 1),
-  };
-}
+import type { DistEnv } from './env.js';
 
 export class ProcessGroup implements Disposable {
   private constructor(
     private handle: GroupHandle | null,
     readonly env: DistEnv,
+    /** Seconds a collective waits for the others (the join's). */
+    private readonly timeoutS: number,
   ) {}
 
   /** Joins the group (every rank must call this); one sentence if the ranks cannot meet. */
@@ -62,7 +25,7 @@ export class ProcessGroup implements Disposable {
     }
     try {
       const handle = native.distInit(env.rank, env.world, env.masterAddr, env.masterPort, timeoutS * 1000);
-      return new ProcessGroup(handle, env);
+      return new ProcessGroup(handle, env, timeoutS);
     } catch (e) {
       const message = (e as Error).message;
       const where = `${env.masterAddr}:${env.masterPort}`;
@@ -71,7 +34,7 @@ export class ProcessGroup implements Disposable {
           cause: e,
         });
       }
-      const why = message.split('\n')[0].slice(0, 200);
+      const why = withoutSource(message.split('\n')[0]).slice(0, 200);
       throw new Error(
         `rank ${env.rank} of ${env.world} could not join the group at ${where} within ${timeoutS} s (${why})`,
         { cause: e },
@@ -110,15 +73,21 @@ export class ProcessGroup implements Disposable {
   /** Milliseconds spent in collectives so far (waiting for the other ranks included). */
   collectiveMs = 0;
 
-  /** A collective that fails (a rank died, or the timeout passed) says which rank saw it. */
+  /**
+   * A collective that fails says in one sentence which rank saw it and why: another rank's
+   * process is gone (its sockets closed), or the others did not answer in time. Gloo's own
+   * text stays in the error's cause.
+   */
   private collective(f: () => void): void {
     const t0 = performance.now();
     try {
       f();
       this.collectiveMs += performance.now() - t0;
     } catch (e) {
-      const why = (e as Error).message.split('\n')[0];
-      throw new Error(`rank ${this.rank}: the other ranks stopped answering (${why})`, { cause: e });
+      const why = /timed? ?out/i.test((e as Error).message)
+        ? `the other ranks did not answer within ${this.timeoutS} s`
+        : 'another rank of the group is gone';
+      throw new Error(`rank ${this.rank} stopped: ${why}`, { cause: e });
     }
   }
 
@@ -191,6 +160,11 @@ export class ProcessGroup implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** A C++ message without the source location that c10d and Gloo put in front ("[pair.cc:598] "). */
+export function withoutSource(message: string): string {
+  return message.replace(/\[[^\]\s]*\.(?:cc|cpp|h|hpp):\d+\]\s*/g, '').trim();
 }
 
 /** A loopback port that nothing listens on now (for a rendezvous on one machine). */
