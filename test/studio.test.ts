@@ -127,6 +127,7 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     assert.equal(r.status, 413);
     const job = (o: unknown) =>
       request(studio.link, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
+    mkdirSync(path.join(root, 'runs', 'r')); // a run, so that the video is what is refused
     for (const [body, re] of [
       [{ system: 'rm' }, /unknown system/],
       [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /built-in corpus/],
@@ -218,7 +219,7 @@ test('the studio refuses other sites: no token, a foreign Origin or Host, or non
       [{ ...json, ...token, host: `evil.example:${port}` }, 403, /answers only to/], // DNS rebinding
       [{ 'content-type': 'text/plain', ...token }, 415, /application\/json/], // what a <form> can send
     ] as const) {
-      const r = await request(studio.link, 'POST', '/api/jobs', body, headers as Record<string, string>);
+      const r = await request(studio.url, 'POST', '/api/jobs', body, headers as Record<string, string>);
       assert.equal(r.status, status, r.body);
       assert.match(JSON.parse(r.body).error, re);
     }

@@ -43,7 +43,13 @@ export async function studioCommand(args: string[]): Promise<void> {
   // killed if it has not stopped within the grace, and then the studio exits.
   const stop = (): void => {
     console.error('loom: stopping the studio; the running job saves its checkpoint first');
-    void studio.close().then(() => process.exit(0));
+    void studio.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`loom: the studio did not stop cleanly: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
