@@ -48,6 +48,10 @@ function request(
   headers: Record<string, string> = {},
 ): Promise<{ status: number; body: string }> {
   const u = new URL(url);
+  // A studio link's token goes as a Bearer header, unless the test sets its own.
+  const t = u.searchParams.get('token');
+  if (t && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization'))
+    headers = { authorization: `Bearer ${t}`, ...headers };
   return new Promise((resolve, reject) => {
     const req = http.request({ host: u.hostname, port: u.port, method, path: p, headers }, (res) => {
       let data = '';
@@ -79,26 +83,29 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       '/files/secret.txt',
       '/files//etc/passwd',
     ]) {
-      const r = await request(studio.url, 'GET', p);
+      const r = await request(studio.link, 'GET', p);
       assert.ok(r.status >= 400 && r.status < 500, `${p}: ${r.status}`);
       assert.doesNotMatch(r.body, /not for the browser/);
     }
-    const token = { 'x-loom-token': studio.token };
-    let r = await request(studio.url, 'POST', '/api/upload', 'some bytes', {
+    const token = { authorization: `Bearer ${studio.token}` };
+    let r = await request(studio.link, 'POST', '/api/upload', 'some bytes', {
       'content-type': 'application/octet-stream',
       ...token,
     });
     assert.equal(r.status, 415);
-    r = await request(studio.url, 'POST', '/api/upload', Buffer.from([0x41, 0, 0x42]), {
+    r = await request(studio.link, 'POST', '/api/upload', Buffer.from([0x41, 0, 0x42]), {
       'content-type': 'text/plain',
       ...token,
     });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /looks binary/);
-    r = await request(studio.url, 'POST', '/api/upload', 'not really a png', { 'content-type': 'image/png', ...token });
+    r = await request(studio.link, 'POST', '/api/upload', 'not really a png', {
+      'content-type': 'image/png',
+      ...token,
+    });
     assert.equal(r.status, 400);
     assert.match(JSON.parse(r.body).error, /not a readable image/);
-    r = await request(studio.url, 'POST', '/api/upload', 'not really a video', {
+    r = await request(studio.link, 'POST', '/api/upload', 'not really a video', {
       'content-type': 'video/mp4',
       ...token,
     });
@@ -107,19 +114,20 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'a refused upload leaves nothing behind');
     // Videos stream to disk: one over the limit, sent without a declared length (chunked), is
     // cut off mid-stream, and its partial file is gone.
-    const over = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(3 * 4096), {
+    const over = await request(studio.link, 'POST', '/api/upload', Buffer.alloc(3 * 4096), {
       'content-type': 'video/mp4',
       ...token,
     }).catch((e: Error) => ({ status: 0, body: e.message }));
     assert.ok(over.status === 413 || over.status === 0, `${over.status} ${over.body}`);
     assert.deepEqual(readdirSync(path.join(root, 'uploads')), [], 'a video over the limit leaves nothing behind');
-    r = await request(studio.url, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), {
+    r = await request(studio.link, 'POST', '/api/upload', Buffer.alloc(UPLOAD_LIMIT + 1), {
       'content-type': 'image/png',
       ...token,
     });
     assert.equal(r.status, 413);
     const job = (o: unknown) =>
-      request(studio.url, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
+      request(studio.link, 'POST', '/api/jobs', JSON.stringify(o), { 'content-type': 'application/json', ...token });
+    mkdirSync(path.join(root, 'runs', 'r')); // a run, so that the video is what is refused
     for (const [body, re] of [
       [{ system: 'rm' }, /unknown system/],
       [{ system: 'text', options: { corpus: '../../etc/passwd' } }, /built-in corpus/],
@@ -152,22 +160,27 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
     const png = await sharp({ create: { width: 8, height: 6, channels: 3, background: '#ffffff' } })
       .png()
       .toBuffer();
-    r = await request(studio.url, 'POST', '/api/upload', png, { 'content-type': 'image/png', ...token });
+    r = await request(studio.link, 'POST', '/api/upload', png, { 'content-type': 'image/png', ...token });
     const mask = JSON.parse(r.body).id as string;
     r = await job({ system: 'style', options: { content: 'builtin:dog', style: 'builtin:scream', mask } });
     assert.equal(r.status, 201, r.body);
     const started = JSON.parse(r.body) as { id: string; args: string[] };
     assert.ok(started.args.includes(`builtin:scream:${path.join(root, 'uploads', mask.slice(7))}`), `${started.args}`);
-    await request(studio.url, 'DELETE', `/api/jobs/${started.id}`, undefined, token);
-    r = await request(studio.url, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json', ...token });
+    await request(studio.link, 'DELETE', `/api/jobs/${started.id}`, undefined, token);
+    r = await request(studio.link, 'POST', '/api/jobs', '{not json', { 'content-type': 'application/json', ...token });
     assert.equal(r.status, 400);
-    r = await request(studio.url, 'GET', '/api/vae/decode?run=..&x=0&y=0');
+    r = await request(studio.link, 'GET', '/api/vae/decode?run=..&x=0&y=0');
     assert.equal(r.status, 400);
-    r = await request(studio.url, 'GET', '/api/vae/decode?run=nothing&x=0&y=0');
-    assert.equal(r.status, 400);
-    for (const bad of ['/api/export?run=..', '/api/export?run=nothing', '/api/export?run=x&part=weights']) {
-      r = await request(studio.url, 'GET', bad);
-      assert.equal(r.status, 400, bad);
+    r = await request(studio.link, 'GET', '/api/vae/decode?run=nothing&x=0&y=0');
+    assert.equal(r.status, 404);
+    mkdirSync(path.join(root, 'runs', 'x'));
+    for (const [bad, status] of [
+      ['/api/export?run=..', 400],
+      ['/api/export?run=nothing', 404],
+      ['/api/export?run=x&part=weights', 400],
+    ] as const) {
+      r = await request(studio.link, 'GET', bad);
+      assert.equal(r.status, status, bad);
       assert.doesNotMatch(r.body, new RegExp(root), 'no server path in the answer');
     }
     for (const bad of [
@@ -175,12 +188,12 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       '/vendor/onnxruntime-web/..',
       '/vendor/onnxruntime-web/%2e%2e%2fpackage.json',
     ]) {
-      r = await request(studio.url, 'GET', bad);
+      r = await request(studio.link, 'GET', bad);
       assert.equal(r.status, 404, bad);
     }
-    r = await request(studio.url, 'GET', '/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm');
+    r = await request(studio.link, 'GET', '/vendor/onnxruntime-web/ort-wasm-simd-threaded.wasm');
     assert.equal(r.status, 200);
-    r = await request(studio.url, 'GET', '/');
+    r = await request(studio.link, 'GET', '/');
     assert.equal(r.status, 200);
     assert.match(r.body, /Loom studio/);
   } finally {
@@ -196,11 +209,12 @@ test('the studio refuses other sites: no token, a foreign Origin or Host, or non
     writeFileSync(path.join(root, '.env'), 'SECRET=hunter2');
     const body = JSON.stringify({ system: 'text', options: { steps: 1, batch: 1, maxlen: 8 } });
     const json = { 'content-type': 'application/json' };
-    const token = { 'x-loom-token': studio.token };
+    const token = { authorization: `Bearer ${studio.token}` };
     const port = new URL(studio.url).port;
     for (const [headers, status, re] of [
       [json, 403, /session token/], // a page of another site cannot read the token
-      [{ ...json, 'x-loom-token': 'guess' }, 403, /session token/],
+      [{ ...json, authorization: 'Bearer guess' }, 403, /session token/],
+      [{ ...json, cookie: `loom-studio-${port}=guess` }, 403, /session token/],
       [{ ...json, ...token, origin: 'http://evil.example' }, 403, /other sites/],
       [{ ...json, ...token, host: `evil.example:${port}` }, 403, /answers only to/], // DNS rebinding
       [{ 'content-type': 'text/plain', ...token }, 415, /application\/json/], // what a <form> can send
@@ -210,21 +224,26 @@ test('the studio refuses other sites: no token, a foreign Origin or Host, or non
       assert.match(JSON.parse(r.body).error, re);
     }
     // Reading runs through a rebound name is refused too, and no job was started.
-    let r = await request(studio.url, 'GET', '/api/jobs', undefined, { host: 'evil.example' });
+    let r = await request(studio.link, 'GET', '/api/jobs', undefined, { host: 'evil.example' });
     assert.equal(r.status, 403);
-    r = await request(studio.url, 'GET', '/api/jobs');
+    r = await request(studio.link, 'GET', '/api/jobs');
     assert.deepEqual(JSON.parse(r.body), []);
-    // The studio's own page carries the token, and with it and a matching Origin a job starts.
-    r = await request(studio.url, 'GET', '/');
-    assert.ok(r.body.includes(studio.token));
-    r = await request(studio.url, 'POST', '/api/jobs', body, { ...json, ...token, origin: `http://127.0.0.1:${port}` });
+    // The studio's own page holds no token; with the token and a matching Origin a job starts.
+    r = await request(studio.link, 'GET', '/');
+    assert.equal(r.status, 200);
+    assert.ok(!r.body.includes(studio.token));
+    r = await request(studio.link, 'POST', '/api/jobs', body, {
+      ...json,
+      ...token,
+      origin: `http://127.0.0.1:${port}`,
+    });
     assert.equal(r.status, 201, r.body);
-    await request(studio.url, 'DELETE', `/api/jobs/${JSON.parse(r.body).id}`, undefined, token);
+    await request(studio.link, 'DELETE', `/api/jobs/${JSON.parse(r.body).id}`, undefined, token);
     // A dangling link under runs/ does not break the run list; errors name no server path.
     symlinkSync(path.join(root, 'nowhere'), path.join(root, 'runs', 'dangling'));
-    r = await request(studio.url, 'GET', '/api/runs');
+    r = await request(studio.link, 'GET', '/api/runs');
     assert.equal(r.status, 200, r.body);
-    r = await request(studio.url, 'GET', '/api/gan/sample?run=dangling&seed=1');
+    r = await request(studio.link, 'GET', '/api/gan/sample?run=dangling&seed=1');
     assert.ok(r.status >= 400 && !r.body.includes(root), r.body);
   } finally {
     await studio.close();
@@ -256,7 +275,7 @@ test("the GAN sample endpoint draws a conditional run's asked class; an unknown 
       ['&label=light', 200],
       ['&label=7', 400],
     ] as const) {
-      const r = await request(studio.url, 'GET', `/api/gan/sample?run=g&seed=1${q}`);
+      const r = await request(studio.link, 'GET', `/api/gan/sample?run=g&seed=1${q}`);
       assert.equal(r.status, status, `${q}: ${r.body.slice(0, 200)}`);
       if (status === 400)
         assert.match(JSON.parse(r.body).error, /unknown class '7'; this run's classes are dark, light/);
@@ -284,10 +303,15 @@ test(
     try {
       const page = await browser.newPage();
       const evilPort = (evil.address() as { port: number }).port;
-      await page.goto(`http://localhost:${evilPort}/`);
+      // The browser holds the studio's cookie, and the other page is same-site (ports do not
+      // count): the cookie goes with its requests, and the Origin check refuses them.
+      await page.goto(studio.link);
+      assert.equal(page.url(), studio.url, 'the link leaves a clean address');
+      assert.ok((await page.context().cookies()).some((c) => c.value === studio.token && c.httpOnly));
+      await page.goto(`http://127.0.0.1:${evilPort}/`);
       await page.waitForURL(/api\/jobs/, { timeout: 10_000 }); // the form landed on the studio's answer
       assert.match(await page.content(), /session token|other sites|application\/json/);
-      const r = await request(studio.url, 'GET', '/api/jobs');
+      const r = await request(studio.link, 'GET', '/api/jobs');
       assert.deepEqual(JSON.parse(r.body), [], 'no job was started');
     } finally {
       await browser.close();
@@ -304,7 +328,7 @@ test("the studio's in-process decoding (VAE plane, interpolation) and exports ke
   const studio = await startStudio({ root, port: 0 });
   try {
     const ask = async (p: string) => {
-      const r = await request(studio.url, 'GET', p);
+      const r = await request(studio.link, 'GET', p);
       assert.equal(r.status, 200, r.body);
     };
     await ask('/api/vae/decode?run=vae-t&x=0&y=0'); // loads and caches the model
@@ -343,7 +367,7 @@ test(
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(studio.url);
+      await page.goto(studio.link);
 
       // text: a tiny training of the seed's LSTM; progress arrives over server-sent events
       // The form shows each model's own settings only.
@@ -592,7 +616,7 @@ test(
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(studio.url);
+      await page.goto(studio.link);
       await page.click('button[data-tab=vae]');
       await page.waitForFunction(() => (document.getElementById('vae-run') as HTMLSelectElement).value === 'vae-t');
       await page.check('#vae-inpage');

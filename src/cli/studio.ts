@@ -37,6 +37,20 @@ export async function studioCommand(args: string[]): Promise<void> {
   }
   if (!['127.0.0.1', '::1', 'localhost'].includes(o.host))
     console.error(`loom: warning: listening on ${o.host}; anyone who can reach it can run jobs here`);
-  console.log(`Loom studio at ${studio.url} (runs in ${studio.root}/runs); Ctrl-C stops it`);
-  process.on('SIGINT', () => void studio.close().then(() => process.exit(0)));
+  console.log(`Loom studio at ${studio.link} (runs in ${studio.root}/runs); Ctrl-C stops it`);
+  console.log('Open that link: its token is the only way in, and the browser keeps it as a cookie.');
+  // Ctrl-C or a service manager's SIGTERM: the running job saves its checkpoint (SIGINT), is
+  // killed if it has not stopped within the grace, and then the studio exits.
+  const stop = (): void => {
+    console.error('loom: stopping the studio; the running job saves its checkpoint first');
+    void studio.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`loom: the studio did not stop cleanly: ${(e as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }

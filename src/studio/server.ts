@@ -7,13 +7,13 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  lstatSync,
   openSync,
   readFileSync,
   readdirSync,
   realpathSync,
   renameSync,
   rmSync,
-  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -31,7 +31,8 @@ import type { ImageDataset } from '../io/datasets.js';
 import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
-import { CLI, JobQueue, imagesUnder, type JobEvent } from './jobs.js';
+import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, imagesUnder, type JobEvent } from './jobs.js';
+import { tiedToMe } from '../cli/parent.js';
 import { makeFolder } from '../io/files.js';
 import { probeVideo } from '../io/video.js';
 import { freePort } from '../distributed/index.js';
@@ -58,6 +59,9 @@ export const GENERATE_CONCURRENCY = 2;
 export const GENERATE_QUEUE = 8;
 /** Jobs the studio remembers; the oldest finished ones are forgotten first. */
 export const JOB_HISTORY = 100;
+export { JOB_LIMIT };
+/** The longest prime a generation takes, in characters. */
+const PRIME_LIMIT = 500;
 const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'];
 
 /** The page's HTML, CSS and compiled script (the build copies them beside this file). */
@@ -185,6 +189,12 @@ export interface StudioOptions {
   host?: string;
   /** The largest video upload in bytes (VIDEO_UPLOAD_LIMIT; smaller in tests). */
   videoUploadLimit?: number;
+  /** How long closing waits for a running job to save before killing it (STOP_GRACE_MS). */
+  stopGraceMs?: number;
+  /** Jobs that may wait or run at once (JOB_LIMIT; smaller in tests). */
+  jobLimit?: number;
+  /** The script a job runs (the CLI; tests give a stand-in that trains nothing). */
+  jobCli?: string;
 }
 
 /** At most `size` holders at once; up to `queue` more wait; beyond that, a 429. */
@@ -212,10 +222,16 @@ class Gate {
 }
 
 export interface Studio {
+  /** The studio's address, without credentials. */
   url: string;
-  /** The session token the studio's page carries; other clients (tests, scripts) send it too. */
+  /** The session token: as ?token= once (a browser then keeps a cookie) or as `Authorization: Bearer`. */
   token: string;
+  /** The address to open: `url` with the token, as the studio prints it. */
+  link: string;
   root: string;
+  /** What the studio answers: each route's method and path (a pattern for a family of paths). */
+  routes: readonly { method: string; path: string | RegExp }[];
+  /** Stops the jobs (each saves, as on Ctrl-C; killed after the grace), the generations and the server. */
   close(): Promise<void>;
 }
 
@@ -292,6 +308,69 @@ function runName(v: unknown): string {
   return v;
 }
 
+/** An entry's own status (a link is not followed), or null when it is gone or unreadable. */
+function ownStat(p: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** A regular file's text (never through a link), or null when there is none or it cannot be read. */
+function readPlain(file: string): string | null {
+  if (!ownStat(file)?.isFile()) return null;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * What the studio loaded from runs (models, test sets), one per run folder, kept under the
+ * identity of the run's checkpoint: a run retrained with --force or replaced has another, and
+ * the old value is disposed and loaded afresh.
+ */
+class RunCache<V> {
+  private entries = new Map<string, { id: string; value: V }>();
+  constructor(private readonly dispose: (v: V) => void) {}
+  private fresh(dir: string, id: string): V | undefined {
+    const e = this.entries.get(dir);
+    if (e?.id === id) return e.value;
+    if (e) this.forget(dir);
+    return undefined;
+  }
+  get(dir: string, id: string, load: () => V): V {
+    const had = this.fresh(dir, id);
+    if (had !== undefined) return had;
+    const value = load();
+    this.entries.set(dir, { id, value });
+    return value;
+  }
+  async getAsync(dir: string, id: string, load: () => Promise<V>): Promise<V> {
+    const had = this.fresh(dir, id);
+    if (had !== undefined) return had;
+    const value = await load();
+    // Another request may have loaded the same checkpoint meanwhile: keep one.
+    const other = this.fresh(dir, id);
+    if (other !== undefined) {
+      this.dispose(value);
+      return other;
+    }
+    this.entries.set(dir, { id, value });
+    return value;
+  }
+  forget(dir: string): void {
+    const e = this.entries.get(dir);
+    this.entries.delete(dir);
+    if (e) this.dispose(e.value);
+  }
+  clear(): void {
+    for (const dir of [...this.entries.keys()]) this.forget(dir);
+  }
+}
+
 export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const root = path.resolve(opts.root);
   const runs = path.join(root, 'runs');
@@ -300,10 +379,11 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   makeFolder(uploads);
   const realRoot = realpathSync(root);
   const videoUploadLimit = opts.videoUploadLimit ?? VIDEO_UPLOAD_LIMIT;
-  const queue = new JobQueue(root, JOB_HISTORY);
+  const queue = new JobQueue(root, JOB_HISTORY, opts.jobLimit ?? JOB_LIMIT, opts.jobCli ?? CLI);
   const token = randomBytes(24).toString('base64url');
   const tokenBytes = Buffer.from(token);
-  const page = readFileSync(path.join(PAGE_DIR, 'index.html'), 'utf8').replace('__LOOM_TOKEN__', token);
+  // The page holds no token: the browser proves itself with the cookie it got from the link.
+  const page = readFileSync(path.join(PAGE_DIR, 'index.html'), 'utf8');
   const assets = new Map(['main.js', 'page.css'].map((f) => [f, readFileSync(path.join(PAGE_DIR, f))]));
   // The chart specifications the gallery is drawn from, for the page's live charts.
   assets.set('chart-spec.js', readFileSync(path.join(PAGE_DIR, '..', '..', 'io', 'chart-spec.js')));
@@ -333,13 +413,38 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     const data = `data: ${JSON.stringify(e)}\n\n`;
     for (const c of clients) c.write(data);
   });
-  const vaes = new Map<string, ReturnType<typeof loadVae>>();
-  const vaeTests = new Map<string, ImageDataset>();
-  const vaeOf = (run: string) => {
-    if (!vaes.has(run)) vaes.set(run, loadVae(path.join(runs, run)));
-    return vaes.get(run)!;
+  /** Generation children, stopped when the studio closes. */
+  const generating = new Set<ReturnType<typeof spawn>>();
+  const vaes = new RunCache<ReturnType<typeof loadVae>>((v) => v.model.dispose());
+  const vaeTests = new RunCache<ImageDataset>((t) => t.dispose());
+  const gans = new RunCache<ReturnType<typeof loadGenerator>>((g) => g.dispose());
+  const caches = [vaes, vaeTests, gans];
+
+  /** A run's folder from the browser: a folder under runs/ itself, never a link; else a 404. */
+  const runDir = (v: unknown): string => {
+    const name = runName(v);
+    const dir = path.join(runs, name);
+    if (!ownStat(dir)?.isDirectory()) {
+      for (const c of caches) c.forget(dir);
+      throw new HttpError(404, `there is no run ${name}`);
+    }
+    return dir;
   };
-  const gans = new Map<string, ReturnType<typeof loadGenerator>>();
+  /** A run's folder and its checkpoint's identity (path, size, time, inode), the key of what is cached from it. */
+  const checkpointOf = (v: unknown): { dir: string; id: string } => {
+    const dir = runDir(v);
+    const file = path.join(dir, 'checkpoint.safetensors');
+    const st = ownStat(file);
+    if (!st?.isFile()) {
+      for (const c of caches) c.forget(dir);
+      throw new HttpError(404, `the run ${path.basename(dir)} has no checkpoint`);
+    }
+    return { dir, id: `${file}:${st.size}:${st.mtimeMs}:${st.ino}` };
+  };
+  const vaeOf = (v: unknown) => {
+    const { dir, id } = checkpointOf(v);
+    return { dir, id, ...vaes.get(dir, id, () => loadVae(dir)) };
+  };
 
   /** Stores an upload under the hash of its bytes, so the browser names it and never a path. */
   const uploadName = (bytes: Buffer, ext: string): string => `${createHash('sha1').update(bytes).digest('hex')}.${ext}`;
@@ -381,7 +486,12 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const isVideo = (v: unknown) => typeof v === 'string' && VIDEO_FILE.test(v);
 
+  const refuseWhenFull = (): void => {
+    if (queue.full)
+      throw new HttpError(429, `the studio holds at most ${queue.limit} waiting or running jobs; stop one or wait`);
+  };
   const startJob = async (body: Record<string, any>) => {
+    refuseWhenFull();
     const spec =
       typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
     if (!spec)
@@ -431,7 +541,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     const positional: string[] = [];
     for (const [k, kind] of Object.entries(spec.options)) {
       const v = options[k];
-      if (kind === 'run') positional.push(path.join('runs', runName(v)));
+      if (kind === 'run') positional.push(path.relative(root, runDir(v)));
       else if (kind === 'video' || (kind === 'media' && isVideo(v))) positional.push(videoArg(v, k));
       else if (kind === 'image' || kind === 'media') positional.push(imageArg(v, k));
       // A mask confines the image before it: the CLI's STYLE:MASK.
@@ -441,6 +551,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     const video = Object.entries(spec.options).some(
       ([k, kind]) => kind === 'video' || (kind === 'media' && isVideo(options[k])),
     );
+    // Checked again after the awaits above, and before any folder is made for the job.
+    refuseWhenFull();
     const folder = `runs/${body.system}-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-')}-${Math.random().toString(36).slice(2, 6)}`;
     if (spec.out === 'file') {
       makeFolder(path.join(root, folder));
@@ -463,9 +575,20 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     }
     if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded))
       throw new HttpError(400, 'file names may not leave the runs and uploads folders');
+    // Every part below the root is looked at itself: a link (to elsewhere, dangling, a loop) is never followed.
+    const parts = decoded.split(/[\\/]/).filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const st = ownStat(path.join(root, ...parts.slice(0, i)));
+      if (!st || st.isSymbolicLink() || (i < parts.length ? !st.isDirectory() : !st.isFile()))
+        throw new HttpError(404, `there is no file ${decoded}`);
+    }
     const abs = path.resolve(root, decoded);
-    if (!existsSync(abs) || !statSync(abs).isFile()) throw new HttpError(404, `no file ${decoded}`);
-    const real = realpathSync(abs);
+    let real: string;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      throw new HttpError(404, `there is no file ${decoded}`);
+    }
     const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) =>
       real.startsWith(d + path.sep),
     );
@@ -486,18 +609,16 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     };
     const type = types[path.extname(real).toLowerCase()];
     if (!type) throw new HttpError(403, 'only images, videos and text files are served');
-    const data = readFileSync(real);
+    let data: Buffer;
+    try {
+      data = readFileSync(real);
+    } catch {
+      throw new HttpError(404, `the file ${decoded} cannot be read`);
+    }
     res.writeHead(200, { 'content-type': type, 'content-length': data.length, 'cache-control': 'no-store' });
     res.end(data);
   };
 
-  const isFolder = (p: string) => {
-    try {
-      return statSync(p).isDirectory();
-    } catch {
-      return false; // a dangling link, or gone meanwhile
-    }
-  };
   const vendor = (_req: http.IncomingMessage, res: http.ServerResponse, _url: URL, [, pkg, file]: string[]): void => {
     const found = vendorFile(pkg, file);
     if (!found) throw new HttpError(404, `${pkg} is not installed (npm install ${pkg})`);
@@ -506,43 +627,52 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     res.end(body);
   };
 
-  const listRuns = () =>
-    readdirSync(runs)
-      .filter((d) => isFolder(path.join(runs, d)))
+  /**
+   * The run folders: folders under runs/ themselves (a link, to elsewhere or nowhere, is no
+   * run), each read on its own, so one unreadable entry or file never fails the list.
+   */
+  const listRuns = () => {
+    let names: string[];
+    try {
+      names = readdirSync(runs);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((d) => ownStat(path.join(runs, d))?.isDirectory())
       .sort()
       .map((name) => {
         const dir = path.join(runs, name);
         let config: Record<string, unknown> = {};
         try {
-          config = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+          const c = JSON.parse(readPlain(path.join(dir, 'config.json')) ?? '{}');
+          if (c && typeof c === 'object' && !Array.isArray(c)) config = c;
         } catch {
           /* dream and style outputs have no config */
         }
-        const metricsFile = path.join(dir, 'metrics.jsonl');
-        const metrics = existsSync(metricsFile)
-          ? readFileSync(metricsFile, 'utf8')
-              .trim()
-              .split('\n')
-              .filter(Boolean)
-              .slice(-200)
-              .map((l) => {
-                try {
-                  return JSON.parse(l);
-                } catch {
-                  return null;
-                }
-              })
-              .filter(Boolean)
-          : [];
+        const metrics = (readPlain(path.join(dir, 'metrics.jsonl')) ?? '')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .slice(-200)
+          .map((l) => {
+            try {
+              return JSON.parse(l);
+            } catch {
+              return null;
+            }
+          })
+          .filter(Boolean);
         return {
           name,
-          system: (config.system as string) ?? name.split('-')[0],
+          system: typeof config.system === 'string' ? config.system : name.split('-')[0],
           config,
           metrics,
           images: imagesUnder(root, `runs/${name}`),
-          checkpoint: existsSync(path.join(dir, 'checkpoint.safetensors')),
+          checkpoint: ownStat(path.join(dir, 'checkpoint.safetensors'))?.isFile() ?? false,
         };
       });
+  };
 
   const png = async (res: http.ServerResponse, img: T.Tensor, scale: number) => {
     const { data, width, height, channels } = toBytes(img);
@@ -567,8 +697,14 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     return;
   };
   const images = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const ups = readdirSync(uploads)
-      .filter((f) => UPLOAD_FILE.test(f))
+    let names: string[] = [];
+    try {
+      names = readdirSync(uploads);
+    } catch {
+      /* no uploads folder: no uploads */
+    }
+    const ups = names
+      .filter((f) => UPLOAD_FILE.test(f) && ownStat(path.join(uploads, f))?.isFile())
       .map((f) => `upload:${f}`);
     return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
   };
@@ -618,54 +754,82 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const generateText = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const b = await readJson(req);
-    const run = runName(b.run);
+    const dir = runDir(b.run);
+    if (b.prime !== undefined && b.prime !== null && typeof b.prime !== 'string')
+      throw new HttpError(400, 'prime must be text');
+    const prime = typeof b.prime === 'string' ? b.prime.slice(0, PRIME_LIMIT) : '';
+    // A process argument cannot hold a NUL; other control characters are the model's business.
+    if (prime.includes('\0')) throw new HttpError(400, 'prime may not contain a NUL character');
     const args = [
       CLI,
       'text',
       'generate',
-      path.join('runs', run),
+      path.relative(root, dir),
       '--length',
       String(Math.min(2000, Math.max(1, Number(b.length) || 200))),
       '--temperature',
       String(Number(b.temperature) >= 0 ? Number(b.temperature) : 0.5),
     ];
-    if (typeof b.prime === 'string' && b.prime.length) args.push('--prime', b.prime.slice(0, 500));
+    if (prime.length) args.push('--prime', prime);
     if (Number(b.topK) > 0) args.push('--top-k', String(Math.floor(Number(b.topK))));
     if (Number(b.topP) > 0 && Number(b.topP) <= 1) args.push('--top-p', String(Number(b.topP)));
     if (Number.isInteger(b.seed)) args.push('--seed', String(b.seed));
     await generations.acquire();
-    if (res.closed || res.destroyed) return generations.release(); // the browser left while it waited
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-    let header = true;
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      // Drop the CLI's "--- temperature T ---" header line; stream the rest as it comes.
-      if (header) {
-        const nl = c.indexOf('\n');
-        if (nl < 0) return;
-        c = c.slice(nl + 1);
-        header = false;
-      }
-      res.write(c);
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-    child.on('close', (code) => {
-      generations.release();
-      res.end(code === 0 ? '' : `\n[${err.trim().replace(/^loom: /, '') || `exit ${code}`}]`);
-    });
-    res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
-    return;
+    // The slot is released exactly once, whichever way the generation ends.
+    let held = true;
+    const release = () => {
+      if (held) generations.release();
+      held = false;
+    };
+    try {
+      if (res.closed || res.destroyed) return; // the browser left while it waited
+      const child = spawn(process.execPath, args, {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...tiedToMe() },
+      });
+      generating.add(child);
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      let header = true;
+      let err = '';
+      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        // Drop the CLI's "--- temperature T ---" header line; stream the rest as it comes.
+        if (header) {
+          const nl = c.indexOf('\n');
+          if (nl < 0) return;
+          c = c.slice(nl + 1);
+          header = false;
+        }
+        res.write(c);
+      });
+      child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-2000)));
+      child.on('error', () => (err ||= 'the generation could not be started'));
+      held = false; // from here the child's end releases the slot
+      child.on('close', (code) => {
+        generating.delete(child);
+        generations.release();
+        const last = err
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .pop()
+          ?.replace(/^loom: /, '');
+        res.end(code === 0 ? '' : `\n[${last || `exit ${code}`}]`);
+      });
+      res.on('close', () => child.exitCode === null && child.kill()); // the browser went away
+    } finally {
+      release();
+    }
   };
   /** A run as ONNX bytes, for the page to run in onnxruntime-web (no server work after that). */
   const exportModel = (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
-    const run = runName(url.searchParams.get('run'));
+    const dir = runDir(url.searchParams.get('run'));
     const part = url.searchParams.get('part');
     if (part !== null && part !== 'decoder' && part !== 'encoder')
       throw new HttpError(400, 'part must be decoder or encoder');
     let bytes: Uint8Array;
     try {
-      const e = exportRun(path.join(runs, run), part);
+      const e = exportRun(dir, part);
       bytes = e.graph.encode(e.metadata, e.doc);
     } catch (e) {
       throw new HttpError(400, (e as Error).message.replaceAll(root, '.'));
@@ -679,11 +843,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
 
   const vaeDecode = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
-    const run = runName(url.searchParams.get('run'));
     const x = Number(url.searchParams.get('x'));
     const y = Number(url.searchParams.get('y'));
     if (!Number.isFinite(x) || !Number.isFinite(y)) throw new HttpError(400, 'x and y must be numbers');
-    const { model } = vaeOf(run);
+    const { model } = vaeOf(url.searchParams.get('run'));
     const latent = model.config.latent;
     const z = new Float32Array(latent);
     z[0] = x;
@@ -693,14 +856,15 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const vaeInterpolate = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
     // A strip: test image a, the decoded walk between their codes, test image b.
-    const run = runName(url.searchParams.get('run'));
-    const { model, config } = vaeOf(run);
-    if (!vaeTests.has(run))
-      vaeTests.set(
-        run,
-        (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test,
-      );
-    const test = vaeTests.get(run)!;
+    const run = url.searchParams.get('run');
+    const { dir, id, config } = vaeOf(run);
+    const test = await vaeTests.getAsync(
+      dir,
+      id,
+      async () => (await loadVaeData(config.data, { size: config.size, channels: config.channels as 1 | 3 })).test,
+    );
+    // Taken after the wait: the run may have been retrained meanwhile, and its old model disposed.
+    const { model } = vaeOf(run);
     const n = test.images.size(0);
     const [a, b] = ['a', 'b'].map((k) => Number(url.searchParams.get(k)));
     if (![a, b].every((i) => Number.isInteger(i) && i >= 0 && i < n))
@@ -712,11 +876,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     return png(res, img, 3);
   };
   const ganSample = async (_req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> => {
-    const run = runName(url.searchParams.get('run'));
     const seed = Number(url.searchParams.get('seed') ?? 0);
     if (!Number.isInteger(seed)) throw new HttpError(400, 'seed must be a whole number');
-    if (!gans.has(run)) gans.set(run, loadGenerator(path.join(runs, run)));
-    const g = gans.get(run)!;
+    const { dir, id } = checkpointOf(url.searchParams.get('run'));
+    const g = gans.get(dir, id, () => loadGenerator(dir));
     // A conditional run draws the asked class (a number), or every class in turn.
     const label = url.searchParams.get('label');
     let only: number | null;
@@ -779,21 +942,55 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     { method: 'GET', path: '/api/gan/sample', handler: ganSample },
   ];
 
+  /** Whether `sent` is the session token (compared in constant time). */
+  const isToken = (sent: string | null | undefined): boolean => {
+    const b = Buffer.from(sent ?? '');
+    return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
+  };
+  // Named by port: cookies ignore ports, and two studios on one machine keep a cookie each.
+  let cookieName = 'loom-studio';
+  /** The session token a request carries, by cookie or `Authorization: Bearer`. */
+  const carried = (req: http.IncomingMessage): string[] => {
+    const out: string[] = [];
+    for (const part of String(req.headers.cookie ?? '').split(';')) {
+      const eq = part.indexOf('=');
+      if (eq > 0 && part.slice(0, eq).trim() === cookieName) out.push(part.slice(eq + 1).trim());
+    }
+    const auth = /^Bearer\s+(\S+)\s*$/i.exec(String(req.headers.authorization ?? ''));
+    if (auth) out.push(auth[1]);
+    return out;
+  };
+
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://studio');
     const p = url.pathname;
     // DNS rebinding: a page of another site whose name now points here sends its own Host.
-    if (!allowedHosts.has(String(req.headers.host ?? '').toLowerCase())) {
+    const hostHeader = String(req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(hostHeader)) {
       throw new HttpError(403, `the studio answers only to ${[...allowedHosts][0]} and localhost`);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       const origin = req.headers.origin;
       if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase()))
         throw new HttpError(403, 'requests from other sites are refused');
-      const sent = Buffer.from(String(req.headers['x-loom-token'] ?? ''));
-      if (sent.length !== tokenBytes.length || !timingSafeEqual(sent, tokenBytes)) {
-        throw new HttpError(403, "this request lacks the studio's session token (open the studio's own page)");
+    }
+    // Every route needs the token, as Jupyter does: the printed link's ?token= once (a GET then
+    // gets a cookie and goes on to the clean address), then the cookie, or a script's Bearer header.
+    const asked = url.searchParams.get('token');
+    if (asked !== null) {
+      if (!isToken(asked)) throw new HttpError(403, "this link's token is not the studio's session token");
+      if (req.method === 'GET') {
+        url.searchParams.delete('token');
+        res.writeHead(303, {
+          location: `http://${hostHeader}${p}${url.search}`,
+          'set-cookie': `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+          'cache-control': 'no-store',
+          'content-length': 0,
+        });
+        return void res.end();
       }
+    } else if (!carried(req).some(isToken)) {
+      throw new HttpError(403, "this request lacks the studio's session token; open the link the studio printed");
     }
     for (const r of routes) {
       if (r.method !== req.method) continue;
@@ -805,14 +1002,21 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
 
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
-      // Library errors about bad input are plain Errors: a 400; anything else is the studio's bug.
-      const status = e instanceof HttpError ? e.status : e instanceof Error && e.constructor === Error ? 400 : 500;
+      // Library errors about bad input are plain Errors: a 400. A system error (it has a code:
+      // ENOENT, ELOOP, ...) or anything else is the studio's fault: a 500 that says no more.
+      const plain = e instanceof Error && e.constructor === Error && !('code' in e);
+      const status = e instanceof HttpError ? e.status : plain ? 400 : 500;
+      if (status === 500) console.error(`loom: studio: ${req.method} ${req.url}:`, e);
       // The page never learns where the studio's files live on the server.
-      const message = (e instanceof Error ? e.message.split('\n')[0] : String(e))
-        .split(root + path.sep)
-        .join('')
-        .split(root)
-        .join('.');
+      const message =
+        status === 500
+          ? 'the studio failed on this request; its terminal shows why'
+          : (e instanceof Error ? e.message.split('\n')[0] : String(e))
+              .split(root + path.sep)
+              .join('')
+              .split(root)
+              .join('.')
+              .slice(0, 300);
       if (!res.headersSent) sendJson(res, status, { error: message });
       else res.end();
     });
@@ -827,19 +1031,24 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     allowedHosts.add(`${h}:${addr.port}`.toLowerCase());
     allowedOrigins.add(`http://${h}:${addr.port}`.toLowerCase());
   }
+  cookieName = `loom-studio-${addr.port}`;
+  const url = `http://${host}:${addr.port}/`;
+  let closing: Promise<void> | null = null;
+  const close = async (): Promise<void> => {
+    // New requests are refused from here; the running job saves (SIGINT) before the server goes.
+    server.close();
+    for (const c of clients) c.end();
+    for (const child of generating) child.kill();
+    await queue.close(opts.stopGraceMs ?? STOP_GRACE_MS);
+    for (const c of caches) c.clear();
+    server.closeAllConnections();
+  };
   return {
-    url: `http://${host}:${addr.port}/`,
+    url,
     token,
+    link: `${url}?token=${token}`,
     root,
-    close: () =>
-      new Promise<void>((resolve) => {
-        queue.close();
-        for (const c of clients) c.end();
-        for (const v of vaes.values()) v.model.dispose();
-        for (const t of vaeTests.values()) t.dispose();
-        for (const g of gans.values()) g.dispose();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    routes: routes.map(({ method, path }) => ({ method, path })),
+    close: () => (closing ??= close()),
   };
 }

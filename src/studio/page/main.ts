@@ -46,10 +46,9 @@ function show(tab: string): void {
   if (tab === 'runs') void loadRuns();
 }
 
-// The server's per-session token: every request that changes something carries it.
-const TOKEN = document.querySelector<HTMLMetaElement>('meta[name=loom-token]')?.content ?? '';
+// The studio's session cookie (HttpOnly, from the link it printed) goes with every same-origin request.
 async function api<T>(method: string, url: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { 'x-loom-token': TOKEN };
+  const headers: Record<string, string> = {};
   if (body) headers['content-type'] = 'application/json';
   const r = await fetch(url, { method, headers, body: body ? JSON.stringify(body) : undefined });
   const data = await r.json().catch(() => ({}));
@@ -351,7 +350,7 @@ for (const up of document.querySelectorAll<HTMLInputElement>('input.upload')) {
     const type = up.accept.startsWith('.txt') ? 'text/plain' : f.type;
     const r = await fetch('/api/upload', {
       method: 'POST',
-      headers: { 'content-type': type, 'x-loom-token': TOKEN },
+      headers: { 'content-type': type },
       body: f,
     });
     const data = await r.json();
@@ -389,7 +388,7 @@ $('gen-go').onclick = async () => {
   out.textContent = ''; // the stream starts with the prime
   const r = await fetch('/api/text/generate', {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-loom-token': TOKEN },
+    headers: { 'content-type': 'application/json' },
     body: JSON.stringify({
       run: $<HTMLSelectElement>('gen-run').value,
       prime: field('gen-prime').value,
