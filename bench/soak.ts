@@ -372,10 +372,11 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
  */
 export function studioDriver(jobs: number, minutes: number): Driver {
   return async (waitFor, step) => {
-    const url = (await waitFor(/Loom studio at (\S+)/))[1];
-    const page = await (await fetch(url)).text();
-    const token = /name="loom-token" content="([^"]+)"/.exec(page)?.[1] ?? '';
-    const headers = { 'content-type': 'application/json', 'x-loom-token': token };
+    // The printed link carries the token; scripts send it as a bearer credential.
+    const link = new URL((await waitFor(/Loom studio at (\S+)/))[1]);
+    const url = `${link.origin}/`;
+    const auth = { authorization: `Bearer ${link.searchParams.get('token')}` };
+    const headers = { 'content-type': 'application/json', ...auth };
     const end = Date.now() + minutes * 60_000;
     for (let i = 0; i < jobs && Date.now() < end; i++) {
       const t = performance.now();
@@ -387,7 +388,9 @@ export function studioDriver(jobs: number, minutes: number): Driver {
       if (!job.id) throw new Error(`the studio refused a job: ${JSON.stringify(job)}`);
       for (;;) {
         await new Promise((r) => setTimeout(r, 200));
-        const all: { id: string; status: string; error?: string }[] = await (await fetch(`${url}api/jobs`)).json();
+        const all: { id: string; status: string; error?: string }[] = await (
+          await fetch(`${url}api/jobs`, { headers: auth })
+        ).json();
         const s = all.find((j) => j.id === job.id);
         if (s?.status === 'failed') throw new Error(`job ${i + 1} failed: ${s.error}`);
         if (s?.status === 'done') break;
