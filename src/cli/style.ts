@@ -341,6 +341,8 @@ async function styleApply(args: string[]): Promise<void> {
     throw new UserError("--height is for images; a video keeps its frames' size");
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
   if (many) makeFolder(o.out);
+  // One output file: checked before the network loads and the work starts.
+  else prepareOutputFile(o.out, o.force);
   using net = loadStyleNet(source);
   const stop = onInterrupt(() => console.error('loom: stopping; the frames made so far will be written'));
   for (const spec of images) {
