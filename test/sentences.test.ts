@@ -10,6 +10,7 @@ import { repoRoot } from './helpers.js';
 import * as T from '../src/torch/index.js';
 import { saveSafetensors } from '../src/io/safetensors.js';
 import { cacheFolder } from '../src/vision/weights.js';
+import { LBFGS } from '../src/optim/index.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'loom-sentences-'));
@@ -226,4 +227,39 @@ test('Ctrl-C during the demo ends it as a whole: the gallery shows what finished
   assert.match(html, /<section id="dream">/);
   assert.doesNotMatch(html, /<section id="(text|vae|gan|style)">/);
   assert.ok(existsSync(path.join(gallery, 'dream.png')));
+});
+
+test('L-BFGS stops between loss evaluations, at the lowest loss it evaluated', () => {
+  // Rosenbrock from (-1.5, 2): the strong-Wolfe search takes several evaluations per iteration,
+  // so stops after k evaluations land inside line searches as well as between iterations.
+  const rosenbrock = (x: T.Tensor) => {
+    const [a, b] = x.unbind(0);
+    return a
+      .neg()
+      .add(1)
+      .pow(2)
+      .add(b.sub(a.pow(2)).pow(2).mul(100));
+  };
+  for (let k = 1; k <= 12; k++) {
+    const x = T.tensor([-1.5, 2], { dtype: 'float64', requiresGrad: true });
+    const seen: number[] = [];
+    const opt = new LBFGS([x], { maxIter: 100, lineSearch: 'strong_wolfe', shouldStop: () => seen.length >= k });
+    const closure = () =>
+      T.tidy(() => {
+        opt.zeroGrad();
+        const l = rosenbrock(x);
+        l.backward();
+        seen.push(l.item());
+        return seen[seen.length - 1];
+      });
+    opt.step(closure);
+    assert.equal(seen.length, k, `evaluations after a stop at ${k}`);
+    const now = T.tidy(() => T.noGrad(() => rosenbrock(x).item()));
+    assert.ok(now <= seen[0], `k=${k}: ${now} above the start's ${seen[0]}`);
+    assert.ok(
+      seen.some((f) => Math.abs(f - now) <= 1e-12 * Math.max(1, Math.abs(f))),
+      `k=${k}: the parameters' loss ${now} was never evaluated (${seen.join(', ')})`,
+    );
+    opt.dispose();
+  }
 });
