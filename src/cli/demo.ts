@@ -111,7 +111,12 @@ export async function demoCommand(args: string[]): Promise<void> {
   }
   makeFolder(out);
   writeFileSync(path.join(out, GALLERY_MARK), 'a gallery written by `loom demo`; --force replaces only its files\n');
-  const stop = onInterrupt(() => console.error('loom: stopping the current system early'));
+  // The first Ctrl-C ends the demo as a whole: the running system stops early and keeps what
+  // it made, the systems not yet started are skipped, and the gallery shows what finished.
+  // A second Ctrl-C ends the process at once (the native handler).
+  const stop = onInterrupt(() =>
+    console.error('loom: stopping the demo; the gallery will show what finished (Ctrl-C again quits at once)'),
+  );
   const say = (s: string) => (o.json ? undefined : console.log(s));
   const ctx: Context = { out, runs: path.join(out, 'runs'), seed: o.seed ?? 0, minutes: o.minutes, stop, say };
   // dream and style run first, each under a cap (10% and 20% of the budget) that they rarely
@@ -120,11 +125,11 @@ export async function demoCommand(args: string[]): Promise<void> {
   // use every minute they get: text and the VAE 3/8 of it each (the VAE's goal of 155 nats
   // needs more than 2 minutes), the GAN 2/8 (its digits are read well before).
   const [dreamEntry, styleEntry] = await dreamAndStyle(ctx);
-  const shares = trainingMinutes(o.minutes, dreamEntry.seconds + styleEntry.seconds);
-  const textEntry = await textDemo(ctx, shares.text);
-  const vaeEntry = await vaeDemo(ctx, shares.vae);
-  const ganEntry = await ganDemo(ctx, shares.gan);
-  const entries = [textEntry, vaeEntry, ganEntry, dreamEntry, styleEntry];
+  const shares = trainingMinutes(o.minutes, (dreamEntry?.seconds ?? 0) + (styleEntry?.seconds ?? 0));
+  const textEntry = stop() ? null : await textDemo(ctx, shares.text);
+  const vaeEntry = stop() ? null : await vaeDemo(ctx, shares.vae);
+  const ganEntry = stop() ? null : await ganDemo(ctx, shares.gan);
+  const entries = [textEntry, vaeEntry, ganEntry, dreamEntry, styleEntry].filter((e): e is Entry => e !== null);
 
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Loom demo</title>
@@ -233,14 +238,17 @@ async function vaeDemo(ctx: Context, minutes: number): Promise<Entry> {
   };
 }
 
-async function ganDemo(ctx: Context, minutes: number): Promise<Entry> {
+async function ganDemo(ctx: Context, minutes: number): Promise<Entry | null> {
   const { seed, say } = ctx;
   // The judge that scores the GAN's digits is trained once per machine, outside the GAN's share.
   (
     await builtinJudge('builtin:mnist', {
       onTrain: () => say('gan: training the digit judge once (about half a minute)'),
+      shouldStop: ctx.stop,
     })
   )?.net.dispose();
+  // Stopped while the judge trained: the GAN has not started, so it is left out.
+  if (ctx.stop()) return null;
   say(`gan: training a DCGAN on builtin:mnist for ${minutes.toFixed(1)} minutes`);
   const t0 = Date.now();
   const ganRun = path.join(ctx.runs, 'gan');
@@ -273,8 +281,9 @@ async function ganDemo(ctx: Context, minutes: number): Promise<Entry> {
 }
 
 /** DeepDream and style transfer, which share the built-in InceptionV3, each under its cap. */
-async function dreamAndStyle(ctx: Context): Promise<[Entry, Entry]> {
+async function dreamAndStyle(ctx: Context): Promise<[Entry | null, Entry | null]> {
   const { seed, say } = ctx;
+  if (ctx.stop()) return [null, null];
   // Imported from nsfwjs on first use, outside the caps.
   const backbone = loadBackbone('inception');
   try {
@@ -305,6 +314,7 @@ async function dreamAndStyle(ctx: Context): Promise<[Entry, Entry]> {
       note: "left: the photo (from Debian's darknet package), right: the dream",
     };
 
+    if (ctx.stop()) return [dreamEntry, null];
     const height = ctx.minutes >= 6 ? 256 : ctx.minutes >= 2 ? 160 : 96;
     say(
       `style: builtin:horses in the style of builtin:scream at height ${height} for at most ${(ctx.minutes * 0.2).toFixed(1)} minutes`,

@@ -23,6 +23,7 @@ import { VIDEO_EXT, transformVideo } from '../io/video.js';
 import { existsSync } from 'node:fs';
 
 const d = DREAM_DEFAULTS;
+const MOST_ZOOM_FRAMES = 10_000;
 const DREAM: OptSpecs = {
   out: {
     type: 'string',
@@ -99,6 +100,9 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const zoom = o.zoomFrames !== undefined;
   if (zoom && !/\.(gif|webp)$/i.test(o.out))
     throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
+  // Each frame of a WebP zoom waits in memory until the end: bound the count.
+  if (zoom && !(o.zoomFrames >= 1 && o.zoomFrames <= MOST_ZOOM_FRAMES))
+    throw new UserError(`--zoom-frames must be in 1..${MOST_ZOOM_FRAMES}, got ${o.zoomFrames}`);
   if (zoom && !(o.zoom > 0 && o.zoom <= 4))
     throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
   const video = VIDEO_EXT.test(positionals[0]);

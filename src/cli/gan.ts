@@ -35,6 +35,10 @@ const LABEL: OptSpecs = {
     meta: 'CLASS',
   },
 };
+/** The most images `gan sample` draws and frames `gan walk` makes. */
+const MOST_IMAGES = 4096;
+const MOST_FRAMES = 1000;
+
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
   ...LABEL,
@@ -142,6 +146,11 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('give the run folder or checkpoint of a trained GAN');
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
+  // Every image is drawn in one batch and every frame held until the file is written: bound both.
+  if (verb === 'sample' && !(o.count >= 1 && o.count <= MOST_IMAGES))
+    throw new UserError(`--count must be in 1..${MOST_IMAGES}, got ${o.count}`);
+  if (verb === 'walk' && !(o.frames >= 4 && o.frames <= MOST_FRAMES))
+    throw new UserError(`--frames must be in 4..${MOST_FRAMES}, got ${o.frames}`);
   const folder = verb === 'sample' && namesFolder(o.out);
   if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);
@@ -154,7 +163,6 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
       .add(1)
       .div(2);
   if (verb === 'sample') {
-    if (!(o.count >= 1)) throw new UserError(`--count must be at least 1, got ${o.count}`);
     if (o.seed !== undefined) T.manualSeed(o.seed);
     if (folder) {
       const made = (n: number) => T.noGrad(() => T.tidy(() => draw(T.randn([n, g.config.latent]))));
@@ -170,7 +178,6 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
       ),
     );
   } else {
-    if (!(o.frames >= 4)) throw new UserError(`--frames must be at least 4, got ${o.frames}`);
     const rng = new Rng(o.seed ?? 0);
     const gauss = () => Array.from({ length: g.config.latent }, () => rng.gaussian());
     const keys = [gauss(), gauss(), gauss(), gauss()];

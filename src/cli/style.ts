@@ -8,6 +8,7 @@ import { resolveImage } from '../io/builtin-images.js';
 import {
   FAST_OPTIONS,
   STYLE_DEFAULTS,
+  STYLE_MAX_SIDE,
   checkMasks,
   checkStyleConfig,
   styleDefaults,
@@ -225,7 +226,7 @@ export async function styleCommand(args: string[]): Promise<void> {
   const resolved = checkStyleConfig(cfg, styles, backbone);
   const progress = new Progress();
   const stop = onInterrupt(() =>
-    progress.line('loom: stopping after this iteration; the image so far will be written', process.stderr),
+    progress.line('loom: stopping; the best image so far will be written', process.stderr),
   );
   if (!o.json)
     progress.line(
@@ -330,13 +331,18 @@ async function styleApply(args: string[]): Promise<void> {
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
   if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
   applyCommon(o);
-  if (o.height !== undefined) wholeNumber('height', o.height, 16);
+  if (o.height !== undefined) {
+    wholeNumber('height', o.height, 16);
+    if (o.height > STYLE_MAX_SIDE) throw new UserError(`--height must be at most ${STYLE_MAX_SIDE}, got ${o.height}`);
+  }
   const match = colorMatchOf(o.colorMatch);
   const [source, ...images] = positionals;
   if (o.height !== undefined && images.some((f) => VIDEO_EXT.test(f)))
     throw new UserError("--height is for images; a video keeps its frames' size");
   const many = images.length > 1 || (existsSync(o.out) && statSync(o.out).isDirectory());
   if (many) makeFolder(o.out);
+  // One output file: checked before the network loads and the work starts.
+  else prepareOutputFile(o.out, o.force);
   using net = loadStyleNet(source);
   const stop = onInterrupt(() => console.error('loom: stopping; the frames made so far will be written'));
   for (const spec of images) {

@@ -3,6 +3,7 @@ import { Rng } from '../util/random.js';
 import {
   TEXT_MODELS,
   TEXT_OPTIONS,
+  checkGenerateOptions,
   generate,
   loadTextModel,
   trainText,
@@ -184,6 +185,16 @@ async function textGenerate(args: string[]): Promise<void> {
   const prime: string = o.prime ?? (primes.length ? primes[rng.int(primes.length)] : '\n');
   const stream = o.count === 1 && !o.json;
   try {
+    // Every flag, for every temperature, before the first sample is printed.
+    const asked = (temperature: number) => ({
+      length: o.length,
+      prime,
+      temperature,
+      topK: o.topK,
+      topP: o.topP,
+      count: o.count,
+    });
+    for (const temperature of o.temperature as number[]) checkGenerateOptions(vocab, asked(temperature));
     for (const temperature of o.temperature as number[]) {
       if (stream) process.stdout.write(`--- temperature ${temperature} ---\n${prime}`);
       const t0 = performance.now();

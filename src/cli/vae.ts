@@ -11,6 +11,9 @@ import {
   conceptVector,
   encodeMeans,
   importanceWeightedNll,
+  LATENT_GRID_MOST,
+  checkSampleCount,
+  checkWalkSteps,
   latentGrid,
   loadVae,
   loadVaeData,
@@ -202,6 +205,11 @@ async function withModel(
   if (o.help) return void console.log(helpText(usage, 'Uses a VAE trained by `loom vae train`.', specs));
   if (positionals.length < 1) throw new UserError('give the run folder or checkpoint of a trained VAE');
   applyCommon(o);
+  // Sizes are checked before the model and data load, each with its sentence.
+  if (specs === GRID && !(o.size >= 2 && o.size <= LATENT_GRID_MOST))
+    throw new UserError(`--size must be a whole number in 2..${LATENT_GRID_MOST}, got ${o.size}`);
+  if (specs === SAMPLE) checkSampleCount(o.count);
+  if (specs === INTERP) checkWalkSteps(o.steps);
   if ('out' in specs) {
     if (!o.out) throw new UserError('--out FILE is required');
     // `sample` may write a folder of images: writeImageFolder checks that one itself.

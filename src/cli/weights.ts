@@ -1,5 +1,5 @@
 // `loom weights import|list`: pretrained weights converted once into the cache folder.
-import { cacheFolder, importWeights, listWeights } from '../vision/weights.js';
+import { cacheFolder, importWeights, listCache } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
@@ -11,11 +11,14 @@ const IMPORT: OptSpecs = {
 export async function weightsCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   if (verb === 'list') {
-    const all = listWeights();
-    if (!all.length)
+    const all = listCache();
+    if (!all.some((w) => w.info))
       console.log(`no imported weights in ${cacheFolder()} (the built-in InceptionV3 is imported on first use)`);
-    for (const w of all)
-      console.log(`${w.info.arch.padEnd(10)} ${w.info.source.padEnd(40)} ${(w.bytes / 1e6).toFixed(1)} MB  ${w.file}`);
+    // Backbones first; then what else Loom keeps there (the GAN's judges), by what it is.
+    for (const w of [...all.filter((x) => x.info), ...all.filter((x) => !x.info)])
+      console.log(
+        `${(w.info?.arch ?? 'other').padEnd(10)} ${w.about.padEnd(40)} ${(w.bytes / 1e6).toFixed(1)} MB  ${w.file}`,
+      );
     return;
   }
   if (verb === 'import') {

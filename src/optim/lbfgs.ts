@@ -16,6 +16,11 @@ export interface LBFGSOptions {
   toleranceChange?: number;
   historySize?: number;
   lineSearch?: 'strong_wolfe' | null;
+  /**
+   * Polled before each loss evaluation (the line search's too): once true, step() returns at
+   * once with the parameters at the lowest loss it has evaluated, so a long step can be stopped.
+   */
+  shouldStop?: () => boolean;
 }
 
 /** Evaluates the loss at the current parameters, with gradients in their .grad. */
@@ -54,6 +59,7 @@ export class LBFGS {
   readonly toleranceChange: number;
   readonly historySize: number;
   readonly lineSearch: 'strong_wolfe' | null;
+  readonly shouldStop: () => boolean;
 
   // State carried across step() calls, as torch.optim.LBFGS keeps it.
   funcEvals = 0;
@@ -79,6 +85,7 @@ export class LBFGS {
     this.toleranceChange = opts.toleranceChange ?? 1e-9;
     this.historySize = opts.historySize ?? 100;
     this.lineSearch = opts.lineSearch ?? null;
+    this.shouldStop = opts.shouldStop ?? (() => false);
   }
 
   private flatGrad(): Tensor {
@@ -130,6 +137,7 @@ export class LBFGS {
       if (absMax(flatGrad) <= this.toleranceGrad) return origLoss;
       let nIter = 0;
       while (nIter < this.maxIter) {
+        if (this.shouldStop()) break;
         nIter++;
         this.nIter++;
         this.updateDirection(flatGrad);
@@ -161,7 +169,7 @@ export class LBFGS {
           optCond = absMax(flatGrad) <= this.toleranceGrad;
         } else {
           this.addDirection(this.t, d);
-          if (nIter !== this.maxIter) {
+          if (nIter !== this.maxIter && !this.shouldStop()) {
             loss = closure();
             disposeLater.push(flatGrad);
             flatGrad = keep(tidy(() => this.flatGrad()));
@@ -171,6 +179,7 @@ export class LBFGS {
         }
         currentEvals += lsEvals;
         this.funcEvals += lsEvals;
+        if (this.shouldStop()) break;
 
         if (nIter === this.maxIter) break;
         if (currentEvals >= this.maxEval) break;
@@ -234,7 +243,11 @@ export class LBFGS {
     this.setSlot('d', d);
   }
 
-  /** A step length satisfying the strong Wolfe conditions (bracketing, then zoom). */
+  /**
+   * A step length satisfying the strong Wolfe conditions (bracketing, then zoom). When
+   * shouldStop() turns true between evaluations, the step length of the lowest loss evaluated
+   * so far (0: where it started).
+   */
   private strongWolfe(
     closure: Closure,
     x: Tensor[],
@@ -251,9 +264,23 @@ export class LBFGS {
     const own = (t: Tensor) => (owned.add(t), t);
     let t = t0;
     const dNorm = absMax(d);
-    let [fNew, gNew] = this.evaluateAt(closure, x, t, d);
-    own(gNew);
-    let evals = 1;
+    // The lowest loss evaluated, for a stop in the middle of the search.
+    let best = { t: 0, f, g };
+    const evaluate = (at: number): [number, Tensor] => {
+      const [fe, ge] = this.evaluateAt(closure, x, at, d);
+      own(ge);
+      if (fe < best.f) best = { t: at, f: fe, g: ge };
+      return [fe, ge];
+    };
+    const stopped = () => {
+      const grad = keep(tidy(() => best.g.clone()));
+      for (const o of owned) o.dispose();
+      return { loss: best.f, grad, t: best.t, evals };
+    };
+    let evals = 0;
+    if (this.shouldStop()) return stopped();
+    let [fNew, gNew] = evaluate(t);
+    evals = 1;
     let gtdNew = dot(gNew, d);
     let tPrev = 0;
     let fPrev = f;
@@ -292,8 +319,8 @@ export class LBFGS {
       const tmp = t;
       t = cubicMinimum(tPrev, fPrev, gtdPrev, t, fNew, gtdNew, [t + 0.01 * (t - tPrev), t * 10]);
       [tPrev, fPrev, gPrev, gtdPrev] = [tmp, fNew, gNew, gtdNew];
-      [fNew, gNew] = this.evaluateAt(closure, x, t, d);
-      own(gNew);
+      if (this.shouldStop()) return stopped();
+      [fNew, gNew] = evaluate(t);
       evals++;
       gtdNew = dot(gNew, d);
       lsIter++;
@@ -325,8 +352,8 @@ export class LBFGS {
       } else {
         insufficientProgress = false;
       }
-      [fNew, gNew] = this.evaluateAt(closure, x, t, d);
-      own(gNew);
+      if (this.shouldStop()) return stopped();
+      [fNew, gNew] = evaluate(t);
       evals++;
       gtdNew = dot(gNew, d);
       lsIter++;

@@ -49,6 +49,11 @@ export function readTfjsModel(where: string): TfjsModel {
 }
 
 function readShard(dir: string, p: string): Buffer {
+  // A shard is named relative to the model's folder: a path that leaves it (../, absolute)
+  // would read any file the user can, so it is refused.
+  const inside = path.relative(path.resolve(dir), path.resolve(dir, String(p)));
+  if (typeof p !== 'string' || inside === '' || inside.startsWith('..') || path.isAbsolute(inside))
+    throw new Error(`the TF.js model's weight shard path '${p}' leaves its folder ${dir}; shards must lie inside it`);
   const bin = path.join(dir, p);
   if (existsSync(bin)) return readFileSync(bin);
   const js = path.join(dir, `${p}.min.js`);

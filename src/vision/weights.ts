@@ -206,15 +206,39 @@ export function readWeightsInfo(meta: Record<string, string>, file: string): Wei
   };
 }
 
-/** Imported backbones in the cache folder. */
-export function listWeights(cache = cacheFolder()): { file: string; info: WeightsInfo; bytes: number }[] {
+/**
+ * Every .safetensors file in the cache folder: the imported backbones (with `info`) and the
+ * other files Loom keeps there, such as the GAN's digit judges (`info` null, `about` says what).
+ */
+export function listCache(
+  cache = cacheFolder(),
+): { file: string; info: WeightsInfo | null; about: string; bytes: number }[] {
   if (!existsSync(cache)) return [];
   return readdirSync(cache)
     .filter((f) => f.endsWith('.safetensors'))
+    .sort()
     .map((f) => {
       const file = path.join(cache, f);
-      return { file, info: readWeightsInfo(loadSafetensorsMetadata(file), file), bytes: statSync(file).size };
+      const bytes = statSync(file).size;
+      let meta: Record<string, string>;
+      try {
+        meta = loadSafetensorsMetadata(file);
+      } catch (e) {
+        return { file, info: null, about: `unreadable: ${(e as Error).message.split('\n')[0]}`, bytes };
+      }
+      if (meta.arch === 'inception' || meta.arch === 'vgg19') {
+        const info = readWeightsInfo(meta, file);
+        return { file, info, about: info.source, bytes };
+      }
+      const judge = /^judge-(.+)\.safetensors$/.exec(f);
+      const about = judge ? `digit judge for builtin:${judge[1]} (GAN scores)` : 'not a backbone';
+      return { file, info: null, about, bytes };
     });
+}
+
+/** Imported backbones in the cache folder. */
+export function listWeights(cache = cacheFolder()): { file: string; info: WeightsInfo; bytes: number }[] {
+  return listCache(cache).flatMap((w) => (w.info ? [{ file: w.file, info: w.info, bytes: w.bytes }] : []));
 }
 
 /**

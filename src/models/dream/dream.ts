@@ -153,8 +153,13 @@ function splitKey(key: string): [string, number | null] {
   return i < 0 ? [key, null] : [key.slice(0, i), Number(key.slice(i + 1))];
 }
 
+/** More octaves than this only add images smaller than the network can see. */
+export const DREAM_MAX_OCTAVES = 32;
+
 export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
   wholeNumber('octaves', c.octaves, 1);
+  if (c.octaves > DREAM_MAX_OCTAVES)
+    throw new Error(`--octaves must be at most ${DREAM_MAX_OCTAVES}, got ${c.octaves}`);
   positiveNumber('octave-scale', c.octaveScale);
   if (c.octaveScale <= 1 && c.octaves > 1) throw new Error(`--octave-scale must be above 1, got ${c.octaveScale}`);
   wholeNumber('steps', c.steps, 0);

@@ -219,8 +219,12 @@ export function parseStyleLayer(entry: string): { name: string; share: number } 
   return { name: entry.slice(0, eq).trim(), share };
 }
 
+/** The longest side a stylised image may have: beyond it the backbone's activations outgrow memory. */
+export const STYLE_MAX_SIDE = 4096;
+
 export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): ResolvedStyle {
   wholeNumber('height', c.height, 32);
+  if (c.height > STYLE_MAX_SIDE) throw new Error(`--height must be at most ${STYLE_MAX_SIDE}, got ${c.height}`);
   if (c.iterations !== null) wholeNumber('iterations', c.iterations, 1);
   wholeNumber('max-evals', c.maxEvals, 1);
   wholeNumber('scales', c.scales, 1);
@@ -537,9 +541,15 @@ export async function transferStyle(
   const layers = { content: resolved.content, style: resolved.style, shares: resolved.styleShares };
   const [, , ch, cw] = content.shape;
   checkMasks(styles, ch, cw);
+  const width = Math.round((cw * cfg.height) / ch);
+  if (width > STYLE_MAX_SIDE)
+    throw new Error(
+      `--height ${cfg.height} makes the output ${width} pixels wide (the photo's shape); the most is ${STYLE_MAX_SIDE}`,
+    );
   T.manualSeed(cfg.seed);
   let x: Tensor | null = null;
-  for (let s = 0; s < cfg.scales; s++) {
+  let stopped = false;
+  for (let s = 0; s < cfg.scales && !stopped; s++) {
     const h = Math.round(cfg.height / 2 ** (cfg.scales - 1 - s));
     const w = Math.max(1, Math.round((cw * h) / ch));
     const content255 = T.keep(T.tidy(() => resize(content, h, w).mul(255)));
@@ -569,7 +579,7 @@ export async function transferStyle(
     x?.dispose();
     x = T.keep(start.detach().requiresGrad_(true));
     try {
-      await optimise(objective, x, cfg, resolved.iterations, s, content255, hooks);
+      stopped = await optimise(objective, x, cfg, resolved.iterations, s, content255, hooks);
     } finally {
       objective.dispose();
       content255.dispose();
@@ -577,7 +587,11 @@ export async function transferStyle(
     }
   }
   const result = T.tidy(() => {
-    const img = x!.detach().div(255).clamp(0, 1);
+    // Stopped at a smaller scale: the image so far, brought up to the size asked for.
+    const fullH = Math.round(cfg.height);
+    const full =
+      x!.shape[2] === fullH ? x!.detach() : resize(x!.detach(), fullH, Math.max(1, Math.round((cw * fullH) / ch)));
+    const img = full.div(255).clamp(0, 1);
     const how = cfg.colorMatch ?? (cfg.preserveColors ? 'luminance' : null);
     return how ? colourMatch(img, content, how) : img;
   });
@@ -593,7 +607,7 @@ async function optimise(
   scale: number,
   content255: Tensor,
   hooks: StyleHooks,
-): Promise<void> {
+): Promise<boolean> {
   let last = { content: 0, style: 0, tv: 0, colour: 0 };
   let evals = 0;
   const closure = (): number =>
@@ -612,6 +626,8 @@ async function optimise(
       maxEval: cfg.maxEvals,
       historySize: 10,
       lineSearch: 'strong_wolfe',
+      // Stops between loss evaluations, not after a whole iteration of up to maxEvals.
+      shouldStop: hooks.shouldStop ? () => hooks.shouldStop!() : undefined,
     });
   let lbfgs = cfg.optimizer === 'lbfgs' ? newLbfgs() : null;
   // L-BFGS restarts with new directions: its curvature history belongs to the old objective.
@@ -620,7 +636,7 @@ async function optimise(
   const total = cfg.optimizer === 'lbfgs' ? iterations : iterations * cfg.maxEvals;
   try {
     for (let i = 0; i < total; i++) {
-      if (hooks.shouldStop?.()) break;
+      if (hooks.shouldStop?.()) return true;
       const before = evals;
       const t0 = performance.now();
       let loss: number;
@@ -633,6 +649,8 @@ async function optimise(
       }
       if (lbfgs) {
         lbfgs.step(closure);
+        // Stopped inside the step: x holds the lowest loss it evaluated; no more work.
+        if (hooks.shouldStop?.()) return true;
         // The loss at the new image (step() returns the loss where it started).
         loss = T.noGrad(() =>
           T.tidy(() => {
@@ -672,6 +690,7 @@ async function optimise(
         }
       }
     }
+    return false;
   } finally {
     lbfgs?.dispose?.();
     adam?.dispose?.();

@@ -53,13 +53,23 @@ function start(model: CharModel, primeIds: Int32Array, n: number, cached: boolea
   }
 }
 
-/** Generates `count` continuations of the prime (the prime itself is not included). */
-export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, rng: Rng): string[] {
+/** The most samples generated as one batch, and the most characters in all (they are held as strings). */
+export const TEXT_MOST_SAMPLES = 1024;
+export const TEXT_MOST_CHARACTERS = 100_000_000;
+
+/**
+ * Checks everything generate() is given before any character is made (the CLI calls it for
+ * every temperature first, so a bad flag is refused before a sample is printed).
+ */
+export function checkGenerateOptions(vocab: Vocab, opts: GenerateOptions): void {
   validateSampling(opts);
   const n = opts.count ?? 1;
-  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--count must be a whole number >= 1, got ${n}`);
-  if (!(Number.isInteger(opts.length) && opts.length >= 0))
-    throw new Error(`--length must be a whole number >= 0, got ${opts.length}`);
+  if (!(Number.isInteger(n) && n >= 1 && n <= TEXT_MOST_SAMPLES))
+    throw new Error(`--count must be a whole number in 1..${TEXT_MOST_SAMPLES}, got ${n}`);
+  if (!(Number.isInteger(opts.length) && opts.length >= 0 && opts.length * n <= TEXT_MOST_CHARACTERS))
+    throw new Error(
+      `--length must be a whole number >= 0, with --length x --count at most ${TEXT_MOST_CHARACTERS.toExponential()}, got ${opts.length}`,
+    );
   if (opts.prime.length === 0) throw new Error('generation needs a prime of at least one character');
   const unknown = vocab.unknown(opts.prime);
   if (unknown.length) {
@@ -67,6 +77,12 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
       `the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`,
     );
   }
+}
+
+/** Generates `count` continuations of the prime (the prime itself is not included). */
+export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, rng: Rng): string[] {
+  checkGenerateOptions(vocab, opts);
+  const n = opts.count ?? 1;
   const encoded = vocab.encode(opts.prime);
   // On subword units the prime's last unit is read back as the start of the first new one
   // ("token healing"): a prime ending in "brown " ends in the unit " ", which training text

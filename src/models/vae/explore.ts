@@ -8,10 +8,24 @@ import type { ImageDataset } from '../../io/datasets.js';
 import type { VAE } from './model.js';
 import { interpolate } from './latent.js';
 
+/** The most images one call decodes (in one batch) and the most frames of a walk. */
+export const VAE_MOST_SAMPLES = 4096;
+export const VAE_MOST_WALK_STEPS = 1000;
+
 /** Decodes `count` points drawn from the prior N(0, I) into one grid. */
 export function sampleGrid(model: VAE, count: number): Tensor {
-  if (!(Number.isInteger(count) && count >= 1)) throw new Error(`--count must be a whole number >= 1, got ${count}`);
+  checkSampleCount(count);
   return noGrad(() => tidy(() => imageGrid(model.decode(T.randn([count, model.config.latent])))));
+}
+
+export function checkSampleCount(count: number): void {
+  if (!(Number.isInteger(count) && count >= 1 && count <= VAE_MOST_SAMPLES))
+    throw new Error(`--count must be a whole number in 1..${VAE_MOST_SAMPLES}, got ${count}`);
+}
+
+export function checkWalkSteps(steps: number): void {
+  if (!(Number.isInteger(steps) && steps >= 2 && steps <= VAE_MOST_WALK_STEPS))
+    throw new Error(`--steps must be a whole number in 2..${VAE_MOST_WALK_STEPS}, got ${steps}`);
 }
 
 /** An image given as a file, or as an index into the test set ("#12" or "12"). */
@@ -33,7 +47,7 @@ export function encodeMeans(model: VAE, x: Tensor): Tensor {
 
 /** Decoded points between the codes of two images, as frames [steps, C, H, W]. */
 export function walk(model: VAE, a: Tensor, b: Tensor, steps: number, spherical: boolean): Tensor {
-  if (!(Number.isInteger(steps) && steps >= 2)) throw new Error(`--steps must be a whole number >= 2, got ${steps}`);
+  checkWalkSteps(steps);
   return noGrad(() =>
     tidy(() => {
       const za = model.encode(a)[0].toFlatArray();

@@ -313,8 +313,12 @@ async function writeEpochPictures(
   if (grid) await writeOwned(run.file('samples', `${tag}-grid.png`), grid);
 }
 
+export const LATENT_GRID_MOST = 64;
+
 /** The seed's n×n grid of decoded points at Gaussian quantiles, over latent dims (a, b). */
 export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1]): Tensor {
+  // n * n decodes in one batch: beyond this the batch and the image outgrow memory.
+  if (n > LATENT_GRID_MOST) throw new Error(`--size must be at most ${LATENT_GRID_MOST} points per side, got ${n}`);
   const q = gridCoordinates(n);
   const d = model.config.latent;
   if (dims.some((k) => !(Number.isInteger(k) && k >= 0 && k < d)) || dims[0] === dims[1]) {
