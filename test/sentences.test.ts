@@ -94,6 +94,18 @@ const BOUNDS: [string, string[], RegExp][] = [
   ],
   ['text generate --length', ['text', 'generate', textRun, '--length', '1e12'], /--length/],
   ['text generate --count', ['text', 'generate', textRun, '--count', '1e6'], /--count/],
+  ['vae eval --iw-samples', ['vae', 'eval', vaeRun, '--iw-samples', '1e9'], /--iw-samples/],
+  [
+    'style train --size',
+    ['style', 'train', '--style', 'builtin:scream', '--size', '100000', '--out', path.join(dir, 'st')],
+    /--size must be at most 4096/,
+  ],
+  [
+    'style train --width',
+    ['style', 'train', '--style', 'builtin:scream', '--width', '100000', '--out', path.join(dir, 'sw')],
+    /--width must be at most 1024/,
+  ],
+  ['vae sample into /proc', ['vae', 'sample', vaeRun, '--count', '2', '--out', '/proc/loom-samples/'], /cannot/],
 ];
 for (const [name, args, expected] of BOUNDS) {
   test(`${name} too large: one sentence`, () => sentence(loom(args), expected));

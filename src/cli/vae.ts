@@ -310,6 +310,9 @@ async function vaeTrain(args: string[]): Promise<void> {
 
 async function vaeEval(args: string[]): Promise<void> {
   await withModel(args, EVAL, 'loom vae eval <run> [--iw-samples 100] [--json]', async (o, m) => {
+    // k samples of every image go through the decoder at once: bound the memory.
+    if (!(o.iwSamples >= 1 && o.iwSamples <= 10_000))
+      throw new UserError(`--iw-samples must be a whole number in 1..10000, got ${o.iwSamples}`);
     const test = await testSet(m);
     if (!test) throw new UserError("the run's test data cannot be read");
     const n = Math.min(o.limit ?? Infinity, test.images.size(0));

@@ -59,14 +59,24 @@ export function prepareOutputFile(file: string, force: boolean | undefined): voi
     if (statSync(file).isDirectory()) throw new Error(`--out ${file} is a folder; give a file name`);
     if (!force) throw new Error(`${file} exists; choose another --out or add --force`);
   }
-  const dir = path.dirname(path.resolve(file));
+  makeFolder(path.dirname(path.resolve(file)));
+  probeWrite(path.resolve(file), file);
+}
+
+/** Makes an output folder and checks, before any work, that it can take files. */
+export function prepareOutputFolder(dir: string): void {
   makeFolder(dir);
-  const probe = `${path.resolve(file)}${TMP}${process.pid}`;
+  probeWrite(path.join(dir, '.loom-probe'), dir);
+}
+
+/** Creates and removes `<file>.tmp-<pid>`: the folder takes files, or one sentence naming `what`. */
+function probeWrite(file: string, what: string): void {
+  const probe = `${file}${TMP}${process.pid}`;
   try {
     closeSync(openSync(probe, 'wx'));
     unlinkSync(probe);
   } catch (e) {
-    throw new Error(`cannot write ${file}: ${reason(e)}`, { cause: e });
+    throw new Error(`cannot write ${what}: ${reason(e)}`, { cause: e });
   }
 }
 

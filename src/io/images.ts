@@ -1,7 +1,7 @@
 // Images through sharp. Tensors are NCHW float32 in [0, 1]; sharp speaks HWC uint8. The
 // layout changes here, at the edge, and nowhere else.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { makeFolder, writeFileAtomic } from './files.js';
+import { prepareOutputFolder, writeFileAtomic } from './files.js';
 import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../torch/index.js';
@@ -201,7 +201,7 @@ export async function writeImageFolder(
     path.join(dir, `sample-${String(i + 1).padStart(Math.max(5, String(count).length), '0')}.png`);
   if (!opts.force && existsSync(dir) && readdirSync(dir).some((f) => /^sample-\d+\.png$/.test(f)))
     throw new Error(`${dir} already holds samples; choose another --out or add --force`);
-  makeFolder(dir);
+  prepareOutputFolder(dir);
   const files: string[] = [];
   const batch = opts.batch ?? 256;
   for (let i = 0; i < count; i += batch) {

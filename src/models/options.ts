@@ -20,7 +20,7 @@ interface Common {
 }
 export type OptionDef = Common &
   (
-    | { type: 'int'; default: number | null; min: number }
+    | { type: 'int'; default: number | null; min: number; max?: number }
     | {
         type: 'number';
         default: number | null;
@@ -96,6 +96,8 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
     switch (d.type) {
       case 'int':
         wholeNumber(flag, v as number, d.min);
+        if (d.max !== undefined && (v as number) > d.max)
+          throw new Error(`--${flag} must be at most ${d.max}, got ${v as number}`);
         break;
       case 'number':
         if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`--${flag} must be a number, got ${v}`);

@@ -21,7 +21,7 @@ const STABILITY_DEFAULT = 1000;
 export const FAST_OPTIONS = {
   style: { type: 'string', default: 'builtin:scream', help: 'the style image', meta: 'IMAGE' },
   images: { type: 'string', default: 'builtin:photos', help: 'a folder of photos, or builtin:photos', meta: 'SRC' },
-  size: { type: 'int', default: 256, min: 32, help: 'training crop side' },
+  size: { type: 'int', default: 256, min: 32, max: 4096, help: 'training crop side' },
   steps: { type: 'int', default: 2000, min: 1, help: 'training steps' },
   batch: { type: 'int', default: 4, min: 1, help: 'crops per step' },
   lr: { type: 'number', default: 1e-3, positive: true, help: "Adam's learning rate" },
@@ -51,7 +51,7 @@ export const FAST_OPTIONS = {
     positive: true,
     help: "the stability loss's noise: its standard deviation, in units of the 0..1 pixel range",
   },
-  width: { type: 'int', default: 32, min: 1, help: "the network's first-layer channels" },
+  width: { type: 'int', default: 32, min: 1, max: 1024, help: "the network's first-layer channels" },
   residualBlocks: { type: 'int', default: 5, min: 0, help: 'residual blocks' },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between checkpoints and preview images' },
   logEvery: { type: 'int', default: 1, min: 1, help: 'steps per log line (their mean losses)' },
