@@ -235,8 +235,11 @@ export type Driver = (waitFor: (re: RegExp) => Promise<RegExpExecArray>, step: (
 export function soakOne(name: string, args: string[], minutes: number, drive?: Driver): Promise<SoakResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
+    // Memory is measured here, not numbers: the loops fit their threads to the free cores
+    // (--threads auto), so that a busy machine slows them less and the window still holds steps.
     const child = spawn(process.execPath, [CLI, ...args, ...(drive ? [] : ['--json'])], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOOM_THREADS: process.env.LOOM_THREADS ?? 'auto' },
     });
     const rss: [number, number][] = [];
     // [seconds, ms per step]: from records that carry ms_per_step, else from line spacing.

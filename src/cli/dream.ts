@@ -23,7 +23,8 @@ import { VIDEO_EXT, transformVideo } from '../io/video.js';
 import { existsSync } from 'node:fs';
 
 const d = DREAM_DEFAULTS;
-const MOST_ZOOM_FRAMES = 10_000;
+/** A WebP zoom keeps every frame until the end; a GIF streams them (a bound only against typos). */
+const MOST_ZOOM_FRAMES = { webp: 10_000, gif: 100_000_000 };
 const DREAM: OptSpecs = {
   out: {
     type: 'string',
@@ -100,9 +101,11 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const zoom = o.zoomFrames !== undefined;
   if (zoom && !/\.(gif|webp)$/i.test(o.out))
     throw new UserError('--zoom-frames writes an animation: give --out a .gif or .webp file');
-  // Each frame of a WebP zoom waits in memory until the end: bound the count.
-  if (zoom && !(o.zoomFrames >= 1 && o.zoomFrames <= MOST_ZOOM_FRAMES))
-    throw new UserError(`--zoom-frames must be in 1..${MOST_ZOOM_FRAMES}, got ${o.zoomFrames}`);
+  const most = /\.webp$/i.test(o.out) ? MOST_ZOOM_FRAMES.webp : MOST_ZOOM_FRAMES.gif;
+  if (zoom && !(Number.isInteger(o.zoomFrames) && o.zoomFrames >= 1 && o.zoomFrames <= most))
+    throw new UserError(
+      `--zoom-frames must be a whole number in 1..${most} for a ${/\.webp$/i.test(o.out) ? 'WebP' : 'GIF'}, got ${o.zoomFrames}`,
+    );
   if (zoom && !(o.zoom > 0 && o.zoom <= 4))
     throw new UserError(`--zoom must be a factor above 0 and at most 4, got ${o.zoom}`);
   const video = VIDEO_EXT.test(positionals[0]);
