@@ -18,7 +18,7 @@ import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
@@ -101,6 +101,7 @@ async function ganTrain(args: string[]): Promise<void> {
     { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
+      onNote: noteOnStderr,
       onStep: (l) =>
         o.json
           ? console.log(JSON.stringify(l))
