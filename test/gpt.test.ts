@@ -169,9 +169,9 @@ test("the key/value cache: one position at a time gives the whole window's logit
   m.dispose();
 });
 
-test('a tiny transformer overfits a short text so that greedy generation reproduces it past its context', () => {
+test('a tiny transformer overfits a short text so that greedy generation reproduces it past its context', async () => {
   const dir = tmp();
-  const r = trainText(tiny({ corpus: corpus(), steps: 200 }), dir, {});
+  const r = await trainText(tiny({ corpus: corpus(), steps: 200 }), dir, {});
   assert.ok(r.valBpc !== null && r.valBpc < 0.3, `held-out bpc ${r.valBpc}`);
   const { model, vocab, config } = loadTextModel(dir);
   assert.ok(model instanceof CharGPT);
@@ -212,10 +212,15 @@ test('unset, --merges follows the size of the training text; set, it is kept', (
   assert.equal(withModel({ ...TEXT_DEFAULTS, model: 'gpt' }).merges, null);
 });
 
-test('on subword units a transformer learns the text, saves its merges, and generates exactly --length characters', () => {
+test('on subword units a transformer learns the text, saves its merges, and generates exactly --length characters', async () => {
   const dir = tmp();
   const starts: TextStartLog[] = [];
-  const r = trainText(tiny({ corpus: corpus(), steps: 150, merges: 12 }), dir, {}, { onStart: (s) => starts.push(s) });
+  const r = await trainText(
+    tiny({ corpus: corpus(), steps: 150, merges: 12 }),
+    dir,
+    {},
+    { onStart: (s) => starts.push(s) },
+  );
   assert.ok(r.valBpc !== null && r.valBpc < 0.3, `held-out bpc ${r.valBpc}`);
   // The run says what it reads: 1,350 characters, a tenth held out, the rest as fewer units.
   assert.equal(starts.length, 1);
@@ -263,14 +268,14 @@ test('on subword units a transformer learns the text, saves its merges, and gene
   model.dispose();
 });
 
-test('a transformer run stopped at step 20 of 30 and resumed ends as the run that never stopped (weights and metrics)', () => {
+test('a transformer run stopped at step 20 of 30 and resumed ends as the run that never stopped (weights and metrics)', async () => {
   // Stopped, not shortened: the cosine's length is the run's 30 steps in both.
   const c = corpus();
   const full = tmp();
-  trainText(tiny({ corpus: c, steps: 30, dropout: 0.2, merges: 8 }), full, {});
+  await trainText(tiny({ corpus: c, steps: 30, dropout: 0.2, merges: 8 }), full, {});
   const half = tmp();
   let asked = 0;
-  const first = trainText(
+  const first = await trainText(
     tiny({ corpus: c, steps: 30, dropout: 0.2, merges: 8 }),
     half,
     {},
@@ -280,7 +285,7 @@ test('a transformer run stopped at step 20 of 30 and resumed ends as the run tha
   );
   assert.equal(first.steps, 20);
   let resumed: TextStartLog | null = null;
-  trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true }, { onStart: (s) => void (resumed = s) });
+  await trainText(tiny({ corpus: c, steps: 30 }), half, { resume: true }, { onStart: (s) => void (resumed = s) });
   assert.equal(loadTextModel(half).vocab.merges.length, 8);
   assert.ok(resumed !== null);
   assert.equal((resumed as TextStartLog).resumed, true);
@@ -298,9 +303,9 @@ test('a transformer run stopped at step 20 of 30 and resumed ends as the run tha
   assert.deepEqual(losses(half), losses(full));
 });
 
-test('transformer training and generation keep the live tensor count flat', () => {
+test('transformer training and generation keep the live tensor count flat', async () => {
   const counts: number[] = [];
-  trainText(
+  await trainText(
     tiny({ corpus: corpus(), steps: 30, logEvery: 1, dropout: 0.1 }),
     tmp(),
     {},
@@ -339,10 +344,10 @@ test("one model's settings given to the other, indivisible heads, the last-only 
   }
 });
 
-test('a checkpoint whose merges are damaged is refused in one sentence, by generate and by resume', () => {
+test('a checkpoint whose merges are damaged is refused in one sentence, by generate and by resume', async () => {
   const c = corpus();
   const run = tmp();
-  trainText(tiny({ corpus: c, steps: 2, merges: 4 }), run, {});
+  await trainText(tiny({ corpus: c, steps: 2, merges: 4 }), run, {});
   const file = path.join(run, 'checkpoint.safetensors');
   const damage: [string, RegExp][] = [
     ['[[0, 999]]', /the checkpoint's merges are damaged: merge \[0, 999\] names a unit that does not exist yet/],

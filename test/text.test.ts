@@ -145,9 +145,9 @@ test('merged units spell the text back, emoji included, and count its characters
   assert.throws(() => v.encode('abz'), /never saw: "z"/);
 });
 
-test('a tiny model overfits a short text so that greedy generation reproduces it; same seed, same text', () => {
+test('a tiny model overfits a short text so that greedy generation reproduces it; same seed, same text', async () => {
   const dir = tmp();
-  const r = trainText(tiny({ corpus: corpus(), steps: 150, lr: 0.01 }), dir, {});
+  const r = await trainText(tiny({ corpus: corpus(), steps: 150, lr: 0.01 }), dir, {});
   assert.ok(r.valBpc !== null && r.valBpc < 0.5, `held-out bpc ${r.valBpc}`);
   const { model, vocab } = loadTextModel(dir);
   const prime = 'the quick brown ';
@@ -164,15 +164,15 @@ test('a tiny model overfits a short text so that greedy generation reproduces it
   model.dispose();
 });
 
-test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights and metrics)', () => {
+test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights and metrics)', async () => {
   const c = corpus();
   const full = tmp();
   // A constant rate: a schedule that falls to 0 where the run ends cannot match a run with another end.
   const o = { corpus: c, dropout: 0.2, layers: 2, objective: 'last', schedule: 'constant' } as const;
-  trainText(tiny({ ...o, steps: 40 }), full, {});
+  await trainText(tiny({ ...o, steps: 40 }), full, {});
   const half = tmp();
-  trainText(tiny({ ...o, steps: 20 }), half, {});
-  trainText(tiny({ corpus: c, steps: 40 }), half, { resume: true });
+  await trainText(tiny({ ...o, steps: 20 }), half, {});
+  await trainText(tiny({ corpus: c, steps: 40 }), half, { resume: true });
   const a = loadTextModel(full).model.stateDict();
   const b = loadTextModel(half).model.stateDict();
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
@@ -184,10 +184,10 @@ test('a run of N steps equals a run of N/2 steps resumed for N/2 more (weights a
   assert.deepEqual(steps(half), steps(full));
 });
 
-test('a run saved before the transformer existed (no model in its config) loads and resumes as the LSTM it is', () => {
+test('a run saved before the transformer existed (no model in its config) loads and resumes as the LSTM it is', async () => {
   const c = corpus();
   const run = tmp();
-  trainText(tiny({ corpus: c, steps: 4, schedule: 'constant' }), run, {});
+  await trainText(tiny({ corpus: c, steps: 4, schedule: 'constant' }), run, {});
   // Make it an old run: the checkpoint's config without `model`.
   const file = path.join(run, 'checkpoint.safetensors');
   editMetadata(file, (m) => {
@@ -200,16 +200,16 @@ test('a run saved before the transformer existed (no model in its config) loads 
   assert.ok(old.model instanceof CharLSTM, 'loads as an LSTM');
   old.model.dispose();
   // Resumed by a command whose default model is now the transformer, it goes on as the LSTM.
-  const r = trainText(tiny({ corpus: c, steps: 6, model: 'gpt' }), run, { resume: true });
+  const r = await trainText(tiny({ corpus: c, steps: 6, model: 'gpt' }), run, { resume: true });
   assert.equal(r.steps, 6);
   const resumed = loadTextModel(run);
   assert.ok(resumed.model instanceof CharLSTM, 'resumes as an LSTM');
   resumed.model.dispose();
 });
 
-test('training keeps the live tensor count flat from step to step', () => {
+test('training keeps the live tensor count flat from step to step', async () => {
   const counts: number[] = [];
-  trainText(
+  await trainText(
     tiny({ corpus: corpus(), steps: 30, logEvery: 1, layers: 2 }),
     tmp(),
     {},
@@ -357,13 +357,13 @@ test('empty, binary and non-UTF-8 corpora and bad options get one clear sentence
   assert.match(g.stderr, /not a readable Loom checkpoint/);
 });
 
-test('--schedule cosine over a --minutes budget falls with the clock from the rate toward 0', () => {
-  assert.throws(
+test('--schedule cosine over a --minutes budget falls with the clock from the rate toward 0', async () => {
+  await assert.rejects(
     () => trainText(tiny({ corpus: corpus(), schedule: 'cosine', steps: null }), path.join(tmp(), 'r0'), {}),
     /--schedule cosine needs --steps, --epochs or --minutes/,
   );
   const dir = path.join(tmp(), 'r');
-  trainText(
+  await trainText(
     tiny({ corpus: corpus(), schedule: 'cosine', steps: null, minutes: 0.1, logEvery: 1, evalEvery: 0 }),
     dir,
     {},

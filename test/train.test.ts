@@ -30,14 +30,14 @@ interface ToyConfig {
 const TOY: ToyConfig = { steps: 8, lr: 0.05, logEvery: 2, minutes: null, seed: 3 };
 
 /** A trainer written on the harness as the systems' are: returns the final weights. */
-function trainToy(
+async function trainToy(
   config: ToyConfig,
   dir: string,
-  mode: { resume?: boolean } = {},
+  mode: { resume?: boolean; given?: ReadonlySet<string> } = {},
   stop?: () => boolean,
   poison = -1,
-  more: { group?: ProcessGroup; onStep?: () => void } = {},
-): number[] {
+  more: { group?: ProcessGroup; onStep?: () => void; signal?: AbortSignal; onNote?: (m: string) => void } = {},
+): Promise<number[]> {
   using t = Training.open({
     system: 'toy',
     config,
@@ -46,6 +46,8 @@ function trainToy(
     mode,
     fromCommand: ['steps', 'minutes'],
     shouldStop: stop,
+    signal: more.signal,
+    onNote: more.onNote,
     advice: 'lower --lr',
     group: more.group,
     validate: (c) => {
@@ -56,7 +58,7 @@ function trainToy(
   const model = t.own(new Linear(3, 1));
   const opt = t.own(new SGD(model.parameters(), { lr: t.cfg.lr }));
   t.begin({ modules: { model }, optimizers: { opt } });
-  for (const step of t.steps(t.cfg.steps)) {
+  for await (const step of t.steps(t.cfg.steps)) {
     const loss = T.tidy(() => {
       const x = T.randn([16, 3]); // drawn from the RNG the checkpoint restores
       const y = x.sum({ dim: 1, keepdim: true }).add(T.randn([16, 1]).mul(0.1));
@@ -72,47 +74,84 @@ function trainToy(
   return T.tidy(() => model.weight.toFlatArray() as number[]);
 }
 
-test('a run resumed from its checkpoint ends with the same weights as one that never stopped, and lists each step once', () => {
-  const straight = trainToy(TOY, tmp());
+test('a run resumed from its checkpoint ends with the same weights as one that never stopped, and lists each step once', async () => {
+  const straight = await trainToy(TOY, tmp());
   const dir = tmp();
-  trainToy({ ...TOY, steps: 4 }, dir);
+  await trainToy({ ...TOY, steps: 4 }, dir);
   // A kill after step 4's checkpoint but before the next left lines for steps the resume replays.
   appendFileSync(path.join(dir, 'metrics.jsonl'), JSON.stringify({ step: 6, loss: 1 }) + '\n{"step": 7, "lo');
-  const resumed = trainToy({ ...TOY, lr: 99 }, dir, { resume: true }); // lr is the run's, not the command's
+  const resumed = await trainToy({ ...TOY, lr: 99 }, dir, { resume: true }); // lr is the run's, not the command's
   assert.deepEqual(resumed, straight);
   const steps = new RunFolder(dir).readMetrics().map((m) => m.step);
   assert.deepEqual(steps, [2, 4, 6, 8]);
 });
 
-test('the loop stops when asked or when the minutes are up, and a non-finite loss is one sentence that keeps the checkpoint', () => {
+test('the loop stops when asked or when the minutes are up, and a non-finite loss is one sentence that keeps the checkpoint', async () => {
   let calls = 0;
   const dir = tmp();
-  trainToy(TOY, dir, {}, () => ++calls > 3);
+  await trainToy(TOY, dir, {}, () => ++calls > 3);
   assert.equal(new RunFolder(dir).readMetrics().at(-1)?.step, 2, 'three steps, logged every two');
   const timed = tmp();
   // A million steps would take minutes; 50 ms of --minutes ends the run long before.
   const t0 = Date.now();
-  trainToy({ ...TOY, steps: 1_000_000, minutes: 50 / 60000 }, timed);
+  await trainToy({ ...TOY, steps: 1_000_000, minutes: 50 / 60000 }, timed);
   const logged = new RunFolder(timed).readMetrics().length * TOY.logEvery;
   assert.ok(Date.now() - t0 < 20_000 && logged < 1_000_000, `stopped by the clock after ${logged} steps`);
   const nan = tmp();
-  trainToy({ ...TOY, steps: 4 }, nan);
-  assert.throws(
+  await trainToy({ ...TOY, steps: 4 }, nan);
+  await assert.rejects(
     () => trainToy(TOY, nan, { resume: true }, undefined, 5),
     /^Error: the loss became NaN at step 6 \(loss\); lower --lr \(the last checkpoint is kept\)$/,
   );
   assert.ok(existsSync(path.join(nan, 'checkpoint.safetensors')));
 });
 
-test('every tensor the training owns is freed when it ends, by an error too', () => {
+test('an AbortSignal aborted from a timer stops the loop at a step, with a checkpoint that resumes to the same weights', async () => {
+  const dir = tmp();
+  const controller = new AbortController();
+  // The loop must let the timer run for the abort to be seen; a million steps would take minutes.
+  setTimeout(() => controller.abort(), 300);
+  await trainToy({ ...TOY, steps: 1_000_000, logEvery: 1 }, dir, {}, undefined, -1, { signal: controller.signal });
+  const done = new RunFolder(dir).readMetrics().length;
+  assert.ok(done > 0 && done < 1_000_000, `stopped after ${done} steps`);
+  const straight = await trainToy({ ...TOY, steps: done + 3, logEvery: 1 }, tmp());
+  const resumed = await trainToy({ ...TOY, steps: done + 3, logEvery: 1 }, dir, { resume: true });
+  assert.deepEqual(resumed, straight);
+  // Aborted before the first step: no step is taken.
+  const early = tmp();
+  await trainToy(TOY, early, {}, undefined, -1, { signal: AbortSignal.abort() });
+  assert.equal(new RunFolder(early).readMetrics().length, 0);
+});
+
+test("a resumed run's kept settings reach onNote, and nothing is written to stderr", async () => {
+  const dir = tmp();
+  await trainToy({ ...TOY, steps: 2 }, dir);
+  const notes: string[] = [];
+  const written: unknown[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: unknown) => written.push(chunk) > 0) as typeof process.stderr.write;
+  try {
+    await trainToy({ ...TOY, lr: 0.5 }, dir, { resume: true, given: new Set(['lr']) }, undefined, -1, {
+      onNote: (m) => notes.push(m),
+    });
+    await trainToy({ ...TOY, steps: 12, lr: 0.5 }, dir, { resume: true, given: new Set(['lr']) });
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.deepEqual(written, []);
+  assert.equal(notes.length, 1);
+  assert.match(notes[0], /^--lr 0\.5 does not apply to a resumed run, which keeps its 0\.05/);
+});
+
+test('every tensor the training owns is freed when it ends, by an error too', async () => {
   const before = T.liveTensors().undisposed;
-  trainToy(TOY, tmp());
+  await trainToy(TOY, tmp());
   assert.equal(T.liveTensors().undisposed, before);
   const nan = tmp();
-  assert.throws(() => trainToy(TOY, nan, {}, undefined, 1), /the loss became NaN/);
+  await assert.rejects(() => trainToy(TOY, nan, {}, undefined, 1), /the loss became NaN/);
   assert.equal(T.liveTensors().undisposed, before);
-  assert.throws(() => trainToy({ ...TOY, lr: -1 }, tmp()), /--lr must be/);
-  assert.throws(() => trainToy(TOY, tmp(), { resume: true }), /there is no checkpoint to resume/);
+  await assert.rejects(() => trainToy({ ...TOY, lr: -1 }, tmp()), /--lr must be/);
+  await assert.rejects(() => trainToy(TOY, tmp(), { resume: true }), /there is no checkpoint to resume/);
   assert.equal(T.liveTensors().undisposed, before);
 });
 
@@ -194,7 +233,7 @@ test("a data-parallel step's collectives (over c10d, one rank here) leave no ten
   using group = ProcessGroup.join(env);
   const counts: number[] = [];
   const dir = tmp();
-  const weights = trainToy({ ...TOY, steps: 12 }, dir, {}, undefined, -1, {
+  const weights = await trainToy({ ...TOY, steps: 12 }, dir, {}, undefined, -1, {
     group,
     onStep: () => counts.push(T.liveTensors().undisposed),
   });
@@ -206,7 +245,7 @@ test("a data-parallel step's collectives (over c10d, one rank here) leave no ten
     'log lines carry the group',
   );
   // The ranks reseed from (seed, step, rank) after begin(), so a group's run repeats itself.
-  const again = trainToy({ ...TOY, steps: 12 }, tmp(), {}, undefined, -1, { group });
+  const again = await trainToy({ ...TOY, steps: 12 }, tmp(), {}, undefined, -1, { group });
   assert.deepEqual(again, weights);
 });
 

@@ -48,6 +48,11 @@ export function onInterrupt(notice: () => void): () => boolean {
   };
 }
 
+/** The CLI's onNote for the library: each note as a `loom: ...` line on stderr. */
+export function noteOnStderr(message: string): void {
+  process.stderr.write(`loom: ${message}\n`);
+}
+
 /** The backbone that --backbone and --weights name (dream and style share them). */
 export function backboneFromOptions(o: { backbone?: string; weights?: string }): Backbone {
   if (o.backbone !== 'inception' && o.backbone !== 'vgg19')

@@ -33,7 +33,7 @@ import { resolveImage } from '../io/builtin-images.js';
 import { loadBackbone } from '../vision/weights.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
 import { makeFolder } from '../io/files.js';
 
 const OPTS: OptSpecs = {
@@ -183,7 +183,7 @@ async function textDemo(ctx: Context, minutes: number): Promise<Entry> {
   const textRun = path.join(ctx.runs, 'text');
   // The demo shows the seed's system: its LSTM, not the transformer that `text train` defaults to.
   const textCfg = { ...TEXT_DEFAULTS, model: 'lstm' as const, minutes, seed, sampleLength: 200, logEvery: 100 };
-  const tr = trainText(textCfg, textRun, {}, { shouldStop: ctx.stop });
+  const tr = await trainText(textCfg, textRun, {}, { shouldStop: ctx.stop, onNote: noteOnStderr });
   const textModel = loadTextModel(textRun);
   const rng = new Rng(seed);
   const prime = textModel.primes[0] ?? '\n';
@@ -216,7 +216,7 @@ async function vaeDemo(ctx: Context, minutes: number): Promise<Entry> {
   // In a 2-minute share batch 32 at 1.5e-3 beat the 10-minute defaults (batch 16, 1e-3) by
   // about 2.5 nats (docs/benchmarks.md); both with the anneal recipe's warm-up and final decay.
   const vaeCfg = { ...VAE_DEFAULTS, batch: 32, lr: 1.5e-3, minutes, seed, logEvery: 500 };
-  const vr = await trainVae(vaeCfg, vaeRun, {}, { shouldStop: ctx.stop });
+  const vr = await trainVae(vaeCfg, vaeRun, {}, { shouldStop: ctx.stop, onNote: noteOnStderr });
   const vae = loadVae(vaeRun);
   T.manualSeed(seed);
   await writeOwned(path.join(ctx.out, 'vae-grid.png'), latentGrid(vae.model, 15));
@@ -254,7 +254,16 @@ async function ganDemo(ctx: Context, minutes: number): Promise<Entry | null> {
   const ganRun = path.join(ctx.runs, 'gan');
   const ganCfg = { ...GAN_DEFAULTS, steps: 1_000_000, minutes, sampleEvery: 200, seed };
   let judged: GanSampleLog | null = null;
-  const gr = await trainGan(ganCfg, ganRun, {}, { shouldStop: ctx.stop, onSample: (l) => (judged = l) });
+  const gr = await trainGan(
+    ganCfg,
+    ganRun,
+    {},
+    {
+      shouldStop: ctx.stop,
+      onNote: noteOnStderr,
+      onSample: (l) => (judged = l),
+    },
+  );
   const last = readdirSync(path.join(ganRun, 'samples'))
     .filter((f) => f.startsWith('step-'))
     .sort()
@@ -295,6 +304,7 @@ async function dreamAndStyle(ctx: Context): Promise<[Entry | null, Entry | null]
     let dreamSteps = 0;
     const dreamed = await dream(backbone, photo, dreamCfg, {
       shouldStop: deadline(ctx, ctx.minutes * 0.1),
+      onNote: noteOnStderr,
       onStep: () => void dreamSteps++,
     });
     await writeImage(path.join(ctx.out, 'dream-original.png'), photo);

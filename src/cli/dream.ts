@@ -15,7 +15,7 @@ import {
   type DreamConfig,
 } from '../models/dream/index.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
+import { applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { prepareOutputFile } from '../io/files.js';
@@ -142,6 +142,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
   const ext = path.extname(o.out);
   const hooks = {
     shouldStop: stop,
+    onNote: noteOnStderr,
     onStep: (s: { octave: number; step: number; loss: number; ms_per_step: number; height: number; width: number }) =>
       o.json
         ? console.log(JSON.stringify(s))
@@ -163,13 +164,18 @@ export async function dreamCommand(args: string[]): Promise<void> {
       // A video: frames streamed through ffmpeg, each dreamed as it comes (audio kept).
       const frames = new FrameDreamer(backbone, cfg, { warm: o.warmStart, stepsPerFrame: o.frameSteps });
       try {
-        const r = await transformVideo(positionals[0], o.out, (f) => frames.next(f, { shouldStop: stop }), {
-          shouldStop: stop,
-          onFrame: (i, total) =>
-            o.json
-              ? console.log(JSON.stringify({ frame: i + 1, frames: total }))
-              : progress.line(`frame ${i + 1}${total ? ` of ${total}` : ''} dreamed`),
-        });
+        const r = await transformVideo(
+          positionals[0],
+          o.out,
+          (f) => frames.next(f, { shouldStop: stop, onNote: noteOnStderr }),
+          {
+            shouldStop: stop,
+            onFrame: (i, total) =>
+              o.json
+                ? console.log(JSON.stringify({ frame: i + 1, frames: total }))
+                : progress.line(`frame ${i + 1}${total ? ` of ${total}` : ''} dreamed`),
+          },
+        );
         const flicker = r.flicker === null ? null : Number(r.flicker.toFixed(3));
         if (o.json) console.log(JSON.stringify({ video: positionals[0], out: o.out, frames: r.frames, flicker }));
         else progress.line(`${r.frames} frames; flicker ${flicker} (frame-to-frame change, output / input)`);

@@ -8,8 +8,10 @@ import {
   GAN_DEFAULTS,
   GAN_OPTIONS,
   GAN_RECIPES,
+  GAN_MOST_FRAMES,
+  GAN_MOST_IMAGES,
   classIndex,
-  cyclingLabels,
+  drawImages,
   loadGenerator,
   trainGan,
 } from '../models/gan/index.js';
@@ -18,7 +20,7 @@ import { interpolate } from '../models/vae/latent.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
@@ -36,8 +38,8 @@ const LABEL: OptSpecs = {
   },
 };
 /** The most images `gan sample` draws and frames `gan walk` makes. */
-const MOST_IMAGES = 4096;
-const MOST_FRAMES = 1000;
+const MOST_IMAGES = GAN_MOST_IMAGES;
+const MOST_FRAMES = GAN_MOST_FRAMES;
 
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
@@ -101,6 +103,7 @@ async function ganTrain(args: string[]): Promise<void> {
     { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
+      onNote: noteOnStderr,
       onStep: (l) =>
         o.json
           ? console.log(JSON.stringify(l))
@@ -157,11 +160,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   const only = classIndex(g, o.label);
   const classes = g instanceof DcganGenerator ? g.classes : 0;
   /** Images in [0, 1] from latent points: of the asked class, or of every class in turn. */
-  const draw = (z: T.Tensor, walk = false) =>
-    g
-      .forward(z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
-      .add(1)
-      .div(2);
+  const draw = (z: T.Tensor, walk = false) => drawImages(g, z, only, walk);
   if (verb === 'sample') {
     if (o.seed !== undefined) T.manualSeed(o.seed);
     if (folder) {

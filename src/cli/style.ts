@@ -25,7 +25,7 @@ import {
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { wholeNumber } from '../models/checks.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, backboneFromOptions, onInterrupt } from './common.js';
+import { applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
 import { makeFolder, prepareOutputFile } from '../io/files.js';
@@ -297,6 +297,7 @@ async function styleTrain(args: string[]): Promise<void> {
       { resume: o.resume, force: o.force, given },
       {
         shouldStop: stop,
+        onNote: noteOnStderr,
         onStep: (l) =>
           o.json
             ? console.log(JSON.stringify(l))

@@ -14,7 +14,7 @@ import { cliSpecs, configFromCli, kebab } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
 
 const TRAIN_OPTS: OptSpecs = {
   ...cliSpecs(TEXT_OPTIONS),
@@ -99,12 +99,13 @@ async function textTrain(args: string[]): Promise<void> {
     ),
   );
   let total: number | null = cfg.steps;
-  const result = trainText(
+  const result = await trainText(
     cfg,
     o.out,
     { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
+      onNote: noteOnStderr,
       onStart: (s) => {
         if (!o.json) progress.line(describeStart(cfg.corpus, s));
       },

@@ -28,7 +28,7 @@ import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
-import { applyCommon, onInterrupt } from './common.js';
+import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
 import { prepareOutputFile } from '../io/files.js';
 
 const TRAIN: OptSpecs = {
@@ -285,6 +285,7 @@ async function vaeTrain(args: string[]): Promise<void> {
     { resume: o.resume, force: o.force, given },
     {
       shouldStop: stop,
+      onNote: noteOnStderr,
       onStep: (l) =>
         o.json
           ? console.log(JSON.stringify(l))

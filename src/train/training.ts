@@ -29,7 +29,30 @@ export interface RunMode {
   given?: ReadonlySet<string>;
 }
 
-export interface TrainingOptions<C> {
+/**
+ * How a caller stops a run and hears its notes, beside the trainer's own progress hooks.
+ * Every trainer takes these.
+ */
+export interface RunControl {
+  /** Checked between steps; true stops the run (the trainer then saves as it would at the end). */
+  shouldStop?(): boolean;
+  /**
+   * Aborting it stops the run at the next step: the trainer saves its checkpoint as at the end
+   * and resolves with a result that says it stopped early (it does not reject). The loop lets
+   * the event loop run every BREATHE_MS or so, so a timer's abort() takes effect mid-run.
+   */
+  signal?: AbortSignal;
+  /**
+   * Sentences for the user that are not errors: settings a resumed run keeps, thread changes.
+   * The library never prints; without this hook they are dropped (the CLI writes them to stderr).
+   */
+  onNote?(message: string): void;
+}
+
+/** The longest a training loop computes without letting the event loop run (timers, aborts, I/O). */
+export const BREATHE_MS = 150;
+
+export interface TrainingOptions<C> extends RunControl {
   /** The system's name, written into config.json. */
   system: string;
   config: C;
@@ -40,8 +63,6 @@ export interface TrainingOptions<C> {
   /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
   fromCommand: readonly (keyof C)[];
   validate(c: C): void;
-  /** Checked between steps; true stops the run (the trainer then saves as it would at the end). */
-  shouldStop?(): boolean;
   /** What to advise when a loss stops being finite ("lower --lr"). */
   advice: string;
   /** The data-parallel group; by default joined when torchrun's variables name several ranks. */
@@ -105,8 +126,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
       o.validate(this.cfg);
       if (this.ck && main)
-        for (const line of keptOnResume(o.config, this.cfg, o.mode.given ?? new Set(), o.fromCommand))
-          process.stderr.write(`loom: ${line}\n`);
+        for (const line of keptOnResume(o.config, this.cfg, o.mode.given ?? new Set(), o.fromCommand)) this.note(line);
     } catch (e) {
       this.dispose();
       throw e;
@@ -120,11 +140,15 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   private keepThreads(run: number | 'auto' | null, given: boolean): void {
     if (run === null || run === T.threadSetting()) return;
     if (given) {
-      process.stderr.write(
-        `loom: this run trained with --threads ${run}; with ${T.threadSetting()} its numbers will differ from an uninterrupted run's\n`,
+      this.note(
+        `this run trained with --threads ${run}; with ${T.threadSetting()} its numbers will differ from an uninterrupted run's`,
       );
     } else if (run === 'auto') T.fitThreadsToFreeCores();
     else T.setNumThreads(run);
+  }
+
+  private note(message: string): void {
+    this.o.onNote?.(message);
   }
 
   /** Opens (or, with resume, reopens) a run; dispose it (`using`) to free what it owns. */
@@ -221,12 +245,15 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
 
   /**
    * The steps to take, up to `total`: yields the index of each step before it is taken and
-   * stops early when the time is up or a stop was asked for. The body calls advance().
+   * stops early when the time is up or a stop was asked for (shouldStop, or the signal
+   * aborted). Between steps it lets the event loop run at most every BREATHE_MS, so that
+   * timers and an abort from them are seen. The body calls advance().
    */
-  *steps(total: number): Generator<number> {
+  async *steps(total: number): AsyncGenerator<number> {
     while (this.step < total) {
+      await this.breathe();
       const minutes = this.cfg.minutes;
-      const asked = Boolean(this.o.shouldStop?.());
+      const asked = Boolean(this.o.shouldStop?.()) || Boolean(this.o.signal?.aborted);
       const late = minutes !== null && minutes !== undefined && Date.now() - this.started > minutes * 60000;
       // Ranks agree before every step, or one would wait forever for the others.
       if (this.group ? this.group.any(asked || late) : asked || late) {
@@ -234,10 +261,16 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
         return;
       }
       // Data-parallel ranks have their threads set by their launch; one process fits its own.
-      if (!this.group) fitThreadsBetweenSteps();
+      if (!this.group) fitThreadsBetweenSteps((m) => this.note(m));
       yield this.step;
     }
   }
+
+  /** Lets the event loop run once BREATHE_MS have passed since it last did; else returns at once. */
+  breathe(): Promise<void> {
+    return this.breather.breathe();
+  }
+  private readonly breather = new Breather();
 
   /**
    * Counts one step taken with its losses: a value that is not finite stops the run with a
@@ -302,6 +335,19 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   }
   [Symbol.dispose](): void {
     this.dispose();
+  }
+}
+
+/**
+ * For a long synchronous loop in an async function: `await breather.breathe()` between steps
+ * lets timers, I/O and an AbortSignal's abort run, at most once every BREATHE_MS.
+ */
+export class Breather {
+  private last = performance.now();
+  async breathe(): Promise<void> {
+    if (performance.now() - this.last < BREATHE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
   }
 }
 
@@ -383,11 +429,11 @@ export function loadFromRun<M, C extends object>(
 
 /**
  * For any long loop, between its steps: fits the thread count to the cores other processes
- * leave free (T.fitThreads) and says so on stderr when it changes.
+ * leave free (T.fitThreads) and tells `onNote` when it changes.
  */
-export function fitThreadsBetweenSteps(): void {
+export function fitThreadsBetweenSteps(onNote?: (message: string) => void): void {
   const fit = T.fitThreads();
-  if (fit) process.stderr.write(`loom: ${threadsNote(fit)}\n`);
+  if (fit) onNote?.(threadsNote(fit));
 }
 
 /** One sentence on a change of thread count: why, and how to fix the count instead. */

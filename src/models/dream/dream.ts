@@ -6,7 +6,7 @@ import { resize } from '../../io/images.js';
 import { Rng } from '../../util/random.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
 import { positiveNumber, wholeNumber } from '../checks.js';
-import { fitThreadsBetweenSteps } from '../../train/index.js';
+import { Breather, fitThreadsBetweenSteps, type RunControl } from '../../train/index.js';
 
 export interface DreamConfig {
   /** Layer (or "layer:channel") → weight of its term in the loss. */
@@ -65,11 +65,11 @@ export interface DreamStep {
   width: number;
 }
 
-export interface DreamHooks {
+/** shouldStop or the signal ends the dream early with the image so far (it resolves, not rejects). */
+export interface DreamHooks extends RunControl {
   onStep?(s: DreamStep): void;
   /** The image (RGB in [0, 1]) at the end of each octave. */
   onOctave?(octave: number, image: Tensor): void | Promise<void>;
-  shouldStop?(): boolean;
 }
 
 /**
@@ -412,6 +412,7 @@ export async function dream(
       `the smallest octave would be ${shapes[0].join('x')} pixels, under ${backbone.net.arch}'s ${least}; use fewer octaves or a larger image`,
     );
   const rng = new Rng(cfg.seed);
+  const breather = new Breather();
   // The seed works in Inception's [-1, 1]; so does the step size.
   const original = T.keep(T.tidy(() => rgb.mul(2).sub(1)));
   let shrunk = T.keep(T.tidy(() => resize(original, ...shapes[0])));
@@ -457,8 +458,9 @@ export async function dream(
       const octaveCfg = { ...stepCfg, layers: layersInOctave(layers, cfg.layerOctaves ?? {}, o + 1) };
       const steps = Object.keys(octaveCfg.layers).length ? cfg.steps : 0;
       for (let s = 0; s < steps; s++) {
-        if (hooks.shouldStop?.()) break;
-        fitThreadsBetweenSteps();
+        await breather.breathe();
+        if (hooks.shouldStop?.() || hooks.signal?.aborted) break;
+        fitThreadsBetweenSteps(hooks.onNote);
         const t0 = performance.now();
         const loss = dreamStep(backbone, img, octaveCfg, rng, guide);
         hooks.onStep?.({ octave: o, step: s, loss, ms_per_step: performance.now() - t0, height: oh, width: ow });
@@ -503,14 +505,19 @@ export async function dreamZoom(
   try {
     await onFrame(last, made++);
     for (let f = 1; f < frames; f++) {
-      if (hooks.shouldStop?.()) break;
+      if (hooks.shouldStop?.() || hooks.signal?.aborted) break;
       const prev = last;
       using zoomed = T.tidy(() => {
         const ch = Math.round(h / zoom);
         const cw = Math.round(w / zoom);
         return resize(prev.narrow(2, Math.floor((h - ch) / 2), ch).narrow(3, Math.floor((w - cw) / 2), cw), h, w);
       });
-      const hooksNow = { onStep: hooks.onStep, shouldStop: hooks.shouldStop };
+      const hooksNow = {
+        onStep: hooks.onStep,
+        shouldStop: hooks.shouldStop,
+        signal: hooks.signal,
+        onNote: hooks.onNote,
+      };
       last = T.keep(await dream(backbone, zoomed, { ...frameCfg, seed: cfg.seed + f }, hooksNow));
       prev.dispose();
       await onFrame(last, made++);

@@ -240,3 +240,19 @@ export class DcganDiscriminator extends Module {
 
 /** A generator of either recipe: latent points [N, latent] to images in [-1, 1]. */
 export type AnyGenerator = Generator | DcganGenerator;
+
+/** The most images one call draws (in one batch) and the most frames of a walk. */
+export const GAN_MOST_IMAGES = 4096;
+export const GAN_MOST_FRAMES = 1000;
+
+/**
+ * Images in [0, 1] from latent points [N, latent]: of class `only`, or of every class in turn
+ * (a walk keeps to class 0 when none is asked for, so its frames change smoothly).
+ */
+export function drawImages(g: AnyGenerator, z: Tensor, only: number | null, walk = false): Tensor {
+  const classes = g instanceof DcganGenerator ? g.classes : 0;
+  return g
+    .forward(z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
+    .add(1)
+    .div(2);
+}

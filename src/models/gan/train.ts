@@ -9,7 +9,14 @@ import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
+import {
+  PerEpoch,
+  Training,
+  loadFromRun,
+  type DistributedLog,
+  type RunControl,
+  type RunMode,
+} from '../../train/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
@@ -296,6 +303,14 @@ export class GanTrainer {
   }
 }
 
+export interface GanTrainResult {
+  steps: number;
+  seconds: number;
+  rollbacks: number;
+  /** Stopped by shouldStop or the signal (with a checkpoint), not by its steps or minutes. */
+  stoppedEarly: boolean;
+}
+
 export async function trainGan(
   config: GanTrainConfig,
   outDir: string,
@@ -306,9 +321,8 @@ export async function trainGan(
     onWarning?(w: string): void;
     /** Told before a built-in data set's judge is trained (once per machine, about half a minute). */
     onJudgeTraining?(): void;
-    shouldStop?(): boolean;
-  } = {},
-): Promise<{ steps: number; seconds: number; rollbacks: number }> {
+  } & RunControl = {},
+): Promise<GanTrainResult> {
   using t = Training.open({
     system: 'gan',
     config: withRecipe(config),
@@ -318,6 +332,8 @@ export async function trainGan(
     fromCommand: ['steps', 'minutes'],
     validate: validateGanConfig,
     shouldStop: hooks.shouldStop,
+    signal: hooks.signal,
+    onNote: hooks.onNote,
     advice: 'lower the learning rates',
   });
   const cfg = withRecipe(t.cfg);
@@ -328,7 +344,10 @@ export async function trainGan(
   // A built-in set's judge is trained on all of its training split; a --limit run trains its own.
   const judge =
     cfg.limit === null
-      ? await builtinJudge(cfg.data, { onTrain: hooks.onJudgeTraining, shouldStop: hooks.shouldStop })
+      ? await builtinJudge(cfg.data, {
+          onTrain: hooks.onJudgeTraining,
+          shouldStop: () => Boolean(hooks.shouldStop?.() || hooks.signal?.aborted),
+        })
       : null;
   const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed, judge));
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
@@ -411,7 +430,7 @@ export async function trainGan(
 
   gan.g.train();
   gan.d.train();
-  for (const step of t.steps(cfg.steps)) {
+  for await (const step of t.steps(cfg.steps)) {
     const epoch = Math.floor(step / loader.length);
     const { dLoss, aLoss } = tidy(() => {
       const batch = loader.batch(epoch, step % loader.length, order.get(epoch), part);
@@ -435,7 +454,7 @@ export async function trainGan(
   }
   if (t.step % cfg.sampleEvery !== 0 || t.step === 0) await sample();
   if (t.isMain) await monitor.charts(history, run, true);
-  return { steps: t.step, seconds: (Date.now() - t.started) / 1000, rollbacks };
+  return { steps: t.step, seconds: (Date.now() - t.started) / 1000, rollbacks, stoppedEarly: t.stopReason === 'asked' };
 }
 
 /** A trained generator from a run folder or checkpoint (its averaged weights, if it kept them). */

@@ -7,7 +7,7 @@ import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
-import { Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
+import { Training, loadFromRun, type DistributedLog, type RunControl, type RunMode } from '../../train/index.js';
 import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
@@ -105,8 +105,8 @@ export async function trainFastStyle(
   config: FastStyleConfig,
   outDir: string,
   mode: RunMode,
-  hooks: { onStep?(l: FastStepLog): void; onSample?(step: number, file: string): void; shouldStop?(): boolean } = {},
-): Promise<{ steps: number; seconds: number }> {
+  hooks: RunControl & { onStep?(l: FastStepLog): void; onSample?(step: number, file: string): void } = {},
+): Promise<{ steps: number; seconds: number; stoppedEarly: boolean }> {
   using t = Training.open({
     system: 'style',
     config,
@@ -115,6 +115,8 @@ export async function trainFastStyle(
     mode,
     fromCommand: ['steps', 'minutes'],
     shouldStop: hooks.shouldStop,
+    signal: hooks.signal,
+    onNote: hooks.onNote,
     advice: 'lower --lr',
     validate: validateFastConfig,
   });
@@ -169,7 +171,7 @@ export async function trainFastStyle(
     );
     hooks.onSample?.(t.step, file);
   };
-  for (const step of t.steps(cfg.steps)) {
+  for await (const step of t.steps(cfg.steps)) {
     const terms = T.tidy(() => {
       // Data-parallel: the step's global batch of crops, of which this rank takes its share.
       const x = cropBatch(photos, cfg.size, cfg.batch * t.world, cfg.seed, step).narrow(
@@ -208,7 +210,7 @@ export async function trainFastStyle(
     if (t.step % cfg.sampleEvery === 0 || t.step === cfg.steps) await sample();
   }
   t.save();
-  return { steps: t.step, seconds: (Date.now() - t.started) / 1000 };
+  return { steps: t.step, seconds: (Date.now() - t.started) / 1000, stoppedEarly: t.stopReason === 'asked' };
 }
 
 /** A trained style network from a run folder or checkpoint. */

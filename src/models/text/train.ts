@@ -9,7 +9,14 @@ import { AdamW, RMSprop, schedules } from '../../optim/index.js';
 import { loadCorpus } from '../../io/corpus.js';
 import { Rng } from '../../util/random.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
+import {
+  PerEpoch,
+  Training,
+  loadFromRun,
+  type DistributedLog,
+  type RunControl,
+  type RunMode,
+} from '../../train/index.js';
 import { CharLSTM } from './model.js';
 import { CharGPT, checkHeads } from './gpt.js';
 import { MAX_MERGES, Vocab } from './vocab.js';
@@ -243,19 +250,18 @@ export interface TextStartLog {
   heldOutChars: number;
   resumed: boolean;
 }
-export interface TextTrainHooks {
+export interface TextTrainHooks extends RunControl {
   onStart?(log: TextStartLog): void;
   onStep?(log: StepLog): void;
   onEpoch?(log: EpochLog): void;
   onEval?(log: { step: number; val_bpc: number | null }): void;
-  /** Checked between steps; true stops the run after saving a checkpoint. */
-  shouldStop?(): boolean;
 }
 export interface TextTrainResult {
   steps: number;
   stepsPerEpoch: number;
   valBpc: number | null;
   bestValBpc: number | null;
+  /** Stopped by shouldStop or the signal (with a checkpoint), not by its steps or minutes. */
   stoppedEarly: boolean;
 }
 
@@ -397,12 +403,12 @@ function lstmNats(model: CharLSTM, ids: Int32Array, maxlen: number, streams: num
 }
 
 /** Trains (or resumes) a char model into a run folder. */
-export function trainText(
+export async function trainText(
   config: TextTrainConfig,
   outDir: string,
   mode: RunMode,
   hooks: TextTrainHooks = {},
-): TextTrainResult {
+): Promise<TextTrainResult> {
   using t = Training.open({
     system: 'text',
     config: withModel(config),
@@ -412,6 +418,8 @@ export function trainText(
     fromCommand: ['epochs', 'steps', 'minutes'],
     validate: validateTextConfig,
     shouldStop: hooks.shouldStop,
+    signal: hooks.signal,
+    onNote: hooks.onNote,
     advice: 'lower --lr',
   });
   const cfg = withModel(t.cfg);
@@ -545,7 +553,7 @@ export function trainText(
   };
 
   model.train();
-  for (const step of t.steps(totalSteps)) {
+  for await (const step of t.steps(totalSteps)) {
     const epoch = Math.floor(step / stepsPerEpoch);
     const perm = order.get(epoch);
     const within = step % stepsPerEpoch;

@@ -5,7 +5,14 @@ import { lineChartSpec, writeChart } from '../../io/chart.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { RMSprop, schedules } from '../../optim/index.js';
 import { RunFolder } from '../../io/run-folder.js';
-import { PerEpoch, Training, loadFromRun, type DistributedLog, type RunMode } from '../../train/index.js';
+import {
+  PerEpoch,
+  Training,
+  loadFromRun,
+  type DistributedLog,
+  type RunControl,
+  type RunMode,
+} from '../../train/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
 import type { ImageDataset } from '../../io/datasets.js';
@@ -171,13 +178,15 @@ export interface VaeTrainResult {
   epochs: number;
   test: { elbo: number; rec: number; kl: number };
   seconds: number;
+  /** Stopped by shouldStop or the signal (with a checkpoint), not by its epochs or minutes. */
+  stoppedEarly: boolean;
 }
 
 export async function trainVae(
   config: VaeTrainConfig,
   outDir: string,
   mode: RunMode,
-  hooks: { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void; shouldStop?(): boolean } = {},
+  hooks: RunControl & { onStep?(l: VaeStepLog): void; onEpoch?(l: VaeEpochLog): void } = {},
 ): Promise<VaeTrainResult> {
   using t = Training.open({
     system: 'vae',
@@ -189,6 +198,8 @@ export async function trainVae(
     fromCommand: ['epochs', 'minutes'],
     validate: validateVaeConfig,
     shouldStop: hooks.shouldStop,
+    signal: hooks.signal,
+    onNote: hooks.onNote,
     advice: 'lower --lr',
   });
   const { cfg, run } = t;
@@ -255,7 +266,7 @@ export async function trainVae(
   };
   const order = new PerEpoch((epoch) => loader.order(epoch));
   model.train();
-  for (const step of t.steps(total)) {
+  for await (const step of t.steps(total)) {
     const epoch = Math.floor(step / loader.length);
     opt.lr = rateAt(step);
     const loss = tidy(() => {
@@ -281,7 +292,13 @@ export async function trainVae(
     if (t.step % loader.length === 0) await endEpoch(t.step / loader.length);
   }
   if (t.step % loader.length !== 0 || t.step === 0) await endEpoch(t.step / loader.length);
-  return { steps: t.step, epochs: t.step / loader.length, test: last, seconds: (Date.now() - t.started) / 1000 };
+  return {
+    steps: t.step,
+    epochs: t.step / loader.length,
+    test: last,
+    seconds: (Date.now() - t.started) / 1000,
+    stoppedEarly: t.stopReason === 'asked',
+  };
 }
 
 /** Reconstructions beside originals, random samples, and (2-D latent) the latent grid. */
