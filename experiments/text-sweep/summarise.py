@@ -1,7 +1,7 @@
-"""Prints a sweep's results (bench/text-sweep/sweep.py's JSON lines) as a Markdown table:
+"""Prints a sweep's results (experiments/text-sweep/sweep.py's JSON lines) as a Markdown table:
 one row per setting, its held-out bits per character on each seed and their mean, best first.
 
-  python3 bench/text-sweep/summarise.py bench/text-sweep/results-round2.jsonl
+  python3 experiments/text-sweep/summarise.py experiments/text-sweep/results-round2.jsonl
 """
 import json
 import re

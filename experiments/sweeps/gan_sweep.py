@@ -4,8 +4,8 @@
 # budget is the demo's two minutes on 2 CPU cores (Loom's 1,163 steps of the defaults) scaled
 # by its CPU cost relative to the defaults, measured with --time on the 2-core machine.
 #
-#   python3 bench/gan_sweep.py --time --data DIR            # ms per step on this CPU, per change
-#   python3 bench/gan_sweep.py --data DIR --out DIR [--jobs N] [--seeds S] [--costs FILE]
+#   python3 experiments/sweeps/gan_sweep.py --time --data DIR            # ms per step on this CPU, per change
+#   python3 experiments/sweeps/gan_sweep.py --data DIR --out DIR [--jobs N] [--seeds S] [--costs FILE]
 #
 # DIR holds MNIST's four idx files (gzipped or not). The judge is the same small classifier as
 # Loom's, trained for three epochs; a run's figure is the share of 1,024 samples from fixed

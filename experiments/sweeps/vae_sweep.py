@@ -4,7 +4,7 @@
 # its batch size (images per second measured there, IMAGES_PER_10_MIN below), so the speed
 # of the machine that runs the sweep does not enter.
 #
-#   python3 bench/vae_sweep.py --data DIR --out DIR [--jobs N] [--seeds S]
+#   python3 experiments/sweeps/vae_sweep.py --data DIR --out DIR [--jobs N] [--seeds S]
 #
 # DIR holds MNIST's four idx files. The figure is the mean -ELBO (summed binary cross-entropy
 # plus KL, one z per image) on all 10,000 test images, in nats, as Loom's `vae train` logs it.
@@ -14,42 +14,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, here)
+sys.path.insert(0, os.path.join(here, "..", "..", "bench"))
 from gan_sweep import load_mnist  # noqa: E402
+from torch_models import VAE  # noqa: E402
 
 # Loom's images per 10 minutes on the 2-core AVX2 machine, by batch (docs/benchmarks.md: 2
 # minutes of RMSprop/Adam at 16, 64, 128 -> 30.7k, 42.0k, 40.2k images; 32 interpolated).
 IMAGES_PER_10_MIN = {16: 153_000, 32: 185_000, 64: 210_000, 128: 201_000}
-
-
-class VAE(nn.Module):
-    # The seed's (and Loom's) convolutional VAE.
-    def __init__(self, latent):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
-        self.conv2 = nn.Conv2d(32, 64, 3, padding=1, stride=2)
-        self.conv3 = nn.Conv2d(64, 64, 3, padding=1)
-        self.conv4 = nn.Conv2d(64, 64, 3, padding=1)
-        self.fc = nn.Linear(64 * 14 * 14, 32)
-        self.z_mean = nn.Linear(32, latent)
-        self.z_log_var = nn.Linear(32, latent)
-        self.dec_fc = nn.Linear(latent, 64 * 14 * 14)
-        self.deconv = nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1)
-        self.dec_out = nn.Conv2d(32, 1, 3, padding=1)
-
-    def loss(self, x):
-        y = F.relu(self.conv1(x))
-        y = F.relu(self.conv2(y))
-        y = F.relu(self.conv3(y))
-        y = F.relu(self.conv4(y))
-        y = F.relu(self.fc(y.flatten(1)))
-        mean, log_var = self.z_mean(y), self.z_log_var(y)
-        z = mean + torch.exp(log_var / 2) * torch.randn_like(mean)
-        d = F.relu(self.dec_fc(z)).reshape(-1, 64, 14, 14)
-        logits = self.dec_out(F.relu(self.deconv(d)))
-        rec = F.binary_cross_entropy_with_logits(logits, x, reduction='none').flatten(1).sum(1)
-        kl = -0.5 * torch.sum(1 + log_var - mean ** 2 - log_var.exp(), dim=1)
-        return rec + kl
 
 
 SETTINGS = {
@@ -96,7 +69,7 @@ def run(args):
     s = SETTINGS[base]
     steps = round(IMAGES_PER_10_MIN[s['batch']] * mult / s['batch'])
     torch.manual_seed(seed)
-    m = VAE(latent).to(dev)
+    m = VAE(1, 28, 28, latent).to(dev)
     if s['opt'] == 'rmsprop':  # Keras' RMSprop, as the seed's: rho 0.9, epsilon 1e-7
         opt = torch.optim.RMSprop(m.parameters(), lr=s['lr'], alpha=0.9, eps=1e-7)
     else:
@@ -110,13 +83,13 @@ def run(args):
             order = torch.randperm(n, device=dev)
         for g in opt.param_groups:
             g['lr'] = rate(s, k / steps)
-        loss = m.loss(x[order[(k % per) * b:(k % per + 1) * b]]).mean()
+        loss = m.per_image_loss(x[order[(k % per) * b:(k % per + 1) * b]]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if (k + 1) % max(1, steps // 4) == 0 or k + 1 == steps:
             with torch.no_grad():
-                curve.append((k + 1, sum(m.loss(xt[i:i + 1000]).sum().item() for i in range(0, 10000, 1000)) / 10000))
+                curve.append((k + 1, sum(m.per_image_loss(xt[i:i + 1000]).sum().item() for i in range(0, 10000, 1000)) / 10000))
     return dict(name=name, latent=latent, seed=seed, steps=steps, epochs=steps * b / n, seconds=time.time() - t,
                 elbo=curve[-1][1], curve=curve)
 

@@ -10,7 +10,7 @@ and is scored as Loom scores it (the first 200,000 held-out characters, windows
 overlapping by half). The winner is then checked with Loom itself on the CPU: this script
 only narrows the search.
 
-  python3 bench/text-sweep/sweep.py --ids sotu.u8 --vocab 98 --plan plan.json --out results.jsonl
+  python3 experiments/text-sweep/sweep.py --ids sotu.u8 --vocab 98 --plan plan.json --out results.jsonl
 
 plan.json: [{"name": ..., "shape": {layers, embed, heads, block, batch}, "steps": N,
              "members": [{"name": ..., "lr": .., "warmup": .., "schedule": cosine|anneal|

@@ -1,4 +1,4 @@
-"""Writes the GPU sweep's plan (bench/text-sweep/sweep.py): ensembles of Loom's character
+"""Writes the GPU sweep's plan (experiments/text-sweep/sweep.py): ensembles of Loom's character
 transformer, each at the number of steps Loom takes in 10 minutes on 2 CPU cores at its shape.
 
 Steps: the defaults took 17,446 steps in 10 minutes alone on the machine (session 12); every
