@@ -77,7 +77,7 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
   // A basic finalizer (it calls no JS) runs inside the GC. Node defers the others to the
   // event loop, which a synchronous loop never reaches: each disposed handle's bookkeeping
-  // (~180 bytes) then piled up, 1.6 KB per generated character (issue 13).
+  // (~180 bytes) then piled up with every generated character.
   return Napi::External<Box>::New(env, box, [](Napi::BasicEnv e, Box* b) {
     if (b->alive) g_collected += 1;
     release(e, b);
@@ -622,7 +622,7 @@ Napi::Value Interrupts(const Napi::CallbackInfo& info) {
 // first large free) from the main heap. A training step frees and reallocates the same
 // large blocks, while small objects that live until V8 collects them (N-API references,
 // handle boxes) are carved out of the freed space; the heap then cannot reuse it and grows
-// by most of a step's memory per step (issue 13: 0.35 -> 4 GB in 30 s). Large tensors
+// by most of a step's memory per step (docs/benchmarks.md, the soak). Large tensors
 // therefore get pages of their own, and freed ones wait in a bounded cache for a block of
 // the same size, so a loop reuses them without page faults or heap growth.
 constexpr size_t kLargeBlock = size_t(64) << 10;

@@ -137,8 +137,8 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
  */
 export const liveTensors = (): { count: number; bytes: number; undisposed: number } => native.liveTensors();
 /**
- * Tensors of 64 KiB or more get pages of their own (not the C heap, which fragmented:
- * issue 13); freed ones are cached for reuse, up to twice the most ever in use at once (at
+ * Tensors of 64 KiB or more get pages of their own (the C heap fragmented under them);
+ * freed ones are cached for reuse, up to twice the most ever in use at once (at
  * least 256 MiB). Their bytes in use and cached, and the C heap's size and use.
  */
 export const cpuMemory = (): {
