@@ -6,18 +6,9 @@ import { writeFileAtomic } from '../io/files.js';
 import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';
-import { CharLSTM } from '../models/text/model.js';
-import { CharGPT } from '../models/text/gpt.js';
 import { loadVae } from '../models/vae/train.js';
-import {
-  charGptGraph,
-  charStepGraph,
-  generatorGraph,
-  styleNetGraph,
-  vaeDecoderGraph,
-  vaeEncoderGraph,
-  type Exported,
-} from './onnx-models.js';
+import type { Exported } from './onnx-graph.js';
+import { generatorGraph, styleNetGraph, vaeDecoderGraph, vaeEncoderGraph } from './onnx-models.js';
 
 export * from './onnx-graph.js';
 export * from './onnx-models.js';
@@ -51,9 +42,7 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
     case 'text': {
       const { model, vocab } = loadTextModel(source);
       using m = model;
-      if (!(m instanceof CharGPT || m instanceof CharLSTM))
-        throw new Error(`${source} holds a text model Loom cannot export`);
-      const e = m instanceof CharGPT ? charGptGraph(m, vocab.tokens) : charStepGraph(m, vocab.tokens);
+      const e = m.exportGraph(vocab.tokens);
       // Subword units: the vocabulary lists each unit's text; encoding a prompt needs the merges.
       if (vocab.merges.length)
         e.metadata['loom.merges'] = JSON.stringify({
