@@ -1,10 +1,8 @@
-// The ONNX graphs of the networks people put into web pages: the fast style net, the VAE's
-// decoder and encoder, the GAN's generator, and one step of the char-LSTM with its state as
-// inputs and outputs, and the character transformer over a whole context. Each mirrors its
-// module's forward() in evaluation mode, layer by layer.
+// The ONNX graphs of the networks people put into web pages: the fast style net and the VAE's
+// decoder and encoder here; the GAN's generator and the text models beside their modules
+// (re-exported below). Each mirrors its module's forward() in evaluation mode, layer by layer.
 import { ConvLayer, Residual, type StyleNet } from '../models/style/fast-net.js';
 import type { VAE } from '../models/vae/model.js';
-import { DcganGenerator, Generator, type AnyGenerator } from '../models/gan/model.js';
 import { OnnxGraph, type Exported } from './onnx-graph.js';
 
 // The text models' graphs live beside the models, which write their own (CharModel.exportGraph).
@@ -92,48 +90,5 @@ export function vaeEncoderGraph(vae: VAE): Exported {
   };
 }
 
-/** The GAN's generator (either recipe, batch norm in evaluation mode): latent points to images in [-1, 1]. */
-export function generatorGraph(gen: AnyGenerator): Exported {
-  const { latent, channels: c, height: h, width: w } = gen.config;
-  const g = new OnnxGraph('loom_gan_generator');
-  const z = g.input('z', ['batch', latent]);
-  let y: string;
-  if (gen instanceof Generator) {
-    const lrelu = (x: string) => g.op('LeakyRelu', [x], { alpha: { float: 0.3 } });
-    y = lrelu(g.layer(gen.fc, z, 'fc'));
-    y = g.op('Reshape', [y, g.ints('first_shape', [-1, gen.config.gFilters / 2, h / 2, w / 2])]);
-    for (const [name, m] of [
-      ['conv1', gen.conv1],
-      ['up', gen.up],
-      ['conv2', gen.conv2],
-      ['conv3', gen.conv3],
-    ] as const)
-      y = lrelu(g.layer(m, y, name));
-    y = g.layer(gen.out, y, 'out');
-  } else if (gen instanceof DcganGenerator) {
-    // A conditional generator reads its class as a one-hot row beside the latent point.
-    const k = gen.classes;
-    const input = k ? g.op('Concat', [z, g.input('label', ['batch', k])], { axis: 1 }) : z;
-    y = g.op('Reshape', [g.layer(gen.fc, input, 'fc'), g.ints('first_shape', [-1, ...gen.first])]);
-    y = g.op('Relu', [g.layer(gen.norm0, y, 'norm0')]);
-    gen.ups.forEach((up, i) => {
-      y = g.layer(up, y, `up${i}`);
-      if (i < gen.norms.length) y = g.op('Relu', [g.layer(gen.norms[i], y, `norm${i + 1}`)]);
-    });
-  } else throw new Error(`cannot export a generator of class ${(gen as object).constructor.name} to ONNX`);
-  g.output(g.op('Tanh', [y]), 'image', ['batch', c, h, w]);
-  return {
-    graph: g,
-    metadata: {
-      'loom.kind': 'gan-generator',
-      'loom.latent': String(latent),
-      'loom.input':
-        `z: float32 [batch, ${latent}] from N(0, I)` +
-        (gen instanceof DcganGenerator && gen.classes
-          ? `; label: float32 [batch, ${gen.classes}], one-hot over the classes ${JSON.stringify(gen.config.classNames)}`
-          : ''),
-      'loom.output': `image: float32 [batch, ${c}, ${h}, ${w}] in [-1, 1] (x / 2 + 0.5 for [0, 1])`,
-    },
-    doc: "Loom's GAN generator",
-  };
-}
+// The GAN's generators write their own graphs (GanGenerator.exportGraph).
+export { generatorGraph } from '../models/gan/onnx.js';

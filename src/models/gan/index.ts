@@ -1,5 +1,7 @@
 export * from './model.js';
 export * from './train.js';
+export * from './recipes.js';
+export * from './onnx.js';
 export * from './quality.js';
 export * from './data.js';
 export * from './monitor.js';

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
+import type { Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
@@ -17,14 +17,8 @@ import {
   type RunControl,
   type RunMode,
 } from '../../train/index.js';
-import {
-  DcganDiscriminator,
-  DcganGenerator,
-  Discriminator,
-  Generator,
-  type AnyGenerator,
-  type GanConfig,
-} from './model.js';
+import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
+import { RECIPES, type GanRecipe } from './recipes.js';
 import { labelledClasses, loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
@@ -158,12 +152,7 @@ export function withRecipe(c: GanTrainConfig): GanRunConfig {
 
 /** The classes a run's networks are conditioned on, or null (the seed's recipe, unlabelled data, --no-conditional). */
 export function conditionedClasses(c: GanTrainConfig): string[] | null {
-  return c.conditional && c.recipe === 'dcgan' ? labelledClasses(c.data) : null;
-}
-
-/** The generator a recipe trains, with fresh weights. */
-function newGenerator(recipe: GanTrainConfig['recipe'], model: GanConfig): AnyGenerator {
-  return recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
+  return c.conditional && RECIPES[c.recipe].conditional ? labelledClasses(c.data) : null;
 }
 
 /** Runs saved before recipes existed are the seed's; before labels, unconditional. */
@@ -171,8 +160,7 @@ const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed', condi
 
 export function validateGanConfig(c: GanTrainConfig): void {
   checkOptions(GAN_OPTIONS, c);
-  if (c.recipe === 'seed' && c.gFilters !== null && c.gFilters % 2)
-    throw new Error(`--g-filters must be even for the seed's generator, got ${c.gFilters}`);
+  RECIPES[c.recipe].validate(c.gFilters);
 }
 
 /** Rollbacks to one good checkpoint before the watch stops rolling back. */
@@ -191,47 +179,37 @@ export interface GanStepLog extends DistributedLog {
 }
 /** The two networks of a recipe, their optimizers, and one step of the adversarial update. */
 export class GanTrainer {
-  readonly g: AnyGenerator;
-  readonly d: Discriminator | DcganDiscriminator;
+  readonly g: GanGenerator;
+  readonly d: GanDiscriminator;
   readonly optG: Optimizer;
   readonly optD: Optimizer;
   /** The generator's weights averaged over steps (Yazici et al. 2019), or null: what samples come from. */
-  readonly average: AnyGenerator | null;
+  readonly average: GanGenerator | null;
   readonly cfg: GanRunConfig;
+  readonly recipe: GanRecipe;
   constructor(config: GanTrainConfig, model: GanConfig) {
     const cfg = (this.cfg = withRecipe(config));
-    if (cfg.recipe === 'seed') {
-      this.g = new Generator(model);
-      this.d = new Discriminator(model);
-      // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
-      const rms = (ps: Tensor[], lr: number) =>
-        new RMSprop(ps, { lr, alpha: 0.9, eps: 1e-7, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
-      this.optD = rms(this.d.parameters(), cfg.dLr);
-      this.optG = rms(this.g.parameters(), cfg.gLr);
-    } else {
-      this.g = new DcganGenerator(model);
-      this.d = new DcganDiscriminator(model);
-      const adam = (ps: Tensor[], lr: number) =>
-        new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
-      this.optD = adam(this.d.parameters(), cfg.dLr);
-      this.optG = adam(this.g.parameters(), cfg.gLr);
-    }
+    const recipe = (this.recipe = RECIPES[cfg.recipe]);
+    this.g = recipe.generator(model);
+    this.d = recipe.discriminator(model);
+    this.optD = recipe.optimizer(this.d.parameters(), cfg.dLr, cfg.clip);
+    this.optG = recipe.optimizer(this.g.parameters(), cfg.gLr, cfg.clip);
     this.average = null;
     if (cfg.ema > 0) {
-      this.average = newGenerator(cfg.recipe, model);
+      this.average = recipe.generator(model);
       this.average.loadStateDict(this.g.stateDict());
       this.average.freeze(true);
     }
   }
 
   /** The generator that samples are drawn from: the average when there is one. */
-  get sampler(): AnyGenerator {
+  get sampler(): GanGenerator {
     return this.average ?? this.g;
   }
 
   /** Conditioned on this many classes (0: not conditional). */
   get classes(): number {
-    return this.d instanceof DcganDiscriminator ? this.d.classes : 0;
+    return this.d.classes;
   }
 
   /** One discriminator update and one generator update; real images in [-1, 1] and, when conditional, their labels. */
@@ -247,8 +225,7 @@ export class GanTrainer {
 
   /**
    * The discriminator learns generated (1) from real (0); the generator is not touched. The
-   * seed scores both halves in one batch; dcgan scores them in two, so that batch norm never
-   * mixes real and generated statistics (as pytorch/examples does).
+   * recipe scores the halves (the seed in one batch, dcgan in two).
    */
   trainDiscriminator(real: Tensor, realLabels?: Tensor): number {
     const b = real.size(0);
@@ -257,12 +234,7 @@ export class GanTrainer {
       const fakeLabels = this.randomLabels(b);
       const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
       const labels = discriminatorLabels(b, this.cfg.labelNoise);
-      const loss =
-        this.cfg.recipe === 'seed'
-          ? binaryCrossEntropyWithLogits(this.d.forward(T.cat([fake, real], 0)), labels)
-          : binaryCrossEntropyWithLogits(this.d.forward(fake, fakeLabels), labels.narrow(0, 0, b))
-              .add(binaryCrossEntropyWithLogits(this.d.forward(real, realLabels), labels.narrow(0, b, b)))
-              .div(2);
+      const loss = this.recipe.discriminatorLoss(this.d, fake, fakeLabels, real, realLabels, labels);
       this.optD.backwardStep(loss);
       return loss.item();
     });
@@ -474,7 +446,7 @@ export function loadGenerator(source: string): AnyGenerator {
       dFilters: cfg.dFilters,
       classNames: conditionedClasses(cfg) ?? [],
     };
-    const g = newGenerator(cfg.recipe, model);
+    const g = RECIPES[cfg.recipe].generator(model) as AnyGenerator;
     // Samples come from the averaged weights when the run kept them.
     const averaged = ck.tensors.has('module.average.fc.weight');
     return { value: g, modules: { [averaged ? 'average' : 'generator']: g } };
