@@ -1,4 +1,5 @@
 export * from './model.js';
+export * from './config.js';
 export * from './train.js';
 export * from './recipes.js';
 export * from './onnx.js';
