@@ -4,7 +4,6 @@ import * as T from '../torch/index.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
 import { Rng } from '../util/random.js';
 import {
-  DcganGenerator,
   GAN_DEFAULTS,
   GAN_OPTIONS,
   GAN_RECIPES,
@@ -158,7 +157,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);
   const only = classIndex(g, o.label);
-  const classes = g instanceof DcganGenerator ? g.classes : 0;
+  const classes = g.classes;
   /** Images in [0, 1] from latent points: of the asked class, or of every class in turn. */
   const draw = (z: T.Tensor, walk = false) => drawImages(g, z, only, walk);
   if (verb === 'sample') {

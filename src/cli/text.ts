@@ -1,8 +1,10 @@
 // `loom text train` and `loom text generate`: thin over src/models/text.
 import { Rng } from '../util/random.js';
 import {
+  TEXT_KINDS,
   TEXT_MODELS,
   TEXT_OPTIONS,
+  foreignSetting,
   checkGenerateOptions,
   generate,
   loadTextModel,
@@ -83,13 +85,10 @@ async function textTrain(args: string[]): Promise<void> {
   if (o.device !== 'cpu') throw new UserError('text training runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   const cfg = configFromCli(TEXT_OPTIONS, o);
-  // The LSTM's sequence length and width have defaults of their own, so only the command
-  // line can tell that the user meant them (for the transformer they would do nothing).
-  const lstmOnly = (['units', 'maxlen'] as const).find((k) => given.has(k));
-  if (!o.resume && cfg.model === 'gpt' && lstmOnly)
-    throw new UserError(
-      `--${lstmOnly} is an LSTM setting; add --model lstm (the transformer's are --embed, --layers and --block)`,
-    );
+  // Another model's settings (the LSTM's width and sequence length have defaults of their
+  // own, so only the command line can tell that the user meant them; they would do nothing).
+  const foreign = o.resume ? null : foreignSetting(cfg.model, (k) => given.has(k));
+  if (foreign) throw new UserError(foreign);
   if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
   const progress = new Progress(process.stderr, cfg.minutes);
   const stop = onInterrupt(() =>
@@ -228,7 +227,7 @@ async function textGenerate(args: string[]): Promise<void> {
 /** One line on what the run reads: the model, the text and its units (characters or merges). */
 export function describeStart(corpus: string, s: TextStartLog): string {
   const n = (x: number) => x.toLocaleString('en');
-  const model = s.model === 'gpt' ? 'the transformer' : 'the LSTM';
+  const model = TEXT_KINDS[s.model].title;
   const units =
     s.merges === 0
       ? `as ${n(s.vocabSize)} distinct characters`

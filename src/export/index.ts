@@ -1,33 +1,55 @@
 // `loom export`: a trained run as an ONNX file that runs without libtorch (onnxruntime in
-// Node, in the browser, on a phone). The run's kind is read from its checkpoint.
-import { loadCheckpoint } from '../io/checkpoint.js';
+// Node, in the browser, on a phone). The run's kind is the system it recorded (runKind).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
 import { RunFolder } from '../io/run-folder.js';
 import { writeFileAtomic } from '../io/files.js';
 import { loadGenerator } from '../models/gan/train.js';
 import { loadStyleNet } from '../models/style/fast.js';
 import { loadTextModel } from '../models/text/train.js';
-import { CharLSTM } from '../models/text/model.js';
-import { CharGPT } from '../models/text/gpt.js';
 import { loadVae } from '../models/vae/train.js';
-import {
-  charGptGraph,
-  charStepGraph,
-  generatorGraph,
-  styleNetGraph,
-  vaeDecoderGraph,
-  vaeEncoderGraph,
-  type Exported,
-} from './onnx-models.js';
+import type { Exported } from './onnx-graph.js';
+import { styleNetGraph, vaeDecoderGraph, vaeEncoderGraph } from './onnx-models.js';
 
 export * from './onnx-graph.js';
 export * from './onnx-models.js';
 
 export type RunKind = 'text' | 'vae' | 'gan' | 'fast-style';
 
-/** Which trainer made the checkpoint of a run folder or file. */
+/** The export kind of each system whose runs Loom exports, by the `system` its runs record. */
+const KIND_OF_SYSTEM: Record<string, RunKind> = { text: 'text', vae: 'vae', gan: 'gan', style: 'fast-style' };
+
+/** Which trainer made the checkpoint of a run folder or file: what the run says, else a guess. */
 export function runKind(source: string): RunKind {
   const file = RunFolder.checkpointOf(source);
   using ck = loadCheckpoint(file);
+  const system = recordedSystem(file, ck.config);
+  if (system === null) return guessedKind(file, ck);
+  const kind = Object.hasOwn(KIND_OF_SYSTEM, system) ? KIND_OF_SYSTEM[system] : undefined;
+  if (!kind) throw new Error(`${file} is not a run Loom can export (a text, VAE, GAN or fast style run)`);
+  return kind;
+}
+
+/**
+ * The `system` a run recorded: in its checkpoint's config, else in the config.json of the run
+ * folder the checkpoint is one of (a file named otherwise, or moved, stands alone); null if neither.
+ */
+function recordedSystem(file: string, config: Record<string, unknown>): string | null {
+  if (typeof config.system === 'string') return config.system;
+  const run = new RunFolder(path.dirname(file));
+  const names = [run.checkpoint, run.best, run.good].map((f) => path.basename(f));
+  if (!names.includes(path.basename(file))) return null;
+  try {
+    const system = (JSON.parse(readFileSync(path.join(run.dir, 'config.json'), 'utf8')) as { system?: unknown }).system;
+    return typeof system === 'string' ? system : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A checkpoint without a recorded system (written before runs named theirs): its kind from its tensors. */
+function guessedKind(file: string, ck: Checkpoint): RunKind {
   if (ck.tensors.has('module.generator.fc.weight')) return 'gan';
   if (ck.tensors.has('module.net.layers.0.conv.weight')) return 'fast-style';
   if (Array.isArray(ck.extra.vocab)) return 'text';
@@ -42,7 +64,7 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
   switch (kind) {
     case 'gan': {
       using g = loadGenerator(source);
-      return { kind, ...generatorGraph(g) };
+      return { kind, ...g.exportGraph() };
     }
     case 'fast-style': {
       using net = loadStyleNet(source);
@@ -51,9 +73,7 @@ export function exportRun(source: string, part: 'decoder' | 'encoder' | null = n
     case 'text': {
       const { model, vocab } = loadTextModel(source);
       using m = model;
-      if (!(m instanceof CharGPT || m instanceof CharLSTM))
-        throw new Error(`${source} holds a text model Loom cannot export`);
-      const e = m instanceof CharGPT ? charGptGraph(m, vocab.tokens) : charStepGraph(m, vocab.tokens);
+      const e = m.exportGraph(vocab.tokens); // the LSTM's one step, the transformer's whole context
       // Subword units: the vocabulary lists each unit's text; encoding a prompt needs the merges.
       if (vocab.merges.length)
         e.metadata['loom.merges'] = JSON.stringify({

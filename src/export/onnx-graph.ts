@@ -15,6 +15,13 @@ import {
 } from '../nn/index.js';
 import { AttributeType, DataType, IR_VERSION, ModelProto, OPSET } from './onnx-proto.js';
 
+/** A graph, and what a page needs to know to feed it (written into the file's metadata). */
+export interface Exported {
+  graph: OnnxGraph;
+  metadata: Record<string, string>;
+  doc: string;
+}
+
 /** A dimension: a size, or a name for a size given at run time ("batch", "height"). */
 export type Dim = number | string;
 

@@ -5,6 +5,8 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Linear, Module, init } from '../../nn/index.js';
+import type { Exported } from '../../export/onnx-graph.js';
+import { dcganGeneratorGraph, seedGeneratorGraph } from './onnx.js';
 
 /** Keras' LeakyReLU default, which the seed uses. */
 const SLOPE = 0.3;
@@ -22,6 +24,24 @@ export interface GanConfig {
   classNames?: readonly string[];
 }
 
+/** What sampling, monitoring and export need of a generator, whatever its recipe. */
+export interface GanGenerator extends Module {
+  readonly config: GanConfig;
+  /** Conditioned on this many class labels (0: unconditional), named by classNames. */
+  readonly classes: number;
+  readonly classNames: readonly string[];
+  /** Images in [-1, 1] from latent points [N, latent]; `labels` [N] (int64) when conditional. */
+  forward(z: Tensor, labels?: Tensor): Tensor;
+  /** Its ONNX graph: latent points (and one-hot labels) to images in [-1, 1]. */
+  exportGraph(): Exported;
+}
+
+/** A discriminator of any recipe: one logit per image, high for "generated". */
+export interface GanDiscriminator extends Module {
+  readonly classes: number;
+  forward(x: Tensor, labels?: Tensor): Tensor;
+}
+
 /** Labels 0, 1, .., classes - 1, 0, 1, .. for n images (every class in turn), or `only` n times. */
 export function cyclingLabels(n: number, classes: number, only: number | null = null): Tensor {
   return T.tensor(Int32Array.from({ length: n }, (_, i) => only ?? i % classes)).to('int64');
@@ -31,9 +51,9 @@ export function cyclingLabels(n: number, classes: number, only: number | null = 
  * The class index a user named (by name or number) for a generator; null for none given.
  * A generator trained without labels takes none.
  */
-export function classIndex(g: AnyGenerator, label: string | undefined): number | null {
+export function classIndex(g: GanGenerator, label: string | undefined): number | null {
   if (label === undefined) return null;
-  const names = g instanceof DcganGenerator ? (g.config.classNames ?? []) : [];
+  const names = g.classNames;
   if (!names.length) throw new Error('--label is for a conditional GAN; this run was trained without labels');
   const i = names.indexOf(label);
   if (i >= 0) return i;
@@ -46,7 +66,10 @@ function oneHot(labels: Tensor, classes: number): Tensor {
   return T.eye(classes).indexSelect(0, labels);
 }
 
-export class Generator extends Module {
+export class Generator extends Module implements GanGenerator {
+  /** The seed's generator takes no labels. */
+  readonly classes = 0;
+  readonly classNames: readonly string[] = [];
   readonly fc: Linear;
   readonly conv1: Conv2d;
   readonly up: ConvTranspose2d;
@@ -77,9 +100,13 @@ export class Generator extends Module {
     x = this.conv3.forward(x).leakyRelu(SLOPE);
     return this.out.forward(x).tanh();
   }
+  exportGraph(): Exported {
+    return seedGeneratorGraph(this);
+  }
 }
 
-export class Discriminator extends Module {
+export class Discriminator extends Module implements GanDiscriminator {
+  readonly classes = 0;
   readonly conv1: Conv2d;
   readonly conv2: Conv2d;
   readonly conv3: Conv2d;
@@ -140,7 +167,7 @@ function dcganInit(m: Module): void {
  * to the smallest map by a linear layer, then strided transposed convolutions (kernel 4,
  * stride 2) that double the side and halve the width, with batch norm and ReLU, and tanh.
  */
-export class DcganGenerator extends Module {
+export class DcganGenerator extends Module implements GanGenerator {
   readonly fc: Linear;
   readonly norm0: BatchNorm2d;
   readonly ups: ConvTranspose2d[] = [];
@@ -187,6 +214,12 @@ export class DcganGenerator extends Module {
     for (let i = 0; i < this.ups.length - 1; i++) x = this.norms[i].forward(this.ups[i].forward(x)).relu();
     return this.ups[this.ups.length - 1].forward(x).tanh();
   }
+  get classNames(): readonly string[] {
+    return this.config.classNames ?? [];
+  }
+  exportGraph(): Exported {
+    return dcganGeneratorGraph(this);
+  }
 }
 
 /**
@@ -195,7 +228,7 @@ export class DcganGenerator extends Module {
  * from the smallest map. A conditional one adds the projection of the features on an
  * embedding of the label (Miyato and Koyama 2018), so it judges "a real 7", not "a real digit".
  */
-export class DcganDiscriminator extends Module {
+export class DcganDiscriminator extends Module implements GanDiscriminator {
   readonly downs: Conv2d[] = [];
   readonly norms: BatchNorm2d[] = [];
   readonly drop: Dropout;
@@ -238,7 +271,7 @@ export class DcganDiscriminator extends Module {
   }
 }
 
-/** A generator of either recipe: latent points [N, latent] to images in [-1, 1]. */
+/** The generators Loom's recipes build (code that needs only what every one has takes GanGenerator). */
 export type AnyGenerator = Generator | DcganGenerator;
 
 /** The most images one call draws (in one batch) and the most frames of a walk. */
@@ -249,8 +282,8 @@ export const GAN_MOST_FRAMES = 1000;
  * Images in [0, 1] from latent points [N, latent]: of class `only`, or of every class in turn
  * (a walk keeps to class 0 when none is asked for, so its frames change smoothly).
  */
-export function drawImages(g: AnyGenerator, z: Tensor, only: number | null, walk = false): Tensor {
-  const classes = g instanceof DcganGenerator ? g.classes : 0;
+export function drawImages(g: GanGenerator, z: Tensor, only: number | null, walk = false): Tensor {
+  const classes = g.classes;
   return g
     .forward(z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
     .add(1)

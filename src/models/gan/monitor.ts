@@ -11,7 +11,7 @@ import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { Judge } from './quality.js';
 import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
-import { DcganGenerator, cyclingLabels, type AnyGenerator } from './model.js';
+import { cyclingLabels, type GanGenerator } from './model.js';
 
 /** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
@@ -117,9 +117,9 @@ export class GanMonitor {
   }
 
   /** Samples from the fixed points, the loss chart and the quality figures, with warnings. */
-  async check(g: AnyGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
+  async check(g: GanGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
     // A conditional generator's picture: a row per latent point, a column per class.
-    const k = g instanceof DcganGenerator ? g.classes : 0;
+    const k = g.classes;
     const gen = noGrad(() =>
       tidy(() => {
         if (!k) return g.forward(this.fixed);

@@ -1,11 +1,12 @@
 // The seed's GAN loop: train the discriminator on generated (label 1) and real (label 0)
 // images with noisy labels, then the generator through the frozen discriminator toward
-// "real"; both with RMSprop and gradient values clipped to 1. Fixed latent points give one
-// picture per checkpoint; the two failures the seed warns about are watched.
+// "real"; the recipe (recipes.ts) builds the networks, their optimisers and the
+// discriminator's loss. Fixed latent points give one picture per checkpoint; the two failures
+// the seed warns about are watched.
 import { existsSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
+import type { Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
@@ -17,163 +18,19 @@ import {
   type RunControl,
   type RunMode,
 } from '../../train/index.js';
-import {
-  DcganDiscriminator,
-  DcganGenerator,
-  Discriminator,
-  Generator,
-  type AnyGenerator,
-  type GanConfig,
-} from './model.js';
-import { labelledClasses, loadGanData } from './data.js';
+import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
+import { RECIPES, type GanRecipe } from './recipes.js';
+import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
 import {
-  MINUTES_OPTION,
-  SEED_OPTION,
-  checkOptions,
-  defaultsOf,
-  fillUnset,
-  type ConfigOf,
-  type OptionTable,
-} from '../options.js';
-
-/** Every setting of a GAN training run, declared once (see models/options.ts). */
-export const GAN_OPTIONS = {
-  data: {
-    type: 'string',
-    default: 'builtin:mnist',
-    help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images',
-    meta: 'SRC',
-    studio: 'data',
-  },
-  recipe: {
-    type: 'choice',
-    default: 'dcgan',
-    choices: ['dcgan', 'seed'],
-    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; seed: the seed's networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
-  },
-  conditional: {
-    type: 'bool',
-    default: true,
-    help: 'with the dcgan recipe and labelled data (the built-in sets, all of CIFAR-10), learn to draw each class on demand: the label goes to both networks (--no-conditional: latent points alone)',
-  },
-  latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
-  batch: { type: 'int', default: null, min: 1, help: 'real (and as many generated) images per step', studio: true },
-  steps: { type: 'int', default: 10000, min: 1, help: 'training steps', studio: true },
-  dLr: { type: 'number', default: null, positive: true, help: "discriminator's learning rate" },
-  gLr: {
-    type: 'number',
-    default: null,
-    positive: true,
-    help: "generator's (through the frozen discriminator) learning rate",
-  },
-  clip: { type: 'number', default: null, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
-  labelNoise: {
-    type: 'number',
-    default: null,
-    range: [0, 0.5],
-    help: "uniform noise added to the discriminator's labels",
-  },
-  dropout: { type: 'number', default: null, range: [0, 1], help: "dropout before the discriminator's last layer" },
-  gFilters: {
-    type: 'int',
-    default: null,
-    min: 2,
-    help: "the generator's width (the seed's: 256; dcgan: the last layer's, doubling toward the first)",
-    studio: true,
-  },
-  dFilters: {
-    type: 'int',
-    default: null,
-    min: 1,
-    help: "the discriminator's width (the seed's: 128; dcgan: the first layer's, doubling toward the last)",
-    studio: true,
-  },
-  ema: {
-    type: 'number',
-    default: null,
-    range: [0, 1],
-    help: "keep an exponential moving average of the generator's weights with this decay, for samples (0: off)",
-  },
-  sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
-  logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
-  rollback: {
-    type: 'bool',
-    default: false,
-    help: "on a warning, return to the last good checkpoint and halve the discriminator's learning rate",
-  },
-  watchAfter: {
-    type: 'int',
-    default: null,
-    min: 0,
-    help: 'first step of the failure watch (default: max(500, 5 x sample-every))',
-  },
-  size: { type: 'int', default: 32, min: 24, help: 'image side for folder data' },
-  channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
-  limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
-  minutes: MINUTES_OPTION,
-  seed: SEED_OPTION,
-} as const satisfies OptionTable;
-
-export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;
-export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
-
-/** What each recipe sets when the user does not. */
-export const GAN_RECIPES = {
-  // The seed's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
-  seed: {
-    batch: 20,
-    dLr: 8e-4,
-    gLr: 4e-4,
-    clip: 1,
-    labelNoise: 0.05,
-    dropout: 0.4,
-    gFilters: 256,
-    dFilters: 128,
-    ema: 0,
-  },
-  // pytorch/examples' dcgan with the settings that drew the best MNIST digits in equal CPU
-  // time (docs/benchmarks.md): a wider generator than discriminator, batch 32, Adam 1e-3.
-  dcgan: {
-    batch: 32,
-    dLr: 1e-3,
-    gLr: 1e-3,
-    clip: 0,
-    labelNoise: 0,
-    dropout: 0,
-    gFilters: 64,
-    dFilters: 32,
-    ema: 0.99,
-  },
-} as const;
-
-/** A config whose recipe has filled every setting the user left unset. */
-export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['seed']]: number };
-
-/** The config with every unset setting taken from its recipe. */
-export function withRecipe(c: GanTrainConfig): GanRunConfig {
-  return fillUnset<GanRunConfig>(c, GAN_RECIPES[c.recipe]);
-}
-
-/** The classes a run's networks are conditioned on, or null (the seed's recipe, unlabelled data, --no-conditional). */
-export function conditionedClasses(c: GanTrainConfig): string[] | null {
-  return c.conditional && c.recipe === 'dcgan' ? labelledClasses(c.data) : null;
-}
-
-/** The generator a recipe trains, with fresh weights. */
-function newGenerator(recipe: GanTrainConfig['recipe'], model: GanConfig): AnyGenerator {
-  return recipe === 'seed' ? new Generator(model) : new DcganGenerator(model);
-}
-
-/** Runs saved before recipes existed are the seed's; before labels, unconditional. */
-const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed', conditional: false };
-
-export function validateGanConfig(c: GanTrainConfig): void {
-  checkOptions(GAN_OPTIONS, c);
-  if (c.recipe === 'seed' && c.gFilters !== null && c.gFilters % 2)
-    throw new Error(`--g-filters must be even for the seed's generator, got ${c.gFilters}`);
-}
+  RESUME_DEFAULTS,
+  conditionedClasses,
+  validateGanConfig,
+  withRecipe,
+  type GanRunConfig,
+  type GanTrainConfig,
+} from './config.js';
 
 /** Rollbacks to one good checkpoint before the watch stops rolling back. */
 const MAX_RETRIES = 3;
@@ -191,47 +48,37 @@ export interface GanStepLog extends DistributedLog {
 }
 /** The two networks of a recipe, their optimizers, and one step of the adversarial update. */
 export class GanTrainer {
-  readonly g: AnyGenerator;
-  readonly d: Discriminator | DcganDiscriminator;
+  readonly g: GanGenerator;
+  readonly d: GanDiscriminator;
   readonly optG: Optimizer;
   readonly optD: Optimizer;
   /** The generator's weights averaged over steps (Yazici et al. 2019), or null: what samples come from. */
-  readonly average: AnyGenerator | null;
+  readonly average: GanGenerator | null;
   readonly cfg: GanRunConfig;
+  readonly recipe: GanRecipe;
   constructor(config: GanTrainConfig, model: GanConfig) {
     const cfg = (this.cfg = withRecipe(config));
-    if (cfg.recipe === 'seed') {
-      this.g = new Generator(model);
-      this.d = new Discriminator(model);
-      // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
-      const rms = (ps: Tensor[], lr: number) =>
-        new RMSprop(ps, { lr, alpha: 0.9, eps: 1e-7, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
-      this.optD = rms(this.d.parameters(), cfg.dLr);
-      this.optG = rms(this.g.parameters(), cfg.gLr);
-    } else {
-      this.g = new DcganGenerator(model);
-      this.d = new DcganDiscriminator(model);
-      const adam = (ps: Tensor[], lr: number) =>
-        new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...(cfg.clip > 0 ? { clipValue: cfg.clip } : {}) });
-      this.optD = adam(this.d.parameters(), cfg.dLr);
-      this.optG = adam(this.g.parameters(), cfg.gLr);
-    }
+    const recipe = (this.recipe = RECIPES[cfg.recipe]);
+    this.g = recipe.generator(model);
+    this.d = recipe.discriminator(model);
+    this.optD = recipe.optimizer(this.d.parameters(), cfg.dLr, cfg.clip);
+    this.optG = recipe.optimizer(this.g.parameters(), cfg.gLr, cfg.clip);
     this.average = null;
     if (cfg.ema > 0) {
-      this.average = newGenerator(cfg.recipe, model);
+      this.average = recipe.generator(model);
       this.average.loadStateDict(this.g.stateDict());
       this.average.freeze(true);
     }
   }
 
   /** The generator that samples are drawn from: the average when there is one. */
-  get sampler(): AnyGenerator {
+  get sampler(): GanGenerator {
     return this.average ?? this.g;
   }
 
   /** Conditioned on this many classes (0: not conditional). */
   get classes(): number {
-    return this.d instanceof DcganDiscriminator ? this.d.classes : 0;
+    return this.d.classes;
   }
 
   /** One discriminator update and one generator update; real images in [-1, 1] and, when conditional, their labels. */
@@ -247,8 +94,7 @@ export class GanTrainer {
 
   /**
    * The discriminator learns generated (1) from real (0); the generator is not touched. The
-   * seed scores both halves in one batch; dcgan scores them in two, so that batch norm never
-   * mixes real and generated statistics (as pytorch/examples does).
+   * recipe scores the halves (the seed in one batch, dcgan in two).
    */
   trainDiscriminator(real: Tensor, realLabels?: Tensor): number {
     const b = real.size(0);
@@ -257,12 +103,7 @@ export class GanTrainer {
       const fakeLabels = this.randomLabels(b);
       const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
       const labels = discriminatorLabels(b, this.cfg.labelNoise);
-      const loss =
-        this.cfg.recipe === 'seed'
-          ? binaryCrossEntropyWithLogits(this.d.forward(T.cat([fake, real], 0)), labels)
-          : binaryCrossEntropyWithLogits(this.d.forward(fake, fakeLabels), labels.narrow(0, 0, b))
-              .add(binaryCrossEntropyWithLogits(this.d.forward(real, realLabels), labels.narrow(0, b, b)))
-              .div(2);
+      const loss = this.recipe.discriminatorLoss(this.d, fake, fakeLabels, real, realLabels, labels);
       this.optD.backwardStep(loss);
       return loss.item();
     });
@@ -474,7 +315,7 @@ export function loadGenerator(source: string): AnyGenerator {
       dFilters: cfg.dFilters,
       classNames: conditionedClasses(cfg) ?? [],
     };
-    const g = newGenerator(cfg.recipe, model);
+    const g = RECIPES[cfg.recipe].generator(model) as AnyGenerator;
     // Samples come from the averaged weights when the run kept them.
     const averaged = ck.tensors.has('module.average.fc.weight');
     return { value: g, modules: { [averaged ? 'average' : 'generator']: g } };

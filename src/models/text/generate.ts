@@ -1,11 +1,9 @@
-// Stateful generation: the LSTM state is carried from character to character, so each new
-// character costs one LSTM step, whatever the length; N samples run as one batch.
+// Stateful generation: the model's state (the LSTM's, the transformer's key/value cache) is
+// carried from unit to unit, so each new one costs one step; N samples run as one batch.
 import * as T from '../../torch/index.js';
-import { Tensor, noGrad, tidy } from '../../torch/index.js';
-import type { LSTMState } from '../../nn/index.js';
+import { Tensor, noGrad } from '../../torch/index.js';
 import { Rng } from '../../util/random.js';
-import { CharStepper, CharLSTM } from './model.js';
-import { GptStepper, type CharGPT } from './gpt.js';
+import type { CharModel, TextStepper } from './char-model.js';
 import type { Vocab } from './vocab.js';
 import { draw, reweight, validateSampling, type SamplingOptions } from './sampling.js';
 
@@ -20,37 +18,6 @@ export interface GenerateOptions extends SamplingOptions {
   onChars?: (chars: string[]) => void;
   /** The transformer's key/value cache (default on); off re-reads the context per character. */
   cached?: boolean;
-}
-
-/** A char model either kind: the seed's LSTM or the transformer. */
-export type CharModel = CharLSTM | CharGPT;
-
-interface Stepper {
-  step(ids: Int32Array): Tensor;
-  dispose(): void;
-}
-
-/** Reads the prime for n samples: the first logits [n, V] and a stepper for what follows. */
-function start(model: CharModel, primeIds: Int32Array, n: number, cached: boolean): [Tensor, Stepper] {
-  if (model instanceof CharLSTM) {
-    // The prime in one pass of the fused LSTM; then one cheap cell step per character.
-    const first = new Int32Array(n * primeIds.length);
-    for (let j = 0; j < n; j++) first.set(primeIds, j * primeIds.length);
-    const [logits, state] = tidy(() => {
-      const [y, st] = model.forward(T.tensor(first, { shape: [n, primeIds.length] }));
-      return [y.select(1, -1), st] as const;
-    });
-    const stepper = new CharStepper(model, state as LSTMState);
-    state.forEach((t) => t.dispose());
-    return [logits, stepper];
-  }
-  const stepper = new GptStepper(model, n, { cached });
-  try {
-    return [stepper.prime(primeIds), stepper];
-  } catch (e) {
-    stepper.dispose();
-    throw e;
-  }
 }
 
 /** The most samples generated as one batch, and the most characters in all (they are held as strings). */
@@ -97,13 +64,13 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
   // Characters each sample still needs; a unit may hold several, so the last is cut.
   const left = new Array<number>(n).fill(opts.length);
   let logits: Tensor | null = null;
-  let stepper: Stepper | null = null;
+  let stepper: TextStepper | null = null;
   try {
     // One BLAS thread: per character the products are tiny, and OpenBLAS's thread sync
     // costs more than it saves (88 against 121 µs per character, docs/benchmarks.md).
     T.withBlasThreads(1, () =>
       noGrad(() => {
-        [logits, stepper] = start(model, primeIds, n, opts.cached ?? true);
+        [logits, stepper] = model.startGeneration(primeIds, n, { cached: opts.cached ?? true });
         const next = new Int32Array(n);
         const v = vocab.size;
         for (let first = true; left.some((l) => l > 0); first = false) {
@@ -130,7 +97,7 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
     );
   } finally {
     (logits as Tensor | null)?.dispose();
-    (stepper as Stepper | null)?.dispose();
+    (stepper as TextStepper | null)?.dispose();
     model.train(wasTraining);
   }
   return out;

@@ -5,8 +5,10 @@
 // generation costs one position's work per character (see KvCache).
 import * as T from '../../torch/index.js';
 import { Tensor, keep } from '../../torch/index.js';
-import { Module, ModuleList, Linear, Embedding, LayerNorm, Dropout } from '../../nn/index.js';
+import { Module, ModuleList, Linear, Embedding, LayerNorm, Dropout, crossEntropy } from '../../nn/index.js';
 import { normal_, zeros_ } from '../../nn/init.js';
+import type { CharModel, Objective, Scored, TextStepper } from './char-model.js';
+import { charGptGraph } from './onnx.js';
 
 export interface CharGptConfig {
   vocabSize: number;
@@ -128,7 +130,7 @@ class Block extends Module {
   }
 }
 
-export class CharGPT extends Module {
+export class CharGPT extends Module implements CharModel {
   readonly wte: Embedding;
   readonly wpe: Embedding;
   readonly drop: Dropout;
@@ -176,6 +178,77 @@ export class CharGPT extends Module {
   /** Logits [B, L, V] at every position (the output layer is the token embedding, tied). */
   override forward(ids: Tensor, cache?: KvCache): Tensor {
     return T.linear(this.hidden(ids, cache), this.wte.weight);
+  }
+
+  /** Every position predicts the next unit (the seed's 'last' objective is the LSTM's only). */
+  loss(batch: Tensor, objective: Objective = 'all'): Tensor {
+    if (objective !== 'all') throw new Error("--objective last is the LSTM's; the transformer predicts every position");
+    const len = batch.size(1) - 1;
+    const logits = this.forward(batch.narrow(1, 0, len));
+    return crossEntropy(logits.reshape([-1, this.config.vocabSize]), batch.narrow(1, 1, len).reshape([-1]));
+  }
+
+  /**
+   * Windows of the block that overlap by half, each scoring only the units the window before
+   * did not, `streams` windows a batch (its own block sets the length, not `length`).
+   */
+  heldOutNats(ids: Int32Array, { streams: batch }: { length: number; streams: number }): Scored | null {
+    const n = ids.length - 1; // targets: unit i + 1 predicted from units 0..i
+    if (n < 1) return null;
+    const block = this.config.block;
+    const stride = Math.max(1, Math.floor(block / 2));
+    const windows: { start: number; length: number; from: number }[] = [];
+    for (let start = 0, covered = 0; covered < n; start += stride) {
+      const length = Math.min(block, n - start);
+      windows.push({ start, length, from: covered - start });
+      covered = start + length;
+    }
+    const wasTraining = this.training;
+    this.eval();
+    let total = 0;
+    T.noGrad(() => {
+      for (let i = 0; i < windows.length;) {
+        // A batch of consecutive windows of one shape (the first and the last may differ).
+        const { length, from } = windows[i];
+        let j = i;
+        while (j < windows.length && j - i < batch && windows[j].length === length && windows[j].from === from) j++;
+        const b = j - i;
+        const x = new Int32Array(b * length);
+        const y = new Int32Array(b * length);
+        for (let k = 0; k < b; k++) {
+          const s = windows[i + k].start;
+          x.set(ids.subarray(s, s + length), k * length);
+          y.set(ids.subarray(s + 1, s + length + 1), k * length);
+        }
+        T.tidy(() => {
+          const logits = this.forward(T.tensor(x, { shape: [b, length] }).long()).narrow(1, from, length - from);
+          const targets = T.tensor(y, { shape: [b, length] })
+            .long()
+            .narrow(1, from, length - from);
+          total += crossEntropy(logits.reshape([b * (length - from), -1]), targets.reshape([-1]), {
+            reduction: 'sum',
+          }).item();
+        });
+        i = j;
+      }
+    });
+    this.train(wasTraining);
+    return { nats: total, count: n };
+  }
+
+  startGeneration(prime: Int32Array, n: number, opts: { cached: boolean }): [Tensor, TextStepper] {
+    const stepper = new GptStepper(this, n, opts);
+    try {
+      return [stepper.prime(prime), stepper];
+    } catch (e) {
+      stepper.dispose();
+      throw e;
+    }
+  }
+
+  /** The whole context in, logits at every position out (no key/value cache). */
+  exportGraph(vocab: string[]) {
+    return charGptGraph(this, vocab);
   }
 
   override dispose(): void {

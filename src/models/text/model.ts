@@ -1,7 +1,9 @@
 // The seed's char model: one-hot characters -> LSTM (any depth) -> dense logits over characters.
 import * as T from '../../torch/index.js';
 import { Tensor, keep } from '../../torch/index.js';
-import { Module, LSTM, Linear, type LSTMState } from '../../nn/index.js';
+import { Module, LSTM, Linear, crossEntropy, type LSTMState } from '../../nn/index.js';
+import type { CharModel, Objective, Scored, TextStepper } from './char-model.js';
+import { charStepGraph } from './onnx.js';
 
 export interface CharModelConfig {
   vocabSize: number;
@@ -10,7 +12,7 @@ export interface CharModelConfig {
   dropout: number;
 }
 
-export class CharLSTM extends Module {
+export class CharLSTM extends Module implements CharModel {
   readonly lstm: LSTM;
   readonly head: Linear;
   /** Identity rows: embedding() of it is the one-hot encoding, built per batch, never whole. */
@@ -40,6 +42,67 @@ export class CharLSTM extends Module {
   override forward(ids: Tensor, state?: LSTMState): [Tensor, LSTMState] {
     const [h, s] = this.hidden(ids, state);
     return [this.head.forward(h), s];
+  }
+
+  loss(batch: Tensor, objective: Objective = 'all'): Tensor {
+    const len = batch.size(1) - 1;
+    const x = batch.narrow(1, 0, len);
+    if (objective === 'all') {
+      const [logits] = this.forward(x);
+      return crossEntropy(logits.reshape([-1, this.config.vocabSize]), batch.narrow(1, 1, len).reshape([-1]));
+    }
+    const [h] = this.hidden(x);
+    return crossEntropy(this.head.forward(h.select(1, -1)), batch.select(1, len));
+  }
+
+  /** The stream as `streams` parallel pieces read `length` units at a time, the state carried. */
+  heldOutNats(ids: Int32Array, { length: maxlen, streams }: { length: number; streams: number }): Scored | null {
+    const b = Math.max(1, Math.min(streams, Math.floor((ids.length - 1) / maxlen)));
+    const len = Math.floor((ids.length - 1) / b);
+    if (len < 1) return null;
+    const wasTraining = this.training;
+    this.eval();
+    let total = 0;
+    T.noGrad(() => {
+      let state: LSTMState | undefined;
+      for (let start = 0; start < len; start += maxlen) {
+        const l = Math.min(maxlen, len - start);
+        const x = new Int32Array(b * l);
+        const y = new Int32Array(b * l);
+        for (let j = 0; j < b; j++) {
+          x.set(ids.subarray(j * len + start, j * len + start + l), j * l);
+          y.set(ids.subarray(j * len + start + 1, j * len + start + l + 1), j * l);
+        }
+        const next = T.tidy(() => {
+          const [logits, s] = this.forward(T.tensor(x, { shape: [b, l] }), state);
+          total += crossEntropy(logits.reshape([b * l, -1]), T.tensor(y).long(), { reduction: 'sum' }).item();
+          return s;
+        });
+        state?.forEach((t) => t.dispose());
+        state = next;
+      }
+      state?.forEach((t) => t.dispose());
+    });
+    this.train(wasTraining);
+    return { nats: total, count: b * len }; // stream j scored units j·len + 1 .. (j + 1)·len
+  }
+
+  /** The prime in one pass of the fused LSTM; then one cheap cell step per unit (CharStepper). */
+  startGeneration(prime: Int32Array, n: number): [Tensor, TextStepper] {
+    const first = new Int32Array(n * prime.length);
+    for (let j = 0; j < n; j++) first.set(prime, j * prime.length);
+    const [logits, state] = T.tidy(() => {
+      const [y, st] = this.forward(T.tensor(first, { shape: [n, prime.length] }));
+      return [y.select(1, -1), st] as const;
+    });
+    const stepper = new CharStepper(this, state as LSTMState);
+    state.forEach((t) => t.dispose());
+    return [logits, stepper];
+  }
+
+  /** One step with the state as inputs and outputs (a page carries it from unit to unit). */
+  exportGraph(vocab: string[]) {
+    return charStepGraph(this, vocab);
   }
 
   override dispose(): void {

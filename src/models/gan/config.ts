@@ -1,0 +1,144 @@
+// The settings of a GAN run: the option table, what each recipe sets when the user does not,
+// and the checks and conditioning that follow from them (the recipes' behaviour: recipes.ts).
+import { labelledClasses } from './data.js';
+import { RECIPES } from './recipes.js';
+import {
+  MINUTES_OPTION,
+  SEED_OPTION,
+  checkOptions,
+  defaultsOf,
+  fillUnset,
+  type ConfigOf,
+  type OptionTable,
+} from '../options.js';
+
+/** Every setting of a GAN training run, declared once (see models/options.ts). */
+export const GAN_OPTIONS = {
+  data: {
+    type: 'string',
+    default: 'builtin:mnist',
+    help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images',
+    meta: 'SRC',
+    studio: 'data',
+  },
+  recipe: {
+    type: 'choice',
+    default: 'dcgan',
+    choices: ['dcgan', 'seed'],
+    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; seed: the seed's networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
+  },
+  conditional: {
+    type: 'bool',
+    default: true,
+    help: 'with the dcgan recipe and labelled data (the built-in sets, all of CIFAR-10), learn to draw each class on demand: the label goes to both networks (--no-conditional: latent points alone)',
+  },
+  latent: { type: 'int', default: 32, min: 1, help: 'latent dimensions' },
+  batch: { type: 'int', default: null, min: 1, help: 'real (and as many generated) images per step', studio: true },
+  steps: { type: 'int', default: 10000, min: 1, help: 'training steps', studio: true },
+  dLr: { type: 'number', default: null, positive: true, help: "discriminator's learning rate" },
+  gLr: {
+    type: 'number',
+    default: null,
+    positive: true,
+    help: "generator's (through the frozen discriminator) learning rate",
+  },
+  clip: { type: 'number', default: null, atLeast: 0, help: 'clip every gradient value to [-clip, clip] (0: off)' },
+  labelNoise: {
+    type: 'number',
+    default: null,
+    range: [0, 0.5],
+    help: "uniform noise added to the discriminator's labels",
+  },
+  dropout: { type: 'number', default: null, range: [0, 1], help: "dropout before the discriminator's last layer" },
+  gFilters: {
+    type: 'int',
+    default: null,
+    min: 2,
+    help: "the generator's width (the seed's: 256; dcgan: the last layer's, doubling toward the first)",
+    studio: true,
+  },
+  dFilters: {
+    type: 'int',
+    default: null,
+    min: 1,
+    help: "the discriminator's width (the seed's: 128; dcgan: the first layer's, doubling toward the last)",
+    studio: true,
+  },
+  ema: {
+    type: 'number',
+    default: null,
+    range: [0, 1],
+    help: "keep an exponential moving average of the generator's weights with this decay, for samples (0: off)",
+  },
+  sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
+  logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
+  rollback: {
+    type: 'bool',
+    default: false,
+    help: "on a warning, return to the last good checkpoint and halve the discriminator's learning rate",
+  },
+  watchAfter: {
+    type: 'int',
+    default: null,
+    min: 0,
+    help: 'first step of the failure watch (default: max(500, 5 x sample-every))',
+  },
+  size: { type: 'int', default: 32, min: 24, help: 'image side for folder data' },
+  channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
+  limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
+  minutes: MINUTES_OPTION,
+  seed: SEED_OPTION,
+} as const satisfies OptionTable;
+
+export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;
+export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
+
+/** What each recipe sets when the user does not. */
+export const GAN_RECIPES = {
+  // The seed's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
+  seed: {
+    batch: 20,
+    dLr: 8e-4,
+    gLr: 4e-4,
+    clip: 1,
+    labelNoise: 0.05,
+    dropout: 0.4,
+    gFilters: 256,
+    dFilters: 128,
+    ema: 0,
+  },
+  // pytorch/examples' dcgan with the settings that drew the best MNIST digits in equal CPU
+  // time (docs/benchmarks.md): a wider generator than discriminator, batch 32, Adam 1e-3.
+  dcgan: {
+    batch: 32,
+    dLr: 1e-3,
+    gLr: 1e-3,
+    clip: 0,
+    labelNoise: 0,
+    dropout: 0,
+    gFilters: 64,
+    dFilters: 32,
+    ema: 0.99,
+  },
+} as const;
+
+/** A config whose recipe has filled every setting the user left unset. */
+export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['seed']]: number };
+
+/** The config with every unset setting taken from its recipe. */
+export function withRecipe(c: GanTrainConfig): GanRunConfig {
+  return fillUnset<GanRunConfig>(c, GAN_RECIPES[c.recipe]);
+}
+
+/** The classes a run's networks are conditioned on, or null (the seed's recipe, unlabelled data, --no-conditional). */
+export function conditionedClasses(c: GanTrainConfig): string[] | null {
+  return c.conditional && RECIPES[c.recipe].conditional ? labelledClasses(c.data) : null;
+}
+
+/** Runs saved before recipes existed are the seed's; before labels, unconditional. */
+export const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed', conditional: false };
+
+export function validateGanConfig(c: GanTrainConfig): void {
+  checkOptions(GAN_OPTIONS, c);
+  RECIPES[c.recipe].validate(c.gFilters);
+}

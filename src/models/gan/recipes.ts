@@ -1,0 +1,75 @@
+// The GAN recipes as objects: each says how its networks are built, how they are optimised and
+// scored, and whether they take labels, so the trainer, the loader and export call the recipe
+// instead of asking which one it is. The values a recipe sets when the user does not are
+// GAN_RECIPES (train.ts), beside the option table.
+import * as T from '../../torch/index.js';
+import { Tensor } from '../../torch/index.js';
+import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
+import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
+import {
+  DcganDiscriminator,
+  DcganGenerator,
+  Discriminator,
+  Generator,
+  type GanConfig,
+  type GanDiscriminator,
+  type GanGenerator,
+} from './model.js';
+
+export interface GanRecipe {
+  /** Whether its networks can be conditioned on class labels (given labelled data). */
+  conditional: boolean;
+  /** Fresh networks, with the recipe's initialisation. */
+  generator(model: GanConfig): GanGenerator;
+  discriminator(model: GanConfig): GanDiscriminator;
+  /** The optimiser of either network, clipping every gradient value to [-clip, clip] when clip > 0. */
+  optimizer(params: Tensor[], lr: number, clip: number): Optimizer;
+  /**
+   * The discriminator's loss on generated images (target 1) and real ones (0); `targets`
+   * [2b, 1] holds the generated half's noisy labels first, then the real half's.
+   */
+  discriminatorLoss(
+    d: GanDiscriminator,
+    fake: Tensor,
+    fakeLabels: Tensor | undefined,
+    real: Tensor,
+    realLabels: Tensor | undefined,
+    targets: Tensor,
+  ): Tensor;
+  /** Checks of its settings beyond the option table's (`gFilters`: the user's, or null). */
+  validate(gFilters: number | null): void;
+}
+
+const clipping = (clip: number) => (clip > 0 ? { clipValue: clip } : {});
+
+export const RECIPES: Record<'seed' | 'dcgan', GanRecipe> = {
+  // The seed's Keras recipe: its networks, RMSprop with clipvalue, and both halves scored in one batch.
+  seed: {
+    conditional: false,
+    generator: (m) => new Generator(m),
+    discriminator: (m) => new Discriminator(m),
+    // Keras' RMSprop: rho 0.9 and epsilon 1e-7, with clipvalue.
+    optimizer: (ps, lr, clip) => new RMSprop(ps, { lr, alpha: 0.9, eps: 1e-7, ...clipping(clip) }),
+    discriminatorLoss: (d, fake, _fl, real, _rl, targets) =>
+      binaryCrossEntropyWithLogits(d.forward(T.cat([fake, real], 0)), targets),
+    validate: (gFilters) => {
+      if (gFilters !== null && gFilters % 2)
+        throw new Error(`--g-filters must be even for the seed's generator, got ${gFilters}`);
+    },
+  },
+  // pytorch/examples' dcgan: Adam (beta1 0.5), and the halves scored apart, so that batch norm
+  // never mixes real and generated statistics.
+  dcgan: {
+    conditional: true,
+    generator: (m) => new DcganGenerator(m),
+    discriminator: (m) => new DcganDiscriminator(m),
+    optimizer: (ps, lr, clip) => new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...clipping(clip) }),
+    discriminatorLoss: (d, fake, fakeLabels, real, realLabels, targets) => {
+      const b = fake.size(0);
+      return binaryCrossEntropyWithLogits(d.forward(fake, fakeLabels), targets.narrow(0, 0, b))
+        .add(binaryCrossEntropyWithLogits(d.forward(real, realLabels), targets.narrow(0, b, b)))
+        .div(2);
+    },
+    validate: () => {},
+  },
+};
