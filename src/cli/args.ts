@@ -2,7 +2,7 @@
 // one clear sentence (a UserError, exit 2) for anything malformed.
 import { UserError } from './errors.js';
 
-export type OptType = 'int' | 'number' | 'string' | 'bool' | 'numbers';
+export type OptType = 'int' | 'number' | 'string' | 'bool' | 'numbers' | 'strings';
 
 export interface OptSpec {
   type: OptType;
@@ -92,6 +92,11 @@ function convert(name: string, type: OptType, raw: string): unknown {
       return num(raw);
     case 'numbers':
       return raw.split(',').map((s) => num(s));
+    case 'strings':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     default:
       return raw;
   }
@@ -100,7 +105,9 @@ function convert(name: string, type: OptType, raw: string): unknown {
 export function helpText(usage: string, about: string, specs: OptSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
     const meta =
-      s.type === 'bool' ? '' : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
+      s.type === 'bool'
+        ? ''
+        : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'strings' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
     const def =
       s.default !== undefined && s.type !== 'bool'
         ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`

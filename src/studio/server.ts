@@ -31,6 +31,7 @@ import type { ImageDataset } from '../io/datasets.js';
 import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
+import { DREAM_OPTIONS } from '../models/dream/index.js';
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, imagesUnder, type JobEvent } from './jobs.js';
 import { tiedToMe } from '../cli/parent.js';
 import { makeFolder } from '../io/files.js';
@@ -139,21 +140,7 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
   dream: {
     verb: ['dream'],
     out: 'file',
-    options: {
-      image: 'media',
-      layers: 'word',
-      channels: 'word',
-      guide: 'guide',
-      'lap-levels': 'int',
-      octaves: 'int',
-      'octave-scale': 'number',
-      steps: 'int',
-      'step-size': 'number',
-      'max-loss': 'number',
-      jitter: 'int',
-      'max-side': 'int',
-      seed: 'int',
-    },
+    options: { image: 'media', ...studioOptions(DREAM_OPTIONS), 'max-side': 'int' },
   },
   style: {
     verb: ['style'],
