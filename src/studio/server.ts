@@ -32,6 +32,7 @@ import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator }
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { DREAM_OPTIONS } from '../models/dream/index.js';
+import { STYLE_OPTIONS } from '../models/style/index.js';
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, imagesUnder, type JobEvent } from './jobs.js';
 import { tiedToMe } from '../cli/parent.js';
 import { makeFolder } from '../io/files.js';
@@ -145,22 +146,7 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
   style: {
     verb: ['style'],
     out: 'file',
-    options: {
-      content: 'image',
-      style: 'image',
-      mask: 'mask',
-      height: 'int',
-      iterations: 'int',
-      'max-evals': 'int',
-      optimizer: 'word',
-      'preserve-colors': 'bool',
-      'color-match': 'word',
-      init: 'word',
-      'colour-weight': 'number',
-      'style-weight': 'number',
-      'content-weight': 'number',
-      seed: 'int',
-    },
+    options: { content: 'image', style: 'image', mask: 'mask', ...studioOptions(STYLE_OPTIONS) },
   },
   // A fast style net over a video, frame by frame (the page runs nets on photos itself).
   'style-video': {

@@ -12,7 +12,7 @@ import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, t
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
-import type { StyleLossKind } from './gatys.js';
+import type { StyleLossKind } from './options.js';
 
 /** The stability loss's weight unless told (chosen by the flicker benchmark, docs/benchmarks.md). */
 const STABILITY_DEFAULT = 1000;
