@@ -1,8 +1,9 @@
 // Option parsing shared by every verb: typed options with defaults, generated --help, and
 // one clear sentence (a UserError, exit 2) for anything malformed.
+import { cudaAvailable } from '../torch/index.js';
 import { UserError } from './errors.js';
 
-export type OptType = 'int' | 'number' | 'string' | 'bool' | 'numbers';
+export type OptType = 'int' | 'number' | 'string' | 'bool' | 'numbers' | 'strings';
 
 export interface OptSpec {
   type: OptType;
@@ -10,6 +11,10 @@ export interface OptSpec {
   default?: unknown;
   /** Shown in help instead of the type. */
   meta?: string;
+  /** Accepted but left out of help (asked when help is shown). */
+  hidden?: () => boolean;
+  /** Refuses a value the option's type allows but this machine cannot take (one sentence). */
+  check?: (value: unknown) => void;
 }
 
 export type OptSpecs = Record<string, OptSpec>;
@@ -22,7 +27,17 @@ export const COMMON: OptSpecs = {
     meta: 'N|auto',
     help: 'CPU threads for libtorch (default: all cores, fixed, so results repeat; auto: fit to the cores other processes leave free)',
   },
-  device: { type: 'string', help: 'cpu, or cuda / cuda:N where libtorch has CUDA', default: 'cpu' },
+  // Listed only where libtorch has CUDA; `--device cpu` is taken silently everywhere, for scripts.
+  device: {
+    type: 'string',
+    help: 'cpu, cuda or cuda:N',
+    default: 'cpu',
+    hidden: () => !cudaAvailable(),
+    check: (v) => {
+      if (/^cuda(:\d+)?$/.test(String(v)) && !cudaAvailable())
+        throw new UserError(`--device ${String(v)}: this libtorch has no CUDA; leave --device out to run on the CPU`);
+    },
+  },
   json: { type: 'bool', help: 'print one JSON object per line instead of text' },
   help: { type: 'bool', help: 'show this help' },
 };
@@ -72,6 +87,7 @@ export function parseOptions(args: string[], specs: OptSpecs): Parsed {
     const raw = inline ?? args[++i];
     if (raw === undefined) throw new UserError(`--${name} needs a value`);
     values[camel(name)] = convert(name, spec.type, raw);
+    spec.check?.(values[camel(name)]);
   }
   return { values, positionals, given };
 }
@@ -92,15 +108,23 @@ function convert(name: string, type: OptType, raw: string): unknown {
       return num(raw);
     case 'numbers':
       return raw.split(',').map((s) => num(s));
+    case 'strings':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     default:
       return raw;
   }
 }
 
 export function helpText(usage: string, about: string, specs: OptSpecs): string {
-  const rows = Object.entries(specs).map(([name, s]) => {
+  const shown = Object.entries(specs).filter(([, s]) => !s.hidden?.());
+  const rows = shown.map(([name, s]) => {
     const meta =
-      s.type === 'bool' ? '' : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
+      s.type === 'bool'
+        ? ''
+        : ` ${s.meta ?? (s.type === 'numbers' ? 'A,B,..' : s.type === 'strings' ? 'A,B,..' : s.type === 'string' ? 'TEXT' : 'N')}`;
     const def =
       s.default !== undefined && s.type !== 'bool'
         ? ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`

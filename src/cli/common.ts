@@ -2,6 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { fitThreadsToFreeCores, setNumThreads, watchInterrupts } from '../torch/index.js';
 import { loadBackbone, type Backbone } from '../vision/weights.js';
+import type { OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { parentGone } from './parent.js';
 
@@ -52,6 +53,16 @@ export function onInterrupt(notice: () => void): () => boolean {
 export function noteOnStderr(message: string): void {
   process.stderr.write(`loom: ${message}\n`);
 }
+
+/** The pretrained network that dream and style work on (backboneFromOptions loads it). */
+export const BACKBONE: OptSpecs = {
+  backbone: { type: 'string', help: 'inception (built in) or vgg19 (needs imported weights)', default: 'inception' },
+  weights: {
+    type: 'string',
+    help: 'backbone weights file (imported .safetensors, torchvision .pth, Keras .h5); none: the built-in',
+    meta: 'FILE',
+  },
+};
 
 /** The backbone that --backbone and --weights name (dream and style share them). */
 export function backboneFromOptions(o: { backbone?: string; weights?: string }): Backbone {

@@ -4,25 +4,16 @@ import * as T from '../torch/index.js';
 import { GifStream } from '../io/gif-stream.js';
 import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
-import {
-  DREAM_DEFAULTS,
-  FrameDreamer,
-  dream,
-  dreamZoom,
-  parseChannels,
-  parseLayerOctaves,
-  parseLayers,
-  type DreamConfig,
-} from '../models/dream/index.js';
+import { DREAM_OPTIONS, FrameDreamer, dream, dreamConfig, dreamZoom } from '../models/dream/index.js';
+import { cliSpecs, configFromCli } from '../models/options.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
+import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress } from './progress.js';
 import { prepareOutputFile } from '../io/files.js';
 import { VIDEO_EXT, transformVideo } from '../io/video.js';
 import { existsSync } from 'node:fs';
 
-const d = DREAM_DEFAULTS;
 /** A WebP zoom keeps every frame until the end; a GIF streams them (a bound only against typos). */
 const MOST_ZOOM_FRAMES = { webp: 10_000, gif: 100_000_000 };
 const DREAM: OptSpecs = {
@@ -32,44 +23,9 @@ const DREAM: OptSpecs = {
     default: 'dream.png',
     meta: 'FILE',
   },
-  layers: {
-    type: 'string',
-    help: 'layers and weights; mixed3=1@1-2 dreams mixed3 in octaves 1 to 2 only (1: the smallest)',
-    default: Object.entries(d.layers)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(','),
-    meta: 'L[:C]=W[@O],...',
-  },
-  channels: {
-    type: 'string',
-    help: "for layers given without a channel: all, or the photo's strong[:N] or weak[:N] (most or least active N, default 4)",
-    default: 'all',
-    meta: 'all|strong|weak',
-  },
-  guide: {
-    type: 'string',
-    help: "dream toward this image's features (a file or builtin:NAME) instead of exciting the layers",
-    meta: 'IMAGE',
-  },
-  'lap-levels': {
-    type: 'int',
-    help: 'normalise the gradient per band of a Laplacian pyramid of this many levels: larger, smoother patterns (0: off)',
-    default: d.lapLevels,
-  },
-  octaves: { type: 'int', help: 'scales, smallest first', default: d.octaves },
-  'octave-scale': { type: 'number', help: 'size ratio between octaves', default: d.octaveScale },
-  steps: { type: 'int', help: 'gradient steps per octave', default: d.steps },
-  'step-size': { type: 'number', help: 'step along the normalised gradient (image in [-1, 1])', default: d.stepSize },
-  'max-loss': { type: 'number', help: 'end an octave once the loss passes this (0: never)', default: d.maxLoss },
-  jitter: { type: 'int', help: 'largest random shift before each step, in pixels (0: off)', default: d.jitter },
-  tile: { type: 'int', help: 'largest tile side; larger images are dreamed in tiles (0: one piece)', default: d.tile },
+  ...cliSpecs(DREAM_OPTIONS),
   'max-side': { type: 'int', help: 'shrink the input so its longer side is at most this (0: keep)', default: 0 },
-  backbone: { type: 'string', help: 'inception or vgg19', default: 'inception' },
-  weights: {
-    type: 'string',
-    help: 'weights file (imported .safetensors, torchvision .pth, Keras .h5); default: built-in',
-    meta: 'FILE',
-  },
+  ...BACKBONE,
   'save-octaves': { type: 'bool', help: "also write each octave's image next to --out" },
   'zoom-frames': {
     type: 'int',
@@ -116,21 +72,7 @@ export async function dreamCommand(args: string[]): Promise<void> {
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
   const guide = o.guide === undefined ? null : await readImage(resolveImage(o.guide), { maxSide: 1024 });
-  const cfg: DreamConfig = {
-    layers: parseLayers(o.layers),
-    layerOctaves: parseLayerOctaves(o.layers),
-    channels: parseChannels(o.channels),
-    guide,
-    lapLevels: o.lapLevels,
-    octaves: o.octaves,
-    octaveScale: o.octaveScale,
-    steps: o.steps,
-    stepSize: o.stepSize,
-    maxLoss: o.maxLoss > 0 ? o.maxLoss : null,
-    jitter: o.jitter,
-    tile: o.tile,
-    seed: o.seed ?? 0,
-  };
+  const cfg = dreamConfig(configFromCli(DREAM_OPTIONS, o), guide);
   const image = video
     ? null
     : await readImage(resolveImage(positionals[0]), o.maxSide > 0 ? { maxSide: o.maxSide } : {});

@@ -7,11 +7,11 @@ import { readImage, writeImage } from '../io/images.js';
 import { resolveImage } from '../io/builtin-images.js';
 import {
   FAST_OPTIONS,
-  STYLE_DEFAULTS,
   STYLE_MAX_SIDE,
+  STYLE_OPTIONS,
   checkMasks,
   checkStyleConfig,
-  styleDefaults,
+  checkStyleOptions,
   loadStyleNet,
   trainFastStyle,
   transferStyle,
@@ -20,24 +20,17 @@ import {
   type ColourMatch,
   type StyleConfig,
   type StyleImage,
-  type StyleLossKind,
 } from '../models/style/index.js';
 import { cliSpecs, configFromCli } from '../models/options.js';
 import { wholeNumber } from '../models/checks.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
+import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
 import { UserError } from './errors.js';
 import { Progress, distributedNote } from './progress.js';
 import { makeFolder, prepareOutputFile } from '../io/files.js';
 import { VIDEO_EXT, transformVideo } from '../io/video.js';
 
-const COLOR_MATCH: OptSpecs = {
-  'color-match': {
-    type: 'string',
-    help: "give the result the photo's colours: luminance (its chroma), meanstd (each channel's mean and spread) or histogram (each channel's values, rank for rank)",
-    meta: 'HOW',
-  },
-};
+const COLOR_MATCH: OptSpecs = cliSpecs({ colorMatch: STYLE_OPTIONS.colorMatch });
 
 /** --color-match's value, checked; null when not given. */
 function colorMatchOf(v: string | undefined): ColourMatch | null {
@@ -47,64 +40,9 @@ function colorMatchOf(v: string | undefined): ColourMatch | null {
   return v as ColourMatch;
 }
 
-const s = STYLE_DEFAULTS;
-const BACKBONE: OptSpecs = {
-  backbone: { type: 'string', help: 'vgg19 (needs imported weights) or inception (built in)', default: 'inception' },
-  weights: {
-    type: 'string',
-    help: 'backbone weights file (imported .safetensors, torchvision .pth, Keras .h5)',
-    meta: 'FILE',
-  },
-};
 const STYLE: OptSpecs = {
   out: { type: 'string', help: 'output image', default: 'style.png', meta: 'FILE' },
-  height: { type: 'int', help: 'output height (width follows the content)', default: s.height },
-  iterations: {
-    type: 'int',
-    help: 'L-BFGS iterations (Adam: steps = iterations x max-evals) (default: VGG19 20, inception 10)',
-  },
-  'max-evals': { type: 'int', help: 'loss evaluations per L-BFGS iteration', default: s.maxEvals },
-  optimizer: { type: 'string', help: 'lbfgs or adam', default: s.optimizer },
-  lr: { type: 'number', help: "Adam's learning rate (pixel units)", default: s.lr },
-  'content-weight': { type: 'number', help: 'content loss weight (default: VGG19 0.025, inception 1)' },
-  'style-weight': { type: 'number', help: 'style loss weight (default: VGG19 1, inception 1000)' },
-  'tv-weight': { type: 'number', help: 'total-variation weight (default: VGG19 1e-4, inception 1e-9)' },
-  'colour-weight': {
-    type: 'number',
-    help: "weight of the loss on the style's colour mean and covariance (default: VGG19 0, inception 100)",
-  },
-  'content-layer': { type: 'string', help: 'content layer (default: block5_conv2 / mixed3)' },
-  'style-layers': {
-    type: 'string',
-    help: `comma-separated style layers, each name or name=weight, its share of the style term (default: VGG19 the seed's, inception ${styleDefaults('inception').style.join(',')})`,
-  },
-  init: {
-    type: 'string',
-    help: "start from content, matched (the content in the style's colours), style or noise (default: inception matched, VGG19 content)",
-  },
-  smoothing: {
-    type: 'string',
-    help: "softmax-smoothed style activations, each loss relative to its target: on or off (default: the backbone's)",
-  },
-  'style-loss': {
-    type: 'string',
-    help: 'gram (Gram matrices) or sliced (sliced Wasserstein distances of the activations) (default: VGG19 gram, inception sliced)',
-  },
-  'redraw-directions': {
-    type: 'bool',
-    help: 'sliced losses: new random directions every iteration (the photo stays clearer at the same texture; ~20% slower)',
-  },
-  directions: {
-    type: 'number',
-    help: 'sliced losses: random directions per channel of each style layer (default 1; more: finer texture, slower)',
-  },
-  'preserve-colors': {
-    type: 'bool',
-    help: "keep the content's colours (style in luminance only; --color-match luminance)",
-  },
-  ...COLOR_MATCH,
-  scales: { type: 'int', help: 'solve small first, then upscale and refine, over N scales', default: s.scales },
-  'style-scale': { type: 'number', help: "the style image's height relative to the output's", default: s.styleScale },
+  ...cliSpecs(STYLE_OPTIONS),
   'save-every': { type: 'int', help: 'also write the image every N iterations (0: only the end)', default: 0 },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
   ...BACKBONE,
@@ -168,45 +106,16 @@ export async function styleCommand(args: string[]): Promise<void> {
     );
   }
   if (positionals.length < 2) throw new UserError('give a content image and at least one style image');
-  if (o.optimizer !== 'lbfgs' && o.optimizer !== 'adam')
-    throw new UserError(`--optimizer must be lbfgs or adam, got ${o.optimizer}`);
-  if (o.init !== undefined && !['content', 'matched', 'style', 'noise'].includes(o.init))
-    throw new UserError(`--init must be content, matched, style or noise, got ${o.init}`);
-  if (o.styleLoss !== undefined && o.styleLoss !== 'gram' && o.styleLoss !== 'sliced')
-    throw new UserError(`--style-loss must be gram or sliced, got ${o.styleLoss}`);
-  if (o.smoothing !== undefined && o.smoothing !== 'on' && o.smoothing !== 'off')
-    throw new UserError(`--smoothing must be on or off, got ${o.smoothing}`);
+  const cfg: StyleConfig = { ...configFromCli(STYLE_OPTIONS, o), colorMatch: colorMatchOf(o.colorMatch) };
+  // The settings' own checks come before the images are read: bad input, exit 2.
+  try {
+    checkStyleOptions(cfg);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
   if (o.device !== 'cpu') throw new UserError('style runs on the CPU only for now (--device cpu)');
   applyCommon(o);
   prepareOutputFile(o.out, o.force);
-  const cfg: StyleConfig = {
-    height: o.height,
-    iterations: o.iterations ?? null,
-    maxEvals: o.maxEvals,
-    optimizer: o.optimizer,
-    lr: o.lr,
-    contentWeight: o.contentWeight ?? null,
-    styleWeight: o.styleWeight ?? null,
-    tvWeight: o.tvWeight ?? null,
-    colourWeight: o.colourWeight ?? null,
-    contentLayer: o.contentLayer ?? null,
-    styleLayers: o.styleLayers
-      ? String(o.styleLayers)
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean)
-      : null,
-    init: o.init ?? null,
-    smoothing: o.smoothing === undefined ? null : o.smoothing === 'on',
-    styleLoss: (o.styleLoss as StyleLossKind | undefined) ?? null,
-    redrawDirections: Boolean(o.redrawDirections),
-    directions: o.directions ?? null,
-    preserveColors: Boolean(o.preserveColors),
-    colorMatch: colorMatchOf(o.colorMatch),
-    scales: o.scales,
-    styleScale: o.styleScale,
-    seed: o.seed ?? 0,
-  };
   const content = await readImage(resolveImage(positionals[0]));
   const styles: StyleImage[] = [];
   try {

@@ -5,7 +5,7 @@
 import { inRange, positiveNumber, wholeNumber } from './checks.js';
 
 /** How the studio's form offers a setting: its own widget kinds beyond plain values. */
-export type StudioKind = 'int' | 'number' | 'word' | 'bool' | 'image' | 'corpus' | 'data';
+export type StudioKind = 'int' | 'number' | 'word' | 'bool' | 'image' | 'corpus' | 'data' | 'guide';
 
 interface Common {
   help: string;
@@ -17,6 +17,11 @@ interface Common {
   studio?: StudioKind | true;
   /** Declared by the CLI's shared options (--seed) rather than the command's own. */
   shared?: boolean;
+  /**
+   * Defaults that differ per variant (a backbone, a model, a recipe), by its name, where the
+   * table's default is null (unset); variantDefaults gives one variant's, help names them all.
+   */
+  byVariant?: Readonly<Record<string, unknown>>;
 }
 export type OptionDef = Common &
   (
@@ -27,11 +32,16 @@ export type OptionDef = Common &
         positive?: boolean;
         atLeast?: number;
         range?: readonly [number, number];
+        /** The CLI value that turns the setting off: the config holds null for it. */
+        off?: number;
       }
     | { type: 'string'; default: string | null }
-    | { type: 'choice'; default: string | number; choices: readonly (string | number)[]; parse?: 'int' }
-    | { type: 'bool'; default: boolean }
+    | { type: 'choice'; default: string | number | null; choices: readonly (string | number)[]; parse?: 'int' }
+    /** `words`: the CLI takes a value, the first word for true and the second for false. */
+    | { type: 'bool'; default: boolean | null; words?: readonly [string, string] }
     | { type: 'numbers'; default: readonly number[] }
+    /** Comma-separated words; an empty list is unset (null) where the default is. */
+    | { type: 'strings'; default: readonly string[] | null }
   );
 export type OptionTable = Record<string, OptionDef>;
 
@@ -45,8 +55,10 @@ type ValueOf<O> = O extends { type: 'choice'; choices: readonly (infer V)[] }
         ? boolean
         : O extends { type: 'numbers' }
           ? number[]
-          : never;
-type NullOf<O> = O extends { default: null } ? null : never;
+          : O extends { type: 'strings' }
+            ? string[]
+            : never;
+type NullOf<O> = O extends { default: null } | { off: number } ? null : never;
 
 /** The config a table describes: a value per key, null where the default is null (unset). */
 export type ConfigOf<T extends OptionTable> = { -readonly [K in keyof T]: ValueOf<T[K]> | NullOf<T[K]> };
@@ -71,10 +83,27 @@ export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c
 const camel = (s: string): string => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 export const flagOf = (key: string, def: OptionDef): string => def.flag ?? kebab(key);
 
+const copy = (v: unknown): unknown => (Array.isArray(v) ? [...(v as unknown[])] : v);
+
 export function defaultsOf<T extends OptionTable>(table: T): ConfigOf<T> {
   const out: Record<string, unknown> = {};
-  for (const [k, d] of Object.entries(table)) out[k] = Array.isArray(d.default) ? [...d.default] : d.default;
+  for (const [k, d] of Object.entries(table)) out[k] = copy(d.default);
   return out as ConfigOf<T>;
+}
+
+/** One variant's own defaults (byVariant), by key: for fillUnset. */
+export function variantDefaults(table: OptionTable, variant: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, d] of Object.entries(table))
+    if (d.byVariant && Object.hasOwn(d.byVariant, variant)) out[k] = copy(d.byVariant[variant]);
+  return out;
+}
+
+/** A value as the CLI spells it: lists comma-separated, switches by their words. */
+function spelled(d: OptionDef, v: unknown): string {
+  if (Array.isArray(v)) return v.join(',');
+  if (d.type === 'bool' && d.words && typeof v === 'boolean') return d.words[v ? 0 : 1];
+  return String(v);
 }
 
 /**
@@ -92,7 +121,7 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
   for (const [k, d] of Object.entries(table)) {
     const v = (c as Record<string, unknown>)[k];
     const flag = flagOf(k, d);
-    if (v === null && d.default === null) continue;
+    if (v === null && (d.default === null || (d.type === 'number' && d.off !== undefined))) continue;
     switch (d.type) {
       case 'int':
         wholeNumber(flag, v as number, d.min);
@@ -114,7 +143,8 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
         }
         break;
       case 'bool':
-        if (typeof v !== 'boolean') throw new Error(`--${flag} must be true or false, got ${v}`);
+        if (typeof v !== 'boolean')
+          throw new Error(`--${flag} must be ${d.words ? d.words.join(' or ') : 'true or false'}, got ${v}`);
         break;
       default:
         break;
@@ -123,26 +153,23 @@ export function checkOptions<T extends OptionTable>(table: T, c: ConfigOf<T>): v
 }
 
 /** The CLI's option specs for a table (in its order), before the command's own and shared ones. */
+type CliType = 'int' | 'number' | 'string' | 'bool' | 'numbers' | 'strings';
 export function cliSpecs(
   table: OptionTable,
-): Record<
-  string,
-  { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }
-> {
-  const out: Record<
-    string,
-    { type: 'int' | 'number' | 'string' | 'bool' | 'numbers'; help: string; default?: unknown; meta?: string }
-  > = {};
+): Record<string, { type: CliType; help: string; default?: unknown; meta?: string }> {
+  const out: Record<string, { type: CliType; help: string; default?: unknown; meta?: string }> = {};
   for (const [k, d] of Object.entries(table)) {
     if (d.shared) continue;
-    const type = d.type === 'choice' ? (d.parse === 'int' ? 'int' : 'string') : d.type;
-    const def = d.default === null || d.type === 'bool' ? undefined : d.default;
-    out[flagOf(k, d)] = {
-      type,
-      help: d.type === 'choice' && !d.help.includes(':') ? `${d.help}: ${d.choices.join(', ')}` : d.help,
-      default: def,
-      meta: d.meta,
-    };
+    const words = d.type === 'bool' ? d.words : undefined;
+    const type = d.type === 'choice' ? (d.parse === 'int' ? 'int' : 'string') : words ? 'string' : d.type;
+    const def =
+      d.default === null || (d.type === 'bool' && !words) ? undefined : words ? spelled(d, d.default) : d.default;
+    let help = d.type === 'choice' && !d.help.includes(':') ? `${d.help}: ${d.choices.join(', ')}` : d.help;
+    if (d.byVariant)
+      help += ` (default: ${Object.entries(d.byVariant)
+        .map(([name, v]) => `${name} ${spelled(d, v)}`)
+        .join('; ')})`;
+    out[flagOf(k, d)] = { type, help, default: def, meta: d.meta ?? (words ? words.join('|') : undefined) };
   }
   return out;
 }
@@ -151,8 +178,12 @@ export function cliSpecs(
 export function configFromCli<T extends OptionTable>(table: T, values: Record<string, unknown>): ConfigOf<T> {
   const out: Record<string, unknown> = {};
   for (const [k, d] of Object.entries(table)) {
-    const v = values[camel(flagOf(k, d))];
-    out[k] = v === undefined ? (Array.isArray(d.default) ? [...d.default] : d.default) : v;
+    let v = values[camel(flagOf(k, d))];
+    if (d.type === 'bool' && d.words && typeof v === 'string')
+      v = v === d.words[0] ? true : v === d.words[1] ? false : v; // anything else: checkOptions names it
+    if (d.type === 'number' && d.off !== undefined && v === d.off) v = null;
+    if (d.type === 'strings' && Array.isArray(v) && v.length === 0 && d.default === null) v = null;
+    out[k] = v === undefined ? copy(d.default) : v;
   }
   return out as ConfigOf<T>;
 }

@@ -31,6 +31,8 @@ import type { ImageDataset } from '../io/datasets.js';
 import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
+import { DREAM_OPTIONS } from '../models/dream/index.js';
+import { STYLE_OPTIONS } from '../models/style/index.js';
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, imagesUnder, type JobEvent } from './jobs.js';
 import { tiedToMe } from '../cli/parent.js';
 import { makeFolder } from '../io/files.js';
@@ -139,41 +141,12 @@ const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKi
   dream: {
     verb: ['dream'],
     out: 'file',
-    options: {
-      image: 'media',
-      layers: 'word',
-      channels: 'word',
-      guide: 'guide',
-      'lap-levels': 'int',
-      octaves: 'int',
-      'octave-scale': 'number',
-      steps: 'int',
-      'step-size': 'number',
-      'max-loss': 'number',
-      jitter: 'int',
-      'max-side': 'int',
-      seed: 'int',
-    },
+    options: { image: 'media', ...studioOptions(DREAM_OPTIONS), 'max-side': 'int' },
   },
   style: {
     verb: ['style'],
     out: 'file',
-    options: {
-      content: 'image',
-      style: 'image',
-      mask: 'mask',
-      height: 'int',
-      iterations: 'int',
-      'max-evals': 'int',
-      optimizer: 'word',
-      'preserve-colors': 'bool',
-      'color-match': 'word',
-      init: 'word',
-      'colour-weight': 'number',
-      'style-weight': 'number',
-      'content-weight': 'number',
-      seed: 'int',
-    },
+    options: { content: 'image', style: 'image', mask: 'mask', ...studioOptions(STYLE_OPTIONS) },
   },
   // A fast style net over a video, frame by frame (the page runs nets on photos itself).
   'style-video': {

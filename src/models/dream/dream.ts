@@ -5,56 +5,10 @@ import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
 import { Rng } from '../../util/random.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
-import { positiveNumber, wholeNumber } from '../checks.js';
+import { wholeNumber } from '../checks.js';
+import { checkDreamConfig, type DreamConfig } from './options.js';
+import { layersInOctave, splitKey, type ChannelChoice } from './layers.js';
 import { Breather, fitThreadsBetweenSteps, type RunControl } from '../../train/index.js';
-
-export interface DreamConfig {
-  /** Layer (or "layer:channel") → weight of its term in the loss. */
-  layers: Record<string, number>;
-  /**
-   * Which channels of each layer given without one: all of them ('all', the seed's), or the
-   * photo's most ('strong') or least ('weak') active, `count` of them.
-   */
-  channels: ChannelChoice;
-  /** Dream toward this image's features (RGB [1, 3, h, w] in [0, 1]) instead of exciting the layers; null: off. */
-  guide: Tensor | null;
-  /** Normalise the gradient per band of a Laplacian pyramid of this many levels (0: the seed's scaling alone). */
-  lapLevels: number;
-  octaves: number;
-  /**
-   * Octaves (1: the smallest, `octaves`: full size) in which a layer key (as in `layers`, or
-   * its layer name) takes part; a layer not listed dreams in every octave.
-   */
-  layerOctaves: Record<string, [number, number]>;
-  octaveScale: number;
-  steps: number;
-  stepSize: number;
-  /** Stop an octave once the loss passes this (null: never). */
-  maxLoss: number | null;
-  /** Largest random roll, in pixels, applied before each step (0: off, as the seed). */
-  jitter: number;
-  /** Largest tile side; bigger images are dreamed tile by tile (0: never tile). */
-  tile: number;
-  seed: number;
-}
-
-export type ChannelChoice = 'all' | { pick: 'strong' | 'weak'; count: number };
-
-export const DREAM_DEFAULTS: DreamConfig = {
-  layers: { mixed2: 0.2, mixed3: 3, mixed4: 2, mixed5: 1.5 },
-  channels: 'all',
-  guide: null,
-  lapLevels: 0,
-  octaves: 3,
-  layerOctaves: {},
-  octaveScale: 1.4,
-  steps: 20,
-  stepSize: 0.01,
-  maxLoss: 15,
-  jitter: 32,
-  tile: 512,
-  seed: 0,
-};
 
 export interface DreamStep {
   octave: number;
@@ -72,113 +26,10 @@ export interface DreamHooks extends RunControl {
   onOctave?(octave: number, image: Tensor): void | Promise<void>;
 }
 
-/**
- * "mixed2=0.2,mixed4:97=2,mixed5" → { mixed2: 0.2, "mixed4:97": 2, mixed5: 1 }: a layer, or
- * one channel of it after a colon, and its weight after "="; a weight left out is 1.
- */
-export function parseLayers(spec: string): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const l of layerSpecs(spec)) out[l.key] = l.weight;
-  if (Object.keys(out).length === 0) throw new Error('give at least one layer, e.g. mixed3=1');
-  return out;
-}
-
-/** The octave ranges of a --layers spec ("mixed3=1@1-2,mixed5@3": mixed3 in octaves 1 to 2, mixed5 in 3). */
-export function parseLayerOctaves(spec: string): Record<string, [number, number]> {
-  const out: Record<string, [number, number]> = {};
-  for (const l of layerSpecs(spec)) if (l.octaves) out[l.key] = l.octaves;
-  return out;
-}
-
-/** Each part of a --layers spec: layer[:channel][=weight][@octave or @first-last]. */
-function layerSpecs(spec: string): { key: string; weight: number; octaves: [number, number] | null }[] {
-  return spec
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .map((part) => {
-      const m = /^([^:=@\s]+)(?::([^=@]*))?(?:=([^@]*))?(?:@(.*))?$/.exec(part);
-      if (!m)
-        throw new Error(
-          `cannot read layer "${part}"; write layer, layer=weight, layer:channel=weight or layer@octaves`,
-        );
-      const [, name, channel, w, at] = m;
-      if (channel !== undefined && !/^\d+$/.test(channel))
-        throw new Error(`channel "${channel}" of ${name} is not a whole number (a weight goes after "=")`);
-      const weight = w === undefined ? 1 : Number(w);
-      if (!Number.isFinite(weight)) throw new Error(`layer weight "${w}" for ${name} is not a number`);
-      let octaves: [number, number] | null = null;
-      if (at !== undefined) {
-        const r = /^(\d+)(?:-(\d+))?$/.exec(at);
-        if (!r || Number(r[1]) < 1 || Number(r[2] ?? r[1]) < Number(r[1]))
-          throw new Error(`octaves "@${at}" of ${name} must be @N or @FIRST-LAST, counted from 1 (the smallest)`);
-        octaves = [Number(r[1]), Number(r[2] ?? r[1])];
-      }
-      return { key: channel === undefined ? name : `${name}:${channel}`, weight, octaves };
-    });
-}
-
 /** One octave at full size, of `steps` steps, with the layers of `cfg`'s last octave (zoom and video frames). */
 function lastOctave(cfg: DreamConfig, steps: number): DreamConfig {
   const layers = layersInOctave(cfg.layers, cfg.layerOctaves ?? {}, cfg.octaves);
   return { ...cfg, octaves: 1, layerOctaves: {}, layers, steps };
-}
-
-/** The loss's layers that take part in octave `octave` (1: the smallest). */
-export function layersInOctave(
-  layers: Record<string, number>,
-  ranges: Record<string, [number, number]>,
-  octave: number,
-): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(layers).filter(([k]) => {
-      const r = ranges[k] ?? ranges[splitKey(k)[0]];
-      return !r || (r[0] <= octave && octave <= r[1]);
-    }),
-  );
-}
-
-/** "all", "strong", "weak", "strong:8" → a channel choice (4 channels unless given). */
-export function parseChannels(spec: string): ChannelChoice {
-  if (spec === 'all') return 'all';
-  const m = /^(strong|weak)(?::(\d+))?$/.exec(spec);
-  if (!m || (m[2] !== undefined && Number(m[2]) < 1))
-    throw new Error(`--channels takes all, strong, weak, strong:N or weak:N, got "${spec}"`);
-  return { pick: m[1] as 'strong' | 'weak', count: m[2] === undefined ? 4 : Number(m[2]) };
-}
-
-/** A loss key "mixed4:97" → ["mixed4", 97]; "mixed4" → ["mixed4", null]. */
-function splitKey(key: string): [string, number | null] {
-  const i = key.indexOf(':');
-  return i < 0 ? [key, null] : [key.slice(0, i), Number(key.slice(i + 1))];
-}
-
-/** More octaves than this only add images smaller than the network can see. */
-export const DREAM_MAX_OCTAVES = 32;
-
-export function checkDreamConfig(c: DreamConfig, backbone: Backbone): void {
-  wholeNumber('octaves', c.octaves, 1);
-  if (c.octaves > DREAM_MAX_OCTAVES)
-    throw new Error(`--octaves must be at most ${DREAM_MAX_OCTAVES}, got ${c.octaves}`);
-  positiveNumber('octave-scale', c.octaveScale);
-  if (c.octaveScale <= 1 && c.octaves > 1) throw new Error(`--octave-scale must be above 1, got ${c.octaveScale}`);
-  wholeNumber('steps', c.steps, 0);
-  positiveNumber('step-size', c.stepSize);
-  wholeNumber('jitter', c.jitter, 0);
-  wholeNumber('tile', c.tile, 0);
-  if (c.tile > 0 && c.tile < 96) throw new Error(`--tile must be 0 (off) or at least 96 pixels, got ${c.tile}`);
-  wholeNumber('lap-levels', c.lapLevels, 0);
-  for (const [k, [a, b]] of Object.entries(c.layerOctaves ?? {})) {
-    if (b > c.octaves) throw new Error(`${k}@${a}-${b} names octave ${b}, but there are ${c.octaves} (--octaves)`);
-  }
-  if (c.guide && (c.guide.shape.length !== 4 || c.guide.shape[1] !== 3))
-    throw new Error(`the guide must be one RGB image [1, 3, H, W], got [${c.guide.shape}]`);
-  const net = backbone.net;
-  for (const name of Object.keys(c.layers).map((k) => splitKey(k)[0])) {
-    if (!net.hasEndpoint(name)) {
-      throw new Error(`unknown layer "${name}" for ${net.arch}; valid layers: ${net.endpointNames.join(', ')}`);
-    }
-  }
 }
 
 /** Activations of the loss's layers for an image in [-1, 1], by layer name. */

@@ -1,1 +1,3 @@
 export * from './dream.js';
+export * from './layers.js';
+export * from './options.js';

@@ -4,7 +4,7 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { preprocess, type Backbone } from '../../vision/weights.js';
-import { styleDefaults, type StyleLossKind } from './gatys.js';
+import { styleDefaults, type StyleLossKind } from './options.js';
 import { batchGram, meanAbsVariation, SlicedTarget } from './losses.js';
 
 export class FastStyleLoss {

@@ -8,11 +8,19 @@ import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
 import { Training, loadFromRun, type DistributedLog, type RunControl, type RunMode } from '../../train/index.js';
-import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import {
+  MINUTES_OPTION,
+  SEED_OPTION,
+  checkOptions,
+  defaultsOf,
+  type ConfigOf,
+  type OptionTable,
+  variantDefaults,
+} from '../options.js';
 import { StyleNet } from './fast-net.js';
 import { cropBatch, loadPhotos, photoFiles } from './fast-data.js';
 import { FastStyleLoss } from './fast-loss.js';
-import type { StyleLossKind } from './gatys.js';
+import type { StyleLossKind } from './options.js';
 
 /** The stability loss's weight unless told (chosen by the flicker benchmark, docs/benchmarks.md). */
 const STABILITY_DEFAULT = 1000;
@@ -30,7 +38,8 @@ export const FAST_OPTIONS = {
     type: 'number',
     default: null,
     atLeast: 0,
-    help: 'style loss weight (default: 1e4 with Gram losses, 20 with sliced)',
+    help: 'style loss weight, by the style loss trained with',
+    byVariant: { gram: 1e4, sliced: 20 },
   },
   tvWeight: { type: 'number', default: 1e-6, atLeast: 0, help: 'total-variation weight' },
   styleLoss: {
@@ -82,7 +91,7 @@ export function fastStyleLoss(
   arch: 'inception' | 'vgg19',
 ): { kind: StyleLossKind; weight: number } {
   const kind = c.styleLoss === 'backbone' ? (arch === 'inception' ? 'sliced' : 'gram') : c.styleLoss;
-  return { kind, weight: c.styleWeight ?? (kind === 'sliced' ? 20 : 1e4) };
+  return { kind, weight: c.styleWeight ?? (variantDefaults(FAST_OPTIONS, kind).styleWeight as number) };
 }
 
 export function validateFastConfig(c: FastStyleConfig): void {

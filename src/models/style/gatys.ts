@@ -4,10 +4,16 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { resize } from '../../io/images.js';
-import { colourMatch, type ColourMatch } from './colour-match.js';
+import { colourMatch } from './colour-match.js';
 import { Adam, LBFGS } from '../../optim/index.js';
 import { minInputSide, preprocess, type Backbone } from '../../vision/weights.js';
-import { positiveNumber, wholeNumber } from '../checks.js';
+import {
+  STYLE_MAX_SIDE,
+  checkStyleConfig,
+  type StyleConfig,
+  type StyleLossKind,
+  type StyleWeights,
+} from './options.js';
 import {
   contentLoss,
   gram,
@@ -19,149 +25,6 @@ import {
   styleLoss,
   totalVariationLoss,
 } from './losses.js';
-
-export interface StyleConfig {
-  height: number;
-  /** null: the backbone's default (the seed's 20 for VGG19). */
-  iterations: number | null;
-  /** Loss evaluations per L-BFGS iteration (the seed's maxfun). */
-  maxEvals: number;
-  optimizer: 'lbfgs' | 'adam';
-  /** Adam's learning rate, in pixel units. */
-  lr: number;
-  /** null: the backbone's default (the seed's 0.025, 1, 1e-4 for VGG19). */
-  contentWeight: number | null;
-  styleWeight: number | null;
-  tvWeight: number | null;
-  /** Weight of the colour-statistics loss (RGB mean and covariance against the first style's). */
-  colourWeight: number | null;
-  /** null: the backbone's default layers. */
-  contentLayer: string | null;
-  /** Style layers, each `name` or `name=weight` (its share of the style term; 1 when unnamed). */
-  styleLayers: string[] | null;
-  /** 'matched': the content recoloured to the first style's colour mean and covariance; null: the backbone's. */
-  init: StyleInit | null;
-  /**
-   * Activation smoothing (Wang et al. 2021: a softmax over each style layer's activations
-   * before its Gram matrix), with each loss relative to its target's size; null: the backbone's default.
-   */
-  smoothing: boolean | null;
-  /** 'gram': Gram matrices; 'sliced': sliced Wasserstein distances of the activations; null: the backbone's. */
-  styleLoss: StyleLossKind | null;
-  /**
-   * Sliced losses: new random directions every iteration (Heitz et al. redraw them every step),
-   * so the image meets more of the painting's feature distribution than C fixed directions show.
-   */
-  redrawDirections: boolean;
-  /** Sliced losses: random directions per channel of each style layer; null: the backbone's. */
-  directions: number | null;
-  preserveColors: boolean;
-  /** Give the result the photo's colours at the end (--preserve-colors is 'luminance'); null: the style's. */
-  colorMatch: ColourMatch | null;
-  /** Solve at 1/2^(scales-1) of the height first, then upscale and refine. */
-  scales: number;
-  /** The style image's height relative to the generated image's. */
-  styleScale: number;
-  seed: number;
-}
-
-export const STYLE_DEFAULTS: StyleConfig = {
-  height: 400,
-  iterations: null,
-  maxEvals: 20,
-  optimizer: 'lbfgs',
-  lr: 5,
-  contentWeight: null,
-  styleWeight: null,
-  tvWeight: null,
-  colourWeight: null,
-  contentLayer: null,
-  styleLayers: null,
-  init: null,
-  smoothing: null,
-  styleLoss: null,
-  redrawDirections: false,
-  directions: null,
-  preserveColors: false,
-  colorMatch: null,
-  scales: 1,
-  styleScale: 1,
-  seed: 0,
-};
-
-export type StyleInit = 'content' | 'matched' | 'style' | 'noise';
-export type StyleLossKind = 'gram' | 'sliced';
-
-export interface StyleWeights {
-  content: number;
-  style: number;
-  tv: number;
-  colour: number;
-}
-
-export interface StyleDefaults {
-  content: string;
-  /** `name` or `name=weight`, as --style-layers takes them. */
-  style: string[];
-  weights: StyleWeights;
-  init: StyleInit;
-  iterations: number;
-  /** 'seed': the seed's sums; 'relative': content and each style layer over its target's size. */
-  loss: 'seed' | 'relative';
-  smoothing: boolean;
-  styleLoss: StyleLossKind;
-  /** Sliced losses' random directions per channel. */
-  directions: number;
-}
-
-/**
- * VGG19: the seed's layers, weights and method. The built-in InceptionV3 (nsfwjs): chosen by
- * measurement with judges the method does not see (`npm run bench -- style-quality`; the sweep
- * is in docs/benchmarks.md). Its Gram matrices are flat (those of its early layers pull the image
- * to a pink wash), so style is matched as whole distributions of features, by sliced Wasserstein
- * losses, which carry the painting's strokes from the early layers as well as the mixed ones;
- * each layer's loss is relative to its target so none is 0.1% of the total; the palette comes
- * from a colour-statistics loss and a start from the photo recoloured to the painting's colours.
- */
-export function styleDefaults(arch: 'inception' | 'vgg19'): StyleDefaults {
-  return arch === 'vgg19'
-    ? {
-        content: 'block5_conv2',
-        style: ['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1'],
-        weights: { content: 0.025, style: 1, tv: 1e-4, colour: 0 },
-        init: 'content',
-        iterations: 20,
-        loss: 'seed',
-        smoothing: false,
-        styleLoss: 'gram',
-        directions: 1,
-      }
-    : {
-        content: 'mixed3',
-        // Every early layer, at 3 times the mixed ones' share and the deepest two at 0.3: the
-        // painting's strokes live in the early layers' feature distributions, and the deep
-        // layers' pull towards the painting's layout fights the content term (session 19).
-        style: [
-          'Conv2d_1a_3x3=3',
-          'Conv2d_2a_3x3=3',
-          'Conv2d_2b_3x3=3',
-          'Conv2d_3b_1x1=3',
-          'Conv2d_4a_3x3=3',
-          'mixed0',
-          'mixed1',
-          'mixed2=0.3',
-          'mixed4=0.3',
-        ],
-        weights: { content: 1, style: 1000, tv: 1e-9, colour: 100 },
-        init: 'matched',
-        // 10 L-BFGS iterations: within 2 minutes at height 256 and 5 at 400 on 2 cores.
-        iterations: 10,
-        loss: 'relative',
-        smoothing: false,
-        styleLoss: 'sliced',
-        directions: 1,
-      };
-}
 
 export interface StyleImage {
   /** RGB in [0, 1], [1, 3, H, W]. */
@@ -192,93 +55,6 @@ export interface StyleHooks {
   /** After each iteration, with the current image (RGB in [0, 1]; valid during the call). */
   onIteration?(it: StyleIteration, image: Tensor): void | Promise<void>;
   shouldStop?(): boolean;
-}
-
-export interface ResolvedStyle {
-  content: string;
-  style: string[];
-  /** Each style layer's share of the style term. */
-  styleShares: number[];
-  weights: StyleWeights;
-  init: StyleInit;
-  iterations: number;
-  smoothing: boolean;
-  relative: boolean;
-  styleLoss: StyleLossKind;
-  directions: number;
-}
-
-/** `name` or `name=weight` (a number >= 0, as dream's --layers) → the layer and its share of the style term. */
-export function parseStyleLayer(entry: string): { name: string; share: number } {
-  const eq = entry.indexOf('=');
-  if (eq < 0) return { name: entry.trim(), share: 1 };
-  const text = entry.slice(eq + 1).trim();
-  const share = Number(text);
-  if (text === '' || !(share >= 0) || !Number.isFinite(share))
-    throw new Error(`style layer "${entry}": the weight after "=" must be a number >= 0`);
-  return { name: entry.slice(0, eq).trim(), share };
-}
-
-/** The longest side a stylised image may have: beyond it the backbone's activations outgrow memory. */
-export const STYLE_MAX_SIDE = 4096;
-
-export function checkStyleConfig(c: StyleConfig, styles: StyleImage[], backbone: Backbone): ResolvedStyle {
-  wholeNumber('height', c.height, 32);
-  if (c.height > STYLE_MAX_SIDE) throw new Error(`--height must be at most ${STYLE_MAX_SIDE}, got ${c.height}`);
-  if (c.iterations !== null) wholeNumber('iterations', c.iterations, 1);
-  wholeNumber('max-evals', c.maxEvals, 1);
-  wholeNumber('scales', c.scales, 1);
-  positiveNumber('style-scale', c.styleScale);
-  positiveNumber('lr', c.lr);
-  if (c.directions !== null) {
-    positiveNumber('directions', c.directions);
-    // Each direction holds a sorted projection of the painting's activations: bound the memory.
-    if (c.directions > 16) throw new Error(`--directions must be at most 16 per channel, got ${c.directions}`);
-  }
-  for (const [n, v] of [
-    ['content-weight', c.contentWeight],
-    ['style-weight', c.styleWeight],
-    ['tv-weight', c.tvWeight],
-    ['colour-weight', c.colourWeight],
-  ] as const) {
-    if (v !== null && !(v >= 0)) throw new Error(`--${n} must be a number >= 0, got ${v}`);
-  }
-  if (!styles.length) throw new Error('give at least one style image');
-  for (const s of styles) if (!(s.weight > 0)) throw new Error(`style weights must be > 0, got ${s.weight}`);
-  const least = minInputSide(backbone.net.arch);
-  if (c.height < least) throw new Error(`--height must be at least ${least} for ${backbone.net.arch}, got ${c.height}`);
-  if (c.height / 2 ** (c.scales - 1) < least)
-    throw new Error(`--scales ${c.scales} makes the first scale under ${least} pixels high; use fewer scales`);
-  const d = styleDefaults(backbone.net.arch);
-  const smoothing = c.smoothing ?? d.smoothing;
-  const styleLayers = (c.styleLayers ?? d.style).map(parseStyleLayer);
-  const r: ResolvedStyle = {
-    content: c.contentLayer ?? d.content,
-    style: styleLayers.map((l) => l.name),
-    styleShares: styleLayers.map((l) => l.share),
-    weights: {
-      content: c.contentWeight ?? d.weights.content,
-      style: c.styleWeight ?? d.weights.style,
-      tv: c.tvWeight ?? d.weights.tv,
-      colour: c.colourWeight ?? d.weights.colour,
-    },
-    init: c.init ?? d.init,
-    iterations: c.iterations ?? d.iterations,
-    smoothing,
-    relative: smoothing || d.loss === 'relative',
-    styleLoss: c.styleLoss ?? d.styleLoss,
-    directions: c.directions ?? d.directions,
-  };
-  if (!r.style.length) throw new Error('give at least one style layer');
-  if (c.redrawDirections && r.styleLoss !== 'sliced') throw new Error('--redraw-directions needs --style-loss sliced');
-  if (c.directions !== null && r.styleLoss !== 'sliced') throw new Error('--directions needs --style-loss sliced');
-  for (const l of [r.content, ...r.style]) {
-    if (!backbone.net.hasEndpoint(l))
-      throw new Error(
-        `unknown layer "${l}" for ${backbone.net.arch}; valid layers: ${backbone.net.endpointNames.join(', ')}`,
-      );
-  }
-  return r;
 }
 
 /**

@@ -5,3 +5,4 @@ export * from './fast-net.js';
 export * from './fast-data.js';
 export * from './fast-loss.js';
 export * from './colour-match.js';
+export * from './options.js';
