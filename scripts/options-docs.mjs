@@ -11,15 +11,24 @@ const { flagOf } = await import(path.join(root, 'dist', 'src', 'models', 'option
 const check = process.argv.includes('--check');
 
 const cell = (s) => String(s).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+/** A value as the CLI spells it. */
+function spelled(d, v) {
+  if (d.type === 'bool') return d.words ? d.words[v ? 0 : 1] : v ? 'on' : 'off';
+  return Array.isArray(v) ? v.join(',') : String(v);
+}
 function shown(d) {
-  if (d.type === 'bool') return d.default ? 'on' : 'off';
+  if (d.byVariant)
+    return Object.entries(d.byVariant)
+      .map(([name, v]) => `${name}: \`${spelled(d, v)}\``)
+      .join('<br>');
   if (d.default === null) return 'unset';
-  if (Array.isArray(d.default)) return `\`${d.default.join(',')}\``;
-  return `\`${d.default}\``;
+  if (d.type === 'bool' && !d.words) return d.default ? 'on' : 'off';
+  return `\`${spelled(d, d.default)}\``;
 }
 function table(opts) {
   const rows = Object.entries(opts).map(([k, d]) => {
-    const flag = d.type === 'bool' && d.default ? `--${flagOf(k, d)}, --no-${flagOf(k, d)}` : `--${flagOf(k, d)}`;
+    const flag =
+      d.type === 'bool' && !d.words && d.default ? `--${flagOf(k, d)}, --no-${flagOf(k, d)}` : `--${flagOf(k, d)}`;
     const range =
       d.type === 'int'
         ? ` (${d.min}${d.max === undefined ? ' or more' : `..${d.max}`})`

@@ -12,3 +12,6 @@ export { LoomError } from './systems/errors.js';
 export type { Control, RunPlace } from './systems/common.js';
 export type { BackboneOptions } from './systems/backbone.js';
 export type { ImageInput } from './systems/images.js';
+// Reading and writing the images the systems take and give.
+export { imageGrid, writeImage } from './io/images.js';
+export { loadImage } from './systems/images.js';

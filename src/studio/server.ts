@@ -28,7 +28,7 @@ import { BUILTIN_IMAGES } from '../io/builtin-images.js';
 import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
 import { VAE_OPTIONS, loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import type { ImageDataset } from '../io/datasets.js';
-import { DcganGenerator, GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
+import { GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { TEXT_OPTIONS } from '../models/text/index.js';
 import { studioOptions, type StudioKind } from '../models/options.js';
 import { DREAM_OPTIONS } from '../models/dream/index.js';
@@ -861,7 +861,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     } catch (e) {
       throw new HttpError(400, (e as Error).message);
     }
-    const classes = g instanceof DcganGenerator ? g.classes : 0;
+    const classes = g.classes;
     const img = await T.withRngFork(() => {
       T.manualSeed(seed);
       return T.noGrad(() =>

@@ -10,3 +10,11 @@ export type ImageInput = Tensor | string;
 export async function imageOf(x: ImageInput, o: ReadImageOptions = {}): Promise<{ image: Tensor; made: boolean }> {
   return typeof x === 'string' ? { image: await readImage(resolveImage(x), o), made: true } : { image: x, made: false };
 }
+
+/**
+ * Reads an image file, or builtin:NAME, as RGB in [0, 1], [1, 3, H, W] (the caller's to
+ * dispose); `maxSide` scales it down to fit.
+ */
+export async function loadImage(source: string, options: ReadImageOptions = {}): Promise<Tensor> {
+  return readImage(resolveImage(source), options);
+}

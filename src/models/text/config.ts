@@ -49,8 +49,8 @@ export const TEXT_OPTIONS = {
   },
   model: {
     type: 'choice',
-    // The transformer since session 14: 0.13 bits per character below the LSTM at 10 minutes
-    // on 2 cores and at 60 (docs/benchmarks.md); the seed's LSTM is --model lstm.
+    // The transformer: lower held-out bits per character than the LSTM at the same budget
+    // (docs/benchmarks.md); the book's LSTM is --model lstm.
     default: 'gpt',
     choices: ['lstm', 'gpt'],
     help: "gpt: a decoder-only transformer; lstm: the seed's LSTM (unset settings take each model's defaults, see --help)",

@@ -1,8 +1,7 @@
-// GAN: train the seed's DCGAN (or a recipe of it) on images, load its generator, and draw images.
+// GAN: train a DCGAN (the book's recipe or the dcgan one) on images, load its generator, and draw images.
 import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
-  DcganGenerator,
   GAN_MOST_IMAGES,
   GAN_OPTIONS,
   classIndex,
@@ -80,7 +79,7 @@ export async function load(source: string): Promise<GanModel> {
   };
   return {
     latent: g.config.latent,
-    classes: g instanceof DcganGenerator ? [...(g.config.classNames ?? [])] : [],
+    classes: [...g.classNames],
     sample: (count, o = {}) =>
       withSentencesSync(() => {
         if (disposed) throw new Error('this GAN was disposed');
