@@ -61,7 +61,7 @@ export async function ddpBench(quick: boolean): Promise<void> {
         'gan',
         'train',
         '--recipe',
-        'seed',
+        'keras',
         '--g-filters',
         '64',
         '--d-filters',

@@ -12,7 +12,7 @@ import { printTable, python, repoRoot, workloadMs, type Workload } from './util.
 export function ganStepWorkload(c: { latent: number; batch: number }): Workload {
   T.manualSeed(0);
   const t = new GanTrainer(
-    { ...GAN_DEFAULTS, recipe: 'seed', batch: c.batch },
+    { ...GAN_DEFAULTS, recipe: 'keras', batch: c.batch },
     { latent: c.latent, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 },
   );
   const real = T.keep(T.rand([c.batch, 3, 32, 32]).mul(2).sub(1));

@@ -1,6 +1,6 @@
 // Shared test helpers: golden fixtures and tolerant comparison.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../src/torch/index.js';
@@ -56,4 +56,16 @@ export function editMetadata(file: string, edit: (metadata: Record<string, strin
   edit(metadata);
   saveSafetensors(file, tensors, metadata);
   for (const t of tensors.values()) t.dispose();
+}
+
+/**
+ * Makes a run folder look as an older Loom wrote it: `settings` overwrite those of its
+ * checkpoint's config and of its config.json (a former spelling of a choice, say).
+ */
+export function writtenBefore(dir: string, settings: Record<string, unknown>): void {
+  editMetadata(path.join(dir, 'checkpoint.safetensors'), (m) => {
+    m.config = JSON.stringify({ ...JSON.parse(m.config), ...settings });
+  });
+  const file = path.join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...settings }, null, 2) + '\n');
 }

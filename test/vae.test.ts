@@ -19,7 +19,7 @@ import {
   trainVae,
   type VaeTrainConfig,
 } from '../src/models/vae/index.js';
-import { assertClose, collectGarbage, fromEnc, golden, repoRoot } from './helpers.js';
+import { assertClose, collectGarbage, fromEnc, golden, repoRoot, writtenBefore } from './helpers.js';
 
 const G = golden('vae.json');
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-vae-'));
@@ -121,7 +121,7 @@ test('every vae command writes a valid image of the expected size; eval prints n
       '--batch',
       '32',
       '--recipe',
-      'seed',
+      'keras',
       '--log-every',
       '2',
       '--json',
@@ -185,7 +185,7 @@ test('bad data and bad options get one clear sentence and exit code 2', () => {
     [['train', '--data', path.join(dir, 'junk-images')], /not an idx file/],
     [['train', '--data', 'builtin:cifar'], /unknown built-in data set/],
     [['train', '--latent', '0'], /--latent must be a whole number >= 1/],
-    [['train', '--loss', 'mse'], /--loss must be elbo or seed/],
+    [['train', '--loss', 'mse'], /--loss must be elbo or keras/],
     [['grid', path.join(dir, 'missing-run'), '--out', path.join(dir, 'g.png')], /cannot read checkpoint/],
     [['sample', path.join(dir, 'junk-images'), '--out', path.join(dir, 's.png')], /not a readable Loom checkpoint/],
   ];
@@ -201,19 +201,47 @@ test('bad data and bad options get one clear sentence and exit code 2', () => {
   }
 });
 
-test("two epochs equal one epoch resumed for one more at the seed's constant rate (weights identical)", async () => {
+test("two epochs equal one epoch resumed for one more at the keras recipe's constant rate (weights identical)", async () => {
   const data = mnistSlice(320);
   const full = path.join(tmp(), 'full');
   const half = path.join(tmp(), 'half');
   // A schedule that falls to 0 where the run ends cannot match a run with another end.
-  const seed = { recipe: 'seed' as const };
-  await trainVae(small({ data, epochs: 2, ...seed }), full, {});
-  await trainVae(small({ data, epochs: 1, ...seed }), half, {});
-  await trainVae(small({ data, epochs: 2, ...seed }), half, { resume: true });
+  const keras = { recipe: 'keras' as const };
+  await trainVae(small({ data, epochs: 2, ...keras }), full, {});
+  await trainVae(small({ data, epochs: 1, ...keras }), half, {});
+  await trainVae(small({ data, epochs: 2, ...keras }), half, { resume: true });
   const { loadVae } = await import('../src/models/vae/index.js');
   const a = loadVae(full).model.stateDict();
   const b = loadVae(half).model.stateDict();
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
+});
+
+test("a run saved as recipe 'seed', loss 'seed' (the keras recipe's former name) resumes exactly, from the library and from the CLI's --recipe seed --loss seed", async () => {
+  const data = mnistSlice(320);
+  const keras = { recipe: 'keras' as const, loss: 'keras' as const };
+  const full = path.join(tmp(), 'full');
+  await trainVae(small({ data, epochs: 2, ...keras }), full, {});
+  const { loadVae } = await import('../src/models/vae/index.js');
+  const a = loadVae(full).model.stateDict();
+  for (const how of ['library', 'cli']) {
+    const half = path.join(tmp(), 'half');
+    await trainVae(small({ data, epochs: 1, ...keras }), half, {});
+    writtenBefore(half, { recipe: 'seed', loss: 'seed' });
+    if (how === 'library') await trainVae(small({ data, epochs: 2, ...keras }), half, { resume: true });
+    else {
+      const args = ['--data', data, '--out', half, '--epochs', '2', '--batch', '32', '--log-every', '5'];
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'vae', 'train', ...args, '--recipe', 'seed', '--loss', 'seed', '--resume', '--json'],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      // The old spelling names the run's own recipe and loss: nothing the resumed run ignores.
+      assert.doesNotMatch(r.stderr, /does not apply/);
+    }
+    const b = loadVae(half).model.stateDict();
+    for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), `${how}: ${k}`);
+  }
 });
 
 test('a run stopped mid-way resumes exactly under the default recipe (its rate is a function of the step)', async () => {
@@ -232,7 +260,7 @@ test('a run stopped mid-way resumes exactly under the default recipe (its rate i
   for (const [k, t] of a) assert.deepEqual(b.get(k)!.toFlatArray(), t.toFlatArray(), k);
 });
 
-test('the default recipe warms the rate up, holds --lr, then anneals it linearly to 0 over the last 20%; --recipe seed keeps it', async () => {
+test('the default recipe warms the rate up, holds --lr, then anneals it linearly to 0 over the last 20%; --recipe keras keeps it', async () => {
   const lrs: number[] = [];
   const cfg = small({ data: mnistSlice(200), epochs: 2, logEvery: 1, warmup: 4 }); // the default recipe
   await trainVae(cfg, path.join(tmp(), 'run'), {}, { onStep: (l) => lrs.push(l.lr) });
@@ -244,10 +272,10 @@ test('the default recipe warms the rate up, holds --lr, then anneals it linearly
     assert.ok(Math.abs(lr - want) < 1e-12, `step ${i + 1}: ${lr}, not ${want}`);
   });
   assert.ok(lrs.at(-1)! < 1e-3 / 2, 'the last steps run at a fraction of the rate');
-  const seedLrs: number[] = [];
-  const seed = { ...cfg, recipe: 'seed' as const, warmup: null };
-  await trainVae(seed, path.join(tmp(), 'seed'), {}, { onStep: (l) => seedLrs.push(l.lr) });
-  assert.deepEqual(new Set(seedLrs), new Set([1e-3]));
+  const kerasLrs: number[] = [];
+  const keras = { ...cfg, recipe: 'keras' as const, warmup: null };
+  await trainVae(keras, path.join(tmp(), 'keras'), {}, { onStep: (l) => kerasLrs.push(l.lr) });
+  assert.deepEqual(new Set(kerasLrs), new Set([1e-3]));
 });
 
 test('--schedule cosine takes the rate from --lr down to 0 along half a cosine over the run', async () => {

@@ -36,7 +36,17 @@ export type OptionDef = Common &
         off?: number;
       }
     | { type: 'string'; default: string | null }
-    | { type: 'choice'; default: string | number | null; choices: readonly (string | number)[]; parse?: 'int' }
+    | {
+        type: 'choice';
+        default: string | number | null;
+        choices: readonly (string | number)[];
+        parse?: 'int';
+        /**
+         * Former spellings, each with the choice it now names: still taken on the command line
+         * and in saved runs' configs (canonicalConfig), never offered in help.
+         */
+        aliases?: Readonly<Record<string, string | number>>;
+      }
     /** `words`: the CLI takes a value, the first word for true and the second for false. */
     | { type: 'bool'; default: boolean | null; words?: readonly [string, string] }
     | { type: 'numbers'; default: readonly number[] }
@@ -174,6 +184,24 @@ export function cliSpecs(
   return out;
 }
 
+/** A choice's value as the table now names it: a former spelling (`aliases`) becomes its choice. */
+function canonical(d: OptionDef, v: unknown): unknown {
+  return d.type === 'choice' && d.aliases && (typeof v === 'string' || typeof v === 'number') && Object.hasOwn(d.aliases, v)
+    ? d.aliases[v]
+    : v;
+}
+
+/**
+ * The config with every former spelling of a choice (`aliases`) replaced by the choice it now
+ * names: for configs that were written before a rename, such as a saved run's, read back.
+ * Keys the table does not declare pass through.
+ */
+export function canonicalConfig<C extends object>(table: OptionTable, c: C): C {
+  const out: Record<string, unknown> = { ...(c as Record<string, unknown>) };
+  for (const [k, d] of Object.entries(table)) if (Object.hasOwn(out, k)) out[k] = canonical(d, out[k]);
+  return out as C;
+}
+
 /** The config from parsed CLI values (keys in camel case), with the table's defaults for the rest. */
 export function configFromCli<T extends OptionTable>(table: T, values: Record<string, unknown>): ConfigOf<T> {
   const out: Record<string, unknown> = {};
@@ -183,7 +211,7 @@ export function configFromCli<T extends OptionTable>(table: T, values: Record<st
       v = v === d.words[0] ? true : v === d.words[1] ? false : v; // anything else: checkOptions names it
     if (d.type === 'number' && d.off !== undefined && v === d.off) v = null;
     if (d.type === 'strings' && Array.isArray(v) && v.length === 0 && d.default === null) v = null;
-    out[k] = v === undefined ? copy(d.default) : v;
+    out[k] = v === undefined ? copy(d.default) : canonical(d, v);
   }
   return out as ConfigOf<T>;
 }

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../io/files.js';
 import * as T from '../torch/index.js';
 import { ProcessGroup, distEnv } from '../distributed/index.js';
 import { RunFolder } from '../io/run-folder.js';
+import { canonicalConfig, type OptionTable } from '../models/options.js';
 import {
   loadCheckpoint,
   restoreCheckpoint,
@@ -58,6 +59,8 @@ export interface TrainingOptions<C> extends RunControl {
   config: C;
   /** Fill settings that a run from an older Loom lacks. */
   defaults: C;
+  /** The system's option table: a resumed run's former spellings of a choice read as today's. */
+  options?: OptionTable;
   outDir: string;
   mode: RunMode;
   /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
@@ -123,7 +126,8 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
       if (this.ck && !this.group) this.keepThreads(this.ck.threads, o.mode.given?.has('threads') ?? false);
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
-      this.cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
+      const saved = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : null;
+      this.cfg = saved ? (o.options ? canonicalConfig(o.options, saved) : saved) : o.config;
       o.validate(this.cfg);
       if (this.ck && main)
         for (const line of keptOnResume(o.config, this.cfg, o.mode.given ?? new Set(), o.fromCommand)) this.note(line);

@@ -24,8 +24,9 @@ export const GAN_OPTIONS = {
   recipe: {
     type: 'choice',
     default: 'dcgan',
-    choices: ['dcgan', 'seed'],
-    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; seed: the seed's networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
+    choices: ['dcgan', 'keras'],
+    aliases: { seed: 'keras' },
+    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; keras: the book's Keras recipe (Deep Learning with Python, chapter 8), its networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
   },
   conditional: {
     type: 'bool',
@@ -54,14 +55,14 @@ export const GAN_OPTIONS = {
     type: 'int',
     default: null,
     min: 2,
-    help: "the generator's width (the seed's: 256; dcgan: the last layer's, doubling toward the first)",
+    help: "the generator's width (keras: 256; dcgan: the last layer's, doubling toward the first)",
     studio: true,
   },
   dFilters: {
     type: 'int',
     default: null,
     min: 1,
-    help: "the discriminator's width (the seed's: 128; dcgan: the first layer's, doubling toward the last)",
+    help: "the discriminator's width (keras: 128; dcgan: the first layer's, doubling toward the last)",
     studio: true,
   },
   ema: {
@@ -95,8 +96,8 @@ export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
 
 /** What each recipe sets when the user does not. */
 export const GAN_RECIPES = {
-  // The seed's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
-  seed: {
+  // The book's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
+  keras: {
     batch: 20,
     dLr: 8e-4,
     gLr: 4e-4,
@@ -123,20 +124,20 @@ export const GAN_RECIPES = {
 } as const;
 
 /** A config whose recipe has filled every setting the user left unset. */
-export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['seed']]: number };
+export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['keras']]: number };
 
 /** The config with every unset setting taken from its recipe. */
 export function withRecipe(c: GanTrainConfig): GanRunConfig {
   return fillUnset<GanRunConfig>(c, GAN_RECIPES[c.recipe]);
 }
 
-/** The classes a run's networks are conditioned on, or null (the seed's recipe, unlabelled data, --no-conditional). */
+/** The classes a run's networks are conditioned on, or null (the keras recipe, unlabelled data, --no-conditional). */
 export function conditionedClasses(c: GanTrainConfig): string[] | null {
   return c.conditional && RECIPES[c.recipe].conditional ? labelledClasses(c.data) : null;
 }
 
-/** Runs saved before recipes existed are the seed's; before labels, unconditional. */
-export const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'seed', conditional: false };
+/** Runs saved before recipes existed are the book's Keras recipe; before labels, unconditional. */
+export const RESUME_DEFAULTS: GanTrainConfig = { ...GAN_DEFAULTS, recipe: 'keras', conditional: false };
 
 export function validateGanConfig(c: GanTrainConfig): void {
   checkOptions(GAN_OPTIONS, c);

@@ -42,9 +42,9 @@ export interface GanRecipe {
 
 const clipping = (clip: number) => (clip > 0 ? { clipValue: clip } : {});
 
-export const RECIPES: Record<'seed' | 'dcgan', GanRecipe> = {
-  // The seed's Keras recipe: its networks, RMSprop with clipvalue, and both halves scored in one batch.
-  seed: {
+export const RECIPES: Record<'keras' | 'dcgan', GanRecipe> = {
+  // The book's Keras recipe: its networks, RMSprop with clipvalue, and both halves scored in one batch.
+  keras: {
     conditional: false,
     generator: (m) => new Generator(m),
     discriminator: (m) => new Discriminator(m),
@@ -54,7 +54,7 @@ export const RECIPES: Record<'seed' | 'dcgan', GanRecipe> = {
       binaryCrossEntropyWithLogits(d.forward(T.cat([fake, real], 0)), targets),
     validate: (gFilters) => {
       if (gFilters !== null && gFilters % 2)
-        throw new Error(`--g-filters must be even for the seed's generator, got ${gFilters}`);
+        throw new Error(`--g-filters must be even for the keras recipe's generator, got ${gFilters}`);
     },
   },
   // pytorch/examples' dcgan: Adam (beta1 0.5), and the halves scored apart, so that batch norm

@@ -23,7 +23,9 @@ import { RECIPES, type GanRecipe } from './recipes.js';
 import { loadGanData } from './data.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
+import { canonicalConfig } from '../options.js';
 import {
+  GAN_OPTIONS,
   RESUME_DEFAULTS,
   conditionedClasses,
   validateGanConfig,
@@ -168,6 +170,7 @@ export async function trainGan(
     system: 'gan',
     config: withRecipe(config),
     defaults: RESUME_DEFAULTS,
+    options: GAN_OPTIONS,
     outDir,
     mode,
     fromCommand: ['steps', 'minutes'],
@@ -304,7 +307,7 @@ export function loadGenerator(source: string): AnyGenerator {
     const shape = ck.extra.imageShape as number[] | undefined;
     if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight'))
       throw new Error(`${file} is not a GAN checkpoint`);
-    const cfg = withRecipe({ ...RESUME_DEFAULTS, ...ck.config });
+    const cfg = withRecipe(canonicalConfig(GAN_OPTIONS, { ...RESUME_DEFAULTS, ...ck.config }));
     const model = {
       latent: cfg.latent,
       channels: shape[0],

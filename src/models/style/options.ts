@@ -185,8 +185,8 @@ export interface StyleDefaults {
   weights: StyleWeights;
   init: StyleInit;
   iterations: number;
-  /** 'seed': the seed's sums; 'relative': content and each style layer over its target's size. */
-  loss: 'seed' | 'relative';
+  /** 'keras': the book's Keras sums; 'relative': content and each style layer over its target's size. */
+  loss: 'keras' | 'relative';
   smoothing: boolean;
   styleLoss: StyleLossKind;
   /** Sliced losses' random directions per channel. */
@@ -204,7 +204,7 @@ export function styleDefaults(arch: 'inception' | 'vgg19'): StyleDefaults {
     weights: { content: d.contentWeight, style: d.styleWeight, tv: d.tvWeight, colour: d.colourWeight },
     init: d.init,
     iterations: d.iterations,
-    loss: arch === 'vgg19' ? 'seed' : 'relative',
+    loss: arch === 'vgg19' ? 'keras' : 'relative',
     smoothing: d.smoothing,
     styleLoss: d.styleLoss,
     directions: d.directions,

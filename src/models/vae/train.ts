@@ -37,8 +37,9 @@ export const VAE_OPTIONS = {
   recipe: {
     type: 'choice',
     default: 'anneal',
-    choices: ['anneal', 'seed'],
-    help: "anneal: the seed's RMSprop with 100 steps of warm-up, the rate then held, and annealed to 0 over the last 20% of the run (docs/benchmarks.md); seed: the seed's constant rate. --schedule and --warmup override",
+    choices: ['anneal', 'keras'],
+    aliases: { seed: 'keras' },
+    help: "anneal: the book's RMSprop with 100 steps of warm-up, the rate then held, and annealed to 0 over the last 20% of the run (docs/benchmarks.md); keras: the book's Keras recipe (Deep Learning with Python, chapter 8), a constant rate. --schedule and --warmup override",
   },
   schedule: {
     type: 'choice',
@@ -55,8 +56,9 @@ export const VAE_OPTIONS = {
   loss: {
     type: 'choice',
     default: 'elbo',
-    choices: ['elbo', 'seed'],
-    help: "elbo: summed cross-entropy + KL, in nats; seed: the seed's mean cross-entropy + 5e-4 KL",
+    choices: ['elbo', 'keras'],
+    aliases: { seed: 'keras' },
+    help: "elbo: summed cross-entropy + KL, in nats; keras: the book's Keras loss, mean cross-entropy + 5e-4 KL",
   },
   klWeight: { type: 'number', default: 1, atLeast: 0, help: 'weight of the KL term' },
   size: { type: 'int', default: 28, min: 4, help: 'image side for folder data' },
@@ -72,10 +74,10 @@ export const VAE_DEFAULTS: VaeTrainConfig = defaultsOf(VAE_OPTIONS);
 
 /** The schedule and warm-up a run uses: those asked for, else its recipe's. */
 export function vaeSchedule(c: VaeTrainConfig): { schedule: 'constant' | 'cosine' | 'anneal'; warmup: number } {
-  const seed = c.recipe === 'seed';
+  const keras = c.recipe === 'keras';
   return {
-    schedule: c.schedule !== 'recipe' ? c.schedule : seed ? 'constant' : 'anneal',
-    warmup: c.warmup ?? (seed ? 0 : 100),
+    schedule: c.schedule !== 'recipe' ? c.schedule : keras ? 'constant' : 'anneal',
+    warmup: c.warmup ?? (keras ? 0 : 100),
   };
 }
 
@@ -102,8 +104,8 @@ export interface VaeEpochLog {
 /** The training objective of a batch: the mean over images of the chosen loss. */
 function objective(cfg: VaeTrainConfig, model: VAE, x: Tensor): Tensor {
   const { rec, kl } = elboTerms(model, x);
-  // The seed: per-pixel mean cross-entropy, KL weighted 5e-4 (not in nats, not comparable).
-  if (cfg.loss === 'seed')
+  // The book's Keras loss: per-pixel mean cross-entropy, KL weighted 5e-4 (not in nats, not comparable).
+  if (cfg.loss === 'keras')
     return rec
       .div(x.numel / x.size(0))
       .add(kl.mul(5e-4 * cfg.klWeight))
@@ -191,8 +193,9 @@ export async function trainVae(
   using t = Training.open({
     system: 'vae',
     config,
-    // Runs saved before recipes existed trained at the seed's constant rate.
-    defaults: { ...VAE_DEFAULTS, recipe: 'seed' as const },
+    // Runs saved before recipes existed trained at the book's constant rate.
+    defaults: { ...VAE_DEFAULTS, recipe: 'keras' as const },
+    options: VAE_OPTIONS,
     outDir,
     mode,
     fromCommand: ['epochs', 'minutes'],
