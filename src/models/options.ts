@@ -186,7 +186,10 @@ export function cliSpecs(
 
 /** A choice's value as the table now names it: a former spelling (`aliases`) becomes its choice. */
 function canonical(d: OptionDef, v: unknown): unknown {
-  return d.type === 'choice' && d.aliases && (typeof v === 'string' || typeof v === 'number') && Object.hasOwn(d.aliases, v)
+  return d.type === 'choice' &&
+    d.aliases &&
+    (typeof v === 'string' || typeof v === 'number') &&
+    Object.hasOwn(d.aliases, v)
     ? d.aliases[v]
     : v;
 }
