@@ -369,7 +369,7 @@ test(
       page.on('pageerror', (e) => errors.push(e.message));
       await page.goto(studio.link);
 
-      // text: a tiny training of the seed's LSTM; progress arrives over server-sent events
+      // text: a tiny training of the book's LSTM; progress arrives over server-sent events
       // The form shows each model's own settings only.
       assert.ok(await page.isHidden('#text-units'), "the transformer's form hides the LSTM's units");
       await page.selectOption('#text-model', 'lstm');

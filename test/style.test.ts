@@ -1,4 +1,4 @@
-// Style transfer: the seed's loss terms against PyTorch (golden file and its script in
+// Style transfer: the book's loss terms against PyTorch (golden file and its script in
 // test/golden/), L-BFGS on a tiny VGG19, colour preservation, fast style nets, leaks, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -107,7 +107,7 @@ test('every vae command writes a valid image of the expected size; eval prints n
   const data = mnistSlice(300);
   const tr = spawnSync(
     process.execPath,
-    // The seed's constant rate: nine steps of the default's warm-up would leave the decoder untrained.
+    // The book's constant rate: nine steps of the default's warm-up would leave the decoder untrained.
     [
       CLI,
       'vae',

@@ -178,10 +178,10 @@ function deadline(ctx: Context, minutes: number): () => boolean {
 
 async function textDemo(ctx: Context, minutes: number): Promise<Entry> {
   const { seed, say } = ctx;
-  say(`text: training the seed's LSTM(128) on builtin:sotu for ${minutes.toFixed(1)} minutes`);
+  say(`text: training the book's LSTM(128) on builtin:sotu for ${minutes.toFixed(1)} minutes`);
   const t0 = Date.now();
   const textRun = path.join(ctx.runs, 'text');
-  // The demo shows the seed's system: its LSTM, not the transformer that `text train` defaults to.
+  // The demo shows the book's system: its LSTM, not the transformer that `text train` defaults to.
   const textCfg = { ...TEXT_DEFAULTS, model: 'lstm' as const, minutes, seed, sampleLength: 200, logEvery: 100 };
   const tr = await trainText(textCfg, textRun, {}, { shouldStop: ctx.stop, onNote: noteOnStderr });
   const textModel = loadTextModel(textRun);
@@ -200,7 +200,7 @@ async function textDemo(ctx: Context, minutes: number): Promise<Entry> {
   return {
     system: 'text',
     title: 'Character-level LSTM on 233 State of the Union addresses',
-    settings: `the seed's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, withModel(textCfg), ['units', 'maxlen', 'step', 'batch', 'lr', 'schedule'])}; ${tr.steps} steps`,
+    settings: `the book's LSTM with RMSprop: ${describeSettings(TEXT_OPTIONS, withModel(textCfg), ['units', 'maxlen', 'step', 'batch', 'lr', 'schedule'])}; ${tr.steps} steps`,
     seconds: (Date.now() - t0) / 1000,
     images,
     texts,
@@ -210,7 +210,7 @@ async function textDemo(ctx: Context, minutes: number): Promise<Entry> {
 
 async function vaeDemo(ctx: Context, minutes: number): Promise<Entry> {
   const { seed, say } = ctx;
-  say(`vae: training the seed's VAE (latent 2) on builtin:mnist for ${minutes.toFixed(1)} minutes`);
+  say(`vae: training the book's VAE (latent 2) on builtin:mnist for ${minutes.toFixed(1)} minutes`);
   const t0 = Date.now();
   const vaeRun = path.join(ctx.runs, 'vae');
   // In a 2-minute share batch 32 at 1.5e-3 beat the 10-minute defaults (batch 16, 1e-3) by
@@ -230,7 +230,7 @@ async function vaeDemo(ctx: Context, minutes: number): Promise<Entry> {
   return {
     system: 'vae',
     title: 'Variational autoencoder on MNIST: the 2-D latent plane',
-    settings: `the seed's convolutional VAE with RMSprop: ${describeSettings(VAE_OPTIONS, vaeCfg, ['latent', 'batch', 'lr', 'recipe'])}; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
+    settings: `the book's convolutional VAE with RMSprop: ${describeSettings(VAE_OPTIONS, vaeCfg, ['latent', 'batch', 'lr', 'recipe'])}; ${vr.steps} steps (${vr.epochs.toFixed(2)} epochs)`,
     seconds: (Date.now() - t0) / 1000,
     images,
     texts: [],

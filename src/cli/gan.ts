@@ -1,4 +1,4 @@
-// `loom gan ...`: train the seed's DCGAN, then sample and walk. Thin over src/models/gan.
+// `loom gan ...`: train the book's DCGAN, then sample and walk. Thin over src/models/gan.
 import path from 'node:path';
 import * as T from '../torch/index.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
@@ -65,7 +65,7 @@ export async function ganCommand(args: string[]): Promise<void> {
   if (verb === 'sample' || verb === 'walk') return ganUse(verb, rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
-      "usage: loom gan <train|sample|walk> [options]\n\n  train    train a DCGAN (MNIST by default; --recipe seed for the seed's)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
+      "usage: loom gan <train|sample|walk> [options]\n\n  train    train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
     );
     return;
   }
@@ -78,7 +78,7 @@ async function ganTrain(args: string[]): Promise<void> {
     return void console.log(
       helpText(
         'loom gan train [options]',
-        "Trains a DCGAN (--recipe dcgan, or the seed's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
+        "Trains a DCGAN (--recipe dcgan, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
           Object.entries(GAN_RECIPES)
             .map(
               ([name, r]) =>

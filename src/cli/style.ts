@@ -100,7 +100,7 @@ export async function styleCommand(args: string[]): Promise<void> {
     return void console.log(
       helpText(
         'loom style <content> <style>[:weight][:mask.png] [<style>[:weight][:mask.png] ...] [options]\n       loom style train --style IMAGE --images SRC --out DIR\n       loom style apply <run> <image...> --out PATH',
-        "Neural style transfer (Gatys et al.: content, Gram style and total-variation losses, L-BFGS): the seed's method with --backbone vgg19; on the built-in InceptionV3, relative style losses, a colour-statistics loss and a start in the painting's colours. Images may be files or builtin:NAME (builtin:scream is Munch's painting). A mask after a style (an image of the photo's shape; white: this style, black: not) confines it to a region: photo.jpg a.jpg:sky.png b.jpg:ground.png.",
+        "Neural style transfer (Gatys et al.: content, Gram style and total-variation losses, L-BFGS): the book's method with --backbone vgg19; on the built-in InceptionV3, relative style losses, a colour-statistics loss and a start in the painting's colours. Images may be files or builtin:NAME (builtin:scream is Munch's painting). A mask after a style (an image of the photo's shape; white: this style, black: not) confines it to a region: photo.jpg a.jpg:sky.png b.jpg:ground.png.",
         STYLE,
       ),
     );

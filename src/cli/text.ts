@@ -47,7 +47,7 @@ export async function textCommand(args: string[]): Promise<void> {
   if (verb === 'generate') return textGenerate(rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
-      "usage: loom text <train|generate> [options]\n\n  train      train a character-level transformer (or, with --model lstm, the seed's LSTM) on a text\n  generate   sample text from a trained model",
+      "usage: loom text <train|generate> [options]\n\n  train      train a character-level transformer (or, with --model lstm, the book's LSTM) on a text\n  generate   sample text from a trained model",
     );
     return;
   }
@@ -74,7 +74,7 @@ async function textTrain(args: string[]): Promise<void> {
     console.log(
       helpText(
         'loom text train [options]',
-        "Trains a character-level language model: a decoder-only transformer by default, or with --model lstm the seed's LSTM(128). Unset settings take the model's defaults:\n" +
+        "Trains a character-level language model: a decoder-only transformer by default, or with --model lstm the book's LSTM(128). Unset settings take the model's defaults:\n" +
           modelDefaults(),
         TRAIN_OPTS,
       ),

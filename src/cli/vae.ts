@@ -86,7 +86,7 @@ const EVAL: OptSpecs = {
 
 const VERBS = `usage: loom vae <verb> [options]
 
-  train        train a convolutional VAE (the seed's, MNIST by default)
+  train        train a convolutional VAE (the book's, MNIST by default)
   grid         decode a grid of latent points at Gaussian quantiles
   sample       decode random points of the prior
   interpolate  walk between two images (a strip, or an animated GIF)
@@ -267,7 +267,7 @@ async function vaeTrain(args: string[]): Promise<void> {
     return void console.log(
       helpText(
         'loom vae train [options]',
-        "Trains the seed's convolutional VAE; writes pictures and a checkpoint after every epoch.",
+        "Trains the book's convolutional VAE; writes pictures and a checkpoint after every epoch.",
         TRAIN,
       ),
     );

@@ -14,7 +14,7 @@ export interface ReadImageOptions {
   size?: [number, number];
   /** Or scale so the longer side is at most this (keeping the aspect ratio). */
   maxSide?: number;
-  /** Or scale to this height, keeping the aspect ratio (the seed's style transfer does). */
+  /** Or scale to this height, keeping the aspect ratio (the book's style transfer does). */
   height?: number;
 }
 

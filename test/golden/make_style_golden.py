@@ -1,5 +1,5 @@
 # Reference values for the style losses (test/style.test.ts), from PyTorch 1.13, following the
-# seed's Keras code: content Σ(C−G)², Gram F·Fᵀ, style Σ(S−C)²/(4·3²·size²) with size the image's
+# book's Keras code: content Σ(C−G)², Gram F·Fᵀ, style Σ(S−C)²/(4·3²·size²) with size the image's
 # height×width, total variation Σ((a²+b²)^1.25), each with its gradient.
 # Run: /usr/bin/python3 test/golden/make_style_golden.py
 import json, os

@@ -1,6 +1,6 @@
 """Writes test/golden/vae_small.pth (a seed-architecture VAE on 6x6 images, latent 3) and
 vae.json (inputs, a fixed eps, and PyTorch's -ELBO terms per image), and the Gaussian
-quantiles of the seed's latent grid.
+quantiles of the book's latent grid.
 
 Run with Debian's PyTorch: /usr/bin/python3 test/golden/make_vae_golden.py
 """

@@ -1,4 +1,4 @@
-// DeepDream as the seed does it (gradient ascent on the image, octaves with re-injected
+// DeepDream as the book does it (gradient ascent on the image, octaves with re-injected
 // detail), plus random roll jitter, tiles for large images, and zoom animations.
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
@@ -49,7 +49,7 @@ function channelOf(acts: Map<string, Tensor>, key: string): Tensor {
 }
 
 /**
- * The seed's loss: Σ weight · Σ(activation² without a 2-pixel border) / activation size, over
+ * The book's loss: Σ weight · Σ(activation² without a 2-pixel border) / activation size, over
  * whole layers or single channels. With `guide` (each key's activations of the guide image),
  * each position's activation vector is pulled toward the guide's vector it is most alike
  * (largest dot product), as the original DeepDream notebook's guided dreams: Σ weight ·
@@ -226,11 +226,11 @@ export function dreamStep(
     const dx = cfg.jitter ? rng.int(2 * cfg.jitter + 1) - cfg.jitter : 0;
     const rolled = dy || dx ? image.roll([dy, dx], [2, 3]) : image;
     const { loss, grad } = lossAndGradient(backbone, rolled, cfg.layers, cfg.tile, guide);
-    // As the seed: past --max-loss the octave ends without taking this step.
+    // As in the book: past --max-loss the octave ends without taking this step.
     if (cfg.maxLoss !== null && loss > cfg.maxLoss) return loss;
     const unrolled = dy || dx ? grad.roll([-dy, -dx], [2, 3]) : grad;
     const back = cfg.lapLevels ? lapNormalize(unrolled, cfg.lapLevels) : unrolled;
-    // The seed's normalisation: divide by the mean absolute gradient.
+    // The book's normalisation: divide by the mean absolute gradient.
     const scale = Math.max(back.abs().mean().item(), 1e-7);
     T.noGrad(() => image.add_(back.mul(cfg.stepSize / scale)));
     return loss;
@@ -264,13 +264,13 @@ export async function dream(
     );
   const rng = new Rng(cfg.seed);
   const breather = new Breather();
-  // The seed works in Inception's [-1, 1]; so does the step size.
+  // The book's code works in Inception's [-1, 1]; so does the step size.
   const original = T.keep(T.tidy(() => rgb.mul(2).sub(1)));
   let shrunk = T.keep(T.tidy(() => resize(original, ...shapes[0])));
   let img = T.keep(shrunk.clone());
   // Channels are picked once, on the smallest octave (cheap, and the same choice throughout).
   const layers = pickChannels(backbone, shrunk, cfg.layers, cfg.channels);
-  // --max-loss is the seed's bound on whole layers' excitation. A guided loss measures
+  // --max-loss is the book's bound on whole layers' excitation. A guided loss measures
   // likeness, and one channel's mean square runs far above a layer's: neither uses it.
   const perChannel = Object.keys(layers).some((k) => splitKey(k)[1] !== null);
   const stepCfg = { ...cfg, layers, maxLoss: cfg.guide || perChannel ? null : cfg.maxLoss };

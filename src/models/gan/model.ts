@@ -1,4 +1,4 @@
-// The seed's DCGAN, sized from the data (28x28x1 as well as 32x32x3): a generator from
+// The book's DCGAN, sized from the data (28x28x1 as well as 32x32x3): a generator from
 // Gaussian latent points to tanh images through a strided transposed convolution (kernel 4,
 // divisible by the stride 2), and a discriminator of strided convolutions with LeakyReLU and
 // dropout, giving one logit (the sigmoid is folded into the loss).
@@ -6,9 +6,9 @@ import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Linear, Module, init } from '../../nn/index.js';
 import type { Exported } from '../../export/onnx-graph.js';
-import { dcganGeneratorGraph, seedGeneratorGraph } from './onnx.js';
+import { dcganGeneratorGraph, kerasGeneratorGraph } from './onnx.js';
 
-/** Keras' LeakyReLU default, which the seed uses. */
+/** Keras' LeakyReLU default, which the book uses. */
 const SLOPE = 0.3;
 
 export interface GanConfig {
@@ -17,7 +17,7 @@ export interface GanConfig {
   height: number;
   width: number;
   dropout: number;
-  /** Convolution widths: the seed's are 256 (generator) and 128 (discriminator). */
+  /** Convolution widths: the book's are 256 (generator) and 128 (discriminator). */
   gFilters: number;
   dFilters: number;
   /** The names of the classes the dcgan networks are conditioned on (absent or empty: none). */
@@ -67,7 +67,7 @@ function oneHot(labels: Tensor, classes: number): Tensor {
 }
 
 export class Generator extends Module implements GanGenerator {
-  /** The seed's generator takes no labels. */
+  /** The book's generator takes no labels. */
   readonly classes = 0;
   readonly classNames: readonly string[] = [];
   readonly fc: Linear;
@@ -87,7 +87,7 @@ export class Generator extends Module implements GanGenerator {
     this.conv3 = this.registerModule('conv3', new Conv2d(f, f, 5, { padding: 2 }));
     this.out = this.registerModule('out', new Conv2d(f, channels, 7, { padding: 3 }));
   }
-  /** Images in [-1, 1] from latent points [N, latent]; the seed's generator takes no labels. */
+  /** Images in [-1, 1] from latent points [N, latent]; the book's generator takes no labels. */
   override forward(z: Tensor, _labels?: Tensor): Tensor {
     const { height, width } = this.config;
     let x = this.fc
@@ -101,7 +101,7 @@ export class Generator extends Module implements GanGenerator {
     return this.out.forward(x).tanh();
   }
   exportGraph(): Exported {
-    return seedGeneratorGraph(this);
+    return kerasGeneratorGraph(this);
   }
 }
 
@@ -120,7 +120,7 @@ export class Discriminator extends Module implements GanDiscriminator {
     const side = (s: number) => down(down(down(s - 2)));
     const [h, w] = [side(height), side(width)];
     if (h < 1 || w < 1)
-      throw new Error(`GAN images must be at least 24x24 for the seed's discriminator, got ${height}x${width}`);
+      throw new Error(`GAN images must be at least 24x24 for the book's discriminator, got ${height}x${width}`);
     this.conv1 = this.registerModule('conv1', new Conv2d(channels, f, 3));
     this.conv2 = this.registerModule('conv2', new Conv2d(f, f, 4, { stride: 2 }));
     this.conv3 = this.registerModule('conv3', new Conv2d(f, f, 4, { stride: 2 }));
@@ -128,7 +128,7 @@ export class Discriminator extends Module implements GanDiscriminator {
     this.drop = this.registerModule('drop', new Dropout(dropout));
     this.fc = this.registerModule('fc', new Linear(f * h * w, 1));
   }
-  /** One logit per image: high means "generated" in the seed's labelling (1 = fake, 0 = real). */
+  /** One logit per image: high means "generated" in the book's labelling (1 = fake, 0 = real). */
   override forward(x: Tensor, _labels?: Tensor): Tensor {
     let y = this.conv1.forward(x).leakyRelu(SLOPE);
     y = this.conv2.forward(y).leakyRelu(SLOPE);
@@ -259,7 +259,7 @@ export class DcganDiscriminator extends Module implements GanDiscriminator {
       : null;
     dcganInit(this);
   }
-  /** One logit per image: high means "generated", as the seed labels; `labels` [N] when conditional. */
+  /** One logit per image: high means "generated", as the book labels; `labels` [N] when conditional. */
   override forward(x: Tensor, labels?: Tensor): Tensor {
     let y = this.downs[0].forward(x).leakyRelu(0.2);
     for (let i = 1; i < this.downs.length; i++) y = this.norms[i - 1].forward(this.downs[i].forward(y)).leakyRelu(0.2);

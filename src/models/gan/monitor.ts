@@ -1,7 +1,7 @@
 // What the GAN's trainer watches at each sample step: a picture from fixed latent points, the
 // quality figures (the share of samples a judge classifies with confidence, and the Fréchet
 // distance of its features, generated against real), the samples' diversity, and the two
-// failures the seed warns about (a winning discriminator, mode collapse).
+// failures the book warns about (a winning discriminator, mode collapse).
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
 import { Rng } from '../../util/random.js';

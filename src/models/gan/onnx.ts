@@ -34,8 +34,8 @@ function framed(gen: GanGenerator, layers: (g: OnnxGraph, z: string) => string):
   };
 }
 
-/** The seed's generator: LeakyReLU 0.3 after every layer but the last. */
-export function seedGeneratorGraph(gen: Generator): Exported {
+/** The book's generator: LeakyReLU 0.3 after every layer but the last. */
+export function kerasGeneratorGraph(gen: Generator): Exported {
   const { height: h, width: w } = gen.config;
   return framed(gen, (g, z) => {
     const lrelu = (x: string) => g.op('LeakyRelu', [x], { alpha: { float: 0.3 } });

@@ -1,8 +1,8 @@
-// The seed's GAN loop: train the discriminator on generated (label 1) and real (label 0)
+// The book's GAN loop: train the discriminator on generated (label 1) and real (label 0)
 // images with noisy labels, then the generator through the frozen discriminator toward
 // "real"; the recipe (recipes.ts) builds the networks, their optimisers and the
 // discriminator's loss. Fixed latent points give one picture per checkpoint; the two failures
-// the seed warns about are watched.
+// the book warns about are watched.
 import { existsSync } from 'node:fs';
 import * as T from '../../torch/index.js';
 import { Tensor, noGrad, tidy } from '../../torch/index.js';
@@ -37,7 +37,7 @@ import {
 /** Rollbacks to one good checkpoint before the watch stops rolling back. */
 const MAX_RETRIES = 3;
 
-/** The seed's labels: 1 for generated images, 0 for real ones, plus noise * U[0, 1). */
+/** The book's labels: 1 for generated images, 0 for real ones, plus noise * U[0, 1). */
 export function discriminatorLabels(batch: number, noise: number): Tensor {
   return tidy(() => T.cat([T.ones([batch, 1]), T.zeros([batch, 1])], 0).add(T.rand([2 * batch, 1]).mul(noise)));
 }
@@ -96,7 +96,7 @@ export class GanTrainer {
 
   /**
    * The discriminator learns generated (1) from real (0); the generator is not touched. The
-   * recipe scores the halves (the seed in one batch, dcgan in two).
+   * recipe scores the halves (keras in one batch, dcgan in two).
    */
   trainDiscriminator(real: Tensor, realLabels?: Tensor): number {
     const b = real.size(0);

@@ -1,4 +1,4 @@
-// Neural style transfer as the seed does it (Gatys et al.): content, style (Gram) and
+// Neural style transfer as the book does it (Gatys et al.): content, style (Gram) and
 // total-variation losses on a pretrained backbone, minimised over the image with L-BFGS;
 // plus Adam, several weighted styles, style scale, colour preservation and multi-scale.
 import * as T from '../../torch/index.js';
@@ -196,7 +196,7 @@ export class StyleObjective {
   }
 
   /**
-   * The seed's total, wc·content + (ws / layers)·Σ style + wtv·tv, plus wcol·colour (relative
+   * The book's total, wc·content + (ws / layers)·Σ style + wtv·tv, plus wcol·colour (relative
    * RGB mean and covariance error against the first style). Returns tensors to backprop.
    */
   terms(x255: Tensor): { total: Tensor; content: Tensor; style: Tensor; tv: Tensor; colour: Tensor } {

@@ -1,4 +1,4 @@
-// The seed's style-transfer losses. Images are RGB in pixel units (0..255), as the seed's
+// The book's style-transfer losses. Images are RGB in pixel units (0..255), as the book's
 // total-variation weight assumes; activations are [1, C, H, W].
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
@@ -24,8 +24,8 @@ export function batchGram(x: Tensor): Tensor {
 }
 
 /**
- * The seed's style loss: Σ (S − C)² / (4 · channels² · size²), with channels = 3 and size the
- * generated image's height × width, exactly as the seed's code has them (not the layer's).
+ * The book's style loss: Σ (S − C)² / (4 · channels² · size²), with channels = 3 and size the
+ * generated image's height × width, exactly as the book's code has them (not the layer's).
  */
 export function styleLoss(styleGram: Tensor, generatedGram: Tensor, imageSize: number): Tensor {
   return generatedGram
@@ -35,7 +35,7 @@ export function styleLoss(styleGram: Tensor, generatedGram: Tensor, imageSize: n
     .div(4 * 9 * imageSize * imageSize);
 }
 
-/** Σ ((a² + b²)^1.25) over neighbour differences a (down) and b (right), as in the seed. */
+/** Σ ((a² + b²)^1.25) over neighbour differences a (down) and b (right), as in the book. */
 export function totalVariationLoss(x: Tensor): Tensor {
   const [, , h, w] = x.shape;
   const base = x.narrow(2, 0, h - 1).narrow(3, 0, w - 1);

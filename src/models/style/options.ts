@@ -10,7 +10,7 @@ import type { StyleImage } from './gatys.js';
 export const STYLE_MAX_SIDE = 4096;
 
 /**
- * Per backbone (byVariant), VGG19: the seed's layers, weights and method. The built-in
+ * Per backbone (byVariant), VGG19: the book's layers, weights and method. The built-in
  * InceptionV3 (nsfwjs): chosen by measurement with judges the method does not see (`npm run
  * bench -- style-quality`; the sweep is in docs/benchmarks.md). Its Gram matrices are flat (those
  * of its early layers pull the image to a pink wash), so style is matched as whole distributions
@@ -41,7 +41,7 @@ export const STYLE_OPTIONS = {
     type: 'int',
     default: 20,
     min: 1,
-    help: "loss evaluations per L-BFGS iteration (the seed's maxfun)",
+    help: "loss evaluations per L-BFGS iteration (the book's maxfun)",
     studio: true,
   },
   optimizer: {

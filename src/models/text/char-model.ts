@@ -16,7 +16,7 @@ export interface TextStepper {
   dispose(): void;
 }
 
-/** Which prediction a training sequence is scored on: every position, or the last (the seed's). */
+/** Which prediction a training sequence is scored on: every position, or the last (the book's). */
 export type Objective = 'all' | 'last';
 
 export interface CharModel extends Module {

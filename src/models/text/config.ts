@@ -53,7 +53,7 @@ export const TEXT_OPTIONS = {
     // (docs/benchmarks.md); the book's LSTM is --model lstm.
     default: 'gpt',
     choices: ['lstm', 'gpt'],
-    help: "gpt: a decoder-only transformer; lstm: the seed's LSTM (unset settings take each model's defaults, see --help)",
+    help: "gpt: a decoder-only transformer; lstm: the book's LSTM (unset settings take each model's defaults, see --help)",
     studio: true,
   },
   units: { type: 'int', default: 128, min: 1, help: 'LSTM units per layer', studio: true },
@@ -99,7 +99,7 @@ export const TEXT_OPTIONS = {
     type: 'choice',
     default: 'all',
     choices: ['all', 'last'],
-    help: "all: every position predicts the next character; last: the seed's way",
+    help: "all: every position predicts the next character; last: the book's way",
   },
   valFraction: {
     type: 'number',
@@ -146,7 +146,7 @@ export const SAVED_DEFAULTS: TextTrainConfig = { ...TEXT_DEFAULTS, model: 'lstm'
 
 /** What each model sets when the user does not (the transformer's chosen by measurement, docs/benchmarks.md). */
 export const TEXT_MODELS = {
-  // The seed's LSTM(128) with RMSprop; the clip and rate measured in earlier sessions. A run
+  // The book's LSTM(128) with RMSprop; the clip and rate measured in earlier sessions. A run
   // with an end anneals the rate over its last 20% (0.04 bits better at 10 minutes).
   lstm: {
     step: 3,

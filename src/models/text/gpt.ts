@@ -180,7 +180,7 @@ export class CharGPT extends Module implements CharModel {
     return T.linear(this.hidden(ids, cache), this.wte.weight);
   }
 
-  /** Every position predicts the next unit (the seed's 'last' objective is the LSTM's only). */
+  /** Every position predicts the next unit (the book's 'last' objective is the LSTM's only). */
   loss(batch: Tensor, objective: Objective = 'all'): Tensor {
     if (objective !== 'all') throw new Error("--objective last is the LSTM's; the transformer predicts every position");
     const len = batch.size(1) - 1;

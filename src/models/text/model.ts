@@ -1,4 +1,4 @@
-// The seed's char model: one-hot characters -> LSTM (any depth) -> dense logits over characters.
+// The book's char model: one-hot characters -> LSTM (any depth) -> dense logits over characters.
 import * as T from '../../torch/index.js';
 import { Tensor, keep } from '../../torch/index.js';
 import { Module, LSTM, Linear, crossEntropy, type LSTMState } from '../../nn/index.js';

@@ -293,7 +293,7 @@ function savedVocab(extra: Record<string, unknown>): Vocab {
   }
 }
 
-/** A fresh model of the config's kind, with the seed's (or GPT-2's) initialisation. */
+/** A fresh model of the config's kind, with the book's (or GPT-2's) initialisation. */
 function newCharModel(c: TextRunConfig, vocabSize: number): CharModel {
   return TEXT_KINDS[c.model].create(c, vocabSize);
 }

@@ -1,4 +1,4 @@
-// A text's units <-> indices: its characters (Unicode code points, sorted as the seed sorts
+// A text's units <-> indices: its characters (Unicode code points, sorted as the book sorts
 // them), optionally followed by subword units learned as byte-pair merges (Sennrich et al.
 // 2016): each merge joins the most frequent adjacent pair of units into a new one, so common
 // pieces of words become single units and a model reads more characters per step.

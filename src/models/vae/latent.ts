@@ -37,7 +37,7 @@ export function normalQuantile(p: number): number {
   return x;
 }
 
-/** The seed's grid coordinates: Gaussian quantiles of linspace(0.05, 0.95, n). */
+/** The book's grid coordinates: Gaussian quantiles of linspace(0.05, 0.95, n). */
 export function gridCoordinates(n: number): number[] {
   if (!(Number.isInteger(n) && n >= 2)) throw new Error(`the grid size must be a whole number >= 2, got ${n}`);
   return Array.from({ length: n }, (_, i) => normalQuantile(0.05 + (0.9 * i) / (n - 1)));

@@ -1,5 +1,5 @@
-// The seed's convolutional VAE, for any image size and channel count: encoder to z_mean and
-// z_log_var, z = mean + exp(log_var / 2) * eps (the seed wrote exp(log_var), which is wrong),
+// The book's convolutional VAE, for any image size and channel count: encoder to z_mean and
+// z_log_var, z = mean + exp(log_var / 2) * eps (the book wrote exp(log_var), which is wrong),
 // decoder to per-pixel Bernoulli logits.
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';

@@ -335,7 +335,7 @@ async function writeEpochPictures(
 
 export const LATENT_GRID_MOST = 64;
 
-/** The seed's n×n grid of decoded points at Gaussian quantiles, over latent dims (a, b). */
+/** The book's n×n grid of decoded points at Gaussian quantiles, over latent dims (a, b). */
 export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1]): Tensor {
   // n * n decodes in one batch: beyond this the batch and the image outgrow memory.
   if (n > LATENT_GRID_MOST) throw new Error(`--size must be at most ${LATENT_GRID_MOST} points per side, got ${n}`);
@@ -347,7 +347,7 @@ export function latentGrid(model: VAE, n: number, dims: [number, number] = [0, 1
   const z = new Float32Array(n * n * d);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
-      // rows go down the second dimension from high to low, as the seed's plot does
+      // rows go down the second dimension from high to low, as the book's plot does
       z[(i * n + j) * d + dims[0]] = q[j];
       z[(i * n + j) * d + dims[1]] = q[n - 1 - i];
     }
