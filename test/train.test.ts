@@ -11,7 +11,14 @@ import { SGD } from '../src/optim/index.js';
 import { RunFolder } from '../src/io/run-folder.js';
 import { Training } from '../src/train/index.js';
 import { ProcessGroup, freePort } from '../src/distributed/index.js';
-import { checkOptions, cliSpecs, configFromCli, defaultsOf, type OptionTable } from '../src/models/options.js';
+import {
+  canonicalConfig,
+  checkOptions,
+  cliSpecs,
+  configFromCli,
+  defaultsOf,
+  type OptionTable,
+} from '../src/models/options.js';
 import { COMMON, parseOptions } from '../src/cli/args.js';
 import { TEXT_DEFAULTS, TEXT_OPTIONS } from '../src/models/text/index.js';
 import { VAE_DEFAULTS, VAE_OPTIONS } from '../src/models/vae/index.js';
@@ -218,6 +225,21 @@ test("each system's option table gives defaults that pass its checks, a CLI flag
     () => checkOptions(TEXT_OPTIONS, { ...TEXT_DEFAULTS, steps: null }),
     'unset is allowed where the default is unset',
   );
+});
+
+test("a choice's former spelling (aliases) reads as today's: from the CLI, in a saved config, never in help", () => {
+  const specs = { ...cliSpecs(GAN_OPTIONS), ...COMMON };
+  const cli = configFromCli(GAN_OPTIONS, parseOptions(['--recipe', 'seed'], specs).values);
+  assert.equal(cli.recipe, 'keras');
+  const vae = configFromCli(
+    VAE_OPTIONS,
+    parseOptions(['--recipe', 'seed', '--loss', 'seed'], { ...cliSpecs(VAE_OPTIONS), ...COMMON }).values,
+  );
+  assert.deepEqual([vae.recipe, vae.loss], ['keras', 'keras']);
+  const saved = { system: 'vae', ...VAE_DEFAULTS, recipe: 'seed', loss: 'seed' } as unknown as typeof VAE_DEFAULTS;
+  assert.deepEqual(canonicalConfig(VAE_OPTIONS, saved), { ...saved, recipe: 'keras', loss: 'keras' });
+  assert.doesNotThrow(() => checkOptions(VAE_OPTIONS, canonicalConfig(VAE_OPTIONS, saved)));
+  assert.doesNotMatch(cliSpecs(GAN_OPTIONS).recipe.help, /\bseed\b/);
 });
 
 test("a data-parallel step's collectives (over c10d, one rank here) leave no tensor behind, and such a run repeats itself", async () => {

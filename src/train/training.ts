@@ -59,7 +59,10 @@ export interface TrainingOptions<C> extends RunControl {
   config: C;
   /** Fill settings that a run from an older Loom lacks. */
   defaults: C;
-  /** The system's option table: a resumed run's former spellings of a choice read as today's. */
+  /**
+   * The system's option table: former spellings of a choice, in the config given or in a
+   * resumed run's, read as today's (canonicalConfig).
+   */
   options?: OptionTable;
   outDir: string;
   mode: RunMode;
@@ -126,8 +129,8 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       this.ck = o.mode.resume ? loadCheckpoint<C>(this.run.checkpoint) : null;
       if (this.ck && !this.group) this.keepThreads(this.ck.threads, o.mode.given?.has('threads') ?? false);
       const fromCommand = Object.fromEntries(o.fromCommand.map((k) => [k, o.config[k]]));
-      const saved = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : null;
-      this.cfg = saved ? (o.options ? canonicalConfig(o.options, saved) : saved) : o.config;
+      const cfg = this.ck ? { ...o.defaults, ...this.ck.config, ...fromCommand } : o.config;
+      this.cfg = o.options ? canonicalConfig(o.options, cfg) : cfg;
       o.validate(this.cfg);
       if (this.ck && main)
         for (const line of keptOnResume(o.config, this.cfg, o.mode.given ?? new Set(), o.fromCommand)) this.note(line);

@@ -1,4 +1,4 @@
-// GAN: train a DCGAN (the book's recipe or the dcgan one) on images, load its generator, and draw images.
+// GAN: train a DCGAN (the book's Keras recipe or the dcgan one) on images, load its generator, and draw images.
 import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
