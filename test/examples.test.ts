@@ -52,8 +52,8 @@ test('the VAE and GAN examples train, then draw', async () => {
   assert.ok(existsSync(path.join(gan, 'run', 'checkpoint.safetensors')));
 });
 
-test('the dream and style examples write their pictures, a stopped dream included', () => {
+test('the dream and style examples write their pictures', () => {
   const d = example('dream');
-  for (const f of ['dream.png', 'stopped.png']) assert.ok(existsSync(path.join(d, f)), f);
+  assert.ok(existsSync(path.join(d, 'dream.png')));
   assert.ok(existsSync(path.join(example('style'), 'styled.png')));
 });
