@@ -201,15 +201,7 @@ async function textGenerate(args: string[]): Promise<void> {
       const texts = generate(
         model,
         vocab,
-        {
-          length: o.length,
-          prime,
-          temperature,
-          topK: o.topK,
-          topP: o.topP,
-          count: o.count,
-          onChars: stream ? (c) => process.stdout.write(c[0]) : undefined,
-        },
+        { ...asked(temperature), onChars: stream ? (c) => process.stdout.write(c[0]) : undefined },
         rng,
       );
       const cps = (o.length * o.count * 1000) / (performance.now() - t0);
