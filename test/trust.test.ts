@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../src/io/files.js';
+import { prepareOutputFile, writeFileAtomic } from '../src/io/files.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -79,15 +79,28 @@ test('a file is replaced whole or not at all, with a sentence when it cannot be'
   );
 });
 
-test('a killed writer leaves a temporary file that the next write removes', () => {
-  const file = path.join(dir, 'stale.bin');
+test('a killed writer leaves a temporary file that the next command writing there removes', () => {
   // A pid that no process holds: one that has just exited.
   const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+  // An output file: checked before a command's work.
+  const file = path.join(dir, 'stale.bin');
   writeFileSync(`${file}.tmp-${gone.stdout}`, 'half');
   writeFileSync(`${file}.tmp-${process.ppid}`, 'a live writer');
-  writeFileAtomic(file, 'whole');
+  prepareOutputFile(file, true);
   assert.ok(!existsSync(`${file}.tmp-${gone.stdout}`), 'the dead writer’s file is gone');
   assert.ok(existsSync(`${file}.tmp-${process.ppid}`), 'a live writer’s file stays');
+  // A run folder: a checkpoint cut short by a kill, swept when the run is opened again.
+  const run = path.join(dir, 'stale-run');
+  const first = loom('text', 'train', ...lstm, '--out', run, '--steps', '5');
+  assert.equal(first.status, 0, first.stderr);
+  const half = path.join(run, `checkpoint.safetensors.tmp-${gone.stdout}`);
+  writeFileSync(half, 'half');
+  const mine = path.join(run, `notes.md.tmp-${gone.stdout}`);
+  writeFileSync(mine, 'a user’s file that looks like one');
+  const again = loom('text', 'train', ...lstm, '--out', run, '--resume', '--steps', '6');
+  assert.equal(again.status, 0, again.stderr);
+  assert.ok(!existsSync(half), 'the killed checkpoint write is gone');
+  assert.ok(existsSync(mine), 'only what Loom writes is swept');
 });
 
 test('on a full disk, a resumed run, an export, samples and an animation leave the old files whole', async (t) => {

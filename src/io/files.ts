@@ -60,6 +60,7 @@ export function prepareOutputFile(file: string, force: boolean | undefined): voi
     if (!force) throw new Error(`${file} exists; choose another --out or add --force`);
   }
   makeFolder(path.dirname(path.resolve(file)));
+  removeStaleTemporaries(path.dirname(path.resolve(file)), (name) => name === path.basename(file));
   probeWrite(path.resolve(file), file);
 }
 
@@ -113,10 +114,12 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** Removes the temporary files that killed writers of `file` left beside it. */
-function removeStaleTemporaries(file: string): void {
-  const dir = path.dirname(file);
-  const prefix = path.basename(file) + TMP;
+/**
+ * Removes the temporary files (`<name>.tmp-<pid>`) that killed writers of the files `ours`
+ * names left in `dir`. Called once where a command starts writing (an output file, a run
+ * folder), not per write: a folder of thousands of samples would be read again per image.
+ */
+export function removeStaleTemporaries(dir: string, ours: (name: string) => boolean): void {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -124,8 +127,9 @@ function removeStaleTemporaries(file: string): void {
     return;
   }
   for (const n of names) {
-    if (!n.startsWith(prefix)) continue;
-    const pid = Number(n.slice(prefix.length));
+    const at = n.lastIndexOf(TMP);
+    if (at <= 0 || !ours(n.slice(0, at))) continue;
+    const pid = Number(n.slice(at + TMP.length));
     if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) {
       try {
         unlinkSync(path.join(dir, n));
@@ -143,7 +147,6 @@ function removeStaleTemporaries(file: string): void {
  */
 export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
   const data = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-  removeStaleTemporaries(file);
   const tmp = `${file}${TMP}${process.pid}`;
   let fd: number | null = null;
   try {

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { appendText, makeFolder, processAlive, writeAll, writeFileAtomic } from './files.js';
+import { appendText, makeFolder, processAlive, removeStaleTemporaries, writeAll, writeFileAtomic } from './files.js';
 
 /** What a run writes at the top of its folder; --force removes these and nothing else. */
 const LOOM_FILES = [
@@ -195,6 +195,8 @@ export class RunFolder {
       }
       this.locked = true;
       process.once('exit', this.unlock);
+      // What a writer killed mid-checkpoint left beside the files it was replacing.
+      removeStaleTemporaries(this.dir, (name) => LOOM_FILES.includes(name));
       return;
     }
   }
