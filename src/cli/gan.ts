@@ -8,7 +8,7 @@ import {
   GAN_OPTIONS,
   GAN_RECIPES,
   GAN_MOST_FRAMES,
-  GAN_MOST_IMAGES,
+  checkDrawCount,
   classIndex,
   drawImages,
   loadGenerator,
@@ -37,8 +37,6 @@ const LABEL: OptSpecs = {
   },
 };
 /** The most images `gan sample` draws and frames `gan walk` makes. */
-const MOST_IMAGES = GAN_MOST_IMAGES;
-const MOST_FRAMES = GAN_MOST_FRAMES;
 
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
@@ -149,10 +147,9 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);
   // Every image is drawn in one batch and every frame held until the file is written: bound both.
-  if (verb === 'sample' && !(o.count >= 1 && o.count <= MOST_IMAGES))
-    throw new UserError(`--count must be in 1..${MOST_IMAGES}, got ${o.count}`);
-  if (verb === 'walk' && !(o.frames >= 4 && o.frames <= MOST_FRAMES))
-    throw new UserError(`--frames must be in 4..${MOST_FRAMES}, got ${o.frames}`);
+  if (verb === 'sample') checkDrawCount(o.count);
+  if (verb === 'walk' && !(o.frames >= 4 && o.frames <= GAN_MOST_FRAMES))
+    throw new UserError(`--frames must be in 4..${GAN_MOST_FRAMES}, got ${o.frames}`);
   const folder = verb === 'sample' && namesFolder(o.out);
   if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);

@@ -278,6 +278,12 @@ export type AnyGenerator = Generator | DcganGenerator;
 export const GAN_MOST_IMAGES = 4096;
 export const GAN_MOST_FRAMES = 1000;
 
+/** The CLI's and the library's bound on the images one call draws. */
+export function checkDrawCount(count: number): void {
+  if (!(Number.isInteger(count) && count >= 1 && count <= GAN_MOST_IMAGES))
+    throw new Error(`--count must be in 1..${GAN_MOST_IMAGES}, got ${count}`);
+}
+
 /**
  * Images in [0, 1] from latent points [N, latent]: of class `only`, or of every class in turn
  * (a walk keeps to class 0 when none is asked for, so its frames change smoothly).

@@ -2,7 +2,7 @@
 import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
-  GAN_MOST_IMAGES,
+  checkDrawCount,
   GAN_OPTIONS,
   classIndex,
   drawImages,
@@ -83,8 +83,7 @@ export async function load(source: string): Promise<GanModel> {
     sample: (count, o = {}) =>
       withSentencesSync(() => {
         if (disposed) throw new Error('this GAN was disposed');
-        if (!(Number.isInteger(count) && count >= 1 && count <= GAN_MOST_IMAGES))
-          throw new Error(`--count must be in 1..${GAN_MOST_IMAGES}, got ${count}`);
+        checkDrawCount(count);
         const only = classIndex(g, o.label);
         if (o.seed !== undefined) T.manualSeed(o.seed);
         return T.noGrad(() => T.tidy(() => drawImages(g, T.randn([count, g.config.latent]), only)));
