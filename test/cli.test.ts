@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { COMMANDS, usage, type Command } from '../src/cli/commands.js';
+import { commands, usage, type Command } from '../src/cli/commands.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -14,7 +14,7 @@ test('loom --help lists every command of the table, and each answers --help', ()
   const r = loom('--help');
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), usage());
-  for (const c of COMMANDS) {
+  for (const c of commands()) {
     for (const [form] of c.lines) assert.ok(r.stdout.includes(`  ${form}`), form);
     const h = loom(c.name, '--help');
     assert.equal(h.status, 0, `${c.name}: ${h.stderr}`);
@@ -31,7 +31,7 @@ test('a command added to the table is in the usage, its long form on a line of i
     lines: [['toy train|sample|walk|grid', 'a system of the tests']],
     run: async () => {},
   };
-  const text = usage([...COMMANDS, toy]);
+  const text = usage([...commands(), toy]);
   assert.ok(text.includes(`\n  toy train|sample|walk|grid\n${' '.repeat(20)}a system of the tests\n`), text);
   assert.ok(!usage().includes('toy'));
 });

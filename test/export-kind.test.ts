@@ -45,5 +45,5 @@ test("a run's kind is its recorded system; a checkpoint without one is still exp
   // So is config.json's: a run of a system Loom does not export is refused in one sentence.
   const json = path.join(run, 'config.json');
   writeFileSync(json, JSON.stringify({ ...JSON.parse(readFileSync(json, 'utf8')), system: 'dream' }));
-  assert.throws(() => runKind(run), /is not a run Loom can export \(a text, VAE, GAN or fast style run\)/);
+  assert.throws(() => runKind(run), /is not a run Loom can export \(a text, fast style, VAE or GAN run\)/);
 });

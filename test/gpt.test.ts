@@ -28,7 +28,7 @@ import {
   type TextStartLog,
   type TextTrainConfig,
 } from '../src/models/text/index.js';
-import { describeStart } from '../src/cli/text.js';
+import { describeStart } from '../src/systems/text/trainer.js';
 import { assertClose, editMetadata, golden, repoRoot, type Enc } from './helpers.js';
 
 const G = golden('gpt.json');

@@ -5,25 +5,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { TEXT_OPTIONS } from '../src/models/text/index.js';
-import { VAE_OPTIONS } from '../src/models/vae/index.js';
-import { GAN_OPTIONS } from '../src/models/gan/index.js';
-import { FAST_OPTIONS, STYLE_OPTIONS } from '../src/models/style/index.js';
-import { DREAM_OPTIONS } from '../src/models/dream/index.js';
 import { flagOf, type OptionDef, type OptionTable } from '../src/models/options.js';
+import { OPTION_TABLES } from '../src/systems/tables.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const loom = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
-const COMMANDS: [string[], OptionTable][] = [
-  [['text', 'train'], TEXT_OPTIONS],
-  [['vae', 'train'], VAE_OPTIONS],
-  [['gan', 'train'], GAN_OPTIONS],
-  [['style', 'train'], FAST_OPTIONS],
-  [['dream'], DREAM_OPTIONS],
-  [['style'], STYLE_OPTIONS],
-];
+/** Every command that has an option table, from the registry (`text train`: ['text', 'train']). */
+const COMMANDS: [string[], OptionTable][] = Object.entries(OPTION_TABLES).map(([cmd, { table }]) => [
+  cmd.split(' '),
+  table,
+]);
 
 /** A value as help prints it. */
 function spelled(d: OptionDef, v: unknown): string {

@@ -31,7 +31,7 @@ import {
   FastStyleLoss,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
-import { styleSpec } from '../src/cli/style.js';
+import { styleSpec } from '../src/systems/style/cli.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 

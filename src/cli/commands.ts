@@ -1,5 +1,7 @@
-// The commands of `loom`, as one table: `loom --help` and the dispatch both read it, so a
-// command is one entry here and a module of its own.
+// The commands of `loom`, as one table: `loom --help` and the dispatch both read it. Each
+// system in the registry is a command of its own; the rest are entries here.
+import { SYSTEMS } from '../systems/registry.js';
+import type { System } from '../systems/system.js';
 import { COMMON, parseOptions } from './args.js';
 import { UserError } from './errors.js';
 
@@ -11,51 +13,20 @@ export interface Command {
   run(args: string[]): Promise<void>;
 }
 
-/** Every command, in the order `loom --help` lists them; usage and dispatch both read this. */
-export const COMMANDS: Command[] = [
+/** A system's command: its usage lines and its CLI. */
+const systemCommand = (s: System): Command => ({ name: s.name, lines: s.usage.map(([f, w]) => [f, w]), run: s.cli });
+
+/** The commands beside the systems': the demo first, then the tools. */
+const TOOLS: Command[] = [
   {
     name: 'demo',
     lines: [['demo', 'every system briefly on built-in data; a gallery with index.html']],
     run: async (a) => (await import('./demo.js')).demoCommand(a),
   },
   {
-    name: 'text',
-    lines: [
-      ['text train', 'train a character-level transformer (or --model lstm) on a text (builtin:sotu by default)'],
-      ['text generate', 'sample text from a trained model, with temperature, top-k, top-p'],
-    ],
-    run: async (a) => (await import('./text.js')).textCommand(a),
-  },
-  {
-    name: 'dream',
-    lines: [['dream <image>', 'DeepDream a photo (builtin:dog, builtin:scream, ... or a file)']],
-    run: async (a) => (await import('./dream.js')).dreamCommand(a),
-  },
-  {
-    name: 'style',
-    lines: [['style <content> <style>', 'neural style transfer (Gatys, L-BFGS); style train|apply: fast style nets']],
-    run: async (a) => (await import('./style.js')).styleCommand(a),
-  },
-  {
     name: 'weights',
     lines: [['weights import|list', 'import pretrained backbones (nsfwjs, torchvision .pth, Keras .h5)']],
     run: async (a) => (await import('./weights.js')).weightsCommand(a),
-  },
-  {
-    name: 'vae',
-    lines: [
-      ['vae train', 'train a convolutional VAE (MNIST by default)'],
-      ['vae grid|sample|interpolate|concept|scatter|eval', "explore a trained VAE's latent space"],
-    ],
-    run: async (a) => (await import('./vae.js')).vaeCommand(a),
-  },
-  {
-    name: 'gan',
-    lines: [
-      ['gan train', 'train a DCGAN, conditional on the classes where the data has them (MNIST by default)'],
-      ['gan sample|walk', 'sample a grid, or an animated walk, from a trained GAN'],
-    ],
-    run: async (a) => (await import('./gan.js')).ganCommand(a),
   },
   {
     name: 'export',
@@ -79,10 +50,19 @@ export const COMMANDS: Command[] = [
   },
 ];
 
+/**
+ * Every command, in the order `loom --help` lists them (the demo, the systems, the tools); read
+ * when asked, so that a system registered later is one too.
+ */
+export function commands(): Command[] {
+  const taken = new Set(TOOLS.map((c) => c.name));
+  return [TOOLS[0], ...SYSTEMS.filter((s) => !taken.has(s.name)).map(systemCommand), ...TOOLS.slice(1)];
+}
+
 /** `loom --help`: each command's lines, the form padded to one column (a long form on a line of its own). */
-export function usage(commands: Command[] = COMMANDS): string {
+export function usage(list: Command[] = commands()): string {
   const width = 18;
-  const lines = commands.flatMap((c) =>
+  const lines = list.flatMap((c) =>
     c.lines.map(([form, what]) =>
       form.length < width ? `  ${form.padEnd(width)}${what}` : `  ${form}\n  ${' '.repeat(width)}${what}`,
     ),

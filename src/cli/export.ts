@@ -27,10 +27,8 @@ export async function exportCommand(args: string[]): Promise<void> {
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to export');
   if (o.format !== 'onnx') throw new UserError(`--format must be onnx, got ${o.format}`);
   if (!o.out) throw new UserError('--out FILE is required (e.g. --out model.onnx)');
-  if (o.part !== undefined && o.part !== 'decoder' && o.part !== 'encoder')
-    throw new UserError(`--part must be decoder or encoder, got ${o.part}`);
   prepareOutputFile(o.out, o.force);
-  const e = exportRun(positionals[0], (o.part as 'decoder' | 'encoder' | undefined) ?? null);
+  const e = exportRun(positionals[0], (o.part as string | undefined) ?? null);
   const bytes = writeOnnx(o.out, e);
   if (o.json) return void console.log(JSON.stringify({ file: o.out, bytes, ...e.metadata }));
   console.log(`wrote ${o.out} (${(bytes / 1e6).toFixed(2)} MB): ${e.doc}`);

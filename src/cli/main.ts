@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The `loom` command: `loom <system> <verb> [options]`. Thin over the library.
-import { COMMANDS, usage } from './commands.js';
+import { commands, usage } from './commands.js';
 import { UserError } from './errors.js';
 import { watchParent } from './parent.js';
 
@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<void> {
     console.log(usage());
     return;
   }
-  const command = COMMANDS.find((c) => c.name === cmd);
+  const command = commands().find((c) => c.name === cmd);
   if (!command) throw new UserError(`unknown command '${cmd}'; run \`loom --help\` for the list`);
   return command.run(rest);
 }

@@ -1,34 +1,42 @@
 // `loom export`: a trained run as an ONNX file that runs without libtorch (onnxruntime in
-// Node, in the browser, on a phone). The run's kind is the system it recorded (runKind).
+// Node, in the browser, on a phone). The run's system is the one it recorded; each system in
+// the registry says how its runs export.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadCheckpoint, type Checkpoint } from '../io/checkpoint.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
 import { RunFolder } from '../io/run-folder.js';
 import { writeFileAtomic } from '../io/files.js';
-import { loadGenerator } from '../models/gan/train.js';
-import { loadStyleNet } from '../models/style/fast.js';
-import { loadTextModel } from '../models/text/train.js';
-import { loadVae } from '../models/vae/train.js';
+import { SYSTEMS } from '../systems/registry.js';
+import type { System, SystemExport } from '../systems/system.js';
 import type { Exported } from './onnx-graph.js';
-import { styleNetGraph, vaeDecoderGraph, vaeEncoderGraph } from './onnx-models.js';
 
 export * from './onnx-graph.js';
 export * from './onnx-models.js';
 
-export type RunKind = 'text' | 'vae' | 'gan' | 'fast-style';
+type Exporting = System & { export: SystemExport };
+const exporting = (): Exporting[] => SYSTEMS.filter((s): s is Exporting => s.export !== undefined);
 
-/** The export kind of each system whose runs Loom exports, by the `system` its runs record. */
-const KIND_OF_SYSTEM: Record<string, RunKind> = { text: 'text', vae: 'vae', gan: 'gan', style: 'fast-style' };
+/** "a text, fast style, VAE or GAN run": the runs Loom exports, for a refusal. */
+function exportable(): string {
+  const names = exporting().map((s) => s.export.what);
+  return `a ${names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names[0]} run`;
+}
 
-/** Which trainer made the checkpoint of a run folder or file: what the run says, else a guess. */
-export function runKind(source: string): RunKind {
+/** The system that made the checkpoint of a run folder or file: what the run says, else a guess by its tensors. */
+function runSystem(source: string): Exporting {
   const file = RunFolder.checkpointOf(source);
   using ck = loadCheckpoint(file);
-  const system = recordedSystem(file, ck.config);
-  if (system === null) return guessedKind(file, ck);
-  const kind = Object.hasOwn(KIND_OF_SYSTEM, system) ? KIND_OF_SYSTEM[system] : undefined;
-  if (!kind) throw new Error(`${file} is not a run Loom can export (a text, VAE, GAN or fast style run)`);
-  return kind;
+  const name = recordedSystem(file, ck.config);
+  const system =
+    name === null ? exporting().find((s) => s.export.recognises?.(ck)) : exporting().find((s) => s.name === name);
+  if (!system) throw new Error(`${file} is not a run Loom can export (${exportable()})`);
+  return system;
+}
+
+/** What the export calls a run's kind: its system's name (a fast style net: fast-style). */
+export function runKind(source: string): string {
+  const s = runSystem(source);
+  return s.export.kind ?? s.name;
 }
 
 /**
@@ -48,47 +56,23 @@ function recordedSystem(file: string, config: Record<string, unknown>): string |
   }
 }
 
-/** A checkpoint without a recorded system (written before runs named theirs): its kind from its tensors. */
-function guessedKind(file: string, ck: Checkpoint): RunKind {
-  if (ck.tensors.has('module.generator.fc.weight')) return 'gan';
-  if (ck.tensors.has('module.net.layers.0.conv.weight')) return 'fast-style';
-  if (Array.isArray(ck.extra.vocab)) return 'text';
-  if (ck.tensors.has('module.model.dec_fc.weight')) return 'vae';
-  throw new Error(`${file} is not a run Loom can export (a text, VAE, GAN or fast style run)`);
-}
-
-/** The ONNX graph of a run: for a VAE, its decoder (default) or encoder. */
-export function exportRun(source: string, part: 'decoder' | 'encoder' | null = null): Exported & { kind: RunKind } {
-  const kind = runKind(source);
-  if (part !== null && kind !== 'vae') throw new Error(`--part is for VAE runs; ${source} is a ${kind} run`);
-  switch (kind) {
-    case 'gan': {
-      using g = loadGenerator(source);
-      return { kind, ...g.exportGraph() };
-    }
-    case 'fast-style': {
-      using net = loadStyleNet(source);
-      return { kind, ...styleNetGraph(net) };
-    }
-    case 'text': {
-      const { model, vocab } = loadTextModel(source);
-      using m = model;
-      const e = m.exportGraph(vocab.tokens); // the LSTM's one step, the transformer's whole context
-      // Subword units: the vocabulary lists each unit's text; encoding a prompt needs the merges.
-      if (vocab.merges.length)
-        e.metadata['loom.merges'] = JSON.stringify({
-          characters: vocab.chars.length,
-          pairs: vocab.merges,
-          how: 'unit characters+k joins the pair pairs[k]; encode text as character indices, then apply each pair in order, left to right',
-        });
-      return { kind, ...e };
-    }
-    case 'vae': {
-      const { model } = loadVae(source);
-      using m = model;
-      return { kind, ...(part === 'encoder' ? vaeEncoderGraph(m) : vaeDecoderGraph(m)) };
-    }
+/**
+ * The ONNX graph of a run; `part` picks one where a system exports several (a VAE's decoder,
+ * the default, or its encoder).
+ */
+export function exportRun(source: string, part: string | null = null): Exported & { kind: string } {
+  const s = runSystem(source);
+  const kind = s.export.kind ?? s.name;
+  const parts = s.export.parts;
+  if (part !== null && !parts) {
+    const withParts = exporting().filter((x) => x.export.parts);
+    throw new Error(
+      `--part is for ${withParts.map((x) => x.export.what).join(' and ')} runs; ${source} is a ${s.export.what} run`,
+    );
   }
+  if (part !== null && parts && !parts.includes(part))
+    throw new Error(`--part must be ${parts.join(' or ')} for a ${s.export.what} run, got ${part}`);
+  return { kind, ...s.export.graph(source, part) };
 }
 
 /** Writes the model so that an interrupted export never leaves a half-written file. */

@@ -26,19 +26,17 @@ import * as T from '../torch/index.js';
 import { imageGrid, toBytes } from '../io/images.js';
 import { BUILTIN_IMAGES } from '../io/builtin-images.js';
 import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
-import { VAE_OPTIONS, loadVae, loadVaeData, walk } from '../models/vae/index.js';
+import { loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import type { ImageDataset } from '../io/datasets.js';
-import { GAN_OPTIONS, classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
-import { TEXT_OPTIONS } from '../models/text/index.js';
-import { studioOptions, type StudioKind } from '../models/options.js';
-import { DREAM_OPTIONS } from '../models/dream/index.js';
-import { STYLE_OPTIONS } from '../models/style/index.js';
+import { classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js';
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, imagesUnder, type JobEvent } from './jobs.js';
 import { tiedToMe } from '../cli/parent.js';
 import { makeFolder } from '../io/files.js';
 import { probeVideo } from '../io/video.js';
 import { freePort } from '../distributed/index.js';
 import { exportRun } from '../export/index.js';
+import type { StudioJob } from '../systems/system.js';
+import { jobNamed, jobNames, systemsAnswer } from './systems-api.js';
 import { createRequire } from 'node:module';
 
 export const UPLOAD_LIMIT = 8 * 1024 * 1024;
@@ -100,19 +98,18 @@ function vendorFile(pkg: string, file: string): { path: string; type: string } |
   }
 }
 
-/** Trainers the studio can run data-parallel, as `loom launch` ranks on this machine. */
-const DATA_PARALLEL = ['text', 'vae', 'gan'];
-
 /**
  * `loom launch ... --` for a job of several processes (at most one per core), on a free
  * loopback port; nothing for one process.
  */
-async function launchArgs(system: string, processes: unknown): Promise<string[]> {
+async function launchArgs(job: StudioJob, processes: unknown): Promise<string[]> {
   if (processes === undefined || processes === null || processes === '' || Number(processes) === 1) return [];
   const most = Math.max(2, os.availableParallelism());
   const n = Number(processes);
-  if (!DATA_PARALLEL.includes(system))
-    throw new HttpError(400, `only ${DATA_PARALLEL.join(', ')} train on several processes`);
+  if (!job.dataParallel) {
+    const parallel = systemsAnswer().flatMap((s) => s.jobs.filter((j) => j.dataParallel).map((j) => j.name));
+    throw new HttpError(400, `only ${parallel.join(', ')} train on several processes`);
+  }
   if (!Number.isInteger(n) || n < 1 || n > most)
     throw new HttpError(400, `processes must be a whole number from 1 to ${most} (this machine's cores)`);
   return ['launch', '--nproc-per-node', String(n), '--master-port', String(await freePort()), '--'];
@@ -126,35 +123,6 @@ class HttpError extends Error {
     super(message);
   }
 }
-
-/**
- * Options the page may set, per system, and how the CLI spells the job ('guide': an image
- * passed by flag; 'media': an image or an uploaded video, positional; 'video': an uploaded
- * video, positional; 'run': a run folder's name, positional, first; 'mask': an image that
- * confines the image positional before it, as the CLI's STYLE:MASK).
- */
-type OptionKind = StudioKind | 'guide' | 'media' | 'video' | 'run' | 'mask';
-const SYSTEMS: Record<string, { verb: string[]; options: Record<string, OptionKind>; out: 'folder' | 'file' }> = {
-  text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS) },
-  vae: { verb: ['vae', 'train'], out: 'folder', options: studioOptions(VAE_OPTIONS) },
-  gan: { verb: ['gan', 'train'], out: 'folder', options: studioOptions(GAN_OPTIONS) },
-  dream: {
-    verb: ['dream'],
-    out: 'file',
-    options: { image: 'media', ...studioOptions(DREAM_OPTIONS), 'max-side': 'int' },
-  },
-  style: {
-    verb: ['style'],
-    out: 'file',
-    options: { content: 'image', style: 'image', mask: 'mask', ...studioOptions(STYLE_OPTIONS) },
-  },
-  // A fast style net over a video, frame by frame (the page runs nets on photos itself).
-  'style-video': {
-    verb: ['style', 'apply'],
-    out: 'file',
-    options: { run: 'run', video: 'video', 'color-match': 'word' },
-  },
-};
 
 export interface StudioOptions {
   root: string;
@@ -465,15 +433,13 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   };
   const startJob = async (body: Record<string, any>) => {
     refuseWhenFull();
-    const spec =
-      typeof body.system === 'string' && Object.hasOwn(SYSTEMS, body.system) ? SYSTEMS[body.system] : undefined;
-    if (!spec)
-      throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${Object.keys(SYSTEMS).join(', ')}`);
+    const spec = typeof body.system === 'string' ? jobNamed(body.system) : undefined;
+    if (!spec) throw new HttpError(400, `unknown system ${JSON.stringify(body.system)}; use ${jobNames().join(', ')}`);
     const options = (body.options ?? {}) as Record<string, unknown>;
     if (typeof options !== 'object' || options === null || Array.isArray(options))
       throw new HttpError(400, 'options must be an object');
     const args = [...spec.verb];
-    const launch = await launchArgs(body.system, options.processes);
+    const launch = await launchArgs(spec, options.processes);
     for (const [k, v] of Object.entries(options)) {
       if (k === 'processes') continue;
       const kind = Object.hasOwn(spec.options, k) ? spec.options[k] : undefined;
@@ -530,8 +496,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     if (spec.out === 'file') {
       makeFolder(path.join(root, folder));
       args.push(...positional, '--out', `${folder}/${body.system}.${video ? 'mp4' : 'png'}`);
-      if (body.system === 'dream' && !video) args.push('--save-octaves');
-      if (body.system === 'style') args.push('--save-every', '1');
+      args.push(...(spec.extraArgs?.(video) ?? []));
     } else {
       args.push('--out', folder);
     }
@@ -899,6 +864,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       },
     },
     { method: 'GET', path: '/api/runs', handler: (_req, res) => sendJson(res, 200, listRuns()) },
+    { method: 'GET', path: '/api/systems', handler: (_req, res) => sendJson(res, 200, systemsAnswer()) },
     { method: 'GET', path: '/api/images', handler: images },
     { method: 'GET', path: /^\/files\/(.+)$/, handler: (_req, res, _url, [, file]) => serveFile(res, file) },
     { method: 'POST', path: '/api/upload', handler: upload },

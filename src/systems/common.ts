@@ -2,6 +2,7 @@
 // and options as a partial config over the system's option table.
 import { defaultsOf, type ConfigOf, type OptionTable } from '../models/options.js';
 import type { RunMode } from '../train/index.js';
+import type { ExtraValues, Trainer } from './system.js';
 
 /** How a caller follows and stops a long call. */
 export interface Control<P> {
@@ -36,4 +37,16 @@ export function configOf<T extends OptionTable>(table: T, options: Partial<Confi
 export function modeOf(place: RunPlace, options: object): RunMode {
   const given = Object.entries(options).filter(([, v]) => v !== undefined);
   return { resume: place.resume, force: place.force, given: new Set(given.map(([k]) => k)) };
+}
+
+/** Runs a system's trainer on library options: the table's defaults for what they leave out. */
+export function runTrainer<T extends OptionTable, E, R>(
+  trainer: Trainer<T, E, R>,
+  options: Partial<ConfigOf<T>> & RunPlace,
+  control: Control<E>,
+  extra: ExtraValues = {},
+): Promise<R> {
+  const report = (e: E) => control.onProgress?.(e);
+  const run = { signal: control.signal, onNote: control.onNote };
+  return trainer.train(configOf(trainer.options, options), options.out, modeOf(options, options), run, report, extra);
 }

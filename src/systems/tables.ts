@@ -1,18 +1,8 @@
-// Every option table by the command it configures: the guides' option tables are generated
-// from these (scripts/options-docs.mjs), so that the docs cannot drift from the code.
+// Every option table by the command it configures, from the registry: the guides' option
+// tables are generated from these (scripts/options-docs.mjs), so that the docs cannot drift.
 import type { OptionTable } from '../models/options.js';
-import { TEXT_OPTIONS } from '../models/text/config.js';
-import { VAE_OPTIONS } from '../models/vae/train.js';
-import { GAN_OPTIONS } from '../models/gan/config.js';
-import { DREAM_OPTIONS } from '../models/dream/options.js';
-import { STYLE_OPTIONS } from '../models/style/options.js';
-import { FAST_OPTIONS } from '../models/style/fast.js';
+import { SYSTEMS } from './registry.js';
 
-export const OPTION_TABLES: Record<string, { guide: string; table: OptionTable }> = {
-  'text train': { guide: 'text', table: TEXT_OPTIONS },
-  'vae train': { guide: 'vae', table: VAE_OPTIONS },
-  'gan train': { guide: 'gan', table: GAN_OPTIONS },
-  'style train': { guide: 'style', table: FAST_OPTIONS },
-  dream: { guide: 'dream', table: DREAM_OPTIONS },
-  style: { guide: 'style', table: STYLE_OPTIONS },
-};
+export const OPTION_TABLES: Record<string, { guide: string; table: OptionTable }> = Object.fromEntries(
+  SYSTEMS.flatMap((s) => Object.entries(s.options).map(([command, table]) => [command, { guide: s.name, table }])),
+);

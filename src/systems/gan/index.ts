@@ -3,32 +3,21 @@ import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
   checkDrawCount,
-  GAN_OPTIONS,
   classIndex,
   drawImages,
   loadGenerator,
-  trainGan,
   type GanSampleLog,
   type GanStepLog,
   type GanTrainConfig,
 } from '../../models/gan/index.js';
-import { configOf, modeOf, type Control, type RunPlace } from '../common.js';
+import { runTrainer, type Control, type RunPlace } from '../common.js';
+import { ganTrainer, type Progress } from './trainer.js';
 import { withSentences, withSentencesSync } from '../errors.js';
 
-export type { GanSampleLog, GanStepLog, GanTrainConfig };
+export type { GanSampleLog, GanStepLog, GanTrainConfig, Progress };
 
 /** The settings of `loom gan train`, each optional (the table's default), and where the run goes. */
 export type TrainOptions = Partial<GanTrainConfig> & RunPlace;
-
-/**
- * What a training reports: step log lines, each sampling's scores, warnings (a collapse rolled
- * back), and that a built-in data set's judge is being trained first (once per machine).
- */
-export type Progress =
-  | { type: 'step'; step: GanStepLog }
-  | { type: 'sample'; sample: GanSampleLog }
-  | { type: 'warning'; warning: string }
-  | { type: 'judge-training' };
 
 export interface TrainResult {
   dir: string;
@@ -42,15 +31,7 @@ export interface TrainResult {
 /** Trains (or with `resume`, continues) a GAN into `options.out`. An abort resolves (see Control). */
 export async function train(options: TrainOptions, control: Control<Progress> = {}): Promise<TrainResult> {
   return withSentences(async () => {
-    const { onProgress } = control;
-    const r = await trainGan(configOf(GAN_OPTIONS, options), options.out, modeOf(options, options), {
-      signal: control.signal,
-      onNote: control.onNote,
-      onStep: (step) => onProgress?.({ type: 'step', step }),
-      onSample: (sample) => onProgress?.({ type: 'sample', sample }),
-      onWarning: (warning) => onProgress?.({ type: 'warning', warning }),
-      onJudgeTraining: () => onProgress?.({ type: 'judge-training' }),
-    });
+    const r = await runTrainer(ganTrainer, options, control);
     return { dir: options.out, steps: r.steps, rollbacks: r.rollbacks, aborted: r.stoppedEarly };
   });
 }

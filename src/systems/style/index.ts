@@ -3,10 +3,8 @@
 import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
-  FAST_OPTIONS,
   STYLE_DEFAULTS,
   loadStyleNet,
-  trainFastStyle,
   transferStyle,
   type FastStepLog,
   type FastStyleConfig,
@@ -16,11 +14,12 @@ import {
 } from '../../models/style/index.js';
 import { Breather } from '../../train/index.js';
 import { backboneOf, type BackboneOptions } from '../backbone.js';
-import { configOf, modeOf, type Control, type RunPlace } from '../common.js';
+import { runTrainer, type Control, type RunPlace } from '../common.js';
+import { fastStyleTrainer, type TrainFastProgress } from './trainer.js';
 import { withSentences, withSentencesSync } from '../errors.js';
 import { imageOf, type ImageInput } from '../images.js';
 
-export type { FastStepLog, FastStyleConfig, StyleConfig, StyleIteration };
+export type { FastStepLog, FastStyleConfig, StyleConfig, StyleIteration, TrainFastProgress };
 
 /** The settings of `loom style`, each optional (its default), and the backbone. */
 export type TransferOptions = Partial<StyleConfig> & BackboneOptions;
@@ -81,8 +80,6 @@ export async function transfer(
 /** The settings of `loom style train`, each optional (the table's default), where the run goes, and the backbone. */
 export type TrainFastOptions = Partial<FastStyleConfig> & RunPlace & BackboneOptions;
 
-export type TrainFastProgress = { type: 'step'; step: FastStepLog } | { type: 'sample'; step: number; file: string };
-
 export interface TrainFastResult {
   dir: string;
   steps: number;
@@ -96,20 +93,9 @@ export async function trainFast(
   control: Control<TrainFastProgress> = {},
 ): Promise<TrainFastResult> {
   return withSentences(async () => {
-    const cfg = configOf(FAST_OPTIONS, options);
-    const backbone = backboneOf(options);
-    try {
-      const { onProgress } = control;
-      const r = await trainFastStyle(backbone, cfg, options.out, modeOf(options, options), {
-        signal: control.signal,
-        onNote: control.onNote,
-        onStep: (step) => onProgress?.({ type: 'step', step }),
-        onSample: (step, file) => onProgress?.({ type: 'sample', step, file }),
-      });
-      return { dir: options.out, steps: r.steps, aborted: r.stoppedEarly };
-    } finally {
-      backbone.net.dispose();
-    }
+    const { backbone, weights, ...rest } = options;
+    const r = await runTrainer(fastStyleTrainer, rest, control, { backbone, weights });
+    return { dir: options.out, steps: r.steps, aborted: r.stoppedEarly };
   });
 }
 

@@ -1,30 +1,22 @@
 // Text: train a character (or subword) model on a corpus, load it, and generate text.
 import { Rng } from '../../util/random.js';
 import {
-  TEXT_OPTIONS,
   generate as generateText,
   loadTextModel,
-  trainText,
   type EpochLog,
   type StepLog,
   type TextRunConfig,
   type TextStartLog,
   type TextTrainConfig,
 } from '../../models/text/index.js';
-import { configOf, modeOf, type Control, type RunPlace } from '../common.js';
+import { runTrainer, type Control, type RunPlace } from '../common.js';
+import { textTrainer, type Progress } from './trainer.js';
 import { withSentences } from '../errors.js';
 
-export type { EpochLog, StepLog, TextRunConfig, TextStartLog, TextTrainConfig };
+export type { EpochLog, Progress, StepLog, TextRunConfig, TextStartLog, TextTrainConfig };
 
 /** The settings of `loom text train`, each optional (the table's default), and where the run goes. */
 export type TrainOptions = Partial<TextTrainConfig> & RunPlace;
-
-/** What a training reports as it goes: its start, step log lines, held-out scores and epoch ends. */
-export type Progress =
-  | { type: 'start'; start: TextStartLog }
-  | { type: 'step'; step: StepLog }
-  | { type: 'eval'; eval: { step: number; val_bpc: number | null } }
-  | { type: 'epoch'; epoch: EpochLog };
 
 export interface TrainResult {
   /** The run folder (load() takes it). */
@@ -45,17 +37,7 @@ export interface TrainResult {
  */
 export async function train(options: TrainOptions, control: Control<Progress> = {}): Promise<TrainResult> {
   return withSentences(async () => {
-    const cfg = configOf(TEXT_OPTIONS, options);
-    if (cfg.epochs === null && cfg.steps === null && cfg.minutes === null) cfg.epochs = 1;
-    const { onProgress } = control;
-    const r = await trainText(cfg, options.out, modeOf(options, options), {
-      signal: control.signal,
-      onNote: control.onNote,
-      onStart: (start) => onProgress?.({ type: 'start', start }),
-      onStep: (step) => onProgress?.({ type: 'step', step }),
-      onEval: (e) => onProgress?.({ type: 'eval', eval: e }),
-      onEpoch: (epoch) => onProgress?.({ type: 'epoch', epoch }),
-    });
+    const r = await runTrainer(textTrainer, options, control);
     return {
       dir: options.out,
       steps: r.steps,

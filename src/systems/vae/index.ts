@@ -2,27 +2,24 @@
 import * as T from '../../torch/index.js';
 import type { Tensor } from '../../torch/index.js';
 import {
-  VAE_OPTIONS,
   checkSampleCount,
   latentGrid,
   loadVae,
   resolveImage,
   sampleGrid,
-  trainVae,
   walk,
   type VaeEpochLog,
   type VaeStepLog,
   type VaeTrainConfig,
 } from '../../models/vae/index.js';
-import { configOf, modeOf, type Control, type RunPlace } from '../common.js';
+import { runTrainer, type Control, type RunPlace } from '../common.js';
+import { vaeTrainer, type Progress } from './trainer.js';
 import { withSentences, withSentencesSync } from '../errors.js';
 
-export type { VaeEpochLog, VaeStepLog, VaeTrainConfig };
+export type { Progress, VaeEpochLog, VaeStepLog, VaeTrainConfig };
 
 /** The settings of `loom vae train`, each optional (the table's default), and where the run goes. */
 export type TrainOptions = Partial<VaeTrainConfig> & RunPlace;
-
-export type Progress = { type: 'step'; step: VaeStepLog } | { type: 'epoch'; epoch: VaeEpochLog };
 
 export interface TrainResult {
   dir: string;
@@ -37,13 +34,7 @@ export interface TrainResult {
 /** Trains (or with `resume`, continues) a VAE into `options.out`. An abort resolves (see Control). */
 export async function train(options: TrainOptions, control: Control<Progress> = {}): Promise<TrainResult> {
   return withSentences(async () => {
-    const { onProgress } = control;
-    const r = await trainVae(configOf(VAE_OPTIONS, options), options.out, modeOf(options, options), {
-      signal: control.signal,
-      onNote: control.onNote,
-      onStep: (step) => onProgress?.({ type: 'step', step }),
-      onEpoch: (epoch) => onProgress?.({ type: 'epoch', epoch }),
-    });
+    const r = await runTrainer(vaeTrainer, options, control);
     return { dir: options.out, steps: r.steps, epochs: r.epochs, test: r.test, aborted: r.stoppedEarly };
   });
 }

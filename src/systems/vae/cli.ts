@@ -1,12 +1,10 @@
 // `loom vae ...`: train a VAE and explore its latent space. Thin over src/models/vae.
 import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
-import * as T from '../torch/index.js';
-import { scatterSpec, writeChart } from '../io/chart.js';
-import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
-import { loadImageFolder, type ImageDataset } from '../io/datasets.js';
+import * as T from '../../torch/index.js';
+import { scatterSpec, writeChart } from '../../io/chart.js';
+import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../../io/images.js';
+import { loadImageFolder, type ImageDataset } from '../../io/datasets.js';
 import {
-  VAE_OPTIONS,
   applyConcept,
   conceptVector,
   encodeMeans,
@@ -20,24 +18,15 @@ import {
   resolveImage,
   sampleGrid,
   testElbo,
-  trainVae,
   walk,
   type VAE,
-} from '../models/vae/index.js';
-import { cliSpecs, configFromCli } from '../models/options.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { UserError } from './errors.js';
-import { Progress, distributedNote } from './progress.js';
-import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
-import { prepareOutputFile } from '../io/files.js';
-
-const TRAIN: OptSpecs = {
-  ...cliSpecs(VAE_OPTIONS),
-  out: { type: 'string', help: 'run folder', default: 'runs/vae', meta: 'DIR' },
-  resume: { type: 'bool', help: 'continue the run in --out' },
-  force: { type: 'bool', help: 'replace a run already in --out' },
-  ...COMMON,
-};
+} from '../../models/vae/index.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { UserError } from '../../cli/errors.js';
+import { applyCommon } from '../../cli/common.js';
+import { prepareOutputFile } from '../../io/files.js';
+import { trainCommand } from '../../cli/train.js';
+import { vaeSystem } from './system.js';
 
 const OUT = {
   out: { type: 'string', help: 'image to write (.png; .gif or .webp animate where it makes sense)', meta: 'FILE' },
@@ -98,7 +87,7 @@ export async function vaeCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   switch (verb) {
     case 'train':
-      return vaeTrain(rest);
+      return trainCommand(vaeSystem, rest);
     case 'grid':
       return withModel(rest, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
         const dims = o.dims as number[];
@@ -259,54 +248,6 @@ async function imageSet(model: VAE, spec: string, test: ImageDataset | null, cla
   const idx = test.labels.eq(label).nonzero().reshape([-1]);
   if (idx.size(0) === 0) throw new UserError(`no test images have label ${spec}`);
   return test.images.indexSelect(0, idx);
-}
-
-async function vaeTrain(args: string[]): Promise<void> {
-  const { values: o, positionals, given } = parseOptions(args, TRAIN);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom vae train [options]',
-        "Trains the book's convolutional VAE; writes pictures and a checkpoint after every epoch.",
-        TRAIN,
-      ),
-    );
-  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
-  if (o.device !== 'cpu') throw new UserError('vae training runs on the CPU only for now (--device cpu)');
-  applyCommon(o);
-  const cfg = configFromCli(VAE_OPTIONS, o);
-  const progress = new Progress(process.stderr, cfg.minutes);
-  const stop = onInterrupt(() =>
-    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
-  );
-  const r = await trainVae(
-    cfg,
-    o.out,
-    { resume: o.resume, force: o.force, given },
-    {
-      shouldStop: stop,
-      onNote: noteOnStderr,
-      onStep: (l) =>
-        o.json
-          ? console.log(JSON.stringify(l))
-          : progress.update(
-              l.step,
-              null,
-              `epoch ${l.epoch.toFixed(2)}  loss ${l.loss.toFixed(2)}  ${l.ms_per_step.toFixed(1)} ms/step  ${Math.round(l.images_per_sec)} images/s${distributedNote(l)}`,
-            ),
-      onEpoch: (e) =>
-        o.json
-          ? console.log(JSON.stringify(e))
-          : progress.line(
-              `epoch ${Number(e.epoch.toFixed(3))}: test -ELBO ${e.test_elbo_nats.toFixed(2)} nats (reconstruction ${e.test_rec_nats.toFixed(2)}, KL ${e.test_kl_nats.toFixed(2)}); pictures in ${path.join(o.out, 'samples')}`,
-            ),
-    },
-  );
-  progress.clear();
-  if (!o.json)
-    console.log(
-      `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; test -ELBO ${r.test.elbo.toFixed(2)} nats; checkpoint in ${o.out}/checkpoint.safetensors`,
-    );
 }
 
 async function vaeEval(args: string[]): Promise<void> {

@@ -1,34 +1,16 @@
 // `loom gan ...`: train the book's DCGAN, then sample and walk. Thin over src/models/gan.
-import path from 'node:path';
-import * as T from '../torch/index.js';
-import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../io/images.js';
-import { Rng } from '../util/random.js';
-import {
-  GAN_DEFAULTS,
-  GAN_OPTIONS,
-  GAN_RECIPES,
-  GAN_MOST_FRAMES,
-  checkDrawCount,
-  classIndex,
-  drawImages,
-  loadGenerator,
-  trainGan,
-} from '../models/gan/index.js';
-import { cliSpecs, configFromCli, describeSettings } from '../models/options.js';
-import { interpolate } from '../models/vae/latent.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { UserError } from './errors.js';
-import { Progress, distributedNote } from './progress.js';
-import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
-import { prepareOutputFile } from '../io/files.js';
+import * as T from '../../torch/index.js';
+import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../../io/images.js';
+import { Rng } from '../../util/random.js';
+import { GAN_MOST_FRAMES, checkDrawCount, classIndex, drawImages, loadGenerator } from '../../models/gan/index.js';
+import { interpolate } from '../../models/vae/latent.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { UserError } from '../../cli/errors.js';
+import { applyCommon } from '../../cli/common.js';
+import { prepareOutputFile } from '../../io/files.js';
+import { trainCommand } from '../../cli/train.js';
+import { ganSystem } from './system.js';
 
-const TRAIN: OptSpecs = {
-  ...cliSpecs(GAN_OPTIONS),
-  out: { type: 'string', help: 'run folder', default: 'runs/gan', meta: 'DIR' },
-  resume: { type: 'bool', help: 'continue the run in --out' },
-  force: { type: 'bool', help: 'replace a run already in --out' },
-  ...COMMON,
-};
 const LABEL: OptSpecs = {
   label: {
     type: 'string',
@@ -59,7 +41,7 @@ const WALK: OptSpecs = {
 
 export async function ganCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  if (verb === 'train') return ganTrain(rest);
+  if (verb === 'train') return trainCommand(ganSystem, rest);
   if (verb === 'sample' || verb === 'walk') return ganUse(verb, rest);
   if (verb === undefined || verb === '--help' || verb === '-h') {
     console.log(
@@ -68,66 +50,6 @@ export async function ganCommand(args: string[]): Promise<void> {
     return;
   }
   throw new UserError(`unknown gan command '${verb}'; use train, sample or walk`);
-}
-
-async function ganTrain(args: string[]): Promise<void> {
-  const { values: o, positionals, given } = parseOptions(args, TRAIN);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom gan train [options]',
-        "Trains a DCGAN (--recipe dcgan, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
-          Object.entries(GAN_RECIPES)
-            .map(
-              ([name, r]) =>
-                `  ${name}: ${describeSettings(GAN_OPTIONS, { ...GAN_DEFAULTS, ...r }, Object.keys(r) as (keyof typeof r)[])}`,
-            )
-            .join('\n'),
-        TRAIN,
-      ),
-    );
-  if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'; the data go in --data`);
-  if (o.device !== 'cpu') throw new UserError('gan training runs on the CPU only for now (--device cpu)');
-  applyCommon(o);
-  const cfg = configFromCli(GAN_OPTIONS, o);
-  const progress = new Progress(process.stderr, cfg.minutes);
-  const stop = onInterrupt(() =>
-    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
-  );
-  const r = await trainGan(
-    cfg,
-    o.out,
-    { resume: o.resume, force: o.force, given },
-    {
-      shouldStop: stop,
-      onNote: noteOnStderr,
-      onStep: (l) =>
-        o.json
-          ? console.log(JSON.stringify(l))
-          : progress.update(
-              l.step,
-              cfg.steps,
-              `d_loss ${l.d_loss.toFixed(3)}  a_loss ${l.a_loss.toFixed(3)}  ${l.ms_per_step.toFixed(0)} ms/step${distributedNote(l)}`,
-            ),
-      onSample: (l) =>
-        o.json
-          ? console.log(JSON.stringify(l))
-          : progress.line(
-              `step ${l.step}: samples in ${l.samples}${l.confident === null ? '' : `, the judge reads ${(l.confident * 100).toFixed(0)}% of them (${l.classes} classes)`}${l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`,
-            ),
-      onWarning: (w) => (o.json ? undefined : progress.line(`warning: ${w}`, process.stderr)),
-      onJudgeTraining: () =>
-        progress.line(
-          `training the judge of ${cfg.data} once (about half a minute); it is kept with the weights`,
-          process.stderr,
-        ),
-    },
-  );
-  progress.clear();
-  if (!o.json)
-    console.log(
-      `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s${r.rollbacks ? `, ${r.rollbacks} rollbacks` : ''}; checkpoint in ${path.join(o.out, 'checkpoint.safetensors')}`,
-    );
 }
 
 async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {

@@ -2,33 +2,33 @@
 // Thin over src/models/style.
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import * as T from '../torch/index.js';
-import { readImage, writeImage } from '../io/images.js';
-import { resolveImage } from '../io/builtin-images.js';
+import * as T from '../../torch/index.js';
+import { readImage, writeImage } from '../../io/images.js';
+import { resolveImage } from '../../io/builtin-images.js';
 import {
-  FAST_OPTIONS,
   STYLE_MAX_SIDE,
   STYLE_OPTIONS,
   checkMasks,
   checkStyleConfig,
   checkStyleOptions,
   loadStyleNet,
-  trainFastStyle,
   transferStyle,
   COLOUR_MATCHES,
   colourMatch,
   type ColourMatch,
   type StyleConfig,
   type StyleImage,
-} from '../models/style/index.js';
-import { cliSpecs, configFromCli } from '../models/options.js';
-import { wholeNumber } from '../models/checks.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
-import { UserError } from './errors.js';
-import { Progress, distributedNote } from './progress.js';
-import { makeFolder, prepareOutputFile } from '../io/files.js';
-import { VIDEO_EXT, transformVideo } from '../io/video.js';
+} from '../../models/style/index.js';
+import { cliSpecs, configFromCli } from '../../models/options.js';
+import { wholeNumber } from '../../models/checks.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { BACKBONE, applyCommon, backboneFromOptions, onInterrupt } from '../../cli/common.js';
+import { UserError } from '../../cli/errors.js';
+import { Progress } from '../../cli/progress.js';
+import { makeFolder, prepareOutputFile } from '../../io/files.js';
+import { VIDEO_EXT, transformVideo } from '../../io/video.js';
+import { trainCommand } from '../../cli/train.js';
+import { styleSystem } from './system.js';
 
 const COLOR_MATCH: OptSpecs = cliSpecs({ colorMatch: STYLE_OPTIONS.colorMatch });
 
@@ -45,14 +45,6 @@ const STYLE: OptSpecs = {
   ...cliSpecs(STYLE_OPTIONS),
   'save-every': { type: 'int', help: 'also write the image every N iterations (0: only the end)', default: 0 },
   force: { type: 'bool', help: 'overwrite --out if it exists' },
-  ...BACKBONE,
-  ...COMMON,
-};
-const TRAIN: OptSpecs = {
-  ...cliSpecs(FAST_OPTIONS),
-  out: { type: 'string', help: 'run folder', default: 'runs/style', meta: 'DIR' },
-  resume: { type: 'bool', help: 'continue the run in --out' },
-  force: { type: 'bool', help: 'replace a run already in --out' },
   ...BACKBONE,
   ...COMMON,
 };
@@ -93,7 +85,7 @@ async function readMask(file: string): Promise<T.Tensor> {
 
 export async function styleCommand(args: string[]): Promise<void> {
   const [verb, ...rest] = args;
-  if (verb === 'train') return styleTrain(rest);
+  if (verb === 'train') return trainCommand(styleSystem, rest);
   if (verb === 'apply') return styleApply(rest);
   const { values: o, positionals } = parseOptions(args, STYLE);
   if (o.help || verb === undefined) {
@@ -175,57 +167,6 @@ export async function styleCommand(args: string[]): Promise<void> {
   }
   progress.clear();
   if (!o.json) console.log(`wrote ${o.out} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-}
-
-async function styleTrain(args: string[]): Promise<void> {
-  const { values: o, positionals, given } = parseOptions(args, TRAIN);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom style train [--style IMAGE] [--images SRC] [--out DIR] [options]',
-        'Trains a feed-forward style network for one style; then `loom style apply` stylises photos in one pass.',
-        TRAIN,
-      ),
-    );
-  if (positionals.length)
-    throw new UserError(
-      `unexpected argument '${positionals[0]}'; the style goes in --style and the photos in --images`,
-    );
-  if (o.device !== 'cpu') throw new UserError('style training runs on the CPU only for now (--device cpu)');
-  applyCommon(o);
-  const backbone = backboneFromOptions(o);
-  const progress = new Progress();
-  const stop = onInterrupt(() =>
-    progress.line('loom: stopping after this step; a checkpoint will be saved', process.stderr),
-  );
-  try {
-    const r = await trainFastStyle(
-      backbone,
-      configFromCli(FAST_OPTIONS, o),
-      o.out,
-      { resume: o.resume, force: o.force, given },
-      {
-        shouldStop: stop,
-        onNote: noteOnStderr,
-        onStep: (l) =>
-          o.json
-            ? console.log(JSON.stringify(l))
-            : progress.update(
-                l.step,
-                o.steps,
-                `loss ${l.loss.toFixed(3)} (content ${l.content_loss.toFixed(3)}, style ${l.style_loss.toExponential(2)})  ${l.ms_per_step.toFixed(0)} ms/step${distributedNote(l)}`,
-              ),
-        onSample: (step, file) => (o.json ? undefined : progress.line(`step ${step}: ${file}`)),
-      },
-    );
-    progress.clear();
-    if (!o.json)
-      console.log(
-        `done: ${r.steps} steps in ${r.seconds.toFixed(0)} s; stylise photos with: loom style apply ${o.out} <image...> --out <file or folder>`,
-      );
-  } finally {
-    backbone.net.dispose();
-  }
 }
 
 async function styleApply(args: string[]): Promise<void> {

@@ -1,17 +1,17 @@
 // `loom dream <image>`. Thin over src/models/dream and src/vision.
 import path from 'node:path';
-import * as T from '../torch/index.js';
-import { GifStream } from '../io/gif-stream.js';
-import { pngBytes, readImage, writeAnimation, writeImage } from '../io/images.js';
-import { resolveImage } from '../io/builtin-images.js';
-import { DREAM_OPTIONS, FrameDreamer, dream, dreamConfig, dreamZoom } from '../models/dream/index.js';
-import { cliSpecs, configFromCli } from '../models/options.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
-import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from './common.js';
-import { UserError } from './errors.js';
-import { Progress } from './progress.js';
-import { prepareOutputFile } from '../io/files.js';
-import { VIDEO_EXT, transformVideo } from '../io/video.js';
+import * as T from '../../torch/index.js';
+import { GifStream } from '../../io/gif-stream.js';
+import { pngBytes, readImage, writeAnimation, writeImage } from '../../io/images.js';
+import { resolveImage } from '../../io/builtin-images.js';
+import { DREAM_OPTIONS, FrameDreamer, dream, dreamConfig, dreamZoom } from '../../models/dream/index.js';
+import { cliSpecs, configFromCli } from '../../models/options.js';
+import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from '../../cli/common.js';
+import { UserError } from '../../cli/errors.js';
+import { Progress } from '../../cli/progress.js';
+import { prepareOutputFile } from '../../io/files.js';
+import { VIDEO_EXT, transformVideo } from '../../io/video.js';
 import { existsSync } from 'node:fs';
 
 /** A WebP zoom keeps every frame until the end; a GIF streams them (a bound only against typos). */

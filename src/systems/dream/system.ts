@@ -1,0 +1,20 @@
+// DeepDream as the registry knows it.
+import { DREAM_OPTIONS } from '../../models/dream/index.js';
+import { studioOptions } from '../../models/options.js';
+import type { System } from '../system.js';
+
+export const dreamSystem: System = {
+  name: 'dream',
+  title: 'DeepDream',
+  usage: [['dream <image>', 'DeepDream a photo (builtin:dog, builtin:scream, ... or a file)']],
+  cli: async (args) => (await import('./cli.js')).dreamCommand(args),
+  options: { dream: DREAM_OPTIONS },
+  jobs: {
+    dream: {
+      verb: ['dream'],
+      out: 'file',
+      options: { image: 'media', ...studioOptions(DREAM_OPTIONS), 'max-side': 'int' },
+      extraArgs: (video) => (video ? [] : ['--save-octaves']),
+    },
+  },
+};
