@@ -1,6 +1,6 @@
 // `loom <system> train`: one verb over every system's Trainer (parse, help, checks, progress,
 // Ctrl-C, --json), so a system's CLI keeps only what is its own.
-import { cliSpecs, configFromCli } from '../models/options.js';
+import { checkOptions, cliSpecs, configFromCli } from '../models/options.js';
 import type { System, Trainer } from '../systems/system.js';
 import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
 import { applyCommon, noteOnStderr, onInterrupt } from './common.js';
@@ -34,6 +34,7 @@ export async function trainCommand(system: System, args: string[]): Promise<void
   if (o.device !== 'cpu') throw new UserError(`${system.name} training runs on the CPU only for now (--device cpu)`);
   applyCommon(o);
   const cfg = configFromCli(t.options, o);
+  checkOptions(t.options, cfg);
   const refused = t.refuse?.(cfg, given, Boolean(o.resume));
   if (refused) throw new UserError(refused);
   const out = o.out as string;

@@ -5,6 +5,7 @@ import type { Exported } from '../export/onnx-graph.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { ConfigOf, OptionTable, StudioKind } from '../models/options.js';
 import type { RunControl, RunMode } from '../train/training.js';
+import type { DemoPart } from './demo.js';
 
 /** What a progress event shows on the terminal: a rewritten progress line (with `step`) or a line of its own. */
 export interface Shown {
@@ -104,4 +105,6 @@ export interface System {
   jobs?: Readonly<Record<string, StudioJob>>;
   /** How its runs export (absent: they do not). */
   export?: SystemExport;
+  /** Its part of `loom demo` (absent: the demo leaves it out). */
+  demo?: DemoPart;
 }

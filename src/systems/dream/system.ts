@@ -17,4 +17,9 @@ export const dreamSystem: System = {
       extraArgs: (video) => (video ? [] : ['--save-octaves']),
     },
   },
+  demo: {
+    budget: { cap: 0.1 },
+    files: ['dream-original.png', 'dream.png'],
+    run: async (ctx, minutes) => (await import('./demo.js')).dreamDemo(ctx, minutes),
+  },
 };

@@ -23,4 +23,9 @@ export const ganSystem: System = {
       return g.exportGraph();
     },
   },
+  demo: {
+    budget: { share: 2 / 8 },
+    files: ['gan-samples.png', 'gan-losses.png'],
+    run: async (ctx, minutes) => (await import('./demo.js')).ganDemo(ctx, minutes),
+  },
 };

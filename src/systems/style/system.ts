@@ -35,4 +35,9 @@ export const styleSystem: System = {
       return styleNetGraph(net);
     },
   },
+  demo: {
+    budget: { cap: 0.2 },
+    files: ['style-painting.png', 'style.png', 'style-losses.png'],
+    run: async (ctx, minutes) => (await import('./demo.js')).styleDemo(ctx, minutes),
+  },
 };

@@ -22,4 +22,9 @@ export const textSystem: System = {
     recognises: (ck) => Array.isArray(ck.extra.vocab),
     graph: (source) => textRunGraph(source),
   },
+  demo: {
+    budget: { share: 3 / 8 },
+    files: ['text-curves.png'],
+    run: async (ctx, minutes) => (await import('./demo.js')).textDemo(ctx, minutes),
+  },
 };

@@ -25,4 +25,9 @@ export const vaeSystem: System = {
       return part === 'encoder' ? vaeEncoderGraph(m) : vaeDecoderGraph(m);
     },
   },
+  demo: {
+    budget: { share: 3 / 8 },
+    files: ['vae-grid.png', 'vae-samples.png', 'vae-curves.png'],
+    run: async (ctx, minutes) => (await import('./demo.js')).vaeDemo(ctx, minutes),
+  },
 };
