@@ -55,7 +55,7 @@ export async function ddpBench(quick: boolean): Promise<void> {
       perStep: (b) => b,
     },
     {
-      name: "gan (the seed's networks, 64 filters, MNIST)",
+      name: "gan (the keras recipe's networks, 64 filters, MNIST)",
       unit: 'images/s',
       args: [
         'gan',

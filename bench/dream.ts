@@ -1,4 +1,4 @@
-// Dream benchmark, Loom beside PyTorch in one run: one DeepDream gradient step (the seed's four
+// Dream benchmark, Loom beside PyTorch in one run: one DeepDream gradient step (the book's four
 // layers) on InceptionV3 at 400x600; and the peak memory of a tiled step on a 4000x3000 image.
 // Usage: npm run bench -- dream [--quick]
 import { execFileSync } from 'node:child_process';

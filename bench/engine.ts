@@ -1,5 +1,5 @@
 // Engine benchmark, Loom beside PyTorch in one run: per-call overhead of a tiny op,
-// 1024² matmul GFLOP/s, and a training step of the seed's char model.
+// 1024² matmul GFLOP/s, and a training step of the book's char LSTM (the keras recipe).
 // Usage: npm run bench -- engine [--quick]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';

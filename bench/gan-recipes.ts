@@ -19,7 +19,7 @@ import { printTable } from './util.js';
 
 /** The recipes compared, as the settings that differ from the defaults. */
 export const GAN_RECIPE_RUNS: [string, Partial<GanTrainConfig>][] = [
-  ["seed's networks, narrowed to 64 (the old demo)", { recipe: 'keras', gFilters: 64, dFilters: 64 }],
+  ["the keras recipe's networks, narrowed to 64 (the old demo)", { recipe: 'keras', gFilters: 64, dFilters: 64 }],
   ['dcgan, without labels (--no-conditional)', { recipe: 'dcgan', conditional: false }],
   ['dcgan, conditional (the defaults)', { recipe: 'dcgan' }],
 ];

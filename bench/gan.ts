@@ -1,5 +1,5 @@
-// GAN benchmark, Loom beside PyTorch in one run: one training step of the seed's networks
-// (32x32x3, latent 32) at batch 20. Usage: npm run bench -- gan [--quick]
+// GAN benchmark, Loom beside PyTorch in one run: one training step of the book's Keras
+// recipe's networks (32x32x3, latent 32) at batch 20. Usage: npm run bench -- gan [--quick]
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,7 +8,7 @@ import { GAN_DEFAULTS, GAN_RECIPES, GanTrainer } from '../src/models/gan/index.j
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
-/** One training step of the seed's networks (32x32x3); torch_gan_bench.py's step. */
+/** One training step of the keras recipe's networks (32x32x3); torch_gan_bench.py's step. */
 export function ganStepWorkload(c: { latent: number; batch: number }): Workload {
   T.manualSeed(0);
   const t = new GanTrainer(
@@ -72,7 +72,7 @@ export async function ganBench(quick: boolean): Promise<void> {
   T.setNumThreads(threads);
   const loom = workloadMs(ganStepWorkload(cfg), cfg.steps, 1);
   printTable(
-    ['gan benchmark (seed networks, batch 20)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
+    ['gan benchmark (keras recipe, batch 20)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     [
       [
         'train step, ms',

@@ -29,14 +29,14 @@ interface ParityWorkload {
 
 export const PARITY_WORKLOADS: Record<string, ParityWorkload> = {
   text: {
-    title: 'char LSTM training step (seed model, batch 128)',
+    title: 'char LSTM training step (keras recipe, batch 128)',
     cfg: { vocab: 57, units: 128, maxlen: 60, batch: 128, steps: 1, gen_chars: 1 },
     loom: (c) => textStepWorkload({ vocab: c.vocab, units: c.units, maxlen: c.maxlen, batch: c.batch }),
     torch: ['torch_text_bench', 'train_step'],
     rounds: 40,
   },
   vae: {
-    title: 'VAE training step (seed model, batch 128)',
+    title: 'VAE training step (keras recipe, batch 128)',
     cfg: { batch: 128 },
     loom: (c) => vaeStepWorkload(c.batch),
     torch: ['torch_vae_bench', 'step'],
@@ -88,7 +88,7 @@ export const PARITY_WORKLOADS: Record<string, ParityWorkload> = {
     rounds: 8,
   },
   gan: {
-    title: 'GAN training step (seed networks, batch 20)',
+    title: 'GAN training step (keras recipe, batch 20)',
     cfg: { latent: 32, batch: 20, steps: 1 },
     loom: (c) => ganStepWorkload({ latent: c.latent, batch: c.batch }),
     torch: ['torch_gan_bench', 'step'],

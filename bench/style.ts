@@ -1,4 +1,4 @@
-// Style benchmark, Loom beside PyTorch in one run: one loss-and-gradient evaluation of the seed's
+// Style benchmark, Loom beside PyTorch in one run: one loss-and-gradient evaluation of the book's
 // Gatys loss on VGG19 at 400x600, and one fast-style forward pass on a 512x512 photo.
 // Usage: npm run bench -- style [--quick]
 import { execFileSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { VGG19 } from '../src/vision/vgg.js';
 import type { Backbone } from '../src/vision/weights.js';
 import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
-/** One evaluation of the seed's Gatys loss and gradient on VGG19 (random weights); torch_style_bench.py's evaluate. */
+/** One evaluation of the book's Gatys loss and gradient on VGG19 (random weights); torch_style_bench.py's evaluate. */
 export function gatysWorkload(c: { height: number; width: number }): Workload {
   T.manualSeed(0);
   const net = new VGG19().freeze();

@@ -1,5 +1,5 @@
-// Text benchmark, Loom beside PyTorch in one run: a training step of the seed's
-// configuration (LSTM 128, 60 steps, batch 128, RMSprop, last-character objective) and
+// Text benchmark, Loom beside PyTorch in one run: a training step of the book's Keras
+// recipe (LSTM 128, 60 steps, batch 128, RMSprop, last-character objective) and
 // stateful generation speed at batch 1. Usage: npm run bench -- text [--quick]
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -76,7 +76,13 @@ export async function textBench(quick: boolean): Promise<void> {
     ],
   ];
   printTable(
-    ['text benchmark (seed config)', 'Loom', 'PyTorch 1 thr', `PyTorch ${threads} thr`, 'time ratio Loom/best PyTorch'],
+    [
+      'text benchmark (keras recipe)',
+      'Loom',
+      'PyTorch 1 thr',
+      `PyTorch ${threads} thr`,
+      'time ratio Loom/best PyTorch',
+    ],
     rows,
   );
   console.log(
@@ -91,7 +97,7 @@ export async function textBench(quick: boolean): Promise<void> {
   );
 }
 
-/** The text trainer's step (--objective last --clip 0) on the seed's model; torch_text_bench.py's train_step. */
+/** The text trainer's step (--objective last --clip 0) on the keras recipe's LSTM; torch_text_bench.py's train_step. */
 export function textStepWorkload(c: { vocab: number; units: number; maxlen: number; batch: number }): Workload {
   T.manualSeed(0);
   const model = new CharLSTM({ vocabSize: c.vocab, units: c.units, layers: 1, dropout: 0 });

@@ -32,7 +32,7 @@ for threads in cfg["threads"]:
     for _ in range(3):
         x @ y
     r["matmul_gflops"] = 2 * m ** 3 / (median_ms(lambda: x @ y, 10, 0) / 1e3) / 1e9
-    # the seed's char model: one training step (forward, backward, RMSprop)
+    # the book's char LSTM (the keras recipe): one training step (forward, backward, RMSprop)
     c = cfg["char"]
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(c["symbols"], c["units"], batch_first=True)

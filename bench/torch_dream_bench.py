@@ -1,5 +1,5 @@
 """PyTorch side of the dream benchmark (bench/dream.ts): one DeepDream gradient step (loss on
-Mixed_5d, 6a, 6b, 6c = Keras mixed2..mixed5 with the seed's weights, gradient with respect to
+Mixed_5d, 6a, 6b, 6c = Keras mixed2..mixed5 with the book's weights, gradient with respect to
 the image, normalisation, update) on torchvision's InceptionV3 (random weights; the time does
 not depend on them) at the given image size.
 

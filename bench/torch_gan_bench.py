@@ -1,6 +1,6 @@
-"""PyTorch side of the GAN benchmark (bench/gan.ts): the seed's networks on 32x32x3 images,
-one training step (discriminator update, then generator update through the frozen
-discriminator) at batch 20.
+"""PyTorch side of the GAN benchmark (bench/gan.ts): the book's Keras recipe's networks
+(bench/torch_models.py) on 32x32x3 images, one training step (discriminator update, then
+generator update through the frozen discriminator) at batch 20.
 
 Usage: python3 bench/torch_gan_bench.py '<json config>'  -> JSON: {"ms_per_step": ...}
 """
@@ -8,8 +8,8 @@ import json
 import sys
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch_models import KerasDiscriminator, KerasGenerator
 from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
@@ -17,41 +17,7 @@ torch.set_num_threads(cfg["threads"])
 torch.manual_seed(0)
 L, B, C, S = cfg["latent"], cfg["batch"], 3, 32
 
-
-class G(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(L, 128 * 16 * 16)
-        self.conv1 = nn.Conv2d(128, 256, 5, padding=2)
-        self.up = nn.ConvTranspose2d(256, 256, 4, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(256, 256, 5, padding=2)
-        self.conv3 = nn.Conv2d(256, 256, 5, padding=2)
-        self.out = nn.Conv2d(256, C, 7, padding=3)
-
-    def forward(self, z):
-        x = F.leaky_relu(self.fc(z), 0.3).reshape(-1, 128, 16, 16)
-        for layer in (self.conv1, self.up, self.conv2, self.conv3):
-            x = F.leaky_relu(layer(x), 0.3)
-        return torch.tanh(self.out(x))
-
-
-class D(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(C, 128, 3)
-        self.conv2 = nn.Conv2d(128, 128, 4, stride=2)
-        self.conv3 = nn.Conv2d(128, 128, 4, stride=2)
-        self.conv4 = nn.Conv2d(128, 128, 4, stride=2)
-        self.drop = nn.Dropout(0.4)
-        self.fc = nn.Linear(128 * 2 * 2, 1)
-
-    def forward(self, x):
-        for layer in (self.conv1, self.conv2, self.conv3, self.conv4):
-            x = F.leaky_relu(layer(x), 0.3)
-        return self.fc(self.drop(x.flatten(1)))
-
-
-g, d = G(), D()
+g, d = KerasGenerator(L, C), KerasDiscriminator(C)
 opt_d = torch.optim.RMSprop(d.parameters(), lr=8e-4, alpha=0.9, eps=1e-7)
 opt_g = torch.optim.RMSprop(g.parameters(), lr=4e-4, alpha=0.9, eps=1e-7)
 real = torch.rand(B, C, S, S) * 2 - 1

@@ -1,4 +1,5 @@
-"""PyTorch side of the transformer benchmark (bench/gpt.ts): the same character GPT.
+"""PyTorch side of the transformer benchmark (bench/gpt.ts): the same character GPT
+(bench/torch_models.py).
 
 Usage: python3 bench/torch_gpt_bench.py '<json config>'
 Prints JSON: the median training step (AdamW, gradient clipping at 1) and generation speed at
@@ -6,68 +7,20 @@ batch 1, with a key/value cache and without one (the whole context re-read per c
 with Loom's context policy (when the context fills the block it restarts from its last half).
 """
 import json
-import math
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch_models import GPT
 from torch_timing import median_ms
 
 cfg = json.loads(sys.argv[1])
 torch.set_num_threads(cfg["threads"])
 torch.manual_seed(0)
 V, E, H, LAYERS, BLOCK, B = cfg["vocab"], cfg["embed"], cfg["heads"], cfg["layers"], cfg["block"], cfg["batch"]
-FUTURE = torch.tril(torch.ones(BLOCK, BLOCK)) == 0
 
-
-class Attention(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.qkv = nn.Linear(E, 3 * E)
-        self.proj = nn.Linear(E, E)
-
-    def forward(self, x, cache=None, layer=0, start=0):
-        b, t, c = x.shape
-        q, k, v = (z.view(b, t, H, c // H).transpose(1, 2) for z in self.qkv(x).split(E, dim=2))
-        if cache is not None:
-            cache[0][layer][:, :, start:start + t] = k
-            cache[1][layer][:, :, start:start + t] = v
-            k, v = cache[0][layer][:, :, :start + t], cache[1][layer][:, :, :start + t]
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // H))
-        if t > 1:
-            att = att.masked_fill(FUTURE[start:start + t, :start + t], float("-inf"))
-        y = F.softmax(att, dim=-1) @ v
-        return self.proj(y.transpose(1, 2).reshape(b, t, c))
-
-
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1, self.attn, self.ln2 = nn.LayerNorm(E), Attention(), nn.LayerNorm(E)
-        self.fc, self.proj = nn.Linear(E, 4 * E), nn.Linear(4 * E, E)
-
-    def forward(self, x, cache, layer, start):
-        x = x + self.attn(self.ln1(x), cache, layer, start)
-        return x + self.proj(F.gelu(self.fc(self.ln2(x))))
-
-
-class GPT(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.wte, self.wpe = nn.Embedding(V, E), nn.Embedding(BLOCK, E)
-        self.blocks = nn.ModuleList([Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(E)
-
-    def forward(self, ids, cache=None, start=0):
-        x = self.wte(ids) + self.wpe(torch.arange(start, start + ids.shape[1]))
-        for i, b in enumerate(self.blocks):
-            x = b(x, cache, i, start)
-        return F.linear(self.ln_f(x), self.wte.weight)
-
-
-model = GPT()
+model = GPT(V, E, H, LAYERS, BLOCK)
 decay = [p for p in model.parameters() if p.dim() >= 2]
 rest = [p for p in model.parameters() if p.dim() < 2]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}],

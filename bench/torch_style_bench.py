@@ -1,6 +1,6 @@
 """PyTorch side of the style benchmark (bench/style.ts).
 
-1. One loss-and-gradient evaluation of the seed's Gatys loss on VGG19 (random weights; the
+1. One loss-and-gradient evaluation of the book's Gatys loss on VGG19 (random weights; the
    time does not depend on them) at the given size: content on block5_conv2, Gram style on
    block1_conv1..block5_conv1, total variation; gradient with respect to the image.
 2. One forward pass of the fast style network (Loom's StyleNet: reflection padding, instance

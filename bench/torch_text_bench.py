@@ -1,4 +1,4 @@
-"""PyTorch side of the text benchmark (bench/text.ts): the seed's char model.
+"""PyTorch side of the text benchmark (bench/text.ts): the book's char LSTM (the keras recipe).
 
 Usage: python3 bench/torch_text_bench.py '<json config>'
 Prints JSON: training step time and stateful generation speed (batch 1).

@@ -1,4 +1,4 @@
-// VAE benchmark, Loom beside PyTorch in one run: training images per second of the seed's
+// VAE benchmark, Loom beside PyTorch in one run: training images per second of the book's Keras
 // VAE (28x28x1, latent 2, RMSprop) at batch 16 and 128. Usage: npm run bench -- vae [--quick]
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
@@ -38,7 +38,7 @@ export async function vaeBench(quick: boolean): Promise<void> {
     }
   }
   printTable(
-    ['vae benchmark (seed model)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
+    ['vae benchmark (keras recipe)', 'Loom', 'PyTorch', 'PyTorch, passive', 'time ratio Loom/PyTorch'],
     cfg.batches.map((b) => [
       `train, images/s, batch ${b}`,
       best[b].loom.toFixed(0),
@@ -58,7 +58,7 @@ export async function vaeBench(quick: boolean): Promise<void> {
   );
 }
 
-/** One training step of the seed's VAE (latent 2) at the given batch; torch_vae_bench.py's step. */
+/** One training step of the keras recipe's VAE (latent 2) at the given batch; torch_vae_bench.py's step. */
 export function vaeStepWorkload(batch: number): Workload {
   T.manualSeed(0);
   const m = new VAE({ channels: 1, height: 28, width: 28, latent: 2 });

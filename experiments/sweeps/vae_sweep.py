@@ -1,4 +1,4 @@
-# A sweep of optimisers, batch sizes and schedules for the seed's convolutional VAE on MNIST
+# A sweep of optimisers, batch sizes and schedules for the book's convolutional VAE (the keras recipe) on MNIST
 # (issue 15: test -ELBO <= 148 nats at latent 2 and <= 105 at latent 20 in 10 minutes on 2
 # cores), in PyTorch. Each setting gets the images that 10 minutes buy on the 2-core CPU at
 # its batch size (images per second measured there, IMAGES_PER_10_MIN below), so the speed
@@ -70,7 +70,7 @@ def run(args):
     steps = round(IMAGES_PER_10_MIN[s['batch']] * mult / s['batch'])
     torch.manual_seed(seed)
     m = VAE(1, 28, 28, latent).to(dev)
-    if s['opt'] == 'rmsprop':  # Keras' RMSprop, as the seed's: rho 0.9, epsilon 1e-7
+    if s['opt'] == 'rmsprop':  # Keras' RMSprop, as the book's Keras recipe: rho 0.9, epsilon 1e-7
         opt = torch.optim.RMSprop(m.parameters(), lr=s['lr'], alpha=0.9, eps=1e-7)
     else:
         opt = torch.optim.Adam(m.parameters(), lr=s['lr'])

@@ -5,6 +5,7 @@ Run with Debian's PyTorch: /usr/bin/python3 test/golden/make_gan_golden.py
 """
 import json
 import os
+import sys
 
 import torch
 
@@ -31,46 +32,16 @@ with open(path, "w") as f:
 print("wrote", path, fd.item())
 
 
-# The conditional dcgan networks (Loom's DcganGenerator / DcganDiscriminator with classes) on
-# 16x16 images: the generator's images and the discriminator's logits in training mode (batch
-# statistics), and the gradients of the logits' sum, from PyTorch with the same weights.
-import torch.nn as nn
-import torch.nn.functional as F
+# The conditional dcgan networks (Loom's DcganGenerator / DcganDiscriminator with classes, the
+# shared PyTorch references in bench/torch_models.py) on 16x16 images: the generator's images and
+# the discriminator's logits in training mode (batch statistics), and the gradients of the
+# logits' sum, from PyTorch with the same weights.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from torch_models import DcganDiscriminator, DcganGenerator  # noqa: E402
 
 torch.manual_seed(12)
 LATENT, CLASSES, GF, DF, N = 3, 4, 2, 2, 5
-
-
-class G(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(LATENT + CLASSES, 2 * GF * 16, bias=False)
-        self.norm0 = nn.BatchNorm2d(2 * GF)
-        self.up0 = nn.ConvTranspose2d(2 * GF, GF, 4, 2, 1, bias=False)
-        self.norm1 = nn.BatchNorm2d(GF)
-        self.up1 = nn.ConvTranspose2d(GF, 1, 4, 2, 1, bias=True)
-
-    def forward(self, z, y):
-        x = self.fc(torch.cat([z, F.one_hot(y, CLASSES).float()], 1)).view(-1, 2 * GF, 4, 4)
-        x = F.relu(self.norm0(x))
-        return torch.tanh(self.up1(F.relu(self.norm1(self.up0(x)))))
-
-
-class D(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.down0 = nn.Conv2d(1, DF, 4, 2, 1, bias=True)
-        self.down1 = nn.Conv2d(DF, 2 * DF, 4, 2, 1, bias=False)
-        self.norm1 = nn.BatchNorm2d(2 * DF)
-        self.fc = nn.Linear(2 * DF * 16, 1)
-        self.embed = nn.Linear(CLASSES, 2 * DF * 16, bias=False)  # Loom's layout: [features, classes]
-
-    def forward(self, x, y):
-        h = F.leaky_relu(self.norm1(self.down1(F.leaky_relu(self.down0(x), 0.2))), 0.2).flatten(1)
-        return self.fc(h) + (self.embed(F.one_hot(y, CLASSES).float()) * h).sum(1, keepdim=True)
-
-
-g, d = G(), D()
+g, d = DcganGenerator(LATENT, GF, 1, 16, CLASSES), DcganDiscriminator(DF, 1, 16, CLASSES)
 for m in (g, d):
     with torch.no_grad():
         for p in m.parameters():
