@@ -232,7 +232,7 @@ test('every route needs the session token: the link sets an HttpOnly cookie, and
     assert.match(cookie, /HttpOnly/);
     assert.match(cookie, /SameSite=Strict/);
     const jar = { cookie: cookie.split(';')[0] };
-    for (const p of ['/', '/page.js', '/page.css', '/api/runs', '/api/jobs']) {
+    for (const p of ['/', '/page/main.js', '/page/forms.js', '/page.css', '/api/systems', '/api/runs', '/api/jobs']) {
       r = await request(studio, 'GET', p, undefined, jar);
       assert.equal(r.status, 200, p);
       assert.ok(!r.body.includes(studio.token), `${p} holds no token`);
@@ -420,6 +420,7 @@ const PATTERN_SAMPLES: Record<string, string[]> = {
     '/files/__proto__',
     '/files/uploads/constructor',
   ],
+  [String(/^\/page\/([a-z-]+\.js)$/)]: ['/page/main.js', '/page/nothing.js', '/page/constructor.js'],
   [String(/^\/vendor\/([a-z-]+)\/([a-z0-9.-]+)$/)]: ['/vendor/vega/x', '/vendor/constructor/a', '/vendor/__proto__/x'],
 };
 function sampleOf(p: RegExp): string[] {

@@ -1,7 +1,10 @@
 // What the studio's page learns about the systems (`GET /api/systems`), from the registry: each
 // job the page may start, with each option's widget, type, default, bounds and help, so that
 // the page builds its forms from the option tables rather than repeating them.
+import os from 'node:os';
+import { BUILTIN_CORPORA } from '../io/corpus.js';
 import { flagOf, type OptionDef } from '../models/options.js';
+import { TEXT_KINDS } from '../models/text/config.js';
 import { SYSTEMS } from '../systems/registry.js';
 import type { JobOptionKind, StudioJob, System } from '../systems/system.js';
 
@@ -18,7 +21,26 @@ export interface FormOption {
   min?: number;
   max?: number;
   choices?: readonly (string | number)[];
+  /** A number above 0. */
+  positive?: boolean;
+  /** A setting of one variant only (the others refuse it): the option that picks the variant, and its value. */
+  only?: { option: string; value: string };
 }
+
+/** The data sets a studio job may train on (the server refuses any other). */
+export const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'] as const;
+
+/**
+ * Settings that belong to one variant, per system: the option that picks it and each value's
+ * settings (keys of the system's tables). Only text's models have them today; the option
+ * tables do not say it themselves.
+ */
+const VARIANT_SETTINGS: Record<string, { option: string; settings: Record<string, readonly string[]> }> = {
+  text: {
+    option: 'model',
+    settings: Object.fromEntries(Object.entries(TEXT_KINDS).map(([model, kind]) => [model, kind.settings])),
+  },
+};
 
 export interface JobInfo {
   name: string;
@@ -44,17 +66,47 @@ function declared(system: System, flag: string): OptionDef | undefined {
   return undefined;
 }
 
+/** The variant a setting belongs to, where it belongs to one. */
+function onlyFor(system: System, flag: string): FormOption['only'] {
+  const v = Object.hasOwn(VARIANT_SETTINGS, system.name) ? VARIANT_SETTINGS[system.name] : undefined;
+  for (const [value, keys] of Object.entries(v?.settings ?? {}))
+    for (const table of Object.values(system.options))
+      for (const k of keys)
+        if (Object.hasOwn(table, k) && flagOf(k, table[k]) === flag) return { option: v!.option, value };
+  return undefined;
+}
+
 function formOption(system: System, name: string, kind: JobOptionKind): FormOption {
   const d = declared(system, name);
   if (!d) return { name, kind };
   const o: FormOption = { name, kind, help: d.help, type: d.type, default: d.default };
+  const only = onlyFor(system, name);
+  if (only) o.only = only;
+  // What the server takes for these kinds: the page offers them as choices.
+  if (kind === 'data') o.choices = BUILTIN_DATA;
+  if (kind === 'corpus') o.choices = BUILTIN_CORPORA;
   if (d.byVariant) o.byVariant = d.byVariant;
   if (d.type === 'int') Object.assign(o, { min: d.min, max: d.max });
   if (d.type === 'number' && d.range) Object.assign(o, { min: d.range[0], max: d.range[1] });
   if (d.type === 'number' && d.atLeast !== undefined) o.min = d.atLeast;
+  if (d.type === 'number' && d.positive) o.positive = true;
   if (d.type === 'choice') o.choices = d.choices;
   return o;
 }
+
+/** The most processes a data-parallel job may run as: one per core, and at least 2. */
+export const mostProcesses = (): number => Math.max(2, os.availableParallelism());
+
+/** A data-parallel job's processes (`loom launch`), which the studio adds to the job's own options. */
+const processes = (): FormOption => ({
+  name: 'processes',
+  kind: 'int',
+  type: 'int',
+  default: 1,
+  min: 1,
+  max: mostProcesses(),
+  help: 'data-parallel processes on this machine (loom launch); the batch is per process',
+});
 
 export function systemsAnswer(): SystemInfo[] {
   return SYSTEMS.map((s) => ({
@@ -67,7 +119,10 @@ export function systemsAnswer(): SystemInfo[] {
       verb: j.verb,
       out: j.out,
       dataParallel: Boolean(j.dataParallel),
-      options: Object.entries(j.options).map(([flag, kind]) => formOption(s, flag, kind)),
+      options: [
+        ...Object.entries(j.options).map(([flag, kind]) => formOption(s, flag, kind)),
+        ...(j.dataParallel ? [processes()] : []),
+      ],
     })),
   }));
 }

@@ -1,0 +1,147 @@
+// What the studio serves as files: its page (HTML, CSS and the page's script modules), the
+// chart specification, browser builds from node_modules (never a CDN), and images, videos and
+// text files under runs/ and uploads/ (never through a link, never outside them).
+import { readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpError, ownStat, type Req, type Res } from './http.js';
+
+/** The page's HTML, CSS and compiled modules (the build copies them beside this file). */
+const PAGE_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'page');
+
+/**
+ * Browser builds the page loads from node_modules: onnxruntime-web's WebAssembly build, and
+ * Vega with Vega-Lite for the live charts. Each package's files are found beside the module
+ * that `from` resolves to.
+ */
+const VENDOR: Record<string, { from: string; files: Record<string, string> }> = {
+  'onnxruntime-web': {
+    from: 'onnxruntime-web/ort-wasm-simd-threaded.wasm',
+    files: {
+      'ort.wasm.min.js': 'text/javascript',
+      'ort-wasm-simd-threaded.mjs': 'text/javascript',
+      'ort-wasm-simd-threaded.wasm': 'application/wasm',
+    },
+  },
+  vega: { from: 'vega', files: { 'vega.min.js': 'text/javascript' } },
+  'vega-lite': { from: 'vega-lite', files: { 'vega-lite.min.js': 'text/javascript' } },
+};
+
+/** A vendored file's path and type, or null when the package is not installed. */
+function vendorFile(pkg: string, file: string): { path: string; type: string } | null {
+  const v = Object.hasOwn(VENDOR, pkg) ? VENDOR[pkg] : undefined;
+  const type = v && Object.hasOwn(v.files, file) ? v.files[file] : undefined;
+  if (!v || !type)
+    throw new HttpError(404, `no such file; the studio serves ${Object.keys(VENDOR).join(', ')}'s browser builds`);
+  try {
+    return { path: path.join(path.dirname(createRequire(import.meta.url).resolve(v.from)), file), type };
+  } catch {
+    return null;
+  }
+}
+
+/** GET /vendor/<package>/<file>. */
+export function serveVendor(_req: Req, res: Res, _url: URL, [, pkg, file]: string[]): void {
+  const found = vendorFile(pkg, file);
+  if (!found) throw new HttpError(404, `${pkg} is not installed (npm install ${pkg})`);
+  const body = readFileSync(found.path);
+  res.writeHead(200, { 'content-type': found.type, 'content-length': body.length, 'cache-control': 'max-age=3600' });
+  res.end(body);
+}
+
+/** The page and its assets, read once when the studio starts. The page holds no token. */
+export class PageFiles {
+  private readonly html = readFileSync(path.join(PAGE_DIR, 'index.html'), 'utf8');
+  private readonly css = readFileSync(path.join(PAGE_DIR, 'page.css'));
+  /** The page's script modules by file name (main.js imports its siblings). */
+  private readonly modules = new Map(
+    readdirSync(PAGE_DIR)
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => [f, readFileSync(path.join(PAGE_DIR, f))]),
+  );
+  /** The chart specifications the gallery is drawn from, for the page's live charts. */
+  private readonly chartSpec = readFileSync(path.join(PAGE_DIR, '..', '..', 'io', 'chart-spec.js'));
+
+  page = (_req: Req, res: Res): void => {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-frame-options': 'DENY',
+    });
+    res.end(this.html);
+  };
+  stylesheet = (_req: Req, res: Res): void => send(res, this.css, 'text/css');
+  chart = (_req: Req, res: Res): void => send(res, this.chartSpec, 'text/javascript');
+  /** GET /page/<module>.js: one of the page's own modules, nothing else. */
+  module = (_req: Req, res: Res, _url: URL, [, name]: string[]): void => {
+    const body = this.modules.get(name);
+    if (!body) throw new HttpError(404, `the page has no module ${name}`);
+    send(res, body, 'text/javascript');
+  };
+}
+
+function send(res: Res, body: Buffer, type: string): void {
+  res.writeHead(200, {
+    'content-type': `${type}; charset=utf-8`,
+    'content-length': body.length,
+    'cache-control': 'no-store',
+  });
+  res.end(body);
+}
+
+const TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.mov': 'video/quicktime',
+  '.mkv': 'video/x-matroska',
+  '.json': 'application/json',
+  '.jsonl': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** GET /files/<path>: an image, video or text file under the root's runs/ or uploads/ folder. */
+export function serveFile(root: string, realRoot: string, res: Res, rel: string): void {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rel);
+  } catch {
+    throw new HttpError(400, 'bad file name');
+  }
+  if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded))
+    throw new HttpError(400, 'file names may not leave the runs and uploads folders');
+  // Every part below the root is looked at itself: a link (to elsewhere, dangling, a loop) is never followed.
+  const parts = decoded.split(/[\\/]/).filter(Boolean);
+  for (let i = 1; i <= parts.length; i++) {
+    const st = ownStat(path.join(root, ...parts.slice(0, i)));
+    if (!st || st.isSymbolicLink() || (i < parts.length ? !st.isDirectory() : !st.isFile()))
+      throw new HttpError(404, `there is no file ${decoded}`);
+  }
+  const abs = path.resolve(root, decoded);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch {
+    throw new HttpError(404, `there is no file ${decoded}`);
+  }
+  const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) =>
+    real.startsWith(d + path.sep),
+  );
+  if (!inside) throw new HttpError(403, 'only files in the runs and uploads folders are served');
+  const ext = path.extname(real).toLowerCase();
+  const type = Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined;
+  if (!type) throw new HttpError(403, 'only images, videos and text files are served');
+  let data: Buffer;
+  try {
+    data = readFileSync(real);
+  } catch {
+    throw new HttpError(404, `the file ${decoded} cannot be read`);
+  }
+  res.writeHead(200, { 'content-type': type, 'content-length': data.length, 'cache-control': 'no-store' });
+  res.end(data);
+}
