@@ -134,3 +134,18 @@ export function helpText(usage: string, about: string, specs: OptSpecs): string 
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   return `usage: ${usage}\n\n${about}\n\noptions:\n${rows.map(([a, b]) => a.padEnd(w) + b).join('\n')}`;
 }
+
+/** What a command says about itself in its --help. */
+export interface CommandHelp {
+  usage: string;
+  about: string;
+  options: OptSpecs;
+}
+
+/** Parses a command's arguments; for --help, prints its help and returns null (the command is done). */
+export function parseCommand(args: string[], c: CommandHelp): Parsed | null {
+  const parsed = parseOptions(args, c.options);
+  if (!parsed.values.help) return parsed;
+  console.log(helpText(c.usage, c.about, c.options));
+  return null;
+}

@@ -8,7 +8,7 @@ import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { SYSTEMS } from '../systems/registry.js';
 import type { DemoContext, DemoEntry, DemoPart } from '../systems/demo.js';
 import type { System } from '../systems/system.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { applyCommon, onInterrupt } from './common.js';
 import { makeFolder } from '../io/files.js';
@@ -54,16 +54,13 @@ export function trainingMinutes(
 }
 
 export async function demoCommand(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, OPTS);
-  if (o.help) {
-    return void console.log(
-      helpText(
-        'loom demo [--out gallery] [--minutes 10]',
-        'Runs every system briefly on built-in data and writes a gallery with an index.html.',
-        OPTS,
-      ),
-    );
-  }
+  const parsed = parseCommand(args, {
+    usage: 'loom demo [--out gallery] [--minutes 10]',
+    about: 'Runs every system briefly on built-in data and writes a gallery with an index.html.',
+    options: OPTS,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
   if (!(o.minutes > 0)) throw new UserError(`--minutes must be a number > 0, got ${o.minutes}`);
   applyCommon(o);

@@ -1,7 +1,7 @@
 // `loom export <run> --out model.onnx`: a trained run as an ONNX file (see src/export).
 import { exportRun, writeOnnx } from '../export/index.js';
 import { prepareOutputFile } from '../io/files.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const EXPORT: OptSpecs = {
@@ -14,16 +14,14 @@ const EXPORT: OptSpecs = {
 };
 
 export async function exportCommand(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, EXPORT);
-  if (o.help) {
-    return void console.log(
-      helpText(
-        'loom export <run> --out model.onnx [--part decoder|encoder]',
-        "Writes a trained run as ONNX for onnxruntime (Node, web, mobile): a fast style net, a VAE's decoder or encoder, a GAN's generator, or one step of a char-LSTM. The inputs, outputs, vocabulary and sizes are in the file's metadata.",
-        EXPORT,
-      ),
-    );
-  }
+  const parsed = parseCommand(args, {
+    usage: 'loom export <run> --out model.onnx [--part decoder|encoder]',
+    about:
+      "Writes a trained run as ONNX for onnxruntime (Node, web, mobile): a fast style net, a VAE's decoder or encoder, a GAN's generator, or one step of a char-LSTM. The inputs, outputs, vocabulary and sizes are in the file's metadata.",
+    options: EXPORT,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to export');
   if (o.format !== 'onnx') throw new UserError(`--format must be onnx, got ${o.format}`);
   if (!o.out) throw new UserError('--out FILE is required (e.g. --out model.onnx)');

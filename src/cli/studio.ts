@@ -1,6 +1,6 @@
 // `loom studio`: the local web studio over the library (src/studio).
 import { startStudio } from '../studio/server.js';
-import { helpText, parseOptions, type OptSpecs } from './args.js';
+import { parseCommand, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const OPTS: OptSpecs = {
@@ -15,15 +15,13 @@ const OPTS: OptSpecs = {
 };
 
 export async function studioCommand(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, OPTS);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]',
-        'Serves a local web page to train, watch and explore all five systems.',
-        OPTS,
-      ),
-    );
+  const parsed = parseCommand(args, {
+    usage: 'loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]',
+    about: 'Serves a local web page to train, watch and explore all five systems.',
+    options: OPTS,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);
   if (!(o.port >= 0 && o.port < 65536)) throw new UserError(`--port must be in 0..65535, got ${o.port}`);
   let studio;

@@ -1,6 +1,6 @@
 // `loom weights import|list`: pretrained weights converted once into the cache folder.
 import { cacheFolder, importWeights, listCache } from '../vision/weights.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const IMPORT: OptSpecs = {
@@ -22,15 +22,13 @@ export async function weightsCommand(args: string[]): Promise<void> {
     return;
   }
   if (verb === 'import') {
-    const { values: o, positionals } = parseOptions(rest, IMPORT);
-    if (o.help)
-      return void console.log(
-        helpText(
-          'loom weights import <file|folder|nsfwjs> [--as inception|vgg19]',
-          'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).',
-          IMPORT,
-        ),
-      );
+    const parsed = parseCommand(rest, {
+      usage: 'loom weights import <file|folder|nsfwjs> [--as inception|vgg19]',
+      about: 'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).',
+      options: IMPORT,
+    });
+    if (!parsed) return;
+    const { values: o, positionals } = parsed;
     if (positionals.length !== 1) throw new UserError('give one weights file, a TF.js model folder, or nsfwjs');
     if (o.as !== undefined && o.as !== 'inception' && o.as !== 'vgg19')
       throw new UserError(`--as must be inception or vgg19, got ${o.as}`);

@@ -6,7 +6,7 @@ import { pngBytes, readImage, writeAnimation, writeImage } from '../../io/images
 import { resolveImage } from '../../io/builtin-images.js';
 import { DREAM_OPTIONS, FrameDreamer, dream, dreamConfig, dreamZoom } from '../../models/dream/index.js';
 import { cliSpecs, configFromCli } from '../../models/options.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
 import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from '../../cli/common.js';
 import { UserError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
@@ -43,15 +43,14 @@ const DREAM: OptSpecs = {
 };
 
 export async function dreamCommand(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, DREAM);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom dream <image|builtin:NAME> [options]',
-        'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.',
-        DREAM,
-      ),
-    );
+  const parsed = parseCommand(args, {
+    usage: 'loom dream <image|builtin:NAME> [options]',
+    about:
+      'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.',
+    options: DREAM,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one image (a file, or builtin:dog, builtin:scream, ...)');
   if (o.device !== 'cpu') throw new UserError('dream runs on the CPU only for now (--device cpu)');
   const zoom = o.zoomFrames !== undefined;

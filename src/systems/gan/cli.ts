@@ -4,7 +4,7 @@ import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } 
 import { Rng } from '../../util/random.js';
 import { GAN_MOST_FRAMES, checkDrawCount, classIndex, drawImages, loadGenerator } from '../../models/gan/index.js';
 import { interpolate } from '../../models/vae/latent.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
 import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { prepareOutputFile } from '../../io/files.js';
@@ -54,17 +54,16 @@ export async function ganCommand(args: string[]): Promise<void> {
 
 async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   const specs = verb === 'sample' ? SAMPLE : WALK;
-  const { values: o, positionals } = parseOptions(args, specs);
-  if (o.help)
-    return void console.log(
-      helpText(
-        `loom gan ${verb} <run> --out FILE`,
-        verb === 'sample'
-          ? 'A grid of images from random latent points.'
-          : 'A looping walk (spherical interpolation) through random latent points.',
-        specs,
-      ),
-    );
+  const parsed = parseCommand(args, {
+    usage: `loom gan ${verb} <run> --out FILE`,
+    about:
+      verb === 'sample'
+        ? 'A grid of images from random latent points.'
+        : 'A looping walk (spherical interpolation) through random latent points.',
+    options: specs,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give the run folder or checkpoint of a trained GAN');
   if (!o.out) throw new UserError('--out FILE is required');
   applyCommon(o);

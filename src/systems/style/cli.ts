@@ -21,7 +21,7 @@ import {
 } from '../../models/style/index.js';
 import { cliSpecs, configFromCli } from '../../models/options.js';
 import { wholeNumber } from '../../models/checks.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { COMMON, helpText, parseCommand, parseOptions, type OptSpecs } from '../../cli/args.js';
 import { BACKBONE, applyCommon, backboneFromOptions, onInterrupt } from '../../cli/common.js';
 import { UserError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
@@ -170,15 +170,13 @@ export async function styleCommand(args: string[]): Promise<void> {
 }
 
 async function styleApply(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, APPLY);
-  if (o.help)
-    return void console.log(
-      helpText(
-        'loom style apply <run or checkpoint> <image...> --out PATH',
-        'Stylises photos with a trained style network, one forward pass each.',
-        APPLY,
-      ),
-    );
+  const parsed = parseCommand(args, {
+    usage: 'loom style apply <run or checkpoint> <image...> --out PATH',
+    about: 'Stylises photos with a trained style network, one forward pass each.',
+    options: APPLY,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');
   if (!o.out) throw new UserError('--out is required (a file for one image, a folder for several)');
   applyCommon(o);

@@ -1,7 +1,7 @@
 // `loom text train` (the shared train verb over textTrainer) and `loom text generate`.
 import { Rng } from '../../util/random.js';
 import { checkGenerateOptions, generate, loadTextModel } from '../../models/text/index.js';
-import { COMMON, helpText, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
 import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { trainCommand } from '../../cli/train.js';
@@ -31,17 +31,14 @@ export async function textCommand(args: string[]): Promise<void> {
 }
 
 async function textGenerate(args: string[]): Promise<void> {
-  const { values: o, positionals } = parseOptions(args, GEN_OPTS);
-  if (o.help) {
-    console.log(
-      helpText(
-        'loom text generate <run folder | checkpoint> [options]',
-        "Samples text from a trained char model, carrying the LSTM's state or the transformer's key/value cache from character to character.",
-        GEN_OPTS,
-      ),
-    );
-    return;
-  }
+  const parsed = parseCommand(args, {
+    usage: 'loom text generate <run folder | checkpoint> [options]',
+    about:
+      "Samples text from a trained char model, carrying the LSTM's state or the transformer's key/value cache from character to character.",
+    options: GEN_OPTS,
+  });
+  if (!parsed) return;
+  const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to generate from');
   applyCommon(o);
   const { model, vocab, primes } = loadTextModel(positionals[0]);
