@@ -13,7 +13,7 @@ import { flagOf, type OptionDef } from '../src/models/options.js';
 import { startStudio, type Studio } from '../src/studio/server.js';
 import type { SystemInfo } from '../src/studio/systems-api.js';
 import { SYSTEMS, systemNamed } from '../src/systems/registry.js';
-import type { System } from '../src/systems/system.js';
+import type { StudioJob, System } from '../src/systems/system.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
@@ -33,8 +33,9 @@ function get(studio: Studio, p: string): Promise<{ status: number; body: string 
   });
 }
 
-/** The declaration of a flag in a system's option tables, if it has one. */
-function declared(system: System, flag: string): OptionDef | undefined {
+/** The declaration of a flag in the job's own declarations or the system's option tables, if it has one. */
+function declared(system: System, job: StudioJob, flag: string): OptionDef | undefined {
+  if (job.declared && Object.hasOwn(job.declared, flag)) return job.declared[flag];
   for (const table of Object.values(system.options))
     for (const [key, d] of Object.entries(table)) if (flagOf(key, d) === flag) return d;
   return undefined;
@@ -66,7 +67,7 @@ test("GET /api/systems answers every registered system's studio jobs with their 
         // Every option the job takes, in its order, then `processes` for a data-parallel job.
         assert.deepEqual(names, [...Object.keys(spec.options), ...(spec.dataParallel ? ['processes'] : [])]);
         for (const o of job.options) {
-          const d = declared(system, o.name);
+          const d = declared(system, spec, o.name);
           if (o.name === 'processes') {
             assert.equal(o.default, 1);
             continue;

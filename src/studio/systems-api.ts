@@ -60,7 +60,8 @@ export interface SystemInfo {
 }
 
 /** The declaration of a job option in the system's tables, by its flag (none for positionals and extras). */
-function declared(system: System, flag: string): OptionDef | undefined {
+function declared(system: System, job: StudioJob, flag: string): OptionDef | undefined {
+  if (job.declared && Object.hasOwn(job.declared, flag)) return job.declared[flag];
   for (const table of Object.values(system.options))
     for (const [key, d] of Object.entries(table)) if (flagOf(key, d) === flag) return d;
   return undefined;
@@ -76,8 +77,8 @@ function onlyFor(system: System, flag: string): FormOption['only'] {
   return undefined;
 }
 
-function formOption(system: System, name: string, kind: JobOptionKind): FormOption {
-  const d = declared(system, name);
+function formOption(system: System, job: StudioJob, name: string, kind: JobOptionKind): FormOption {
+  const d = declared(system, job, name);
   if (!d) return { name, kind };
   const o: FormOption = { name, kind, help: d.help, type: d.type, default: d.default };
   const only = onlyFor(system, name);
@@ -120,7 +121,7 @@ export function systemsAnswer(): SystemInfo[] {
       out: j.out,
       dataParallel: Boolean(j.dataParallel),
       options: [
-        ...Object.entries(j.options).map(([flag, kind]) => formOption(s, flag, kind)),
+        ...Object.entries(j.options).map(([flag, kind]) => formOption(s, j, flag, kind)),
         ...(j.dataParallel ? [processes()] : []),
       ],
     })),

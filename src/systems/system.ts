@@ -3,7 +3,7 @@
 // read from the registry (registry.ts), so that a system is one folder and one registry line.
 import type { Exported } from '../export/onnx-graph.js';
 import type { Checkpoint } from '../io/checkpoint.js';
-import type { ConfigOf, OptionTable, StudioKind } from '../models/options.js';
+import type { ConfigOf, OptionDef, OptionTable, StudioKind } from '../models/options.js';
 import type { RunControl, RunMode } from '../train/training.js';
 import type { DemoPart } from './demo.js';
 
@@ -69,6 +69,8 @@ export interface StudioJob {
   out: 'folder' | 'file';
   /** It may run as several data-parallel processes (`loom launch`). */
   dataParallel?: boolean;
+  /** Options of the command that no option table holds (`--max-side`): declared here once, as a table's are. */
+  declared?: Readonly<Record<string, OptionDef>>;
   /** Arguments the studio adds for pictures along the way (each octave, each iteration); `video`: the input is one. */
   extraArgs?(video: boolean): string[];
 }

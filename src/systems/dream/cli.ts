@@ -13,6 +13,7 @@ import { Progress } from '../../cli/progress.js';
 import { prepareOutputFile } from '../../io/files.js';
 import { VIDEO_EXT, transformVideo } from '../../io/video.js';
 import { existsSync } from 'node:fs';
+import { MAX_SIDE } from './system.js';
 
 /** A WebP zoom keeps every frame until the end; a GIF streams them (a bound only against typos). */
 const MOST_ZOOM_FRAMES = { webp: 10_000, gif: 100_000_000 };
@@ -24,7 +25,7 @@ const DREAM: OptSpecs = {
     meta: 'FILE',
   },
   ...cliSpecs(DREAM_OPTIONS),
-  'max-side': { type: 'int', help: 'shrink the input so its longer side is at most this (0: keep)', default: 0 },
+  ...cliSpecs(MAX_SIDE),
   ...BACKBONE,
   'save-octaves': { type: 'bool', help: "also write each octave's image next to --out" },
   'zoom-frames': {
