@@ -9,6 +9,7 @@ import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { prepareOutputFile } from '../../io/files.js';
 import { trainCommand } from '../../cli/train.js';
+import { runVerb } from '../../cli/verbs.js';
 import { ganSystem } from './system.js';
 
 const LABEL: OptSpecs = {
@@ -39,18 +40,19 @@ const WALK: OptSpecs = {
   ...COMMON,
 };
 
-export async function ganCommand(args: string[]): Promise<void> {
-  const [verb, ...rest] = args;
-  if (verb === 'train') return trainCommand(ganSystem, rest);
-  if (verb === 'sample' || verb === 'walk') return ganUse(verb, rest);
-  if (verb === undefined || verb === '--help' || verb === '-h') {
-    console.log(
-      "usage: loom gan <train|sample|walk> [options]\n\n  train    train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe)\n  sample   a grid of generated images\n  walk     an animated walk through latent space",
-    );
-    return;
-  }
-  throw new UserError(`unknown gan command '${verb}'; use train, sample or walk`);
-}
+export const ganCommand = (args: string[]): Promise<void> =>
+  runVerb(
+    'gan',
+    {
+      train: {
+        what: "train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe)",
+        run: (a) => trainCommand(ganSystem, a),
+      },
+      sample: { what: 'a grid of generated images', run: (a) => ganUse('sample', a) },
+      walk: { what: 'an animated walk through latent space', run: (a) => ganUse('walk', a) },
+    },
+    args,
+  );
 
 async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   const specs = verb === 'sample' ? SAMPLE : WALK;

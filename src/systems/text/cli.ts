@@ -5,6 +5,7 @@ import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
 import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { trainCommand } from '../../cli/train.js';
+import { runVerb } from '../../cli/verbs.js';
 import { textSystem } from './system.js';
 
 const GEN_OPTS: OptSpecs = {
@@ -17,18 +18,18 @@ const GEN_OPTS: OptSpecs = {
   ...COMMON,
 };
 
-export async function textCommand(args: string[]): Promise<void> {
-  const [verb, ...rest] = args;
-  if (verb === 'train') return trainCommand(textSystem, rest);
-  if (verb === 'generate') return textGenerate(rest);
-  if (verb === undefined || verb === '--help' || verb === '-h') {
-    console.log(
-      "usage: loom text <train|generate> [options]\n\n  train      train a character-level transformer (or, with --model lstm, the book's LSTM) on a text\n  generate   sample text from a trained model",
-    );
-    return;
-  }
-  throw new UserError(`unknown text command '${verb}'; use train or generate`);
-}
+export const textCommand = (args: string[]): Promise<void> =>
+  runVerb(
+    'text',
+    {
+      train: {
+        what: "train a character-level transformer (or, with --model lstm, the book's LSTM) on a text",
+        run: (a) => trainCommand(textSystem, a),
+      },
+      generate: { what: 'sample text from a trained model', run: textGenerate },
+    },
+    args,
+  );
 
 async function textGenerate(args: string[]): Promise<void> {
   const parsed = parseCommand(args, {

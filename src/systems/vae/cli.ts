@@ -26,6 +26,7 @@ import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { prepareOutputFile } from '../../io/files.js';
 import { trainCommand } from '../../cli/train.js';
+import { runVerb } from '../../cli/verbs.js';
 import { vaeSystem } from './system.js';
 
 const OUT = {
@@ -73,106 +74,110 @@ const EVAL: OptSpecs = {
   ...COMMON,
 };
 
-const VERBS = `usage: loom vae <verb> [options]
-
-  train        train a convolutional VAE (the book's, MNIST by default)
-  grid         decode a grid of latent points at Gaussian quantiles
-  sample       decode random points of the prior
-  interpolate  walk between two images (a strip, or an animated GIF)
-  concept      move an image along the difference between two sets
-  scatter      plot the test set's latent means, coloured by label
-  eval         test -ELBO and importance-weighted NLL, in nats`;
-
-export async function vaeCommand(args: string[]): Promise<void> {
-  const [verb, ...rest] = args;
-  switch (verb) {
-    case 'train':
-      return trainCommand(vaeSystem, rest);
-    case 'grid':
-      return withModel(rest, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
-        const dims = o.dims as number[];
-        if (dims.length !== 2) throw new UserError('--dims takes two latent dimensions, e.g. 0,1');
-        await write(o.out, latentGrid(m.model, o.size, [dims[0], dims[1]]));
-      });
-    case 'sample':
-      return withModel(rest, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
-        if (o.seed !== undefined) T.manualSeed(o.seed);
-        if (namesFolder(o.out)) {
-          const decode = (n: number) =>
-            T.noGrad(() => T.tidy(() => m.model.decode(T.randn([n, m.model.config.latent]))));
-          const files = await writeImageFolder(o.out, o.count, decode, { force: o.force });
-          return void console.log(`wrote ${files.length} images to ${o.out}`);
-        }
-        await write(o.out, sampleGrid(m.model, o.count));
-      });
-    case 'interpolate':
-      return withModel(
-        rest,
-        INTERP,
-        'loom vae interpolate <run> <image A | index A> <image B | index B> --out walk.png|walk.gif',
-        async (o, m, pos) => {
-          if (pos.length !== 2) throw new UserError('give two images (files or test-set indices) to walk between');
-          const test = await testSet(m);
-          const [a, b] = [await resolveImage(m.model, pos[0], test), await resolveImage(m.model, pos[1], test)];
-          const frames = walk(m.model, a, b, o.steps, Boolean(o.slerp));
-          if (/\.(gif|webp)$/i.test(o.out)) {
-            const list = T.tidy(() => frames.split(1, 0));
-            await writeAnimation(o.out, [...list, ...list.slice(1, -1).reverse()], { delayMs: 120 });
-          } else await write(o.out, imageGrid(frames, { cols: o.steps }));
-        },
-      );
-    case 'concept':
-      return withModel(
-        rest,
-        CONCEPT,
-        'loom vae concept <run> --from <label|folder> --to <label|folder> --apply <image> --out concept.png',
-        async (o, m) => {
-          if (!o.from || !o.to || !o.apply) throw new UserError('concept needs --from, --to and --apply');
-          const test = await testSet(m);
-          const from = await imageSet(m.model, o.from, test, m.classes);
-          const to = await imageSet(m.model, o.to, test, m.classes);
-          const vec = conceptVector(m.model, from, to);
-          const img = await resolveImage(m.model, o.apply, test);
-          const strip = applyConcept(m.model, img, vec, o.strengths);
-          await write(o.out, imageGrid(T.cat([img, strip], 0), { cols: strip.size(0) + 1 }));
-        },
-      );
-    case 'scatter':
-      return withModel(rest, SCATTER, 'loom vae scatter <run> --out scatter.png', async (o, m) => {
-        const test = await testSet(m);
-        if (!test) throw new UserError("the run's test set is not available to plot");
-        const d = m.model.config.latent;
-        const dims = o.dims as number[];
-        if (dims.length !== 2 || dims.some((k) => !(k >= 0 && k < d)))
-          throw new UserError(`--dims takes two latent dimensions below ${d}`);
-        const means = encodeInBatches(m.model, test.images);
-        const pts = T.tidy(
-          () =>
-            T.stack([means.select(1, dims[0]), means.select(1, dims[1])], 1)
-              .contiguous()
-              .data() as Float32Array,
-        );
-        const spec = scatterSpec(pts, test.labels.toFlatArray(), {
-          x: `z[${dims[0]}]`,
-          y: `z[${dims[1]}]`,
-          names: m.classes,
-        });
-        await writeChart(o.out!, spec);
-        console.log(
-          `wrote ${o.out}: the test set's ${test.labels.size(0)} means in latent dimensions ${dims.join(', ')}`,
-        );
-      });
-    case 'eval':
-      return vaeEval(rest);
-    case undefined:
-    case '--help':
-    case '-h':
-      console.log(VERBS);
-      return;
-    default:
-      throw new UserError(`unknown vae command '${verb}'; run \`loom vae --help\``);
-  }
-}
+export const vaeCommand = (args: string[]): Promise<void> =>
+  runVerb(
+    'vae',
+    {
+      train: {
+        what: "train a convolutional VAE (the book's, MNIST by default)",
+        run: (a) => trainCommand(vaeSystem, a),
+      },
+      grid: {
+        what: 'decode a grid of latent points at Gaussian quantiles',
+        run: (a) =>
+          withModel(a, GRID, 'loom vae grid <run> --out grid.png', async (o, m) => {
+            const dims = o.dims as number[];
+            if (dims.length !== 2) throw new UserError('--dims takes two latent dimensions, e.g. 0,1');
+            await write(o.out, latentGrid(m.model, o.size, [dims[0], dims[1]]));
+          }),
+      },
+      sample: {
+        what: 'decode random points of the prior',
+        run: (a) =>
+          withModel(a, SAMPLE, 'loom vae sample <run> --out samples.png', async (o, m) => {
+            if (o.seed !== undefined) T.manualSeed(o.seed);
+            if (namesFolder(o.out)) {
+              const decode = (n: number) =>
+                T.noGrad(() => T.tidy(() => m.model.decode(T.randn([n, m.model.config.latent]))));
+              const files = await writeImageFolder(o.out, o.count, decode, { force: o.force });
+              return void console.log(`wrote ${files.length} images to ${o.out}`);
+            }
+            await write(o.out, sampleGrid(m.model, o.count));
+          }),
+      },
+      interpolate: {
+        what: 'walk between two images (a strip, or an animated GIF)',
+        run: (a) =>
+          withModel(
+            a,
+            INTERP,
+            'loom vae interpolate <run> <image A | index A> <image B | index B> --out walk.png|walk.gif',
+            async (o, m, pos) => {
+              if (pos.length !== 2) throw new UserError('give two images (files or test-set indices) to walk between');
+              const test = await testSet(m);
+              const [a, b] = [await resolveImage(m.model, pos[0], test), await resolveImage(m.model, pos[1], test)];
+              const frames = walk(m.model, a, b, o.steps, Boolean(o.slerp));
+              if (/\.(gif|webp)$/i.test(o.out)) {
+                const list = T.tidy(() => frames.split(1, 0));
+                await writeAnimation(o.out, [...list, ...list.slice(1, -1).reverse()], { delayMs: 120 });
+              } else await write(o.out, imageGrid(frames, { cols: o.steps }));
+            },
+          ),
+      },
+      concept: {
+        what: 'move an image along the difference between two sets',
+        run: (a) =>
+          withModel(
+            a,
+            CONCEPT,
+            'loom vae concept <run> --from <label|folder> --to <label|folder> --apply <image> --out concept.png',
+            async (o, m) => {
+              if (!o.from || !o.to || !o.apply) throw new UserError('concept needs --from, --to and --apply');
+              const test = await testSet(m);
+              const from = await imageSet(m.model, o.from, test, m.classes);
+              const to = await imageSet(m.model, o.to, test, m.classes);
+              const vec = conceptVector(m.model, from, to);
+              const img = await resolveImage(m.model, o.apply, test);
+              const strip = applyConcept(m.model, img, vec, o.strengths);
+              await write(o.out, imageGrid(T.cat([img, strip], 0), { cols: strip.size(0) + 1 }));
+            },
+          ),
+      },
+      scatter: {
+        what: "plot the test set's latent means, coloured by label",
+        run: (a) =>
+          withModel(a, SCATTER, 'loom vae scatter <run> --out scatter.png', async (o, m) => {
+            const test = await testSet(m);
+            if (!test) throw new UserError("the run's test set is not available to plot");
+            const d = m.model.config.latent;
+            const dims = o.dims as number[];
+            if (dims.length !== 2 || dims.some((k) => !(k >= 0 && k < d)))
+              throw new UserError(`--dims takes two latent dimensions below ${d}`);
+            const means = encodeInBatches(m.model, test.images);
+            const pts = T.tidy(
+              () =>
+                T.stack([means.select(1, dims[0]), means.select(1, dims[1])], 1)
+                  .contiguous()
+                  .data() as Float32Array,
+            );
+            const spec = scatterSpec(pts, test.labels.toFlatArray(), {
+              x: `z[${dims[0]}]`,
+              y: `z[${dims[1]}]`,
+              names: m.classes,
+            });
+            await writeChart(o.out!, spec);
+            console.log(
+              `wrote ${o.out}: the test set's ${test.labels.size(0)} means in latent dimensions ${dims.join(', ')}`,
+            );
+          }),
+      },
+      eval: {
+        what: 'test -ELBO and importance-weighted NLL, in nats',
+        run: (a) => vaeEval(a),
+      },
+    },
+    args,
+  );
 
 async function write(file: string | undefined, img: T.Tensor): Promise<void> {
   if (!file) throw new UserError('--out FILE is required');
