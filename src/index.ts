@@ -9,6 +9,11 @@ export * as gan from './systems/gan/index.js';
 export * as style from './systems/style/index.js';
 export * as dream from './systems/dream/index.js';
 export { LoomError } from './systems/errors.js';
+export { exportOnnx, type Exported } from './systems/onnx.js';
+// The registry of systems, for front ends and plugins: what each system is and offers.
+export { SYSTEMS, registerSystem, systemNamed } from './systems/registry.js';
+export type { System, Trainer, StudioJob, SystemExport } from './systems/system.js';
+export type { DemoPart, DemoContext, DemoEntry } from './systems/demo.js';
 export type { Control, RunPlace } from './systems/common.js';
 export type { BackboneOptions } from './systems/backbone.js';
 export type { ImageInput } from './systems/images.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { LoomError, dream, gan, text, torch as T, vae } from '../src/index.js';
+import { LoomError, dream, exportOnnx, gan, text, torch as T, vae } from '../src/index.js';
 import { collectGarbage, repoRoot } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-library-'));
@@ -93,6 +93,19 @@ test("text: bad options are LoomErrors with the CLI's sentence; a disposed model
   );
   model.dispose();
   await assert.rejects(() => model.generate({ prime: 'the', length: 5, temperature: 1 }), /was disposed/);
+
+  // Its export: a whole ONNX file, the kind and metadata it reports; a part it lacks, one sentence.
+  const outDir = tmp();
+  const file = path.join(outDir, 'model.onnx');
+  const e = await exportOnnx(dir, file);
+  assert.equal(e.kind, 'text');
+  assert.equal(e.bytes, readFileSync(file).length);
+  assert.match(e.metadata['loom.kind'], /^text-/);
+  await assert.rejects(
+    () => exportOnnx(dir, path.join(outDir, 'x.onnx'), { part: 'encoder' }),
+    (err: unknown) => err instanceof LoomError && /^--part is for VAE runs;/.test(err.message),
+  );
+  assert.ok(!existsSync(path.join(outDir, 'x.onnx')));
 });
 
 test('text: a training aborted from a timer stops early with a checkpoint; resumed, it ends as a run that never stopped', async () => {
