@@ -4,7 +4,6 @@
 import os from 'node:os';
 import { BUILTIN_CORPORA } from '../io/corpus.js';
 import { flagOf, type OptionDef } from '../models/options.js';
-import { TEXT_KINDS } from '../models/text/config.js';
 import { SYSTEMS } from '../systems/registry.js';
 import type { JobOptionKind, StudioJob, System } from '../systems/system.js';
 
@@ -29,18 +28,6 @@ export interface FormOption {
 
 /** The data sets a studio job may train on (the server refuses any other). */
 export const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'] as const;
-
-/**
- * Settings that belong to one variant, per system: the option that picks it and each value's
- * settings (keys of the system's tables). Only text's models have them today; the option
- * tables do not say it themselves.
- */
-const VARIANT_SETTINGS: Record<string, { option: string; settings: Record<string, readonly string[]> }> = {
-  text: {
-    option: 'model',
-    settings: Object.fromEntries(Object.entries(TEXT_KINDS).map(([model, kind]) => [model, kind.settings])),
-  },
-};
 
 export interface JobInfo {
   name: string;
@@ -69,7 +56,7 @@ function declared(system: System, job: StudioJob, flag: string): OptionDef | und
 
 /** The variant a setting belongs to, where it belongs to one. */
 function onlyFor(system: System, flag: string): FormOption['only'] {
-  const v = Object.hasOwn(VARIANT_SETTINGS, system.name) ? VARIANT_SETTINGS[system.name] : undefined;
+  const v = system.variants;
   for (const [value, keys] of Object.entries(v?.settings ?? {}))
     for (const table of Object.values(system.options))
       for (const k of keys)

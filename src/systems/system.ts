@@ -107,6 +107,12 @@ export interface System {
   jobs?: Readonly<Record<string, StudioJob>>;
   /** How its runs export (absent: they do not). */
   export?: SystemExport;
+  /**
+   * Settings that belong to one variant (text's LSTM and transformer): the option that picks
+   * the variant, and each variant's own settings (keys of the tables); forms show only the
+   * chosen variant's.
+   */
+  variants?: { option: string; settings: Readonly<Record<string, readonly string[]>> };
   /** Its part of `loom demo` (absent: the demo leaves it out). */
   demo?: DemoPart;
 }

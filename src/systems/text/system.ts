@@ -1,6 +1,6 @@
 // Text as the registry knows it: the CLI's commands, the option table, the trainer, the
 // studio's job and the export.
-import { TEXT_OPTIONS } from '../../models/text/index.js';
+import { TEXT_KINDS, TEXT_OPTIONS } from '../../models/text/index.js';
 import { studioOptions } from '../../models/options.js';
 import type { System } from '../system.js';
 import { textRunGraph } from './export.js';
@@ -16,6 +16,10 @@ export const textSystem: System = {
   cli: async (args) => (await import('./cli.js')).textCommand(args),
   options: { 'text train': TEXT_OPTIONS },
   trainer: textTrainer,
+  variants: {
+    option: 'model',
+    settings: Object.fromEntries(Object.entries(TEXT_KINDS).map(([model, kind]) => [model, kind.settings])),
+  },
   jobs: { text: { verb: ['text', 'train'], out: 'folder', options: studioOptions(TEXT_OPTIONS), dataParallel: true } },
   export: {
     what: 'text',
