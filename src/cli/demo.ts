@@ -8,7 +8,7 @@ import { loadBackbone, type Backbone } from '../vision/weights.js';
 import { SYSTEMS } from '../systems/registry.js';
 import type { DemoContext, DemoEntry, DemoPart } from '../systems/demo.js';
 import type { System } from '../systems/system.js';
-import { COMMON, parseCommand, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type CommandHelp, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 import { applyCommon, onInterrupt } from './common.js';
 import { makeFolder } from '../io/files.js';
@@ -18,6 +18,12 @@ const OPTS: OptSpecs = {
   minutes: { type: 'number', help: 'time budget for all the training together', default: 10 },
   force: { type: 'bool', help: 'replace a gallery already in --out' },
   ...COMMON,
+};
+
+const OPTS_HELP: CommandHelp = {
+  usage: 'loom demo [--out gallery] [--minutes 10]',
+  about: 'Runs every system briefly on built-in data and writes a gallery with an index.html.',
+  options: OPTS,
 };
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -54,11 +60,7 @@ export function trainingMinutes(
 }
 
 export async function demoCommand(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom demo [--out gallery] [--minutes 10]',
-    about: 'Runs every system briefly on built-in data and writes a gallery with an index.html.',
-    options: OPTS,
-  });
+  const parsed = parseCommand(args, OPTS_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);

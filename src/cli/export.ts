@@ -1,7 +1,7 @@
 // `loom export <run> --out model.onnx`: a trained run as an ONNX file (see src/export).
 import { exportRun, writeOnnx } from '../export/index.js';
 import { prepareOutputFile } from '../io/files.js';
-import { COMMON, parseCommand, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type CommandHelp, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const EXPORT: OptSpecs = {
@@ -13,13 +13,15 @@ const EXPORT: OptSpecs = {
   help: COMMON.help,
 };
 
+const EXPORT_HELP: CommandHelp = {
+  usage: 'loom export <run> --out model.onnx [--part decoder|encoder]',
+  about:
+    "Writes a trained run as ONNX for onnxruntime (Node, web, mobile): a fast style net, a VAE's decoder or encoder, a GAN's generator, or a text model (the LSTM's one step, the transformer over its context). The inputs, outputs, vocabulary and sizes are in the file's metadata.",
+  options: EXPORT,
+};
+
 export async function exportCommand(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom export <run> --out model.onnx [--part decoder|encoder]',
-    about:
-      "Writes a trained run as ONNX for onnxruntime (Node, web, mobile): a fast style net, a VAE's decoder or encoder, a GAN's generator, or one step of a char-LSTM. The inputs, outputs, vocabulary and sizes are in the file's metadata.",
-    options: EXPORT,
-  });
+  const parsed = parseCommand(args, EXPORT_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to export');

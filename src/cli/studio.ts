@@ -1,6 +1,6 @@
 // `loom studio`: the local web studio over the library (src/studio).
 import { startStudio } from '../studio/server.js';
-import { parseCommand, type OptSpecs } from './args.js';
+import { parseCommand, type CommandHelp, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const OPTS: OptSpecs = {
@@ -14,12 +14,14 @@ const OPTS: OptSpecs = {
   help: { type: 'bool', help: 'show this help' },
 };
 
+const OPTS_HELP: CommandHelp = {
+  usage: 'loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]',
+  about: 'Serves a local web page to train, watch and explore all five systems.',
+  options: OPTS,
+};
+
 export async function studioCommand(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom studio [--port 7860] [--host 127.0.0.1] [--root DIR]',
-    about: 'Serves a local web page to train, watch and explore all five systems.',
-    options: OPTS,
-  });
+  const parsed = parseCommand(args, OPTS_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length) throw new UserError(`unexpected argument '${positionals[0]}'`);

@@ -1,11 +1,17 @@
 // `loom weights import|list`: pretrained weights converted once into the cache folder.
 import { cacheFolder, importWeights, listCache } from '../vision/weights.js';
-import { COMMON, parseCommand, type OptSpecs } from './args.js';
+import { COMMON, parseCommand, type CommandHelp, type OptSpecs } from './args.js';
 import { UserError } from './errors.js';
 
 const IMPORT: OptSpecs = {
   as: { type: 'string', help: 'inception or vgg19 (default: guessed from the file)' },
   help: COMMON.help,
+};
+
+const IMPORT_HELP: CommandHelp = {
+  usage: 'loom weights import <file|folder|nsfwjs> [--as inception|vgg19]',
+  about: 'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).',
+  options: IMPORT,
 };
 
 export async function weightsCommand(args: string[]): Promise<void> {
@@ -22,11 +28,7 @@ export async function weightsCommand(args: string[]): Promise<void> {
     return;
   }
   if (verb === 'import') {
-    const parsed = parseCommand(rest, {
-      usage: 'loom weights import <file|folder|nsfwjs> [--as inception|vgg19]',
-      about: 'Converts pretrained weights once into the cache folder (LOOM_CACHE, default ~/.cache/loom/weights).',
-      options: IMPORT,
-    });
+    const parsed = parseCommand(rest, IMPORT_HELP);
     if (!parsed) return;
     const { values: o, positionals } = parsed;
     if (positionals.length !== 1) throw new UserError('give one weights file, a TF.js model folder, or nsfwjs');

@@ -6,7 +6,7 @@ import { pngBytes, readImage, writeAnimation, writeImage } from '../../io/images
 import { resolveImage } from '../../io/builtin-images.js';
 import { DREAM_OPTIONS, FrameDreamer, dream, dreamConfig, dreamZoom } from '../../models/dream/index.js';
 import { cliSpecs, configFromCli } from '../../models/options.js';
-import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
+import { COMMON, parseCommand, type CommandHelp, type OptSpecs } from '../../cli/args.js';
 import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from '../../cli/common.js';
 import { UserError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
@@ -43,13 +43,15 @@ const DREAM: OptSpecs = {
   ...COMMON,
 };
 
+const DREAM_HELP: CommandHelp = {
+  usage: 'loom dream <image|builtin:NAME> [options]',
+  about:
+    'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.',
+  options: DREAM,
+};
+
 export async function dreamCommand(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom dream <image|builtin:NAME> [options]',
-    about:
-      'DeepDream: gradient ascent on the image to excite chosen layers of a pretrained convnet, over several octaves.',
-    options: DREAM,
-  });
+  const parsed = parseCommand(args, DREAM_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one image (a file, or builtin:dog, builtin:scream, ...)');

@@ -21,7 +21,7 @@ import {
 } from '../../models/style/index.js';
 import { cliSpecs, configFromCli } from '../../models/options.js';
 import { wholeNumber } from '../../models/checks.js';
-import { COMMON, helpText, parseCommand, parseOptions, type OptSpecs } from '../../cli/args.js';
+import { COMMON, helpText, parseCommand, parseOptions, type CommandHelp, type OptSpecs } from '../../cli/args.js';
 import { BACKBONE, applyCommon, backboneFromOptions, onInterrupt } from '../../cli/common.js';
 import { UserError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
@@ -58,6 +58,12 @@ const APPLY: OptSpecs = {
   ...COLOR_MATCH,
   force: { type: 'bool', help: 'overwrite existing outputs' },
   ...COMMON,
+};
+
+const APPLY_HELP: CommandHelp = {
+  usage: 'loom style apply <run or checkpoint> <image...> --out PATH',
+  about: 'Stylises photos with a trained style network, one forward pass each.',
+  options: APPLY,
 };
 
 /**
@@ -170,11 +176,7 @@ export async function styleCommand(args: string[]): Promise<void> {
 }
 
 async function styleApply(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom style apply <run or checkpoint> <image...> --out PATH',
-    about: 'Stylises photos with a trained style network, one forward pass each.',
-    options: APPLY,
-  });
+  const parsed = parseCommand(args, APPLY_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length < 2) throw new UserError('give a trained style run (or checkpoint) and at least one image');

@@ -1,7 +1,7 @@
 // `loom text train` (the shared train verb over textTrainer) and `loom text generate`.
 import { Rng } from '../../util/random.js';
 import { checkGenerateOptions, generate, loadTextModel } from '../../models/text/index.js';
-import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
+import { COMMON, parseCommand, type CommandHelp, type OptSpecs } from '../../cli/args.js';
 import { UserError } from '../../cli/errors.js';
 import { applyCommon } from '../../cli/common.js';
 import { trainCommand } from '../../cli/train.js';
@@ -18,6 +18,13 @@ const GEN_OPTS: OptSpecs = {
   ...COMMON,
 };
 
+const GEN_OPTS_HELP: CommandHelp = {
+  usage: 'loom text generate <run folder | checkpoint> [options]',
+  about:
+    "Samples text from a trained char model, carrying the LSTM's state or the transformer's key/value cache from character to character.",
+  options: GEN_OPTS,
+};
+
 export const textCommand = (args: string[]): Promise<void> =>
   runVerb(
     'text',
@@ -32,12 +39,7 @@ export const textCommand = (args: string[]): Promise<void> =>
   );
 
 async function textGenerate(args: string[]): Promise<void> {
-  const parsed = parseCommand(args, {
-    usage: 'loom text generate <run folder | checkpoint> [options]',
-    about:
-      "Samples text from a trained char model, carrying the LSTM's state or the transformer's key/value cache from character to character.",
-    options: GEN_OPTS,
-  });
+  const parsed = parseCommand(args, GEN_OPTS_HELP);
   if (!parsed) return;
   const { values: o, positionals } = parsed;
   if (positionals.length !== 1) throw new UserError('give one run folder or checkpoint to generate from');
