@@ -1,59 +1,16 @@
 // Run folders as the browser names them: one folder name under runs/, never a path or a link;
-// the run list; and what the studio keeps loaded from runs, per checkpoint.
+// and the run list.
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { HttpError, ownStat, readPlain } from './http.js';
 import { imagesUnder } from './jobs.js';
+import type { RunCache } from './run-cache.js';
 
 /** A run's name from the browser: one folder name under runs/, nothing else. */
 export function runName(v: unknown): string {
   if (typeof v !== 'string' || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}$/.test(v) || v.includes('..'))
     throw new HttpError(400, 'a run is named by its folder name under runs/');
   return v;
-}
-
-/**
- * What the studio loaded from runs (models, test sets), one per run folder, kept under the
- * identity of the run's checkpoint: a run retrained with --force or replaced has another, and
- * the old value is disposed and loaded afresh.
- */
-export class RunCache<V> {
-  private entries = new Map<string, { id: string; value: V }>();
-  constructor(private readonly dispose: (v: V) => void) {}
-  private fresh(dir: string, id: string): V | undefined {
-    const e = this.entries.get(dir);
-    if (e?.id === id) return e.value;
-    if (e) this.forget(dir);
-    return undefined;
-  }
-  get(dir: string, id: string, load: () => V): V {
-    const had = this.fresh(dir, id);
-    if (had !== undefined) return had;
-    const value = load();
-    this.entries.set(dir, { id, value });
-    return value;
-  }
-  async getAsync(dir: string, id: string, load: () => Promise<V>): Promise<V> {
-    const had = this.fresh(dir, id);
-    if (had !== undefined) return had;
-    const value = await load();
-    // Another request may have loaded the same checkpoint meanwhile: keep one.
-    const other = this.fresh(dir, id);
-    if (other !== undefined) {
-      this.dispose(value);
-      return other;
-    }
-    this.entries.set(dir, { id, value });
-    return value;
-  }
-  forget(dir: string): void {
-    const e = this.entries.get(dir);
-    this.entries.delete(dir);
-    if (e) this.dispose(e.value);
-  }
-  clear(): void {
-    for (const dir of [...this.entries.keys()]) this.forget(dir);
-  }
 }
 
 /** The runs/ folder of a studio root, as the browser may name its runs. */
