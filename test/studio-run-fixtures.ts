@@ -86,10 +86,12 @@ export function writeRuns(runs: string): void {
     age: 3600,
     samples: ['epoch-001-grid.png', 'epoch-002-grid.png'],
   });
+  // Stopped after a minute of its 10 and one epoch of its 5.
   writeRun(path.join(runs, 'vae-short'), {
-    config: { system: 'vae', epochs: 5, latent: 2 },
+    config: { system: 'vae', epochs: 5, minutes: 10, latent: 2 },
     metrics: [{ epoch: 1, step: 100, test_elbo_nats: 171 }],
     checkpoint: true,
+    ran: 60,
   });
   // Ended by its --minutes (one), 2 minutes after it started: done, far from its steps.
   writeRun(path.join(runs, 'gan-minutes'), {
