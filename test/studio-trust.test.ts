@@ -3,13 +3,14 @@
 // jobs, and a fuzz over every route. Jobs here run a stand-in script, never a training.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -151,12 +152,12 @@ test('links under runs/ are never followed: the run list, files and a running jo
 
     let r = await request(studio, 'GET', '/api/runs', undefined, bearer(studio));
     assert.equal(r.status, 200, r.body);
-    const list = JSON.parse(r.body) as { name: string; images: string[]; system: string }[];
+    const list = JSON.parse(r.body) as { name: string; thumbnail: string | null; system: string }[];
     assert.deepEqual(
       list.map((x) => x.name),
       ['r1'],
     );
-    assert.deepEqual(list[0].images, ['runs/r1/a.png']);
+    assert.equal(list[0].thumbnail, 'runs/r1/a.png');
     assert.equal(list[0].system, 'vae');
     assert.doesNotMatch(r.body, /s3cret/);
     for (const p of [
@@ -376,9 +377,14 @@ test('the job queue refuses jobs past its limit; on close its running job saves 
 test('`loom studio` prints its tokened link and, on SIGTERM, stops and exits cleanly', async () => {
   const root = tempRoot();
   const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'studio', '--port', '0', '--root', root], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // Other folders of runs: --runs repeated and comma-separated, all listed.
+  const others = ['a', 'b', 'c'].map((d) => path.join(root, 'more', d));
+  for (const d of others) mkdirSync(d, { recursive: true });
+  const child = spawn(
+    process.execPath,
+    [cli, 'studio', '--port', '0', '--root', root, '--runs', others[0], `--runs=${others[1]},${others[2]}`],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   try {
     let out = '';
     let err = '';
@@ -387,10 +393,11 @@ test('`loom studio` prints its tokened link and, on SIGTERM, stops and exits cle
       child.stdout.setEncoding('utf8').on('data', (c: string) => {
         out += c;
         const m = /Loom studio at (http:\/\/\S+\?token=\S+)/.exec(out);
-        if (m) resolve(m[1]);
+        if (m && /too\.\n/.test(out)) resolve(m[1]);
       });
       child.on('exit', () => reject(new Error(`the studio exited: ${err}`)));
     });
+    assert.ok(out.includes(`It lists the runs in ${others.map((d) => realpathSync(d)).join(', ')} too.`), out);
     const u = new URL(link);
     const r = await fetch(link, { redirect: 'manual' });
     assert.equal(r.status, 303);
@@ -400,6 +407,12 @@ test('`loom studio` prints its tokened link and, on SIGTERM, stops and exits cle
     assert.equal(signal, null, 'the studio handled SIGTERM');
     assert.equal(code, 0, err);
     assert.doesNotMatch(err, /\n\s+at /, 'no stack trace');
+    // A folder that is not there is a sentence and exit code 2.
+    const missing = spawnSync(process.execPath, [cli, 'studio', '--port', '0', '--root', root, '--runs', 'no-such'], {
+      encoding: 'utf8',
+    });
+    assert.equal(missing.status, 2, missing.stderr);
+    assert.match(missing.stderr, /--runs: there is no folder no-such to list runs from/);
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     rmSync(root, { recursive: true, force: true });

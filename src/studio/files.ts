@@ -1,6 +1,6 @@
 // What the studio serves as files: its page (HTML, CSS and the page's script modules), the
 // chart specification, browser builds from node_modules (never a CDN), and images, videos and
-// text files under runs/ and uploads/ (never through a link, never outside them).
+// text files in the folders of runs it lists and uploads/ (never through a link, never outside them).
 import { readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -105,8 +105,12 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** GET /files/<path>: an image, video or text file under the root's runs/ or uploads/ folder. */
-export function serveFile(root: string, realRoot: string, res: Res, rel: string): void {
+/**
+ * GET /files/<folder>/<path>: an image, video or text file in a folder the studio lists: runs
+ * (its own runs/), uploads, or another folder of runs by its label. `folder` answers a label's
+ * folder, or null for a label it does not list.
+ */
+export function serveFile(folder: (label: string) => string | null, res: Res, rel: string): void {
   let decoded: string;
   try {
     decoded = decodeURIComponent(rel);
@@ -115,24 +119,25 @@ export function serveFile(root: string, realRoot: string, res: Res, rel: string)
   }
   if (decoded.includes('\0') || decoded.split(/[\\/]/).includes('..') || path.isAbsolute(decoded))
     throw new HttpError(400, 'file names may not leave the runs and uploads folders');
-  // Every part below the root is looked at itself: a link (to elsewhere, dangling, a loop) is never followed.
-  const parts = decoded.split(/[\\/]/).filter(Boolean);
+  const [label, ...parts] = decoded.split(/[\\/]/).filter(Boolean);
+  const dir = label !== undefined && parts.length ? folder(label) : null;
+  if (!dir) throw new HttpError(403, 'only files in the runs and uploads folders are served');
+  // Every part below the folder is looked at itself: a link (to elsewhere, dangling, a loop) is never followed.
   for (let i = 1; i <= parts.length; i++) {
-    const st = ownStat(path.join(root, ...parts.slice(0, i)));
+    const st = ownStat(path.join(dir, ...parts.slice(0, i)));
     if (!st || st.isSymbolicLink() || (i < parts.length ? !st.isDirectory() : !st.isFile()))
       throw new HttpError(404, `there is no file ${decoded}`);
   }
-  const abs = path.resolve(root, decoded);
   let real: string;
+  let realDir: string;
   try {
-    real = realpathSync(abs);
+    real = realpathSync(path.join(dir, ...parts));
+    realDir = realpathSync(dir);
   } catch {
     throw new HttpError(404, `there is no file ${decoded}`);
   }
-  const inside = [path.join(realRoot, 'runs'), path.join(realRoot, 'uploads')].some((d) =>
-    real.startsWith(d + path.sep),
-  );
-  if (!inside) throw new HttpError(403, 'only files in the runs and uploads folders are served');
+  if (!real.startsWith(realDir + path.sep))
+    throw new HttpError(403, 'only files in the runs and uploads folders are served');
   const ext = path.extname(real).toLowerCase();
   const type = Object.hasOwn(TYPES, ext) ? TYPES[ext] : undefined;
   if (!type) throw new HttpError(403, 'only images, videos and text files are served');

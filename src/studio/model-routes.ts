@@ -13,7 +13,8 @@ import { classIndex, cyclingLabels, loadGenerator } from '../models/gan/index.js
 import { loadVae, loadVaeData, walk } from '../models/vae/index.js';
 import { HttpError, readJson, type Req, type Res } from './http.js';
 import { CLI } from './jobs.js';
-import { RunCache, type RunFolders } from './runs.js';
+import { RunCache } from './run-cache.js';
+import type { RunFolders } from './runs.js';
 
 /** Text generations that run at once; more wait their turn, and past the queue get a 429. */
 export const GENERATE_CONCURRENCY = 2;

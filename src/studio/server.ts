@@ -4,13 +4,13 @@
 // never paths: nothing it sends reaches outside the studio's runs/ and uploads/ folders.
 // This file puts the parts together: the route table, the checks every request passes
 // (auth.ts), the error answers, and starting and stopping.
-import { realpathSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { makeFolder } from '../io/files.js';
 import { Guard } from './auth.js';
 import { PageFiles, serveFile, serveVendor } from './files.js';
-import { HttpError, readJson, sendJson, type Req, type Res } from './http.js';
+import { compareRuns } from './compare.js';
+import { HttpError, ownStat, readJson, sendJson, type Req, type Res } from './http.js';
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, type JobEvent } from './jobs.js';
 import { ModelRoutes } from './model-routes.js';
 import { RunFolders } from './runs.js';
@@ -36,6 +36,11 @@ export interface StudioOptions {
   jobLimit?: number;
   /** The script a job runs (the CLI; tests give a stand-in that trains nothing). */
   jobCli?: string;
+  /**
+   * Other folders of runs to list beside the root's runs/ (where the studio's jobs write);
+   * by default the demo's gallery/runs under the root.
+   */
+  runs?: string[];
 }
 
 export interface Studio {
@@ -46,6 +51,8 @@ export interface Studio {
   /** The address to open: `url` with the token, as the studio prints it. */
   link: string;
   root: string;
+  /** The folders of runs it lists: the root's runs/ first (where its jobs write), then the others. */
+  runFolders: string[];
   /** What the studio answers: each route's method and path (a pattern for a family of paths). */
   routes: readonly { method: string; path: string | RegExp }[];
   /** Stops the jobs (each saves, as on Ctrl-C; killed after the grace), the generations and the server. */
@@ -56,12 +63,16 @@ type Handler = (req: Req, res: Res, url: URL, match: string[]) => unknown;
 
 export async function startStudio(opts: StudioOptions): Promise<Studio> {
   const root = path.resolve(opts.root);
-  const runs = new RunFolders(root);
+  const runs = new RunFolders(root, opts.runs);
   const uploads = new Uploads(path.join(root, 'uploads'), opts.videoUploadLimit ?? VIDEO_UPLOAD_LIMIT);
   makeFolder(runs.runs);
   makeFolder(uploads.dir);
-  const realRoot = realpathSync(root);
   const queue = new JobQueue(root, JOB_HISTORY, opts.jobLimit ?? JOB_LIMIT, opts.jobCli ?? CLI);
+  // The runs list knows how the studio's own jobs ended (the newest job per folder).
+  runs.jobOutcome = (folder) => queue.jobs.filter((j) => j.folder === folder).pop()?.status;
+  /** The folders files are served from, by the first part of their path: uploads/ and the folders of runs. */
+  const fileFolder = (label: string): string | null =>
+    label === 'uploads' ? (ownStat(uploads.dir)?.isDirectory() ? uploads.dir : null) : runs.folderPath(label);
   const guard = new Guard();
   const page = new PageFiles();
   const models = new ModelRoutes(root, runs);
@@ -102,12 +113,17 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     },
     { method: 'DELETE', path: /^\/api\/jobs\/([a-z0-9]+)$/, handler: cancelJob },
     { method: 'GET', path: '/api/runs', handler: (_req, res) => sendJson(res, 200, runs.list()) },
+    {
+      method: 'GET',
+      path: '/api/runs/compare',
+      handler: (_req, res, url) => sendJson(res, 200, compareRuns(runs, url.searchParams.getAll('run'))),
+    },
     { method: 'GET', path: '/api/images', handler: uploads.images },
     { method: 'POST', path: '/api/upload', handler: uploads.upload },
     {
       method: 'GET',
       path: /^\/files\/(.+)$/,
-      handler: (_req, res, _url, [, file]) => serveFile(root, realRoot, res, file),
+      handler: (_req, res, _url, [, file]) => serveFile(fileFolder, res, file),
     },
     { method: 'POST', path: '/api/text/generate', handler: models.generateText },
     { method: 'GET', path: '/api/export', handler: models.exportModel },
@@ -173,6 +189,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     token: guard.token,
     link: `${url}?token=${guard.token}`,
     root,
+    runFolders: runs.folders.map((f) => path.join(f.base, ...f.parts)),
     routes: routes.map(({ method, path }) => ({ method, path })),
     close: () => (closing ??= close()),
   };

@@ -3,12 +3,21 @@
 import { loadScript, optional } from './dom.js';
 
 export type LogRecord = Record<string, unknown>;
-interface Curve {
+export interface Curve {
   name: string;
   x: number[];
   y: number[];
 }
-type LineChartSpec = (curves: Curve[], o: { x: string; y: string; width?: number; height?: number }) => unknown;
+/** How a chart is drawn: axis titles, size, smoothing (points in the moving average) and a log scale. */
+export interface ChartLook {
+  x: string;
+  y: string;
+  width?: number;
+  height?: number;
+  smooth?: number;
+  log?: boolean;
+}
+type LineChartSpec = (curves: Curve[], o: ChartLook) => unknown;
 interface Vega {
   vega: {
     parse(spec: unknown): unknown;
@@ -122,5 +131,23 @@ async function drawNow(job: string): Promise<void> {
   const spec = lineChartSpec(shown, { x: c.xTitle ?? c.x, y: c.y, width: 340, height: 140 });
   const view = new v.vega.View(v.vega.parse(v.vegaLite.compile(spec).spec), { renderer: 'svg', container: box });
   drawn.set(job, view);
+  await view.runAsync();
+}
+
+const views = new WeakMap<HTMLElement, { finalize(): void }>();
+const drawing = new WeakMap<HTMLElement, number>();
+/** Draws `shown` into `box` (a chart of its own, such as the compare view's), replacing what it held. */
+export async function drawCurves(box: HTMLElement, shown: Curve[], look: ChartLook): Promise<void> {
+  const turn = (drawing.get(box) ?? 0) + 1;
+  drawing.set(box, turn);
+  const { v, lineChartSpec } = await loadChartKit();
+  if (drawing.get(box) !== turn) return; // a later call draws this box
+  views.get(box)?.finalize();
+  views.delete(box);
+  box.textContent = ''; // empty: its placeholder says what will appear
+  if (!shown.length) return;
+  const spec = lineChartSpec(shown, look);
+  const view = new v.vega.View(v.vega.parse(v.vegaLite.compile(spec).spec), { renderer: 'svg', container: box });
+  views.set(box, view);
   await view.runAsync();
 }

@@ -1,13 +1,21 @@
 // The page's pickers: images and videos (built-in and uploaded), trained runs, and uploads.
 import { api, isVideo } from './dom.js';
 
+/** A run as GET /api/runs lists it (src/studio/runs.ts). */
 export interface RunInfo {
+  /** As the studio names it: its folder's name under runs/, or <folder>/<name> in another folder of runs. */
   name: string;
+  folder: string;
   system: string;
   config: Record<string, unknown>;
   checkpoint: boolean;
-  metrics: Record<string, unknown>[];
-  images: string[];
+  state: 'training' | 'stopped' | 'done' | 'failed';
+  step: number | null;
+  headline: { field: string; label: string; unit: string; value: number }[];
+  age_s: number;
+  /** When it started (ms since the epoch), by the studio's clock. */
+  started: number;
+  thumbnail: string | null;
 }
 /** Each run's settings, from the runs list (the VAE's latent size, for decoding in the page). */
 export const runConfigs = new Map<string, Record<string, unknown>>();
@@ -43,8 +51,8 @@ export async function refreshImages(): Promise<void> {
 }
 
 /** Fills every run picker (select.run-pick) with its system's runs that have a checkpoint, newest chosen. */
-export async function refreshRuns(): Promise<void> {
-  const runs = await api<RunInfo[]>('GET', '/api/runs');
+export async function refreshRuns(given?: RunInfo[]): Promise<void> {
+  const runs = given ?? (await api<RunInfo[]>('GET', '/api/runs'));
   for (const sel of document.querySelectorAll<HTMLSelectElement>('select.run-pick')) {
     const keep = sel.value;
     const names = runs.filter((r) => r.system === sel.dataset.system && r.checkpoint).map((r) => r.name);

@@ -1,0 +1,107 @@
+// The runs tab in Debian's Chromium (driven by playwright-core): the list of runs written by
+// hand (test/studio-run-fixtures.ts), a run that appears while the page is open, and the
+// compare view with its differing settings marked. Nothing here trains.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startStudio } from '../src/studio/server.js';
+import { writeRun, writeRuns } from './studio-run-fixtures.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
+
+test(
+  'in Chromium: the runs tab lists the runs as they appear, and the compare view marks the settings that differ',
+  { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
+  async () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'loom-runs-'));
+    writeRuns(path.join(root, 'runs'));
+    writeRun(path.join(root, 'gallery', 'runs', 'gan'), {
+      config: { system: 'gan', steps: 10 },
+      metrics: [{ step: 10, confident: 0.9, fd: 5 }],
+      checkpoint: true,
+      samples: ['step-000010.png'],
+    });
+    const studio = await startStudio({ root, port: 0 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(studio.link);
+      await page.click('button[data-tab=runs]');
+      const row = (name: string) => `#runs-list tr[data-run="${name}"]`;
+      await page.waitForSelector(row('gallery/gan'));
+      const cells = await page.$$eval('#runs-list tr', (trs) =>
+        trs.map((tr) => [...tr.querySelectorAll('td')].slice(2).map((td) => td.textContent)),
+      );
+      const byName = new Map(cells.map((c) => [c[0], c]));
+      assert.equal(byName.size, 9);
+      assert.deepEqual(byName.get('text-live')?.slice(1, 4), ['text', 'training', 'held-out 2.1 bits per character']);
+      assert.deepEqual(byName.get('gallery/gan')?.slice(1, 4), [
+        'gan',
+        'done',
+        "judge's share 90%, Fréchet distance 5",
+      ]);
+      assert.equal(byName.get('text-broke')?.[2], 'failed');
+      // The thumbnail is the picture, loaded; a run without one says so instead of a broken image.
+      await page.waitForFunction(
+        (sel) => (document.querySelector(sel + ' img') as HTMLImageElement | null)?.naturalWidth === 1,
+        row('text-live'),
+      );
+      assert.ok(await page.isVisible(row('text-killed') + ' .empty'));
+      assert.ok(await page.isHidden(row('text-killed') + ' img'));
+
+      // A run the CLI starts while the page is open appears.
+      writeRun(path.join(root, 'runs', 'text-later'), {
+        config: { system: 'text', epochs: 1 },
+        lock: process.pid,
+      });
+      await page.waitForSelector(row('text-later'));
+
+      // Runs of two systems do not compare; two text runs do.
+      await page.check(row('text-live') + ' input[type=checkbox]');
+      assert.ok(await page.isDisabled('#runs-compare'));
+      await page.check(row('vae-done') + ' input[type=checkbox]');
+      assert.ok(await page.isDisabled('#runs-compare'));
+      assert.equal(await page.textContent('#runs-status'), 'only runs of one system compare; these are text and vae');
+      await page.uncheck(row('vae-done') + ' input[type=checkbox]');
+      await page.check(row('text-killed') + ' input[type=checkbox]');
+      assert.ok(await page.isEnabled('#runs-compare'));
+      await page.click('#runs-compare');
+      await page.waitForSelector('#compare-settings tr[data-setting=lr]');
+      assert.equal(await page.$eval('#compare-settings tr[data-setting=lr]', (tr) => tr.className), 'differs');
+      assert.equal(await page.$eval('#compare-settings tr[data-setting=batch]', (tr) => tr.className), '');
+      assert.deepEqual(
+        await page.$$eval('#compare-settings tr[data-setting=lr] td', (tds) => tds.map((t) => t.textContent)),
+        ['0.002', '0.01'],
+      );
+      assert.match((await page.textContent('#compare-summary'))!, /^1 of 4 settings differ/);
+      await page.check('#compare-only');
+      assert.deepEqual(
+        await page.$$eval('#compare-settings tr[data-setting]', (trs) =>
+          trs.map((t) => (t as HTMLElement).dataset.setting),
+        ),
+        ['lr'],
+      );
+      // Both runs' held-out curves in one chart, named by run.
+      await page.waitForSelector('#compare-chart svg');
+      const legend = await page.$eval('#compare-chart svg', (s) => s.textContent ?? '');
+      assert.match(legend, /text-live/);
+      assert.match(legend, /text-killed/);
+      assert.equal(await page.$eval('#compare-field', (s) => (s as HTMLSelectElement).value), 'val_bpc');
+      await page.selectOption('#compare-x', 'time');
+      await page.waitForFunction(() =>
+        (document.querySelector('#compare-chart svg')?.textContent ?? '').includes('training time'),
+      );
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await studio.close();
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
