@@ -11,6 +11,26 @@ function weightInit(w: Tensor, init: Initializer | undefined, fanIn?: number): v
   else pytorchDefault_(w, fanIn);
 }
 
+/**
+ * A layer's weight of `shape` and its bias of `outputs` (none when opts.bias is false),
+ * registered and initialised as PyTorch does (the bias uniform in ±1/sqrt(fanIn)), or
+ * Glorot with a zero bias.
+ */
+function weightAndBias(
+  register: (name: string, t: Tensor) => Tensor,
+  shape: number[],
+  outputs: number,
+  fanIn: number,
+  opts: { bias?: boolean; init?: Initializer },
+): [Tensor, Tensor | null] {
+  const weight = register('weight', T.empty(shape));
+  weightInit(weight, opts.init);
+  const bias = (opts.bias ?? true) ? register('bias', T.empty([outputs])) : null;
+  if (bias && opts.init === 'glorot') zeros_(bias);
+  else if (bias) pytorchDefault_(bias, fanIn);
+  return [weight, bias];
+}
+
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -20,11 +40,8 @@ export class Linear extends Module {
     opts: { bias?: boolean; init?: Initializer } = {},
   ) {
     super();
-    this.weight = this.registerParameter('weight', T.empty([outFeatures, inFeatures]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outFeatures])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, inFeatures);
+    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
+    [this.weight, this.bias] = weightAndBias(register, [outFeatures, inFeatures], outFeatures, inFeatures, opts);
   }
   override forward(x: Tensor): Tensor {
     return T.linear(x, this.weight, this.bias);
@@ -61,11 +78,15 @@ export class Conv2d extends Module {
     this.padding = pair(opts.padding ?? 0);
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
-    this.weight = this.registerParameter('weight', T.empty([outChannels, inChannels / this.groups, kh, kw]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
+    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
+    const perGroup = inChannels / this.groups;
+    [this.weight, this.bias] = weightAndBias(
+      register,
+      [outChannels, perGroup, kh, kw],
+      outChannels,
+      perGroup * kh * kw,
+      opts,
+    );
   }
   override forward(x: Tensor): Tensor {
     return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
@@ -94,11 +115,15 @@ export class ConvTranspose2d extends Module {
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
     // PyTorch's layout is (in, out/groups, kh, kw); its fan_in is therefore out/groups*kh*kw.
-    this.weight = this.registerParameter('weight', T.empty([inChannels, outChannels / this.groups, kh, kw]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
+    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
+    const perGroup = outChannels / this.groups;
+    [this.weight, this.bias] = weightAndBias(
+      register,
+      [inChannels, perGroup, kh, kw],
+      outChannels,
+      perGroup * kh * kw,
+      opts,
+    );
   }
   override forward(x: Tensor): Tensor {
     return T.convTranspose2d(
