@@ -59,7 +59,12 @@ export interface ConvOptions {
 
 const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
 
-export class Conv2d extends Module {
+/**
+ * What Conv2d and ConvTranspose2d share: the geometry, and a weight in PyTorch's layout,
+ * (out, in/groups, kh, kw) or, transposed, (in, out/groups, kh, kw), whose fan-in is its
+ * second dimension times the kernel's size.
+ */
+export abstract class Convolution extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly stride: [number, number];
@@ -70,7 +75,8 @@ export class Conv2d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
-    opts: ConvOptions = {},
+    opts: ConvOptions,
+    transposed: boolean,
   ) {
     super();
     const [kh, kw] = pair(kernelSize);
@@ -78,52 +84,33 @@ export class Conv2d extends Module {
     this.padding = pair(opts.padding ?? 0);
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
+    const [first, second] = transposed ? [inChannels, outChannels] : [outChannels, inChannels];
+    const perGroup = second / this.groups;
     const register = (name: string, t: Tensor) => this.registerParameter(name, t);
-    const perGroup = inChannels / this.groups;
-    [this.weight, this.bias] = weightAndBias(
-      register,
-      [outChannels, perGroup, kh, kw],
-      outChannels,
-      perGroup * kh * kw,
-      opts,
-    );
+    const shape = [first, perGroup, kh, kw];
+    [this.weight, this.bias] = weightAndBias(register, shape, outChannels, perGroup * kh * kw, opts);
+  }
+}
+
+export class Conv2d extends Convolution {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
+    super(inChannels, outChannels, kernelSize, opts, false);
   }
   override forward(x: Tensor): Tensor {
     return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
   }
 }
 
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-  readonly stride: [number, number];
-  readonly padding: [number, number];
+export class ConvTranspose2d extends Convolution {
   readonly outputPadding: [number, number];
-  readonly dilation: [number, number];
-  readonly groups: number;
   constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
+    inChannels: number,
+    outChannels: number,
     kernelSize: Pair,
     opts: ConvOptions & { outputPadding?: Pair } = {},
   ) {
-    super();
-    const [kh, kw] = pair(kernelSize);
-    this.stride = pair(opts.stride ?? 1);
-    this.padding = pair(opts.padding ?? 0);
+    super(inChannels, outChannels, kernelSize, opts, true);
     this.outputPadding = pair(opts.outputPadding ?? 0);
-    this.dilation = pair(opts.dilation ?? 1);
-    this.groups = opts.groups ?? 1;
-    // PyTorch's layout is (in, out/groups, kh, kw); its fan_in is therefore out/groups*kh*kw.
-    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
-    const perGroup = outChannels / this.groups;
-    [this.weight, this.bias] = weightAndBias(
-      register,
-      [inChannels, perGroup, kh, kw],
-      outChannels,
-      perGroup * kh * kw,
-      opts,
-    );
   }
   override forward(x: Tensor): Tensor {
     return T.convTranspose2d(
