@@ -143,6 +143,12 @@ export class OnnxGraph {
     return inputs;
   }
 
+  /** Named layers one after another, each followed by `then` (an activation). */
+  chain(x: string, layers: readonly (readonly [string, Module])[], then: (y: string) => string): string {
+    for (const [name, m] of layers) x = then(this.layer(m, x, name));
+    return x;
+  }
+
   /** What `m.forward(x)` computes in evaluation mode, for the layers in LAYERS. */
   layer(m: Module, x: string, name: string): string {
     if (m instanceof Conv2d || m instanceof ConvTranspose2d) {

@@ -67,15 +67,15 @@ export function vaeDecoderGraph(vae: VAE): Exported {
 export function vaeEncoderGraph(vae: VAE): Exported {
   const { channels: c, height: h, width: w, latent } = vae.config;
   const g = new OnnxGraph('loom_vae_encoder');
-  let y = g.input('image', ['batch', c, h, w]);
-  for (const [name, conv] of [
+  const relu = (x: string) => g.op('Relu', [x]);
+  const convs = [
     ['conv1', vae.conv1],
     ['conv2', vae.conv2],
     ['conv3', vae.conv3],
     ['conv4', vae.conv4],
-  ] as const)
-    y = g.op('Relu', [g.layer(conv, y, name)]);
-  y = g.op('Relu', [g.layer(vae.fc, g.op('Flatten', [y], { axis: 1 }), 'fc')]);
+  ] as const;
+  let y = g.chain(g.input('image', ['batch', c, h, w]), convs, relu);
+  y = relu(g.layer(vae.fc, g.op('Flatten', [y], { axis: 1 }), 'fc'));
   g.output(g.layer(vae.zMean, y, 'z_mean'), 'z_mean', ['batch', latent]);
   g.output(g.layer(vae.zLogVar, y, 'z_log_var'), 'z_log_var', ['batch', latent]);
   return {

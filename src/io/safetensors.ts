@@ -3,6 +3,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { readFileOrExplain, writeFileAtomic } from './files.js';
 import { tensor, type Tensor, type DType } from '../torch/index.js';
+import { viewAs } from '../torch/dtype.js';
 
 const TO_ST: Record<DType, string> = {
   float64: 'F64',
@@ -101,28 +102,9 @@ export function decodeSafetensors(buf: Buffer, what = 'the data'): SafetensorsCo
 
 /** A tensor from raw little-endian bytes of a dtype. */
 export function rawTensor(bytes: Uint8Array, dtype: DType, shape: number[]): Tensor {
-  const b = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  switch (dtype) {
-    case 'float32':
-      return tensor(new Float32Array(b), { shape });
-    case 'float64':
-      return tensor(new Float64Array(b), { shape });
-    case 'int64':
-      return tensor(new BigInt64Array(b), { shape });
-    case 'int32':
-      return tensor(new Int32Array(b), { shape });
-    case 'int16':
-      return tensor(new Int16Array(b), { shape });
-    case 'int8':
-      return tensor(new Int8Array(b), { shape });
-    case 'uint8':
-      return tensor(new Uint8Array(b), { shape });
-    case 'bool':
-      return tensor(new Uint8Array(b), { shape, dtype: 'bool' });
-    case 'float16':
-    case 'bfloat16':
-      return tensor(new Uint16Array(b), { shape, dtype });
-  }
+  // A copy (a Buffer may be a view into a shared pool), aligned for its element type;
+  // 16-bit floats go in as their bits, bool as bytes.
+  return tensor(viewAs(dtype, new Uint8Array(bytes).buffer), { shape, dtype });
 }
 
 export function saveSafetensors(

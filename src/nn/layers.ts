@@ -11,6 +11,26 @@ function weightInit(w: Tensor, init: Initializer | undefined, fanIn?: number): v
   else pytorchDefault_(w, fanIn);
 }
 
+/**
+ * A layer's weight of `shape` and its bias of `outputs` (none when opts.bias is false),
+ * registered and initialised as PyTorch does (the bias uniform in ±1/sqrt(fanIn)), or
+ * Glorot with a zero bias.
+ */
+function weightAndBias(
+  register: (name: string, t: Tensor) => Tensor,
+  shape: number[],
+  outputs: number,
+  fanIn: number,
+  opts: { bias?: boolean; init?: Initializer },
+): [Tensor, Tensor | null] {
+  const weight = register('weight', T.empty(shape));
+  weightInit(weight, opts.init);
+  const bias = (opts.bias ?? true) ? register('bias', T.empty([outputs])) : null;
+  if (bias && opts.init === 'glorot') zeros_(bias);
+  else if (bias) pytorchDefault_(bias, fanIn);
+  return [weight, bias];
+}
+
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -20,11 +40,8 @@ export class Linear extends Module {
     opts: { bias?: boolean; init?: Initializer } = {},
   ) {
     super();
-    this.weight = this.registerParameter('weight', T.empty([outFeatures, inFeatures]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outFeatures])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, inFeatures);
+    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
+    [this.weight, this.bias] = weightAndBias(register, [outFeatures, inFeatures], outFeatures, inFeatures, opts);
   }
   override forward(x: Tensor): Tensor {
     return T.linear(x, this.weight, this.bias);
@@ -42,7 +59,12 @@ export interface ConvOptions {
 
 const pair = (p: Pair): [number, number] => (typeof p === 'number' ? [p, p] : p);
 
-export class Conv2d extends Module {
+/**
+ * What Conv2d and ConvTranspose2d share: the geometry, and a weight in PyTorch's layout,
+ * (out, in/groups, kh, kw) or, transposed, (in, out/groups, kh, kw), whose fan-in is its
+ * second dimension times the kernel's size.
+ */
+export abstract class Convolution extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   readonly stride: [number, number];
@@ -53,7 +75,8 @@ export class Conv2d extends Module {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: Pair,
-    opts: ConvOptions = {},
+    opts: ConvOptions,
+    transposed: boolean,
   ) {
     super();
     const [kh, kw] = pair(kernelSize);
@@ -61,44 +84,33 @@ export class Conv2d extends Module {
     this.padding = pair(opts.padding ?? 0);
     this.dilation = pair(opts.dilation ?? 1);
     this.groups = opts.groups ?? 1;
-    this.weight = this.registerParameter('weight', T.empty([outChannels, inChannels / this.groups, kh, kw]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, (inChannels / this.groups) * kh * kw);
+    const [first, second] = transposed ? [inChannels, outChannels] : [outChannels, inChannels];
+    const perGroup = second / this.groups;
+    const register = (name: string, t: Tensor) => this.registerParameter(name, t);
+    const shape = [first, perGroup, kh, kw];
+    [this.weight, this.bias] = weightAndBias(register, shape, outChannels, perGroup * kh * kw, opts);
+  }
+}
+
+export class Conv2d extends Convolution {
+  constructor(inChannels: number, outChannels: number, kernelSize: Pair, opts: ConvOptions = {}) {
+    super(inChannels, outChannels, kernelSize, opts, false);
   }
   override forward(x: Tensor): Tensor {
     return T.conv2d(x, this.weight, this.bias, this.stride, this.padding, this.dilation, this.groups);
   }
 }
 
-export class ConvTranspose2d extends Module {
-  readonly weight: Tensor;
-  readonly bias: Tensor | null;
-  readonly stride: [number, number];
-  readonly padding: [number, number];
+export class ConvTranspose2d extends Convolution {
   readonly outputPadding: [number, number];
-  readonly dilation: [number, number];
-  readonly groups: number;
   constructor(
-    readonly inChannels: number,
-    readonly outChannels: number,
+    inChannels: number,
+    outChannels: number,
     kernelSize: Pair,
     opts: ConvOptions & { outputPadding?: Pair } = {},
   ) {
-    super();
-    const [kh, kw] = pair(kernelSize);
-    this.stride = pair(opts.stride ?? 1);
-    this.padding = pair(opts.padding ?? 0);
+    super(inChannels, outChannels, kernelSize, opts, true);
     this.outputPadding = pair(opts.outputPadding ?? 0);
-    this.dilation = pair(opts.dilation ?? 1);
-    this.groups = opts.groups ?? 1;
-    // PyTorch's layout is (in, out/groups, kh, kw); its fan_in is therefore out/groups*kh*kw.
-    this.weight = this.registerParameter('weight', T.empty([inChannels, outChannels / this.groups, kh, kw]));
-    weightInit(this.weight, opts.init);
-    this.bias = (opts.bias ?? true) ? this.registerParameter('bias', T.empty([outChannels])) : null;
-    if (this.bias && opts.init === 'glorot') zeros_(this.bias);
-    else if (this.bias) pytorchDefault_(this.bias, (outChannels / this.groups) * kh * kw);
   }
   override forward(x: Tensor): Tensor {
     return T.convTranspose2d(

@@ -1,10 +1,11 @@
-// L-BFGS with an optional strong-Wolfe line search, with the semantics of torch.optim.LBFGS
-// (its defaults, stopping rules and state), so Gatys style transfer behaves as in PyTorch.
-// The two-loop recursion and the line search follow Nocedal & Wright, Numerical
-// Optimization, algorithms 7.4, 3.5 and 3.6.
+// L-BFGS with an optional strong-Wolfe line search (./line-search.ts), with the semantics of
+// torch.optim.LBFGS (its defaults, stopping rules and state), so Gatys style transfer behaves
+// as in PyTorch. The two-loop recursion follows Nocedal & Wright, Numerical Optimization,
+// algorithm 7.4.
 import * as T from '../torch/index.js';
 import { Tensor, keep, noGrad, tidy } from '../torch/index.js';
 import type { OptimizerState } from './optimizer.js';
+import { absMax, cubicMinimum, dot, strongWolfe } from './line-search.js';
 
 export interface LBFGSOptions {
   lr?: number;
@@ -26,30 +27,7 @@ export interface LBFGSOptions {
 /** Evaluates the loss at the current parameters, with gradients in their .grad. */
 export type Closure = () => number;
 
-/** The minimiser of the cubic through (x1, f1, g1) and (x2, f2, g2), clamped to bounds. */
-export function cubicMinimum(
-  x1: number,
-  f1: number,
-  g1: number,
-  x2: number,
-  f2: number,
-  g2: number,
-  bounds?: [number, number],
-): number {
-  const [lo, hi] = bounds ?? (x1 <= x2 ? [x1, x2] : [x2, x1]);
-  const d1 = g1 + g2 - (3 * (f1 - f2)) / (x1 - x2);
-  const disc = d1 * d1 - g1 * g2;
-  if (disc < 0) return (lo + hi) / 2;
-  const d2 = Math.sqrt(disc);
-  const m =
-    x1 <= x2
-      ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-      : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
-  return Math.min(Math.max(m, lo), hi);
-}
-
-const dot = (a: Tensor, b: Tensor) => tidy(() => a.dot(b).item());
-const absMax = (a: Tensor) => tidy(() => a.abs().max().item());
+export { cubicMinimum };
 
 export class LBFGS {
   lr: number;
@@ -156,7 +134,13 @@ export class LBFGS {
         if (this.lineSearch === 'strong_wolfe') {
           const x = this.params.map((p) => keep(tidy(() => p.detach().clone())));
           try {
-            const r = this.strongWolfe(closure, x, this.t, d, loss, flatGrad, gtd);
+            const search = {
+              evaluate: (t: number) => this.evaluateAt(closure, x, t, d),
+              shouldStop: this.shouldStop,
+              direction: d,
+              toleranceChange: this.toleranceChange,
+            };
+            const r = strongWolfe(search, this.t, loss, flatGrad, gtd);
             loss = r.loss;
             disposeLater.push(flatGrad);
             flatGrad = r.grad;
@@ -241,136 +225,6 @@ export class LBFGS {
       return r;
     });
     this.setSlot('d', d);
-  }
-
-  /**
-   * A step length satisfying the strong Wolfe conditions (bracketing, then zoom). When
-   * shouldStop() turns true between evaluations, the step length of the lowest loss evaluated
-   * so far (0: where it started).
-   */
-  private strongWolfe(
-    closure: Closure,
-    x: Tensor[],
-    t0: number,
-    d: Tensor,
-    f: number,
-    g: Tensor,
-    gtd: number,
-    c1 = 1e-4,
-    c2 = 0.9,
-    maxLs = 25,
-  ): { loss: number; grad: Tensor; t: number; evals: number } {
-    const owned = new Set<Tensor>();
-    const own = (t: Tensor) => (owned.add(t), t);
-    let t = t0;
-    const dNorm = absMax(d);
-    // The lowest loss evaluated, for a stop in the middle of the search.
-    let best = { t: 0, f, g };
-    const evaluate = (at: number): [number, Tensor] => {
-      const [fe, ge] = this.evaluateAt(closure, x, at, d);
-      own(ge);
-      if (fe < best.f) best = { t: at, f: fe, g: ge };
-      return [fe, ge];
-    };
-    const stopped = () => {
-      const grad = keep(tidy(() => best.g.clone()));
-      for (const o of owned) o.dispose();
-      return { loss: best.f, grad, t: best.t, evals };
-    };
-    let evals = 0;
-    if (this.shouldStop()) return stopped();
-    let [fNew, gNew] = evaluate(t);
-    evals = 1;
-    let gtdNew = dot(gNew, d);
-    let tPrev = 0;
-    let fPrev = f;
-    let gPrev = g;
-    let gtdPrev = gtd;
-    let done = false;
-    let lsIter = 0;
-    let br: number[] = [];
-    let brF: number[] = [];
-    let brG: Tensor[] = [];
-    let brGtd: number[] = [];
-    while (lsIter < maxLs) {
-      if (fNew > f + c1 * t * gtd || (lsIter > 1 && fNew >= fPrev)) {
-        [br, brF, brG, brGtd] = [
-          [tPrev, t],
-          [fPrev, fNew],
-          [gPrev, gNew],
-          [gtdPrev, gtdNew],
-        ];
-        break;
-      }
-      if (Math.abs(gtdNew) <= -c2 * gtd) {
-        [br, brF, brG, brGtd] = [[t], [fNew], [gNew], [gtdNew]];
-        done = true;
-        break;
-      }
-      if (gtdNew >= 0) {
-        [br, brF, brG, brGtd] = [
-          [tPrev, t],
-          [fPrev, fNew],
-          [gPrev, gNew],
-          [gtdPrev, gtdNew],
-        ];
-        break;
-      }
-      const tmp = t;
-      t = cubicMinimum(tPrev, fPrev, gtdPrev, t, fNew, gtdNew, [t + 0.01 * (t - tPrev), t * 10]);
-      [tPrev, fPrev, gPrev, gtdPrev] = [tmp, fNew, gNew, gtdNew];
-      if (this.shouldStop()) return stopped();
-      [fNew, gNew] = evaluate(t);
-      evals++;
-      gtdNew = dot(gNew, d);
-      lsIter++;
-    }
-    if (lsIter === maxLs)
-      [br, brF, brG, brGtd] = [
-        [0, t],
-        [f, fNew],
-        [g, gNew],
-        [gtd, gtdNew],
-      ];
-
-    // Zoom: shrink the bracket until a point meets both conditions.
-    let insufficientProgress = false;
-    let [low, high] = brF[0] <= brF[brF.length - 1] ? [0, 1] : [1, 0];
-    while (!done && lsIter < maxLs) {
-      if (Math.abs(br[1] - br[0]) * dNorm < this.toleranceChange) break;
-      t = cubicMinimum(br[0], brF[0], brGtd[0], br[1], brF[1], brGtd[1]);
-      const bMax = Math.max(...br);
-      const bMin = Math.min(...br);
-      const eps = 0.1 * (bMax - bMin);
-      if (Math.min(bMax - t, t - bMin) < eps) {
-        if (insufficientProgress || t >= bMax || t <= bMin) {
-          t = Math.abs(t - bMax) < Math.abs(t - bMin) ? bMax - eps : bMin + eps;
-          insufficientProgress = false;
-        } else {
-          insufficientProgress = true;
-        }
-      } else {
-        insufficientProgress = false;
-      }
-      if (this.shouldStop()) return stopped();
-      [fNew, gNew] = evaluate(t);
-      evals++;
-      gtdNew = dot(gNew, d);
-      lsIter++;
-      if (fNew > f + c1 * t * gtd || fNew >= brF[low]) {
-        [br[high], brF[high], brG[high], brGtd[high]] = [t, fNew, gNew, gtdNew];
-        [low, high] = brF[0] <= brF[1] ? [0, 1] : [1, 0];
-      } else {
-        if (Math.abs(gtdNew) <= -c2 * gtd) done = true;
-        else if (gtdNew * (br[high] - br[low]) >= 0) {
-          [br[high], brF[high], brG[high], brGtd[high]] = [br[low], brF[low], brG[low], brGtd[low]];
-        }
-        [br[low], brF[low], brG[low], brGtd[low]] = [t, fNew, gNew, gtdNew];
-      }
-    }
-    const grad = keep(tidy(() => brG[low].clone()));
-    for (const o of owned) o.dispose();
-    return { loss: brF[low], grad, t: br[low], evals };
   }
 
   zeroGrad(): void {

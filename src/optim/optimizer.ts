@@ -81,20 +81,29 @@ export abstract class Optimizer implements Disposable {
     this.step();
   }
 
-  protected abstract hyper(): Record<string, number | boolean>;
-  protected abstract setHyper(h: Record<string, number | boolean>): void;
+  /**
+   * The fields holding this optimizer's settings (numbers or booleans), in the order the
+   * state dict writes them: saved and restored by name.
+   */
+  protected abstract readonly hyperNames: readonly string[];
+
+  private get fields(): Record<string, number | boolean> {
+    return this as unknown as Record<string, number | boolean>;
+  }
 
   stateDict(): OptimizerState {
     const tensors = new Map<string, Tensor>();
     this.state.forEach((s, i) => s.forEach((t, k) => tensors.set(`${i}.${k}`, t)));
-    return { hyper: { ...this.hyper(), lr: this.lr, stepCount: this.stepCount }, tensors };
+    const hyper = Object.fromEntries(this.hyperNames.map((n) => [n, this.fields[n]]));
+    return { hyper: { ...hyper, lr: this.lr, stepCount: this.stepCount }, tensors };
   }
 
   /** Restores a state dict; tensors are copied, so the caller still owns what it passed. */
   loadStateDict(sd: OptimizerState): void {
     this.lr = Number(sd.hyper.lr);
     this.stepCount = Number(sd.hyper.stepCount);
-    this.setHyper(sd.hyper);
+    for (const n of this.hyperNames)
+      this.fields[n] = typeof this.fields[n] === 'boolean' ? Boolean(sd.hyper[n]) : Number(sd.hyper[n]);
     for (const s of this.state) {
       for (const t of s.values()) t.dispose();
       s.clear();

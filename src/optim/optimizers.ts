@@ -14,6 +14,7 @@ export interface SGDOptions extends ClipOptions {
 }
 
 export class SGD extends Optimizer {
+  protected readonly hyperNames = ['momentum', 'dampening', 'nesterov', 'weightDecay'];
   momentum: number;
   dampening: number;
   nesterov: boolean;
@@ -37,20 +38,6 @@ export class SGD extends Optimizer {
     }
     p.add_(d, -this.lr);
   }
-  protected hyper() {
-    return {
-      momentum: this.momentum,
-      dampening: this.dampening,
-      nesterov: this.nesterov,
-      weightDecay: this.weightDecay,
-    };
-  }
-  protected setHyper(h: Record<string, number | boolean>) {
-    this.momentum = Number(h.momentum);
-    this.dampening = Number(h.dampening);
-    this.nesterov = Boolean(h.nesterov);
-    this.weightDecay = Number(h.weightDecay);
-  }
 }
 
 export interface AdamOptions extends ClipOptions {
@@ -64,6 +51,7 @@ export interface AdamOptions extends ClipOptions {
 }
 
 export class Adam extends Optimizer {
+  protected readonly hyperNames = ['beta1', 'beta2', 'eps', 'weightDecay'];
   beta1: number;
   beta2: number;
   eps: number;
@@ -95,15 +83,6 @@ export class Adam extends Optimizer {
     const denom = v.sqrt().div(Math.sqrt(bc2)).add_(this.eps);
     p.addcdiv_(m, denom, -this.lr / bc1);
   }
-  protected hyper() {
-    return { beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay };
-  }
-  protected setHyper(h: Record<string, number | boolean>) {
-    this.beta1 = Number(h.beta1);
-    this.beta2 = Number(h.beta2);
-    this.eps = Number(h.eps);
-    this.weightDecay = Number(h.weightDecay);
-  }
 }
 
 export class AdamW extends Adam {
@@ -123,6 +102,7 @@ export interface RMSpropOptions extends ClipOptions {
 }
 
 export class RMSprop extends Optimizer {
+  protected readonly hyperNames = ['alpha', 'eps', 'momentum', 'centered', 'weightDecay'];
   alpha: number;
   eps: number;
   momentum: number;
@@ -155,21 +135,5 @@ export class RMSprop extends Optimizer {
     } else {
       p.addcdiv_(d, avg, -this.lr);
     }
-  }
-  protected hyper() {
-    return {
-      alpha: this.alpha,
-      eps: this.eps,
-      momentum: this.momentum,
-      centered: this.centered,
-      weightDecay: this.weightDecay,
-    };
-  }
-  protected setHyper(h: Record<string, number | boolean>) {
-    this.alpha = Number(h.alpha);
-    this.eps = Number(h.eps);
-    this.momentum = Number(h.momentum);
-    this.centered = Boolean(h.centered);
-    this.weightDecay = Number(h.weightDecay);
   }
 }

@@ -1,13 +1,14 @@
 // The training harness every system's trainer stands on: the run folder (new or resumed),
 // the config (a resumed run keeps its own, but for how long to go on), the checkpoint's
 // restore, the loop's stop conditions (total steps, --minutes, Ctrl-C, a non-finite loss),
-// the step meter and log lines (trimmed on resume), checkpoints, and disposal in one place.
+// the log lines (trimmed on resume), checkpoints, and disposal in one place. What the
+// caller passes in is in ./run-options.ts; the loop's pacing and step meter in ./pacing.ts.
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/files.js';
 import * as T from '../torch/index.js';
 import { ProcessGroup, distEnv } from '../distributed/index.js';
 import { RunFolder } from '../io/run-folder.js';
-import { canonicalConfig, type OptionTable } from '../models/options.js';
+import { canonicalConfig } from '../models/options.js';
 import {
   loadCheckpoint,
   restoreCheckpoint,
@@ -15,86 +16,11 @@ import {
   type Checkpoint,
   type CheckpointParts,
 } from '../io/checkpoint.js';
+import { Breather, StepMeter, fitThreadsBetweenSteps, type DistributedLog, type StepMeans } from './pacing.js';
+import { keptOnResume, type TrainingOptions } from './run-options.js';
 
 export interface Disposer {
   dispose(): void;
-}
-
-/**
- * A new run or a resumed one (`force` replaces a finished run's folder). `given`: the settings
- * the command names; on resume, each that the run keeps its own value for gets a line on stderr.
- */
-export interface RunMode {
-  resume?: boolean;
-  force?: boolean;
-  given?: ReadonlySet<string>;
-}
-
-/**
- * How a caller stops a run and hears its notes, beside the trainer's own progress hooks.
- * Every trainer takes these.
- */
-export interface RunControl {
-  /** Checked between steps; true stops the run (the trainer then saves as it would at the end). */
-  shouldStop?(): boolean;
-  /**
-   * Aborting it stops the run at the next step: the trainer saves its checkpoint as at the end
-   * and resolves with a result that says it stopped early (it does not reject). The loop lets
-   * the event loop run every BREATHE_MS or so, so a timer's abort() takes effect mid-run.
-   */
-  signal?: AbortSignal;
-  /**
-   * Sentences for the user that are not errors: settings a resumed run keeps, thread changes.
-   * The library never prints; without this hook they are dropped (the CLI writes them to stderr).
-   */
-  onNote?(message: string): void;
-}
-
-/** The longest a training loop computes without letting the event loop run (timers, aborts, I/O). */
-export const BREATHE_MS = 150;
-
-export interface TrainingOptions<C> extends RunControl {
-  /** The system's name, written into config.json. */
-  system: string;
-  config: C;
-  /** Fill settings that a run from an older Loom lacks. */
-  defaults: C;
-  /**
-   * The system's option table: former spellings of a choice, in the config given or in a
-   * resumed run's, read as today's (canonicalConfig).
-   */
-  options?: OptionTable;
-  outDir: string;
-  mode: RunMode;
-  /** Settings a resumed run takes from the command (how long to go on); the rest stay the run's. */
-  fromCommand: readonly (keyof C)[];
-  validate(c: C): void;
-  /** What to advise when a loss stops being finite ("lower --lr"). */
-  advice: string;
-  /** The data-parallel group; by default joined when torchrun's variables name several ranks. */
-  group?: ProcessGroup | null;
-}
-
-/**
- * The settings a command names that a resumed run does not take (it keeps its own), as
- * sentences: silently training on with the old learning rate when the command says another
- * would mislead. Only how long to go on (`fromCommand`) comes from the command.
- */
-export function keptOnResume<C>(
-  command: C,
-  run: C,
-  given: ReadonlySet<string>,
-  fromCommand: readonly (keyof C)[],
-): string[] {
-  const flag = (k: string) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
-  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
-  return [...given]
-    .filter((k) => k in (command as object) && !fromCommand.includes(k as keyof C))
-    .filter((k) => JSON.stringify(command[k as keyof C]) !== JSON.stringify(run[k as keyof C]))
-    .map(
-      (k) =>
-        `${flag(k)} ${show(command[k as keyof C])} does not apply to a resumed run, which keeps its ${show(run[k as keyof C])} (a resumed run takes only ${fromCommand.map((f) => flag(String(f))).join(', ')} from the command)`,
-    );
 }
 
 /** Why the loop ended: it reached its steps, its time ran out, or it was asked to stop. */
@@ -343,108 +269,4 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/**
- * For a long synchronous loop in an async function: `await breather.breathe()` between steps
- * lets timers, I/O and an AbortSignal's abort run, at most once every BREATHE_MS.
- */
-export class Breather {
-  private last = performance.now();
-  async breathe(): Promise<void> {
-    if (performance.now() - this.last < BREATHE_MS) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    this.last = performance.now();
-  }
-}
-
-/** The fields a data-parallel run's log lines add (see Training.distributedLog). */
-export interface DistributedLog {
-  processes?: number;
-  global_batch?: number;
-  /** Each rank's milliseconds per step over the line, in rank order. */
-  rank_ms_per_step?: number[];
-  collective_ms_per_step?: number;
-}
-
-export interface StepMeans {
-  /** Each value's mean over the steps since the last line. */
-  mean: Record<string, number>;
-  steps: number;
-  msPerStep: number;
-}
-
-/** Means of step values and the time per step, between log lines. */
-export class StepMeter {
-  private sums: Record<string, number> = {};
-  private n = 0;
-  private since = performance.now();
-
-  add(values: Record<string, number>): void {
-    for (const [k, v] of Object.entries(values)) this.sums[k] = (this.sums[k] ?? 0) + v;
-    this.n++;
-  }
-  flush(): StepMeans {
-    const n = Math.max(1, this.n);
-    const mean = Object.fromEntries(Object.entries(this.sums).map(([k, v]) => [k, v / n]));
-    const out = { mean, steps: this.n, msPerStep: (performance.now() - this.since) / n };
-    this.sums = {};
-    this.n = 0;
-    this.since = performance.now();
-    return out;
-  }
-}
-
-/** A value computed once per epoch (the data order), recomputed when the epoch changes. */
-export class PerEpoch<T> {
-  private epoch = -1;
-  private value: T | null = null;
-  constructor(private readonly make: (epoch: number) => T) {}
-  get(epoch: number): T {
-    if (epoch !== this.epoch || this.value === null) {
-      this.value = this.make(epoch);
-      this.epoch = epoch;
-    }
-    return this.value;
-  }
-  /** Forgets the cached value (after a rollback moved the step). */
-  reset(): void {
-    this.epoch = -1;
-    this.value = null;
-  }
-}
-
-/**
- * A trained module from a run folder or a checkpoint file: `build` checks that the checkpoint
- * is the kind asked for (one sentence if not) and makes the modules its state goes into.
- */
-export function loadFromRun<M, C extends object>(
-  source: string,
-  build: (ck: Checkpoint<Partial<C>>, file: string) => { value: M; modules: CheckpointParts['modules'] },
-): M {
-  const file = RunFolder.checkpointOf(source);
-  using ck = loadCheckpoint<Partial<C>>(file);
-  const { value, modules } = build(ck, file);
-  try {
-    restoreCheckpoint(ck, { modules }, { rng: false });
-  } catch (e) {
-    for (const m of Object.values(modules)) m.dispose();
-    throw e;
-  }
-  return value;
-}
-
-/**
- * For any long loop, between its steps: fits the thread count to the cores other processes
- * leave free (T.fitThreads) and tells `onNote` when it changes.
- */
-export function fitThreadsBetweenSteps(onNote?: (message: string) => void): void {
-  const fit = T.fitThreads();
-  if (fit) onNote?.(threadsNote(fit));
-}
-
-/** One sentence on a change of thread count: why, and how to fix the count instead. */
-export function threadsNote(fit: { threads: number; othersBusy: number }): string {
-  const busy = fit.othersBusy.toFixed(1);
-  return `other processes keep ${busy} cores busy: ${fit.threads} thread${fit.threads > 1 ? 's' : ''} from here (OpenMP's threads wait for one another when one shares its core; --threads N keeps a count)`;
 }

@@ -103,14 +103,17 @@ export function tfjsWeights(model: TfjsModel): KerasWeights {
   return kw;
 }
 
+/** nsfwjs's models, shipped inside the npm package, by their folder names; with the names users know. */
+const NSFWJS_MODELS = { inception_v3: 'InceptionV3', mobilenet_v2: 'MobileNetV2' } as const;
+
 /** One of nsfwjs's models (inception_v3, mobilenet_v2), shipped inside the npm package. */
-export function nsfwjsModelFolder(model: 'inception_v3' | 'mobilenet_v2'): string {
+export function nsfwjsModelFolder(model: keyof typeof NSFWJS_MODELS): string {
   let pkg: string;
   try {
     pkg = require.resolve('nsfwjs'); // dist/cjs/index.js
   } catch {
     throw new Error(
-      `the built-in ${model === 'inception_v3' ? 'InceptionV3' : 'MobileNetV2'} comes from the npm package nsfwjs, which is not installed (run npm install)`,
+      `the built-in ${NSFWJS_MODELS[model]} comes from the npm package nsfwjs, which is not installed (run npm install)`,
     );
   }
   return path.join(path.dirname(path.dirname(pkg)), 'models', model);

@@ -41,14 +41,13 @@ export function kerasGeneratorGraph(gen: Generator): Exported {
     const lrelu = (x: string) => g.op('LeakyRelu', [x], { alpha: { float: 0.3 } });
     let y = lrelu(g.layer(gen.fc, z, 'fc'));
     y = g.op('Reshape', [y, g.ints('first_shape', [-1, gen.config.gFilters / 2, h / 2, w / 2])]);
-    for (const [name, m] of [
+    const layers = [
       ['conv1', gen.conv1],
       ['up', gen.up],
       ['conv2', gen.conv2],
       ['conv3', gen.conv3],
-    ] as const)
-      y = lrelu(g.layer(m, y, name));
-    return g.layer(gen.out, y, 'out');
+    ] as const;
+    return g.layer(gen.out, g.chain(y, layers, lrelu), 'out');
   });
 }
 

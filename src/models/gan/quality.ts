@@ -16,8 +16,8 @@ import { cacheFolder } from '../../vision/weights.js';
 /**
  * The judge: a small classifier of the data's labels (two strided convolutions, a hidden
  * layer of 128 features, the classes). Its confidence on generated images says whether they
- * look like any class; its hidden features feed the Fréchet distance. On MNIST it reaches
- * about 98.9% test accuracy in three epochs.
+ * look like any class; its hidden features feed the Fréchet distance. A few epochs make it
+ * accurate enough to judge by (its test accuracy on MNIST: docs/benchmarks.md).
  */
 export class Judge extends Module {
   readonly conv1: Conv2d;

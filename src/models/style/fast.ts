@@ -83,8 +83,9 @@ const RESUME_DEFAULTS: FastStyleConfig = { ...FAST_DEFAULTS, stability: 0, style
 
 /**
  * The style loss a run trains with, and its weight. Sliced Wasserstein losses for the built-in
- * InceptionV3, whose Gram matrices are flat (at 300 steps: texture 0.66 against 0.87 with Gram
- * losses, docs/benchmarks.md); VGG19 keeps Gram losses, with which the fast nets were made.
+ * InceptionV3, whose Gram matrices are flat (sliced losses carry more of the painting's
+ * texture; the comparison is in docs/benchmarks.md); VGG19 keeps Gram losses, with which the
+ * fast nets were made.
  */
 export function fastStyleLoss(
   c: FastStyleConfig,

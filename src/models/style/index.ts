@@ -1,5 +1,6 @@
 export * from './losses.js';
 export * from './gatys.js';
+export * from './objective.js';
 export * from './fast.js';
 export * from './fast-net.js';
 export * from './fast-data.js';

@@ -18,10 +18,9 @@ import {
 } from '../options.js';
 
 /**
- * The transformer's subword units when --merges is unset: 400 merges on a large text (10
- * minutes on builtin:sotu, 10.2 M training characters: 1.725 bits per character against 1.827
- * on characters), characters on a small one, which the units let it memorise (builtin:moby-dick,
- * 1.1 M: 2.061 with 400 merges, 1.985 with 100, 1.992 on characters; docs/benchmarks.md).
+ * The transformer's subword units when --merges is unset: 400 merges on a large text, where
+ * they lower held-out bits per character; characters on a small one, which the units would
+ * let it memorise. The comparison on builtin:sotu and builtin:moby-dick is in docs/benchmarks.md.
  */
 export const SUBWORD_MERGES = 400;
 export const SUBWORD_MIN_CHARS = 4_000_000;
@@ -146,8 +145,9 @@ export const SAVED_DEFAULTS: TextTrainConfig = { ...TEXT_DEFAULTS, model: 'lstm'
 
 /** What each model sets when the user does not (the transformer's chosen by measurement, docs/benchmarks.md). */
 export const TEXT_MODELS = {
-  // The book's LSTM(128) with RMSprop; the clip and rate measured in earlier sessions. A run
-  // with an end anneals the rate over its last 20% (0.04 bits better at 10 minutes).
+  // The book's LSTM(128) with RMSprop, with the clip and rate that trained it best. A run with
+  // an end anneals the rate over its last 20%, which lowers its held-out bits
+  // (docs/benchmarks.md).
   lstm: {
     step: 3,
     merges: 0,
@@ -163,11 +163,9 @@ export const TEXT_MODELS = {
     weightDecay: null,
     clip: 5,
   },
-  // Measured at 5 and 10 minutes on builtin:sotu (docs/benchmarks.md): at CPU budgets a
-  // small, fast model that takes many steps beats the usual 4-block, 128-context shape. The
-  // 1,000 warm-up steps won a GPU sweep of 130 runs at the 10-minute step count by 0.04
-  // bits on three seeds (bench/text-sweep); its next best, embedding 160 at lr 3e-3, was
-  // 0.01 better than 128 at 4e-3 with Loom on two seeds (1.827, 1.821 against 1.833, 1.835).
+  // At CPU budgets a small, fast model that takes many steps beats the usual 4-block,
+  // 128-context shape; the warm-up, embedding and rate are the best of a sweep
+  // (bench/text-sweep). The runs and their figures are in docs/benchmarks.md.
   gpt: {
     step: 1,
     merges: null,

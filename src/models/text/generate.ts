@@ -67,7 +67,7 @@ export function generate(model: CharModel, vocab: Vocab, opts: GenerateOptions, 
   let stepper: TextStepper | null = null;
   try {
     // One BLAS thread: per character the products are tiny, and OpenBLAS's thread sync
-    // costs more than it saves (88 against 121 µs per character, docs/benchmarks.md).
+    // costs more than it saves (docs/benchmarks.md).
     T.withBlasThreads(1, () =>
       noGrad(() => {
         [logits, stepper] = model.startGeneration(primeIds, n, { cached: opts.cached ?? true });

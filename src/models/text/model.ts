@@ -112,11 +112,11 @@ export class CharLSTM extends Module implements CharModel {
 }
 
 /**
- * One character at a time, without aten::lstm's per-call set-up (which costs ~120 µs for a
- * single step of a 128-unit LSTM on this machine): the first layer's input projection is a
- * table lookup (one-hot times W_ih is a column of W_ih), the rest is the LSTM cell written
- * out. For one sample it works on vectors, because OpenBLAS's gemv is twice as fast as a
- * 1-row gemm here. Same mathematics as CharLSTM.forward; used for generation, under noGrad.
+ * One character at a time, without aten::lstm's per-call set-up (which dominates a single
+ * step of a small LSTM): the first layer's input projection is a table lookup (one-hot times
+ * W_ih is a column of W_ih), the rest is the LSTM cell written out. For one sample it works
+ * on vectors, because OpenBLAS's gemv beats a 1-row gemm (docs/benchmarks.md). Same
+ * mathematics as CharLSTM.forward; used for generation, under noGrad.
  */
 export class CharStepper {
   private readonly table: Tensor; // [V, 4H]: W_ih^T + b_ih + b_hh of layer 0
