@@ -4,7 +4,7 @@
 import type { Exported } from '../export/onnx-graph.js';
 import type { Checkpoint } from '../io/checkpoint.js';
 import type { ConfigOf, OptionDef, OptionTable, StudioKind } from '../models/options.js';
-import type { RunControl, RunMode } from '../train/training.js';
+import type { RunControl, RunMode } from '../train/index.js';
 import type { DemoPart } from './demo.js';
 
 /** What a progress event shows on the terminal: a rewritten progress line (with `step`) or a line of its own. */
