@@ -6,7 +6,7 @@
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,apply,...] [--variants]`: every speed workload in turns.
-// `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16, beside PyTorch.
+// `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
