@@ -128,8 +128,11 @@ function model(c: Config): CharGPT {
   });
 }
 
-/** The text trainer's step for --model gpt; torch_gpt_bench.py's train_step. */
-export function gptStepWorkload(c: Config): Workload {
+/**
+ * The text trainer's step for --model gpt; torch_gpt_bench.py's train_step. bf16: the
+ * forward and loss under CPU autocast, as --precision bf16 runs them.
+ */
+export function gptStepWorkload(c: Config, bf16 = false): Workload {
   const m = model(c);
   const opt = new AdamW(m.parameters(), {
     lr: 1e-3,
@@ -143,8 +146,11 @@ export function gptStepWorkload(c: Config): Workload {
     step: () =>
       T.tidy(() => {
         const all = T.tensor(ids, { shape: [c.batch, c.block + 1] }).long();
-        const logits = m.forward(all.narrow(1, 0, c.block));
-        const loss = crossEntropy(logits.reshape([-1, c.vocab]), all.narrow(1, 1, c.block).reshape([-1]));
+        const forward = () => {
+          const logits = m.forward(all.narrow(1, 0, c.block));
+          return crossEntropy(logits.reshape([-1, c.vocab]), all.narrow(1, 1, c.block).reshape([-1]));
+        };
+        const loss = bf16 ? T.autocast('bfloat16', forward) : forward();
         opt.backwardStep(loss, { clipNorm: 1 });
       }),
     dispose: () => {

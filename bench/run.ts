@@ -6,6 +6,7 @@
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,apply,...] [--variants]`: every speed workload in turns.
+// `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
@@ -22,6 +23,7 @@ import { styleQualityBench } from './style-quality.js';
 import { videoBench } from './video.js';
 import { busyTrainingBench, waitPolicyBench } from './wait-policy.js';
 import { parityBench } from './parity.js';
+import { precisionBench } from './precision.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -94,6 +96,16 @@ if (which === 'gan-recipes') {
     process.exit(2);
   }
   await ganRecipesBench(minutes);
+  process.exit(0);
+}
+if (which === 'precision') {
+  const threads = Number(at('--threads') ?? 1);
+  const steps = Number(at('--steps') ?? 0);
+  if (!Number.isInteger(threads) || threads < 1 || !Number.isInteger(steps) || steps < 0) {
+    console.error('--threads needs a whole number >= 1, --steps one >= 0');
+    process.exit(2);
+  }
+  await precisionBench({ quick, threads, qualitySteps: steps });
   process.exit(0);
 }
 if (which === 'gpt') {

@@ -5,6 +5,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <c10/core/CPUAllocator.h>
@@ -49,12 +50,19 @@
 //    init_process_group with a store-based barrier; 2.x puts them under "default_pg/0//cpu/"
 //    (a prefix per group and per device) and has no barrier (TORCH_DIST_INIT_BARRIER=0).
 //    Checked against PyTorch 1.13 and 2.13.
+//  - CPU autocast: 2.4 replaced set_cpu_enabled/set_autocast_cpu_dtype (and their getters)
+//    with set_autocast_enabled/set_autocast_dtype taking a device type.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
 #define LOOM_ALLOCATE_CONST
 #define LOOM_ALLOCATOR_COPY_DATA 1
 #else
 #define LOOM_ALLOCATE_CONST const
 #define LOOM_ALLOCATOR_COPY_DATA 0
+#endif
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#define LOOM_AUTOCAST_BY_DEVICE 1
+#else
+#define LOOM_AUTOCAST_BY_DEVICE 0
 #endif
 #if TORCH_VERSION_MAJOR >= 2
 #define LOOM_PG_PREFIXES {"0/", "cpu/"}
@@ -520,6 +528,57 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), c10::GradMode::is_enabled());
 }
 
+// CPU autocast, entered and left as torch.autocast('cpu', dtype) does. Ops called through
+// the boxed dispatcher pass the AutocastCPU key like any other, so this state is all it takes.
+bool autocastCpuEnabled() {
+#if LOOM_AUTOCAST_BY_DEVICE
+  return at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  return at::autocast::is_cpu_enabled();
+#endif
+}
+at::ScalarType autocastCpuDtype() {
+#if LOOM_AUTOCAST_BY_DEVICE
+  return at::autocast::get_autocast_dtype(at::kCPU);
+#else
+  return at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+void setAutocastCpu(bool enabled, at::ScalarType dtype) {
+#if LOOM_AUTOCAST_BY_DEVICE
+  at::autocast::set_autocast_enabled(at::kCPU, enabled);
+  at::autocast::set_autocast_dtype(at::kCPU, dtype);
+#else
+  at::autocast::set_cpu_enabled(enabled);
+  at::autocast::set_autocast_cpu_dtype(dtype);
+#endif
+}
+
+Napi::Value AutocastState(const Napi::CallbackInfo& info) {
+  auto out = Napi::Array::New(info.Env(), 2);
+  out[0u] = Napi::Boolean::New(info.Env(), autocastCpuEnabled());
+  out[1u] = Napi::Number::New(info.Env(), static_cast<int>(autocastCpuDtype()));
+  return out;
+}
+
+// autocastEnter(dtype) -> [wasEnabled, previousDtype], for autocastExit to restore.
+Napi::Value AutocastEnter(const Napi::CallbackInfo& info) {
+  auto dtype = static_cast<at::ScalarType>(info[0].ToNumber().Int32Value());
+  if (dtype != at::kBFloat16) throw std::invalid_argument("CPU autocast supports bfloat16 only");
+  Napi::Value prev = AutocastState(info);
+  setAutocastCpu(true, dtype);
+  at::autocast::increment_nesting();
+  return prev;
+}
+
+// autocastExit(wasEnabled, previousDtype): leaving the outermost region drops the cached
+// low-precision copies of the weights, which would otherwise outlive their updates.
+Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  setAutocastCpu(info[0].ToBoolean().Value(), static_cast<at::ScalarType>(info[1].ToNumber().Int32Value()));
+  return info.Env().Undefined();
+}
+
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   at::manual_seed(static_cast<uint64_t>(info[0].ToNumber().Int64Value()));
   return info.Env().Undefined();
@@ -899,6 +958,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("autogradGrad", AutogradGrad);
   FN("setGradEnabled", SetGradEnabled);
   FN("isGradEnabled", IsGradEnabled);
+  FN("autocastEnter", AutocastEnter);
+  FN("autocastExit", AutocastExit);
+  FN("autocastState", AutocastState);
   FN("manualSeed", ManualSeed);
   FN("getRngState", GetRngState);
   FN("setRngState", SetRngState);

@@ -12,6 +12,14 @@ export * from './ops.generated.js';
 export { Tensor, tensor, type TensorData, type TensorOptions, type NestedArray } from './tensor.js';
 export { tidy, keep, disposeScope, DisposeScope } from './scope.js';
 export { backward, grad, noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export {
+  autocast,
+  isAutocastEnabled,
+  bf16Supported,
+  resolvePrecision,
+  type PrecisionSetting,
+  type PrecisionChoice,
+} from './autocast.js';
 export { type DType, isFloating } from './dtype.js';
 export type { ReduceOptions } from './methods.js';
 

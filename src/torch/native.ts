@@ -52,6 +52,10 @@ interface Native {
   ): (Handle | null)[];
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
+  /** Turns CPU autocast on in dtype (a code); returns the state before, for autocastExit. */
+  autocastEnter(dtype: number): [boolean, number];
+  autocastExit(wasEnabled: boolean, dtype: number): void;
+  autocastState(): [boolean, number];
   manualSeed(seed: number): void;
   getRngState(): Handle;
   setRngState(state: Handle): void;

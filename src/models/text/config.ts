@@ -8,6 +8,7 @@ import { MAX_MERGES } from './vocab.js';
 import type { CharModel } from './char-model.js';
 import {
   MINUTES_OPTION,
+  PRECISION_OPTION,
   SEED_OPTION,
   checkOptions,
   defaultsOf,
@@ -78,6 +79,7 @@ export const TEXT_OPTIONS = {
   epochs: { type: 'int', default: null, min: 1, help: 'passes over the corpus' },
   steps: { type: 'int', default: null, min: 1, help: 'training steps (instead of --epochs)', studio: true },
   minutes: MINUTES_OPTION,
+  precision: PRECISION_OPTION,
   lr: {
     type: 'number',
     default: null,

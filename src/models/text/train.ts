@@ -64,6 +64,8 @@ export interface TextStartLog {
   trainUnits: number;
   heldOutChars: number;
   resumed: boolean;
+  /** What the steps compute in: --precision, settled (auto by a probe). */
+  precision: 'fp32' | 'bf16';
 }
 export interface TextTrainHooks extends RunControl {
   onStart?(log: TextStartLog): void;
@@ -137,6 +139,8 @@ export async function trainText(
   const stepsPerEpoch = Math.floor(windows / globalBatch);
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
+  const precision = T.resolvePrecision(cfg.precision, probeShape(cfg));
+  const inPrecision = <R>(fn: () => R): R => (precision.precision === 'bf16' ? T.autocast('bfloat16', fn) : fn());
   T.manualSeed(cfg.seed);
   const model = t.own(newCharModel(cfg, vocab.size));
   const opt = t.own(TEXT_KINDS[cfg.model].optimizer(model, cfg));
@@ -162,10 +166,12 @@ export async function trainText(
     trainUnits: train.length,
     heldOutChars: valChars.length,
     resumed: t.resumed !== null,
+    precision: precision.precision,
   });
   t.begin(
     { modules: { model }, optimizers: { opt } },
     {
+      config: { precisionUsed: precision.precision, ...(precision.probe ? { precisionProbe: precision.probe } : {}) },
       extra: () => ({
         vocab: vocab.chars,
         merges: vocab.merges,
@@ -239,7 +245,11 @@ export async function trainText(
     const lr = rateAt(step);
     opt.lr = lr;
     const loss = tidy(() => {
-      const l = model.loss(T.tensor(batchIds, { shape: [cfg.batch, len + 1] }).long(), cfg.objective);
+      // The forward and the loss under autocast where bf16; the backward follows the graph's
+      // dtypes, so weights, gradients and the optimizer stay float32.
+      const l = inPrecision(() =>
+        model.loss(T.tensor(batchIds, { shape: [cfg.batch, len + 1] }).long(), cfg.objective),
+      );
       opt.backwardStep(l, { clipNorm: cfg.clip });
       return l.item();
     });
@@ -291,6 +301,15 @@ function savedVocab(extra: Record<string, unknown>): Vocab {
   } catch (e) {
     throw new Error(`the checkpoint's merges are damaged: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/** The run's largest matrix product, [m, k] x [k, n], for --precision auto's probe. */
+function probeShape(c: TextRunConfig): [number, number, number] {
+  if (c.model === 'gpt') {
+    const embed = c.embed ?? 1;
+    return [c.batch * (c.block ?? 1), embed, 4 * embed];
+  }
+  return [c.batch, c.units, 4 * c.units];
 }
 
 /** A fresh model of the config's kind, with the book's (or GPT-2's) initialisation. */
