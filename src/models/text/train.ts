@@ -13,6 +13,7 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
+  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -139,8 +140,7 @@ export async function trainText(
   const stepsPerEpoch = Math.floor(windows / globalBatch);
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
-  const precision = T.resolvePrecision(cfg.precision, probeShape(cfg));
-  const inPrecision = <R>(fn: () => R): R => (precision.precision === 'bf16' ? T.autocast('bfloat16', fn) : fn());
+  const precision = stepPrecision(cfg.precision, probeShape(cfg));
   T.manualSeed(cfg.seed);
   const model = t.own(newCharModel(cfg, vocab.size));
   const opt = t.own(TEXT_KINDS[cfg.model].optimizer(model, cfg));
@@ -166,12 +166,12 @@ export async function trainText(
     trainUnits: train.length,
     heldOutChars: valChars.length,
     resumed: t.resumed !== null,
-    precision: precision.precision,
+    precision: precision.used,
   });
   t.begin(
     { modules: { model }, optimizers: { opt } },
     {
-      config: { precisionUsed: precision.precision, ...(precision.probe ? { precisionProbe: precision.probe } : {}) },
+      config: precision.record,
       extra: () => ({
         vocab: vocab.chars,
         merges: vocab.merges,
@@ -247,7 +247,7 @@ export async function trainText(
     const loss = tidy(() => {
       // The forward and the loss under autocast where bf16; the backward follows the graph's
       // dtypes, so weights, gradients and the optimizer stay float32.
-      const l = inPrecision(() =>
+      const l = precision.run(() =>
         model.loss(T.tensor(batchIds, { shape: [cfg.batch, len + 1] }).long(), cfg.objective),
       );
       opt.backwardStep(l, { clipNorm: cfg.clip });

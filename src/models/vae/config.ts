@@ -1,6 +1,14 @@
 // The settings of a VAE run: the option table, and what each recipe sets of the learning
 // rate's course when --schedule and --warmup do not.
-import { MINUTES_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf, type OptionTable } from '../options.js';
+import {
+  MINUTES_OPTION,
+  PRECISION_OPTION,
+  SEED_OPTION,
+  checkOptions,
+  defaultsOf,
+  type ConfigOf,
+  type OptionTable,
+} from '../options.js';
 
 /** Every setting of a VAE training run, declared once (see models/options.ts). */
 export const VAE_OPTIONS = {
@@ -46,6 +54,7 @@ export const VAE_OPTIONS = {
   channels: { type: 'choice', default: 1, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N training images', studio: true },
   minutes: MINUTES_OPTION,
+  precision: PRECISION_OPTION,
   logEvery: { type: 'int', default: 50, min: 1, help: 'log a line every N steps', studio: true },
   seed: SEED_OPTION,
 } as const satisfies OptionTable;

@@ -9,6 +9,7 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
+  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -105,7 +106,12 @@ export async function trainVae(
   const loader = new DataLoader(train.images, train.labels, cfg.batch * t.world, { seed: cfg.seed });
   const part = { index: t.rank, count: t.world };
   const shape = { imageShape: [c, h, w], classes: train.classes };
-  t.begin({ modules: { model }, optimizers: { opt } }, { config: shape, extra: () => shape });
+  // The largest product: the second convolution's, as im2col multiplies it.
+  const precision = stepPrecision(cfg.precision, [cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2), 32 * 9, 64]);
+  t.begin(
+    { modules: { model }, optimizers: { opt } },
+    { config: { ...shape, ...precision.record }, extra: () => shape },
+  );
 
   const total = cfg.epochs * loader.length;
   const { schedule, warmup } = vaeSchedule(cfg);
@@ -159,7 +165,7 @@ export async function trainVae(
     opt.lr = rateAt(step);
     const loss = tidy(() => {
       const { images } = loader.batch(epoch, step % loader.length, order.get(epoch), part);
-      const l = objective(cfg, model, images);
+      const l = precision.run(() => objective(cfg, model, images));
       opt.backwardStep(l);
       return l.item();
     });

@@ -1,0 +1,24 @@
+// --precision for a training loop: the setting settled once (auto by a probe of the run's
+// largest matrix product), each step's forward and loss run in it, and the choice recorded
+// in the run's run.json. The backward follows the graph's dtypes, so weights, gradients,
+// optimizer state and checkpoints stay float32.
+import * as T from '../torch/index.js';
+
+export interface StepPrecision {
+  /** What the steps compute in. */
+  used: 'fp32' | 'bf16';
+  /** For run.json's config: the precision used and, for auto, the probe's timings. */
+  record: { precisionUsed: 'fp32' | 'bf16'; precisionProbe?: T.PrecisionChoice['probe'] };
+  /** Runs a step's forward and loss in the settled precision. */
+  run<R>(fn: () => R): R;
+}
+
+/** Settles `setting` for a run whose largest matrix product is [m, k] x [k, n]. */
+export function stepPrecision(setting: T.PrecisionSetting, probe: [number, number, number]): StepPrecision {
+  const choice = T.resolvePrecision(setting, probe);
+  return {
+    used: choice.precision,
+    record: { precisionUsed: choice.precision, ...(choice.probe ? { precisionProbe: choice.probe } : {}) },
+    run: (fn) => (choice.precision === 'bf16' ? T.autocast('bfloat16', fn) : fn()),
+  };
+}
