@@ -8,8 +8,6 @@ import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { Rng } from '../src/util/random.js';
 import { resize } from '../src/io/images.js';
-import { InceptionV3 } from '../src/vision/inception.js';
-import type { Backbone } from '../src/vision/weights.js';
 import {
   DREAM_DEFAULTS,
   FrameDreamer,
@@ -29,23 +27,9 @@ import {
   type DreamConfig,
 } from '../src/models/dream/index.js';
 import { repoRoot } from './helpers.js';
+import { tinyInception } from './small-models.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-
-function tinyBackbone(): Backbone {
-  T.manualSeed(1);
-  const net = new InceptionV3({ width: 1 / 8, poolIncludesPadding: false });
-  // PyTorch's default init shrinks activations layer by layer; He's scale keeps them alive deep down.
-  T.noGrad(() => {
-    for (const [n, p] of net.namedParameters()) if (n.endsWith('conv.weight')) p.mul_(Math.sqrt(6));
-  });
-  net.freeze();
-  return {
-    net,
-    info: { arch: 'inception', head: 'none', pool: 'keras', preprocess: 'inception', source: 'test', width: 1 / 8 },
-    file: '',
-  };
-}
 
 const small: DreamConfig = { ...DREAM_DEFAULTS, octaves: 2, steps: 2, maxLoss: null, jitter: 8 };
 
@@ -66,7 +50,7 @@ test('parseLayers reads layer=weight and layer:channel=weight lists; --channels 
 });
 
 test("a channel's loss is its own squared activation; strong and weak pick the photo's most and least active channels", () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(4);
   T.tidy(() => {
     const img = T.rand([1, 3, 96, 112]).mul(2).sub(1);
@@ -99,7 +83,7 @@ test("a channel's loss is its own squared activation; strong and weak pick the p
 });
 
 test("guided: the loss pulls each position toward the guide's most alike vector, and steps raise it", () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(5);
   const img = T.keep(T.rand([1, 3, 96, 96]).mul(2).sub(1));
   const guideImage = T.rand([1, 3, 100, 120]);
@@ -155,7 +139,7 @@ test("Laplacian normalisation: one level is g / rms(g); any level is blind to th
 });
 
 test('a dream with a guide, picked channels and a Laplacian pyramid keeps the size and does not leak', async () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   const img = T.rand([1, 3, 112, 120]);
   const guideImage = T.rand([1, 3, 60, 70]); // smaller than the net's least input: scaled up
   const cfg = { ...small, guide: guideImage, channels: { pick: 'strong', count: 2 } as const, lapLevels: 3 };
@@ -179,7 +163,7 @@ test('octave shapes run from the smallest to the original size', () => {
 });
 
 test("one dream step raises the chosen layers' loss", () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(2);
   const img = T.keep(T.rand([1, 3, 96, 112]).mul(2).sub(1));
   const layers = { mixed2: 0.2, mixed3: 3 };
@@ -201,7 +185,7 @@ test("layer@octaves: each layer dreams only in its octaves; the last octave's la
   assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 1)), ['mixed3', 'mixed3:5', 'mixed5']);
   assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 2)), ['mixed3', 'mixed3:5', 'mixed4:7', 'mixed5']);
   assert.deepEqual(Object.keys(layersInOctave(layers, ranges, 3)), ['mixed5']);
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(3);
   const img = T.rand([1, 3, 112, 112]);
   // mixed3 in the first octave only, mixed4 in the second only: each octave's loss is its layer's.
@@ -246,7 +230,7 @@ test("layer@octaves: each layer dreams only in its octaves; the last octave's la
 });
 
 test('a dream keeps the input size; tiled and untiled agree when the image fits one tile', async () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(3);
   const img = T.rand([1, 3, 117, 131]);
   const untiled = await dream(b, img, { ...small, tile: 0 });
@@ -266,7 +250,7 @@ test('a dream keeps the input size; tiled and untiled agree when the image fits 
 });
 
 test('dream steps do not leak tensors; a zoom animation has frames of the input size', async () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   const img = T.keep(T.rand([1, 3, 96, 96]).mul(2).sub(1));
   const rng = new Rng(0);
   const cfg = { layers: { mixed3: 1 }, stepSize: 0.01, jitter: 8, tile: 64, maxLoss: null };
@@ -311,7 +295,7 @@ test('changeMask: off where frames differ by noise, on where something moved', (
 });
 
 test('video frames: warm starts carry the dream from frame to frame, halving the flicker of fresh dreams; what moves is not left behind; no frame piles up', async () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   T.manualSeed(9);
   // A static camera: one scene, a little sensor noise per frame.
   const scene = T.keep(T.rand([1, 3, 96, 96]));
@@ -376,7 +360,7 @@ test('video frames: warm starts carry the dream from frame to frame, halving the
 });
 
 test('unknown layers and too small images get one clear sentence', async () => {
-  const b = tinyBackbone();
+  const b = tinyInception();
   const img = T.rand([1, 3, 96, 96]);
   await assert.rejects(
     dream(b, img, { ...small, layers: { mixed11: 1 } }),

@@ -1,4 +1,4 @@
-// --precision: settling fp32, bf16 and auto, and the text, VAE and fast style trainers under bf16 autocast.
+// --precision: settling fp32, bf16 and auto; every trainer, dream and Gatys style under bf16 autocast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,9 +8,10 @@ import * as T from '../src/torch/index.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { TEXT_DEFAULTS, trainText, type TextTrainConfig } from '../src/models/text/index.js';
 import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
-import { trainFastStyle } from '../src/models/style/index.js';
+import { STYLE_DEFAULTS, trainFastStyle, transferStyle } from '../src/models/style/index.js';
+import { DREAM_DEFAULTS, dream } from '../src/models/dream/index.js';
 import { mnistSlice } from './helpers.js';
-import { fastFixture, tinyVgg } from './style-fixtures.js';
+import { fastFixture, tinyInception, tinyVgg } from './small-models.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-precision-'));
 const TEXT = 'the quick brown fox jumps over the lazy dog. '.repeat(30);
@@ -148,5 +149,63 @@ test(
     // The same weights and crops at the first step: bf16's products move the loss by under 2%.
     assert.ok(Math.abs(first.bf16 - first.fp32) < 0.02 * first.fp32, `first loss ${first.bf16} vs ${first.fp32}`);
     backbone.net.dispose();
+  },
+);
+
+test(
+  "dream and Gatys style in bf16: dream's first loss within 2% of float32, Gatys' last within 15%, flat tensor counts",
+  { skip: !T.bf16Supported() && 'no bf16 units on this CPU' },
+  async () => {
+    const inception = tinyInception();
+    T.manualSeed(4);
+    const img = T.rand([1, 3, 96, 96]);
+    const dreamLosses: Record<string, number[]> = {};
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const losses: number[] = [];
+      const cfg = { ...DREAM_DEFAULTS, octaves: 1, steps: 4, jitter: 0, maxLoss: null, precision };
+      (await dream(inception, img, cfg)).dispose();
+      const live = T.liveTensors().undisposed;
+      (await dream(inception, img, cfg, { onStep: (s) => void losses.push(s.loss) })).dispose();
+      assert.equal(T.liveTensors().undisposed, live, `a ${precision} dream leaves nothing behind`);
+      dreamLosses[precision] = losses;
+    }
+    const [d32, d16] = [dreamLosses.fp32[0], dreamLosses.bf16[0]];
+    assert.ok(Math.abs(d16 - d32) < 0.02 * d32, `dream's first loss ${d16} vs ${d32}`);
+    inception.net.dispose();
+
+    const vgg = tinyVgg();
+    const style = T.rand([1, 3, 40, 40]);
+    const styleLosses: Record<string, number[]> = {};
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const losses: number[] = [];
+      const counts: number[] = [];
+      const cfg = {
+        ...STYLE_DEFAULTS,
+        height: 40,
+        iterations: 13,
+        maxEvals: 2,
+        contentLayer: 'block2_conv1',
+        styleLayers: ['block1_conv1', 'block2_conv1'],
+        precision,
+      };
+      const out = await transferStyle(vgg, img, [{ image: style, weight: 1 }], cfg, {
+        onIteration: (it) => {
+          losses.push(it.loss);
+          counts.push(T.liveTensors().undisposed);
+        },
+      });
+      out.dispose();
+      // L-BFGS keeps up to 10 pairs of history, one more each step here: full from the 11th.
+      assert.equal(counts[12], counts[11], `live tensors per ${precision} iteration: ${counts}`);
+      assert.ok(losses[12] < losses[0], `${precision} Gatys lowers its loss: ${losses}`);
+      styleLosses[precision] = losses;
+    }
+    // L-BFGS's line search takes another path from bf16's gradients (the first step's loss
+    // differs by half here); where the paths end is what counts.
+    const [s32, s16] = [styleLosses.fp32.at(-1)!, styleLosses.bf16.at(-1)!];
+    assert.ok(Math.abs(s16 - s32) < 0.15 * s32, `Gatys' loss after 13 iterations ${s16} vs ${s32}`);
+    assert.equal(T.isAutocastEnabled(), false);
+    for (const t of [img, style]) t.dispose();
+    vgg.net.dispose();
   },
 );

@@ -28,7 +28,7 @@ import {
   FastStyleLoss,
 } from '../src/models/style/index.js';
 import { assertClose, fromEnc, golden, repoRoot } from './helpers.js';
-import { fastFixture, tinyVgg } from './style-fixtures.js';
+import { fastFixture, tinyVgg } from './small-models.js';
 import { styleSpec } from '../src/systems/style/cli.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');

@@ -13,6 +13,18 @@ export interface StepPrecision {
   run<R>(fn: () => R): R;
 }
 
+/** What a run computes in, as a sentence: for --precision auto, with the probe's timings. */
+export function precisionNote(p: StepPrecision): string {
+  const probe = p.record.precisionProbe;
+  const timed =
+    typeof probe === 'object'
+      ? ` (a product of the run's size took ${probe.bf16Ms.toFixed(1)} ms in bf16, ${probe.fp32Ms.toFixed(1)} ms in fp32)`
+      : probe
+        ? ` (${probe})`
+        : '';
+  return `--precision auto: ${p.used}${timed}`;
+}
+
 /** Settles `setting` for a run whose largest matrix product is [m, k] x [k, n]. */
 export function stepPrecision(setting: T.PrecisionSetting, probe: [number, number, number]): StepPrecision {
   const choice = T.resolvePrecision(setting, probe);

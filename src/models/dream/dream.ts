@@ -7,7 +7,7 @@ import { Rng } from '../../util/random.js';
 import { minInputSide, type Backbone } from '../../vision/weights.js';
 import { checkDreamConfig, type DreamConfig } from './options.js';
 import { layersInOctave, splitKey } from './layers.js';
-import { Breather, fitThreadsBetweenSteps, type RunControl } from '../../train/index.js';
+import { Breather, fitThreadsBetweenSteps, precisionNote, stepPrecision, type RunControl } from '../../train/index.js';
 import { guideFeatures, pickChannels } from './objective.js';
 import { dreamStep } from './ascent.js';
 
@@ -57,6 +57,9 @@ export async function dream(
     throw new Error(
       `the smallest octave would be ${shapes[0].join('x')} pixels, under ${backbone.net.arch}'s ${least}; use fewer octaves or a larger image`,
     );
+  // The largest product: a 3x3 convolution of Inception's middle blocks at an eighth of the side (im2col).
+  const precision = stepPrecision(cfg.precision, [Math.ceil(h / 8) * Math.ceil(w / 8), 288 * 9, 96]);
+  if (cfg.precision === 'auto') hooks.onNote?.(precisionNote(precision));
   const rng = new Rng(cfg.seed);
   const breather = new Breather();
   // The book's code works in Inception's [-1, 1]; so does the step size.
@@ -108,7 +111,7 @@ export async function dream(
         if (hooks.shouldStop?.() || hooks.signal?.aborted) break;
         fitThreadsBetweenSteps(hooks.onNote);
         const t0 = performance.now();
-        const loss = dreamStep(backbone, img, octaveCfg, rng, guide);
+        const loss = precision.run(() => dreamStep(backbone, img, octaveCfg, rng, guide));
         hooks.onStep?.({ octave: o, step: s, loss, ms_per_step: performance.now() - t0, height: oh, width: ow });
         if (stepCfg.maxLoss !== null && loss > stepCfg.maxLoss) break;
       }

@@ -2,7 +2,7 @@
 // options and help and the studio's form all come from DREAM_OPTIONS.
 import type { Tensor } from '../../torch/index.js';
 import type { Backbone } from '../../vision/weights.js';
-import { SEED_OPTION, checkOptions, defaultsOf, type ConfigOf } from '../options.js';
+import { PRECISION_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf } from '../options.js';
 import { parseChannels, parseLayerOctaves, parseLayers, splitKey, type ChannelChoice } from './layers.js';
 
 /** More octaves than this only add images smaller than the network can see. */
@@ -68,6 +68,7 @@ export const DREAM_OPTIONS = {
     min: 0,
     help: 'largest tile side; larger images are dreamed in tiles (0: one piece)',
   },
+  precision: PRECISION_OPTION,
   seed: { ...SEED_OPTION, studio: true },
 } as const;
 

@@ -10,6 +10,7 @@ import { minInputSide, type Backbone } from '../../vision/weights.js';
 import { STYLE_MAX_SIDE, checkStyleConfig, type StyleConfig } from './options.js';
 import { matchColours } from './losses.js';
 import { StyleObjective, type StyleTerms } from './objective.js';
+import { precisionNote, stepPrecision, type StepPrecision } from '../../train/index.js';
 
 export interface StyleImage {
   /** RGB in [0, 1], [1, 3, H, W]. */
@@ -37,6 +38,8 @@ export interface StyleIteration {
 }
 
 export interface StyleHooks {
+  /** A sentence worth telling the user (what --precision auto chose). */
+  onNote?(message: string): void;
   /** After each iteration, with the current image (RGB in [0, 1]; valid during the call). */
   onIteration?(it: StyleIteration, image: Tensor): void | Promise<void>;
   shouldStop?(): boolean;
@@ -97,6 +100,9 @@ export async function transferStyle(
     throw new Error(
       `--height ${cfg.height} makes the output ${width} pixels wide (the photo's shape); the most is ${STYLE_MAX_SIDE}`,
     );
+  // The largest product: a 3x3 convolution at the backbone's second block, a half of the side, as im2col multiplies it.
+  const precision = stepPrecision(cfg.precision, [Math.ceil(cfg.height / 2) * Math.ceil(width / 2), 64 * 9, 128]);
+  if (cfg.precision === 'auto') hooks.onNote?.(precisionNote(precision));
   T.manualSeed(cfg.seed);
   let x: Tensor | null = null;
   let stopped = false;
@@ -130,7 +136,7 @@ export async function transferStyle(
     x?.dispose();
     x = T.keep(start.detach().requiresGrad_(true));
     try {
-      stopped = await optimise(objective, x, cfg, resolved.iterations, s, content255, hooks);
+      stopped = await optimise(objective, x, cfg, resolved.iterations, s, content255, hooks, precision);
     } finally {
       objective.dispose();
       content255.dispose();
@@ -168,13 +174,14 @@ async function optimise(
   scale: number,
   content255: Tensor,
   hooks: StyleHooks,
+  precision: StepPrecision,
 ): Promise<boolean> {
   let last = { content: 0, style: 0, tv: 0, colour: 0 };
   let evals = 0;
   const closure = (): number =>
     T.tidy(() => {
       x.grad = null;
-      const t = objective.terms(x);
+      const t = precision.run(() => objective.terms(x));
       t.total.backward();
       evals++;
       last = termValues(t);
@@ -215,7 +222,7 @@ async function optimise(
         // The loss at the new image (step() returns the loss where it started).
         loss = T.noGrad(() =>
           T.tidy(() => {
-            const t = objective.terms(x);
+            const t = precision.run(() => objective.terms(x));
             last = termValues(t);
             return t.total.item();
           }),

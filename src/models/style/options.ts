@@ -2,7 +2,7 @@
 // each backbone's where they differ), its checks, the CLI's options and help and the studio's
 // form all come from STYLE_OPTIONS.
 import { minInputSide, type Backbone } from '../../vision/weights.js';
-import { SEED_OPTION, checkOptions, defaultsOf, variantDefaults, type ConfigOf } from '../options.js';
+import { PRECISION_OPTION, SEED_OPTION, checkOptions, defaultsOf, variantDefaults, type ConfigOf } from '../options.js';
 import { COLOUR_MATCHES } from './colour-match.js';
 import type { StyleImage } from './gatys.js';
 
@@ -161,6 +161,7 @@ export const STYLE_OPTIONS = {
   },
   scales: { type: 'int', default: 1, min: 1, help: 'solve small first, then upscale and refine, over N scales' },
   styleScale: { type: 'number', default: 1, positive: true, help: "the style image's height relative to the output's" },
+  precision: PRECISION_OPTION,
   seed: { ...SEED_OPTION, studio: true },
 } as const;
 

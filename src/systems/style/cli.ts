@@ -22,7 +22,7 @@ import {
 import { cliSpecs, configFromCli } from '../../models/options.js';
 import { wholeNumber } from '../../models/checks.js';
 import { COMMON, helpText, parseCommand, parseOptions, type CommandHelp, type OptSpecs } from '../../cli/args.js';
-import { BACKBONE, applyCommon, backboneFromOptions, onInterrupt } from '../../cli/common.js';
+import { BACKBONE, applyCommon, backboneFromOptions, noteOnStderr, onInterrupt } from '../../cli/common.js';
 import { UserError } from '../../cli/errors.js';
 import { Progress } from '../../cli/progress.js';
 import { makeFolder, prepareOutputFile } from '../../io/files.js';
@@ -146,6 +146,7 @@ export async function styleCommand(args: string[]): Promise<void> {
   try {
     const out = await transferStyle(backbone, content, styles, cfg, {
       shouldStop: stop,
+      onNote: noteOnStderr,
       onIteration: async (it, img) => {
         done++;
         if (o.json) console.log(JSON.stringify(it));

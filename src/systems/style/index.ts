@@ -62,6 +62,7 @@ export async function transfer(
       try {
         return await transferStyle(backbone, photo, painted, cfg, {
           shouldStop: () => Boolean(control.signal?.aborted),
+          onNote: control.onNote,
           // Each iteration lets the event loop run now and then, so that a timer's abort is seen.
           onIteration: async (iteration) => {
             control.onProgress?.({ type: 'iteration', iteration });
