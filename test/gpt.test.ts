@@ -15,6 +15,7 @@ import { Rng } from '../src/util/random.js';
 import {
   CharGPT,
   CharLSTM,
+  attentionKernel,
   KvCache,
   evaluateBpc,
   mergesFor,
@@ -169,6 +170,52 @@ test("the key/value cache: one position at a time gives the whole window's logit
   m.dispose();
 });
 
+test(
+  "libtorch's fused attention (2.x) gives the matmul path's logits, loss and gradients, whole and through the cache",
+  { skip: !attentionKernel.fused && 'this libtorch has no fused attention' },
+  () => {
+    const m = goldenModel();
+    const L = G.config.block;
+    const rng = new Rng(5);
+    const ids = T.tensor(
+      Int32Array.from({ length: 2 * (L + 1) }, () => rng.int(G.config.vocab)),
+      {
+        shape: [2, L + 1],
+      },
+    ).long();
+    const run = (fused: boolean) => {
+      attentionKernel.fused = fused;
+      try {
+        return T.tidy(() => {
+          const loss = m.loss(ids, 'all');
+          const grads = T.grad([loss], m.parameters()).map((g) => T.keep(g!));
+          const cache = new KvCache(m.config, 2);
+          const stepped = T.noGrad(() =>
+            T.cat(
+              Array.from({ length: L }, (_, t) => m.forward(ids.narrow(1, t, 1), cache)),
+              1,
+            ),
+          );
+          cache.dispose();
+          return { loss: loss.item(), grads, stepped: T.keep(stepped) };
+        });
+      } finally {
+        attentionKernel.fused = true;
+      }
+    };
+    const [fused, plain] = [run(true), run(false)];
+    assert.ok(Math.abs(fused.loss - plain.loss) < 1e-5, `loss ${fused.loss} vs ${plain.loss}`);
+    fused.grads.forEach((g, i) => {
+      const d = T.tidy(() => g.sub(plain.grads[i]).abs().max().item());
+      assert.ok(d < 1e-5, `gradient ${i} differs by ${d}`);
+    });
+    const d = T.tidy(() => fused.stepped.sub(plain.stepped).abs().max().item());
+    assert.ok(d < 1e-4, `cached logits differ by ${d}`);
+    for (const t of [...fused.grads, ...plain.grads, fused.stepped, plain.stepped, ids]) t.dispose();
+    m.dispose();
+  },
+);
+
 test('a tiny transformer overfits a short text so that greedy generation reproduces it past its context', async () => {
   const dir = tmp();
   const r = await trainText(tiny({ corpus: corpus(), steps: 200 }), dir, {});
@@ -234,6 +281,7 @@ test('on subword units a transformer learns the text, saves its merges, and gene
       trainChars: 1215,
       heldOutChars: 135,
       resumed: false,
+      precision: 'fp32',
       trainUnits: undefined,
       parameters: undefined,
     },

@@ -65,6 +65,16 @@ function unwrapResult(r: unknown): unknown {
 }
 export { dtypeCode };
 
+/** Whether this libtorch has the operator ("aten::name" or "name"), in any overload. */
+export function hasOp(name: string): boolean {
+  try {
+    schema(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The schema of an operator, as libtorch declares it. */
 export const schema = (name: string, overload = '') =>
   native.schema(name.includes('::') ? name : `aten::${name}`, overload);

@@ -1,8 +1,9 @@
 // A decoder-only character transformer (GPT): token and learned position embeddings, pre-norm
 // blocks of causal multi-head self-attention and a GELU MLP, a final layer norm, and an
-// output layer tied to the token embedding. Attention is libtorch's matmul and masked softmax
-// over all heads at once. The same forward fills a key/value cache when given one, so
-// generation costs one position's work per character (see KvCache).
+// output layer tied to the token embedding. Attention is libtorch's fused
+// scaled_dot_product_attention where the libtorch has it (2.x) in float32, else its matmul
+// and masked softmax, over all heads at once. The same forward fills a key/value cache when given one,
+// so generation costs one position's work per character (see KvCache).
 import * as T from '../../torch/index.js';
 import { Tensor, keep } from '../../torch/index.js';
 import { Module, ModuleList, Linear, Embedding, LayerNorm, Dropout, crossEntropy } from '../../nn/index.js';
@@ -46,6 +47,12 @@ export function causalBias(n: number): Tensor {
   return T.noGrad(() => T.tidy(() => T.zeros([n, n]).maskedFill(T.tril(T.ones([n, n])).eq(0), -Infinity)));
 }
 
+/**
+ * Whether attention uses libtorch's fused kernel: on where the libtorch has one (2.x); a
+ * test turns it off to compare the two paths.
+ */
+export const attentionKernel = { fused: T.hasOp('aten::scaled_dot_product_attention') };
+
 class CausalSelfAttention extends Module {
   readonly qkv: Linear;
   readonly proj: Linear;
@@ -77,6 +84,14 @@ class CausalSelfAttention extends Module {
       values = cache.v[this.layer].narrow(2, 0, start + L);
     }
     const S = start + L;
+    // The fused kernel's causal mask is the square one: every query from position 0 on, or
+    // one query that sees every key. Under bf16 autocast the matmul path is the faster one
+    // (docs/engines.md).
+    if (attentionKernel.fused && (start === 0 || L === 1) && !T.isAutocastEnabled()) {
+      const p = this.training ? this.c.dropout : 0;
+      const y = T.callOp('aten::scaled_dot_product_attention', q, keys, values, null, p, L > 1) as Tensor;
+      return this.drop.forward(this.proj.forward(y.transpose(1, 2).reshape([B, L, E])));
+    }
     const scale = 1 / Math.sqrt(E / H);
     // Query start+i sees keys 0..start+i: the causal bias (0 or -inf) is added by the same
     // GEMM call that scales q·k (baddbmm), so no separate scaling or masking pass over the
