@@ -170,8 +170,10 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
       '100000000',
       '--log-every',
       '10',
+      // Every evaluation (samples, the judge, a checkpoint) inside the window: the first one
+      // grows the large-block cache to its peak once, which a longer gap puts after warm-up.
       '--sample-every',
-      '500',
+      '100',
     ],
     'style train': [
       'style',

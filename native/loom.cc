@@ -38,6 +38,32 @@
 #include <unordered_map>
 #include <vector>
 
+// ---- libtorch versions ----------------------------------------------------------------
+// The shim builds against libtorch 1.13 (Debian) and 2.x (PyTorch wheels, libtorch zips).
+// Every API difference it meets is settled here; test/engines.test.ts exercises each one.
+//  - c10::Allocator: 2.3 made allocate() non-const and added the pure virtual copy_data().
+//  - Seeding: the CUDA hooks' getDefaultCUDAGenerator() is gone in 2.x; at::manual_seed()
+//    (CPU and every CUDA generator, in both) is used instead, so it needs no switch here.
+//  - torch.distributed's default group, which Loom's ranks join as PyTorch's ranks of the
+//    same version do: 1.13 puts Gloo's keys under "default_pg/0/" and ends
+//    init_process_group with a store-based barrier; 2.x puts them under "default_pg/0//cpu/"
+//    (a prefix per group and per device) and has no barrier (TORCH_DIST_INIT_BARRIER=0).
+//    Checked against PyTorch 1.13 and 2.13.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+#define LOOM_ALLOCATE_CONST
+#define LOOM_ALLOCATOR_COPY_DATA 1
+#else
+#define LOOM_ALLOCATE_CONST const
+#define LOOM_ALLOCATOR_COPY_DATA 0
+#endif
+#if TORCH_VERSION_MAJOR >= 2
+#define LOOM_PG_PREFIXES {"0/", "cpu/"}
+#define LOOM_PG_INIT_BARRIER 0
+#else
+#define LOOM_PG_PREFIXES {"0"}
+#define LOOM_PG_INIT_BARRIER 1
+#endif
+
 namespace {
 
 // ---- tensor handles -------------------------------------------------------------------
@@ -495,20 +521,7 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
-  uint64_t seed = static_cast<uint64_t>(info[0].ToNumber().Int64Value());
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    gen.set_current_seed(seed);
-  }
-  if (at::hasCUDA()) {
-    int n = at::detail::getCUDAHooks().getNumGPUs();
-    for (int i = 0; i < n; i++) {
-      auto gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(i);
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_current_seed(seed);
-    }
-  }
+  at::manual_seed(static_cast<uint64_t>(info[0].ToNumber().Int64Value()));
   return info.Env().Undefined();
 }
 
@@ -669,7 +682,7 @@ void releaseLarge(void* p) {
 }
 
 struct LargeBlockAllocator final : c10::Allocator {
-  c10::DataPtr allocate(size_t n) const override {
+  c10::DataPtr allocate(size_t n) LOOM_ALLOCATE_CONST override {
     if (n < kLargeBlock) {
       void* p = c10::alloc_cpu(n);
       return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
@@ -699,6 +712,11 @@ struct LargeBlockAllocator final : c10::Allocator {
     return {p, p, &releaseLarge, c10::Device(c10::DeviceType::CPU)};
   }
   c10::DeleterFnPtr raw_deleter() const override { return &releaseLarge; }
+#if LOOM_ALLOCATOR_COPY_DATA
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+#endif
 };
 
 LargeBlockAllocator g_allocator;
@@ -784,18 +802,21 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
   so.timeout = timeout;
   auto* g = new Group();
   try {
-    // Keys as torch.distributed's default group has them ("default_pg/0/..."), so that Loom
-    // ranks and PyTorch ranks can meet in one group.
+    // Keys as torch.distributed's default group has them (the compat section above), so
+    // that Loom ranks and PyTorch ranks of the same libtorch can meet in one group.
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
     auto defaultPg = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
-    g->store = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
+    c10::intrusive_ptr<c10d::Store> store = defaultPg;
+    for (const char* prefix : LOOM_PG_PREFIXES) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+    g->store = store;
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     const char* iface = std::getenv("GLOO_SOCKET_IFNAME");
     opts->devices.push_back(iface ? c10d::ProcessGroupGloo::createDeviceForInterface(iface)
                                   : c10d::ProcessGroupGloo::createDeviceForHostname(host));
     g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(g->store, rank, world, opts);
-    // torch.distributed's init_process_group ends with this store-based barrier and a
-    // sequence number; a group with PyTorch ranks in it waits for both.
+#if LOOM_PG_INIT_BARRIER
+    // 1.13's init_process_group ends with this store-based barrier; a group with PyTorch
+    // ranks in it waits for both.
     const std::string key = "store_based_barrier_key:1";
     defaultPg->add(key, 1);
     auto start = std::chrono::steady_clock::now();
@@ -803,6 +824,7 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
       if (std::chrono::steady_clock::now() - start > timeout) throw std::runtime_error("timed out in the start-up barrier");
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+#endif
     g->pg->setSequenceNumberForGroup();  // as init_process_group does next: rank 0 sets, the others read
   } catch (...) {
     delete g;

@@ -1,15 +1,22 @@
-// Compiles native/loom.cc against the libtorch that find-libtorch.mjs finds.
-// Plain g++ rather than node-gyp: libtorch needs RTTI and exceptions, and the flags
-// stay visible here.
+// Compiles native/loom.cc against the libtorch that find-libtorch.mjs finds (LOOM_LIBTORCH,
+// docs/engines.md). Plain g++ rather than node-gyp: libtorch needs RTTI and exceptions, and
+// the flags stay visible here. The addon goes to build/, or to the folder LOOM_ADDON_DIR or
+// `--out <folder>` names (relative to the package root), so that addons for two libtorches
+// can sit side by side; src/torch/native.ts loads from the same LOOM_ADDON_DIR.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findLibtorch } from './find-libtorch.mjs';
+import { findLibtorch, LibtorchError } from './find-libtorch.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const out = path.join(root, 'build', 'loom.node');
+const outFlag = process.argv.indexOf('--out');
+const outDir = path.resolve(
+  root,
+  (outFlag >= 0 ? process.argv[outFlag + 1] : undefined) ?? (process.env.LOOM_ADDON_DIR || 'build'),
+);
+const out = path.join(outDir, 'loom.node');
 const source = path.join(root, 'native', 'loom.cc');
 
 function nodeInclude() {
@@ -24,7 +31,14 @@ function nodeInclude() {
   return dir;
 }
 
-const torch = findLibtorch();
+let torch;
+try {
+  torch = findLibtorch();
+} catch (e) {
+  if (!(e instanceof LibtorchError)) throw e;
+  console.error(`loom: ${e.message}`);
+  process.exit(1);
+}
 const glooHeadersPresent = () =>
   [...(torch?.include ?? []), '/usr/include', '/usr/local/include'].some((d) =>
     existsSync(path.join(d, 'gloo', 'algorithm.h')),
@@ -32,7 +46,7 @@ const glooHeadersPresent = () =>
 if (!torch) {
   console.error(
     'loom: libtorch was not found. On Debian: sudo apt-get install libtorch-dev libopenblas0-openmp; ' +
-      'or set LIBTORCH to an unpacked libtorch (see README).',
+      'or pip install torch and set LOOM_LIBTORCH=pytorch; or set LOOM_LIBTORCH to an unpacked libtorch (docs/engines.md).',
   );
   process.exit(1);
 }
@@ -52,26 +66,19 @@ function openmpBlasDir() {
 }
 const blasDir = openmpBlasDir();
 
-const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs, gloo: glooHeadersPresent(), blasDir });
-const stampFile = out + '.stamp';
-if (
-  existsSync(out) &&
-  existsSync(stampFile) &&
-  readFileSync(stampFile, 'utf8') === stamp &&
-  !process.argv.includes('--force')
-) {
-  console.log(`loom: addon up to date (libtorch ${torch.version}, ${torch.source})`);
-  process.exit(0);
-}
-
 // Distributed training needs Gloo's headers (Debian: libgloo-dev); without them the addon
-// builds without it and `loom launch` says so.
+// builds without it and `loom launch` says so. PyTorch's wheels bundle Gloo without its
+// headers; Debian's serve, since c10d's headers hold Gloo's types only behind pointers.
 const glooHeaders = glooHeadersPresent();
 
 const require = createRequire(import.meta.url);
 const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'));
+// PyTorch's own extensions build with C++20 from 2.12 on, and its headers need it (2.13's use
+// C++20 bit-field initialisers; 2.14's stop with #error under C++17); older ones are C++17.
+const [major, minor] = torch.version.split('.').map(Number);
+const cxxStd = major > 2 || (major === 2 && minor >= 12) ? 'c++20' : 'c++17';
 const args = [
-  '-std=c++17',
+  `-std=${cxxStd}`,
   '-O2',
   '-fPIC',
   '-shared',
@@ -106,15 +113,48 @@ const args = [
   '-ltorch_cpu',
   '-lc10',
 ];
-mkdirSync(path.dirname(out), { recursive: true });
+// Rebuilt when the source, the libtorch or any flag changes.
+const stamp = JSON.stringify({ torch, src: statSync(source).mtimeMs, args });
+const stampFile = out + '.stamp';
+if (
+  existsSync(out) &&
+  existsSync(stampFile) &&
+  readFileSync(stampFile, 'utf8') === stamp &&
+  !process.argv.includes('--force')
+) {
+  console.log(`loom: addon up to date (libtorch ${torch.version}, ${torch.source})`);
+  process.exit(0);
+}
+
+mkdirSync(outDir, { recursive: true });
 console.log(
   `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? ', with Gloo' : ', without Gloo (no distributed training)'}${blasDir ? ', with OpenBLAS on OpenMP' : ''}`,
 );
-execFileSync(process.env.CXX ?? 'g++', args, { stdio: 'inherit' });
+const started = Date.now();
+try {
+  execFileSync(process.env.CXX ?? 'g++', args, { stdio: 'inherit' });
+} catch {
+  console.error(
+    `loom: the addon did not compile against libtorch ${torch.version} in ${torch.root} (the compiler's errors are above).`,
+  );
+  process.exit(1);
+}
 writeFileSync(stampFile, stamp);
-// Read by src/torch/native.ts before it loads the addon: OpenMP's waiting depends on the BLAS.
+// Read by src/torch/native.ts before it loads the addon (OpenMP's waiting depends on the
+// BLAS) and by `loom info` (which libtorch this addon was built against).
 writeFileSync(
-  path.join(root, 'build', 'addon.json'),
-  JSON.stringify({ blas: blasDir ? 'openblas-openmp' : 'system' }) + '\n',
+  path.join(outDir, 'addon.json'),
+  JSON.stringify({
+    blas: blasDir ? 'openblas-openmp' : 'system',
+    libtorch: {
+      source: torch.source,
+      root: torch.root,
+      lib: torch.lib,
+      version: torch.version,
+      cuda: torch.cuda,
+      // The Python whose PyTorch this is, for tests that meet it (a mixed Loom and PyTorch group).
+      ...(torch.python ? { python: torch.python } : {}),
+    },
+  }) + '\n',
 );
-console.log(`loom: built ${path.relative(root, out)}`);
+console.log(`loom: built ${path.relative(root, out)} in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -1,13 +1,16 @@
 // Generates src/torch/ops.generated.ts from libtorch's own operator schemas.
 // Input: scripts/ops.txt (one aten op per line). The schemas come from the linked
 // libtorch through the addon, so the wrappers' types are exactly what it accepts.
+// The committed file is generated on 1.13 (Debian's); test/engines.test.ts checks, through
+// the parsing exported here, that every wrapper passes what the running libtorch's schema
+// takes at each position (2.x renames no argument; its int->SymInt and int?->Scalar? types
+// take the same JS numbers).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const native = createRequire(import.meta.url)(path.join(root, 'build', 'loom.node'));
 
 // Splits on commas that are not inside brackets or parentheses.
 function splitTop(s) {
@@ -26,7 +29,7 @@ function splitTop(s) {
   return parts;
 }
 
-function parseSchema(text) {
+export function parseSchema(text) {
   const open = text.indexOf('(');
   let depth = 0;
   let close = open;
@@ -68,7 +71,7 @@ const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const RESERVED = new Set(['self', 'function', 'default', 'var', 'in', 'new', 'this']);
 
 // TS type and the expression that turns a JS value into what the addon takes.
-function argType(type, name) {
+export function argType(type, name) {
   const optional = type.endsWith('?');
   const base = optional ? type.slice(0, -1) : type;
   const list = base.match(/^(\w+)(\??)\[(\d*)\]$/);
@@ -158,63 +161,77 @@ function returnExpr(returns, args, r) {
   return `[${returns.map((ret, i) => one(ret, `${r}[${i}]`)).join(', ')}]`;
 }
 
-const lines = readFileSync(path.join(root, 'scripts', 'ops.txt'), 'utf8').split('\n');
-const fns = [];
-const methodDecls = [];
-const methodImpls = [];
-for (const line of lines) {
-  const t = line.replace(/#.*/, '').trim();
-  if (!t) continue;
-  const [full, js, flags = ''] = t.split(/\s+/);
-  const dot = full.indexOf('.', full.indexOf('::'));
-  const [opName, overload] = dot >= 0 ? [full.slice(0, dot), full.slice(dot + 1)] : [full, ''];
-  const schemaText = native.schema(opName, overload);
-  const { args, returns } = parseSchema(schemaText);
-  // Alias annotations of arguments, to return `self` itself from in-place ops.
-  const rawArgs = splitTop(schemaText.slice(schemaText.indexOf('(') + 1, schemaText.lastIndexOf(') ->'))).filter(
-    (a) => a !== '*',
-  );
-  args.forEach((a, i) => {
-    const m = rawArgs[i].match(/^\w+\((\w+)(!?)/);
-    a.alias = m?.[1];
-    a.aliasWrite = m?.[2] === '!';
-    a.js = RESERVED.has(camel(a.name)) ? `${camel(a.name)}_` : camel(a.name);
-    a.conv = argType(a.type, a.js);
-  });
-  // A parameter may be left out in TS only if every later one may be too.
-  let tail = true;
-  for (let i = args.length - 1; i >= 0; i--) {
-    const a = args[i];
-    const omittable = a.hasDefault || a.type.endsWith('?') || a.conv === null;
-    tail = tail && omittable;
-    a.tsOptional = tail;
+/** The ops of scripts/ops.txt: [aten name, overload, JS name, flags]. */
+export function opsList() {
+  const ops = [];
+  for (const line of readFileSync(path.join(root, 'scripts', 'ops.txt'), 'utf8').split('\n')) {
+    const t = line.replace(/#.*/, '').trim();
+    if (!t) continue;
+    const [full, js, flags = ''] = t.split(/\s+/);
+    const dot = full.indexOf('.', full.indexOf('::'));
+    const [opName, overload] = dot >= 0 ? [full.slice(0, dot), full.slice(dot + 1)] : [full, ''];
+    ops.push([opName, overload, js, flags]);
   }
-  const params = args.filter((a) => a.conv).map((a) => `${a.js}${a.tsOptional ? '?' : ''}: ${a.conv.ts}`);
-  const callArgs = args.map((a) => (a.conv ? a.conv.conv : 'undefined'));
-  while (callArgs.length && callArgs[callArgs.length - 1] === 'undefined') callArgs.pop();
-  const handle = `op_${js.replace(/_$/, '_inplace')}`;
-  const ret = returnType(returns);
-  const expr = returnExpr(returns, args, 'r');
-  const call = `call(${handle} ??= op('${opName}', '${overload}')${callArgs.length ? ', ' : ''}${callArgs.join(', ')})`;
-  const body = expr === null ? `${call};` : expr === 'r' ? `return ${call};` : `const r = ${call};\n  return ${expr};`;
-  fns.push(
-    `let ${handle}: OpHandle | undefined;\n/** ${schemaText} */\nexport function ${js}(${params.join(', ')}): ${ret} {\n  ${body}\n}`,
-  );
-  if (flags.includes('m')) {
-    if (args[0].type !== 'Tensor') throw new Error(`${full}: a method needs a Tensor first argument`);
-    const mParams = params.slice(1);
-    const mNames = args
-      .slice(1)
-      .filter((a) => a.conv)
-      .map((a) => a.js);
-    methodDecls.push(`    /** ${schemaText} */\n    ${js}(${mParams.join(', ')}): ${ret};`);
-    methodImpls.push(
-      `Tensor.prototype.${js} = function (this: Tensor, ${mParams.join(', ')}) {\n  return ${js}(this${mNames.map((n) => `, ${n}`).join('')});\n};`,
-    );
-  }
+  return ops;
 }
 
-const out = `// Generated by scripts/gen-ops.mjs from libtorch's operator schemas (${native.info().torchVersion}).
+function generate() {
+  const native = createRequire(import.meta.url)(
+    path.join(path.resolve(root, process.env.LOOM_ADDON_DIR || 'build'), 'loom.node'),
+  );
+  const fns = [];
+  const methodDecls = [];
+  const methodImpls = [];
+  for (const [opName, overload, js, flags] of opsList()) {
+    const full = overload ? `${opName}.${overload}` : opName;
+    const schemaText = native.schema(opName, overload);
+    const { args, returns } = parseSchema(schemaText);
+    // Alias annotations of arguments, to return `self` itself from in-place ops.
+    const rawArgs = splitTop(schemaText.slice(schemaText.indexOf('(') + 1, schemaText.lastIndexOf(') ->'))).filter(
+      (a) => a !== '*',
+    );
+    args.forEach((a, i) => {
+      const m = rawArgs[i].match(/^\w+\((\w+)(!?)/);
+      a.alias = m?.[1];
+      a.aliasWrite = m?.[2] === '!';
+      a.js = RESERVED.has(camel(a.name)) ? `${camel(a.name)}_` : camel(a.name);
+      a.conv = argType(a.type, a.js);
+    });
+    // A parameter may be left out in TS only if every later one may be too.
+    let tail = true;
+    for (let i = args.length - 1; i >= 0; i--) {
+      const a = args[i];
+      const omittable = a.hasDefault || a.type.endsWith('?') || a.conv === null;
+      tail = tail && omittable;
+      a.tsOptional = tail;
+    }
+    const params = args.filter((a) => a.conv).map((a) => `${a.js}${a.tsOptional ? '?' : ''}: ${a.conv.ts}`);
+    const callArgs = args.map((a) => (a.conv ? a.conv.conv : 'undefined'));
+    while (callArgs.length && callArgs[callArgs.length - 1] === 'undefined') callArgs.pop();
+    const handle = `op_${js.replace(/_$/, '_inplace')}`;
+    const ret = returnType(returns);
+    const expr = returnExpr(returns, args, 'r');
+    const call = `call(${handle} ??= op('${opName}', '${overload}')${callArgs.length ? ', ' : ''}${callArgs.join(', ')})`;
+    const body =
+      expr === null ? `${call};` : expr === 'r' ? `return ${call};` : `const r = ${call};\n  return ${expr};`;
+    fns.push(
+      `let ${handle}: OpHandle | undefined;\n/** ${schemaText} */\nexport function ${js}(${params.join(', ')}): ${ret} {\n  ${body}\n}`,
+    );
+    if (flags.includes('m')) {
+      if (args[0].type !== 'Tensor') throw new Error(`${full}: a method needs a Tensor first argument`);
+      const mParams = params.slice(1);
+      const mNames = args
+        .slice(1)
+        .filter((a) => a.conv)
+        .map((a) => a.js);
+      methodDecls.push(`    /** ${schemaText} */\n    ${js}(${mParams.join(', ')}): ${ret};`);
+      methodImpls.push(
+        `Tensor.prototype.${js} = function (this: Tensor, ${mParams.join(', ')}) {\n  return ${js}(this${mNames.map((n) => `, ${n}`).join('')});\n};`,
+      );
+    }
+  }
+
+  const out = `// Generated by scripts/gen-ops.mjs from libtorch's operator schemas (${native.info().torchVersion}).
 // Do not edit: add a line to scripts/ops.txt and run \`npm run gen:ops\`.
 /* eslint-disable */
 import { call, op, type OpHandle } from './native.js';
@@ -231,5 +248,8 @@ ${methodDecls.join('\n')}
 
 ${methodImpls.join('\n')}
 `;
-writeFileSync(path.join(root, 'src', 'torch', 'ops.generated.ts'), out);
-console.log(`wrote src/torch/ops.generated.ts: ${fns.length} ops, ${methodImpls.length} methods`);
+  writeFileSync(path.join(root, 'src', 'torch', 'ops.generated.ts'), out);
+  console.log(`wrote src/torch/ops.generated.ts: ${fns.length} ops, ${methodImpls.length} methods`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) generate();

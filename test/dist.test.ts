@@ -12,6 +12,7 @@ import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { RunFolder } from '../src/io/run-folder.js';
 import { ProcessGroup, distEnv, freePort } from '../src/distributed/index.js';
 import * as T from '../src/torch/index.js';
+import { addonBuild } from '../src/torch/native.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -187,7 +188,10 @@ test('a port in use, a malformed rank and a launch without a command each get on
 
 test("a Loom rank and a PyTorch rank (torch.distributed, Gloo) join one group and all-reduce and broadcast with PyTorch's results", async () => {
   const port = await freePort();
-  const torchRank = spawn('/usr/bin/python3', [path.join(repoRoot, 'test', 'interop', 'torch_rank.py'), String(port)], {
+  // The PyTorch of the addon's libtorch when it is an installed PyTorch's (ranks meet only
+  // within one version, native/loom.cc), else Debian's.
+  const python = addonBuild.libtorch?.python ?? '/usr/bin/python3';
+  const torchRank = spawn(python, [path.join(repoRoot, 'test', 'interop', 'torch_rank.py'), String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

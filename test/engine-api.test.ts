@@ -171,7 +171,11 @@ test("errors arrive as JS Errors with libtorch's message and no C++ trace; the p
   const a = T.ones([2, 3]);
   check(() => a.matmul(a), /mat1 and mat2 shapes cannot be multiplied \(2x3 and 2x3\)/);
   check(() => T.ones([3]).add(T.ones([4])), /size of tensor a \(3\) must match the size of tensor b \(4\)/);
-  check(() => T.crossEntropyLoss(T.ones([2, 3]), T.ones([2])), /expected scalar type Long but found Float/);
+  // 1.13's message, then 2.x's.
+  check(
+    () => T.crossEntropyLoss(T.ones([2, 3]), T.ones([2])),
+    /expected scalar type Long but found Float|expected target dtype to be Long or Byte, but got Float/,
+  );
   check(() => T.callOp('aten::no_such_op'), /Could not find schema for aten::no_such_op/);
   check(() => T.tensor([1]).to('float99' as T.DType), /./);
   const d = T.ones([2]);
@@ -269,20 +273,27 @@ test('loom info --json names the libtorch, threads, BLAS and devices in use', as
   assert.match(i.libtorch.library, /libtorch_cpu\.so/);
   assert.ok(i.threads >= 1);
   assert.ok(i.devices.includes('cpu'));
-  assert.match(String(i.blas), /blas/i, 'an optimised BLAS is mapped (setup installs OpenBLAS)');
+  if (i.libtorch.source === 'system') {
+    assert.match(String(i.blas), /blas/i, 'an optimised BLAS is mapped (setup installs OpenBLAS)');
+  } else {
+    assert.ok(i.blas, 'a BLAS is named: a mapped library, or the one built into libtorch (MKL in PyTorch wheels)');
+  }
 });
 
 test('one OpenBLAS serves libtorch: the OpenMP build when the addon links it, and OpenMP then waits as in PyTorch', async () => {
   const path = await import('node:path');
   const { mappedLibraries } = await import('../src/cli/info.js');
-  const { addonBlas, ompWaitPolicySetByLoom } = await import('../src/torch/native.js');
+  const { addonBlas, addonBuild, ompWaitPolicySetByLoom } = await import('../src/torch/native.js');
   T.mm(T.ones([64, 64]), T.ones([64, 64])).dispose(); // BLAS in use, not only loaded
   const dirs = new Set(
     mappedLibraries()
       .filter((l) => /openblas/.test(l))
       .map((l) => path.dirname(l)),
   );
-  assert.equal(dirs.size, 1, `OpenBLAS mapped from ${[...dirs].join(' and ')}`);
+  // Debian's libtorch uses OpenBLAS; a PyTorch wheel may bring MKL inside libtorch instead.
+  if (addonBuild.libtorch?.source === 'system' || dirs.size > 0) {
+    assert.equal(dirs.size, 1, `OpenBLAS mapped from ${[...dirs].join(' and ')}`);
+  }
   if (addonBlas === 'openblas-openmp') {
     assert.match([...dirs][0], /openblas-openmp$/);
     assert.equal(ompWaitPolicySetByLoom, false);

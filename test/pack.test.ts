@@ -14,9 +14,14 @@ import { repoRoot } from './helpers.js';
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 // An npm run (`npm test`) passes its own settings down as npm_* variables (the project's
-// prefix among them); the installs here are a user's, in a folder of their own.
+// prefix among them); the installs here are a user's, in a folder of their own. A user's
+// install builds the default addon into build/, whichever addon this suite runs on.
 const env = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) || /^npm_config_(cache|registry|userconfig)$/i.test(k)),
+  Object.entries(process.env).filter(
+    ([k]) =>
+      (!/^npm_/i.test(k) || /^npm_config_(cache|registry|userconfig)$/i.test(k)) &&
+      !/^LOOM_(ADDON_DIR|LIBTORCH)$/.test(k),
+  ),
 );
 
 function run(cmd: string, args: string[], cwd: string, timeout = 240_000): string {

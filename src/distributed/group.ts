@@ -29,7 +29,8 @@ export class ProcessGroup implements Disposable {
     } catch (e) {
       const message = (e as Error).message;
       const where = `${env.masterAddr}:${env.masterPort}`;
-      if (/Address already in use/.test(message)) {
+      // 1.13 says "Address already in use", 2.x "EADDRINUSE, message: address already in use".
+      if (/address already in use/i.test(message)) {
         throw new Error(`port ${env.masterPort} is already in use on this machine; choose another --master-port`, {
           cause: e,
         });

@@ -6,45 +6,12 @@ import { BUILTIN_CORPORA } from '../io/corpus.js';
 import { flagOf, type OptionDef } from '../models/options.js';
 import { SYSTEMS } from '../systems/registry.js';
 import type { JobOptionKind, StudioJob, System } from '../systems/system.js';
+import type { FormOption, JobInfo, SystemInfo } from './page/api-types.js';
 
-/** One option of a job's form. */
-export interface FormOption {
-  /** The CLI flag, which the page sends as the option's name. */
-  name: string;
-  kind: JobOptionKind;
-  help?: string;
-  type?: OptionDef['type'];
-  default?: unknown;
-  /** Defaults per variant (a model, a recipe, a backbone), where the plain default is unset. */
-  byVariant?: Readonly<Record<string, unknown>>;
-  min?: number;
-  max?: number;
-  choices?: readonly (string | number)[];
-  /** A number above 0. */
-  positive?: boolean;
-  /** A setting of one variant only (the others refuse it): the option that picks the variant, and its value. */
-  only?: { option: string; value: string };
-}
+export type { FormOption, JobInfo, SystemInfo };
 
 /** The data sets a studio job may train on (the server refuses any other). */
 export const BUILTIN_DATA = ['builtin:mnist', 'builtin:fashion-mnist'] as const;
-
-export interface JobInfo {
-  name: string;
-  verb: readonly string[];
-  out: 'folder' | 'file';
-  dataParallel: boolean;
-  options: FormOption[];
-}
-
-export interface SystemInfo {
-  name: string;
-  title: string;
-  /** The CLI's usage lines: form, then what it does. */
-  usage: readonly (readonly [string, string])[];
-  jobs: JobInfo[];
-  exports: boolean;
-}
 
 /** The declaration of a job option in the system's tables, by its flag (none for positionals and extras). */
 function declared(system: System, job: StudioJob, flag: string): OptionDef | undefined {

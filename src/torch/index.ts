@@ -141,14 +141,7 @@ export const liveTensors = (): { count: number; bytes: number; undisposed: numbe
  * freed ones are cached for reuse, up to twice the most ever in use at once (at
  * least 256 MiB). Their bytes in use and cached, and the C heap's size and use.
  */
-export const cpuMemory = (): {
-  largeInUse: number;
-  largeCached: number;
-  maps: number;
-  reuses: number;
-  heapSystem: number;
-  heapInUse: number;
-} => native.cpuMemory();
+export const cpuMemory = (): ReturnType<typeof native.cpuMemory> => native.cpuMemory();
 /** Returns the cached large blocks to the system. */
 export const emptyCache = (): void => native.emptyCache();
 /**

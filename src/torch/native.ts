@@ -81,16 +81,29 @@ interface Native {
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const addonPath = path.join(root, 'build', 'loom.node');
+/** The addon's folder: build/, or LOOM_ADDON_DIR (relative to the package root), where
+ * scripts/build-addon.mjs put an addon for another libtorch (docs/engines.md). */
+export const addonDir = path.resolve(root, process.env.LOOM_ADDON_DIR || 'build');
+export const addonPath = path.join(addonDir, 'loom.node');
 
-/** The BLAS the addon was linked with (scripts/build-addon.mjs): Debian's OpenMP OpenBLAS, or the system's. */
-export const addonBlas: string = (() => {
+/** What scripts/build-addon.mjs wrote beside the addon: its BLAS and its libtorch. */
+export interface AddonBuild {
+  /** Debian's OpenMP OpenBLAS, or the system's. */
+  blas: string;
+  /** Which libtorch: 'system' (Debian's), 'pytorch' (an installed PyTorch's) or 'LIBTORCH' (a folder). */
+  libtorch?: { source: string; root: string; lib: string; version: string; cuda: boolean; python?: string };
+}
+
+export const addonBuild: AddonBuild = (() => {
   try {
-    return (JSON.parse(readFileSync(path.join(root, 'build', 'addon.json'), 'utf8')) as { blas: string }).blas;
+    return JSON.parse(readFileSync(path.join(addonDir, 'addon.json'), 'utf8')) as AddonBuild;
   } catch {
-    return 'system';
+    return { blas: 'system' };
   }
 })();
+
+/** The BLAS the addon was linked with (scripts/build-addon.mjs): Debian's OpenMP OpenBLAS, or the system's. */
+export const addonBlas: string = addonBuild.blas;
 
 // OpenMP's idle workers spin for a while after each parallel region; on a 2-core machine
 // they steal the cores from OpenBLAS's own pthreads, and the char LSTM's training step ran

@@ -4,35 +4,9 @@
 import { $, api, el, optional, setStatus } from './dom.js';
 import { jobs, startView, type Job, type Plan } from './job-view.js';
 import { wireUpload } from './pickers.js';
+import type { FormOption, JobInfo, SystemInfo } from './api-types.js';
 
-/** One option of a job's form, as src/studio/systems-api.ts answers it. */
-export interface FormOption {
-  name: string;
-  kind: string;
-  help?: string;
-  type?: string;
-  default?: unknown;
-  byVariant?: Record<string, unknown>;
-  min?: number;
-  max?: number;
-  choices?: (string | number)[];
-  positive?: boolean;
-  only?: { option: string; value: string };
-}
-export interface JobInfo {
-  name: string;
-  verb: string[];
-  out: 'folder' | 'file';
-  dataParallel: boolean;
-  options: FormOption[];
-}
-export interface SystemInfo {
-  name: string;
-  title: string;
-  usage: [string, string][];
-  jobs: JobInfo[];
-  exports: boolean;
-}
+export type { FormOption, JobInfo, SystemInfo } from './api-types.js';
 
 /** Pickers of files: what an upload may be, and which of the studio's images and videos are listed. */
 const PICKS: Record<string, { accept: string; video?: 'also' | 'only'; optional?: string; what: string }> = {
