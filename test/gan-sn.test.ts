@@ -14,6 +14,14 @@ import {
   type SpectralLayer,
 } from '../src/nn/index.js';
 import { cutout, diffAugment, translate } from '../src/models/gan/augment.js';
+import {
+  GAN_DEFAULTS,
+  GAN_RECIPES,
+  RESUME_DEFAULTS,
+  conditionedClasses,
+  withRecipe,
+  type GanTrainConfig,
+} from '../src/models/gan/index.js';
 import { assertClose, fromEnc, golden, type Enc } from './helpers.js';
 
 const G = golden('gan_sn.json');
@@ -119,4 +127,17 @@ test("diffAugment is seeded by Loom's RNG and keeps the shape", () => {
     assert.equal(a.sub(b).abs().max().item(), 0);
     assert.notEqual(a.sub(x).abs().max().item(), 0, 'it changes the images');
   });
+});
+
+test("sngan: an opt-in recipe with dcgan's settings, no augmentation unless asked; older runs keep theirs", () => {
+  const c = (over: Partial<GanTrainConfig>): GanTrainConfig => ({ ...GAN_DEFAULTS, ...over });
+  const run = withRecipe(c({ recipe: 'sngan', conditional: false }));
+  assert.equal(run.dLr, GAN_RECIPES.sngan.dLr, "the recipe's own settings fill the unset ones");
+  assert.equal(conditionedClasses(c({ recipe: 'sngan' })), null, 'sngan takes no labels');
+  assert.equal(run.augment, false, 'DiffAugment is opt-in');
+  // A run saved before sngan (no augment in its config) keeps its recipe and trains unaugmented.
+  const old = withRecipe({ ...RESUME_DEFAULTS, recipe: 'dcgan', conditional: false });
+  assert.equal(old.recipe, 'dcgan');
+  assert.equal(old.augment, false);
+  assert.equal(withRecipe(RESUME_DEFAULTS).recipe, 'keras', "older still: the book's recipe");
 });

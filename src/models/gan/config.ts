@@ -1,7 +1,7 @@
 // The settings of a GAN run: the option table, what each recipe sets when the user does not,
 // and the checks and conditioning that follow from them (the recipes' behaviour: recipes.ts).
 import { labelledClasses } from './data.js';
-import { RECIPES } from './recipes.js';
+import { RECIPES, type GanRecipeName } from './recipes.js';
 import {
   MINUTES_OPTION,
   SEED_OPTION,
@@ -24,9 +24,9 @@ export const GAN_OPTIONS = {
   recipe: {
     type: 'choice',
     default: 'dcgan',
-    choices: ['dcgan', 'keras'],
+    choices: ['dcgan', 'keras', 'sngan'],
     aliases: { seed: 'keras' },
-    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; keras: the book's Keras recipe (Deep Learning with Python, chapter 8), its networks with RMSprop and gradient clipping. Unset settings below take the recipe's values",
+    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; keras: the book's Keras recipe (Deep Learning with Python, chapter 8), its networks with RMSprop and gradient clipping; sngan: the dcgan generator against a spectrally normalised discriminator (Miyato et al. 2018) with the hinge loss. Unset settings below take the recipe's values",
   },
   conditional: {
     type: 'bool',
@@ -70,6 +70,11 @@ export const GAN_OPTIONS = {
     default: null,
     range: [0, 1],
     help: "keep an exponential moving average of the generator's weights with this decay, for samples (0: off)",
+  },
+  augment: {
+    type: 'bool',
+    default: false,
+    help: "DiffAugment (Zhao et al. 2020): random translation (up to 1/8 of the side) and cutout (a square half the side) of every image the discriminator sees, real and generated, through which the generator's gradient passes",
   },
   sampleEvery: { type: 'int', default: 100, min: 1, help: 'steps between sample grids and checkpoints', studio: true },
   logEvery: { type: 'int', default: 20, min: 1, help: 'steps between log lines', studio: true },
@@ -121,10 +126,25 @@ export const GAN_RECIPES = {
     dFilters: 32,
     ema: 0.99,
   },
+  // For unlabelled data: dcgan's settings, with the spectrally normalised discriminator and
+  // the hinge loss (recipes.ts).
+  sngan: {
+    batch: 32,
+    dLr: 1e-3,
+    gLr: 1e-3,
+    clip: 0,
+    labelNoise: 0,
+    dropout: 0,
+    gFilters: 64,
+    dFilters: 32,
+    ema: 0.99,
+  },
 } as const;
 
 /** A config whose recipe has filled every setting the user left unset. */
-export type GanRunConfig = GanTrainConfig & { [K in keyof (typeof GAN_RECIPES)['keras']]: number };
+export type GanRunConfig = GanTrainConfig & { recipe: GanRecipeName } & {
+  [K in keyof (typeof GAN_RECIPES)['keras']]: NonNullable<GanTrainConfig[K]>;
+};
 
 /** The config with every unset setting taken from its recipe. */
 export function withRecipe(c: GanTrainConfig): GanRunConfig {
