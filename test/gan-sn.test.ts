@@ -19,6 +19,7 @@ import {
   GAN_RECIPES,
   RESUME_DEFAULTS,
   conditionedClasses,
+  recipeOf,
   withRecipe,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
@@ -129,10 +130,17 @@ test("diffAugment is seeded by Loom's RNG and keeps the shape", () => {
   });
 });
 
-test("sngan: an opt-in recipe with dcgan's settings, no augmentation unless asked; older runs keep theirs", () => {
+test('the default recipe: sngan where the run is unconditional, dcgan where it learns from labels; an explicit one wins', () => {
   const c = (over: Partial<GanTrainConfig>): GanTrainConfig => ({ ...GAN_DEFAULTS, ...over });
-  const run = withRecipe(c({ recipe: 'sngan', conditional: false }));
+  assert.equal(recipeOf(c({})), 'dcgan', 'labelled MNIST, conditional');
+  assert.equal(recipeOf(c({ conditional: false })), 'sngan', '--no-conditional');
+  assert.equal(recipeOf(c({ data: 'cifar10:/nowhere:frog' })), 'sngan', 'one CIFAR class has no labels');
+  assert.equal(recipeOf(c({ conditional: false, recipe: 'dcgan' })), 'dcgan');
+  assert.equal(recipeOf(c({ recipe: 'keras' })), 'keras');
+  const run = withRecipe(c({ conditional: false }));
+  assert.equal(run.recipe, 'sngan');
   assert.equal(run.dLr, GAN_RECIPES.sngan.dLr, "the recipe's own settings fill the unset ones");
+  assert.equal(conditionedClasses(c({ conditional: false })), null);
   assert.equal(conditionedClasses(c({ recipe: 'sngan' })), null, 'sngan takes no labels');
   assert.equal(run.augment, false, 'DiffAugment is opt-in');
   // A run saved before sngan (no augment in its config) keeps its recipe and trains unaugmented.
