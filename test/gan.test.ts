@@ -56,7 +56,7 @@ async function twoColours(n = 32, labelled = false): Promise<string> {
   return path.join(dir, 'imgs');
 }
 
-for (const recipe of ['keras', 'dcgan'] as const)
+for (const recipe of ['keras', 'dcgan', 'sngan'] as const)
   test(`${recipe}: the discriminator's weights do not change while the generator trains, and vice versa`, () => {
     T.manualSeed(0);
     const t = new GanTrainer(tiny({ recipe }), model);
@@ -165,18 +165,20 @@ test("a run saved as recipe 'seed' (the keras recipe's former name) loads, expor
   }
 });
 
-for (const [recipe, labelled] of [
-  ['keras', false],
-  ['dcgan', false],
-  ['dcgan', true],
+for (const [recipe, labelled, augment] of [
+  ['keras', false, false],
+  ['dcgan', false, false],
+  ['dcgan', true, false],
+  ['sngan', false, false],
+  ['sngan', false, true],
 ] as const)
-  test(`${recipe}${labelled ? ', conditional' : ''}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
+  test(`${recipe}${labelled ? ', conditional' : ''}${augment ? ', --augment' : ''}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
     const data = await twoColours(16, labelled);
     const full = path.join(tmp(), 'full');
     const half = path.join(tmp(), 'half');
     await collectGarbage();
     const counts: number[] = [];
-    const cfg = (steps: number) => tiny({ data, steps, recipe, ...(recipe === 'dcgan' ? { ema: 0.9 } : {}) });
+    const cfg = (steps: number) => tiny({ data, steps, recipe, augment, ...(recipe !== 'keras' ? { ema: 0.9 } : {}) });
     await trainGan(cfg(8), full, {}, { onStep: () => counts.push(T.liveTensors().undisposed) });
     assert.equal(counts[7], counts[2], 'no leak per step');
     await trainGan(cfg(4), half, {});
@@ -186,15 +188,20 @@ for (const [recipe, labelled] of [
     const b = loadCheckpoint(path.join(half, 'checkpoint.safetensors'));
     assert.equal(
       a.tensors.has('module.average.fc.weight'),
-      recipe === 'dcgan',
+      recipe !== 'keras',
       'the average is kept when there is one',
     );
     assert.equal(a.tensors.has('module.discriminator.embed.weight'), labelled, 'conditional on the class folders');
+    assert.equal(
+      a.tensors.has('module.discriminator.down0.weight_u'),
+      recipe === 'sngan',
+      "spectral norm's power-iteration vector is saved",
+    );
     for (const [k, t] of a.tensors)
       if (k !== 'rng') assert.deepEqual(b.tensors.get(k)!.toFlatArray(), t.toFlatArray(), k);
     // The run's generator is its average when it kept one: that is what samples come from.
     using g = loadGenerator(full);
-    const key = recipe === 'dcgan' ? 'module.average.fc.weight' : 'module.generator.fc.weight';
+    const key = recipe !== 'keras' ? 'module.average.fc.weight' : 'module.generator.fc.weight';
     assert.deepEqual(g.fc.weight.toFlatArray(), a.tensors.get(key)!.toFlatArray());
   });
 

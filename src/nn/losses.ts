@@ -28,3 +28,31 @@ export function gaussianKL(mean: Tensor, logVar: Tensor, reduction: Reduction = 
   const perSample = logVar.add(1).sub(mean.square()).sub(logVar.exp()).sum({ dim: -1 }).mul(-0.5);
   return reduction === 'none' ? perSample : reduction === 'sum' ? perSample.sum() : perSample.mean();
 }
+
+/**
+ * The hinge loss of a discriminator whose scores are high for real images (Lim and Ye 2017,
+ * Miyato et al. 2018): mean(relu(1 - real)) + mean(relu(1 + fake)).
+ */
+export function hingeDiscriminatorLoss(realScores: Tensor, fakeScores: Tensor): Tensor {
+  return realScores.neg().add(1).relu().mean().add(fakeScores.add(1).relu().mean());
+}
+
+/** The generator's side of the hinge loss: -mean(scores of its images). */
+export function hingeGeneratorLoss(fakeScores: Tensor): Tensor {
+  return fakeScores.mean().neg();
+}
+
+/**
+ * The R1 penalty (Mescheder et al. 2018): gamma / 2 times the mean over the batch of the squared
+ * norm of the scores' gradient with respect to the real images, which must require grad. Its
+ * graph is kept, so that it trains the discriminator.
+ */
+export function r1Penalty(realScores: Tensor, realImages: Tensor, gamma: number): Tensor {
+  const [g] = T.grad(realScores.sum(), [realImages], { createGraph: true });
+  return g!
+    .square()
+    .flatten(1)
+    .sum({ dim: 1 })
+    .mean()
+    .mul(gamma / 2);
+}

@@ -4,7 +4,17 @@
 // dropout, giving one logit (the sigmoid is folded into the loss).
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Linear, Module, init } from '../../nn/index.js';
+import {
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Dropout,
+  Linear,
+  Module,
+  init,
+  spectralNorm,
+  type SpectralNorm,
+} from '../../nn/index.js';
 import type { Exported } from '../../export/onnx-graph.js';
 import { dcganGeneratorGraph, kerasGeneratorGraph } from './onnx.js';
 
@@ -268,6 +278,38 @@ export class DcganDiscriminator extends Module implements GanDiscriminator {
     if (!this.embed) return logit;
     if (!labels) throw new Error('a conditional discriminator needs the labels of its images');
     return logit.add(this.embed.forward(oneHot(labels, this.classes)).mul(h).sum({ dim: 1, keepdim: true }));
+  }
+}
+
+/**
+ * The sngan recipe's discriminator (Miyato et al. 2018): the dcgan discriminator's strided
+ * convolutions without batch norm, a 3x3 convolution that doubles the width at the smallest
+ * map, LeakyReLU 0.1, and every layer spectrally normalised, so the hinge loss cannot push
+ * its logits without bound. Takes no labels.
+ */
+export class SnDiscriminator extends Module implements GanDiscriminator {
+  readonly classes = 0;
+  readonly downs: SpectralNorm[] = [];
+  readonly last: SpectralNorm;
+  readonly fc: SpectralNorm;
+  constructor(readonly config: GanConfig) {
+    super();
+    const { channels, height, width, dFilters: f } = config;
+    const sides = dcganSides(height, width);
+    const n = sides.length - 1;
+    for (let i = 0; i < n; i++) {
+      const conv = new Conv2d(i === 0 ? channels : f << (i - 1), f << i, 4, { stride: 2, padding: 1 });
+      this.downs.push(this.registerModule(`down${i}`, spectralNorm(conv)));
+    }
+    this.last = this.registerModule('last', spectralNorm(new Conv2d(f << (n - 1), f << n, 3, { padding: 1 })));
+    this.fc = this.registerModule('fc', spectralNorm(new Linear((f << n) * sides[0][0] * sides[0][1], 1)));
+  }
+  /** One logit per image: high means "generated", as the other recipes' discriminators. */
+  override forward(x: Tensor, _labels?: Tensor): Tensor {
+    let y = x;
+    for (const down of this.downs) y = down.forward(y).leakyRelu(0.1);
+    y = this.last.forward(y).leakyRelu(0.1);
+    return this.fc.forward(y.flatten(1));
   }
 }
 

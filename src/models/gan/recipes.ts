@@ -5,11 +5,12 @@
 import * as T from '../../torch/index.js';
 import { Tensor } from '../../torch/index.js';
 import { Adam, RMSprop, type Optimizer } from '../../optim/index.js';
-import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
+import { binaryCrossEntropyWithLogits, hingeDiscriminatorLoss, hingeGeneratorLoss } from '../../nn/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
   Discriminator,
+  SnDiscriminator,
   Generator,
   type GanConfig,
   type GanDiscriminator,
@@ -36,13 +37,20 @@ export interface GanRecipe {
     realLabels: Tensor | undefined,
     targets: Tensor,
   ): Tensor;
+  /**
+   * The generator's loss on its images (`labels` when conditional); without one, the
+   * discriminator's cross-entropy toward "real" (0).
+   */
+  generatorLoss?(d: GanDiscriminator, fake: Tensor, labels: Tensor | undefined): Tensor;
   /** Checks of its settings beyond the option table's (`gFilters`: the user's, or null). */
   validate(gFilters: number | null): void;
 }
 
 const clipping = (clip: number) => (clip > 0 ? { clipValue: clip } : {});
 
-export const RECIPES: Record<'keras' | 'dcgan', GanRecipe> = {
+export type GanRecipeName = 'keras' | 'dcgan' | 'sngan';
+
+export const RECIPES: Record<GanRecipeName, GanRecipe> = {
   // The book's Keras recipe: its networks, RMSprop with clipvalue, and both halves scored in one batch.
   keras: {
     conditional: false,
@@ -70,6 +78,22 @@ export const RECIPES: Record<'keras' | 'dcgan', GanRecipe> = {
         .add(binaryCrossEntropyWithLogits(d.forward(real, realLabels), targets.narrow(0, b, b)))
         .div(2);
     },
+    validate: () => {},
+  },
+  // For unlabelled data: Miyato et al.'s spectrally normalised discriminator with the hinge
+  // loss and the dcgan generator. The discriminator's scores for the hinge loss are its
+  // negated logits (high = real).
+  sngan: {
+    conditional: false,
+    generator: (m) => new DcganGenerator(m),
+    discriminator: (m) => new SnDiscriminator(m),
+    optimizer: (ps, lr, clip) => new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...clipping(clip) }),
+    discriminatorLoss: (d, fake, _fl, real) => {
+      const b = fake.size(0);
+      const scores = d.forward(T.cat([fake, real], 0)).neg();
+      return hingeDiscriminatorLoss(scores.narrow(0, b, b), scores.narrow(0, 0, b));
+    },
+    generatorLoss: (d, fake) => hingeGeneratorLoss(d.forward(fake).neg()),
     validate: () => {},
   },
 };

@@ -21,6 +21,7 @@ import {
 import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
 import { RECIPES, type GanRecipe } from './recipes.js';
 import { loadGanData } from './data.js';
+import { diffAugment } from './augment.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
 import { canonicalConfig } from '../options.js';
@@ -83,7 +84,11 @@ export class GanTrainer {
     return this.d.classes;
   }
 
-  /** One discriminator update and one generator update; real images in [-1, 1] and, when conditional, their labels. */
+  /**
+   * One discriminator update and one generator update; real images in [-1, 1] and, when
+   * conditional, their labels. With --augment, every image the discriminator sees goes
+   * through DiffAugment first.
+   */
   step(real: Tensor, labels?: Tensor): { dLoss: number; aLoss: number } {
     const dLoss = this.trainDiscriminator(real, labels);
     return { dLoss, aLoss: this.trainGenerator(real.size(0)) };
@@ -105,20 +110,24 @@ export class GanTrainer {
       const fakeLabels = this.randomLabels(b);
       const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
       const labels = discriminatorLabels(b, this.cfg.labelNoise);
-      const loss = this.recipe.discriminatorLoss(this.d, fake, fakeLabels, real, realLabels, labels);
+      const [f, r] = this.cfg.augment ? [diffAugment(fake), diffAugment(real)] : [fake, real];
+      const loss = this.recipe.discriminatorLoss(this.d, f, fakeLabels, r, realLabels, labels);
       this.optD.backwardStep(loss);
       return loss.item();
     });
   }
 
-  /** The generator learns to make the frozen discriminator answer "real" (0). */
+  /** The generator learns to make the frozen discriminator answer "real" (the recipe's loss, or BCE toward 0). */
   trainGenerator(b: number): number {
     this.d.freeze(true); // no gradients reach the discriminator's weights
     try {
       return tidy(() => {
         const y = this.randomLabels(b);
-        const logits = this.d.forward(this.g.forward(T.randn([b, this.g.config.latent]), y), y);
-        const loss = binaryCrossEntropyWithLogits(logits, T.zeros([b, 1]));
+        const drawn = this.g.forward(T.randn([b, this.g.config.latent]), y);
+        const fake = this.cfg.augment ? diffAugment(drawn) : drawn;
+        const loss = this.recipe.generatorLoss
+          ? this.recipe.generatorLoss(this.d, fake, y)
+          : binaryCrossEntropyWithLogits(this.d.forward(fake, y), T.zeros([b, 1]));
         this.optG.backwardStep(loss);
         if (this.average) this.updateAverage();
         return loss.item();

@@ -45,7 +45,7 @@ export const ganCommand = (args: string[]): Promise<void> =>
     'gan',
     {
       train: {
-        what: "train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe)",
+        what: "train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe, sngan for unlabelled data)",
         run: (a) => trainCommand(ganSystem, a),
       },
       sample: { what: 'a grid of generated images', run: (a) => ganUse('sample', a) },

@@ -35,7 +35,7 @@ export const ganTrainer: Trainer<typeof GAN_OPTIONS, Progress, Result> = {
   options: GAN_OPTIONS,
   usage: 'gan train [options]',
   about: () =>
-    "Trains a DCGAN (--recipe dcgan, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
+    "Trains a DCGAN (--recipe dcgan, --recipe sngan for unlabelled data, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
     Object.entries(GAN_RECIPES)
       .map(
         ([name, r]) =>
