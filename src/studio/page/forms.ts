@@ -120,10 +120,13 @@ function placeFor(system: SystemInfo, job: JobInfo): HTMLFieldSetElement {
   if (!section) {
     section = el('section');
     section.id = 'tab-' + system.name;
+    section.setAttribute('role', 'tabpanel');
     $('main').prepend(section);
     const b = el('button', '', system.name);
     b.dataset.tab = system.name;
-    document.querySelector('nav')!.insertBefore(b, document.querySelector('nav button[data-tab="runs"]'));
+    b.setAttribute('role', 'tab');
+    const list = document.querySelector('[role=tablist]')!;
+    list.insertBefore(b, list.querySelector('[data-tab="runs"]'));
   }
   const fs = el('fieldset');
   fs.dataset.system = job.name;
