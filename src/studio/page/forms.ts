@@ -134,6 +134,7 @@ function placeFor(system: SystemInfo, job: JobInfo): HTMLFieldSetElement {
   const start = el('button', 'start', 'start');
   const stop = el('button', 'stop', 'stop');
   const status = el('span', 'status');
+  status.setAttribute('role', 'status');
   [start.id, stop.id, status.id] = ['start', 'stop', 'status'].map((s) => `${job.name}-${s}`);
   const row = el('div', 'row');
   const chart = el('div', 'chart');
