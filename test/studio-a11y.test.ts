@@ -53,13 +53,17 @@ async function axeProblems(page: Page, tab: string): Promise<string[]> {
     .flatMap((v) => v.nodes.map((n) => `${tab}: ${v.id} (${v.impact}: ${v.help}) at ${n.target.join(' ')}`));
 }
 
-/** What does not hold up in the tab's layout: sideways overflow, broken pictures. */
+/** What does not hold up in the tab's layout: sideways overflow, silent empty boxes, broken pictures. */
 const layoutProblems = (page: Page, tab: string, width: number): Promise<string[]> =>
   page.evaluate(
     ([tab, width]) => {
       const out: string[] = [];
       const scroll = document.documentElement.scrollWidth;
       if (scroll > window.innerWidth) out.push(`${tab} at ${width} px: the page is ${scroll} px wide`);
+      // An empty box says what will appear in it.
+      for (const box of document.querySelectorAll<HTMLElement>('pre, div.chart, .imgs'))
+        if (box.offsetParent !== null && !box.hasChildNodes() && !box.dataset.empty)
+          out.push(`${tab} at ${width} px: an empty box #${box.id} that says nothing`);
       for (const img of document.images)
         if (img.getAttribute('src') && img.complete && img.naturalWidth === 0)
           out.push(`${tab} at ${width} px: a broken image #${img.id || img.alt}`);
