@@ -4,13 +4,13 @@
 // screenshot of each tab at 1280 pixels is written there (the docs show some of them).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { startStudio } from '../src/studio/server.js';
-import { writeRuns } from './studio-run-fixtures.js';
+import { PNG, writeRuns } from './studio-run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
@@ -29,6 +29,16 @@ const SHOT_SAMPLES: [string, string][] = [
   ['vae-done/samples/epoch-002-grid.png', 'vae-mnist-latent20-samples.png'],
   ['gan-minutes/samples/step-000200.png', 'gan-mnist-step1387.png'],
 ];
+
+/** A stand-in for the CLI: a few log lines and a picture in its output folder, then it exits. */
+const FAKE_CLI = `
+const fs = require('node:fs');
+const path = require('node:path');
+const out = process.argv[process.argv.indexOf('--out') + 1];
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(path.join(path.dirname(out), 'octave-1.png'), Buffer.from('${PNG.toString('base64')}', 'base64'));
+for (let step = 0; step < 3; step++) console.log(JSON.stringify({ octave: 0, step, loss: 1.5 - step / 10, ms_per_step: 90 }));
+`;
 
 /** The tab names, in the tab bar's order. */
 const tabNames = (page: Page): Promise<string[]> =>
@@ -82,7 +92,8 @@ test(
     if (shots)
       for (const [run, picture] of SHOT_SAMPLES)
         copyFileSync(path.join('docs', 'images', picture), path.join(root, 'runs', run));
-    const studio = await startStudio({ root, port: 0 });
+    writeFileSync(path.join(root, 'fake-cli.cjs'), FAKE_CLI);
+    const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'fake-cli.cjs') });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
     try {
       const problems: string[] = [];
@@ -122,6 +133,23 @@ test(
         assert.deepEqual(errors, [], `page errors at ${width} px`);
         await page.close();
       }
+
+      // A job's view once it has run: its log, chart and pictures.
+      const job = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await job.goto(studio.link);
+      await showTab(job, 'dream');
+      await job.waitForFunction(() => (document.getElementById('dream-image') as HTMLSelectElement).value !== '');
+      await job.click('#dream-start');
+      await job.waitForFunction(() => document.getElementById('dream-status')!.textContent === 'done', null, {
+        timeout: 30_000,
+      });
+      await job.waitForSelector('#dream-images img');
+      await job.waitForFunction(() => [...document.images].every((i) => i.complete));
+      problems.push(...(await layoutProblems(job, 'dream after a job', 1280)));
+      problems.push(...(await axeProblems(job, 'dream after a job')));
+      await job.setViewportSize({ width: 800, height: 900 });
+      problems.push(...(await layoutProblems(job, 'dream after a job', 800)));
+      await job.close();
       assert.deepEqual(problems, [], 'the page does not hold up:\n' + problems.join('\n'));
 
       // The keyboard: Tab reaches the chosen tab, the arrow keys (and Home, End) choose another.
