@@ -1,7 +1,9 @@
 // The studio's page holds up in Debian's Chromium (driven by playwright-core): on every tab,
-// axe-core finds nothing serious, nothing overflows sideways at 1280 or 800 pixels, no
-// picture is broken, and the tabs switch from the keyboard. With LOOM_STUDIO_SHOTS set, a
-// screenshot of each tab at 1280 pixels is written there (the docs show some of them).
+// and in a job's view once it has run, axe-core finds nothing serious, nothing overflows
+// sideways at 1280 or 800 pixels, no box is silently empty and no picture broken; the tabs
+// and the VAE's latent plane work from the keyboard. With LOOM_STUDIO_SHOTS set, a screenshot
+// of each tab at 1280 pixels is written there (the docs show some of them; run from the
+// repository's root, which has the docs' pictures the screenshots' runs show).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
