@@ -120,10 +120,13 @@ function placeFor(system: SystemInfo, job: JobInfo): HTMLFieldSetElement {
   if (!section) {
     section = el('section');
     section.id = 'tab-' + system.name;
+    section.setAttribute('role', 'tabpanel');
     $('main').prepend(section);
     const b = el('button', '', system.name);
     b.dataset.tab = system.name;
-    document.querySelector('nav')!.insertBefore(b, document.querySelector('nav button[data-tab="runs"]'));
+    b.setAttribute('role', 'tab');
+    const list = document.querySelector('[role=tablist]')!;
+    list.insertBefore(b, list.querySelector('[data-tab="runs"]'));
   }
   const fs = el('fieldset');
   fs.dataset.system = job.name;
@@ -131,6 +134,7 @@ function placeFor(system: SystemInfo, job: JobInfo): HTMLFieldSetElement {
   const start = el('button', 'start', 'start');
   const stop = el('button', 'stop', 'stop');
   const status = el('span', 'status');
+  status.setAttribute('role', 'status');
   [start.id, stop.id, status.id] = ['start', 'stop', 'status'].map((s) => `${job.name}-${s}`);
   const row = el('div', 'row');
   const chart = el('div', 'chart');

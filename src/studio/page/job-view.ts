@@ -154,6 +154,8 @@ function onFile(name: string, file: string): void {
   }
   const img = el('img');
   img.src = fileUrl(file);
+  // Its file's name says which picture it is (an octave's, a step's): the link's name too.
+  img.alt = a.download;
   a.append(img);
   box.prepend(a);
   while (box.children.length > 8) box.lastElementChild?.remove();

@@ -43,6 +43,7 @@ $('gen-go').onclick = async () => {
 const plane = $<HTMLCanvasElement>('vae-plane');
 let dragging = false;
 let pending: [number, number] | null = null;
+let last: [number, number] = [150, 150];
 let busy = false;
 export function drawPlane(pt?: [number, number]): void {
   const g = plane.getContext('2d');
@@ -66,7 +67,7 @@ export function drawPlane(pt?: [number, number]): void {
   }
 }
 async function decodeAt(px: number, py: number): Promise<void> {
-  pending = [px, py];
+  pending = last = [px, py];
   const run = $<HTMLSelectElement>('vae-run').value;
   if (busy || !run) return;
   busy = true;
@@ -101,6 +102,15 @@ plane.onpointermove = (e) => {
   if (dragging) void decodeAt(...at(e));
 };
 window.onpointerup = () => (dragging = false);
+// The arrow keys move the point from the last one (the centre at first): 0.2 a press, a grid square with Shift.
+plane.onkeydown = (e) => {
+  const d = e.shiftKey ? 50 : 10;
+  const move = { ArrowLeft: [-d, 0], ArrowRight: [d, 0], ArrowUp: [0, -d], ArrowDown: [0, d] }[e.key];
+  if (!move) return;
+  e.preventDefault();
+  const clamp = (v: number) => Math.min(300, Math.max(0, v));
+  void decodeAt(clamp(last[0] + move[0]), clamp(last[1] + move[1]));
+};
 $('vae-run').onchange = () => void decodeAt(150, 150);
 
 $('vae-walk').onclick = () => {
