@@ -1,8 +1,9 @@
 // Every speed workload, Loom beside PyTorch, measured in turns (bench/paired.ts): one table
 // per machine, headed by the CPU's vector extensions so tables from different machines are
-// told apart. Usage: npm run bench -- parity [--rounds N] [--only a,b] [--variants]
+// told apart. Usage: npm run bench -- parity [--rounds N] [--only a,b] [--variants] [--precision bf16]
 // --variants adds Loom with each of Debian's OpenBLAS builds (pthread, OpenMP) and OpenMP
-// waiting policies, to measure the thread-pool set-up rather than assume it.
+// waiting policies, to measure the thread-pool set-up rather than assume it. --precision bf16
+// runs every side's steps under CPU autocast (Loom's T.autocast, PyTorch's torch.autocast).
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,8 +111,11 @@ const BLAS_DIRS = {
 };
 
 /** Sides to compare: Loom as installed, PyTorch as it runs by default and with passive waiting. */
-function sides(variants: boolean): { name: string; torch: boolean; env: NodeJS.ProcessEnv }[] {
-  const base = { ...process.env };
+function sides(
+  variants: boolean,
+  precision: 'fp32' | 'bf16',
+): { name: string; torch: boolean; env: NodeJS.ProcessEnv }[] {
+  const base: NodeJS.ProcessEnv = { ...process.env, LOOM_BENCH_PRECISION: precision };
   if (ompWaitPolicySetByLoom) delete base.OMP_WAIT_POLICY; // Loom's child sets its own
   const out = [
     { name: 'Loom', torch: false, env: base },
@@ -130,10 +134,15 @@ function sides(variants: boolean): { name: string; torch: boolean; env: NodeJS.P
   return out;
 }
 
-export async function parityBench(opts: { rounds: number | null; only: string[] | null; variants: boolean }) {
+export async function parityBench(opts: {
+  rounds: number | null;
+  only: string[] | null;
+  variants: boolean;
+  precision: 'fp32' | 'bf16';
+}) {
   const threads = os.availableParallelism();
   const cpu = cpuLine();
-  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu}`);
+  console.log(`${new Date().toISOString().slice(0, 10)}, ${cpu}, ${opts.precision}`);
   const rows: string[][] = [];
   const all: Record<string, PairedResult[]> = {};
   for (const [key, w] of Object.entries(PARITY_WORKLOADS)) {
@@ -141,7 +150,7 @@ export async function parityBench(opts: { rounds: number | null; only: string[] 
     const cfg = JSON.stringify({ ...w.cfg, threads });
     const workers: StepWorker[] = [];
     try {
-      for (const s of sides(opts.variants)) {
+      for (const s of sides(opts.variants, opts.precision)) {
         const [command, args] = s.torch
           ? [python(), [path.join(repoRoot, 'bench', 'torch_paired_worker.py'), ...w.torch, cfg]]
           : [process.execPath, [path.join(repoRoot, 'dist', 'bench', 'paired-worker.js'), key, cfg]];
@@ -165,5 +174,5 @@ export async function parityBench(opts: { rounds: number | null; only: string[] 
     }
   }
   printTable(['workload', 'side', 'median ms', 'time / PyTorch (IQR)'], rows);
-  console.log(JSON.stringify({ date: new Date().toISOString(), cpu, results: all }));
+  console.log(JSON.stringify({ date: new Date().toISOString(), cpu, precision: opts.precision, results: all }));
 }

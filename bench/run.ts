@@ -5,7 +5,7 @@
 // `npm run bench -- gan-recipes [--minutes M]`: the GAN recipes at equal time, judged by an MNIST classifier.
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
-// `npm run bench -- parity [--rounds N] [--only text,apply,...] [--variants]`: every speed workload in turns.
+// `npm run bench -- parity [--rounds N] [--only text,...] [--variants] [--precision bf16]`: every workload in turns.
 // `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
@@ -81,7 +81,17 @@ if (which === 'parity') {
     console.error('--rounds needs a whole number >= 2');
     process.exit(2);
   }
-  await parityBench({ rounds, only: at('--only')?.split(',') ?? null, variants: args.includes('--variants') });
+  const precision = at('--precision') ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    console.error('--precision must be fp32 or bf16');
+    process.exit(2);
+  }
+  await parityBench({
+    rounds,
+    only: at('--only')?.split(',') ?? null,
+    variants: args.includes('--variants'),
+    precision,
+  });
   process.exit(0);
 }
 if (which === 'wait-policy') {

@@ -2,6 +2,7 @@
 request, so that Loom and PyTorch can take turns on the same machine at the same moment.
 
 Usage: python3 bench/torch_paired_worker.py <script module> <function> '<json config>'
+With LOOM_BENCH_PRECISION=bf16 each call runs under torch.autocast("cpu", torch.bfloat16).
 Prints "ready" once the module is built and warmed up, then for each line read on stdin runs
 the function once and prints its milliseconds.
 """
@@ -13,7 +14,15 @@ import time
 module, function, cfg = sys.argv[1:4]
 sys.argv = [module, cfg]  # the scripts read their configuration from argv[1]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-step = getattr(importlib.import_module(module), function)
+plain = getattr(importlib.import_module(module), function)
+if os.environ.get("LOOM_BENCH_PRECISION") == "bf16":
+    import torch
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            plain()
+else:
+    step = plain
 step()
 print("ready", flush=True)
 for _ in sys.stdin:

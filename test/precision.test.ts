@@ -1,15 +1,17 @@
 // --precision: settling fp32, bf16 and auto; every trainer, dream and Gatys style under bf16 autocast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
 import { loadCheckpoint } from '../src/io/checkpoint.js';
+import { writeImage } from '../src/io/images.js';
 import { TEXT_DEFAULTS, trainText, type TextTrainConfig } from '../src/models/text/index.js';
 import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
 import { STYLE_DEFAULTS, trainFastStyle, transferStyle } from '../src/models/style/index.js';
 import { DREAM_DEFAULTS, dream } from '../src/models/dream/index.js';
+import { GAN_DEFAULTS, trainGan } from '../src/models/gan/index.js';
 import { mnistSlice } from './helpers.js';
 import { fastFixture, tinyInception, tinyVgg } from './small-models.js';
 
@@ -207,5 +209,54 @@ test(
     assert.equal(T.isAutocastEnabled(), false);
     for (const t of [img, style]) t.dispose();
     vgg.net.dispose();
+  },
+);
+
+test(
+  'a GAN in bf16: its first losses within 2% of float32, bf16 recorded, float32 weights, a flat tensor count',
+  { skip: !T.bf16Supported() && 'no bf16 units on this CPU' },
+  async () => {
+    // A folder of 16 random grey pictures: unlabelled, so the default recipe would be sngan.
+    const data = path.join(tmp(), 'pictures');
+    mkdirSync(data);
+    T.manualSeed(6);
+    for (let i = 0; i < 16; i++) await writeImage(path.join(data, `p${i}.png`), T.rand([1, 1, 24, 24]));
+    const first: Record<string, [number, number]> = {};
+    for (const precision of ['fp32', 'bf16'] as const) {
+      const dir = tmp();
+      const counts: number[] = [];
+      await trainGan(
+        {
+          ...GAN_DEFAULTS,
+          data,
+          recipe: 'dcgan',
+          size: 24,
+          channels: 1,
+          latent: 8,
+          batch: 8,
+          steps: 8,
+          gFilters: 8,
+          dFilters: 8,
+          sampleEvery: 100,
+          logEvery: 1,
+          precision,
+        },
+        dir,
+        {},
+        {
+          onStep: (l) => {
+            first[precision] ??= [l.d_loss, l.a_loss];
+            counts.push(T.liveTensors().undisposed);
+          },
+        },
+      );
+      assert.equal(counts.at(-1), counts[3], `no leak per step in ${precision}`);
+      assert.equal(JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8')).precisionUsed, precision);
+      assertFloat32Checkpoint(dir);
+    }
+    first.fp32.forEach((x, i) =>
+      assert.ok(Math.abs(first.bf16[i] - x) < 0.02 * Math.abs(x), `first losses ${first.bf16} vs ${first.fp32}`),
+    );
+    assert.equal(T.isAutocastEnabled(), false);
   },
 );

@@ -4,6 +4,7 @@ import { labelledClasses } from './data.js';
 import { RECIPES, type GanRecipeName } from './recipes.js';
 import {
   MINUTES_OPTION,
+  PRECISION_OPTION,
   SEED_OPTION,
   checkOptions,
   defaultsOf,
@@ -93,6 +94,7 @@ export const GAN_OPTIONS = {
   channels: { type: 'choice', default: 3, choices: [1, 3], parse: 'int', help: 'channels for folder data (1 or 3)' },
   limit: { type: 'int', default: null, min: 1, help: 'use only the first N images', studio: true },
   minutes: MINUTES_OPTION,
+  precision: PRECISION_OPTION,
   seed: SEED_OPTION,
 } as const satisfies OptionTable;
 

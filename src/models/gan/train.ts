@@ -14,6 +14,7 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
+  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -59,7 +60,15 @@ export class GanTrainer {
   readonly average: GanGenerator | null;
   readonly cfg: GanRunConfig;
   readonly recipe: GanRecipe;
-  constructor(config: GanTrainConfig, model: GanConfig) {
+  /**
+   * `inPrecision` runs each update's forward passes and loss (the run's --precision, settled:
+   * stepPrecision); the updates themselves stay float32.
+   */
+  constructor(
+    config: GanTrainConfig,
+    model: GanConfig,
+    private readonly inPrecision: <R>(fn: () => R) => R = (fn) => fn(),
+  ) {
     const cfg = (this.cfg = withRecipe(config));
     const recipe = (this.recipe = RECIPES[cfg.recipe]);
     this.g = recipe.generator(model);
@@ -108,10 +117,12 @@ export class GanTrainer {
     if (this.classes && !realLabels) throw new Error('a conditional GAN trains on labelled images');
     return tidy(() => {
       const fakeLabels = this.randomLabels(b);
-      const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
-      const labels = discriminatorLabels(b, this.cfg.labelNoise);
-      const [f, r] = this.cfg.augment ? [diffAugment(fake), diffAugment(real)] : [fake, real];
-      const loss = this.recipe.discriminatorLoss(this.d, f, fakeLabels, r, realLabels, labels);
+      const loss = this.inPrecision(() => {
+        const fake = noGrad(() => this.g.forward(T.randn([b, this.g.config.latent]), fakeLabels));
+        const labels = discriminatorLabels(b, this.cfg.labelNoise);
+        const [f, r] = this.cfg.augment ? [diffAugment(fake), diffAugment(real)] : [fake, real];
+        return this.recipe.discriminatorLoss(this.d, f, fakeLabels, r, realLabels, labels);
+      });
       this.optD.backwardStep(loss);
       return loss.item();
     });
@@ -123,11 +134,13 @@ export class GanTrainer {
     try {
       return tidy(() => {
         const y = this.randomLabels(b);
-        const drawn = this.g.forward(T.randn([b, this.g.config.latent]), y);
-        const fake = this.cfg.augment ? diffAugment(drawn) : drawn;
-        const loss = this.recipe.generatorLoss
-          ? this.recipe.generatorLoss(this.d, fake, y)
-          : binaryCrossEntropyWithLogits(this.d.forward(fake, y), T.zeros([b, 1]));
+        const loss = this.inPrecision(() => {
+          const drawn = this.g.forward(T.randn([b, this.g.config.latent]), y);
+          const fake = this.cfg.augment ? diffAugment(drawn) : drawn;
+          return this.recipe.generatorLoss
+            ? this.recipe.generatorLoss(this.d, fake, y)
+            : binaryCrossEntropyWithLogits(this.d.forward(fake, y), T.zeros([b, 1]));
+        });
         this.optG.backwardStep(loss);
         if (this.average) this.updateAverage();
         return loss.item();
@@ -204,18 +217,29 @@ export async function trainGan(
       : null;
   const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed, judge));
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
+  // The largest product: the generator's widest transposed convolution at half the side, as
+  // im2col multiplies it.
+  const precision = stepPrecision(cfg.precision, [
+    cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2),
+    cfg.gFilters * 16,
+    cfg.gFilters,
+  ]);
   T.manualSeed(cfg.seed);
   const gan = t.own(
-    new GanTrainer(cfg, {
-      latent: cfg.latent,
-      channels: c,
-      height: h,
-      width: w,
-      dropout: cfg.dropout,
-      gFilters: cfg.gFilters,
-      dFilters: cfg.dFilters,
-      classNames: conditionedClasses(cfg) ?? [],
-    }),
+    new GanTrainer(
+      cfg,
+      {
+        latent: cfg.latent,
+        channels: c,
+        height: h,
+        width: w,
+        dropout: cfg.dropout,
+        gFilters: cfg.gFilters,
+        dFilters: cfg.dFilters,
+        classNames: conditionedClasses(cfg) ?? [],
+      },
+      precision.run,
+    ),
   );
   const parts = {
     modules: { generator: gan.g, discriminator: gan.d, ...(gan.average ? { average: gan.average } : {}) },
@@ -225,7 +249,10 @@ export async function trainGan(
   const part = { index: t.rank, count: t.world };
   let history: LossHistory = (t.resumed?.history as LossHistory | undefined) ?? { d: [], a: [] };
   const newRun = !t.resumed;
-  t.begin(parts, { config: { imageShape: [c, h, w] }, extra: () => ({ imageShape: [c, h, w], history }) });
+  t.begin(parts, {
+    config: { imageShape: [c, h, w], ...precision.record },
+    extra: () => ({ imageShape: [c, h, w], history }),
+  });
   const accuracy = monitor.judgeAccuracy;
   if (newRun && accuracy !== null)
     run.log({
