@@ -7,6 +7,7 @@
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,...] [--variants] [--precision bf16]`: every workload in turns.
 // `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16.
+// `npm run bench -- attention [--quick]`: fused attention (libtorch 2.x) beside the matmul path.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
@@ -24,6 +25,7 @@ import { videoBench } from './video.js';
 import { busyTrainingBench, waitPolicyBench } from './wait-policy.js';
 import { parityBench } from './parity.js';
 import { precisionBench } from './precision.js';
+import { attentionBench } from './attention.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -106,6 +108,10 @@ if (which === 'gan-recipes') {
     process.exit(2);
   }
   await ganRecipesBench(minutes);
+  process.exit(0);
+}
+if (which === 'attention') {
+  attentionBench(quick);
   process.exit(0);
 }
 if (which === 'precision') {

@@ -48,10 +48,11 @@ export function causalBias(n: number): Tensor {
 }
 
 /**
- * Whether attention uses libtorch's fused kernel: on where the libtorch has one (2.x); a
- * test turns it off to compare the two paths.
+ * Whether attention uses libtorch's fused kernel: on where the libtorch has one (2.x), and
+ * not under bf16 autocast unless `evenUnderAutocast`. Tests and the attention benchmark set
+ * these to compare the two paths.
  */
-export const attentionKernel = { fused: T.hasOp('aten::scaled_dot_product_attention') };
+export const attentionKernel = { fused: T.hasOp('aten::scaled_dot_product_attention'), evenUnderAutocast: false };
 
 class CausalSelfAttention extends Module {
   readonly qkv: Linear;
@@ -86,8 +87,12 @@ class CausalSelfAttention extends Module {
     const S = start + L;
     // The fused kernel's causal mask is the square one: every query from position 0 on, or
     // one query that sees every key. Under bf16 autocast the matmul path is the faster one
-    // (docs/engines.md).
-    if (attentionKernel.fused && (start === 0 || L === 1) && !T.isAutocastEnabled()) {
+    // (npm run bench -- attention).
+    if (
+      attentionKernel.fused &&
+      (start === 0 || L === 1) &&
+      (attentionKernel.evenUnderAutocast || !T.isAutocastEnabled())
+    ) {
       const p = this.training ? this.c.dropout : 0;
       const y = T.callOp('aten::scaled_dot_product_attention', q, keys, values, null, p, L > 1) as Tensor;
       return this.drop.forward(this.proj.forward(y.transpose(1, 2).reshape([B, L, E])));
