@@ -101,6 +101,20 @@ export const GAN_OPTIONS = {
 export type GanTrainConfig = ConfigOf<typeof GAN_OPTIONS>;
 export const GAN_DEFAULTS: GanTrainConfig = defaultsOf(GAN_OPTIONS);
 
+// pytorch/examples' dcgan with the settings that drew the best MNIST digits in equal CPU
+// time (docs/benchmarks.md): a wider generator than discriminator, batch 32, Adam 1e-3.
+const DCGAN_SETTINGS = {
+  batch: 32,
+  dLr: 1e-3,
+  gLr: 1e-3,
+  clip: 0,
+  labelNoise: 0,
+  dropout: 0,
+  gFilters: 64,
+  dFilters: 32,
+  ema: 0.99,
+} as const;
+
 /** What each recipe sets when the user does not. */
 export const GAN_RECIPES = {
   // The book's Keras values: RMSprop with clipvalue 1, noisy labels, dropout 0.4.
@@ -115,34 +129,12 @@ export const GAN_RECIPES = {
     dFilters: 128,
     ema: 0,
   },
-  // pytorch/examples' dcgan with the settings that drew the best MNIST digits in equal CPU
-  // time (docs/benchmarks.md): a wider generator than discriminator, batch 32, Adam 1e-3.
-  dcgan: {
-    batch: 32,
-    dLr: 1e-3,
-    gLr: 1e-3,
-    clip: 0,
-    labelNoise: 0,
-    dropout: 0,
-    gFilters: 64,
-    dFilters: 32,
-    ema: 0.99,
-  },
+  dcgan: DCGAN_SETTINGS,
   // The default for unlabelled data: dcgan's settings, with the spectrally normalised
   // discriminator and hinge loss (recipes.ts). In equal CPU time on unconditional MNIST it
   // beat dcgan on the judge's share and the Fréchet distance, and DiffAugment made it worse
   // (docs/guides/gan.md, "Unlabelled data").
-  sngan: {
-    batch: 32,
-    dLr: 1e-3,
-    gLr: 1e-3,
-    clip: 0,
-    labelNoise: 0,
-    dropout: 0,
-    gFilters: 64,
-    dFilters: 32,
-    ema: 0.99,
-  },
+  sngan: DCGAN_SETTINGS,
 } as const;
 
 /** A config whose recipe has filled every setting the user left unset. */
