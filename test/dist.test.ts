@@ -120,6 +120,9 @@ async function longRun(out: string) {
     '1000000',
     '--log-every',
     '1',
+    // auto settles on rank 0 and is broadcast to the other rank, a collective of its own.
+    '--precision',
+    'auto',
     ...LSTM,
     ...TEXT,
   ]);

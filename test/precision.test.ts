@@ -260,3 +260,37 @@ test(
     assert.equal(T.isAutocastEnabled(), false);
   },
 );
+
+test('--precision auto: a resumed run goes on in what it started in, without probing again', async () => {
+  const corpus = path.join(tmp(), 'corpus.txt');
+  writeFileSync(corpus, TEXT);
+  const cfg: TextTrainConfig = {
+    ...TEXT_DEFAULTS,
+    corpus,
+    model: 'gpt',
+    merges: 0,
+    layers: 1,
+    embed: 16,
+    heads: 2,
+    block: 8,
+    batch: 4,
+    steps: 2,
+    logEvery: 1,
+    sampleLength: 0,
+    precision: 'auto',
+  };
+  const dir = tmp();
+  await trainText(cfg, dir, {});
+  const configFile = path.join(dir, 'config.json');
+  // Whatever the probe chose at the start, the run's record is what resume follows.
+  const kept: ('fp32' | 'bf16')[] = T.bf16Supported() ? ['fp32', 'bf16'] : ['fp32'];
+  let steps = cfg.steps!;
+  for (const startedIn of kept) {
+    const config = JSON.parse(readFileSync(configFile, 'utf8'));
+    writeFileSync(configFile, JSON.stringify({ ...config, precisionUsed: startedIn }));
+    steps += 1;
+    let used: string | undefined;
+    await trainText({ ...cfg, steps }, dir, { resume: true }, { onStart: (s) => (used = s.precision) });
+    assert.equal(used, startedIn);
+  }
+});

@@ -129,10 +129,16 @@ export class RunFolder {
   /** Whether the folder holds a run that Loom wrote (a checkpoint, or Loom's config.json). */
   isRun(): boolean {
     if (existsSync(this.checkpoint) || existsSync(this.best)) return true;
+    return typeof this.readConfig()?.system === 'string';
+  }
+
+  /** The run's config.json as written when it started, or null where there is none to read. */
+  readConfig(): Record<string, unknown> | null {
     try {
-      return typeof JSON.parse(readFileSync(path.join(this.dir, 'config.json'), 'utf8')).system === 'string';
+      const config: unknown = JSON.parse(readFileSync(path.join(this.dir, 'config.json'), 'utf8'));
+      return config && typeof config === 'object' ? (config as Record<string, unknown>) : null;
     } catch {
-      return false;
+      return null;
     }
   }
 

@@ -25,9 +25,21 @@ export function precisionNote(p: StepPrecision): string {
   return `--precision auto: ${p.used}${timed}`;
 }
 
-/** Settles `setting` for a run whose largest matrix product is [m, k] x [k, n]. */
-export function stepPrecision(setting: T.PrecisionSetting, probe: [number, number, number]): StepPrecision {
-  const choice = T.resolvePrecision(setting, probe);
+/**
+ * Settles `setting` for a run whose largest matrix product is [m, k] x [k, n]. `startedIn` is
+ * what a resumed run computed in: auto keeps it rather than probing again, since a probe that
+ * timing noise tips the other way would change the run's numbers midway (unless the run
+ * started in bf16 on a CPU that had the units and this one has none).
+ */
+export function stepPrecision(
+  setting: T.PrecisionSetting,
+  probe: [number, number, number],
+  startedIn?: 'fp32' | 'bf16',
+): StepPrecision {
+  const kept = setting === 'auto' && startedIn && (startedIn === 'fp32' || T.bf16Supported());
+  const choice: T.PrecisionChoice = kept
+    ? { precision: startedIn, probe: 'as this run started' }
+    : T.resolvePrecision(setting, probe);
   return {
     used: choice.precision,
     record: { precisionUsed: choice.precision, ...(choice.probe ? { precisionProbe: choice.probe } : {}) },

@@ -18,6 +18,7 @@ import {
 } from '../io/checkpoint.js';
 import { Breather, StepMeter, fitThreadsBetweenSteps, type DistributedLog, type StepMeans } from './pacing.js';
 import { keptOnResume, type TrainingOptions } from './run-options.js';
+import { stepPrecision, type StepPrecision } from './precision.js';
 
 export interface Disposer {
   dispose(): void;
@@ -98,6 +99,27 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
   }
   get world(): number {
     return this.group?.world ?? 1;
+  }
+
+  /**
+   * Settles the run's --precision for a largest matrix product of [m, k] x [k, n]. A resumed
+   * run goes on in what it started in, and every rank of a group computes in rank 0's choice,
+   * so a probe that timing tips differently cannot split one run's numbers.
+   */
+  precision(shape: [number, number, number]): StepPrecision {
+    const setting = (this.cfg as { precision?: T.PrecisionSetting }).precision ?? 'fp32';
+    const recorded = this.ck ? this.run.readConfig()?.precisionUsed : undefined;
+    const startedIn = recorded === 'bf16' || recorded === 'fp32' ? recorded : undefined;
+    const own = stepPrecision(setting, shape, startedIn);
+    if (!this.group || setting !== 'auto') return own;
+    const flag = T.tensor([own.used === 'bf16' ? 1 : 0]);
+    try {
+      this.group.broadcast(flag, 0);
+      const main = flag.item() === 1 ? 'bf16' : 'fp32';
+      return main === own.used ? own : stepPrecision(main, shape);
+    } finally {
+      flag.dispose();
+    }
   }
 
   /** The resumed checkpoint's extra data, or null for a new run. */

@@ -14,7 +14,6 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
-  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -62,7 +61,7 @@ export class GanTrainer {
   readonly recipe: GanRecipe;
   /**
    * `inPrecision` runs each update's forward passes and loss (the run's --precision, settled:
-   * stepPrecision); the updates themselves stay float32.
+   * Training.precision); the updates themselves stay float32.
    */
   constructor(
     config: GanTrainConfig,
@@ -219,11 +218,7 @@ export async function trainGan(
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
   // The largest product: the generator's widest transposed convolution at half the side, as
   // im2col multiplies it.
-  const precision = stepPrecision(cfg.precision, [
-    cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2),
-    cfg.gFilters * 16,
-    cfg.gFilters,
-  ]);
+  const precision = t.precision([cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2), cfg.gFilters * 16, cfg.gFilters]);
   T.manualSeed(cfg.seed);
   const gan = t.own(
     new GanTrainer(

@@ -7,14 +7,7 @@ import { readImage, writeOwned, imageGrid } from '../../io/images.js';
 import { resolveImage } from '../../io/builtin-images.js';
 import { RunFolder } from '../../io/run-folder.js';
 import type { Backbone } from '../../vision/weights.js';
-import {
-  Training,
-  loadFromRun,
-  stepPrecision,
-  type DistributedLog,
-  type RunControl,
-  type RunMode,
-} from '../../train/index.js';
+import { Training, loadFromRun, type DistributedLog, type RunControl, type RunMode } from '../../train/index.js';
 import {
   MINUTES_OPTION,
   PRECISION_OPTION,
@@ -164,7 +157,7 @@ export async function trainFastStyle(
   // The largest product: a residual block's convolution (at a quarter of the side, four
   // times the width), as im2col multiplies it.
   const side = Math.ceil(cfg.size / 4);
-  const precision = stepPrecision(cfg.precision, [cfg.batch * side * side, cfg.width * 4 * 9, cfg.width * 4]);
+  const precision = t.precision([cfg.batch * side * side, cfg.width * 4 * 9, cfg.width * 4]);
   t.begin({ modules: { net }, optimizers: { adam: opt } }, { config: precision.record });
   // A fixed preview: the first photo, centre-cropped, stylised at every sample.
   const preview = t.own(

@@ -13,7 +13,6 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
-  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -140,7 +139,7 @@ export async function trainText(
   const stepsPerEpoch = Math.floor(windows / globalBatch);
   const totalSteps = cfg.steps ?? (cfg.epochs !== null ? cfg.epochs * stepsPerEpoch : Infinity);
 
-  const precision = stepPrecision(cfg.precision, probeShape(cfg));
+  const precision = t.precision(probeShape(cfg));
   T.manualSeed(cfg.seed);
   const model = t.own(newCharModel(cfg, vocab.size));
   const opt = t.own(TEXT_KINDS[cfg.model].optimizer(model, cfg));

@@ -9,7 +9,6 @@ import {
   PerEpoch,
   Training,
   loadFromRun,
-  stepPrecision,
   type DistributedLog,
   type RunControl,
   type RunMode,
@@ -107,7 +106,7 @@ export async function trainVae(
   const part = { index: t.rank, count: t.world };
   const shape = { imageShape: [c, h, w], classes: train.classes };
   // The largest product: the second convolution's, as im2col multiplies it.
-  const precision = stepPrecision(cfg.precision, [cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2), 32 * 9, 64]);
+  const precision = t.precision([cfg.batch * Math.ceil(h / 2) * Math.ceil(w / 2), 32 * 9, 64]);
   t.begin(
     { modules: { model }, optimizers: { opt } },
     { config: { ...shape, ...precision.record }, extra: () => shape },
