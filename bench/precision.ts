@@ -1,17 +1,16 @@
 // Mixed precision, Loom beside PyTorch in one run: the transformer's training step in float32
 // and under bf16 autocast, at a compute-bound shape (4 blocks, embedding 256, context 128,
-// batch 32) and at the text defaults; then held-out bits per character of short text runs at
-// equal steps, fp32 against bf16.
-// Usage: npm run bench -- precision [--quick] [--threads N] [--steps N]
+// batch 32) and at the text defaults. Quality at equal steps: ./precision-quality.ts.
+// Usage: npm run bench -- precision [--quick] [--threads N]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as T from '../src/torch/index.js';
-import { TEXT_DEFAULTS, TEXT_MODELS, trainText } from '../src/models/text/index.js';
+import { TEXT_MODELS } from '../src/models/text/index.js';
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { gptStepWorkload } from './gpt.js';
-import { median, printTable, python, repoRoot, workloadMs } from './util.js';
+import { printTable, python, repoRoot, workloadMs } from './util.js';
 
 interface Shape {
   name: string;
@@ -27,7 +26,7 @@ const SHAPES: Shape[] = [
   { name: 'the text defaults', ...TEXT_MODELS.gpt },
 ];
 
-export async function precisionBench(opts: { quick: boolean; threads: number; qualitySteps: number }): Promise<void> {
+export async function precisionBench(opts: { quick: boolean; threads: number }): Promise<void> {
   const flags = readFileSync('/proc/cpuinfo', 'utf8').match(/\b(avx512_bf16|amx_bf16|amx_tile|avx512f)\b/g) ?? [];
   console.log(
     `${os.cpus()[0].model}; bf16 flags: ${[...new Set(flags)].join(' ') || 'none'}; ${opts.threads} thread(s); libtorch ${T.cudaAvailable() ? '(CUDA) ' : ''}${(await import('../src/torch/native.js')).native.info().torchVersion}; load ${os.loadavg()[0].toFixed(1)}`,
@@ -69,35 +68,6 @@ export async function precisionBench(opts: { quick: boolean; threads: number; qu
       ],
     );
     results.push({ shape: s.name, loom: { fp32_ms: l32, bf16_ms: l16 }, pytorch: { fp32_ms: t32, bf16_ms: t16 } });
-  }
-  if (opts.qualitySteps > 0) {
-    const bpc: Record<string, number | null> = {};
-    const ms: Record<string, number> = {};
-    for (const precision of ['fp32', 'bf16'] as const) {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'loom-precision-'));
-      const times: number[] = [];
-      const r = await trainText(
-        // The defaults' warm-up (1,000 steps) would outlast a short run: a tenth of it instead.
-        {
-          ...TEXT_DEFAULTS,
-          steps: opts.qualitySteps,
-          warmup: Math.ceil(opts.qualitySteps / 10),
-          sampleLength: 0,
-          logEvery: 50,
-          precision,
-        },
-        dir,
-        {},
-        { onStep: (log) => times.push(log.ms_per_step) },
-      );
-      bpc[precision] = r.valBpc;
-      ms[precision] = median(times);
-    }
-    printTable(
-      [`text defaults, builtin:sotu, ${opts.qualitySteps} steps (warm-up a tenth)`, 'held-out bpc', 'ms a step'],
-      (['fp32', 'bf16'] as const).map((p) => [p, bpc[p]?.toFixed(3) ?? '-', ms[p].toFixed(1)]),
-    );
-    results.push({ quality: { steps: opts.qualitySteps, bpc, ms_per_step: ms } });
   }
   console.log(JSON.stringify({ date: new Date().toISOString(), threads: opts.threads, results }));
 }

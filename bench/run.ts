@@ -6,7 +6,8 @@
 // `npm run bench -- style-quality [--height H] [--paintings a.jpg,...]`: results judged on colour, texture, content.
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,...] [--variants] [--precision bf16]`: every workload in turns.
-// `npm run bench -- precision [--quick] [--threads N] [--steps N]`: the transformer step in fp32 and bf16.
+// `npm run bench -- precision [--quick] [--threads N]`: the transformer step in fp32 and bf16.
+// `npm run bench -- precision-quality [--steps N] [--only gan,...]`: each system's scores, fp32 against bf16.
 // `npm run bench -- attention [--quick]`: fused attention (libtorch 2.x) beside the matmul path.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
@@ -25,6 +26,7 @@ import { videoBench } from './video.js';
 import { busyTrainingBench, waitPolicyBench } from './wait-policy.js';
 import { parityBench } from './parity.js';
 import { precisionBench } from './precision.js';
+import { PRECISION_QUALITY_WORKLOADS, precisionQualityBench } from './precision-quality.js';
 import { attentionBench } from './attention.js';
 import { repoRoot } from './util.js';
 
@@ -116,12 +118,22 @@ if (which === 'attention') {
 }
 if (which === 'precision') {
   const threads = Number(at('--threads') ?? 1);
-  const steps = Number(at('--steps') ?? 0);
-  if (!Number.isInteger(threads) || threads < 1 || !Number.isInteger(steps) || steps < 0) {
-    console.error('--threads needs a whole number >= 1, --steps one >= 0');
+  if (!Number.isInteger(threads) || threads < 1) {
+    console.error('--threads needs a whole number >= 1');
     process.exit(2);
   }
-  await precisionBench({ quick, threads, qualitySteps: steps });
+  await precisionBench({ quick, threads });
+  process.exit(0);
+}
+if (which === 'precision-quality') {
+  const steps = Number(at('--steps') ?? 600);
+  const only = at('--only')?.split(',') ?? null;
+  const unknown = only?.filter((w) => !PRECISION_QUALITY_WORKLOADS.includes(w)) ?? [];
+  if (!Number.isInteger(steps) || steps < 1 || unknown.length) {
+    console.error(`--steps needs a whole number >= 1; --only takes ${PRECISION_QUALITY_WORKLOADS.join(', ')}`);
+    process.exit(2);
+  }
+  await precisionQualityBench({ steps, only });
   process.exit(0);
 }
 if (which === 'gpt') {
