@@ -1,11 +1,12 @@
 // The GAN's data beyond whole labelled sets: one class of a built-in set (its judge's share
-// and Fréchet reference).
+// and Fréchet reference), a folder of colour pictures, one class of CIFAR-10.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import {
   GAN_DEFAULTS,
@@ -107,4 +108,66 @@ test("on one class of MNIST the log's Fréchet distance is from that class's ima
     }),
   );
   for (const x of [all, sevens, judge.net]) x.dispose();
+});
+
+test('a folder of 32x32 colour pictures trains with the unlabelled default (sngan) at --channels 3', async () => {
+  const data = path.join(tmp(), 'colour');
+  mkdirSync(data);
+  for (let i = 0; i < 16; i++) {
+    const rgb = Buffer.alloc(32 * 32 * 3);
+    for (let p = 0; p < 32 * 32; p++) rgb.set([(i * 40) % 256, p % 256, 255 - ((i * 16) % 256)], p * 3);
+    await sharp(rgb, { raw: { width: 32, height: 32, channels: 3 } })
+      .png()
+      .toFile(path.join(data, `${i}.png`));
+  }
+  const out = path.join(tmp(), 'run');
+  const args = ['--latent', '4', '--batch', '8', '--g-filters', '8', '--d-filters', '8', '--log-every', '1'];
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'gan', 'train', '--data', data, '--channels', '3', '--steps', '2', '--out', out, ...args],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+  assert.equal(config.recipe, 'sngan');
+  assert.deepEqual(config.imageShape, [3, 32, 32]);
+  assert.ok(existsSync(path.join(out, 'checkpoint.safetensors')));
+  const grid = await sharp(path.join(out, 'samples', 'step-000002.png')).metadata();
+  assert.deepEqual([grid.width, grid.channels], [8 * 32 + 7 * 2, 3]);
+  using g = loadGenerator(out);
+  assert.deepEqual(
+    T.tidy(() => g.forward(T.randn([2, 4])).shape),
+    [2, 3, 32, 32],
+  );
+});
+
+test('cifar10:<folder>:frog trains the default recipe on the frogs alone', async () => {
+  // A binary batch of 40 records: frogs (class 6) all green, the others all red.
+  const dir = tmp();
+  const batch = Buffer.alloc(40 * 3073);
+  for (let i = 0; i < 40; i++) {
+    const frog = i % 2 === 0;
+    batch[i * 3073] = frog ? 6 : 3;
+    batch.fill(255, i * 3073 + 1 + (frog ? 1024 : 0), i * 3073 + 1 + (frog ? 2048 : 1024));
+  }
+  writeFileSync(path.join(dir, 'data_batch_1.bin'), batch);
+  const out = path.join(tmp(), 'run');
+  await trainGan(tiny({ data: `cifar10:${dir}:frog` }), out, {});
+  const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
+  assert.equal(config.recipe, 'sngan');
+  assert.deepEqual(config.imageShape, [3, 32, 32]);
+  assert.ok(existsSync(path.join(out, 'checkpoint.safetensors')));
+  assert.ok(existsSync(path.join(out, 'samples', 'step-000002.png')));
+  // The real images shown are the 20 green frogs (between them, the grid's white).
+  const { data, info } = await sharp(path.join(out, 'samples', 'real.png'))
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const pixels = { red: 0, green: 0 };
+  for (let p = 0; p < data.length; p += info.channels) {
+    if (data[p] === 255 && data[p + 1] === 0) pixels.red++;
+    if (data[p] === 0 && data[p + 1] === 255) pixels.green++;
+  }
+  assert.deepEqual(pixels, { red: 0, green: 20 * 32 * 32 }, 'the frogs and nothing else');
+  using g = loadGenerator(out);
+  assert.equal(g.classes, 0, 'unconditional');
 });
