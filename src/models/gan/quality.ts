@@ -102,12 +102,18 @@ export function trainJudge(
 /**
  * How convincingly generated images [N, C, H, W] in [-1, 1] show classes: the share the
  * judge classifies with probability at least `threshold`, and how many classes those cover.
+ * With `only` (a run on one class), the share it classifies as that class.
  */
-export function judgeScore(net: Judge, images: Tensor, threshold = 0.9): { confident: number; classes: number } {
+export function judgeScore(
+  net: Judge,
+  images: Tensor,
+  threshold = 0.9,
+  only?: number,
+): { confident: number; classes: number } {
   return noGrad(() =>
     tidy(() => {
       const [p, cls] = net.forward(images).softmax(1).max(1);
-      const sure = p.ge(threshold);
+      const sure = only === undefined ? p.ge(threshold) : p.ge(threshold).logicalAnd(cls.eq(only));
       const classes = new Set(cls.maskedSelect(sure).toFlatArray() as number[]).size;
       return { confident: sure.float().mean().item(), classes };
     }),

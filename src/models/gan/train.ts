@@ -21,6 +21,7 @@ import {
 import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
 import { RECIPES, type GanRecipe } from './recipes.js';
 import { loadGanData } from './data.js';
+import { builtinClass } from '../../io/datasets.js';
 import { diffAugment } from './augment.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
@@ -206,15 +207,20 @@ export async function trainGan(
   const data = t.own(await loadGanData(cfg.data, cfg));
   const [, c, h, w] = data.images.shape;
   const images = t.own(T.keep(tidy(() => data.images.mul(2).sub(1)))); // the tanh range
-  // A built-in set's judge is trained on all of its training split; a --limit run trains its own.
+  // A built-in set's judge is trained on all of its training split; a --limit run trains its
+  // own, except on one class, where the run's images cannot teach one.
+  const one = builtinClass(cfg.data);
   const judge =
-    cfg.limit === null
-      ? await builtinJudge(cfg.data, {
+    cfg.limit === null || one
+      ? await builtinJudge(one?.set ?? cfg.data, {
           onTrain: hooks.onJudgeTraining,
           shouldStop: () => Boolean(hooks.shouldStop?.() || hooks.signal?.aborted),
         })
       : null;
-  const monitor = t.own(await GanMonitor.create(cfg, images, data, cfg.seed, judge));
+  const only = one && { index: one.index, name: one.name };
+  const monitor = t.own(
+    await GanMonitor.create(cfg, images, data, cfg.seed, judge && (only ? { ...judge, only } : judge)),
+  );
   data.images.dispose(); // the tanh-range copy is the one trained on; the labels stay for batching
   // The largest product: the generator's widest transposed convolution at half the side, as
   // im2col multiplies it.
@@ -251,8 +257,9 @@ export async function trainGan(
   const accuracy = monitor.judgeAccuracy;
   if (newRun && accuracy !== null)
     run.log({
-      quality:
-        "share of 256 samples the judge classifies with probability >= 0.9; frechet distance of the judge's features",
+      quality: only
+        ? `share of 256 samples the judge classifies as ${only.name} with probability >= 0.9; frechet distance of the judge's features from those of the training images of ${only.name}`
+        : "share of 256 samples the judge classifies with probability >= 0.9; frechet distance of the judge's features",
       judge_accuracy: accuracy,
     });
   if (!existsSync(run.file('samples', 'real.png'))) {

@@ -9,6 +9,7 @@ import {
   type GanStepLog,
 } from '../../models/gan/index.js';
 import { describeSettings } from '../../models/options.js';
+import { builtinClass } from '../../io/datasets.js';
 import { distributedNote } from '../../cli/progress.js';
 import type { Trainer } from '../system.js';
 
@@ -25,8 +26,12 @@ export type Progress =
 type Result = Awaited<ReturnType<typeof trainGan>>;
 
 function showSample(l: GanSampleLog): string {
-  const judge =
-    l.confident === null ? '' : `, the judge reads ${(l.confident * 100).toFixed(0)}% of them (${l.classes} classes)`;
+  const share = l.confident === null ? '' : `, the judge reads ${(l.confident * 100).toFixed(0)}% of them`;
+  const judge = !share
+    ? ''
+    : l.judged_as !== undefined
+      ? `${share} as ${l.judged_as}`
+      : `${share} (${l.classes} classes)`;
   const fd = l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`;
   return `step ${l.step}: samples in ${l.samples}${judge}${fd} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`;
 }
@@ -67,7 +72,7 @@ export const ganTrainer: Trainer<typeof GAN_OPTIONS, Progress, Result> = {
         return { text: `warning: ${e.warning}`, stderr: true };
       case 'judge-training':
         return {
-          text: `training the judge of ${cfg.data} once (about half a minute); it is kept with the weights`,
+          text: `training the judge of ${builtinClass(cfg.data)?.set ?? cfg.data} once (about half a minute); it is kept with the weights`,
           stderr: true,
         };
     }
