@@ -5,8 +5,13 @@
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
 import net from 'node:net';
-import { native, type GroupHandle } from '../torch/native.js';
+import { native, type GroupHandle, type ReducerHandle } from '../torch/native.js';
+import type { GradientSync } from '../optim/index.js';
 import type { DistEnv } from './env.js';
+
+/** DDP's bucket sizes: 25 MB, the first 1 MB so the last layers' gradients leave early. */
+const BUCKET_BYTES = 25 * 2 ** 20;
+const FIRST_BUCKET_BYTES = 2 ** 20;
 
 export class ProcessGroup implements Disposable {
   private constructor(
@@ -100,6 +105,45 @@ export class ProcessGroup implements Disposable {
   }
 
   /**
+   * The backward pass for an optimizer's parameters in this group. Where the addon has c10d's
+   * Reducer (libtorch 2.x), gradient buckets are all-reduced while the pass goes on, as DDP
+   * does; otherwise, or with LOOM_DDP_REDUCER=0, the gradients are averaged after it in one
+   * bucket (averageGradients).
+   */
+  gradientSync(params: Tensor[]): GradientSync {
+    if (!this.overlapsBackward || !native.distReducer) {
+      return { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
+    }
+    const reducer = native.distReducer(
+      this.live(),
+      params.map((p) => p.h),
+      BUCKET_BYTES,
+      FIRST_BUCKET_BYTES,
+    );
+    this.reducers.push(reducer);
+    return {
+      backward: (loss) => {
+        native.distReducerPrepare!(reducer, loss.h);
+        try {
+          loss.backward();
+        } catch (e) {
+          // The pass waits for the buckets' all-reduces: a failed one is the group's failure.
+          if (!/gloo|connection|peer|timed? ?out/i.test((e as Error).message)) throw e;
+          this.collective(() => {
+            throw e;
+          });
+        }
+      },
+    };
+  }
+  private readonly reducers: ReducerHandle[] = [];
+
+  /** Whether gradients are all-reduced during the backward pass (the Reducer) or after it. */
+  get overlapsBackward(): boolean {
+    return !!native.distReducer && process.env.LOOM_DDP_REDUCER !== '0';
+  }
+
+  /**
    * Replaces each parameter's gradient by its mean over the ranks: the gradients go into one
    * flat bucket, one all-reduce, and back (a parameter without a gradient counts as zeros).
    */
@@ -155,6 +199,7 @@ export class ProcessGroup implements Disposable {
 
   /** Leaves the group; safe to call twice. */
   dispose(): void {
+    for (const r of this.reducers.splice(0)) native.distReducerClose!(r);
     if (this.handle) native.distClose!(this.handle);
     this.handle = null;
   }
