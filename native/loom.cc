@@ -957,9 +957,9 @@ Napi::Value DistReducer(const Napi::CallbackInfo& info) {
       params, {static_cast<size_t>(first), static_cast<size_t>(cap)}, sparse);
   std::reverse(buckets.begin(), buckets.end());
   auto* red = new Reducer();
-  // find_unused_parameters: a parameter the loss does not reach counts as ready (with a zero
-  // gradient) instead of holding its bucket back forever.
-  red->r = std::make_unique<c10d::Reducer>(params, buckets, g->wrapped, sparse, cap, /*find_unused_parameters=*/true,
+  // Every parameter must get a gradient in every backward pass (DDP's default, without the
+  // graph search and its warning); the caller makes a Reducer only for such parameters.
+  red->r = std::make_unique<c10d::Reducer>(params, buckets, g->wrapped, sparse, cap, /*find_unused_parameters=*/false,
                                            /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
                                            first, /*skip_all_reduce_unused_params=*/false,
                                            /*use_python_reducer=*/false, std::vector<int64_t>{first, cap});
@@ -972,7 +972,8 @@ Reducer* reducerOf(const Napi::Value& v) {
   return red;
 }
 
-// distReducerPrepare(reducer, loss): before each backward pass from loss.
+// distReducerPrepare(reducer, loss): before each backward pass from loss; throws where the
+// last pass left a bucket unreduced (a parameter that got no gradient).
 Napi::Value DistReducerPrepare(const Napi::CallbackInfo& info) {
   reducerOf(info[0])->r->prepare_for_backward({tensorOf(info[1])});
   return info.Env().Undefined();

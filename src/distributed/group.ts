@@ -111,10 +111,22 @@ export class ProcessGroup implements Disposable {
    * bucket (averageGradients).
    */
   gradientSync(params: Tensor[]): GradientSync {
-    if (!this.overlapsBackward || !native.distReducer) {
-      return { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
-    }
-    const reducer = native.distReducer(
+    const afterBackward: GradientSync = { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
+    if (!this.overlapsBackward) return afterBackward;
+    // The Reducer needs every parameter to get a gradient in every pass: the first pass is
+    // averaged after the backward and shows whether that holds; only then does it take over.
+    let sync: GradientSync | null = null;
+    return {
+      backward: (loss, ps) => {
+        if (sync) return sync.backward(loss, ps);
+        afterBackward.backward(loss, ps);
+        sync = ps.every((p) => p.grad !== null) ? this.reducerSync(ps) : afterBackward;
+      },
+    };
+  }
+
+  private reducerSync(params: Tensor[]): GradientSync {
+    const reducer = native.distReducer!(
       this.live(),
       params.map((p) => p.h),
       BUCKET_BYTES,
@@ -123,7 +135,14 @@ export class ProcessGroup implements Disposable {
     this.reducers.push(reducer);
     return {
       backward: (loss) => {
-        native.distReducerPrepare!(reducer, loss.h);
+        try {
+          native.distReducerPrepare!(reducer, loss.h);
+        } catch (e) {
+          throw new Error(
+            'a parameter got no gradient in this backward pass, which the gradient reducer cannot average; run with LOOM_DDP_REDUCER=0',
+            { cause: e },
+          );
+        }
         try {
           loss.backward();
         } catch (e) {
