@@ -33,6 +33,9 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
+#ifdef LOOM_REDUCER
+#include <torch/csrc/distributed/c10d/reducer.hpp>
+#endif
 #include <sstream>
 #include <thread>
 #include <string>
@@ -840,6 +843,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+#ifdef LOOM_REDUCER
+  // The Reducer's view of the same Gloo group.
+  c10::intrusive_ptr<c10d::ProcessGroup> wrapped;
+#endif
 };
 
 Group* groupOf(const Napi::Value& v) {
@@ -922,9 +929,69 @@ Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+#ifdef LOOM_REDUCER
+// DDP's Reducer: autograd hooks copy each parameter's gradient into its bucket as the backward
+// pass makes it, and a full bucket's all-reduce (divided by the world size) starts at once,
+// on Gloo's threads, while the backward pass goes on; the pass ends with the averages copied
+// back into the gradients. It needs a c10d::ProcessGroup with Gloo as its CPU backend.
+struct Reducer {
+  std::unique_ptr<c10d::Reducer> r;
+};
+
+// distReducer(group, params, bucketBytes, firstBucketBytes): buckets in the parameters'
+// reverse order, as DDP's (gradients are made roughly last layer first), the first smaller.
+Napi::Value DistReducer(const Napi::CallbackInfo& info) {
+  auto* g = groupOf(info[0]);
+  auto list = info[1].As<Napi::Array>();
+  std::vector<at::Tensor> params;
+  for (uint32_t i = 0; i < list.Length(); i++) params.push_back(tensorOf(list.Get(i)));
+  const int64_t cap = info[2].As<Napi::Number>().Int64Value();
+  const int64_t first = info[3].As<Napi::Number>().Int64Value();
+  if (!g->wrapped) {
+    g->wrapped = c10::make_intrusive<c10d::ProcessGroup>(g->store, g->pg->getRank(), g->pg->getSize());
+    g->wrapped->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, g->pg);
+    g->wrapped->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
+  }
+  std::vector<bool> sparse(params.size(), false);
+  auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(
+      params, {static_cast<size_t>(first), static_cast<size_t>(cap)}, sparse);
+  std::reverse(buckets.begin(), buckets.end());
+  auto* red = new Reducer();
+  // Every parameter must get a gradient in every backward pass (DDP's default, without the
+  // graph search and its warning); the caller makes a Reducer only for such parameters.
+  red->r = std::make_unique<c10d::Reducer>(params, buckets, g->wrapped, sparse, cap, /*find_unused_parameters=*/false,
+                                           /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{},
+                                           first, /*skip_all_reduce_unused_params=*/false,
+                                           /*use_python_reducer=*/false, std::vector<int64_t>{first, cap});
+  return Napi::External<Reducer>::New(info.Env(), red, [](Napi::BasicEnv, Reducer* red) { delete red; });
+}
+
+Reducer* reducerOf(const Napi::Value& v) {
+  auto* red = v.As<Napi::External<Reducer>>().Data();
+  if (!red->r) throw std::invalid_argument("the gradient reducer is closed");
+  return red;
+}
+
+// distReducerPrepare(reducer, loss): before each backward pass from loss; throws where the
+// last pass left a bucket unreduced (a parameter that got no gradient).
+Napi::Value DistReducerPrepare(const Napi::CallbackInfo& info) {
+  reducerOf(info[0])->r->prepare_for_backward({tensorOf(info[1])});
+  return info.Env().Undefined();
+}
+
+// distReducerClose(reducer): removes its hooks from the parameters now.
+Napi::Value DistReducerClose(const Napi::CallbackInfo& info) {
+  info[0].As<Napi::External<Reducer>>().Data()->r.reset();
+  return info.Env().Undefined();
+}
+#endif
+
 // distClose(group): leaves the group now rather than at GC.
 Napi::Value DistClose(const Napi::CallbackInfo& info) {
   auto* g = info[0].As<Napi::External<Group>>().Data();
+#ifdef LOOM_REDUCER
+  g->wrapped.reset();
+#endif
   g->pg.reset();
   g->store.reset();
   return info.Env().Undefined();
@@ -979,6 +1046,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("distBroadcast", DistBroadcast);
   FN("distBarrier", DistBarrier);
   FN("distClose", DistClose);
+#ifdef LOOM_REDUCER
+  FN("distReducer", DistReducer);
+  FN("distReducerPrepare", DistReducerPrepare);
+  FN("distReducerClose", DistReducerClose);
+#endif
 #endif
   return exports;
 }

@@ -71,6 +71,22 @@ const blasDir = openmpBlasDir();
 // headers; Debian's serve, since c10d's headers hold Gloo's types only behind pointers.
 const glooHeaders = glooHeadersPresent();
 
+// DDP's Reducer (gradient buckets all-reduced while the backward pass runs) needs c10d's
+// reducer.hpp with the constructor the shim calls (2.x's, with bucket_bytes_cap_list) and the
+// distributed autograd headers it includes, which Debian's 1.13 package lacks. Without it,
+// gradients are averaged in one bucket after the backward pass.
+function reducerPresent() {
+  if (!glooHeaders) return false;
+  const find = (rel) => torch.include.map((d) => path.join(d, rel)).find((f) => existsSync(f));
+  const header = find('torch/csrc/distributed/c10d/reducer.hpp');
+  return (
+    !!header &&
+    !!find('torch/csrc/distributed/autograd/context/context.h') &&
+    /bucket_bytes_cap_list/.test(readFileSync(header, 'utf8'))
+  );
+}
+const reducer = reducerPresent();
+
 const require = createRequire(import.meta.url);
 const napiInclude = path.dirname(require.resolve('node-addon-api/package.json'));
 // PyTorch's own extensions build with C++20 from 2.12 on, and its headers need it (2.13's use
@@ -91,6 +107,7 @@ const args = [
   '-Wno-deprecated-declarations',
   '-Wno-unused-parameter',
   ...(glooHeaders ? ['-DLOOM_DIST', '-DUSE_C10D_GLOO'] : []),
+  ...(reducer ? ['-DLOOM_REDUCER'] : []),
   `-I${nodeInclude()}`,
   `-I${napiInclude}`,
   ...torch.include.map((d) => `-I${d}`),
@@ -128,7 +145,7 @@ if (
 
 mkdirSync(outDir, { recursive: true });
 console.log(
-  `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? ', with Gloo' : ', without Gloo (no distributed training)'}${blasDir ? ', with OpenBLAS on OpenMP' : ''}`,
+  `loom: building the addon against libtorch ${torch.version} (${torch.source}, ${torch.lib})${glooHeaders ? `, with Gloo${reducer ? ' and the Reducer' : ''}` : ', without Gloo (no distributed training)'}${blasDir ? ', with OpenBLAS on OpenMP' : ''}`,
 );
 const started = Date.now();
 try {

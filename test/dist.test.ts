@@ -12,7 +12,7 @@ import { loadCheckpoint } from '../src/io/checkpoint.js';
 import { RunFolder } from '../src/io/run-folder.js';
 import { ProcessGroup, distEnv, freePort } from '../src/distributed/index.js';
 import * as T from '../src/torch/index.js';
-import { addonBuild } from '../src/torch/native.js';
+import { addonBuild, native } from '../src/torch/native.js';
 import { repoRoot } from './helpers.js';
 
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -98,6 +98,10 @@ test('the transformer trains data-parallel too: two processes with --batch 8 tak
   assert.equal(a.status, 0, a.stderr);
   const b = loom(...launchText(await freePort()), '--out', two, '--batch', '8', '--log-every', '1', ...GPT, ...TEXT);
   assert.equal(b.status, 0, b.stderr);
+  // On libtorch 2.x c10d's Reducer all-reduces gradient buckets while the backward pass runs.
+  const start = new RunFolder(two).readMetrics().find((m) => m.processes === 2);
+  const expected = native.distReducer ? 'all-reduced during backward' : 'averaged after backward';
+  assert.equal(start?.gradients, expected);
   const [la, lb] = [losses(one), losses(two)];
   assert.equal(la.length, 12);
   assert.equal(lb.length, 12);

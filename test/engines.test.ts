@@ -204,6 +204,12 @@ test("loom info --json names the libtorch (source, version, CUDA) and the CPU's 
   const flags = (readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:.*$/m) ?? [''])[0].split(/\s+/);
   const expected = ['amx_bf16', 'avx512_bf16'].filter((f) => flags.includes(f));
   assert.deepEqual(i.cpu, { bf16: expected.length > 0, bf16Flags: expected });
+  // 2.x ships c10d's Reducer with the headers it needs; Debian's 1.13 does not.
+  const twoX = Number(i.libtorch.version.split('.')[0]) >= 2;
+  assert.equal(
+    i.dataParallel,
+    !native.distInit ? 'none' : twoX ? 'all-reduced during backward' : 'averaged after backward',
+  );
   const text = spawnSync(process.execPath, [path.join(repoRoot, 'dist', 'src', 'cli', 'main.js'), 'info'], {
     encoding: 'utf8',
   }).stdout;

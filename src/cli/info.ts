@@ -1,5 +1,5 @@
 // `loom info`: what Loom runs on: which libtorch (system, pytorch or a LIBTORCH folder), its
-// version, path and CUDA, threads, BLAS, the CPU's bf16 units, devices.
+// version, path and CUDA, threads, BLAS, the CPU's bf16 units, devices, data-parallel support.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,8 @@ export interface LoomInfo {
   /** The CPU's bf16 arithmetic units, from /proc/cpuinfo's flags (amx_bf16, avx512_bf16). */
   cpu: { bf16: boolean; bf16Flags: string[] };
   devices: string[];
+  /** How data-parallel ranks average gradients: none (built without Gloo), after or during backward. */
+  dataParallel: 'none' | 'averaged after backward' | 'all-reduced during backward';
 }
 
 /** The CPU flags of bf16 arithmetic units (AMX, AVX-512 BF16) that `cpuinfo` lists. */
@@ -102,6 +104,11 @@ export function info(): LoomInfo {
     mkldnn: n.mkldnn,
     cpu: { bf16: bf16Flags.length > 0, bf16Flags },
     devices,
+    dataParallel: !native.distInit
+      ? 'none'
+      : native.distReducer
+        ? 'all-reduced during backward'
+        : 'averaged after backward',
   };
 }
 
@@ -114,5 +121,6 @@ export function formatInfo(i: LoomInfo): string {
     `oneDNN    ${i.mkldnn ? 'yes' : 'no'}`,
     `bf16 CPU  ${i.cpu.bf16 ? `yes (${i.cpu.bf16Flags.join(', ')})` : 'no (neither amx_bf16 nor avx512_bf16)'}`,
     `devices   ${i.devices.join(', ')}`,
+    `parallel  ${i.dataParallel === 'none' ? 'no (built without Gloo)' : `Gloo, gradients ${i.dataParallel}${i.dataParallel.startsWith('all') ? " (c10d's Reducer)" : ''}`}`,
   ].join('\n');
 }

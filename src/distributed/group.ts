@@ -5,8 +5,13 @@
 import * as T from '../torch/index.js';
 import { Tensor } from '../torch/index.js';
 import net from 'node:net';
-import { native, type GroupHandle } from '../torch/native.js';
+import { native, type GroupHandle, type ReducerHandle } from '../torch/native.js';
+import type { GradientSync } from '../optim/index.js';
 import type { DistEnv } from './env.js';
+
+/** DDP's bucket sizes: 25 MB, the first 1 MB so the last layers' gradients leave early. */
+const BUCKET_BYTES = 25 * 2 ** 20;
+const FIRST_BUCKET_BYTES = 2 ** 20;
 
 export class ProcessGroup implements Disposable {
   private constructor(
@@ -100,6 +105,64 @@ export class ProcessGroup implements Disposable {
   }
 
   /**
+   * The backward pass for an optimizer's parameters in this group. Where the addon has c10d's
+   * Reducer (libtorch 2.x), gradient buckets are all-reduced while the pass goes on, as DDP
+   * does; otherwise, or with LOOM_DDP_REDUCER=0, the gradients are averaged after it in one
+   * bucket (averageGradients).
+   */
+  gradientSync(params: Tensor[]): GradientSync {
+    const afterBackward: GradientSync = { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
+    if (!this.overlapsBackward) return afterBackward;
+    // The Reducer needs every parameter to get a gradient in every pass: the first pass is
+    // averaged after the backward and shows whether that holds; only then does it take over.
+    let sync: GradientSync | null = null;
+    return {
+      backward: (loss, ps) => {
+        if (sync) return sync.backward(loss, ps);
+        afterBackward.backward(loss, ps);
+        sync = ps.every((p) => p.grad !== null) ? this.reducerSync(ps) : afterBackward;
+      },
+    };
+  }
+
+  private reducerSync(params: Tensor[]): GradientSync {
+    const reducer = native.distReducer!(
+      this.live(),
+      params.map((p) => p.h),
+      BUCKET_BYTES,
+      FIRST_BUCKET_BYTES,
+    );
+    this.reducers.push(reducer);
+    return {
+      backward: (loss) => {
+        try {
+          native.distReducerPrepare!(reducer, loss.h);
+        } catch (e) {
+          throw new Error(
+            'a parameter got no gradient in this backward pass, which the gradient reducer cannot average; run with LOOM_DDP_REDUCER=0',
+            { cause: e },
+          );
+        }
+        try {
+          loss.backward();
+        } catch (e) {
+          // The pass waits for the buckets' all-reduces: a failed one is the group's failure.
+          if (!/gloo|connection|peer|timed? ?out/i.test((e as Error).message)) throw e;
+          this.collective(() => {
+            throw e;
+          });
+        }
+      },
+    };
+  }
+  private readonly reducers: ReducerHandle[] = [];
+
+  /** Whether gradients are all-reduced during the backward pass (the Reducer) or after it. */
+  get overlapsBackward(): boolean {
+    return !!native.distReducer && process.env.LOOM_DDP_REDUCER !== '0';
+  }
+
+  /**
    * Replaces each parameter's gradient by its mean over the ranks: the gradients go into one
    * flat bucket, one all-reduce, and back (a parameter without a gradient counts as zeros).
    */
@@ -155,6 +218,7 @@ export class ProcessGroup implements Disposable {
 
   /** Leaves the group; safe to call twice. */
   dispose(): void {
+    for (const r of this.reducers.splice(0)) native.distReducerClose!(r);
     if (this.handle) native.distClose!(this.handle);
     this.handle = null;
   }

@@ -8,6 +8,11 @@ export interface ClipOptions {
   clipNorm?: number;
 }
 
+/** A backward pass that leaves each parameter's gradient averaged over a group's ranks. */
+export interface GradientSync {
+  backward(loss: Tensor, params: Tensor[]): void;
+}
+
 export interface OptimizerState {
   /** Hyper-parameters and counters, plain JSON. */
   hyper: Record<string, number | boolean>;
@@ -18,8 +23,8 @@ export interface OptimizerState {
 export abstract class Optimizer implements Disposable {
   /** Number of steps taken. */
   stepCount = 0;
-  /** Runs on the gradients between backward and the update (data-parallel averaging). */
-  gradientHook: ((params: Tensor[]) => void) | null = null;
+  /** Takes the backward pass where the gradients must be the ranks' mean (data-parallel). */
+  gradientSync: GradientSync | null = null;
   protected readonly state: Map<string, Tensor>[];
 
   constructor(
@@ -74,8 +79,8 @@ export abstract class Optimizer implements Disposable {
    */
   backwardStep(loss: Tensor, clip: { clipNorm?: number; clipValue?: number } = {}): void {
     this.zeroGrad();
-    loss.backward();
-    this.gradientHook?.(this.params);
+    if (this.gradientSync) this.gradientSync.backward(loss, this.params);
+    else loss.backward();
     if (clip.clipNorm) clipGradNorm(this.params, clip.clipNorm);
     if (clip.clipValue) clipGradValue(this.params, clip.clipValue);
     this.step();

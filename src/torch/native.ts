@@ -10,6 +10,7 @@ export type Handle = { readonly __handle: unique symbol };
 export type OpHandle = { readonly __op: unique symbol };
 /** A c10d process group. */
 export type GroupHandle = { readonly __group: unique symbol };
+export type ReducerHandle = { readonly __reducer: unique symbol };
 
 export interface NativeInfo {
   torchVersion: string;
@@ -82,6 +83,10 @@ interface Native {
   distBroadcast?(group: GroupHandle, t: Handle, root: number): void;
   distBarrier?(group: GroupHandle): void;
   distClose?(group: GroupHandle): void;
+  // c10d's Reducer, present when built against a libtorch 2.x that ships its headers.
+  distReducer?(group: GroupHandle, params: Handle[], bucketBytes: number, firstBucketBytes: number): ReducerHandle;
+  distReducerPrepare?(reducer: ReducerHandle, loss: Handle): void;
+  distReducerClose?(reducer: ReducerHandle): void;
 }
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

@@ -163,11 +163,15 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     if (group) {
       // One start for all: rank 0's weights; then gradients averaged before every update.
       for (const m of Object.values(parts.modules)) group.broadcastTensors(m.stateDict().values());
-      for (const opt of Object.values(parts.optimizers ?? {})) opt.gradientHook = (ps) => group.averageGradients(ps);
+      for (const opt of Object.values(parts.optimizers ?? {})) opt.gradientSync = group.gradientSync(opt.params);
       // Each rank draws its own noise (dropout, latent points), from (seed, step, rank).
       const seed = (this.cfg as { seed?: number }).seed ?? 0;
       T.manualSeed(((seed * 1_000_003 + this.step) * 257 + this.rank) % 2 ** 52);
-      this.run.log({ step: this.step, processes: this.world });
+      this.run.log({
+        step: this.step,
+        processes: this.world,
+        gradients: group.overlapsBackward ? 'all-reduced during backward' : 'averaged after backward',
+      });
     }
   }
 
