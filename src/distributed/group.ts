@@ -105,12 +105,12 @@ export class ProcessGroup implements Disposable {
   }
 
   /**
-   * The backward pass for an optimizer's parameters in this group. Where the addon has c10d's
+   * The backward pass for one optimizer's parameters in this group. Where the addon has c10d's
    * Reducer (libtorch 2.x), gradient buckets are all-reduced while the pass goes on, as DDP
    * does; otherwise, or with LOOM_DDP_REDUCER=0, the gradients are averaged after it in one
    * bucket (averageGradients).
    */
-  gradientSync(params: Tensor[]): GradientSync {
+  gradientSync(): GradientSync {
     const afterBackward: GradientSync = { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
     if (!this.overlapsBackward) return afterBackward;
     // The Reducer needs every parameter to get a gradient in every pass: the first pass is

@@ -163,7 +163,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
     if (group) {
       // One start for all: rank 0's weights; then gradients averaged before every update.
       for (const m of Object.values(parts.modules)) group.broadcastTensors(m.stateDict().values());
-      for (const opt of Object.values(parts.optimizers ?? {})) opt.gradientSync = group.gradientSync(opt.params);
+      for (const opt of Object.values(parts.optimizers ?? {})) opt.gradientSync = group.gradientSync();
       // Each rank draws its own noise (dropout, latent points), from (seed, step, rank).
       const seed = (this.cfg as { seed?: number }).seed ?? 0;
       T.manualSeed(((seed * 1_000_003 + this.step) * 257 + this.rank) % 2 ** 52);
