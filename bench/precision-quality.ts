@@ -129,6 +129,15 @@ export async function precisionQualityBench(opts: { steps: number; only: string[
     console.log('this CPU has no bf16 units, so --precision bf16 is refused here; nothing to compare');
     return;
   }
+  const header = [
+    `equal work, ${opts.steps} steps where counted`,
+    'measure',
+    'fp32',
+    'bf16',
+    'bf16 - fp32',
+    'within bound',
+    'seconds fp32 / bf16',
+  ];
   const rows: string[][] = [];
   const results: unknown[] = [];
   for (const [i, w] of WORKLOADS.entries()) {
@@ -136,9 +145,9 @@ export async function precisionQualityBench(opts: { steps: number; only: string[
     const scored: Partial<Record<Precision, Scored>> = {};
     for (const precision of ['fp32', 'bf16'] as const) scored[precision] = await w.run(precision, opts.steps);
     const [a, b] = [scored.fp32!, scored.bf16!];
-    for (const [measure, bound] of Object.entries(w.bounds)) {
+    const mine = Object.entries(w.bounds).map(([measure, bound]) => {
       const diff = b.values[measure] - a.values[measure];
-      rows.push([
+      return [
         w.name,
         measure,
         a.values[measure].toFixed(3),
@@ -146,22 +155,15 @@ export async function precisionQualityBench(opts: { steps: number; only: string[
         (diff >= 0 ? '+' : '') + diff.toFixed(3),
         Math.abs(diff) <= bound ? `yes (${bound})` : `no (${bound})`,
         `${a.seconds.toFixed(0)} / ${b.seconds.toFixed(0)}`,
-      ]);
-    }
+      ];
+    });
+    // Each workload's rows as it ends, so a long run that stops still leaves what it measured.
+    printTable(header, mine);
+    rows.push(...mine);
     results.push({ workload: w.name, fp32: a, bf16: b, bounds: w.bounds });
   }
-  printTable(
-    [
-      `equal work, ${opts.steps} steps where counted`,
-      'measure',
-      'fp32',
-      'bf16',
-      'bf16 - fp32',
-      'within bound',
-      'seconds fp32 / bf16',
-    ],
-    rows,
-  );
+  console.log('');
+  printTable(header, rows);
   console.log(JSON.stringify({ date: new Date().toISOString(), steps: opts.steps, results }));
 }
 
