@@ -85,7 +85,7 @@ export const PRECISION_OPTION = {
   type: 'choice',
   default: 'fp32',
   choices: ['fp32', 'bf16', 'auto'],
-  help: "bf16: matrix products and convolutions in bfloat16 (PyTorch's CPU autocast), weights, optimizer and losses in float32; needs a CPU with bf16 units (AVX-512 BF16 or AMX); auto: bf16 where such a CPU runs the run's matrix product faster in it, else fp32",
+  help: "bf16: matrix products and convolutions in bfloat16 (PyTorch's CPU autocast), everything else (weights, images, optimizer state, losses) in float32; needs a CPU with bf16 units (AVX-512 BF16 or AMX); auto: bf16 where such a CPU runs the run's matrix product faster in it, else fp32",
 } as const;
 export const SEED_OPTION = {
   type: 'int',
