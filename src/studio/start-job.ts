@@ -5,10 +5,10 @@ import path from 'node:path';
 import { freePort } from '../distributed/index.js';
 import { makeFolder } from '../io/files.js';
 import type { StudioJob } from '../systems/system.js';
-import { HttpError } from './http.js';
+import { HttpError, ownStat } from './http.js';
 import type { Job, JobQueue } from './jobs.js';
 import type { RunFolders } from './runs.js';
-import { BUILTIN_DATA, jobNamed, jobNames, mostProcesses, systemsAnswer } from './systems-api.js';
+import { BUILTIN_DATA, jobNamed, jobNames, mostProcesses, systemsAnswer, trainJob } from './systems-api.js';
 import { isVideo, type Uploads } from './uploads.js';
 
 /** Kinds the CLI takes as positional arguments (after the options). */
@@ -110,4 +110,23 @@ export async function startJob({ root, queue, runs, uploads }: JobStarter, body:
   }
   args.push('--json');
   return queue.add(body.system, [...launch, ...args], folder);
+}
+
+/**
+ * POST /api/runs/resume: `{ run: <name> }` goes on training where its checkpoint left it
+ * (`loom <system> train --out RUN --resume`, its own settings kept), as a job of its system.
+ */
+export function resumeJob({ root, queue, runs }: JobStarter, body: Record<string, any>): Job {
+  refuseWhenFull(queue);
+  const { dir, summary } = runs.read(body.run);
+  const spec = summary.system === null ? undefined : trainJob(summary.system);
+  if (!spec || summary.system === null) {
+    const trained = systemsAnswer().flatMap((s) => (trainJob(s.name) ? [s.name] : []));
+    throw new HttpError(400, `the studio resumes ${trained.join(', ')} runs; ${body.run} is no such run`);
+  }
+  if (summary.state === 'training') throw new HttpError(409, `${body.run} is training already`);
+  if (!ownStat(path.join(dir, 'checkpoint.safetensors'))?.isFile())
+    throw new HttpError(400, `${body.run} has no checkpoint to resume from`);
+  const folder = path.relative(root, dir);
+  return queue.add(summary.system, [...spec.verb, '--out', folder, '--resume', '--json'], folder);
 }

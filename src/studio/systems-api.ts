@@ -88,5 +88,11 @@ export function jobNamed(name: string): StudioJob | undefined {
   return undefined;
 }
 
+/** The job that trains a system's runs into a folder (its `train` verb), which a resume goes on with. */
+export function trainJob(system: string): StudioJob | undefined {
+  const job = jobNamed(system);
+  return job?.out === 'folder' && job.verb[job.verb.length - 1] === 'train' ? job : undefined;
+}
+
 /** Every job's name, for a refusal. */
 export const jobNames = (): string[] => SYSTEMS.flatMap((s) => Object.keys(s.jobs ?? {}));

@@ -1,0 +1,234 @@
+// GET /api/runs/view?run=NAME: one run as its view shows it while it trains and after: its
+// charts (the gallery's curves of its system, training beside held-out, then every other
+// term it logs), how far it is and the time left, its samples by step (pictures and the texts
+// of each evaluation), and the studio's job for it (to stop it) or whether it can resume.
+// Read from the folder alone, so a run the CLI or `loom launch` writes shows as well.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { curvesOf, type CompareCurve } from './compare.js';
+import { ownStat } from './http.js';
+import { imagesUnder, type Job } from './jobs.js';
+import { lastValue, type Metrics, type RunState, type RunSummary } from './run-state.js';
+
+/** One chart of the view: its y axis and the log fields drawn on it, each under a name. */
+export interface ViewChart {
+  y: string;
+  curves: { field: string; name: string; step: number[]; y: number[] }[];
+  /** The gallery draws it on a log scale (a loss falling by orders of magnitude). */
+  log: boolean;
+}
+
+/** The curves each system's gallery charts draw together; a system not named here has none. */
+const GROUPS: Record<string, { y: string; curves: [field: string, name: string][]; log?: boolean }[]> = {
+  text: [
+    {
+      y: 'bits per character',
+      curves: [
+        ['bpc', 'training'],
+        ['train_bpc', 'training, epoch mean'],
+        ['val_bpc', 'held-out'],
+      ],
+    },
+  ],
+  vae: [
+    {
+      y: 'nats per image',
+      curves: [
+        ['loss', 'training loss'],
+        ['test_elbo_nats', 'held-out −ELBO'],
+      ],
+    },
+    {
+      y: 'held-out, nats per image',
+      curves: [
+        ['test_rec_nats', 'reconstruction'],
+        ['test_kl_nats', 'KL'],
+      ],
+    },
+  ],
+  gan: [
+    {
+      y: 'loss (binary cross-entropy)',
+      curves: [
+        ['d_loss', 'discriminator'],
+        ['a_loss', 'generator'],
+      ],
+    },
+    { y: 'samples the judge reads (share)', curves: [['confident', 'read with p ≥ 0.9']] },
+    { y: 'Fréchet distance', curves: [['fd', 'generated against real']] },
+    {
+      y: 'diversity',
+      curves: [
+        ['diversity', 'generated'],
+        ['real_diversity', 'real'],
+      ],
+    },
+  ],
+  style: [{ y: 'loss', curves: [['loss', 'total loss']], log: true }],
+};
+
+/** Fields that time or count the run rather than measure it: the progress line says them. */
+const NOT_TERMS = /^(ms_per_|rank_ms|collective_ms|.*_per_sec$|val_chars$|val_total$|lr$)/;
+
+/** The system's charts, then one chart per other term its log carries. */
+export function chartsOf(system: string, curves: CompareCurve[]): ViewChart[] {
+  const byField = new Map(curves.map((c) => [c.field, c]));
+  const used = new Set<string>();
+  const charts: ViewChart[] = [];
+  const add = (y: string, fields: [string, string][], log = false) => {
+    const drawn = fields.flatMap(([field, name]) => {
+      const c = byField.get(field);
+      used.add(field);
+      return c ? [{ field, name, step: c.step, y: c.y }] : [];
+    });
+    if (drawn.length) charts.push({ y, curves: drawn, log });
+  };
+  for (const g of Object.hasOwn(GROUPS, system) ? GROUPS[system] : []) add(g.y, g.curves, g.log);
+  for (const c of curves)
+    if (!used.has(c.field) && !NOT_TERMS.test(c.field)) add(c.field.replace(/_/g, ' '), [[c.field, c.field]]);
+  return charts;
+}
+
+export interface RunProgress {
+  step: number | null;
+  /** What bounds the run: its steps, its epochs or its minutes (whichever it reaches first). */
+  unit: 'steps' | 'epochs' | 'minutes' | null;
+  done: number | null;
+  total: number | null;
+  /** From 0 to 1, by the bound it is nearest. */
+  fraction: number | null;
+  /** Seconds of training, summed from the log's time per step. */
+  trained_s: number | null;
+  /** Seconds left at its latest pace, by the bound it reaches first. */
+  left_s: number | null;
+}
+
+/**
+ * How far a run is, from its settings' bounds (steps, epochs, minutes) and its log: the
+ * latest step and epoch, and the time per step. Its minutes are read as the log's summed time
+ * per step, which misses evaluations and loading: the time left is a floor.
+ */
+export function progressOf(config: Record<string, unknown>, metrics: Metrics, curves: CompareCurve[]): RunProgress {
+  const step = lastValue(metrics, 'step');
+  const epoch = lastValue(metrics, 'epoch');
+  const ms = lastValue(metrics, 'ms_per_step');
+  const times = curves.flatMap((c) => (c.time?.length ? [c.time[c.time.length - 1]] : []));
+  const trained = times.length ? Math.max(...times) : null;
+  const num = (k: string) =>
+    typeof config[k] === 'number' && (config[k] as number) > 0 ? (config[k] as number) : null;
+  const bounds: { unit: RunProgress['unit']; done: number; total: number; left: number | null }[] = [];
+  const steps = num('steps');
+  const epochs = num('epochs');
+  const minutes = num('minutes');
+  const perStep = ms === null ? null : ms / 1000;
+  if (steps && step !== null)
+    bounds.push({ unit: 'steps', done: step, total: steps, left: perStep && (steps - step) * perStep });
+  if (epochs && epoch !== null && step !== null && epoch > 0)
+    bounds.push({
+      unit: 'epochs',
+      done: epoch,
+      total: epochs,
+      left: perStep && (epochs - epoch) * (step / epoch) * perStep,
+    });
+  if (minutes && trained !== null)
+    bounds.push({ unit: 'minutes', done: trained / 60, total: minutes, left: minutes * 60 - trained });
+  const nearest = bounds.sort((a, b) => b.done / b.total - a.done / a.total)[0];
+  const lefts = bounds.flatMap((b) => (b.left === null ? [] : [Math.max(0, b.left)]));
+  return {
+    step,
+    unit: nearest?.unit ?? null,
+    done: nearest?.done ?? null,
+    total: nearest?.total ?? null,
+    fraction: nearest ? Math.min(1, nearest.done / nearest.total) : null,
+    trained_s: trained,
+    left_s: lefts.length ? Math.min(...lefts) : null,
+  };
+}
+
+/** A sample a run wrote: its file (a /files/ path), and the step or epoch its name tells. */
+export interface Sample {
+  file: string;
+  step: number | null;
+  epoch: number | null;
+  /** What the picture shows, where its name says (grid, reconstructions, samples, real). */
+  kind: string | null;
+}
+
+/** step-000120.png, epoch-003-grid.png, real.png: its step or epoch, and its kind. */
+const TAG = /^(?:step-(\d+)|epoch-(\d+))(?:-([a-z]+))?\.[a-z]+$/;
+
+/**
+ * The run's samples under samples/: pictures and texts, by step (an epoch's is placed at the
+ * step its evaluation logged), oldest first; nothing through a link.
+ */
+export function samplesOf(dir: string, prefix: string, metrics: Metrics): { images: Sample[]; texts: Sample[] } {
+  const stepOfEpoch = new Map<number, number>();
+  for (const r of metrics)
+    if (typeof r.epoch === 'number' && Number.isInteger(r.epoch) && typeof r.step === 'number')
+      stepOfEpoch.set(r.epoch, r.step);
+  const sample = (rel: string): Sample => {
+    const name = path.basename(rel);
+    const m = TAG.exec(name);
+    const epoch = m?.[2] ? Number(m[2]) : null;
+    const step = m?.[1] ? Number(m[1]) : epoch !== null ? (stepOfEpoch.get(epoch) ?? null) : null;
+    return { file: `${prefix}/${rel}`, step, epoch, kind: m ? (m[3] ?? null) : name.replace(/\.[^.]+$/, '') };
+  };
+  const byStep = (a: Sample, b: Sample) =>
+    (a.step ?? -1) - (b.step ?? -1) || (a.epoch ?? -1) - (b.epoch ?? -1) || a.file.localeCompare(b.file);
+  const images = imagesUnder(dir, 'samples').map(sample).sort(byStep);
+  const texts = textsIn(path.join(dir, 'samples')).map((f) => sample(`samples/${f}`));
+  return { images, texts: texts.sort(byStep) };
+}
+
+/** The .txt files in a folder, each a file itself (never a link). */
+function textsIn(folder: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(folder);
+  } catch {
+    return [];
+  }
+  return names.filter((f) => f.endsWith('.txt') && !f.startsWith('.') && ownStat(path.join(folder, f))?.isFile());
+}
+
+/** What the view shows of a run. */
+export interface RunView {
+  name: string;
+  system: string | null;
+  state: RunState;
+  checkpoint: boolean;
+  config: Record<string, unknown>;
+  charts: ViewChart[];
+  progress: RunProgress;
+  samples: { images: Sample[]; texts: Sample[] };
+  /** The studio's job for it while that waits or runs (the view's stop button), else null. */
+  job: Pick<Job, 'id' | 'status'> | null;
+  /** Whether the studio can resume it: a stopped run with a checkpoint, of a system it trains. */
+  resumable: boolean;
+}
+
+export function viewOf(
+  run: { name: string; prefix: string; dir: string; summary: RunSummary; metrics: Metrics },
+  job: Job | undefined,
+  trains: (system: string) => boolean,
+): RunView {
+  const { summary: s, metrics } = run;
+  const curves = curvesOf(metrics);
+  const live = job && (job.status === 'queued' || job.status === 'running');
+  return {
+    name: run.name,
+    system: s.system,
+    state: s.state,
+    checkpoint: s.checkpoint,
+    config: s.config,
+    charts: chartsOf(s.system ?? '', curves),
+    progress: progressOf(s.config, metrics, curves),
+    samples: samplesOf(run.dir, run.prefix, metrics),
+    job: live ? { id: job.id, status: job.status } : null,
+    resumable:
+      s.state !== 'training' &&
+      s.system !== null &&
+      trains(s.system) &&
+      ownStat(path.join(run.dir, 'checkpoint.safetensors'))?.isFile() === true,
+  };
+}
