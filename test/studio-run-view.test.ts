@@ -109,6 +109,7 @@ test("GET /api/runs/view: a run's charts, progress and samples by step, from its
     );
     assert.deepEqual(vae.progress.fraction, 1);
     assert.equal((await view(studio, 'text-killed')).resumable, true);
+    assert.equal(vae.resumable, false, 'it reached its end');
     assert.equal((await view(studio, 'text-broke')).resumable, false, 'no checkpoint');
     assert.equal((await view(studio, 'dream-20250101-000000-abcd')).resumable, false, 'no training');
     for (const [q, status] of [
@@ -138,6 +139,7 @@ test('POST /api/runs/resume: a stopped run goes on as `loom <system> train --out
     for (const [run, status, why] of [
       ['text-live', 409, /training already/],
       ['text-broke', 400, /no checkpoint/],
+      ['vae-done', 409, /vae-done is done; only a stopped run resumes/],
       ['dream-20250101-000000-abcd', 400, /resumes text, vae, gan runs/],
       ['missing', 404, /no run missing/],
       ['../x', 400, /folder name/],
@@ -148,7 +150,17 @@ test('POST /api/runs/resume: a stopped run goes on as `loom <system> train --out
     }
     const r = await post(studio, '/api/runs/resume', { run: 'text-killed' });
     assert.equal(r.status, 201, JSON.stringify(r.body));
-    assert.deepEqual(r.body.args, ['text', 'train', '--out', 'runs/text-killed', '--resume', '--json']);
+    // With its own end (a resumed run takes it from the command), and nothing else of its settings.
+    assert.deepEqual(r.body.args, [
+      'text',
+      'train',
+      '--epochs',
+      '10',
+      '--out',
+      'runs/text-killed',
+      '--resume',
+      '--json',
+    ]);
     assert.equal(r.body.folder, 'runs/text-killed');
     // The job is the run's: the list reads its state from it once it has ended (looked at, a bounded number of times).
     let state = '';

@@ -1,9 +1,10 @@
 // The runs tab in Debian's Chromium (driven by playwright-core): the list of runs written by
-// hand (test/studio-run-fixtures.ts), a run that appears while the page is open, and the
-// compare view with its differing settings marked. Nothing here trains.
+// hand (test/studio-run-fixtures.ts), a run that appears while the page is open, the compare
+// view with its differing settings marked, and a run's view, live as its log grows, with a
+// resume. Nothing here trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -25,7 +26,12 @@ test(
       checkpoint: true,
       samples: ['step-000010.png'],
     });
-    const studio = await startStudio({ root, port: 0 });
+    // The resume's stand-in for the CLI: it lets the run's stale lock go and ends.
+    writeFileSync(
+      path.join(root, 'quiet-cli.cjs'),
+      "require('node:fs').rmSync(process.argv[process.argv.indexOf('--out') + 1] + '/run.lock', { force: true });",
+    );
+    const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'quiet-cli.cjs') });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -97,6 +103,60 @@ test(
       await page.waitForFunction(() =>
         (document.querySelector('#compare-chart svg')?.textContent ?? '').includes('training time'),
       );
+
+      // A run's view, opened from its name: the held-out curve beside the training one, how far
+      // it is, its pictures by step and its texts; the CLI started it, so there is nothing to stop here.
+      await page.click(row('text-live') + ' button.link');
+      await page.waitForSelector('#run-charts .chart svg');
+      const curves = await page.$eval('#run-charts .chart svg', (s) => s.textContent ?? '');
+      assert.match(curves, /held-out/);
+      assert.match(curves, /training/);
+      assert.equal(
+        await page.textContent('#run-progress'),
+        'training: step 100 · 2 of 10 epochs (20%) · 10 s trained · about 40 s left',
+      );
+      await page.waitForFunction(() => document.getElementById('run-text')!.textContent === 'text');
+      assert.deepEqual(await page.$$eval('#run-text-pick option', (os) => os.map((o) => o.textContent)), [
+        'epoch 2 (step 100)',
+        'epoch 1 (step 50)',
+      ]);
+      assert.equal(await page.textContent('#run-image-step-v'), 'step 20, 2 of 2');
+      await page.waitForFunction(
+        () => (document.querySelector('#run-images img') as HTMLImageElement).naturalWidth === 1,
+      );
+      await page.fill('#run-image-step', '0');
+      assert.equal(await page.textContent('#run-image-step-v'), 'step 10, 1 of 2');
+      assert.ok(await page.isVisible('#run-outside'));
+      assert.ok(await page.isHidden('#run-stop'));
+      assert.ok(await page.isHidden('#run-resume'));
+      await page.check('#run-log');
+      await page.fill('#run-smooth', '0.9');
+      assert.equal(await page.textContent('#run-smooth-v'), '0.9');
+      // Its log grows: the view follows with the list's poll (looked at until it does, within a bound).
+      appendFileSync(
+        path.join(root, 'runs', 'text-live', 'metrics.jsonl'),
+        JSON.stringify({ step: 150, epoch: 3, loss: 1.2, bpc: 1.9, ms_per_step: 100 }) + '\n',
+      );
+      await page.waitForFunction(
+        () => /step 150 · 3 of 10 epochs/.test(document.getElementById('run-progress')!.textContent!),
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
+      // A stopped run resumes as a job, and reads as that job ends.
+      await page.click(row('text-killed') + ' button.link');
+      await page.waitForFunction(() => document.getElementById('run-title')!.textContent!.startsWith('text-killed'));
+      assert.match((await page.textContent('#run-progress'))!, /^stopped: step 50/);
+      await page.click('#run-resume');
+      await page.waitForFunction(
+        () => document.getElementById('run-progress')!.textContent!.startsWith('done:'),
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
+      assert.ok(await page.isHidden('#run-resume'), 'a done run does not resume');
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -8,15 +8,10 @@ import path from 'node:path';
 import { curvesOf, type CompareCurve } from './compare.js';
 import { ownStat } from './http.js';
 import { imagesUnder, type Job } from './jobs.js';
-import { lastValue, type Metrics, type RunState, type RunSummary } from './run-state.js';
+import type { RunProgress, RunView, Sample, ViewChart } from './page/api-types.js';
+import { lastValue, type Metrics, type RunSummary } from './run-state.js';
 
-/** One chart of the view: its y axis and the log fields drawn on it, each under a name. */
-export interface ViewChart {
-  y: string;
-  curves: { field: string; name: string; step: number[]; y: number[] }[];
-  /** The gallery draws it on a log scale (a loss falling by orders of magnitude). */
-  log: boolean;
-}
+export type { RunProgress, RunView, Sample, ViewChart };
 
 /** The curves each system's gallery charts draw together; a system not named here has none. */
 const GROUPS: Record<string, { y: string; curves: [field: string, name: string][]; log?: boolean }[]> = {
@@ -89,20 +84,6 @@ export function chartsOf(system: string, curves: CompareCurve[]): ViewChart[] {
   return charts;
 }
 
-export interface RunProgress {
-  step: number | null;
-  /** What bounds the run: its steps, its epochs or its minutes (whichever it reaches first). */
-  unit: 'steps' | 'epochs' | 'minutes' | null;
-  done: number | null;
-  total: number | null;
-  /** From 0 to 1, by the bound it is nearest. */
-  fraction: number | null;
-  /** Seconds of training, summed from the log's time per step. */
-  trained_s: number | null;
-  /** Seconds left at its latest pace, by the bound it reaches first. */
-  left_s: number | null;
-}
-
 /**
  * How far a run is, from its settings' bounds (steps, epochs, minutes) and its log: the
  * latest step and epoch, and the time per step. Its minutes are read as the log's summed time
@@ -145,15 +126,6 @@ export function progressOf(config: Record<string, unknown>, metrics: Metrics, cu
   };
 }
 
-/** A sample a run wrote: its file (a /files/ path), and the step or epoch its name tells. */
-export interface Sample {
-  file: string;
-  step: number | null;
-  epoch: number | null;
-  /** What the picture shows, where its name says (grid, reconstructions, samples, real). */
-  kind: string | null;
-}
-
 /** step-000120.png, epoch-003-grid.png, real.png: its step or epoch, and its kind. */
 const TAG = /^(?:step-(\d+)|epoch-(\d+))(?:-([a-z]+))?\.[a-z]+$/;
 
@@ -191,22 +163,6 @@ function textsIn(folder: string): string[] {
   return names.filter((f) => f.endsWith('.txt') && !f.startsWith('.') && ownStat(path.join(folder, f))?.isFile());
 }
 
-/** What the view shows of a run. */
-export interface RunView {
-  name: string;
-  system: string | null;
-  state: RunState;
-  checkpoint: boolean;
-  config: Record<string, unknown>;
-  charts: ViewChart[];
-  progress: RunProgress;
-  samples: { images: Sample[]; texts: Sample[] };
-  /** The studio's job for it while that waits or runs (the view's stop button), else null. */
-  job: Pick<Job, 'id' | 'status'> | null;
-  /** Whether the studio can resume it: a stopped run with a checkpoint, of a system it trains. */
-  resumable: boolean;
-}
-
 export function viewOf(
   run: { name: string; prefix: string; dir: string; summary: RunSummary; metrics: Metrics },
   job: Job | undefined,
@@ -226,7 +182,7 @@ export function viewOf(
     samples: samplesOf(run.dir, run.prefix, metrics),
     job: live ? { id: job.id, status: job.status } : null,
     resumable:
-      s.state !== 'training' &&
+      s.state === 'stopped' &&
       s.system !== null &&
       trains(s.system) &&
       ownStat(path.join(run.dir, 'checkpoint.safetensors'))?.isFile() === true,

@@ -8,7 +8,15 @@ import type { StudioJob } from '../systems/system.js';
 import { HttpError, ownStat } from './http.js';
 import type { Job, JobQueue } from './jobs.js';
 import type { RunFolders } from './runs.js';
-import { BUILTIN_DATA, jobNamed, jobNames, mostProcesses, systemsAnswer, trainJob } from './systems-api.js';
+import {
+  BUILTIN_DATA,
+  jobNamed,
+  jobNames,
+  mostProcesses,
+  systemsAnswer,
+  trainerTakes,
+  trainJob,
+} from './systems-api.js';
 import { isVideo, type Uploads } from './uploads.js';
 
 /** Kinds the CLI takes as positional arguments (after the options). */
@@ -112,21 +120,32 @@ export async function startJob({ root, queue, runs, uploads }: JobStarter, body:
   return queue.add(body.system, [...launch, ...args], folder);
 }
 
+/** How long a run goes on: a resumed run takes these from its command, so they are passed as the run has them. */
+const BOUNDS = ['epochs', 'steps', 'minutes'];
+
 /**
- * POST /api/runs/resume: `{ run: <name> }` goes on training where its checkpoint left it
- * (`loom <system> train --out RUN --resume`, its own settings kept), as a job of its system.
+ * POST /api/runs/resume: `{ run: <name> }`, a stopped run, goes on where its checkpoint left
+ * it (`loom <system> train --out RUN --resume`, with its own steps, epochs or minutes) as a job
+ * of its system; it keeps its other settings itself.
  */
 export function resumeJob({ root, queue, runs }: JobStarter, body: Record<string, any>): Job {
   refuseWhenFull(queue);
   const { dir, summary } = runs.read(body.run);
-  const spec = summary.system === null ? undefined : trainJob(summary.system);
-  if (!spec || summary.system === null) {
+  const system = summary.system;
+  const spec = system === null ? undefined : trainJob(system);
+  if (!spec || system === null) {
     const trained = systemsAnswer().flatMap((s) => (trainJob(s.name) ? [s.name] : []));
     throw new HttpError(400, `the studio resumes ${trained.join(', ')} runs; ${body.run} is no such run`);
   }
   if (summary.state === 'training') throw new HttpError(409, `${body.run} is training already`);
   if (!ownStat(path.join(dir, 'checkpoint.safetensors'))?.isFile())
     throw new HttpError(400, `${body.run} has no checkpoint to resume from`);
+  if (summary.state !== 'stopped')
+    throw new HttpError(409, `${body.run} is ${summary.state}; only a stopped run resumes`);
+  const bounds = BOUNDS.flatMap((k) => {
+    const v = summary.config[k];
+    return trainerTakes(system, k) && typeof v === 'number' ? [`--${k}`, plainValue(k, 'number', v)] : [];
+  });
   const folder = path.relative(root, dir);
-  return queue.add(summary.system, [...spec.verb, '--out', folder, '--resume', '--json'], folder);
+  return queue.add(system, [...spec.verb, ...bounds, '--out', folder, '--resume', '--json'], folder);
 }
