@@ -106,8 +106,11 @@ test(
 
       // A run's view, opened from its name: the held-out curve beside the training one, how far
       // it is, its pictures by step and its texts; the CLI started it, so there is nothing to stop here.
-      await page.click(row('text-live') + ' button.link');
+      // From the keyboard: Enter on its name opens it, and the focus goes into the view.
+      await page.focus(row('text-live') + ' button.link');
+      await page.keyboard.press('Enter');
       await page.waitForSelector('#run-charts .chart svg');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'run-view');
       const curves = await page.$eval('#run-charts .chart svg', (s) => s.textContent ?? '');
       assert.match(curves, /held-out/);
       assert.match(curves, /training/);

@@ -180,8 +180,11 @@ export async function showRun(name: string): Promise<void> {
     $('run-text').textContent = '';
     say('');
   }
+  const fresh = shown?.name !== v.name;
   $('run-view').hidden = false;
   draw(v);
+  // From the keyboard, the next Tab goes on into the view just opened.
+  if (fresh) $('run-view').focus();
   $('run-view').scrollIntoView({ block: 'nearest' });
 }
 
