@@ -14,6 +14,18 @@ import { writeRun, writeRuns } from './studio-run-fixtures.js';
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
 
+/** A resume's stand-in for the CLI: it holds the run's lock until Ctrl-C (the stop button), then lets it go. */
+const HELD_CLI = `
+const fs = require('node:fs');
+const lock = process.argv[process.argv.indexOf('--out') + 1] + '/run.lock';
+fs.writeFileSync(lock, process.pid + '\\n');
+process.on('SIGINT', () => {
+  fs.rmSync(lock, { force: true });
+  process.exit(0);
+});
+setInterval(() => {}, 1000);
+`;
+
 test(
   'in Chromium: the runs tab lists the runs as they appear, and the compare view marks the settings that differ',
   { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
@@ -26,12 +38,8 @@ test(
       checkpoint: true,
       samples: ['step-000010.png'],
     });
-    // The resume's stand-in for the CLI: it lets the run's stale lock go and ends.
-    writeFileSync(
-      path.join(root, 'quiet-cli.cjs'),
-      "require('node:fs').rmSync(process.argv[process.argv.indexOf('--out') + 1] + '/run.lock', { force: true });",
-    );
-    const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'quiet-cli.cjs') });
+    writeFileSync(path.join(root, 'held-cli.cjs'), HELD_CLI);
+    const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'held-cli.cjs') });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -147,19 +155,22 @@ test(
           timeout: 20_000,
         },
       );
-      // A stopped run resumes as a job, and reads as that job ends.
+      // A stopped run resumes as the studio's job, which its stop button stops again.
       await page.click(row('text-killed') + ' button.link');
       await page.waitForFunction(() => document.getElementById('run-title')!.textContent!.startsWith('text-killed'));
       assert.match((await page.textContent('#run-progress'))!, /^stopped: step 50/);
+      assert.ok(await page.isHidden('#run-stop'));
       await page.click('#run-resume');
+      await page.waitForSelector('#run-stop', { state: 'visible' });
+      assert.match((await page.textContent('#run-progress'))!, /^training: /);
+      assert.ok((await page.isHidden('#run-resume')) && (await page.isHidden('#run-outside')));
+      await page.click('#run-stop');
       await page.waitForFunction(
-        () => document.getElementById('run-progress')!.textContent!.startsWith('done:'),
+        () => document.getElementById('run-progress')!.textContent!.startsWith('stopped:'),
         null,
-        {
-          timeout: 20_000,
-        },
+        { timeout: 20_000 },
       );
-      assert.ok(await page.isHidden('#run-resume'), 'a done run does not resume');
+      await page.waitForSelector('#run-resume', { state: 'visible' });
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
