@@ -111,7 +111,9 @@ test("GET /api/runs/view: a run's charts, progress and samples by step, from its
     assert.equal((await view(studio, 'text-killed')).resumable, true);
     assert.equal(vae.resumable, false, 'it reached its end');
     assert.equal((await view(studio, 'text-broke')).resumable, false, 'no checkpoint');
-    assert.equal((await view(studio, 'dream-20250101-000000-abcd')).resumable, false, 'no training');
+    const dream = await view(studio, 'dream-20250101-000000-abcd');
+    assert.equal(dream.resumable, false, 'no training');
+    assert.deepEqual([dream.charts, dream.progress.unit, dream.progress.fraction], [[], null, null]);
     for (const [q, status] of [
       ['run=missing', 404],
       ['run=..%2Fx', 400],

@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { curvesOf, type CompareCurve } from './compare.js';
 import { ownStat } from './http.js';
+import { resumeRefusal } from './start-job.js';
 import { imagesUnder, type Job } from './jobs.js';
 import type { RunProgress, RunView, Sample, ViewChart } from './page/api-types.js';
 import { lastValue, type Metrics, type RunSummary } from './run-state.js';
@@ -166,7 +167,6 @@ function textsIn(folder: string): string[] {
 export function viewOf(
   run: { name: string; prefix: string; dir: string; summary: RunSummary; metrics: Metrics },
   job: Job | undefined,
-  trains: (system: string) => boolean,
 ): RunView {
   const { summary: s, metrics } = run;
   const curves = curvesOf(metrics);
@@ -181,10 +181,6 @@ export function viewOf(
     progress: progressOf(s.config, metrics, curves),
     samples: samplesOf(run.dir, run.prefix, metrics),
     job: live ? { id: job.id, status: job.status } : null,
-    resumable:
-      s.state === 'stopped' &&
-      s.system !== null &&
-      trains(s.system) &&
-      ownStat(path.join(run.dir, 'checkpoint.safetensors'))?.isFile() === true,
+    resumable: resumeRefusal(run.name, run.dir, s) === null,
   };
 }

@@ -16,7 +16,7 @@ import { ModelRoutes } from './model-routes.js';
 import { RunFolders } from './runs.js';
 import { resumeJob, startJob } from './start-job.js';
 import { viewOf } from './run-view.js';
-import { systemsAnswer, trainJob } from './systems-api.js';
+import { systemsAnswer } from './systems-api.js';
 import { Uploads, VIDEO_UPLOAD_LIMIT } from './uploads.js';
 
 export { GENERATE_CONCURRENCY, GENERATE_QUEUE } from './model-routes.js';
@@ -122,11 +122,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       handler: (_req, res, url) => {
         const name = url.searchParams.get('run');
         const run = runs.read(name);
-        sendJson(
-          res,
-          200,
-          viewOf({ name: name!, ...run }, jobOf(run.dir), (s) => trainJob(s) !== undefined),
-        );
+        sendJson(res, 200, viewOf({ name: name!, ...run }, jobOf(run.dir)));
       },
     },
     {
