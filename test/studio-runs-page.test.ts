@@ -171,6 +171,12 @@ test(
         { timeout: 20_000 },
       );
       await page.waitForSelector('#run-resume', { state: 'visible' });
+      // The text form followed the resumed job (no other ran there): its button opens the run.
+      await page.click('#run-close');
+      await page.click('button[data-tab=text]');
+      await page.click('#text-open');
+      await page.waitForSelector('#run-view', { state: 'visible' });
+      await page.waitForFunction(() => document.getElementById('run-title')!.textContent!.startsWith('text-killed'));
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
