@@ -3,12 +3,12 @@
 // run as a job (POST /api/runs/resume) with its refusals. Nothing here trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStudio, type Studio } from '../src/studio/server.js';
 import type { RunView } from '../src/studio/run-view.js';
-import { get, writeRuns } from './studio-run-fixtures.js';
+import { get, writeRun, writeRuns } from './studio-run-fixtures.js';
 
 async function view(studio: Studio, run: string): Promise<RunView> {
   const r = await get(studio, '/api/runs/view?run=' + encodeURIComponent(run));
@@ -92,6 +92,17 @@ test("GET /api/runs/view: a run's charts, progress and samples by step, from its
         [null, 200],
       ],
     );
+    // A run training now counts its minutes from when it took its lock (its log's time is a floor).
+    writeRun(path.join(root, 'runs', 'gan-now'), {
+      config: { system: 'gan', minutes: 2 },
+      metrics: [{ step: 10, d_loss: 0.6, a_loss: 1.2, ms_per_step: 40 }],
+      lock: process.pid,
+    });
+    const taken = Date.now() / 1000 - 60;
+    utimesSync(path.join(root, 'runs', 'gan-now', 'run.lock'), taken, taken);
+    const now = (await view(studio, 'gan-now')).progress;
+    assert.equal(now.unit, 'minutes');
+    assert.ok(Math.abs(now.done! - 1) < 0.1 && Math.abs(now.left_s! - 60) < 6, JSON.stringify(now));
     const vae = await view(studio, 'vae-done');
     assert.deepEqual(
       vae.charts[0].curves.map((c) => [c.name, c.y]),

@@ -87,10 +87,17 @@ export function chartsOf(system: string, curves: CompareCurve[]): ViewChart[] {
 
 /**
  * How far a run is, from its settings' bounds (steps, epochs, minutes) and its log: the
- * latest step and epoch, and the time per step. Its minutes are read as the log's summed time
- * per step, which misses evaluations and loading: the time left is a floor.
+ * latest step and epoch, and the time per step. Its minutes count from `since` where it is
+ * given (when the training now under way took the run's lock: each start, a resume too, has
+ * its minutes, loading included); else from the log's summed time per step, a floor.
  */
-export function progressOf(config: Record<string, unknown>, metrics: Metrics, curves: CompareCurve[]): RunProgress {
+export function progressOf(
+  config: Record<string, unknown>,
+  metrics: Metrics,
+  curves: CompareCurve[],
+  since: number | null = null,
+  now = Date.now(),
+): RunProgress {
   const step = lastValue(metrics, 'step');
   const epoch = lastValue(metrics, 'epoch');
   const ms = lastValue(metrics, 'ms_per_step');
@@ -112,8 +119,9 @@ export function progressOf(config: Record<string, unknown>, metrics: Metrics, cu
       total: epochs,
       left: perStep && (epochs - epoch) * (step / epoch) * perStep,
     });
-  if (minutes && trained !== null)
-    bounds.push({ unit: 'minutes', done: trained / 60, total: minutes, left: minutes * 60 - trained });
+  const spent = since !== null ? Math.max(0, (now - since) / 1000) : trained;
+  if (minutes && spent !== null)
+    bounds.push({ unit: 'minutes', done: spent / 60, total: minutes, left: minutes * 60 - spent });
   const nearest = bounds.sort((a, b) => b.done / b.total - a.done / a.total)[0];
   const lefts = bounds.flatMap((b) => (b.left === null ? [] : [Math.max(0, b.left)]));
   return {
@@ -125,6 +133,12 @@ export function progressOf(config: Record<string, unknown>, metrics: Metrics, cu
     trained_s: trained,
     left_s: lefts.length ? Math.min(...lefts) : null,
   };
+}
+
+/** When the run's writer took its lock (ms since the epoch), or null without one. */
+function lockTime(dir: string): number | null {
+  const st = ownStat(path.join(dir, 'run.lock'));
+  return st?.isFile() ? Number(st.mtimeMs) : null;
 }
 
 /** step-000120.png, epoch-003-grid.png, real.png: its step or epoch, and its kind. */
@@ -178,7 +192,7 @@ export function viewOf(
     checkpoint: s.checkpoint,
     config: s.config,
     charts: chartsOf(s.system ?? '', curves),
-    progress: progressOf(s.config, metrics, curves),
+    progress: progressOf(s.config, metrics, curves, s.state === 'training' ? lockTime(run.dir) : null),
     samples: samplesOf(run.dir, run.prefix, metrics),
     job: live ? { id: job.id, status: job.status } : null,
     resumable: resumeRefusal(run.name, run.dir, s) === null,
