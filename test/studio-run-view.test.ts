@@ -103,6 +103,16 @@ test("GET /api/runs/view: a run's charts, progress and samples by step, from its
     const now = (await view(studio, 'gan-now')).progress;
     assert.equal(now.unit, 'minutes');
     assert.ok(Math.abs(now.done! - 1) < 0.1 && Math.abs(now.left_s! - 60) < 6, JSON.stringify(now));
+    // A style net's terms in one chart, on the log scale the gallery draws them with.
+    writeRun(path.join(root, 'runs', 'style-net'), {
+      config: { system: 'style', steps: 100 },
+      metrics: [{ step: 10, loss: 9, content_loss: 4, style_loss: 5, tv_loss: 0.01, ms_per_step: 300 }],
+      checkpoint: true,
+    });
+    assert.deepEqual(
+      (await view(studio, 'style-net')).charts.map((c) => [c.curves.map((x) => x.name), c.log]),
+      [[['total', 'content', 'style', 'total variation'], true]],
+    );
     const vae = await view(studio, 'vae-done');
     assert.deepEqual(
       vae.charts[0].curves.map((c) => [c.name, c.y]),

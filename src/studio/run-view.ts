@@ -60,7 +60,20 @@ const GROUPS: Record<string, { y: string; curves: [field: string, name: string][
       ],
     },
   ],
-  style: [{ y: 'loss', curves: [['loss', 'total loss']], log: true }],
+  // A fast style net's terms fall by orders of magnitude: one chart on a log scale, as the gallery's.
+  style: [
+    {
+      y: 'loss',
+      curves: [
+        ['loss', 'total'],
+        ['content_loss', 'content'],
+        ['style_loss', 'style'],
+        ['tv_loss', 'total variation'],
+        ['stability_loss', 'stability'],
+      ],
+      log: true,
+    },
+  ],
 };
 
 /** Fields that time or count the run rather than measure it: the progress line says them. */
