@@ -135,6 +135,11 @@ test("GET /api/runs/view: a run's charts, progress and samples by step, from its
     const dream = await view(studio, 'dream-20250101-000000-abcd');
     assert.equal(dream.resumable, false, 'no training');
     assert.deepEqual([dream.charts, dream.progress.unit, dream.progress.fraction], [[], null, null]);
+    assert.deepEqual(
+      dream.samples.images.map((s) => [s.file, s.kind]),
+      [['runs/dream-20250101-000000-abcd/dream.png', 'dream']],
+      'a folder of pictures shows its own',
+    );
     for (const [q, status] of [
       ['run=missing', 404],
       ['run=..%2Fx', 400],

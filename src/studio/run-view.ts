@@ -157,11 +157,20 @@ function lockTime(dir: string): number | null {
 /** step-000120.png, epoch-003-grid.png, real.png: its step or epoch, and its kind. */
 const TAG = /^(?:step-(\d+)|epoch-(\d+))(?:-([a-z]+))?\.[a-z]+$/;
 
+/** Pictures the page shows as images (a folder's videos are played by its job's form). */
+const PICTURE = /\.(png|jpe?g|webp|gif)$/i;
+
 /**
  * The run's samples under samples/: pictures and texts, by step (an epoch's is placed at the
- * step its evaluation logged), oldest first; nothing through a link.
+ * step its evaluation logged), oldest first; nothing through a link. A folder of pictures (a
+ * dream's, a style transfer's: no system) shows those it holds.
  */
-export function samplesOf(dir: string, prefix: string, metrics: Metrics): { images: Sample[]; texts: Sample[] } {
+export function samplesOf(
+  dir: string,
+  prefix: string,
+  metrics: Metrics,
+  pictureFolder = false,
+): { images: Sample[]; texts: Sample[] } {
   const stepOfEpoch = new Map<number, number>();
   for (const r of metrics)
     if (typeof r.epoch === 'number' && Number.isInteger(r.epoch) && typeof r.step === 'number')
@@ -175,7 +184,10 @@ export function samplesOf(dir: string, prefix: string, metrics: Metrics): { imag
   };
   const byStep = (a: Sample, b: Sample) =>
     (a.step ?? -1) - (b.step ?? -1) || (a.epoch ?? -1) - (b.epoch ?? -1) || a.file.localeCompare(b.file);
-  const images = imagesUnder(dir, 'samples').map(sample).sort(byStep);
+  const images = imagesUnder(dir, pictureFolder ? '.' : 'samples')
+    .filter((f) => PICTURE.test(f))
+    .map(sample)
+    .sort(byStep);
   const texts = textsIn(path.join(dir, 'samples')).map((f) => sample(`samples/${f}`));
   return { images, texts: texts.sort(byStep) };
 }
@@ -191,6 +203,7 @@ function textsIn(folder: string): string[] {
   return names.filter((f) => f.endsWith('.txt') && !f.startsWith('.') && ownStat(path.join(folder, f))?.isFile());
 }
 
+/** What a run's view shows, from its folder, its log and the studio's newest job for it. */
 export function viewOf(
   run: { name: string; prefix: string; dir: string; summary: RunSummary; metrics: Metrics },
   job: Job | undefined,
@@ -206,7 +219,7 @@ export function viewOf(
     config: s.config,
     charts: chartsOf(s.system ?? '', curves),
     progress: progressOf(s.config, metrics, curves, s.state === 'training' ? lockTime(run.dir) : null),
-    samples: samplesOf(run.dir, run.prefix, metrics),
+    samples: samplesOf(run.dir, run.prefix, metrics, s.system === null),
     job: live ? { id: job.id, status: job.status } : null,
     resumable: resumeRefusal(run.name, run.dir, s) === null,
   };

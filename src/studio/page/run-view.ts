@@ -43,7 +43,9 @@ function drawProgress(v: RunView): void {
   if (v.state === 'training' && p.left_s !== null) parts.push(leftWords(p.left_s));
   $('run-progress').textContent = parts.length
     ? `${v.state}: ${parts.join(' · ')}`
-    : `${v.state}: nothing logged yet; its progress appears here as it logs`;
+    : v.system === null
+      ? `${v.state}: a folder of pictures (a dream's, a style transfer's), which logs no steps`
+      : `${v.state}: nothing logged yet; its progress appears here as it logs`;
 }
 
 /** A chart box per chart of the view, kept across polls; drawn again only when something changed. */
@@ -76,7 +78,10 @@ function drawCharts(v: RunView): void {
       },
     );
   });
-  $('run-charts-empty').hidden = v.charts.length > 0;
+  const empty = $('run-charts-empty');
+  empty.hidden = v.charts.length > 0;
+  empty.textContent =
+    v.system === null ? 'a folder of pictures has no curves' : 'its curves appear here once it logs a step';
 }
 
 /** The pictures of one step (a VAE's grid, reconstructions and samples together), the slider choosing the step. */
