@@ -3,7 +3,7 @@
 // scale, how far it is and the time left, its pictures by step and the text of each
 // evaluation, and stop or resume. Asked for again with the list's poll, so a run the CLI or
 // `loom launch` writes is live here too.
-import { api, el, fileUrl, leftWords, $ } from './dom.js';
+import { api, el, fileUrl, leftWords, secondsWords, $ } from './dom.js';
 import { drawCurves } from './charts.js';
 import { figure } from './log-format.js';
 import { smooth } from './smoothing.js';
@@ -39,7 +39,7 @@ function drawProgress(v: RunView): void {
     const done = p.unit === 'steps' ? String(p.done) : figure(p.done);
     parts.push(`${done} of ${figure(p.total)} ${p.unit} (${Math.round((p.fraction ?? 0) * 100)}%)`);
   } else if (p.step !== null) parts.push('its settings set no end');
-  if (p.trained_s !== null) parts.push(leftWords(p.trained_s).replace(/^about (.*) left$/, '$1 trained'));
+  if (p.trained_s !== null) parts.push(secondsWords(p.trained_s) + ' trained');
   if (v.state === 'training' && p.left_s !== null) parts.push(leftWords(p.left_s));
   $('run-progress').textContent = parts.length
     ? `${v.state}: ${parts.join(' · ')}`
@@ -63,7 +63,13 @@ function drawCharts(v: RunView): void {
     }
     // A log scale only where every value is above 0.
     const positive = c.curves.every((x) => x.y.every((y) => y > 0));
-    const key = JSON.stringify([c.y, c.curves.map((x) => [x.name, x.y.length, x.y[x.y.length - 1]]), weight, log]);
+    const key = JSON.stringify([
+      v.name,
+      c.y,
+      c.curves.map((x) => [x.name, x.y.length, x.y[x.y.length - 1]]),
+      weight,
+      log,
+    ]);
     if (drawnKeys.get(chart) === key) return;
     drawnKeys.set(chart, key);
     void drawCurves(
