@@ -1,9 +1,10 @@
-// The studio's page holds up in Debian's Chromium (driven by playwright-core): on every tab,
-// and in a job's view once it has run, axe-core finds nothing serious, nothing overflows
-// sideways at 1280 or 800 pixels, no box is silently empty and no picture broken; the tabs
-// and the VAE's latent plane work from the keyboard. With LOOM_STUDIO_SHOTS set, a screenshot
-// of each tab at 1280 pixels is written there (the docs show some of them; run from the
-// repository's root, which has the docs' pictures the screenshots' runs show).
+// The studio's page holds up in Debian's Chromium (driven by playwright-core): on every tab
+// (the runs tab with its compare view and a run's view open), and in a job's view once it has
+// run, axe-core finds nothing serious, nothing overflows sideways at 1280 or 800 pixels, no
+// box is silently empty and no picture broken; the tabs and the VAE's latent plane work from
+// the keyboard. With LOOM_STUDIO_SHOTS set, a screenshot of each tab at 1280 pixels is
+// written there (the docs show some of them; run from the repository's root, which has the
+// docs' pictures the screenshots' runs show).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -118,6 +119,10 @@ test(
             await page.check('#runs-list tr[data-run="text-killed"] input[type=checkbox]');
             await page.click('#runs-compare');
             await page.waitForSelector('#compare-chart svg, #compare-chart canvas');
+            // And a run's view: its charts, progress, pictures by step and texts.
+            await page.click('#runs-list tr[data-run="vae-done"] button.link');
+            await page.waitForSelector('#run-charts .chart svg');
+            await page.waitForSelector('#run-images img');
             await page.waitForFunction(() => [...document.images].every((i) => i.complete));
           }
           problems.push(...(await layoutProblems(page, tab, width)));

@@ -1,9 +1,10 @@
 // The runs tab in Debian's Chromium (driven by playwright-core): the list of runs written by
-// hand (test/studio-run-fixtures.ts), a run that appears while the page is open, and the
-// compare view with its differing settings marked. Nothing here trains.
+// hand (test/studio-run-fixtures.ts), a run that appears while the page is open, the compare
+// view with its differing settings marked, and a run's view, live as its log grows, with a
+// resume. Nothing here trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -12,6 +13,18 @@ import { writeRun, writeRuns } from './studio-run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'];
+
+/** A resume's stand-in for the CLI: it holds the run's lock until Ctrl-C (the stop button), then lets it go. */
+const HELD_CLI = `
+const fs = require('node:fs');
+const lock = process.argv[process.argv.indexOf('--out') + 1] + '/run.lock';
+fs.writeFileSync(lock, process.pid + '\\n');
+process.on('SIGINT', () => {
+  fs.rmSync(lock, { force: true });
+  process.exit(0);
+});
+setInterval(() => {}, 1000);
+`;
 
 test(
   'in Chromium: the runs tab lists the runs as they appear, and the compare view marks the settings that differ',
@@ -25,7 +38,8 @@ test(
       checkpoint: true,
       samples: ['step-000010.png'],
     });
-    const studio = await startStudio({ root, port: 0 });
+    writeFileSync(path.join(root, 'held-cli.cjs'), HELD_CLI);
+    const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'held-cli.cjs') });
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -97,6 +111,72 @@ test(
       await page.waitForFunction(() =>
         (document.querySelector('#compare-chart svg')?.textContent ?? '').includes('training time'),
       );
+
+      // A run's view, opened from its name: the held-out curve beside the training one, how far
+      // it is, its pictures by step and its texts; the CLI started it, so there is nothing to stop here.
+      // From the keyboard: Enter on its name opens it, and the focus goes into the view.
+      await page.focus(row('text-live') + ' button.link');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#run-charts .chart svg');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'run-view');
+      const curves = await page.$eval('#run-charts .chart svg', (s) => s.textContent ?? '');
+      assert.match(curves, /held-out/);
+      assert.match(curves, /training/);
+      assert.equal(
+        await page.textContent('#run-progress'),
+        'training: step 100 · 2 of 10 epochs (20%) · 10 s trained · about 40 s left',
+      );
+      await page.waitForFunction(() => document.getElementById('run-text')!.textContent === 'text');
+      assert.deepEqual(await page.$$eval('#run-text-pick option', (os) => os.map((o) => o.textContent)), [
+        'epoch 2 (step 100)',
+        'epoch 1 (step 50)',
+      ]);
+      assert.equal(await page.textContent('#run-image-step-v'), 'step 20, 2 of 2');
+      await page.waitForFunction(
+        () => (document.querySelector('#run-images img') as HTMLImageElement).naturalWidth === 1,
+      );
+      await page.fill('#run-image-step', '0');
+      assert.equal(await page.textContent('#run-image-step-v'), 'step 10, 1 of 2');
+      assert.ok(await page.isVisible('#run-outside'));
+      assert.ok(await page.isHidden('#run-stop'));
+      assert.ok(await page.isHidden('#run-resume'));
+      await page.check('#run-log');
+      await page.fill('#run-smooth', '0.9');
+      assert.equal(await page.textContent('#run-smooth-v'), '0.9');
+      // Its log grows: the view follows with the list's poll (looked at until it does, within a bound).
+      appendFileSync(
+        path.join(root, 'runs', 'text-live', 'metrics.jsonl'),
+        JSON.stringify({ step: 150, epoch: 3, loss: 1.2, bpc: 1.9, ms_per_step: 100 }) + '\n',
+      );
+      await page.waitForFunction(
+        () => /step 150 · 3 of 10 epochs/.test(document.getElementById('run-progress')!.textContent!),
+        null,
+        {
+          timeout: 20_000,
+        },
+      );
+      // A stopped run resumes as the studio's job, which its stop button stops again.
+      await page.click(row('text-killed') + ' button.link');
+      await page.waitForFunction(() => document.getElementById('run-title')!.textContent!.startsWith('text-killed'));
+      assert.match((await page.textContent('#run-progress'))!, /^stopped: step 50/);
+      assert.ok(await page.isHidden('#run-stop'));
+      await page.click('#run-resume');
+      await page.waitForSelector('#run-stop', { state: 'visible' });
+      assert.match((await page.textContent('#run-progress'))!, /^training: /);
+      assert.ok((await page.isHidden('#run-resume')) && (await page.isHidden('#run-outside')));
+      await page.click('#run-stop');
+      await page.waitForFunction(
+        () => document.getElementById('run-progress')!.textContent!.startsWith('stopped:'),
+        null,
+        { timeout: 20_000 },
+      );
+      await page.waitForSelector('#run-resume', { state: 'visible' });
+      // The text form followed the resumed job (no other ran there): its button opens the run.
+      await page.click('#run-close');
+      await page.click('button[data-tab=text]');
+      await page.click('#text-open');
+      await page.waitForSelector('#run-view', { state: 'visible' });
+      await page.waitForFunction(() => document.getElementById('run-title')!.textContent!.startsWith('text-killed'));
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

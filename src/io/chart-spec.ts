@@ -9,6 +9,8 @@ export interface Curve {
   y: number[];
   /** Points in this curve's moving average (the chart's `smooth` when unset; 1: none). */
   smooth?: number;
+  /** The strong line's values, where the caller smooths them itself (the studio's slider); else the moving average. */
+  smoothed?: (number | null)[];
 }
 
 /** The centred moving average of the finite values over `k` points (fewer at the ends). */
@@ -30,7 +32,7 @@ export function lineChartSpec(
   o: { x: string; y: string; title?: string; smooth?: number; width?: number; height?: number; log?: boolean },
 ): TopLevelSpec {
   const values = curves.flatMap((c) => {
-    const smoothed = movingAverage(c.y, c.smooth ?? o.smooth ?? 9);
+    const smoothed = c.smoothed ?? movingAverage(c.y, c.smooth ?? o.smooth ?? 9);
     // A curve of a few points (evaluations, not thousands of steps) shows its points too.
     const few = c.x.length <= 60;
     return c.y.map((y, i) => ({

@@ -72,8 +72,8 @@ export class RunFolders {
   /** Caches of what was loaded from runs: a run found gone or without a checkpoint is forgotten in each. */
   readonly caches: RunCache<any>[] = [];
   private readonly reader = new RunReader();
-  /** How the studio's own job in a folder (relative to the root, e.g. runs/x) ended, where it knows. */
-  jobOutcome: (folder: string) => JobOutcome = () => undefined;
+  /** How the studio's own newest job in a run folder (its path) stands or ended, where it started one. */
+  jobOutcome: (dir: string) => JobOutcome = () => undefined;
 
   /**
    * `others`: the other folders to list (absolute or relative to the working directory);
@@ -151,15 +151,15 @@ export class RunFolders {
     return label === RUNS ? name : `${label}/${name}`;
   }
 
-  /** The metrics and settings of a run, by the browser's name. */
-  read(v: unknown): { dir: string; summary: RunSummary; metrics: ReturnType<RunReader['metrics']> } {
+  /** The metrics and settings of a run, by the browser's name; `prefix`: its folder as a /files/ path. */
+  read(v: unknown): { dir: string; prefix: string; summary: RunSummary; metrics: ReturnType<RunReader['metrics']> } {
     const dir = this.dir(v);
     const { label, name } = runName(v);
-    return { dir, summary: this.summaryOf(label, name, dir), metrics: this.reader.metrics(dir) };
+    return { dir, prefix: `${label}/${name}`, summary: this.summaryOf(dir), metrics: this.reader.metrics(dir) };
   }
 
-  private summaryOf(label: string, name: string, dir: string): RunSummary {
-    return this.reader.summary(dir, label === RUNS ? this.jobOutcome(`${RUNS}/${name}`) : undefined);
+  private summaryOf(dir: string): RunSummary {
+    return this.reader.summary(dir, this.jobOutcome(dir));
   }
 
   /**
@@ -176,7 +176,7 @@ export class RunFolders {
         if (!NAME.test(name) || name.includes('..')) continue; // a name the browser could not ask for
         const dir = path.join(folder, name);
         dirs.add(dir);
-        const s = this.summaryOf(f.label, name, dir);
+        const s = this.summaryOf(dir);
         out.push({
           ...s,
           name: this.nameOf(f.label, name),

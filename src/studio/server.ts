@@ -14,7 +14,8 @@ import { HttpError, ownStat, readJson, sendJson, type Req, type Res } from './ht
 import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, type JobEvent } from './jobs.js';
 import { ModelRoutes } from './model-routes.js';
 import { RunFolders } from './runs.js';
-import { startJob } from './start-job.js';
+import { resumeJob, startJob } from './start-job.js';
+import { viewOf } from './run-view.js';
 import { systemsAnswer } from './systems-api.js';
 import { Uploads, VIDEO_UPLOAD_LIMIT } from './uploads.js';
 
@@ -68,8 +69,10 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
   makeFolder(runs.runs);
   makeFolder(uploads.dir);
   const queue = new JobQueue(root, JOB_HISTORY, opts.jobLimit ?? JOB_LIMIT, opts.jobCli ?? CLI);
-  // The runs list knows how the studio's own jobs ended (the newest job per folder).
-  runs.jobOutcome = (folder) => queue.jobs.filter((j) => j.folder === folder).pop()?.status;
+  /** The studio's newest job writing into a run folder (a training, or its resume). */
+  const jobOf = (dir: string) => queue.jobs.filter((j) => path.resolve(root, j.folder) === dir).pop();
+  // The runs list knows how the studio's own jobs ended.
+  runs.jobOutcome = (dir) => jobOf(dir)?.status;
   /** The folders files are served from, by the first part of their path: uploads/ and the folders of runs. */
   const fileFolder = (label: string): string | null =>
     label === 'uploads' ? (ownStat(uploads.dir)?.isDirectory() ? uploads.dir : null) : runs.folderPath(label);
@@ -113,6 +116,20 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     },
     { method: 'DELETE', path: /^\/api\/jobs\/([a-z0-9]+)$/, handler: cancelJob },
     { method: 'GET', path: '/api/runs', handler: (_req, res) => sendJson(res, 200, runs.list()) },
+    {
+      method: 'GET',
+      path: '/api/runs/view',
+      handler: (_req, res, url) => {
+        const name = url.searchParams.get('run');
+        const run = runs.read(name);
+        sendJson(res, 200, viewOf({ name: name!, ...run }, jobOf(run.dir)));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/runs/resume',
+      handler: async (req, res) => sendJson(res, 201, resumeJob({ root, queue, runs, uploads }, await readJson(req))),
+    },
     {
       method: 'GET',
       path: '/api/runs/compare',

@@ -5,10 +5,19 @@ import path from 'node:path';
 import { freePort } from '../distributed/index.js';
 import { makeFolder } from '../io/files.js';
 import type { StudioJob } from '../systems/system.js';
-import { HttpError } from './http.js';
+import { HttpError, ownStat } from './http.js';
 import type { Job, JobQueue } from './jobs.js';
+import type { RunSummary } from './run-state.js';
 import type { RunFolders } from './runs.js';
-import { BUILTIN_DATA, jobNamed, jobNames, mostProcesses, systemsAnswer } from './systems-api.js';
+import {
+  BUILTIN_DATA,
+  jobNamed,
+  jobNames,
+  mostProcesses,
+  systemsAnswer,
+  trainerTakes,
+  trainJob,
+} from './systems-api.js';
 import { isVideo, type Uploads } from './uploads.js';
 
 /** Kinds the CLI takes as positional arguments (after the options). */
@@ -110,4 +119,43 @@ export async function startJob({ root, queue, runs, uploads }: JobStarter, body:
   }
   args.push('--json');
   return queue.add(body.system, [...launch, ...args], folder);
+}
+
+/** How long a run goes on: a resumed run takes these from its command, so they are passed as the run has them. */
+const BOUNDS = ['epochs', 'steps', 'minutes'];
+
+/**
+ * Why a run cannot resume from the studio (a refusal to send), or null when it can: a stopped
+ * run, with a checkpoint, of a system whose training the studio starts. The run's view offers
+ * its resume button by the same answer.
+ */
+export function resumeRefusal(name: string, dir: string, summary: RunSummary): HttpError | null {
+  if (summary.system === null || !trainJob(summary.system)) {
+    const trained = systemsAnswer().flatMap((s) => (trainJob(s.name) ? [s.name] : []));
+    return new HttpError(400, `the studio resumes ${trained.join(', ')} runs; ${name} is no such run`);
+  }
+  if (summary.state === 'training') return new HttpError(409, `${name} is training already`);
+  if (!ownStat(path.join(dir, 'checkpoint.safetensors'))?.isFile())
+    return new HttpError(400, `${name} has no checkpoint to resume from`);
+  if (summary.state !== 'stopped') return new HttpError(409, `${name} is ${summary.state}; only a stopped run resumes`);
+  return null;
+}
+
+/**
+ * POST /api/runs/resume: `{ run: <name> }`, a stopped run, goes on where its checkpoint left
+ * it (`loom <system> train --out RUN --resume`, with its own steps, epochs or minutes) as a job
+ * of its system; it keeps its other settings itself.
+ */
+export function resumeJob({ root, queue, runs }: JobStarter, body: Record<string, any>): Job {
+  refuseWhenFull(queue);
+  const { dir, summary } = runs.read(body.run);
+  const refused = resumeRefusal(String(body.run), dir, summary);
+  if (refused) throw refused;
+  const system = summary.system!;
+  const bounds = BOUNDS.flatMap((k) => {
+    const v = summary.config[k];
+    return trainerTakes(system, k) && typeof v === 'number' ? [`--${k}`, plainValue(k, 'number', v)] : [];
+  });
+  const folder = path.relative(root, dir);
+  return queue.add(system, [...trainJob(system)!.verb, ...bounds, '--out', folder, '--resume', '--json'], folder);
 }

@@ -88,5 +88,17 @@ export function jobNamed(name: string): StudioJob | undefined {
   return undefined;
 }
 
+/** The job that trains a system's runs into a folder (its `train` verb), which a resume goes on with. */
+export function trainJob(system: string): StudioJob | undefined {
+  const job = jobNamed(system);
+  return job?.out === 'folder' && job.verb[job.verb.length - 1] === 'train' ? job : undefined;
+}
+
+/** Whether a system's train command takes a setting (a key of its trainer's option table). */
+export function trainerTakes(system: string, key: string): boolean {
+  const options = SYSTEMS.find((s) => s.name === system)?.trainer?.options;
+  return options !== undefined && Object.hasOwn(options, key);
+}
+
 /** Every job's name, for a refusal. */
 export const jobNames = (): string[] => SYSTEMS.flatMap((s) => Object.keys(s.jobs ?? {}));

@@ -7,6 +7,8 @@ export interface Curve {
   name: string;
   x: number[];
   y: number[];
+  /** The strong line, smoothed by the page (else the specification's moving average). */
+  smoothed?: (number | null)[];
 }
 /** How a chart is drawn: axis titles, size, smoothing (points in the moving average) and a log scale. */
 export interface ChartLook {

@@ -1,9 +1,10 @@
 // The compare view: two or more runs of one system, one logged curve of each overlaid (by
-// step, or by training time where every run's log carries it), smoothed or on a log scale as
-// asked, and their settings side by side with the ones that differ marked.
+// step, or by training time where every run's log carries it), smoothed (as a run's view
+// does) or on a log scale as asked, and their settings side by side with the ones that differ marked.
 import { api, el, $ } from './dom.js';
 import { drawCurves, type Curve } from './charts.js';
 import { figure } from './log-format.js';
+import { smooth } from './smoothing.js';
 
 /** GET /api/runs/compare's answer (src/studio/compare.ts). */
 interface CompareAnswer {
@@ -57,11 +58,12 @@ function drawSettings(a: CompareAnswer): void {
 async function drawChart(a: CompareAnswer): Promise<void> {
   const field = picked('compare-field');
   const byTime = picked('compare-x') === 'time';
+  const weight = Number(picked('compare-smooth'));
   const curves: Curve[] = [];
   for (const r of a.runs) {
     const c = r.curves.find((x) => x.field === field);
     const x = c && (byTime ? c.time : c.step);
-    if (c && x) curves.push({ name: r.name, x, y: c.y });
+    if (c && x) curves.push({ name: r.name, x, y: c.y, smoothed: smooth(c.y, weight) });
   }
   const missing = a.runs.length - curves.length;
   $('compare-note').textContent = missing
@@ -70,7 +72,6 @@ async function drawChart(a: CompareAnswer): Promise<void> {
   await drawCurves($('compare-chart'), curves, {
     x: byTime ? 'training time, seconds (summed from ms per step)' : 'step',
     y: field.replace(/_/g, ' '),
-    smooth: Number(picked('compare-smooth')),
     log: $<HTMLInputElement>('compare-log').checked && curves.every((c) => c.y.every((y) => y > 0)),
     width: 560,
     height: 260,

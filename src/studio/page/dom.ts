@@ -83,6 +83,8 @@ export function loadScript(src: string): Promise<void> {
   });
 }
 
-/** Seconds as a few words: "about 40 s left", "about 3 min left". */
-export const leftWords = (sec: number): string =>
-  'about ' + (sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min') + ' left';
+/** Seconds as a few words: "40 s", "3 min". */
+export const secondsWords = (sec: number): string =>
+  sec < 90 ? Math.round(sec) + ' s' : Math.round(sec / 60) + ' min';
+/** The time left as a few words: "about 40 s left", "about 3 min left". */
+export const leftWords = (sec: number): string => 'about ' + secondsWords(sec) + ' left';

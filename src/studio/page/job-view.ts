@@ -1,8 +1,9 @@
 // What the page shows of a job: its status, log lines, chart, pictures and time left, from the
-// server's event stream.
+// server's event stream, and a button that opens its run in the runs tab.
 import { addPoints, resetChart, type LogRecord } from './charts.js';
 import { el, fileUrl, isVideo, leftWords, optional, setStatus } from './dom.js';
 import { formatRecord } from './log-format.js';
+import { showRun } from './run-view.js';
 
 export interface Job {
   id: string;
@@ -10,6 +11,8 @@ export interface Job {
   system: string;
   status: string;
   error?: string;
+  /** Where it writes, relative to the studio's root: runs/<name> for its own runs. */
+  folder?: string;
 }
 type ServerEvent =
   | { type: 'hello' }
@@ -56,9 +59,28 @@ export function listen(): void {
     jobs.set(name, e.job);
     if (e.type === 'job') {
       setStatus(name, e.job.status + (e.job.error ? ': ' + e.job.error : ''), e.job.status);
+      offerRun(name, e.job);
       if (e.job.status === 'done') for (const f of whenDone) f();
     } else if (e.type === 'log') onLog(name, e.record);
     else if (e.type === 'file') onFile(name, e.file);
+  };
+}
+
+/** A button beside the form's status that opens the job's run in the runs tab (its charts, samples, resume). */
+function offerRun(name: string, job: Job): void {
+  const status = optional(name + '-status');
+  const run = /^runs\/([^/]+)$/.exec(job.folder ?? '')?.[1];
+  if (!status || !run) return;
+  let open = optional(name + '-open') as HTMLButtonElement | null;
+  if (!open) {
+    open = el('button', '', 'open its run');
+    open.id = name + '-open';
+    status.before(open);
+  }
+  open.title = `${run} in the runs tab: its charts, progress and samples`;
+  open.onclick = () => {
+    document.querySelector<HTMLButtonElement>('[role=tab][data-tab=runs]')?.click();
+    void showRun(run);
   };
 }
 

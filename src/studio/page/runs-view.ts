@@ -1,10 +1,12 @@
 // The runs tab's list: every run in the folders the studio lists (its own runs/, the demo's
 // gallery, folders given with --runs), each with its system, state, headline figure, age and
 // newest sample; it polls while shown, so runs that the CLI or `loom launch` start appear too.
-// Ticked runs of one system go to the compare view.
+// A run's name opens its view (live with the same poll); ticked runs of one system go to the
+// compare view.
 import { api, el, fileUrl, $ } from './dom.js';
 import { figure } from './log-format.js';
 import { showCompare } from './compare-view.js';
+import { refreshRun, showRun } from './run-view.js';
 import { refreshRuns, type RunInfo } from './pickers.js';
 
 /** How often the list asks again while the runs tab is shown. */
@@ -55,7 +57,10 @@ function newRow(r: RunInfo): HTMLTableRowElement {
   img.alt = `the newest sample of ${r.name}`;
   thumb.append(img, el('span', 'empty', 'no picture yet'));
   const name = el('td', 'name');
-  name.append(el('span', '', r.name));
+  const open = el('button', 'link', r.name);
+  open.title = `open ${r.name}: its charts, progress and samples`;
+  open.onclick = () => void showRun(r.name);
+  name.append(open);
   tr.append(pick, thumb, name, el('td', 'system'), el('td', 'state'), el('td', 'headline'), el('td', 'age'));
   return tr;
 }
@@ -146,7 +151,7 @@ export function watchRuns(shown: boolean): void {
   if (!shown) return;
   void loadRuns();
   timer = window.setInterval(() => {
-    if (document.visibilityState === 'visible') void loadRuns();
+    if (document.visibilityState === 'visible') void loadRuns().then(refreshRun);
   }, POLL_MS);
 }
 

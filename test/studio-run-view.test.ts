@@ -1,0 +1,205 @@
+// One run's view (GET /api/runs/view) over run folders written by hand: its charts, training
+// beside held-out, its progress and time left, its samples by step; and resuming a stopped
+// run as a job (POST /api/runs/resume) with its refusals. Nothing here trains.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startStudio, type Studio } from '../src/studio/server.js';
+import type { RunView } from '../src/studio/run-view.js';
+import { get, writeRun, writeRuns } from './studio-run-fixtures.js';
+
+async function view(studio: Studio, run: string): Promise<RunView> {
+  const r = await get(studio, '/api/runs/view?run=' + encodeURIComponent(run));
+  assert.equal(r.status, 200, r.body);
+  return JSON.parse(r.body) as RunView;
+}
+
+async function post(studio: Studio, p: string, body: unknown): Promise<{ status: number; body: any }> {
+  const r = await fetch(new URL(p, studio.url), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${studio.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json() };
+}
+
+test("GET /api/runs/view: a run's charts, progress and samples by step, from its folder alone", async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-view-'));
+  writeRuns(path.join(root, 'runs'));
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    const text = await view(studio, 'text-live');
+    assert.equal(text.state, 'training');
+    // The gallery's chart first: training and held-out bits per character; then each other term.
+    assert.deepEqual(
+      text.charts.map((c) => [c.y, c.curves.map((x) => x.name)]),
+      [
+        ['bits per character', ['training', 'training, epoch mean', 'held-out']],
+        ['loss', ['loss']],
+      ],
+      'timing fields are no chart',
+    );
+    const heldOut = text.charts[0].curves.find((c) => c.name === 'held-out')!;
+    assert.deepEqual(
+      [heldOut.step, heldOut.y],
+      [
+        [50, 100],
+        [2.5, 2.1],
+      ],
+    );
+    // 2 of 10 epochs at 50 steps each and 100 ms a step: 400 steps, 40 s, left.
+    assert.deepEqual(text.progress, {
+      step: 100,
+      unit: 'epochs',
+      done: 2,
+      total: 10,
+      fraction: 0.2,
+      trained_s: 10,
+      left_s: 40,
+    });
+    // Texts of each evaluation at the step it logged; pictures by step.
+    assert.deepEqual(
+      text.samples.texts.map((s) => [s.file, s.epoch, s.step]),
+      [
+        ['runs/text-live/samples/epoch-001.txt', 1, 50],
+        ['runs/text-live/samples/epoch-002.txt', 2, 100],
+      ],
+    );
+    assert.deepEqual(
+      text.samples.images.map((s) => [s.file, s.step]),
+      [
+        ['runs/text-live/samples/step-000010.png', 10],
+        ['runs/text-live/samples/step-000020.png', 20],
+      ],
+    );
+    assert.equal((await get(studio, '/files/' + text.samples.texts[0].file)).status, 200);
+    assert.equal(text.job, null, 'the CLI started it: the studio has no job to stop');
+    assert.equal(text.resumable, false, 'it is training');
+
+    // Its minutes (one) end it before its steps: 100 steps of 40 ms trained, 56 s left.
+    const gan = await view(studio, 'gan-minutes');
+    assert.deepEqual([gan.progress.unit, gan.progress.trained_s, gan.progress.left_s], ['minutes', 4, 56]);
+    assert.deepEqual(
+      gan.charts.map((c) => c.y),
+      ['loss (binary cross-entropy)', 'samples the judge reads (share)', 'Fréchet distance', 'classes'],
+    );
+    assert.deepEqual(
+      gan.samples.images.map((s) => [s.kind, s.step]),
+      [
+        ['real', null],
+        [null, 200],
+      ],
+    );
+    // A run training now counts its minutes from when it took its lock (its log's time is a floor).
+    writeRun(path.join(root, 'runs', 'gan-now'), {
+      config: { system: 'gan', minutes: 2 },
+      metrics: [{ step: 10, d_loss: 0.6, a_loss: 1.2, ms_per_step: 40 }],
+      lock: process.pid,
+    });
+    const taken = Date.now() / 1000 - 60;
+    utimesSync(path.join(root, 'runs', 'gan-now', 'run.lock'), taken, taken);
+    const now = (await view(studio, 'gan-now')).progress;
+    assert.equal(now.unit, 'minutes');
+    assert.ok(Math.abs(now.done! - 1) < 0.1 && Math.abs(now.left_s! - 60) < 6, JSON.stringify(now));
+    // A style net's terms in one chart, on the log scale the gallery draws them with.
+    writeRun(path.join(root, 'runs', 'style-net'), {
+      config: { system: 'style', steps: 100 },
+      metrics: [{ step: 10, loss: 9, content_loss: 4, style_loss: 5, tv_loss: 0.01, ms_per_step: 300 }],
+      checkpoint: true,
+    });
+    assert.deepEqual(
+      (await view(studio, 'style-net')).charts.map((c) => [c.curves.map((x) => x.name), c.log]),
+      [[['total', 'content', 'style', 'total variation'], true]],
+    );
+    const vae = await view(studio, 'vae-done');
+    assert.deepEqual(
+      vae.charts[0].curves.map((c) => [c.name, c.y]),
+      [
+        ['training loss', [190, 160]],
+        ['held-out −ELBO', [170.5, 150.25]],
+      ],
+    );
+    assert.deepEqual(
+      vae.samples.images.map((s) => [s.kind, s.epoch, s.step]),
+      [
+        ['grid', 1, 100],
+        ['grid', 2, 200],
+      ],
+    );
+    assert.deepEqual(vae.progress.fraction, 1);
+    assert.equal((await view(studio, 'text-killed')).resumable, true);
+    assert.equal(vae.resumable, false, 'it reached its end');
+    assert.equal((await view(studio, 'text-broke')).resumable, false, 'no checkpoint');
+    const dream = await view(studio, 'dream-20250101-000000-abcd');
+    assert.equal(dream.resumable, false, 'no training');
+    assert.deepEqual([dream.charts, dream.progress.unit, dream.progress.fraction], [[], null, null]);
+    assert.deepEqual(
+      dream.samples.images.map((s) => [s.file, s.kind]),
+      [['runs/dream-20250101-000000-abcd/dream.png', 'dream']],
+      'a folder of pictures shows its own',
+    );
+    for (const [q, status] of [
+      ['run=missing', 404],
+      ['run=..%2Fx', 400],
+      ['', 400],
+    ] as const)
+      assert.equal((await get(studio, '/api/runs/view?' + q)).status, status, q);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+/** A stand-in for the CLI: it takes the run's stale lock and lets it go, as a resume that ends at once does. */
+const QUIET_CLI = `
+const out = process.argv[process.argv.indexOf('--out') + 1];
+require('node:fs').rmSync(require('node:path').join(out, 'run.lock'), { force: true });
+`;
+
+test('POST /api/runs/resume: a stopped run goes on as `loom <system> train --out RUN --resume`, and nothing else does', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-view-'));
+  writeRuns(path.join(root, 'runs'));
+  writeFileSync(path.join(root, 'quiet-cli.cjs'), QUIET_CLI);
+  const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'quiet-cli.cjs') });
+  try {
+    for (const [run, status, why] of [
+      ['text-live', 409, /training already/],
+      ['text-broke', 400, /no checkpoint/],
+      ['vae-done', 409, /vae-done is done; only a stopped run resumes/],
+      ['dream-20250101-000000-abcd', 400, /resumes text, vae, gan runs/],
+      ['missing', 404, /no run missing/],
+      ['../x', 400, /folder name/],
+    ] as const) {
+      const r = await post(studio, '/api/runs/resume', { run });
+      assert.equal(r.status, status, `${run}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.error, why);
+    }
+    const r = await post(studio, '/api/runs/resume', { run: 'text-killed' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    // With its own end (a resumed run takes it from the command), and nothing else of its settings.
+    assert.deepEqual(r.body.args, [
+      'text',
+      'train',
+      '--epochs',
+      '10',
+      '--out',
+      'runs/text-killed',
+      '--resume',
+      '--json',
+    ]);
+    assert.equal(r.body.folder, 'runs/text-killed');
+    // The job is the run's: the list reads its state from it once it has ended (looked at, a bounded number of times).
+    let state = '';
+    for (let i = 0; i < 500 && state !== 'done'; i++) {
+      const runs = JSON.parse((await get(studio, '/api/runs')).body) as { name: string; state: string }[];
+      state = runs.find((x) => x.name === 'text-killed')!.state;
+      if (state !== 'done') await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(state, 'done');
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
