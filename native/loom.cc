@@ -972,10 +972,13 @@ Reducer* reducerOf(const Napi::Value& v) {
   return red;
 }
 
-// distReducerPrepare(reducer, loss): before each backward pass from loss; throws where the
-// last pass left a bucket unreduced (a parameter that got no gradient).
+// distReducerPrepare(reducer, loss): before each backward pass from loss, on every rank.
 Napi::Value DistReducerPrepare(const Napi::CallbackInfo& info) {
-  reducerOf(info[0])->r->prepare_for_backward({tensorOf(info[1])});
+  auto& r = *reducerOf(info[0])->r;
+  // As DDP before each forward pass: this throws where the last pass left a bucket unreduced,
+  // and after the first pass re-buckets once in the order the gradients came (a collective).
+  r.rebuild_buckets();
+  r.prepare_for_backward({tensorOf(info[1])});
   return info.Env().Undefined();
 }
 

@@ -112,18 +112,35 @@ export class ProcessGroup implements Disposable {
    */
   gradientSync(): GradientSync {
     const afterBackward: GradientSync = { backward: (loss, ps) => (loss.backward(), this.averageGradients(ps)) };
-    if (!this.overlapsBackward) return afterBackward;
+    if (!this.overlapsBackward) {
+      this.averagedAfter++;
+      return afterBackward;
+    }
     // The Reducer needs every parameter to get a gradient in every pass: the first pass is
-    // averaged after the backward and shows whether that holds; only then does it take over.
+    // averaged after the backward, and only where every rank saw every parameter get a
+    // gradient (the ranks agree, so their collectives stay the same) does a Reducer take over.
     let sync: GradientSync | null = null;
     return {
       backward: (loss, ps) => {
         if (sync) return sync.backward(loss, ps);
-        afterBackward.backward(loss, ps);
-        sync = ps.every((p) => p.grad !== null) ? this.reducerSync(ps) : afterBackward;
+        loss.backward();
+        const complete = ps.every((p) => p.requiresGrad && p.grad !== null);
+        this.averageGradients(ps);
+        const everywhere = !this.any(!complete);
+        sync = everywhere ? this.reducerSync(ps) : afterBackward;
+        if (!everywhere) this.averagedAfter++;
       },
     };
   }
+
+  /** What the gradient syncs do now, for the log: where the Reducer took over, and where not. */
+  get gradientPath(): string {
+    const during = this.reducers.length;
+    if (during === 0) return 'averaged after backward';
+    if (this.averagedAfter === 0) return 'all-reduced during backward';
+    return `all-reduced during backward for ${during} of ${during + this.averagedAfter} optimizers`;
+  }
+  private averagedAfter = 0;
 
   private reducerSync(params: Tensor[]): GradientSync {
     const reducer = native.distReducer!(
@@ -133,25 +150,29 @@ export class ProcessGroup implements Disposable {
       FIRST_BUCKET_BYTES,
     );
     this.reducers.push(reducer);
-    return {
-      backward: (loss) => {
-        try {
-          native.distReducerPrepare!(reducer, loss.h);
-        } catch (e) {
+    // Re-bucketing before a pass and the pass itself wait on collectives: a failed one is
+    // the group's failure, told as every collective's is.
+    const asGroup = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        const message = (e as Error).message;
+        if (/finished reduction in the prior iteration/.test(message)) {
           throw new Error(
-            'a parameter got no gradient in this backward pass, which the gradient reducer cannot average; run with LOOM_DDP_REDUCER=0',
+            'a parameter got no gradient in a backward pass, which the gradient reducer cannot average; run with LOOM_DDP_REDUCER=0',
             { cause: e },
           );
         }
-        try {
-          loss.backward();
-        } catch (e) {
-          // The pass waits for the buckets' all-reduces: a failed one is the group's failure.
-          if (!/gloo|connection|peer|timed? ?out/i.test((e as Error).message)) throw e;
-          this.collective(() => {
-            throw e;
-          });
-        }
+        if (!/gloo|connection|peer|timed? ?out/i.test(message)) throw e;
+        this.collective(() => {
+          throw e;
+        });
+      }
+    };
+    return {
+      backward: (loss) => {
+        asGroup(() => native.distReducerPrepare!(reducer, loss.h));
+        asGroup(() => loss.backward());
       },
     };
   }

@@ -26,6 +26,8 @@ export interface DistributedLog {
   /** Each rank's milliseconds per step over the line, in rank order. */
   rank_ms_per_step?: number[];
   collective_ms_per_step?: number;
+  /** How the gradients are averaged over the ranks from here on (ProcessGroup.gradientPath). */
+  gradients?: string;
 }
 
 export interface StepMeans {

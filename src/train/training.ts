@@ -167,11 +167,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       // Each rank draws its own noise (dropout, latent points), from (seed, step, rank).
       const seed = (this.cfg as { seed?: number }).seed ?? 0;
       T.manualSeed(((seed * 1_000_003 + this.step) * 257 + this.rank) % 2 ** 52);
-      this.run.log({
-        step: this.step,
-        processes: this.world,
-        gradients: group.overlapsBackward ? 'all-reduced during backward' : 'averaged after backward',
-      });
+      this.run.log({ step: this.step, processes: this.world });
     }
   }
 
@@ -280,6 +276,7 @@ export class Training<C extends { minutes?: number | null; logEvery: number }> i
       global_batch: batch * g.world,
       rank_ms_per_step: g.gather(line.msPerStep),
       collective_ms_per_step: ms / Math.max(1, line.steps),
+      gradients: g.gradientPath,
     };
   }
   private loggedCollectiveMs = 0;
