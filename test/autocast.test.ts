@@ -81,3 +81,26 @@ test('leaving autocast drops the cast weights, and training steps under it keep 
   }
   assert.equal(T.liveTensors().undisposed, at5);
 });
+
+test('withoutAutocast turns autocast off inside a region and back on after, also when fn throws', () => {
+  const x = T.randn([4, 4]);
+  assert.equal(
+    T.withoutAutocast(() => x.matmul(x).dtype),
+    'float32',
+  );
+  T.autocast('bfloat16', () => {
+    assert.equal(
+      T.withoutAutocast(() => x.matmul(x).dtype),
+      'float32',
+    );
+    assert.equal(T.isAutocastEnabled(), true, 'on again after the inner region');
+    assert.equal(x.matmul(x).dtype, 'bfloat16');
+    assert.throws(() =>
+      T.withoutAutocast(() => {
+        throw new Error('inside');
+      }),
+    );
+    assert.equal(x.matmul(x).dtype, 'bfloat16');
+  });
+  assert.equal(T.isAutocastEnabled(), false);
+});

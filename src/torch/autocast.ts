@@ -20,6 +20,24 @@ export function autocast<T>(dtype: 'bfloat16', fn: () => T): T {
   }
 }
 
+/**
+ * Runs fn with CPU autocast off inside an autocast region (torch.autocast(enabled=False)):
+ * for the few layers whose inputs bf16 would round too coarsely.
+ */
+export function withoutAutocast<T>(fn: () => T): T {
+  const [on, dtype] = native.autocastState();
+  if (!on) return fn();
+  // One level deeper, then off at that level, so the weights' cast cache survives.
+  native.autocastEnter(dtype);
+  native.autocastExit(false, dtype);
+  try {
+    return fn();
+  } finally {
+    native.autocastEnter(dtype);
+    native.autocastExit(true, dtype);
+  }
+}
+
 /** Whether CPU autocast is on here, and its dtype code. */
 export function isAutocastEnabled(): boolean {
   return native.autocastState()[0];

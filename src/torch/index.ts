@@ -14,6 +14,7 @@ export { tidy, keep, disposeScope, DisposeScope } from './scope.js';
 export { backward, grad, noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export {
   autocast,
+  withoutAutocast,
   isAutocastEnabled,
   bf16Supported,
   resolvePrecision,

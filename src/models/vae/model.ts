@@ -56,7 +56,12 @@ export class VAE extends Module {
     y = this.conv3.forward(y).relu();
     y = this.conv4.forward(y).relu();
     y = this.fc.forward(y.flatten(1)).relu();
-    return [this.zMean.forward(y), this.zLogVar.forward(y)];
+    // The latent layers stay float32 under bf16 autocast: a 2-D latent point rounded to bf16
+    // moves by about the posterior's own spread, and the held-out -ELBO suffers for it.
+    return T.withoutAutocast(() => {
+      const h = y.to('float32');
+      return [this.zMean.forward(h), this.zLogVar.forward(h)];
+    });
   }
 
   /** z = mean + exp(log_var / 2) * eps, eps ~ N(0, I) (or the eps given). */
@@ -66,8 +71,7 @@ export class VAE extends Module {
 
   /** Per-pixel logits [N, C, H, W] of latent points [N, latent]. */
   decodeLogits(z: Tensor): Tensor {
-    const y = this.decFc
-      .forward(z)
+    const y = T.withoutAutocast(() => this.decFc.forward(z.to('float32')))
       .relu()
       .reshape([-1, ...this.inner]);
     return this.decOut.forward(this.deconv.forward(y).relu());
