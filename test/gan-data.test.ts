@@ -170,4 +170,16 @@ test('cifar10:<folder>:frog trains the default recipe on the frogs alone', async
   assert.deepEqual(pixels, { red: 0, green: 20 * 32 * 32 }, 'the frogs and nothing else');
   using g = loadGenerator(out);
   assert.equal(g.classes, 0, 'unconditional');
+  // A class as the built-in sets take it (any case, or its number) reads the same frogs;
+  // an unknown one is one sentence.
+  for (const cls of ['Frog', '6']) {
+    assert.equal(labelledClasses(`cifar10:${dir}:${cls}`), null);
+    const ds = await loadGanData(`cifar10:${dir}:${cls}`, { size: 32, channels: 3, limit: null });
+    assert.equal(ds.images.size(0), 20, cls);
+    ds.dispose();
+  }
+  await assert.rejects(
+    loadGanData(`cifar10:${dir}:toad`, { size: 32, channels: 3, limit: null }),
+    /^Error: unknown CIFAR-10 class 'toad'; the classes are airplane, /,
+  );
 });

@@ -32,7 +32,7 @@ export async function loadGanData(
     all.dispose();
   } else if (spec.startsWith('builtin:')) ds = loadBuiltin(spec, 'train');
   else if (spec.startsWith('cifar10:')) {
-    const [, dir, cls] = spec.match(/^cifar10:(.+?)(?::([a-z]+|\d))?$/) ?? [];
+    const [, dir, cls] = spec.match(/^cifar10:(.+?)(?::([^:/]+))?$/) ?? [];
     if (!dir || !existsSync(dir) || !statSync(dir).isDirectory())
       throw new Error(`cannot read CIFAR-10 folder ${dir ?? spec}: no such folder`);
     const only = cls === undefined ? undefined : [findClass(cls, CIFAR_CLASSES, 'CIFAR-10')];
@@ -64,7 +64,7 @@ export function labelledClasses(spec: string): string[] | null {
   if (spec === 'builtin:mnist') return Array.from({ length: 10 }, (_, i) => String(i));
   if (spec === 'builtin:fashion-mnist') return [...FASHION_CLASSES];
   if (spec.startsWith('cifar10:'))
-    return /:([a-z]+|\d)$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
+    return /:[^:/]+$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
   if (spec.startsWith('builtin:') || !existsSync(spec) || !statSync(spec).isDirectory()) return null;
   const folders = readdirSync(spec)
     .filter((e) => !e.startsWith('.') && statSync(path.join(spec, e)).isDirectory())
