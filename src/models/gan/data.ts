@@ -63,8 +63,7 @@ export async function loadGanData(
 export function labelledClasses(spec: string): string[] | null {
   if (spec === 'builtin:mnist') return Array.from({ length: 10 }, (_, i) => String(i));
   if (spec === 'builtin:fashion-mnist') return [...FASHION_CLASSES];
-  if (spec.startsWith('cifar10:'))
-    return /:[^:/]+$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
+  if (spec.startsWith('cifar10:')) return /:[^:/]+$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
   if (spec.startsWith('builtin:') || !existsSync(spec) || !statSync(spec).isDirectory()) return null;
   const folders = readdirSync(spec)
     .filter((e) => !e.startsWith('.') && statSync(path.join(spec, e)).isDirectory())
