@@ -266,13 +266,18 @@ function mnistFolder(): string {
 }
 const FASHION = '/usr/share/datasets/fashion-mnist';
 
-export const BUILTIN_IMAGE_SETS = ['builtin:mnist', 'builtin:fashion-mnist'];
-
 /** The built-in sets' names in sentences, and their classes (known without reading the data). */
 const BUILTIN_SETS: Record<string, { name: string; classes: readonly string[] }> = {
   'builtin:mnist': { name: 'MNIST', classes: Array.from({ length: 10 }, (_, i) => String(i)) },
   'builtin:fashion-mnist': { name: 'Fashion-MNIST', classes: FASHION_CLASSES },
 };
+export const BUILTIN_IMAGE_SETS = Object.keys(BUILTIN_SETS);
+
+/** A whole built-in set's class names, or null for any other spec. */
+export function builtinSetClasses(spec: string): string[] | null {
+  const known = Object.hasOwn(BUILTIN_SETS, spec) ? BUILTIN_SETS[spec] : null;
+  return known ? [...known.classes] : null;
+}
 
 /**
  * One class of a built-in set, from 'builtin:<set>:<class>' (the class by name or number):

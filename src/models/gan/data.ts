@@ -9,10 +9,10 @@ import {
   sliceDataset,
   balancedSubset,
   builtinClass,
+  builtinSetClasses,
   classSubset,
   findClass,
   CIFAR_CLASSES,
-  FASHION_CLASSES,
   type ImageDataset,
 } from '../../io/datasets.js';
 
@@ -61,8 +61,8 @@ export async function loadGanData(
  * cifar10:<folder>:frog) or loose images.
  */
 export function labelledClasses(spec: string): string[] | null {
-  if (spec === 'builtin:mnist') return Array.from({ length: 10 }, (_, i) => String(i));
-  if (spec === 'builtin:fashion-mnist') return [...FASHION_CLASSES];
+  const builtin = builtinSetClasses(spec);
+  if (builtin) return builtin;
   if (spec.startsWith('cifar10:')) return /:[^:/]+$/.test(spec.slice('cifar10:'.length)) ? null : [...CIFAR_CLASSES];
   if (spec.startsWith('builtin:') || !existsSync(spec) || !statSync(spec).isDirectory()) return null;
   const folders = readdirSync(spec)
