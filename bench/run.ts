@@ -9,6 +9,7 @@
 // `npm run bench -- precision [--quick] [--threads N]`: the transformer step in fp32 and bf16.
 // `npm run bench -- precision-quality [--steps N] [--only gan,...]`: each system's scores, fp32 against bf16.
 // `npm run bench -- attention [--quick]`: fused attention (libtorch 2.x) beside the matmul path.
+// `npm run bench -- webcam [--side N] [--seconds S]`: the studio's webcam through fast style nets, frames a second.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
 import path from 'node:path';
 import { engineBench } from './engine.js';
@@ -28,6 +29,7 @@ import { parityBench } from './parity.js';
 import { precisionBench } from './precision.js';
 import { PRECISION_QUALITY_WORKLOADS, precisionQualityBench } from './precision-quality.js';
 import { attentionBench } from './attention.js';
+import { webcamBench } from './webcam.js';
 import { repoRoot } from './util.js';
 
 const args = process.argv.slice(2);
@@ -110,6 +112,16 @@ if (which === 'gan-recipes') {
     process.exit(2);
   }
   await ganRecipesBench(minutes);
+  process.exit(0);
+}
+if (which === 'webcam') {
+  const side = Number(at('--side') ?? 256);
+  const seconds = Number(at('--seconds') ?? 10);
+  if (!Number.isInteger(side) || side < 4 || !(seconds > 0)) {
+    console.error('--side needs a whole number >= 4, --seconds a number > 0');
+    process.exit(2);
+  }
+  await webcamBench({ side, seconds });
   process.exit(0);
 }
 if (which === 'attention') {

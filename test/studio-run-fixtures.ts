@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { Studio } from '../src/studio/server.js';
+import { StyleNet } from '../src/models/style/fast-net.js';
+import { saveCheckpoint } from '../src/io/checkpoint.js';
 
 /** A pid no process has: above any pid_max, so kill(pid, 0) fails with ESRCH. */
 export const DEAD_PID = 2147483646;
@@ -129,4 +131,13 @@ export function get(studio: Studio, p: string): Promise<{ status: number; body: 
       })
       .on('error', reject);
   });
+}
+
+/** A fast style run of a tiny net: untrained weights run the same operators as trained ones. */
+export function writeStyleNetRun(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const shape = { width: 4, residualBlocks: 1 };
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ system: 'style', ...shape }));
+  using net = new StyleNet(shape);
+  saveCheckpoint(path.join(dir, 'checkpoint.safetensors'), { modules: { net } }, { step: 0, config: shape });
 }

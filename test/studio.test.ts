@@ -21,9 +21,8 @@ import { startStudio, UPLOAD_LIMIT } from '../src/studio/server.js';
 import * as T from '../src/torch/index.js';
 import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
 import { GAN_DEFAULTS, trainGan } from '../src/models/gan/index.js';
-import { StyleNet } from '../src/models/style/fast-net.js';
-import { saveCheckpoint } from '../src/io/checkpoint.js';
 import sharp from 'sharp';
+import { writeStyleNetRun } from './studio-run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = [
@@ -598,15 +597,7 @@ test(
   async () => {
     const root = mkdtempSync(path.join(os.tmpdir(), 'loom-studio-'));
     await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
-    // A fast style run: untrained weights run the same operators as trained ones.
-    const styleRun = path.join(root, 'runs', 'style-t');
-    mkdirSync(styleRun, { recursive: true });
-    const shape = { width: 4, residualBlocks: 1 };
-    writeFileSync(path.join(styleRun, 'config.json'), JSON.stringify({ system: 'style', ...shape }));
-    {
-      using net = new StyleNet(shape);
-      saveCheckpoint(path.join(styleRun, 'checkpoint.safetensors'), { modules: { net } }, { step: 0, config: shape });
-    }
+    writeStyleNetRun(path.join(root, 'runs', 'style-t'));
     const photo = path.join(root, 'photo.png');
     await sharp(Buffer.from(Array.from({ length: 30 * 20 * 3 }, (_, i) => (i * 37) % 256)), {
       raw: { width: 30, height: 20, channels: 3 },

@@ -20,6 +20,7 @@ const VENDOR: Record<string, { from: string; files: Record<string, string> }> = 
     from: 'onnxruntime-web/ort-wasm-simd-threaded.wasm',
     files: {
       'ort.wasm.min.js': 'text/javascript',
+      'ort.wasm.min.mjs': 'text/javascript',
       'ort-wasm-simd-threaded.mjs': 'text/javascript',
       'ort-wasm-simd-threaded.wasm': 'application/wasm',
     },
@@ -46,9 +47,28 @@ export function serveVendor(_req: Req, res: Res, _url: URL, [, pkg, file]: strin
   const found = vendorFile(pkg, file);
   if (!found) throw new HttpError(404, `${pkg} is not installed (npm install ${pkg})`);
   const body = readFileSync(found.path);
-  res.writeHead(200, { 'content-type': found.type, 'content-length': body.length, 'cache-control': 'max-age=3600' });
+  res.writeHead(200, {
+    'content-type': found.type,
+    'content-length': body.length,
+    'cache-control': 'max-age=3600',
+    ...ISOLATED,
+  });
   res.end(body);
 }
+
+/**
+ * A cross-origin-isolated page may share memory with its workers, which onnxruntime-web's
+ * threads need. The page loads nothing from other sites, so isolation costs it nothing; the
+ * workers' scripts must say so too.
+ */
+const ISOLATED = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+
+/** Loom's own modules that the page's scripts import as they are: no Node.js, no imports of their own. */
+const LIBRARY: Record<string, string> = {
+  'chart-spec.js': '../../io/chart-spec.js',
+  'sampling.js': '../../models/text/sampling.js',
+  'random.js': '../../util/random.js',
+};
 
 /** The page and its assets, read once when the studio starts. The page holds no token. */
 export class PageFiles {
@@ -60,19 +80,27 @@ export class PageFiles {
       .filter((f) => f.endsWith('.js'))
       .map((f) => [f, readFileSync(path.join(PAGE_DIR, f))]),
   );
-  /** The chart specifications the gallery is drawn from, for the page's live charts. */
-  private readonly chartSpec = readFileSync(path.join(PAGE_DIR, '..', '..', 'io', 'chart-spec.js'));
+  /** Loom's modules the page uses: the gallery's chart specifications, text sampling, the seeded generator. */
+  private readonly library = new Map(
+    Object.entries(LIBRARY).map(([name, file]) => [name, readFileSync(path.join(PAGE_DIR, file))]),
+  );
 
   page = (_req: Req, res: Res): void => {
     res.writeHead(200, {
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-store',
       'x-frame-options': 'DENY',
+      ...ISOLATED,
     });
     res.end(this.html);
   };
   stylesheet = (_req: Req, res: Res): void => send(res, this.css, 'text/css');
-  chart = (_req: Req, res: Res): void => send(res, this.chartSpec, 'text/javascript');
+  /** GET /lib/<module>.js: one of Loom's modules the page imports. */
+  lib = (_req: Req, res: Res, _url: URL, [, name]: string[]): void => {
+    const body = this.library.get(name);
+    if (!body) throw new HttpError(404, `the page imports no module ${name}`);
+    send(res, body, 'text/javascript');
+  };
   /** GET /page/<module>.js: one of the page's own modules, nothing else. */
   module = (_req: Req, res: Res, _url: URL, [, name]: string[]): void => {
     const body = this.modules.get(name);
@@ -86,6 +114,7 @@ function send(res: Res, body: Buffer, type: string): void {
     'content-type': `${type}; charset=utf-8`,
     'content-length': body.length,
     'cache-control': 'no-store',
+    ...ISOLATED,
   });
   res.end(body);
 }

@@ -157,9 +157,11 @@ export class ModelRoutes {
     if (part !== null && part !== 'decoder' && part !== 'encoder')
       throw new HttpError(400, 'part must be decoder or encoder');
     let bytes: Uint8Array;
+    let metadata: Record<string, string>;
     try {
       const e = exportRun(dir, part);
       bytes = e.graph.encode(e.metadata, e.doc);
+      metadata = e.metadata;
     } catch (e) {
       throw new HttpError(400, (e as Error).message.replaceAll(this.root, '.'));
     }
@@ -167,6 +169,9 @@ export class ModelRoutes {
       'content-type': 'application/octet-stream',
       'content-length': bytes.length,
       'cache-control': 'no-store',
+      // What the page needs to use the model (a text model's vocabulary, a GAN's classes), which
+      // onnxruntime-web does not read out of the file; escaped, as a header holds only ASCII.
+      'x-loom-metadata': encodeURIComponent(JSON.stringify(metadata)),
     });
     res.end(bytes);
   };

@@ -103,7 +103,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     { method: 'GET', path: '/index.html', handler: page.page },
     { method: 'GET', path: /^\/page\/([a-z-]+\.js)$/, handler: page.module },
     { method: 'GET', path: '/page.css', handler: page.stylesheet },
-    { method: 'GET', path: '/chart-spec.js', handler: page.chart },
+    { method: 'GET', path: /^\/lib\/([a-z-]+\.js)$/, handler: page.lib },
     { method: 'GET', path: /^\/vendor\/([a-z-]+)\/([a-z0-9.-]+)$/, handler: serveVendor },
     { method: 'GET', path: '/api/events', handler: events },
     { method: 'GET', path: '/api/systems', handler: (_req, res) => sendJson(res, 200, systemsAnswer()) },

@@ -29,6 +29,7 @@ function framed(gen: GanGenerator, layers: (g: OnnxGraph, z: string) => string):
           ? `; label: float32 [batch, ${gen.classes}], one-hot over the classes ${JSON.stringify(gen.classNames)}`
           : ''),
       'loom.output': `image: float32 [batch, ${c}, ${h}, ${w}] in [-1, 1] (x / 2 + 0.5 for [0, 1])`,
+      ...(gen.classes ? { 'loom.classes': JSON.stringify(gen.classNames) } : {}),
     },
     doc: "Loom's GAN generator",
   };

@@ -71,7 +71,7 @@ const chartOf = (job: string): ChartKind =>
   Object.hasOwn(CHARTS, job) ? CHARTS[job] : { x: 'step', y: 'loss', curves: [['loss', 'loss']] };
 
 const curves = new Map<string, Map<string, Curve>>();
-const CHART_SPEC_URL = '/chart-spec.js';
+const CHART_SPEC_URL = '/lib/chart-spec.js';
 let chartKit: Promise<{ v: Vega; lineChartSpec: LineChartSpec }> | null = null;
 function loadChartKit(): Promise<{ v: Vega; lineChartSpec: LineChartSpec }> {
   chartKit ??= (async () => {

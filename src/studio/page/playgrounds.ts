@@ -1,7 +1,7 @@
 // The playgrounds over trained runs: text generation (streamed), the VAE's latent plane and
 // interpolation, and the GAN's samples per seed.
 import { $, clearPicture, field, showPicture } from './dom.js';
-import { decodeInPage } from './in-page.js';
+import { decodeInPage, generateInPage, walkInPage } from './in-page.js';
 import { onRuns } from './pickers.js';
 
 // text: the answer streams in as the model samples it
@@ -14,17 +14,33 @@ $('gen-go').onclick = async () => {
     return;
   }
   out.textContent = ''; // the stream starts with the prime
+  const asked = {
+    run,
+    prime: field('gen-prime').value,
+    temperature: Number(field('gen-temp').value),
+    topK: Number(field('gen-topk').value),
+    // 0 in the form means no nucleus cut, which the library spells 1
+    topP: Number(field('gen-topp').value) || 1,
+    length: Number(field('gen-length').value),
+    seed: Number(field('gen-seed').value),
+  };
+  const status = $('gen-status');
+  if (field('gen-inpage').checked) {
+    status.textContent = 'generating in this page...';
+    out.textContent = asked.prime; // as the studio's stream, which starts with the prime
+    try {
+      await generateInPage(asked, (piece) => (out.textContent += piece));
+      status.textContent = 'done, in this page';
+    } catch (e) {
+      status.textContent = (e as Error).message;
+    }
+    return;
+  }
+  status.textContent = '';
   const r = await fetch('/api/text/generate', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      run,
-      prime: field('gen-prime').value,
-      temperature: Number(field('gen-temp').value),
-      topK: Number(field('gen-topk').value),
-      topP: Number(field('gen-topp').value),
-      length: Number(field('gen-length').value),
-    }),
+    body: JSON.stringify(asked),
   });
   if (!r.ok || !r.body) {
     out.textContent = ((await r.json().catch(() => ({}))) as { error?: string }).error ?? r.statusText;
@@ -37,6 +53,7 @@ $('gen-go').onclick = async () => {
     if (done) break;
     out.textContent += dec.decode(value, { stream: true });
   }
+  status.textContent = 'done';
 };
 
 // VAE latent plane: [-3, 3] on both axes; the image follows the pointer while it is down
@@ -143,8 +160,50 @@ function ganSample(): void {
   );
 }
 
+// GAN walk, in this page: the picture follows the slider; a newer position replaces a waiting one
+let walkBusy = false;
+let walkAgain = false;
+async function walk(): Promise<void> {
+  const run = $<HTMLSelectElement>('walk-run').value;
+  const img = $<HTMLImageElement>('walk-img');
+  const status = $('walk-status');
+  $('walk-t-v').textContent = field('walk-t').value;
+  if (!run) return clearPicture(img);
+  if (walkBusy) {
+    walkAgain = true;
+    return;
+  }
+  walkBusy = true;
+  try {
+    do {
+      walkAgain = false;
+      const pick = $<HTMLSelectElement>('walk-class');
+      const seeds: [number, number] = [Number(field('walk-a').value), Number(field('walk-b').value)];
+      const { url, classes } = await walkInPage(run, seeds, Number(field('walk-t').value), pick.selectedIndex);
+      img.src = url;
+      if (pick.options.length !== classes.length || [...pick.options].some((o, i) => o.text !== classes[i])) {
+        pick.replaceChildren(...classes.map((c) => new Option(c)));
+        pick.disabled = classes.length === 0;
+      }
+      status.textContent = 'in this page';
+    } while (walkAgain);
+  } catch (e) {
+    clearPicture(img, (e as Error).message);
+    status.textContent = '';
+  } finally {
+    walkBusy = false;
+  }
+}
+for (const id of ['walk-t', 'walk-a', 'walk-b']) field(id).oninput = () => void walk();
+$('walk-run').onchange = () => {
+  $<HTMLSelectElement>('walk-class').replaceChildren();
+  void walk();
+};
+$('walk-class').onchange = () => void walk();
+
 onRuns(() => {
   drawPlane();
   ganSample();
+  void walk();
 });
 drawPlane();
