@@ -12,14 +12,21 @@ import { SGD } from '../src/optim/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
+  GanMonitor,
   GanTrainer,
+  Judge,
   cyclingLabels,
   dcganSides,
   discriminatorLabels,
+  drawImages,
+  featuresOf,
+  fixedLatents,
+  frechetDistance,
   loadGenerator,
   trainGan,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
+import { imageGrid, writeOwned } from '../src/io/images.js';
 import { assertClose, collectGarbage, fromEnc, golden, repoRoot, tinyGan, writtenBefore, type Enc } from './helpers.js';
 import { RunFolder } from '../src/io/run-folder.js';
 
@@ -191,6 +198,52 @@ for (const [recipe, labelled, augment] of [
     const key = recipe !== 'keras' ? 'module.average.fc.weight' : 'module.generator.fc.weight';
     assert.deepEqual(g.fc.weight.toFlatArray(), a.tensors.get(key)!.toFlatArray());
   });
+
+test('the monitor draws and scores the generator as `gan sample` does (eval mode), and leaves it in the mode it was in', async () => {
+  T.manualSeed(5);
+  using g = new DcganGenerator({ ...model, dropout: 0 });
+  // A judge given (untrained: the figures need only be the same), so none is trained here.
+  const judge = { net: new Judge(1, 24, 24, 2), accuracy: 0.5 };
+  const images = T.keep(T.rand([40, 1, 24, 24]).mul(2).sub(1));
+  const labels = T.keep(cyclingLabels(40, 2));
+  const data = { images, labels, classes: ['a', 'b'], source: 'test', dispose: () => {} };
+  const watch = { seed: 11, latent: 4, sampleEvery: 1, logEvery: 1, watchAfter: null };
+  const monitor = await GanMonitor.create(watch, images, data, 0, judge);
+  const running = () => snapshot([...g.namedBuffers()].map(([, t]) => t));
+  try {
+    for (const training of [true, false]) {
+      g.train(training);
+      const buffers = running();
+      const log = await monitor.check(g, 1, { d: [], a: [] }, new RunFolder(tmp()));
+      assert.ok(
+        [...g.namedModules()].every(([, m]) => m.training === training),
+        `back in ${training ? 'training' : 'eval'} mode`,
+      );
+      assert.deepEqual(running(), buffers, "drawing leaves batch norm's running statistics alone");
+      // What `gan sample` draws from the monitor's latent points: a loaded generator is in eval mode.
+      g.eval();
+      const expected = path.join(tmp(), 'expected.png');
+      await writeOwned(
+        expected,
+        T.noGrad(() => T.tidy(() => imageGrid(drawImages(g, fixedLatents(11, 64, 4), null), { cols: 8 }))),
+      );
+      assert.ok(
+        (await sharp(log.samples).raw().toBuffer()).equals(await sharp(expected).raw().toBuffer()),
+        "the monitor's picture is what sampling draws",
+      );
+      const fd = T.noGrad(() =>
+        T.tidy(() =>
+          frechetDistance(featuresOf(judge.net, images), featuresOf(judge.net, g.forward(fixedLatents(12, 256, 4)))),
+        ),
+      );
+      assert.ok(Math.abs(log.fd! - fd) <= 1e-6 * Math.max(1, fd), `Fréchet distance ${log.fd} against ${fd}`);
+    }
+  } finally {
+    monitor.dispose();
+    images.dispose();
+    labels.dispose();
+  }
+});
 
 test('dcgan networks are sized from the data: maps halve to 7 (28 px) or 4 (32 px); images in [-1, 1], one logit', () => {
   assert.deepEqual(dcganSides(28, 28), [
