@@ -84,13 +84,12 @@ test("on one class of MNIST the log's Fréchet distance is from that class's ima
   const last = metrics.filter((m) => 'fd' in m).at(-1)!;
   assert.equal(last.judged_as, '7');
   assert.equal(last.classes, null, 'one class: no count of classes');
-  // The figures again from the run's averaged generator, as the monitor draws them (in
-  // training mode, 64 at a time), against the judge's features of the first 2,000 sevens.
+  // The figures again from the run's averaged generator, as the monitor draws them (in eval
+  // mode, as loaded, 64 at a time), against the judge's features of the first 2,000 sevens.
   const judge = (await builtinJudge('builtin:mnist'))!;
   const all = loadBuiltin('builtin:mnist', 'train');
   const sevens = classSubset(all, 7);
   using g = loadGenerator(dir);
-  g.train();
   T.noGrad(() =>
     T.tidy(() => {
       const z = fixedLatents(GAN_DEFAULTS.seed + 1, 256, 4);

@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -12,16 +21,25 @@ import { SGD } from '../src/optim/index.js';
 import {
   DcganDiscriminator,
   DcganGenerator,
+  GanMonitor,
   GanTrainer,
+  Judge,
   cyclingLabels,
   dcganSides,
   discriminatorLabels,
+  drawImages,
+  featuresOf,
+  fixedLatents,
+  frechetDistance,
   loadGenerator,
   trainGan,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
+import { imageGrid, writeOwned } from '../src/io/images.js';
 import { assertClose, collectGarbage, fromEnc, golden, repoRoot, tinyGan, writtenBefore, type Enc } from './helpers.js';
 import { RunFolder } from '../src/io/run-folder.js';
+import { loadCheckpoint } from '../src/io/checkpoint.js';
+import { loadSafetensors, saveSafetensors } from '../src/io/safetensors.js';
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), 'loom-gan-'));
 const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
@@ -192,6 +210,52 @@ for (const [recipe, labelled, augment] of [
     assert.deepEqual(g.fc.weight.toFlatArray(), a.tensors.get(key)!.toFlatArray());
   });
 
+test('the monitor draws and scores the generator as `gan sample` does (eval mode), and leaves it in the mode it was in', async () => {
+  T.manualSeed(5);
+  using g = new DcganGenerator({ ...model, dropout: 0 });
+  // A judge given (untrained: the figures need only be the same), so none is trained here.
+  const judge = { net: new Judge(1, 24, 24, 2), accuracy: 0.5 };
+  const images = T.keep(T.rand([40, 1, 24, 24]).mul(2).sub(1));
+  const labels = T.keep(cyclingLabels(40, 2));
+  const data = { images, labels, classes: ['a', 'b'], source: 'test', dispose: () => {} };
+  const watch = { seed: 11, latent: 4, sampleEvery: 1, logEvery: 1, watchAfter: null };
+  const monitor = await GanMonitor.create(watch, images, data, 0, judge);
+  const running = () => snapshot([...g.namedBuffers()].map(([, t]) => t));
+  try {
+    for (const training of [true, false]) {
+      g.train(training);
+      const buffers = running();
+      const log = await monitor.check(g, 1, { d: [], a: [] }, new RunFolder(tmp()));
+      assert.ok(
+        [...g.namedModules()].every(([, m]) => m.training === training),
+        `back in ${training ? 'training' : 'eval'} mode`,
+      );
+      assert.deepEqual(running(), buffers, "drawing leaves batch norm's running statistics alone");
+      // What `gan sample` draws from the monitor's latent points: a loaded generator is in eval mode.
+      g.eval();
+      const expected = path.join(tmp(), 'expected.png');
+      await writeOwned(
+        expected,
+        T.noGrad(() => T.tidy(() => imageGrid(drawImages(g, fixedLatents(11, 64, 4), null), { cols: 8 }))),
+      );
+      assert.ok(
+        (await sharp(log.samples).raw().toBuffer()).equals(await sharp(expected).raw().toBuffer()),
+        "the monitor's picture is what sampling draws",
+      );
+      const fd = T.noGrad(() =>
+        T.tidy(() =>
+          frechetDistance(featuresOf(judge.net, images), featuresOf(judge.net, g.forward(fixedLatents(12, 256, 4)))),
+        ),
+      );
+      assert.ok(Math.abs(log.fd! - fd) <= 1e-6 * Math.max(1, fd), `Fréchet distance ${log.fd} against ${fd}`);
+    }
+  } finally {
+    monitor.dispose();
+    images.dispose();
+    labels.dispose();
+  }
+});
+
 test('dcgan networks are sized from the data: maps halve to 7 (28 px) or 4 (32 px); images in [-1, 1], one logit', () => {
   assert.deepEqual(dcganSides(28, 28), [
     [7, 7],
@@ -300,6 +364,13 @@ test('dcgan on class folders is conditional: each class drawn on demand, a colum
   const bad = sample('--label', 'blue', '--out', path.join(tmp(), 'x.png'));
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim(), "loom: unknown class 'blue'; this run's classes are dark, light");
+  // The class names come from the data again: gone, the run says so in a sentence.
+  renameSync(data, data + '-moved');
+  assert.throws(
+    () => loadGenerator(dir),
+    /^Error: cannot name the classes of .*: its generator draws 2, and its data .* now has 0$/,
+  );
+  renameSync(data + '-moved', data);
   const plain = path.join(tmp(), 'plain');
   await trainGan({ ...cfg, conditional: false, steps: 1 }, plain, {});
   using u = loadGenerator(plain);
@@ -308,6 +379,46 @@ test('dcgan on class folders is conditional: each class drawn on demand, a colum
     T.tidy(() => u.forward(T.randn([2, 4])).shape[0]),
     2,
   );
+});
+
+test('a run records conditional: false where it learned without labels; an older run that said true still loads, samples and resumes', async () => {
+  const loose = await twoColours(16);
+  const dir = path.join(tmp(), 'run');
+  const cfg = tiny({ data: loose, recipe: 'dcgan', steps: 2, sampleEvery: 2 });
+  await trainGan(cfg, dir, {});
+  const config = path.join(dir, 'config.json');
+  const checkpoint = path.join(dir, 'checkpoint.safetensors');
+  const recorded = () => {
+    using ck = loadCheckpoint(checkpoint);
+    return [JSON.parse(readFileSync(config, 'utf8')).conditional, ck.config.conditional];
+  };
+  assert.deepEqual(recorded(), [false, false], 'loose images carry no labels');
+  // Labelled data, but a recipe whose networks take none.
+  const keras = path.join(tmp(), 'keras');
+  await trainGan(tiny({ data: await twoColours(16, true), steps: 1 }), keras, {});
+  assert.equal(JSON.parse(readFileSync(path.join(keras, 'config.json'), 'utf8')).conditional, false);
+
+  // An older run said true in both places; meanwhile its data folder gained class folders, so
+  // only the checkpoint's tensors still say its generator takes no label.
+  writeFileSync(config, JSON.stringify({ ...JSON.parse(readFileSync(config, 'utf8')), conditional: true }));
+  const st = loadSafetensors(checkpoint);
+  const old = { ...JSON.parse(st.metadata.config), conditional: true };
+  saveSafetensors(checkpoint, st.tensors, { ...st.metadata, config: JSON.stringify(old) });
+  for (const t of st.tensors.values()) t.dispose();
+  assert.deepEqual(recorded(), [true, true]);
+  for (const c of ['dark', 'light']) mkdirSync(path.join(loose, c));
+  {
+    using g = loadGenerator(dir);
+    assert.deepEqual([g.classes, g.classNames], [0, []]);
+  }
+  const drawn = path.join(tmp(), 'drawn.png');
+  const r = spawnSync(process.execPath, [CLI, 'gan', 'sample', dir, '--count', '4', '--out', drawn], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  for (const c of ['dark', 'light']) rmSync(path.join(loose, c), { recursive: true });
+  const resumed = await trainGan({ ...cfg, steps: 4 }, dir, { resume: true });
+  assert.equal(resumed.steps, 4);
 });
 
 test('the CLI samples and walks; bad data and options get one clear sentence and exit code 2', async () => {

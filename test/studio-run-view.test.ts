@@ -3,12 +3,13 @@
 // run as a job (POST /api/runs/resume) with its refusals. Nothing here trains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startStudio, type Studio } from '../src/studio/server.js';
 import type { RunView } from '../src/studio/run-view.js';
 import { get, writeRun, writeRuns } from './studio-run-fixtures.js';
+import { repoRoot } from './helpers.js';
 
 async function view(studio: Studio, run: string): Promise<RunView> {
   const r = await get(studio, '/api/runs/view?run=' + encodeURIComponent(run));
@@ -198,6 +199,46 @@ test('POST /api/runs/resume: a stopped run goes on as `loom <system> train --out
       if (state !== 'done') await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(state, 'done');
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('a run whose config.json names no system (saved before runs recorded it) is told by its checkpoint, as the export tells it', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-view-'));
+  const fixtures = path.join(repoRoot, 'test', 'fixtures', 'runs-before-registry');
+  // A name that says nothing of the system, and steps beyond the checkpoint's: it stopped early.
+  const dir = path.join(root, 'runs', 'digits');
+  cpSync(path.join(fixtures, 'gan'), dir, { recursive: true });
+  const { system, ...config } = JSON.parse(readFileSync(path.join(dir, 'config.json'), 'utf8'));
+  assert.equal(system, 'gan');
+  writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...config, steps: 8 }));
+  writeFileSync(path.join(root, 'quiet-cli.cjs'), QUIET_CLI);
+  const studio = await startStudio({ root, port: 0, jobCli: path.join(root, 'quiet-cli.cjs') });
+  const listed = async () =>
+    (JSON.parse((await get(studio, '/api/runs')).body) as { name: string; system: string; state: string }[]).find(
+      (r) => r.name === 'digits',
+    )!;
+  try {
+    assert.deepEqual([(await listed()).system, (await listed()).state], ['gan', 'stopped']);
+    const v = await view(studio, 'digits');
+    assert.deepEqual([v.system, v.state, v.resumable], ['gan', 'stopped', true]);
+    assert.equal(v.charts[0].y, 'loss (binary cross-entropy)');
+    assert.deepEqual(
+      v.samples.images.map((s) => [s.kind, s.step]),
+      [
+        ['real', null],
+        [null, 4],
+      ],
+      'its samples by step, not every picture in the folder',
+    );
+    const r = await post(studio, '/api/runs/resume', { run: 'digits' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.deepEqual(r.body.args, ['gan', 'train', '--steps', '8', '--out', 'runs/digits', '--resume', '--json']);
+    // Another checkpoint in its place is read again.
+    cpSync(path.join(fixtures, 'vae', 'checkpoint.safetensors'), path.join(dir, 'checkpoint.safetensors'));
+    assert.equal((await listed()).system, 'vae');
   } finally {
     await studio.close();
     rmSync(root, { recursive: true, force: true });

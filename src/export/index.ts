@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadCheckpoint } from '../io/checkpoint.js';
 import { RunFolder } from '../io/run-folder.js';
 import { writeFileAtomic } from '../io/files.js';
-import { SYSTEMS } from '../systems/registry.js';
+import { SYSTEMS, systemOfCheckpoint } from '../systems/registry.js';
 import type { System, SystemExport } from '../systems/system.js';
 import type { Exported } from './onnx-graph.js';
 
@@ -26,11 +26,9 @@ function exportable(): string {
 function runSystem(source: string): Exporting {
   const file = RunFolder.checkpointOf(source);
   using ck = loadCheckpoint(file);
-  const name = recordedSystem(file, ck.config);
-  const system =
-    name === null ? exporting().find((s) => s.export.recognises?.(ck)) : exporting().find((s) => s.name === name);
-  if (!system) throw new Error(`${file} is not a run Loom can export (${exportable()})`);
-  return system;
+  const system = systemOfCheckpoint(ck, folderSystem(file));
+  if (!system?.export) throw new Error(`${file} is not a run Loom can export (${exportable()})`);
+  return system as Exporting;
 }
 
 /** What the export calls a run's kind: its system's name (a fast style net: fast-style). */
@@ -40,11 +38,10 @@ export function runKind(source: string): string {
 }
 
 /**
- * The `system` a run recorded: in its checkpoint's config, else in the config.json of the run
- * folder the checkpoint is one of (a file named otherwise, or moved, stands alone); null if neither.
+ * The `system` the config.json of the run folder a checkpoint is one of records (a file named
+ * otherwise, or moved, stands alone); null if none.
  */
-function recordedSystem(file: string, config: Record<string, unknown>): string | null {
-  if (typeof config.system === 'string') return config.system;
+function folderSystem(file: string): string | null {
   const run = new RunFolder(path.dirname(file));
   const names = [run.checkpoint, run.best, run.good].map((f) => path.basename(f));
   if (!names.includes(path.basename(file))) return null;

@@ -5,6 +5,8 @@
 import { closeSync, constants, openSync, readSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { processAlive } from '../io/files.js';
+import { loadCheckpoint } from '../io/checkpoint.js';
+import { systemOfCheckpoint } from '../systems/registry.js';
 import { ownStat, readPlain } from './http.js';
 import { imagesUnder, type JobStatus } from './jobs.js';
 
@@ -113,6 +115,7 @@ export type JobOutcome = JobStatus | undefined;
 
 export interface RunSummary {
   config: Record<string, unknown>;
+  /** config.json's system, else the one its checkpoint tells; null for a folder of pictures. */
   system: string | null;
   state: RunState;
   /** Whether it has a checkpoint to generate from or resume. */
@@ -133,6 +136,7 @@ export class RunReader {
   private configs = new Map<string, { id: string; value: Record<string, unknown> }>();
   private logs = new Map<string, { ino: number; size: number; mtimeMs: number; read: number; records: Metrics }>();
   private thumbs = new Map<string, { id: string; value: string | null }>();
+  private recognised = new Map<string, { id: string; value: string | null }>();
 
   /** config.json as an object ({} when absent or damaged: dream and style outputs have none). */
   config(dir: string): Record<string, unknown> {
@@ -171,6 +175,25 @@ export class RunReader {
     return records;
   }
 
+  /**
+   * The system of a run whose config.json names none (saved before runs recorded it), told
+   * from its checkpoint as the export tells it; null for a folder without one (a picture's) or
+   * with one that no system knows. The checkpoint is read again only when it changes.
+   */
+  systemByCheckpoint(dir: string): string | null {
+    const file = path.join(dir, 'checkpoint.safetensors');
+    const id = identity(file);
+    if (id === null) return null;
+    return this.cached(this.recognised, dir, id, () => {
+      try {
+        using ck = loadCheckpoint(file);
+        return systemOfCheckpoint(ck, null)?.name ?? null;
+      } catch {
+        return null; // not a checkpoint Loom can read: the folder shows as pictures
+      }
+    });
+  }
+
   /** The newest picture: samples/ is looked at again only when an entry there comes or goes. */
   thumbnail(dir: string): string | null {
     const samples = ownStat(path.join(dir, 'samples'));
@@ -193,14 +216,14 @@ export class RunReader {
 
   /** Forgets what was read of folders no longer listed. */
   keepOnly(dirs: Set<string>): void {
-    for (const map of [this.configs, this.logs, this.thumbs])
+    for (const map of [this.configs, this.logs, this.thumbs, this.recognised])
       for (const key of map.keys()) if (!dirs.has(key) && !dirs.has(path.dirname(key))) map.delete(key);
   }
 
   summary(dir: string, job: JobOutcome): RunSummary {
     const config = this.config(dir);
     const metrics = this.metrics(dir);
-    const system = typeof config.system === 'string' ? config.system : null;
+    const system = typeof config.system === 'string' ? config.system : this.systemByCheckpoint(dir);
     const times = ['config.json', 'metrics.jsonl', 'checkpoint.safetensors', 'run.lock', '.'].map((f) =>
       Number(ownStat(path.join(dir, f))?.mtimeMs ?? 0),
     );

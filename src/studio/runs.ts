@@ -55,7 +55,10 @@ function labelFor(dir: string, taken: Set<string>): string {
 /** A run in the list: its name as the browser names it, its folder's label, and its summary. */
 export interface RunInfo extends Omit<RunSummary, 'system'> {
   name: string;
-  /** config.json's system; for a folder without one (a dream's picture), its name's first word. */
+  /**
+   * config.json's system, else the one its checkpoint tells (an older run's); for a folder
+   * with neither (a dream's picture), its name's first word.
+   */
   system: string;
   folder: string;
   /** How long ago it last wrote, in seconds. */

@@ -1,6 +1,7 @@
 // Every system Loom has, in the order help and pages list them. The CLI, the studio, the
 // demo, `loom export` and the guides' option tables read this list; a new system is a folder
 // with a System description (system.ts) and one line here.
+import type { Checkpoint } from '../io/checkpoint.js';
 import { dreamSystem } from './dream/system.js';
 import { ganSystem } from './gan/system.js';
 import { styleSystem } from './style/system.js';
@@ -24,4 +25,15 @@ export function registerSystem(system: System): void {
 /** The system of that name, or undefined. */
 export function systemNamed(name: string): System | undefined {
   return SYSTEMS.find((s) => s.name === name);
+}
+
+/**
+ * The system that made a checkpoint: the `system` its config records, else `folderSays` (what
+ * the config.json of its run folder records, where the caller read one), else the system whose
+ * export recognises its tensors (a run saved before runs recorded their system). The export
+ * and the studio's runs list both tell runs apart by this. Undefined when none fits.
+ */
+export function systemOfCheckpoint(ck: Checkpoint, folderSays: string | null): System | undefined {
+  const name = typeof ck.config.system === 'string' ? ck.config.system : folderSays;
+  return name === null ? SYSTEMS.find((s) => s.export?.recognises?.(ck)) : systemNamed(name);
 }

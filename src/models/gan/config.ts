@@ -150,10 +150,15 @@ export function recipeOf(c: GanTrainConfig): GanRecipeName {
   return c.recipe ?? (c.conditional && labelledClasses(c.data) ? 'dcgan' : 'sngan');
 }
 
-/** The config with its recipe chosen and every unset setting taken from that recipe. */
+/**
+ * The config with its recipe chosen and every unset setting taken from that recipe, and
+ * `conditional` saying whether the networks take labels: a run records what it trained, not
+ * the option's default (true, which unlabelled data and the keras and sngan recipes ignore).
+ */
 export function withRecipe(c: GanTrainConfig): GanRunConfig {
   const recipe = recipeOf(c);
-  return fillUnset<GanRunConfig>({ ...c, recipe }, GAN_RECIPES[recipe]);
+  const conditional = conditionedClasses({ ...c, recipe }) !== null;
+  return fillUnset<GanRunConfig>({ ...c, recipe, conditional }, GAN_RECIPES[recipe]);
 }
 
 /** The classes a run's networks are conditioned on, or null (the keras recipe, unlabelled data, --no-conditional). */

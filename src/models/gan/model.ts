@@ -327,13 +327,27 @@ export function checkDrawCount(count: number): void {
 }
 
 /**
+ * Images in [-1, 1] from latent points as samples are drawn: with the generator in eval mode,
+ * so batch norm uses its running statistics (not the drawn batch's) and leaves them alone;
+ * each part is given back the mode it had, so training goes on as it was.
+ */
+export function generate(g: GanGenerator, z: Tensor, labels?: Tensor): Tensor {
+  const modes = [...g.namedModules()].map(([, m]) => [m, m.training] as const);
+  g.eval();
+  try {
+    return g.forward(z, labels);
+  } finally {
+    for (const [m, training] of modes) m.training = training;
+  }
+}
+
+/**
  * Images in [0, 1] from latent points [N, latent]: of class `only`, or of every class in turn
  * (a walk keeps to class 0 when none is asked for, so its frames change smoothly).
  */
 export function drawImages(g: GanGenerator, z: Tensor, only: number | null, walk = false): Tensor {
   const classes = g.classes;
-  return g
-    .forward(z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
+  return generate(g, z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
     .add(1)
     .div(2);
 }

@@ -11,7 +11,7 @@ import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { Judge } from './quality.js';
 import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
-import { cyclingLabels, type GanGenerator } from './model.js';
+import { cyclingLabels, generate, type GanGenerator } from './model.js';
 
 /** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
@@ -130,15 +130,20 @@ export class GanMonitor {
     return this.quality?.accuracy ?? null;
   }
 
-  /** Samples from the fixed points, the loss chart and the quality figures, with warnings. */
+  /**
+   * Samples from the fixed points, the loss chart and the quality figures, with warnings. The
+   * images are drawn as `gan sample` draws them (generate: eval mode), so the figures describe
+   * the samples a user gets.
+   */
   async check(g: GanGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
     // A conditional generator's picture: a row per latent point, a column per class.
     const k = g.classes;
     const gen = noGrad(() =>
       tidy(() => {
-        if (!k) return g.forward(this.fixed);
+        if (!k) return generate(g, this.fixed);
         const z = this.fixed.narrow(0, 0, 8);
-        return g.forward(
+        return generate(
+          g,
           z
             .unsqueeze(1)
             .expand([8, k, z.size(1)])
@@ -154,7 +159,7 @@ export class GanMonitor {
       scores = tidy(() => {
         const parts: Tensor[] = [];
         for (let i = 0; i < FD_SAMPLES; i += 64)
-          parts.push(noGrad(() => g.forward(this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
+          parts.push(noGrad(() => generate(g, this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
         const generated = T.cat(parts, 0);
         return {
           fd: frechetDistance(q.real, featuresOf(q.net, generated)),

@@ -20,7 +20,7 @@ import {
 } from '../../train/index.js';
 import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
 import { RECIPES, type GanRecipe } from './recipes.js';
-import { loadGanData } from './data.js';
+import { labelledClasses, loadGanData } from './data.js';
 import { builtinClass } from '../../io/datasets.js';
 import { diffAugment } from './augment.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
@@ -346,6 +346,14 @@ export function loadGenerator(source: string): AnyGenerator {
     if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight'))
       throw new Error(`${file} is not a GAN checkpoint`);
     const cfg = withRecipe(canonicalConfig(GAN_OPTIONS, { ...RESUME_DEFAULTS, ...ck.config }));
+    // Whether the generator takes a label is in its first layer's width (the latent point and
+    // a one-hot label), not in the config: older runs recorded conditional: true without labels.
+    const labelWidth = ck.tensors.get('module.generator.fc.weight')!.size(1) - cfg.latent;
+    const classNames = labelWidth > 0 ? (labelledClasses(cfg.data) ?? []) : [];
+    if (classNames.length !== labelWidth)
+      throw new Error(
+        `cannot name the classes of ${file}: its generator draws ${labelWidth}, and its data ${cfg.data} now has ${classNames.length}`,
+      );
     const model = {
       latent: cfg.latent,
       channels: shape[0],
@@ -354,7 +362,7 @@ export function loadGenerator(source: string): AnyGenerator {
       dropout: 0,
       gFilters: cfg.gFilters,
       dFilters: cfg.dFilters,
-      classNames: conditionedClasses(cfg) ?? [],
+      classNames,
     };
     const g = RECIPES[cfg.recipe].generator(model) as AnyGenerator;
     // Samples come from the averaged weights when the run kept them.
