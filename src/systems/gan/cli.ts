@@ -19,8 +19,6 @@ const LABEL: OptSpecs = {
     meta: 'CLASS',
   },
 };
-/** The most images `gan sample` draws and frames `gan walk` makes. */
-
 const SAMPLE: OptSpecs = {
   count: { type: 'int', help: 'images', default: 64 },
   ...LABEL,
