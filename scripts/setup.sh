@@ -37,6 +37,8 @@ dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-openmp)
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 # Headless browser for the studio's end-to-end tests.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# And Firefox, which the studio's tests drive too (Puppeteer, over WebDriver BiDi).
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 # Python's venv module (Debian splits it off) for the pip PyTorch of --pytorch.
 if [ $pytorch = 1 ] && [ ! -x "$venv/bin/python" ]; then
   python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)

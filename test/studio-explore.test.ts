@@ -1,12 +1,13 @@
-// Exploring trained runs in the page (Chromium): the models run as ONNX in a worker, and give
-// what the library gives: the same text for the same seed, a GAN walk that ends where it
-// should, the webcam through a style net.
+// Exploring trained runs in the page, in Chromium and in Firefox: the models run as ONNX in a
+// worker, and give what the library gives: the same text for the same seed, a GAN walk that
+// ends where it should, the webcam through a style net.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 import sharp from 'sharp';
 import { startStudio } from '../src/studio/server.js';
 import { TEXT_DEFAULTS, trainText } from '../src/models/text/index.js';
@@ -14,16 +15,32 @@ import { GAN_DEFAULTS, trainGan } from '../src/models/gan/index.js';
 import { writeStyleNetRun } from './studio-run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  // The webcam: Chromium's test pattern, with no permission prompt.
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-];
+const FIREFOX = '/usr/bin/firefox-esr';
+
+/**
+ * What the scenario needs of a browser page: Playwright drives Chromium, Puppeteer drives
+ * Firefox (over WebDriver BiDi, which Debian's Firefox speaks), and the two spell these apart.
+ */
+interface Driver {
+  run<A, R>(fn: (a: A) => R, arg: A): Promise<Awaited<R>>;
+  until<A>(fn: (a: A) => boolean, arg: A, timeout?: number): Promise<void>;
+  click(selector: string): Promise<void>;
+}
+
+/** Sets a form field as a person would: its value (a checkbox's state), then its input and change events. */
+function set(d: Driver, id: string, value: string | boolean): Promise<void> {
+  return d.run(
+    ([id, value]) => {
+      const e = document.getElementById(id) as HTMLInputElement;
+      if (typeof value === 'boolean') e.checked = value;
+      else e.value = value;
+      e.dispatchEvent(new Event('input'));
+      e.dispatchEvent(new Event('change'));
+    },
+    [id, value] as const,
+  );
+}
+const text = (d: Driver, id: string) => d.run((id) => document.getElementById(id)!.textContent!, id);
 
 /** What the page explores: an LSTM, a transformer on subword units, a conditional GAN, an untrained style net. */
 async function makeRuns(root: string): Promise<void> {
@@ -64,130 +81,178 @@ async function makeRuns(root: string): Promise<void> {
 
 /** Generates with the text form, on the server or in the page; the prime and what follows it, once complete. */
 async function generateText(
-  page: Page,
+  d: Driver,
   o: { run: string; temperature: string; seed: string; inPage: boolean },
 ): Promise<string> {
-  await page.selectOption('#gen-run', o.run);
-  await page.fill('#gen-prime', 'the lazy ');
-  await page.$eval('#gen-temp', (e, t) => ((e as HTMLInputElement).value = t), o.temperature);
-  await page.fill('#gen-seed', o.seed);
-  await page.fill('#gen-length', '30');
-  await page.setChecked('#gen-inpage', o.inPage);
-  await page.evaluate(() => (document.getElementById('gen-out')!.textContent = 'waiting'));
-  await page.evaluate(() => (document.getElementById('gen-status')!.textContent = ''));
-  await page.click('#gen-go');
-  await page.waitForFunction(() => /^done|never saw/.test(document.getElementById('gen-status')!.textContent!), null, {
-    timeout: 60_000,
-  });
-  return (await page.textContent('#gen-out'))!;
+  for (const [id, v] of [
+    ['gen-run', o.run],
+    ['gen-prime', 'the lazy '],
+    ['gen-temp', o.temperature],
+    ['gen-seed', o.seed],
+    ['gen-length', '30'],
+    ['gen-inpage', o.inPage],
+  ] as const)
+    await set(d, id, v);
+  await d.run(() => (document.getElementById('gen-status')!.textContent = ''), null);
+  await d.click('#gen-go');
+  await d.until(() => /^done|never saw/.test(document.getElementById('gen-status')!.textContent!), null, 60_000);
+  return text(d, 'gen-out');
+}
+
+/** The page's picture `id` once `change` has made it change (a data URL). */
+async function nextPicture(d: Driver, id: string, change: () => Promise<void>): Promise<string> {
+  const before = await d.run((id) => (document.getElementById(id) as HTMLImageElement).src, id);
+  await change();
+  await d.until(
+    ([id, old]) => {
+      const src = (document.getElementById(id) as HTMLImageElement).src;
+      return src.startsWith('data:image/png') && src !== old;
+    },
+    [id, before] as const,
+    30_000,
+  );
+  return d.run((id) => (document.getElementById(id) as HTMLImageElement).src, id);
+}
+
+/** The whole scenario, in whichever browser `d` drives; `errors` collects the page's uncaught errors. */
+async function explore(d: Driver, errors: string[]): Promise<void> {
+  assert.equal(await d.run(() => crossOriginIsolated, null), true, 'isolated, so the runtime may use threads');
+  await d.until(() => (document.getElementById('gen-run') as HTMLSelectElement).options.length >= 2, null);
+
+  // The same prime, temperature and seed give the same characters in the page as from the
+  // CLI: greedy and sampled, for the LSTM and for the transformer past its 8-unit context.
+  for (const run of ['lstm-t', 'gpt-t']) {
+    for (const [temperature, seed] of [
+      ['0', '0'],
+      ['0.8', '3'],
+    ]) {
+      const served = (await generateText(d, { run, temperature, seed, inPage: false })).replace(/\n+$/, '');
+      const inPage = await generateText(d, { run, temperature, seed, inPage: true });
+      assert.equal([...served].length, 'the lazy '.length + 30);
+      assert.equal(inPage, served, `${run} at temperature ${temperature}, seed ${seed}`);
+    }
+  }
+  await set(d, 'gen-prime', 'the lazy Zoo');
+  await d.click('#gen-go');
+  await d.until(() => /never saw/.test(document.getElementById('gen-status')!.textContent!), null);
+  assert.equal(await text(d, 'gen-status'), 'the prime has characters the model never saw: "Z"');
+
+  // The GAN walk: its classes fill the choice; from seed 0 to 1 ends where from 1 to 0 starts.
+  await d.click('button[data-tab=gan]');
+  await set(d, 'walk-run', 'gan-t');
+  await d.until(() => (document.getElementById('walk-class') as HTMLSelectElement).options.length > 0, null);
+  assert.deepEqual(
+    await d.run(() => [...document.querySelectorAll('#walk-class option')].map((o) => o.textContent), null),
+    ['dark', 'light'],
+  );
+  const end = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '1'));
+  const middle = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '0.5'));
+  assert.notEqual(middle, end);
+  await set(d, 'walk-a', '1');
+  await set(d, 'walk-b', '0');
+  const start = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '0'));
+  assert.equal(start, end, 'the walk from seed 1 starts at the point the walk to seed 1 ended at');
+  assert.notEqual(await nextPicture(d, 'walk-img', () => set(d, 'walk-class', 'light')), end, 'the class counts');
+  assert.equal(await d.run(() => (document.getElementById('walk-img') as HTMLImageElement).naturalWidth, null), 24 * 8);
+
+  // The webcam through the style net: frames come back and their rate is shown.
+  await d.click('button[data-tab=style]');
+  await set(d, 'fast-run', 'style-t');
+  await set(d, 'fast-side', '64');
+  await d.click('#cam-start');
+  await d.until(() => Number(document.getElementById('cam-out')!.dataset.frames) >= 3, null, 60_000);
+  assert.match(await text(d, 'cam-status'), /^64x48, \d+\.\d frames a second, in this page$/);
+  const size = () => {
+    const c = document.getElementById('cam-out') as HTMLCanvasElement;
+    return [c.width, c.height];
+  };
+  assert.deepEqual(await d.run(size, null), [64, 48]);
+  await d.click('#cam-stop');
+  const ended = () =>
+    ((document.getElementById('cam-video') as HTMLVideoElement).srcObject as MediaStream)
+      .getTracks()
+      .every((t) => t.readyState === 'ended');
+  assert.equal(await d.run(ended, null), true, 'stop lets the camera go');
+
+  // Every model ran in the worker: the page itself never loaded the runtime.
+  assert.equal(await d.run(() => 'ort' in window, null), false);
+  assert.deepEqual(errors, []);
+}
+
+/** A studio over the runs the scenario explores, for `body`; cleaned up after. */
+async function withStudio(body: (link: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-explore-'));
+  const studio = await startStudio({ root, port: 0 });
+  try {
+    await makeRuns(root);
+    await body(studio.link);
+  } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 test(
   'in Chromium: text, the GAN walk and the webcam run in a worker of the page and match the library',
   { skip: !existsSync(CHROMIUM) && 'no /usr/bin/chromium (scripts/setup.sh installs it)' },
-  async () => {
-    const root = mkdtempSync(path.join(os.tmpdir(), 'loom-explore-'));
-    await makeRuns(root);
-    const studio = await startStudio({ root, port: 0 });
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS, timeout: 60_000 });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(studio.link);
-      assert.equal(await page.evaluate(() => crossOriginIsolated), true, 'isolated, so the runtime may use threads');
-      await page.waitForFunction(() => (document.getElementById('gen-run') as HTMLSelectElement).options.length >= 2);
-
-      // The same prime, temperature and seed give the same characters in the page as from the
-      // CLI: greedy and sampled, for the LSTM and for the transformer past its 8-unit context.
-      for (const run of ['lstm-t', 'gpt-t']) {
-        for (const [temperature, seed] of [
-          ['0', '0'],
-          ['0.8', '3'],
-        ]) {
-          const served = await generateText(page, { run, temperature, seed, inPage: false });
-          const inPage = await generateText(page, { run, temperature, seed, inPage: true });
-          assert.equal([...served.replace(/\n+$/, '')].length, 'the lazy '.length + 30);
-          assert.equal(inPage, served.replace(/\n+$/, ''), `${run} at temperature ${temperature}, seed ${seed}`);
-        }
-      }
-      await page.fill('#gen-prime', 'the lazy Zoo');
-      await page.click('#gen-go');
-      await page.waitForFunction(() => /never saw/.test(document.getElementById('gen-status')!.textContent!));
-      assert.equal(await page.textContent('#gen-status'), 'the prime has characters the model never saw: "Z"');
-
-      // The GAN walk: its classes fill the choice; from seed 0 to 1 ends where from 1 to 0 starts.
-      await page.click('button[data-tab=gan]');
-      await page.selectOption('#walk-run', 'gan-t');
-      await page.waitForFunction(() => (document.getElementById('walk-class') as HTMLSelectElement).options.length > 0);
-      assert.deepEqual(await page.$$eval('#walk-class option', (o) => o.map((x) => x.textContent)), ['dark', 'light']);
-      const picture = async () => {
-        const before = await page.$eval('#walk-img', (i) => (i as HTMLImageElement).src);
-        await page.waitForFunction(
-          (old) => {
-            const src = (document.getElementById('walk-img') as HTMLImageElement).src;
-            return src.startsWith('data:image/png') && src !== old;
-          },
-          before,
-          { timeout: 30_000 },
-        );
-        return page.$eval('#walk-img', (i) => (i as HTMLImageElement).src);
-      };
-      const setWalk = (id: string, v: string) =>
-        page.$eval(
-          id,
-          (e, value) => {
-            (e as HTMLInputElement).value = value;
-            e.dispatchEvent(new Event('input'));
-          },
-          v,
-        );
-      let next = picture();
-      await setWalk('#walk-t', '1');
-      const end = await next;
-      next = picture();
-      await setWalk('#walk-t', '0.5');
-      const middle = await next;
-      assert.notEqual(middle, end);
-      await page.fill('#walk-a', '1');
-      await page.fill('#walk-b', '0');
-      next = picture();
-      await setWalk('#walk-t', '0');
-      assert.equal(await next, end, 'the walk from seed 1 starts at the point the walk to seed 1 ended at');
-      next = picture();
-      await page.selectOption('#walk-class', 'light');
-      assert.notEqual(await next, end, 'the class changes the picture');
-      assert.equal(await page.$eval('#walk-img', (i) => (i as HTMLImageElement).naturalWidth), 24 * 8);
-
-      // The webcam through the style net: frames come back and their rate is shown.
-      await page.click('button[data-tab=style]');
-      await page.selectOption('#fast-run', 'style-t');
-      await page.fill('#fast-side', '64');
-      await page.click('#cam-start');
-      await page.waitForFunction(() => Number(document.getElementById('cam-out')!.dataset.frames) >= 3, null, {
+  () =>
+    withStudio(async (link) => {
+      const browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        // The webcam: Chromium's test pattern, with no permission prompt.
+        args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
         timeout: 60_000,
       });
-      assert.match((await page.textContent('#cam-status'))!, /^64x48, \d+\.\d frames a second, in this page$/);
-      assert.deepEqual(
-        await page.$eval('#cam-out', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height]),
-        [64, 48],
-      );
-      await page.click('#cam-stop');
-      assert.equal(
-        await page.$eval('#cam-video', (v) =>
-          ((v as HTMLVideoElement).srcObject as MediaStream).getTracks().every((t) => t.readyState === 'ended'),
-        ),
-        true,
-        'stop lets the camera go',
-      );
+      try {
+        const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(e.message));
+        await page.goto(link);
+        await explore(
+          {
+            // The generic page functions type-check at the scenario's calls; the adapters only pass them on.
+            run: (fn, arg) => page.evaluate(fn as never, arg as never),
+            until: async (fn, arg, timeout = 30_000) =>
+              void (await page.waitForFunction(fn as never, arg as never, { timeout })),
+            click: (selector) => page.click(selector),
+          },
+          errors,
+        );
+      } finally {
+        await browser.close();
+      }
+    }),
+);
 
-      // Every model ran in the worker: the page itself never loaded the runtime.
-      assert.equal(await page.evaluate(() => 'ort' in window), false);
-      assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-      await studio.close();
-      rmSync(root, { recursive: true, force: true });
-    }
-  },
+test(
+  'in Firefox: the same',
+  { skip: !existsSync(FIREFOX) && 'no /usr/bin/firefox-esr (scripts/setup.sh installs it)' },
+  () =>
+    withStudio(async (link) => {
+      const browser = await puppeteer.launch({
+        browser: 'firefox',
+        executablePath: FIREFOX,
+        // The webcam: Firefox's fake stream, with no permission prompt.
+        extraPrefsFirefox: { 'media.navigator.streams.fake': true, 'media.navigator.permission.disabled': true },
+        timeout: 60_000,
+      });
+      try {
+        const page = await browser.newPage();
+        await page.setViewport({ width: 1280, height: 900 });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push((e as Error).message));
+        await page.goto(link);
+        await explore(
+          {
+            run: (fn, arg) => page.evaluate(fn as never, arg as never),
+            until: async (fn, arg, timeout = 30_000) =>
+              void (await page.waitForFunction(fn as never, { timeout }, arg as never)),
+            click: (selector) => page.click(selector),
+          },
+          errors,
+        );
+      } finally {
+        await browser.close();
+      }
+    }),
 );
