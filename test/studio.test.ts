@@ -179,6 +179,18 @@ test('the studio server refuses bad uploads, path tricks and bad jobs, and keeps
       assert.equal(r.status, status, bad);
       assert.doesNotMatch(r.body, new RegExp(root), 'no server path in the answer');
     }
+    // A picture to show beside a result: a built-in or an upload by name, never a path.
+    for (const [bad, status] of [
+      ['/api/images/file?name=/etc/passwd', 400],
+      ['/api/images/file?name=builtin:..%2Fpasswd', 400],
+      ['/api/images/file?name=upload:' + '0'.repeat(40) + '.png', 404],
+    ] as const) {
+      r = await request(studio.link, 'GET', bad);
+      assert.equal(r.status, status, bad);
+      assert.doesNotMatch(r.body, new RegExp(root), 'no server path in the answer');
+    }
+    r = await request(studio.link, 'GET', `/api/images/file?name=${mask}`);
+    assert.deepEqual([r.status, r.body.slice(1, 4)], [200, 'PNG'], 'an upload, as it was stored');
     for (const bad of [
       '/vendor/onnxruntime-web/package.json',
       '/vendor/onnxruntime-web/..',
@@ -483,11 +495,11 @@ test(
       await page.waitForFunction(() => document.getElementById('dream-status')!.textContent === 'done', null, {
         timeout: 120_000,
       });
-      await page.waitForFunction(() => document.querySelectorAll('#dream-images img').length >= 1, null, {
+      await page.waitForFunction(() => document.querySelectorAll('#dream-images > a img').length >= 1, null, {
         timeout: 10_000,
       });
       const loaded = await page.$eval(
-        '#dream-images img',
+        '#dream-images > a img',
         (i) =>
           new Promise<number>((res) =>
             (i as HTMLImageElement).complete
@@ -496,6 +508,27 @@ test(
           ),
       );
       assert.equal(loaded, 120);
+      // The dream over the photo it started from; the slider wipes between them.
+      await page.waitForFunction(
+        () => (document.querySelector('#dream-images .compare img.before') as HTMLImageElement | null)?.naturalWidth,
+        null,
+        { timeout: 10_000 },
+      );
+      const photo = await page.$eval('#dream-images .compare img.before', (i) => (i as HTMLImageElement).naturalWidth);
+      assert.ok(photo > 120, `the photo at its own size (${photo} pixels wide), shown at the dream's`);
+      const wipe = async (v: string) => {
+        await page.$eval(
+          '#dream-images .compare input',
+          (e, v) => {
+            (e as HTMLInputElement).value = v;
+            e.dispatchEvent(new Event('input'));
+          },
+          v,
+        );
+        return page.$eval('#dream-images .compare img.after', (i) => (i as HTMLElement).style.clipPath);
+      };
+      assert.equal(await wipe('100'), 'inset(0px 0% 0px 0px)');
+      assert.equal(await wipe('25'), 'inset(0px 75% 0px 0px)');
       await shot(page, 'dream', root);
 
       // vae: train briefly, then drag across the latent plane and watch the image change

@@ -136,6 +136,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       handler: (_req, res, url) => sendJson(res, 200, compareRuns(runs, url.searchParams.getAll('run'))),
     },
     { method: 'GET', path: '/api/images', handler: uploads.images },
+    { method: 'GET', path: '/api/images/file', handler: uploads.imageFile },
     { method: 'POST', path: '/api/upload', handler: uploads.upload },
     {
       method: 'GET',

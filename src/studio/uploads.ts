@@ -2,10 +2,10 @@
 // its bytes in uploads/, so the browser names an upload (upload:<hash>.<ext>) and never a
 // path; and the checks that turn what the browser names into a job's file argument.
 import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { BUILTIN_IMAGES } from '../io/builtin-images.js';
+import { BUILTIN_IMAGES, resolveImage } from '../io/builtin-images.js';
 import { BUILTIN_CORPORA, decodeText } from '../io/corpus.js';
 import { probeVideo } from '../io/video.js';
 import { HttpError, ownStat, readBody, receiveFile, sendJson, type Req, type Res } from './http.js';
@@ -81,6 +81,23 @@ export class Uploads {
       .filter((f) => UPLOAD_FILE.test(f) && ownStat(path.join(this.dir, f))?.isFile())
       .map((f) => `upload:${f}`);
     return sendJson(res, 200, [...BUILTIN_IMAGES.map((n) => `builtin:${n}`), ...ups]);
+  };
+
+  /** GET /api/images/file?name=builtin:NAME or upload:HASH.png: the picture, to show beside a result. */
+  imageFile = (_req: Req, res: Res, url: URL): void => {
+    let file: string;
+    try {
+      file = resolveImage(this.imageArg(url.searchParams.get('name'), 'name'));
+    } catch (e) {
+      throw e instanceof HttpError ? e : new HttpError(404, (e as Error).message);
+    }
+    const body = readFileSync(file);
+    res.writeHead(200, {
+      'content-type': file.endsWith('.png') ? 'image/png' : 'image/jpeg',
+      'content-length': body.length,
+      'cache-control': 'no-store',
+    });
+    res.end(body);
   };
 
   /** POST /api/upload: plain text (a corpus), an image (stored as PNG) or a video ffprobe can read; nothing else. */

@@ -9,6 +9,7 @@ import { refreshImages, refreshRuns } from './pickers.js';
 import { loadRuns, watchRuns } from './runs-view.js';
 import './playgrounds.js';
 import './in-page.js';
+import './dream-compare.js';
 
 const tabList = document.querySelector<HTMLElement>('[role=tablist]')!;
 const tabs = (): HTMLButtonElement[] => [...tabList.querySelectorAll<HTMLButtonElement>('[role=tab]')];
