@@ -136,6 +136,19 @@ test(
       });
       assert.equal(await page.$eval('#dream-layers', (e) => (e as HTMLInputElement).value), dream.layers.default);
       assert.equal(await page.$eval('#dream-octaves', (e) => (e as HTMLInputElement).max), '32');
+      // The layers' names as buttons, pressed while the list holds them; a press adds or takes out.
+      await page.click('button[data-tab=dream]');
+      const pressed = () =>
+        page.$$eval('.picks button[aria-pressed=true]', (bs) => bs.map((b) => b.textContent).join(','));
+      assert.equal(await page.$$eval('.picks button', (bs) => bs.length), 11);
+      assert.equal(await pressed(), 'mixed2,mixed3,mixed4,mixed5');
+      await page.click('.picks button:text-is("mixed3")');
+      await page.click('.picks button:text-is("mixed7")');
+      assert.equal(await page.inputValue('#dream-layers'), 'mixed2=0.2,mixed4=2,mixed5=1.5,mixed7=1');
+      assert.equal(await pressed(), 'mixed2,mixed4,mixed5,mixed7');
+      await page.fill('#dream-layers', 'mixed0:12=2@1-2');
+      assert.equal(await pressed(), 'mixed0', 'a name with its channel and octaves counts');
+      await page.fill('#dream-layers', String(dream.layers.default));
       // An unset setting with per-variant defaults shows them as its placeholder.
       assert.equal(
         await page.$eval('#style-iterations', (e) => (e as HTMLInputElement).placeholder),

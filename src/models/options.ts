@@ -15,6 +15,8 @@ interface Common {
   meta?: string;
   /** Offered in the studio's form (true: the kind the type implies). */
   studio?: StudioKind | true;
+  /** Names the studio's form offers to add to a list value (a dream's layers): each toggles NAME=1. */
+  picks?: readonly string[];
   /** Declared by the CLI's shared options (--seed) rather than the command's own. */
   shared?: boolean;
   /**

@@ -46,6 +46,7 @@ function formOption(system: System, job: StudioJob, name: string, kind: JobOptio
   if (d.type === 'number' && d.atLeast !== undefined) o.min = d.atLeast;
   if (d.type === 'number' && d.positive) o.positive = true;
   if (d.type === 'choice') o.choices = d.choices;
+  if (d.picks) o.picks = d.picks;
   return o;
 }
 

@@ -2,6 +2,7 @@
 // options and help and the studio's form all come from DREAM_OPTIONS.
 import type { Tensor } from '../../torch/index.js';
 import type { Backbone } from '../../vision/weights.js';
+import { INCEPTION_KERAS_NAMES } from '../../vision/inception.js';
 import { PRECISION_OPTION, SEED_OPTION, checkOptions, defaultsOf, type ConfigOf } from '../options.js';
 import { parseChannels, parseLayerOctaves, parseLayers, splitKey, type ChannelChoice } from './layers.js';
 
@@ -15,6 +16,7 @@ export const DREAM_OPTIONS = {
     meta: 'L[:C]=W[@O],...',
     help: 'layers and weights; mixed3=1@1-2 dreams mixed3 in octaves 1 to 2 only (1: the smallest)',
     studio: 'word',
+    picks: Object.keys(INCEPTION_KERAS_NAMES),
   },
   channels: {
     type: 'string',

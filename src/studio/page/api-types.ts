@@ -15,6 +15,8 @@ export interface FormOption {
   min?: number;
   max?: number;
   choices?: readonly (string | number)[];
+  /** Names to toggle in a list value (NAME=1), as buttons beside the field. */
+  picks?: readonly string[];
   /** A number above 0. */
   positive?: boolean;
   /** A setting of one variant only: the option that picks the variant, and its value. */

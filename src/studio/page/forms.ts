@@ -114,6 +114,37 @@ function widget(system: SystemInfo, o: FormOption, id: string): Widget {
   return input;
 }
 
+/**
+ * Buttons that add or take out each name in a list value such as "mixed3=1,mixed5=0.5" (a
+ * name with its weight, channel or octaves), pressed while the list holds the name.
+ */
+function pickButtons(option: string, picks: readonly string[], input: HTMLInputElement): HTMLElement {
+  const row = el('div', 'picks');
+  row.setAttribute('role', 'group');
+  row.setAttribute('aria-label', `${words(option)}: add or remove`);
+  const entries = () => input.value.split(',').filter(Boolean);
+  const nameOf = (entry: string) => entry.split(/[=:@]/)[0];
+  const buttons = picks.map((name) => {
+    const b = el('button', '', name);
+    b.type = 'button';
+    b.onclick = () => {
+      const now = entries();
+      const kept = now.filter((e) => nameOf(e) !== name);
+      input.value = (kept.length < now.length ? kept : [...now, `${name}=1`]).join(',');
+      input.dispatchEvent(new Event('input'));
+    };
+    return b;
+  });
+  const show = () => {
+    const held = new Set(entries().map(nameOf));
+    for (const b of buttons) b.setAttribute('aria-pressed', String(held.has(b.textContent!)));
+  };
+  input.addEventListener('input', show);
+  show();
+  row.append(...buttons);
+  return row;
+}
+
 /** The fieldset of a job the page has no place for (a plugin's): in a tab of its own system. */
 function placeFor(system: SystemInfo, job: JobInfo): HTMLFieldSetElement {
   let section = optional('tab-' + system.name);
@@ -173,6 +204,7 @@ function buildForm(system: SystemInfo, job: JobInfo): void {
     if (o.help) label.title = o.help;
     label.append(words(o.name) + ' ', input);
     box.append(label);
+    if (o.picks && input instanceof HTMLInputElement) box.append(pickButtons(o.name, o.picks, input));
     fields.set(o.name, { o, input, label });
     const pick = Object.hasOwn(PICKS, o.kind)
       ? PICKS[o.kind]
