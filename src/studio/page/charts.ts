@@ -1,6 +1,10 @@
 // Live charts: the Vega-Lite specification that run folders and the gallery are drawn from
 // (src/io/chart-spec.ts, loaded as it is), drawn here by Vega; all from node_modules.
 import { loadScript, optional } from './dom.js';
+import { smooth } from './smoothing.js';
+
+/** The smoothing of a form's chart: the run view's slider where it starts. */
+const FORM_SMOOTHING = 0.6;
 
 export type LogRecord = Record<string, unknown>;
 export interface Curve {
@@ -130,7 +134,10 @@ async function drawNow(job: string): Promise<void> {
   if (!shown.length) return;
   const { v, lineChartSpec } = await loadChartKit();
   const c = chartOf(job);
-  const spec = lineChartSpec(shown, { x: c.xTitle ?? c.x, y: c.y, width: 340, height: 140 });
+  // Smoothed as a run's view smooths at first (TensorBoard's debiased average), so a form's
+  // chart and the run's view of the same job draw the same line.
+  const smoothed = shown.map((s) => ({ ...s, smoothed: smooth(s.y, FORM_SMOOTHING) }));
+  const spec = lineChartSpec(smoothed, { x: c.xTitle ?? c.x, y: c.y, width: 340, height: 140 });
   const view = new v.vega.View(v.vega.parse(v.vegaLite.compile(spec).spec), { renderer: 'svg', container: box });
   drawn.set(job, view);
   await view.runAsync();
