@@ -7,7 +7,8 @@
 // `npm run bench -- wait-policy [--quick] [--only gpt,text,...]`: OpenMP's waiting and trainings, idle and busy.
 // `npm run bench -- parity [--rounds N] [--only text,...] [--variants] [--precision bf16]`: every workload in turns.
 // `npm run bench -- precision [--quick] [--threads N]`: the transformer step in fp32 and bf16.
-// `npm run bench -- precision-quality [--steps N] [--only gan,...]`: each system's scores, fp32 against bf16.
+// `npm run bench -- precision-quality [--steps N] [--only gan,...] [--seeds 0,1,2]`: each system's scores,
+//   fp32 against bf16.
 // `npm run bench -- attention [--quick]`: fused attention (libtorch 2.x) beside the matmul path.
 // `npm run bench -- webcam [--side N] [--seconds S]`: the studio's webcam through fast style nets, frames a second.
 // `npm run bench -- video [--steps N] [--stability 0,100] [--frames N]`: flicker of fast style and dreams, still scene.
@@ -141,11 +142,14 @@ if (which === 'precision-quality') {
   const steps = Number(at('--steps') ?? 600);
   const only = at('--only')?.split(',') ?? null;
   const unknown = only?.filter((w) => !PRECISION_QUALITY_WORKLOADS.includes(w)) ?? [];
-  if (!Number.isInteger(steps) || steps < 1 || unknown.length) {
-    console.error(`--steps needs a whole number >= 1; --only takes ${PRECISION_QUALITY_WORKLOADS.join(', ')}`);
+  const seeds = (at('--seeds') ?? '0').split(',').map(Number);
+  if (!Number.isInteger(steps) || steps < 1 || unknown.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    console.error(
+      `--steps needs a whole number >= 1; --seeds whole numbers >= 0, comma-separated; --only takes ${PRECISION_QUALITY_WORKLOADS.join(', ')}`,
+    );
     process.exit(2);
   }
-  await precisionQualityBench({ steps, only });
+  await precisionQualityBench({ steps, only, seeds });
   process.exit(0);
 }
 if (which === 'gpt') {
