@@ -1,6 +1,6 @@
 // The studio's webcam through fast style nets, in Chromium (its fake camera): frames a second
 // in the page, where the net runs as ONNX in onnxruntime-web's worker, beside the same net in
-// Loom on this CPU (libtorch, every thread) at the same size.
+// Loom on this CPU (libtorch, every thread) at the frame's size.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,13 +13,13 @@ import { median, printTable } from './util.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-/** Milliseconds for one frame of the net in Loom at side x side (median of `runs`). */
-function loomMs(net: StyleNet, side: number, runs = 5): number {
+/** Milliseconds for one frame of the net in Loom at width x height (median of `runs`). */
+function loomMs(net: StyleNet, [width, height]: number[], runs = 5): number {
   const times: number[] = [];
   T.noGrad(() => {
     for (let i = 0; i < runs + 1; i++) {
       const t0 = performance.now();
-      T.tidy(() => net.forward(T.rand([1, 3, side, side])).data());
+      T.tidy(() => net.forward(T.rand([1, 3, height, width])).data());
       if (i > 0) times.push(performance.now() - t0);
     }
   });
@@ -69,7 +69,9 @@ export async function webcamBench(o: { side: number; seconds: number }): Promise
       const threads = await page.evaluate(() => (crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1));
       await page.close();
       const fps = Number(/([\d.]+) frames a second/.exec(status)?.[1] ?? NaN);
-      const ms = loomMs(net, o.side);
+      const frame = /^(\d+)x(\d+)/.exec(status);
+      if (!frame) throw new Error(`the page said "${status}", not a frame's size and rate`);
+      const ms = loomMs(net, [Number(frame[1]), Number(frame[2])]);
       rows.push([
         `width ${shape.width}, ${shape.residualBlocks} blocks`,
         status.split(',')[0],
