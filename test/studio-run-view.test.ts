@@ -1,7 +1,9 @@
 // One run's view (GET /api/runs/view) over run folders written by hand: its charts, training
 // beside held-out, its progress and time left, its samples by step; and resuming a stopped
-// run as a job (POST /api/runs/resume) with its refusals. Nothing here trains.
+// run as a job (POST /api/runs/resume) with its refusals; stopping a run the CLI trains
+// (POST /api/runs/stop), the one test that trains.
 import { test } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +12,7 @@ import { startStudio, type Studio } from '../src/studio/server.js';
 import type { RunView } from '../src/studio/run-view.js';
 import { get, writeRun, writeRuns } from './studio-run-fixtures.js';
 import { repoRoot } from './helpers.js';
+import { freePort } from '../src/distributed/index.js';
 
 async function view(studio: Studio, run: string): Promise<RunView> {
   const r = await get(studio, '/api/runs/view?run=' + encodeURIComponent(run));
@@ -240,6 +243,86 @@ test('a run whose config.json names no system (saved before runs recorded it) is
     cpSync(path.join(fixtures, 'vae', 'checkpoint.safetensors'), path.join(dir, 'checkpoint.safetensors'));
     assert.equal((await listed()).system, 'vae');
   } finally {
+    await studio.close();
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('POST /api/runs/stop: a run the CLI trains gets Ctrl-C and keeps a checkpoint; a reused pid or no lock is refused', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'loom-stop-'));
+  const corpus = path.join(root, 'corpus.txt');
+  writeFileSync(corpus, 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+  const studio = await startStudio({ root, port: 0 });
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const run = path.join(root, 'runs', 'cli-t');
+  /** A tiny model that trains until it is stopped, logging every step. */
+  const TINY = ['--model', 'lstm', '--units', '8', '--maxlen', '10', '--steps', '1000000', '--log-every', '1'];
+  const trainer = spawn(process.execPath, [cli, 'text', 'train', '--corpus', corpus, '--out', run, ...TINY], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, LOOM_THREADS: '1' },
+  });
+  let stderr = '';
+  trainer.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((r) => trainer.on('exit', (code) => r(code)));
+  const sleeper = spawn('sleep', ['60']);
+  try {
+    // Training: its lock is taken and its log has begun (past any rendezvous of ranks).
+    const stepping = async (run: string, log: () => string) => {
+      for (let i = 0; ; i++) {
+        const v = await view(studio, run).catch(() => null);
+        if (v?.state === 'training' && v.progress.step !== null) return;
+        assert.ok(i < 600, `${run} never started: ${log()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await stepping('cli-t', () => stderr);
+    const stopped = await post(studio, '/api/runs/stop', { run: 'cli-t' });
+    assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
+    assert.equal(stopped.body.stopping, `pid ${trainer.pid} stops`);
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /checkpoint/i);
+    const after = await view(studio, 'cli-t');
+    assert.deepEqual([after.state, after.resumable], ['stopped', true]);
+    assert.equal((await post(studio, '/api/runs/stop', { run: 'cli-t' })).status, 409, 'no lock: nothing to stop');
+
+    // Two ranks under `loom launch`: the launcher gets the Ctrl-C, and stops every rank.
+    const launcher = spawn(
+      process.execPath,
+      [
+        ...[cli, 'launch', '--nproc-per-node', '2', '--master-port', String(await freePort()), '--timeout', '20'],
+        ...['--', 'text', 'train', '--corpus', corpus, '--out', path.join(root, 'runs', 'two')],
+        ...TINY,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, LOOM_THREADS: '1' } },
+    );
+    let launchErr = '';
+    launcher.stderr!.setEncoding('utf8').on('data', (c: string) => (launchErr += c));
+    const launchExit = new Promise<number | null>((r) => launcher.on('exit', (code) => r(code)));
+    try {
+      await stepping('two', () => launchErr);
+      const both = await post(studio, '/api/runs/stop', { run: 'two' });
+      assert.equal(both.body.stopping, `loom launch (pid ${launcher.pid}) stops every rank`);
+      assert.equal(await launchExit, 0, launchErr);
+      assert.equal((await view(studio, 'two')).state, 'stopped');
+    } finally {
+      launcher.kill('SIGKILL');
+    }
+
+    // A lock whose pid now names a process that started after it was written: refused, untouched.
+    const stale = path.join(root, 'runs', 'stale');
+    writeRun(stale, { config: { system: 'text', steps: 10 }, lock: sleeper.pid });
+    const hourAgo = Date.now() / 1000 - 3600;
+    utimesSync(path.join(stale, 'run.lock'), hourAgo, hourAgo);
+    const refused = await post(studio, '/api/runs/stop', { run: 'stale' });
+    assert.deepEqual(
+      [refused.status, refused.body.error],
+      [409, 'stale is not training: the process that locked it has ended'],
+    );
+    assert.equal(sleeper.exitCode, null, 'the process that reused the pid was not signalled');
+    assert.equal(sleeper.signalCode, null);
+  } finally {
+    trainer.kill('SIGKILL');
+    sleeper.kill('SIGKILL');
     await studio.close();
     rmSync(root, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { makeFolder } from '../io/files.js';
 import { Guard } from './auth.js';
+import { stopOutsideRun } from './stop-run.js';
 import { PageFiles, serveFile, serveVendor } from './files.js';
 import { compareRuns } from './compare.js';
 import { HttpError, ownStat, readJson, sendJson, type Req, type Res } from './http.js';
@@ -129,6 +130,19 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
       method: 'POST',
       path: '/api/runs/resume',
       handler: async (req, res) => sendJson(res, 201, resumeJob({ root, queue, runs, uploads }, await readJson(req))),
+    },
+    {
+      method: 'POST',
+      path: '/api/runs/stop',
+      handler: async (req, res) => {
+        const body = await readJson(req);
+        const { dir } = runs.read(body.run);
+        const job = jobOf(dir);
+        // The studio's own job stops as its stop button stops it; any other writer by its lock.
+        if (job && (job.status === 'queued' || job.status === 'running'))
+          return sendJson(res, 200, { stopping: `job ${queue.cancel(job.id)!.id}` });
+        sendJson(res, 200, { stopping: stopOutsideRun(dir, String(body.run)) });
+      },
     },
     {
       method: 'GET',

@@ -148,7 +148,7 @@ async function drawTexts(v: RunView): Promise<void> {
 function drawButtons(v: RunView): void {
   const stop = $<HTMLButtonElement>('run-stop');
   const resume = $<HTMLButtonElement>('run-resume');
-  stop.hidden = v.job === null;
+  stop.hidden = v.state !== 'training' && v.job === null;
   resume.hidden = !v.resumable;
   $('run-outside').hidden = !(v.state === 'training' && v.job === null);
 }
@@ -211,10 +211,10 @@ $('run-close').onclick = () => {
   $('run-view').hidden = true;
 };
 $('run-stop').onclick = async () => {
-  const job = shown?.job;
-  if (!job) return;
+  if (!shown) return;
   try {
-    await api('DELETE', '/api/jobs/' + job.id);
+    // The studio's own job, or a run trained elsewhere (the CLI, loom launch), by its lock.
+    await api('POST', '/api/runs/stop', { run: shown.name });
     say('stopping: it saves a checkpoint first', 'running');
   } catch (e) {
     say((e as Error).message, 'failed');
