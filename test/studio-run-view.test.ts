@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startStudio, type Studio } from '../src/studio/server.js';
 import type { RunView } from '../src/studio/run-view.js';
-import { get, writeRun, writeRuns } from './studio-run-fixtures.js';
+import { DEAD_PID, get, textLog, writeRun, writeRuns } from './studio-run-fixtures.js';
 import { repoRoot } from './helpers.js';
 import { freePort } from '../src/distributed/index.js';
 
@@ -202,6 +202,32 @@ test('POST /api/runs/resume: a stopped run goes on as `loom <system> train --out
       if (state !== 'done') await new Promise((resolve) => setTimeout(resolve, 20));
     }
     assert.equal(state, 'done');
+
+    // A run trained on several processes resumes on as many, through loom launch.
+    for (const [name, processes] of [
+      ['text-two', 2],
+      ['text-many', 4096],
+    ] as const)
+      writeRun(path.join(root, 'runs', name), {
+        config: { system: 'text', epochs: 10, processes },
+        metrics: textLog(50, [2.6]),
+        checkpoint: true,
+        lock: DEAD_PID,
+      });
+    const two = await post(studio, '/api/runs/resume', { run: 'text-two' });
+    assert.equal(two.status, 201, JSON.stringify(two.body));
+    assert.deepEqual(
+      (two.body.args as string[]).map((a) => (/^\d{4,5}$/.test(a) ? 'PORT' : a)),
+      ['launch', '--nproc-per-node', '2', '--master-port', 'PORT', '--', 'text', 'train', '--epochs', '10'].concat([
+        '--out',
+        'runs/text-two',
+        '--resume',
+        '--json',
+      ]),
+    );
+    const many = await post(studio, '/api/runs/resume', { run: 'text-many' });
+    assert.equal(many.status, 400);
+    assert.match(many.body.error, /processes must be a whole number from 1 to \d+ \(this machine's cores\)/);
   } finally {
     await studio.close();
     rmSync(root, { recursive: true, force: true });

@@ -129,7 +129,8 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
     {
       method: 'POST',
       path: '/api/runs/resume',
-      handler: async (req, res) => sendJson(res, 201, resumeJob({ root, queue, runs, uploads }, await readJson(req))),
+      handler: async (req, res) =>
+        sendJson(res, 201, await resumeJob({ root, queue, runs, uploads }, await readJson(req))),
     },
     {
       method: 'POST',

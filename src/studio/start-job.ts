@@ -144,18 +144,22 @@ export function resumeRefusal(name: string, dir: string, summary: RunSummary): H
 /**
  * POST /api/runs/resume: `{ run: <name> }`, a stopped run, goes on where its checkpoint left
  * it (`loom <system> train --out RUN --resume`, with its own steps, epochs or minutes) as a job
- * of its system; it keeps its other settings itself.
+ * of its system, on as many processes as it trained on (each takes its share of the global
+ * batch); it keeps its other settings itself.
  */
-export function resumeJob({ root, queue, runs }: JobStarter, body: Record<string, any>): Job {
+export async function resumeJob({ root, queue, runs }: JobStarter, body: Record<string, any>): Promise<Job> {
   refuseWhenFull(queue);
   const { dir, summary } = runs.read(body.run);
   const refused = resumeRefusal(String(body.run), dir, summary);
   if (refused) throw refused;
   const system = summary.system!;
+  const job = trainJob(system)!;
   const bounds = BOUNDS.flatMap((k) => {
     const v = summary.config[k];
     return trainerTakes(system, k) && typeof v === 'number' ? [`--${k}`, plainValue(k, 'number', v)] : [];
   });
+  const launch = await launchArgs(job, summary.config.processes);
+  refuseWhenFull(queue);
   const folder = path.relative(root, dir);
-  return queue.add(system, [...trainJob(system)!.verb, ...bounds, '--out', folder, '--resume', '--json'], folder);
+  return queue.add(system, [...launch, ...job.verb, ...bounds, '--out', folder, '--resume', '--json'], folder);
 }
