@@ -544,6 +544,33 @@ test('the Fréchet distance matches PyTorch, is ~0 for a set against itself, and
   net.dispose();
 });
 
+test("a judge's weights do not depend on the run's thread count, so neither do scores against a cached one", async () => {
+  const { trainJudge } = await import('../src/models/gan/index.js');
+  const { loadBuiltin } = await import('../src/io/datasets.js');
+  const digits = loadBuiltin('builtin:mnist', 'test');
+  // Enough images that a convolution's sums split over threads (a few would run on one).
+  const images = T.keep(T.tidy(() => digits.images.narrow(0, 0, 512).mul(2).sub(1)));
+  const labels = T.keep(digits.labels.narrow(0, 0, 512));
+  const before = T.getNumThreads();
+  const weights = (threads: number) => {
+    T.setNumThreads(threads);
+    T.manualSeed(5);
+    const { net } = trainJudge({ images, labels }, { images, labels }, 10, { epochs: 1 });
+    const bytes = [...net.stateDict().values()].map((t) => Buffer.from((t.data() as Float32Array).buffer));
+    net.dispose();
+    return Buffer.concat(bytes);
+  };
+  try {
+    assert.ok(weights(1).equals(weights(3)), 'the same bytes on 1 thread and on 3');
+    assert.equal(T.getNumThreads(), 3, "the run's own count is given back");
+  } finally {
+    T.setNumThreads(before);
+    images.dispose();
+    labels.dispose();
+    digits.dispose();
+  }
+});
+
 test('--rollback returns to the last good checkpoint with a halved discriminator rate, a bounded number of times', async () => {
   const data = await twoColours(16);
   const dir = path.join(tmp(), 'run');

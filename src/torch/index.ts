@@ -132,6 +132,20 @@ export function threadSetting(): number | 'auto' {
 export const getNumThreads = (): number => native.getNumThreads();
 
 /**
+ * Runs fn on n intra-op threads, then gives back the count there was: for work whose numbers
+ * must not depend on the thread setting (a cached network that later runs score against).
+ */
+export function withThreads<T>(n: number, fn: () => T): T {
+  const before = native.getNumThreads();
+  native.setNumThreads(n);
+  try {
+    return fn();
+  } finally {
+    native.setNumThreads(before);
+  }
+}
+
+/**
  * Runs fn with OpenBLAS limited to n threads (then restores the count). Tiny matrix-vector
  * products, as in character-by-character generation, run faster on one BLAS thread.
  * Does nothing when the BLAS in use is not OpenBLAS.

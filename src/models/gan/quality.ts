@@ -62,11 +62,27 @@ export function judgeAccuracy(net: Judge, images: Tensor, labels: Tensor, batch 
 }
 
 /**
+ * The threads a judge trains on, whatever the run's setting: a convolution's sums come out
+ * in another order on another count, so the cached judge, and every score against it, would
+ * depend on the --threads of the run that happened to train it.
+ */
+const JUDGE_THREADS = 2;
+
+/**
  * Trains a judge on labelled images in [-1, 1] with Adam, its rate falling linearly to zero
- * over `epochs` shuffled passes (at most `maxSteps` steps); returns it in eval mode with its
- * accuracy on the held-out images. `shouldStop` ends training early (Ctrl-C).
+ * over `epochs` shuffled passes (at most `maxSteps` steps), on JUDGE_THREADS threads; returns
+ * it in eval mode with its accuracy on the held-out images. `shouldStop` ends training early (Ctrl-C).
  */
 export function trainJudge(
+  train: { images: Tensor; labels: Tensor },
+  heldOut: { images: Tensor; labels: Tensor },
+  classes: number,
+  opts: { epochs?: number; batch?: number; maxSteps?: number; shouldStop?: () => boolean } = {},
+): { net: Judge; accuracy: number } {
+  return T.withThreads(JUDGE_THREADS, () => trainJudgeHere(train, heldOut, classes, opts));
+}
+
+function trainJudgeHere(
   train: { images: Tensor; labels: Tensor },
   heldOut: { images: Tensor; labels: Tensor },
   classes: number,
