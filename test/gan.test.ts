@@ -364,8 +364,21 @@ test('dcgan on class folders is conditional: each class drawn on demand, a colum
   const bad = sample('--label', 'blue', '--out', path.join(tmp(), 'x.png'));
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr.trim(), "loom: unknown class 'blue'; this run's classes are dark, light");
-  // The class names come from the data again: gone, the run says so in a sentence.
+  // The class names are kept with the weights: the run samples by name after its data has moved.
   renameSync(data, data + '-moved');
+  {
+    using g = loadGenerator(dir);
+    assert.deepEqual(g.config.classNames, ['dark', 'light']);
+  }
+  const moved = sample('--label', 'light', '--out', path.join(tmp(), 'moved.png'));
+  assert.equal(moved.status, 0, moved.stderr);
+  // A run saved before they were kept names them from its data: gone, the run says so in a sentence.
+  const file = path.join(dir, 'checkpoint.safetensors');
+  const { tensors, metadata } = loadSafetensors(file);
+  const extra = JSON.parse(metadata.extra) as Record<string, unknown>;
+  delete extra.classNames;
+  saveSafetensors(file, tensors, { ...metadata, extra: JSON.stringify(extra) });
+  for (const t of tensors.values()) t.dispose();
   assert.throws(
     () => loadGenerator(dir),
     /^Error: cannot name the classes of .*: its generator draws 2, and its data .* now has 0$/,

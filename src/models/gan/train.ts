@@ -252,7 +252,8 @@ export async function trainGan(
   const newRun = !t.resumed;
   t.begin(parts, {
     config: { imageShape: [c, h, w], ...precision.record },
-    extra: () => ({ imageShape: [c, h, w], history }),
+    // The class names go with the weights, so the run samples by name after its data has moved.
+    extra: () => ({ imageShape: [c, h, w], history, classNames: gan.g.classNames }),
   });
   const accuracy = monitor.judgeAccuracy;
   if (newRun && accuracy !== null)
@@ -349,7 +350,14 @@ export function loadGenerator(source: string): AnyGenerator {
     // Whether the generator takes a label is in its first layer's width (the latent point and
     // a one-hot label), not in the config: older runs recorded conditional: true without labels.
     const labelWidth = ck.tensors.get('module.generator.fc.weight')!.size(1) - cfg.latent;
-    const classNames = labelWidth > 0 ? (labelledClasses(cfg.data) ?? []) : [];
+    // The names the checkpoint kept; a run saved before it kept them names them from its data.
+    const kept = ck.extra.classNames;
+    const classNames =
+      labelWidth === 0
+        ? []
+        : Array.isArray(kept) && kept.length === labelWidth && kept.every((n) => typeof n === 'string')
+          ? (kept as string[])
+          : (labelledClasses(cfg.data) ?? []);
     if (classNames.length !== labelWidth)
       throw new Error(
         `cannot name the classes of ${file}: its generator draws ${labelWidth}, and its data ${cfg.data} now has ${classNames.length}`,
