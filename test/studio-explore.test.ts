@@ -25,6 +25,7 @@ interface Driver {
   run<A, R>(fn: (a: A) => R, arg: A): Promise<Awaited<R>>;
   until<A>(fn: (a: A) => boolean, arg: A, timeout?: number): Promise<void>;
   click(selector: string): Promise<void>;
+  resize(width: number, height: number): Promise<void>;
 }
 
 /** Sets a form field as a person would: its value (a checkbox's state), then its input and change events. */
@@ -176,6 +177,30 @@ async function explore(d: Driver, errors: string[]): Promise<void> {
 
   // Every model ran in the worker: the page itself never loaded the runtime.
   assert.equal(await d.run(() => 'ort' in window, null), false);
+
+  // Every tab fits 1280 and 800 pixels, with no broken picture (as the axe test checks in Chromium).
+  const problems: string[] = [];
+  for (const width of [1280, 800]) {
+    await d.resize(width, 900);
+    for (const tab of ['text', 'dream', 'style', 'vae', 'gan', 'runs']) {
+      await d.click(`button[data-tab=${tab}]`);
+      problems.push(
+        ...(await d.run(
+          ([tab, width]) => {
+            const out: string[] = [];
+            const wide = document.documentElement.scrollWidth;
+            if (wide > window.innerWidth) out.push(`${tab} at ${width} px: the page is ${wide} px wide`);
+            for (const img of document.images)
+              if (img.getAttribute('src') && img.complete && img.naturalWidth === 0)
+                out.push(`${tab} at ${width} px: a broken image #${img.id || img.alt}`);
+            return out;
+          },
+          [tab, width] as const,
+        )),
+      );
+    }
+  }
+  assert.deepEqual(problems, []);
   assert.deepEqual(errors, []);
 }
 
@@ -215,6 +240,7 @@ test(
             until: async (fn, arg, timeout = 30_000) =>
               void (await page.waitForFunction(fn as never, arg as never, { timeout })),
             click: (selector) => page.click(selector),
+            resize: (width, height) => page.setViewportSize({ width, height }),
           },
           errors,
         );
@@ -225,7 +251,7 @@ test(
 );
 
 test(
-  'in Firefox: the same',
+  'in Firefox: the same, and every tab fits 1280 and 800 pixels',
   { skip: !existsSync(FIREFOX) && 'no /usr/bin/firefox-esr (scripts/setup.sh installs it)' },
   () =>
     withStudio(async (link) => {
@@ -248,6 +274,7 @@ test(
             until: async (fn, arg, timeout = 30_000) =>
               void (await page.waitForFunction(fn as never, { timeout }, arg as never)),
             click: (selector) => page.click(selector),
+            resize: (width, height) => page.setViewport({ width, height }),
           },
           errors,
         );
