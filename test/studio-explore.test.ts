@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { startStudio } from '../src/studio/server.js';
 import { TEXT_DEFAULTS, trainText } from '../src/models/text/index.js';
 import { GAN_DEFAULTS, trainGan } from '../src/models/gan/index.js';
+import { VAE_DEFAULTS, trainVae } from '../src/models/vae/index.js';
 import { writeStyleNetRun } from './studio-run-fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,7 +44,7 @@ function set(d: Driver, id: string, value: string | boolean): Promise<void> {
 }
 const text = (d: Driver, id: string) => d.run((id) => document.getElementById(id)!.textContent!, id);
 
-/** What the page explores: an LSTM, a transformer on subword units, a conditional GAN, an untrained style net. */
+/** What the page explores: an LSTM, a subword transformer, a conditional GAN, an untrained style net, a VAE. */
 async function makeRuns(root: string): Promise<void> {
   const corpus = path.join(root, 'corpus.txt');
   writeFileSync(corpus, 'the quick brown fox jumps over the lazy dog. '.repeat(40));
@@ -78,6 +79,7 @@ async function makeRuns(root: string): Promise<void> {
     {},
   );
   writeStyleNetRun(path.join(root, 'runs', 'style-t'));
+  await trainVae({ ...VAE_DEFAULTS, epochs: 1, limit: 32, logEvery: 100 }, path.join(root, 'runs', 'vae-t'), {});
 }
 
 /** Generates with the text form, on the server or in the page; the prime and what follows it, once complete. */
@@ -110,7 +112,7 @@ async function nextPicture(d: Driver, id: string, change: () => Promise<void>): 
       return src.startsWith('data:image/png') && src !== old;
     },
     [id, before] as const,
-    30_000,
+    60_000,
   );
   return d.run((id) => (document.getElementById(id) as HTMLImageElement).src, id);
 }
@@ -175,6 +177,41 @@ async function explore(d: Driver, errors: string[]): Promise<void> {
       .every((t) => t.readyState === 'ended');
   assert.equal(await d.run(ended, null), true, 'stop lets the camera go');
 
+  // The VAE's decoder in the page draws what the studio's libtorch draws, pixel for pixel (to rounding).
+  await d.click('button[data-tab=vae]');
+  await set(d, 'vae-run', 'vae-t');
+  await set(d, 'vae-inpage', true);
+  const decoded = await nextPicture(d, 'vae-img', async () => {
+    return d.run(
+      () =>
+        void document.getElementById('vae-plane')!.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight' })),
+      null,
+    );
+  });
+  const difference = await d.run(async (inPage) => {
+    const pixels = async (src: string) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      const c = document.createElement('canvas');
+      [c.width, c.height] = [img.naturalWidth, img.naturalHeight];
+      const g = c.getContext('2d')!;
+      g.drawImage(img, 0, 0);
+      return g.getImageData(0, 0, c.width, c.height).data;
+    };
+    // The arrow moved the point from the plane's centre (150, 150) to (160, 150).
+    const served = await fetch(`/api/vae/decode?run=vae-t&x=${(160 / 300) * 6 - 3}&y=0`);
+    const [a, b] = await Promise.all([pixels(inPage), pixels(URL.createObjectURL(await served.blob()))]);
+    if (a.length !== b.length) return `sizes differ: ${a.length} and ${b.length} values`;
+    let most = 0;
+    for (let i = 0; i < a.length; i++) most = Math.max(most, Math.abs(a[i] - b[i]));
+    return most;
+  }, decoded);
+  assert.ok(
+    typeof difference === 'number' && difference <= 1,
+    `the page's picture differs from the studio's by ${difference}`,
+  );
+
   // Every model ran in the worker: the page itself never loaded the runtime.
   assert.equal(await d.run(() => 'ort' in window, null), false);
 
@@ -237,7 +274,7 @@ test(
           {
             // The generic page functions type-check at the scenario's calls; the adapters only pass them on.
             run: (fn, arg) => page.evaluate(fn as never, arg as never),
-            until: async (fn, arg, timeout = 30_000) =>
+            until: async (fn, arg, timeout = 60_000) =>
               void (await page.waitForFunction(fn as never, arg as never, { timeout })),
             click: (selector) => page.click(selector),
             resize: (width, height) => page.setViewportSize({ width, height }),
@@ -271,7 +308,7 @@ test(
         await explore(
           {
             run: (fn, arg) => page.evaluate(fn as never, arg as never),
-            until: async (fn, arg, timeout = 30_000) =>
+            until: async (fn, arg, timeout = 60_000) =>
               void (await page.waitForFunction(fn as never, { timeout }, arg as never)),
             click: (selector) => page.click(selector),
             resize: (width, height) => page.setViewport({ width, height }),
