@@ -8,12 +8,16 @@ import { GAN_DEFAULTS, GAN_RECIPES, GanTrainer } from '../src/models/gan/index.j
 import { ompWaitPolicySetByLoom } from '../src/torch/native.js';
 import { printTable, python, repoRoot, workloadMs, type Workload } from './util.js';
 
-/** One training step of the keras recipe's networks (32x32x3); torch_gan_bench.py's step. */
-export function ganStepWorkload(c: { latent: number; batch: number }): Workload {
+/**
+ * One training step of the keras recipe's networks (32x32x3); torch_gan_bench.py's step. In
+ * bf16 each update's forward passes run under autocast, as `--precision bf16` runs them.
+ */
+export function ganStepWorkload(c: { latent: number; batch: number }, precision: 'fp32' | 'bf16' = 'fp32'): Workload {
   T.manualSeed(0);
   const t = new GanTrainer(
     { ...GAN_DEFAULTS, recipe: 'keras', batch: c.batch },
     { latent: c.latent, channels: 3, height: 32, width: 32, dropout: 0.4, gFilters: 256, dFilters: 128 },
+    precision === 'bf16' ? (fn) => T.autocast('bfloat16', fn) : undefined,
   );
   const real = T.keep(T.rand([c.batch, 3, 32, 32]).mul(2).sub(1));
   return {

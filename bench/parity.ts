@@ -22,10 +22,15 @@ interface ParityWorkload {
   title: string;
   /** The configuration both sides read (the PyTorch scripts' JSON; threads added). */
   cfg: Record<string, number>;
-  loom: (cfg: Record<string, number>) => Workload;
+  loom: (cfg: Record<string, number>, precision: 'fp32' | 'bf16') => Workload;
   /** The PyTorch script module and its step function. */
   torch: [string, string];
   rounds: number;
+  /**
+   * Under bf16 the step enters autocast itself, around each update's forward passes, rather
+   * than running whole inside one region (its PyTorch script sets AUTOCAST_INSIDE likewise).
+   */
+  autocastInside?: boolean;
 }
 
 export const PARITY_WORKLOADS: Record<string, ParityWorkload> = {
@@ -91,9 +96,14 @@ export const PARITY_WORKLOADS: Record<string, ParityWorkload> = {
   gan: {
     title: 'GAN training step (keras recipe, batch 20)',
     cfg: { latent: 32, batch: 20, steps: 1 },
-    loom: (c) => ganStepWorkload({ latent: c.latent, batch: c.batch }),
+    loom: (c, precision) => ganStepWorkload({ latent: c.latent, batch: c.batch }, precision),
     torch: ['torch_gan_bench', 'step'],
     rounds: 6,
+    // As GanTrainer runs under --precision bf16. One region around the whole step would not
+    // train the generator on libtorch 1.13: autocast caches the weights' bf16 copies cast in
+    // the no-grad pass that makes the discriminator's fakes, and the generator update reuses
+    // those copies, which lead back to no parameter.
+    autocastInside: true,
   },
 };
 

@@ -3,8 +3,16 @@
 generator update through the frozen discriminator) at batch 20.
 
 Usage: python3 bench/torch_gan_bench.py '<json config>'  -> JSON: {"ms_per_step": ...}
+With LOOM_BENCH_PRECISION=bf16 each update's forward passes and loss run in an autocast region
+of their own, as Loom's GanTrainer runs them, and bench/torch_paired_worker.py leaves the step
+unwrapped (AUTOCAST_INSIDE). One region around the whole step would not train the generator:
+libtorch 1.13's autocast caches the bf16 copies of weights cast under no_grad (the generator's
+pass that makes the discriminator's fakes), and the generator update would reuse those copies,
+which lead back to no parameter, so most of its gradients would be missing.
 """
+import contextlib
 import json
+import os
 import sys
 
 import torch
@@ -22,12 +30,22 @@ opt_d = torch.optim.RMSprop(d.parameters(), lr=8e-4, alpha=0.9, eps=1e-7)
 opt_g = torch.optim.RMSprop(g.parameters(), lr=4e-4, alpha=0.9, eps=1e-7)
 real = torch.rand(B, C, S, S) * 2 - 1
 
+AUTOCAST_INSIDE = True
+if os.environ.get("LOOM_BENCH_PRECISION") == "bf16":
+
+    def forwards():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
+else:
+    forwards = contextlib.nullcontext
+
 
 def step():
-    with torch.no_grad():
-        fake = g(torch.randn(B, L))
-    labels = torch.cat([torch.ones(B, 1), torch.zeros(B, 1)]) + 0.05 * torch.rand(2 * B, 1)
-    loss = F.binary_cross_entropy_with_logits(d(torch.cat([fake, real])), labels)
+    with forwards():
+        with torch.no_grad():
+            fake = g(torch.randn(B, L))
+        labels = torch.cat([torch.ones(B, 1), torch.zeros(B, 1)]) + 0.05 * torch.rand(2 * B, 1)
+        loss = F.binary_cross_entropy_with_logits(d(torch.cat([fake, real])), labels)
     opt_d.zero_grad()
     loss.backward()
     for p in d.parameters():
@@ -35,7 +53,8 @@ def step():
     opt_d.step()
     for p in d.parameters():
         p.requires_grad_(False)
-    a = F.binary_cross_entropy_with_logits(d(g(torch.randn(B, L))), torch.zeros(B, 1))
+    with forwards():
+        a = F.binary_cross_entropy_with_logits(d(g(torch.randn(B, L))), torch.zeros(B, 1))
     opt_g.zero_grad()
     a.backward()
     for p in g.parameters():

@@ -2,7 +2,8 @@
 request, so that Loom and PyTorch can take turns on the same machine at the same moment.
 
 Usage: python3 bench/torch_paired_worker.py <script module> <function> '<json config>'
-With LOOM_BENCH_PRECISION=bf16 each call runs under torch.autocast("cpu", torch.bfloat16).
+With LOOM_BENCH_PRECISION=bf16 each call runs under torch.autocast("cpu", torch.bfloat16),
+unless the script sets AUTOCAST_INSIDE: then it reads the variable and enters autocast itself.
 Prints "ready" once the module is built and warmed up, then for each line read on stdin runs
 the function once and prints its milliseconds.
 """
@@ -14,8 +15,9 @@ import time
 module, function, cfg = sys.argv[1:4]
 sys.argv = [module, cfg]  # the scripts read their configuration from argv[1]
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-plain = getattr(importlib.import_module(module), function)
-if os.environ.get("LOOM_BENCH_PRECISION") == "bf16":
+script = importlib.import_module(module)
+plain = getattr(script, function)
+if os.environ.get("LOOM_BENCH_PRECISION") == "bf16" and not getattr(script, "AUTOCAST_INSIDE", False):
     import torch
 
     def step():

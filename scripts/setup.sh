@@ -31,6 +31,9 @@ dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need+=(libopenblas0-openmp)
 [ -e /usr/include/gloo/algorithm.h ] || need+=(libgloo-dev)
 # PyTorch (Debian's) for the test in which a PyTorch rank and a Loom rank share one group.
 /usr/bin/python3 -c 'import torch.distributed' >/dev/null 2>&1 || need+=(python3-torch)
+# torchvision (Debian's, built for that PyTorch): the benchmarks' PyTorch sides need it for the
+# fast style, Gatys and dream workloads (torchvision's VGG19 and InceptionV3).
+/usr/bin/python3 -c 'import torchvision' >/dev/null 2>&1 || need+=(python3-torchvision)
 # A font for the charts' text (sharp rasterises their SVG through fontconfig).
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 # Video in and out for `style apply` on a video (frames streamed through ffmpeg's pipes).
