@@ -434,6 +434,7 @@ const PATTERN_SAMPLES: Record<string, string[]> = {
     '/files/uploads/constructor',
   ],
   [String(/^\/page\/([a-z-]+\.js)$/)]: ['/page/main.js', '/page/nothing.js', '/page/constructor.js'],
+  [String(/^\/lib\/([a-z-]+\.js)$/)]: ['/lib/sampling.js', '/lib/nothing.js', '/lib/constructor.js'],
   [String(/^\/vendor\/([a-z-]+)\/([a-z0-9.-]+)$/)]: ['/vendor/vega/x', '/vendor/constructor/a', '/vendor/__proto__/x'],
 };
 function sampleOf(p: RegExp): string[] {
