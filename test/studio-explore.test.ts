@@ -151,8 +151,10 @@ async function explore(d: Driver, errors: string[]): Promise<void> {
   const end = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '1'));
   const middle = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '0.5'));
   assert.notEqual(middle, end);
-  await set(d, 'walk-a', '1');
-  await set(d, 'walk-b', '0');
+  // Each change waited for, in an order where each makes a new picture: seeds (0, 0), then (1, 0).
+  // Unwaited, a render of (1, 1), which is the end's picture, could be what the last step compares against.
+  await nextPicture(d, 'walk-img', () => set(d, 'walk-b', '0'));
+  await nextPicture(d, 'walk-img', () => set(d, 'walk-a', '1'));
   const start = await nextPicture(d, 'walk-img', () => set(d, 'walk-t', '0'));
   assert.equal(start, end, 'the walk from seed 1 starts at the point the walk to seed 1 ended at');
   assert.notEqual(await nextPicture(d, 'walk-img', () => set(d, 'walk-class', 'light')), end, 'the class counts');
