@@ -68,6 +68,7 @@ const LIBRARY: Record<string, string> = {
   'chart-spec.js': '../../io/chart-spec.js',
   'sampling.js': '../../models/text/sampling.js',
   'random.js': '../../util/random.js',
+  'vocab.js': '../../models/text/vocab.js',
 };
 
 /** The page and its assets, read once when the studio starts. The page holds no token. */

@@ -12,6 +12,9 @@ import { tiedToMe } from '../cli/parent.js';
 export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** A job that has not ended: waiting for its turn, or running. */
+export const unfinished = (job: { status: JobStatus } | undefined): boolean =>
+  job?.status === 'queued' || job?.status === 'running';
 
 export interface Job {
   id: string;
@@ -96,7 +99,7 @@ export class JobQueue extends EventEmitter {
 
   /** Whether another job would pass the limit of jobs waiting or running. */
   get full(): boolean {
-    return this.closed || this.jobs.filter((j) => j.status === 'queued' || j.status === 'running').length >= this.limit;
+    return this.closed || this.jobs.filter(unfinished).length >= this.limit;
   }
 
   add(system: string, args: string[], folder: string): Job {
@@ -230,7 +233,7 @@ export class JobQueue extends EventEmitter {
   close(graceMs = STOP_GRACE_MS): Promise<void> {
     if (this.stopping) return this.stopping;
     this.closed = true;
-    for (const j of this.jobs) if (j.status === 'queued' || j.status === 'running') j.status = 'cancelled';
+    for (const j of this.jobs) if (unfinished(j)) j.status = 'cancelled';
     const child = this.child;
     if (!child) return (this.stopping = Promise.resolve());
     return (this.stopping = new Promise((resolve) => {

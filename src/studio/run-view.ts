@@ -8,7 +8,7 @@ import path from 'node:path';
 import { curvesOf, type CompareCurve } from './compare.js';
 import { ownStat } from './http.js';
 import { resumeRefusal } from './start-job.js';
-import { imagesUnder, type Job } from './jobs.js';
+import { imagesUnder, unfinished, type Job } from './jobs.js';
 import type { RunProgress, RunView, Sample, ViewChart } from './page/api-types.js';
 import { lastValue, type Metrics, type RunSummary } from './run-state.js';
 
@@ -210,7 +210,7 @@ export function viewOf(
 ): RunView {
   const { summary: s, metrics } = run;
   const curves = curvesOf(metrics);
-  const live = job && (job.status === 'queued' || job.status === 'running');
+  const live = job && unfinished(job);
   return {
     name: run.name,
     system: s.system,

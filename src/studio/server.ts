@@ -12,7 +12,7 @@ import { stopOutsideRun } from './stop-run.js';
 import { PageFiles, serveFile, serveVendor } from './files.js';
 import { compareRuns } from './compare.js';
 import { HttpError, ownStat, readJson, sendJson, type Req, type Res } from './http.js';
-import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, type JobEvent } from './jobs.js';
+import { CLI, JOB_LIMIT, JobQueue, STOP_GRACE_MS, unfinished, type JobEvent } from './jobs.js';
 import { ModelRoutes } from './model-routes.js';
 import { RunFolders } from './runs.js';
 import { resumeJob, startJob } from './start-job.js';
@@ -140,8 +140,7 @@ export async function startStudio(opts: StudioOptions): Promise<Studio> {
         const { dir } = runs.read(body.run);
         const job = jobOf(dir);
         // The studio's own job stops as its stop button stops it; any other writer by its lock.
-        if (job && (job.status === 'queued' || job.status === 'running'))
-          return sendJson(res, 200, { stopping: `job ${queue.cancel(job.id)!.id}` });
+        if (job && unfinished(job)) return sendJson(res, 200, { stopping: `job ${queue.cancel(job.id)!.id}` });
         sendJson(res, 200, { stopping: stopOutsideRun(dir, String(body.run)) });
       },
     },

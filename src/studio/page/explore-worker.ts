@@ -15,10 +15,17 @@ interface Ort {
   Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: number[]) => OrtTensor;
   InferenceSession: { create(model: Uint8Array): Promise<OrtSession> };
 }
-/** Loom's own sampling (src/models/text/sampling.ts) and seeded generator, served as they are. */
+/** Loom's own sampling (src/models/text/sampling.ts), seeded generator and units, served as they are. */
 interface Sampling {
   reweight(logits: ArrayLike<number>, opts: { temperature: number; topK?: number; topP?: number }): Float64Array;
   draw(p: Float64Array, rng: { next(): number }): number;
+}
+/** The text models' units (src/models/text/vocab.ts): characters, then subword merges. */
+interface Vocabulary {
+  Vocab: new (
+    chars: string[],
+    merges: [number, number][],
+  ) => { unknown(text: string): string[]; encode(text: string): Int32Array };
 }
 interface Random {
   Rng: new (...seeds: number[]) => { next(): number; gaussian(): number };
@@ -124,36 +131,25 @@ const cancelled = new Set<number>();
 
 /** A text run's continuation of the prime, sent back in pieces as it is sampled (as `loom text generate` does). */
 async function generate(id: number, q: GenerateRequest): Promise<void> {
-  const [ort, { session, meta }, sampling, { Rng }] = await Promise.all([
+  const [ort, { session, meta }, sampling, { Rng }, { Vocab }] = await Promise.all([
     loadOrt(),
     modelOf(q.run),
     lib<Sampling>('sampling'),
     lib<Random>('random'),
+    lib<Vocabulary>('vocab'),
   ]);
   const tokens = JSON.parse(meta['loom.vocabulary']) as string[];
   const merges = meta['loom.merges']
     ? (JSON.parse(meta['loom.merges']) as { characters: number; pairs: [number, number][] })
     : null;
-  const chars = tokens.slice(0, merges?.characters ?? tokens.length);
-  const index = new Map(chars.map((c, i) => [c, i]));
-  const primeChars = [...q.prime];
-  if (primeChars.length === 0) throw new Error('generation needs a prime of at least one character');
-  const unknown = [...new Set(primeChars.filter((c) => !index.has(c)))];
+  const vocab = new Vocab(tokens.slice(0, merges?.characters ?? tokens.length), merges?.pairs ?? []);
+  if (q.prime.length === 0) throw new Error('generation needs a prime of at least one character');
+  const unknown = vocab.unknown(q.prime);
   if (unknown.length)
     throw new Error(
       `the prime has characters the model never saw: ${unknown.map((c) => JSON.stringify(c)).join(', ')}`,
     );
-  let ids = primeChars.map((c) => index.get(c)!);
-  merges?.pairs.forEach(([a, b], k) => {
-    const joined: number[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      if (i + 1 < ids.length && ids[i] === a && ids[i + 1] === b) {
-        joined.push(chars.length + k);
-        i++;
-      } else joined.push(ids[i]);
-    }
-    ids = joined;
-  });
+  let ids = [...vocab.encode(q.prime)];
   // Subword units: the prime's last unit is read back as the start of the first new one, as the library does.
   const heal = merges && ids.length > 1 ? tokens[ids[ids.length - 1]] : '';
   if (heal) ids = ids.slice(0, -1);
