@@ -21,7 +21,8 @@ import { printTable } from './util.js';
 export const GAN_RECIPE_RUNS: [string, Partial<GanTrainConfig>][] = [
   ["the keras recipe's networks, narrowed to 64 (the old demo)", { recipe: 'keras', gFilters: 64, dFilters: 64 }],
   ['dcgan, without labels (--no-conditional)', { recipe: 'dcgan', conditional: false }],
-  ['sngan, without labels (the default there)', { recipe: 'sngan', conditional: false }],
+  ['sngan, without labels', { recipe: 'sngan', conditional: false }],
+  ['clustered, without labels (the default there)', { recipe: 'clustered', conditional: false }],
   ['dcgan, conditional (the defaults)', { recipe: 'dcgan' }],
 ];
 

@@ -32,7 +32,7 @@ const CLI = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const tiny = (over: Partial<GanTrainConfig>): GanTrainConfig => tinyGan({ steps: 2, ...over });
 const cfg = (over: Partial<GanTrainConfig>): GanTrainConfig => ({ ...GAN_DEFAULTS, ...over });
 
-test('one class of a built-in set, by name or number, is unlabelled data: sngan, never conditional; an unknown class is one sentence', async () => {
+test('one class of a built-in set, by name or number, is unlabelled data: the clustered recipe, never conditional on labels; an unknown class is one sentence', async () => {
   const sneaker = { set: 'builtin:fashion-mnist', index: 7, name: 'sneaker' };
   assert.deepEqual(builtinClass('builtin:fashion-mnist:sneaker'), sneaker);
   assert.deepEqual(builtinClass('builtin:fashion-mnist:7'), sneaker);
@@ -51,7 +51,7 @@ test('one class of a built-in set, by name or number, is unlabelled data: sngan,
   );
   for (const data of ['builtin:mnist:7', 'builtin:fashion-mnist:sneaker']) {
     assert.equal(labelledClasses(data), null, data);
-    assert.equal(recipeOf(cfg({ data })), 'sngan', `${data}: the unlabelled default`);
+    assert.equal(recipeOf(cfg({ data })), 'clustered', `${data}: the unlabelled default`);
     assert.equal(conditionedClasses(cfg({ data, recipe: 'dcgan' })), null, `${data}: no conditional GAN`);
   }
   // Every image of the class from the training split, and only those; --limit keeps the first.
@@ -109,7 +109,7 @@ test("on one class of MNIST the log's Fréchet distance is from that class's ima
   for (const x of [all, sevens, judge.net]) x.dispose();
 });
 
-test('a folder of 32x32 colour pictures trains with the unlabelled default (sngan) at --channels 3', async () => {
+test('a folder of 32x32 colour pictures trains with the unlabelled default (clustered) at --channels 3', async () => {
   const data = path.join(tmp(), 'colour');
   mkdirSync(data);
   for (let i = 0; i < 16; i++) {
@@ -128,7 +128,7 @@ test('a folder of 32x32 colour pictures trains with the unlabelled default (snga
   );
   assert.equal(r.status, 0, r.stderr);
   const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
-  assert.equal(config.recipe, 'sngan');
+  assert.equal(config.recipe, 'clustered');
   assert.deepEqual(config.imageShape, [3, 32, 32]);
   assert.ok(existsSync(path.join(out, 'checkpoint.safetensors')));
   const grid = await sharp(path.join(out, 'samples', 'step-000002.png')).metadata();
@@ -153,7 +153,7 @@ test('cifar10:<folder>:frog trains the default recipe on the frogs alone', async
   const out = path.join(tmp(), 'run');
   await trainGan(tiny({ data: `cifar10:${dir}:frog` }), out, {});
   const config = JSON.parse(readFileSync(path.join(out, 'config.json'), 'utf8'));
-  assert.equal(config.recipe, 'sngan');
+  assert.equal(config.recipe, 'clustered');
   assert.deepEqual(config.imageShape, [3, 32, 32]);
   assert.ok(existsSync(path.join(out, 'checkpoint.safetensors')));
   assert.ok(existsSync(path.join(out, 'samples', 'step-000002.png')));
@@ -168,7 +168,7 @@ test('cifar10:<folder>:frog trains the default recipe on the frogs alone', async
   }
   assert.deepEqual(pixels, { red: 0, green: 20 * 32 * 32 }, 'the frogs and nothing else');
   using g = loadGenerator(out);
-  assert.equal(g.classes, 0, 'unconditional');
+  assert.equal(g.classes, 0, 'unconditional: too few frogs for two clusters');
   // A class as the built-in sets take it (any case, or its number) reads the same frogs;
   // an unknown one is one sentence.
   for (const cls of ['Frog', '6']) {

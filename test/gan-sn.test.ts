@@ -130,14 +130,14 @@ test("diffAugment is seeded by Loom's RNG and keeps the shape", () => {
   });
 });
 
-test('the default recipe: sngan where the run is unconditional, dcgan where it learns from labels; an explicit one wins', () => {
+test('the default recipe: clustered where the run is unconditional, dcgan where it learns from labels; an explicit one wins', () => {
   const c = (over: Partial<GanTrainConfig>): GanTrainConfig => ({ ...GAN_DEFAULTS, ...over });
   assert.equal(recipeOf(c({})), 'dcgan', 'labelled MNIST, conditional');
-  assert.equal(recipeOf(c({ conditional: false })), 'sngan', '--no-conditional');
-  assert.equal(recipeOf(c({ data: 'cifar10:/nowhere:frog' })), 'sngan', 'one CIFAR class has no labels');
+  assert.equal(recipeOf(c({ conditional: false })), 'clustered', '--no-conditional');
+  assert.equal(recipeOf(c({ data: 'cifar10:/nowhere:frog' })), 'clustered', 'one CIFAR class has no labels');
   assert.equal(recipeOf(c({ conditional: false, recipe: 'dcgan' })), 'dcgan');
   assert.equal(recipeOf(c({ recipe: 'keras' })), 'keras');
-  const run = withRecipe(c({ conditional: false }));
+  const run = withRecipe(c({ conditional: false, recipe: 'sngan' }));
   assert.equal(run.recipe, 'sngan');
   assert.equal(run.dLr, GAN_RECIPES.sngan.dLr, "the recipe's own settings fill the unset ones");
   assert.equal(conditionedClasses(c({ conditional: false })), null);

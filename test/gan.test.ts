@@ -176,6 +176,7 @@ for (const [recipe, labelled, augment] of [
   ['dcgan', true, false],
   ['sngan', false, false],
   ['sngan', false, true],
+  ['clustered', false, false],
 ] as const)
   test(`${recipe}${labelled ? ', conditional' : ''}${augment ? ', --augment' : ''}: resume is exact (both networks, both optimizers, the average) and the live tensor count stays flat`, async () => {
     const data = await twoColours(16, labelled);

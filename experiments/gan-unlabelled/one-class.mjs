@@ -1,5 +1,5 @@
-// One class of a labelled set, as the book's frogs: for each data spec, the sngan
-// recipe, dcgan (the recipe unlabelled data had before sngan) and sngan with --augment, in
+// One class of a labelled set, as the book's frogs: for each data spec, the clustered recipe
+// (the unlabelled default), sngan, dcgan and sngan with --augment, in
 // equal wall-clock time, one after another on one libtorch thread (as sweep.mjs does, and
 // why). Then, in the output folder, a markdown table of each run's last judged checkpoint
 // (the figures its training log reports: the Fréchet distance of the judge's features against
@@ -10,7 +10,7 @@
 //
 //   node experiments/gan-unlabelled/one-class.mjs --out DIR [--minutes 4] [--seed 0]
 //        [--data builtin:fashion-mnist:sneaker --data builtin:mnist:7 ...]
-//        [--arms sngan,dcgan,sngan-augment] (or keras, the book's recipe)
+//        [--arms clustered,sngan,dcgan,sngan-augment] (or keras, the book's recipe)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -23,6 +23,8 @@ import { builtinJudge } from '../../dist/src/models/gan/index.js';
 
 const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url));
 const ARMS = {
+  // dcgan conditioned on 50 k-means clusters of the images, the unlabelled default since
+  clustered: ['--recipe', 'clustered'],
   sngan: ['--recipe', 'sngan'],
   dcgan: ['--recipe', 'dcgan'],
   'sngan-augment': ['--recipe', 'sngan', '--augment'],
@@ -37,7 +39,7 @@ const parsed = (() => {
         minutes: { type: 'string', default: '4' },
         seed: { type: 'string', default: '0' },
         data: { type: 'string', multiple: true, default: ['builtin:fashion-mnist:sneaker', 'builtin:mnist:7'] },
-        arms: { type: 'string', default: 'sngan,dcgan,sngan-augment' },
+        arms: { type: 'string', default: 'clustered,sngan,dcgan,sngan-augment' },
       },
     });
   } catch (e) {

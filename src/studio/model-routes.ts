@@ -231,7 +231,7 @@ export class ModelRoutes {
       return T.noGrad(() =>
         T.tidy(() => {
           const z = T.randn([16, g.config.latent]);
-          const y = classes ? cyclingLabels(16, classes, only) : undefined;
+          const y = classes ? cyclingLabels(16, classes, only, g.config.classWeights) : undefined;
           return imageGrid(g.forward(z, y).add(1).div(2), { cols: 4 });
         }),
       );

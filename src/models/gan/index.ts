@@ -6,3 +6,4 @@ export * from './onnx.js';
 export * from './quality.js';
 export * from './data.js';
 export * from './monitor.js';
+export * from './clusters.js';

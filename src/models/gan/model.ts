@@ -32,6 +32,11 @@ export interface GanConfig {
   dFilters: number;
   /** The names of the classes the dcgan networks are conditioned on (absent or empty: none). */
   classNames?: readonly string[];
+  /**
+   * How often each class is drawn when no labels are given (absent: equally): for clusters of
+   * unlabelled images, their sizes, so that samples follow the data.
+   */
+  classWeights?: readonly number[];
 }
 
 /** What sampling, monitoring and export need of a generator, whatever its recipe. */
@@ -53,8 +58,30 @@ export interface GanDiscriminator extends Module {
 }
 
 /** Labels 0, 1, .., classes - 1, 0, 1, .. for n images (every class in turn), or `only` n times. */
-export function cyclingLabels(n: number, classes: number, only: number | null = null): Tensor {
-  return T.tensor(Int32Array.from({ length: n }, (_, i) => only ?? i % classes)).to('int64');
+export function cyclingLabels(
+  n: number,
+  classes: number,
+  only: number | null = null,
+  weights?: readonly number[],
+): Tensor {
+  if (only !== null || !weights)
+    return T.tensor(Int32Array.from({ length: n }, (_, i) => only ?? i % classes)).to('int64');
+  // Smooth weighted round-robin: each class gains its weight every draw and the one furthest
+  // ahead is drawn and pays the total, so every prefix follows the weights as closely as
+  // whole draws can (equal weights give 0, 1, 2, ...).
+  const total = weights.reduce((a, b) => a + b, 0);
+  const credit = weights.map(() => 0);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 0; c < classes; c++) {
+      credit[c] += weights[c];
+      if (credit[c] > credit[best]) best = c;
+    }
+    credit[best] -= total;
+    out[i] = best;
+  }
+  return T.tensor(out).to('int64');
 }
 
 /**
@@ -216,7 +243,7 @@ export class DcganGenerator extends Module implements GanGenerator {
    */
   override forward(z: Tensor, labels?: Tensor): Tensor {
     if (this.classes) {
-      const y = labels ?? cyclingLabels(z.size(0), this.classes);
+      const y = labels ?? cyclingLabels(z.size(0), this.classes, null, this.config.classWeights);
       z = T.cat([z, oneHot(y, this.classes)], 1);
       if (!labels) y.dispose();
     }
@@ -342,12 +369,25 @@ export function generate(g: GanGenerator, z: Tensor, labels?: Tensor): Tensor {
 }
 
 /**
+ * How many columns a sample grid gives the classes, one each: a generator of labelled classes
+ * has one per class; one of clusters (drawn as often as the data holds them) and an
+ * unconditional one, none.
+ */
+export function classColumns(g: GanGenerator): number {
+  return g.config.classWeights ? 0 : g.classes;
+}
+
+/**
  * Images in [0, 1] from latent points [N, latent]: of class `only`, or of every class in turn
  * (a walk keeps to class 0 when none is asked for, so its frames change smoothly).
  */
 export function drawImages(g: GanGenerator, z: Tensor, only: number | null, walk = false): Tensor {
   const classes = g.classes;
-  return generate(g, z, classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null)) : undefined)
+  return generate(
+    g,
+    z,
+    classes ? cyclingLabels(z.size(0), classes, only ?? (walk ? 0 : null), g.config.classWeights) : undefined,
+  )
     .add(1)
     .div(2);
 }

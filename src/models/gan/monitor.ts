@@ -11,7 +11,7 @@ import { RunFolder } from '../../io/run-folder.js';
 import type { ImageDataset } from '../../io/datasets.js';
 import type { Judge } from './quality.js';
 import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
-import { cyclingLabels, generate, type GanGenerator } from './model.js';
+import { classColumns, cyclingLabels, generate, type GanGenerator } from './model.js';
 
 /** Generated images scored for the quality figures at each sample step. */
 const FD_SAMPLES = 256;
@@ -137,7 +137,7 @@ export class GanMonitor {
    */
   async check(g: GanGenerator, step: number, history: LossHistory, run: RunFolder): Promise<GanSampleLog> {
     // A conditional generator's picture: a row per latent point, a column per class.
-    const k = g.classes;
+    const k = classColumns(g);
     const gen = noGrad(() =>
       tidy(() => {
         if (!k) return generate(g, this.fixed);

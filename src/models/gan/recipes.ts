@@ -20,6 +20,8 @@ import {
 export interface GanRecipe {
   /** Whether its networks can be conditioned on class labels (given labelled data). */
   conditional: boolean;
+  /** Whether its networks are conditioned on clusters of the images instead (their labels unused). */
+  clustered?: boolean;
   /** Fresh networks, with the recipe's initialisation. */
   generator(model: GanConfig): GanGenerator;
   discriminator(model: GanConfig): GanDiscriminator;
@@ -48,7 +50,23 @@ export interface GanRecipe {
 
 const clipping = (clip: number) => (clip > 0 ? { clipValue: clip } : {});
 
-export type GanRecipeName = 'keras' | 'dcgan' | 'sngan';
+export type GanRecipeName = 'keras' | 'dcgan' | 'sngan' | 'clustered';
+
+// pytorch/examples' dcgan: Adam (beta1 0.5), and the halves scored apart, so that batch norm
+// never mixes real and generated statistics.
+const DCGAN: GanRecipe = {
+  conditional: true,
+  generator: (m) => new DcganGenerator(m),
+  discriminator: (m) => new DcganDiscriminator(m),
+  optimizer: (ps, lr, clip) => new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...clipping(clip) }),
+  discriminatorLoss: (d, fake, fakeLabels, real, realLabels, targets) => {
+    const b = fake.size(0);
+    return binaryCrossEntropyWithLogits(d.forward(fake, fakeLabels), targets.narrow(0, 0, b))
+      .add(binaryCrossEntropyWithLogits(d.forward(real, realLabels), targets.narrow(0, b, b)))
+      .div(2);
+  },
+  validate: () => {},
+};
 
 export const RECIPES: Record<GanRecipeName, GanRecipe> = {
   // The book's Keras recipe: its networks, RMSprop with clipvalue, and both halves scored in one batch.
@@ -65,24 +83,9 @@ export const RECIPES: Record<GanRecipeName, GanRecipe> = {
         throw new Error(`--g-filters must be even for the keras recipe's generator, got ${gFilters}`);
     },
   },
-  // pytorch/examples' dcgan: Adam (beta1 0.5), and the halves scored apart, so that batch norm
-  // never mixes real and generated statistics.
-  dcgan: {
-    conditional: true,
-    generator: (m) => new DcganGenerator(m),
-    discriminator: (m) => new DcganDiscriminator(m),
-    optimizer: (ps, lr, clip) => new Adam(ps, { lr, beta1: 0.5, beta2: 0.999, ...clipping(clip) }),
-    discriminatorLoss: (d, fake, fakeLabels, real, realLabels, targets) => {
-      const b = fake.size(0);
-      return binaryCrossEntropyWithLogits(d.forward(fake, fakeLabels), targets.narrow(0, 0, b))
-        .add(binaryCrossEntropyWithLogits(d.forward(real, realLabels), targets.narrow(0, b, b)))
-        .div(2);
-    },
-    validate: () => {},
-  },
-  // For unlabelled data: Miyato et al.'s spectrally normalised discriminator with the hinge
-  // loss and the dcgan generator. The discriminator's scores for the hinge loss are its
-  // negated logits (high = real).
+  dcgan: DCGAN,
+  // Miyato et al.'s spectrally normalised discriminator with the hinge loss and the dcgan
+  // generator. The discriminator's scores for the hinge loss are its negated logits (high = real).
   sngan: {
     conditional: false,
     generator: (m) => new DcganGenerator(m),
@@ -96,4 +99,7 @@ export const RECIPES: Record<GanRecipeName, GanRecipe> = {
     generatorLoss: (d, fake) => hingeGeneratorLoss(d.forward(fake).neg()),
     validate: () => {},
   },
+  // For unlabelled data: dcgan's networks, conditioned on clusters of the images (their
+  // labels, if any, unused); the trainer forms the clusters.
+  clustered: { ...DCGAN, conditional: false, clustered: true },
 };

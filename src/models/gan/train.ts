@@ -23,6 +23,7 @@ import { RECIPES, type GanRecipe } from './recipes.js';
 import { labelledClasses, loadGanData } from './data.js';
 import { builtinClass } from '../../io/datasets.js';
 import { diffAugment } from './augment.js';
+import { clusterCount, clusterNames, kMeans, type Clusters } from './clusters.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
 import { canonicalConfig } from '../options.js';
@@ -103,9 +104,14 @@ export class GanTrainer {
     return { dLoss, aLoss: this.trainGenerator(real.size(0)) };
   }
 
-  /** Labels for n generated images, uniform over the classes; undefined when not conditional. */
+  /**
+   * Labels for n generated images, drawn as often as the data holds each class when the
+   * generator knows (clusters), else uniformly; undefined when not conditional.
+   */
   private randomLabels(n: number): Tensor | undefined {
-    return this.classes ? T.randint(0, this.classes, [n]) : undefined;
+    if (!this.classes) return undefined;
+    const weights = this.g.config.classWeights;
+    return weights ? T.multinomial(T.tensor(Float32Array.from(weights)), n, true) : T.randint(0, this.classes, [n]);
   }
 
   /**
@@ -207,6 +213,14 @@ export async function trainGan(
   const data = t.own(await loadGanData(cfg.data, cfg));
   const [, c, h, w] = data.images.shape;
   const images = t.own(T.keep(tidy(() => data.images.mul(2).sub(1)))); // the tanh range
+  const started = Date.now();
+  const clusters = RECIPES[cfg.recipe].clustered ? clustersOf(images, cfg, t.resumed ?? undefined) : null;
+  if (clusters) {
+    t.own(clusters.labels);
+    hooks.onNote?.(
+      `${clusters.sizes.length} clusters of the ${images.size(0)} images (k-means) in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+  }
   // A built-in set's judge is trained on all of its training split; a --limit run trains its
   // own, except on one class, where the run's images cannot teach one.
   const one = builtinClass(cfg.data);
@@ -237,7 +251,8 @@ export async function trainGan(
         dropout: cfg.dropout,
         gFilters: cfg.gFilters,
         dFilters: cfg.dFilters,
-        classNames: conditionedClasses(cfg) ?? [],
+        classNames: clusters ? clusterNames(clusters.sizes.length) : (conditionedClasses(cfg) ?? []),
+        ...(clusters ? { classWeights: clusters.sizes } : {}),
       },
       precision.run,
     ),
@@ -246,14 +261,19 @@ export async function trainGan(
     modules: { generator: gan.g, discriminator: gan.d, ...(gan.average ? { average: gan.average } : {}) },
     optimizers: { g: gan.optG, d: gan.optD },
   };
-  const loader = new DataLoader(images, data.labels, cfg.batch * t.world, { seed: cfg.seed });
+  const loader = new DataLoader(images, clusters?.labels ?? data.labels, cfg.batch * t.world, { seed: cfg.seed });
   const part = { index: t.rank, count: t.world };
   let history: LossHistory = (t.resumed?.history as LossHistory | undefined) ?? { d: [], a: [] };
   const newRun = !t.resumed;
   t.begin(parts, {
     config: { imageShape: [c, h, w], ...precision.record },
     // The class names go with the weights, so the run samples by name after its data has moved.
-    extra: () => ({ imageShape: [c, h, w], history, classNames: gan.g.classNames }),
+    extra: () => ({
+      imageShape: [c, h, w],
+      history,
+      classNames: gan.g.classNames,
+      ...(clusters ? { classWeights: clusters.sizes } : {}),
+    }),
   });
   const accuracy = monitor.judgeAccuracy;
   if (newRun && accuracy !== null)
@@ -340,6 +360,26 @@ export async function trainGan(
   return { steps: t.step, seconds: (Date.now() - t.started) / 1000, rollbacks, stoppedEarly: t.stopReason === 'asked' };
 }
 
+/**
+ * The clustered recipe's clusters of the run's images (in the tanh range), or null where there
+ * are too few images for two (the run trains unconditionally). A resumed run forms them again
+ * (the same, from the same images and seed) and is refused if its data has changed since, as
+ * the sizes its checkpoint kept would show.
+ */
+function clustersOf(images: Tensor, cfg: GanRunConfig, resumed: Record<string, unknown> | undefined): Clusters | null {
+  const k = clusterCount(cfg.clusters, images.size(0));
+  const clusters = k > 1 ? kMeans(images, k, cfg.seed) : null;
+  const kept = resumed?.classWeights;
+  const same = clusters ? Array.isArray(kept) && kept.join() === clusters.sizes.join() : kept === undefined;
+  if (resumed && !same) {
+    clusters?.labels.dispose();
+    throw new Error(
+      `the images of ${cfg.data} no longer form the clusters this run was trained on (the data changed since); train a new run`,
+    );
+  }
+  return clusters;
+}
+
 /** A trained generator from a run folder or checkpoint (its averaged weights, if it kept them). */
 export function loadGenerator(source: string): AnyGenerator {
   const g = loadFromRun<AnyGenerator, GanTrainConfig>(source, (ck, file) => {
@@ -362,7 +402,13 @@ export function loadGenerator(source: string): AnyGenerator {
       throw new Error(
         `cannot name the classes of ${file}: its generator draws ${labelWidth}, and its data ${cfg.data} now has ${classNames.length}`,
       );
+    const weights = ck.extra.classWeights;
     const model = {
+      ...(Array.isArray(weights) &&
+      weights.length === labelWidth &&
+      weights.every((w) => typeof w === 'number' && w >= 0)
+        ? { classWeights: weights as number[] }
+        : {}),
       latent: cfg.latent,
       channels: shape[0],
       height: shape[1],

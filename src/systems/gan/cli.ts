@@ -2,7 +2,14 @@
 import * as T from '../../torch/index.js';
 import { imageGrid, namesFolder, writeAnimation, writeImage, writeImageFolder } from '../../io/images.js';
 import { Rng } from '../../util/random.js';
-import { GAN_MOST_FRAMES, checkDrawCount, classIndex, drawImages, loadGenerator } from '../../models/gan/index.js';
+import {
+  GAN_MOST_FRAMES,
+  checkDrawCount,
+  classColumns,
+  classIndex,
+  drawImages,
+  loadGenerator,
+} from '../../models/gan/index.js';
 import { interpolate } from '../../models/vae/latent.js';
 import { COMMON, parseCommand, type OptSpecs } from '../../cli/args.js';
 import { UserError } from '../../cli/errors.js';
@@ -43,7 +50,7 @@ export const ganCommand = (args: string[]): Promise<void> =>
     'gan',
     {
       train: {
-        what: "train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe, sngan for unlabelled data)",
+        what: "train a DCGAN (MNIST by default; --recipe keras for the book's Keras recipe; unlabelled data trains the clustered recipe)",
         run: (a) => trainCommand(ganSystem, a),
       },
       sample: { what: 'a grid of generated images', run: (a) => ganUse('sample', a) },
@@ -75,7 +82,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
   if (!folder) prepareOutputFile(o.out, o.force);
   using g = loadGenerator(positionals[0]);
   const only = classIndex(g, o.label);
-  const classes = g.classes;
+  const columns = classColumns(g);
   /** Images in [0, 1] from latent points: of the asked class, or of every class in turn. */
   const draw = (z: T.Tensor, walk = false) => drawImages(g, z, only, walk);
   if (verb === 'sample') {
@@ -89,7 +96,7 @@ async function ganUse(verb: 'sample' | 'walk', args: string[]): Promise<void> {
       o.out,
       T.noGrad(() =>
         T.tidy(() =>
-          imageGrid(draw(T.randn([o.count, g.config.latent])), classes && only === null ? { cols: classes } : {}),
+          imageGrid(draw(T.randn([o.count, g.config.latent])), columns && only === null ? { cols: columns } : {}),
         ),
       ),
     );

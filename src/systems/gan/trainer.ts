@@ -40,7 +40,7 @@ export const ganTrainer: Trainer<typeof GAN_OPTIONS, Progress, Result> = {
   options: GAN_OPTIONS,
   usage: 'gan train [options]',
   about: () =>
-    "Trains a DCGAN (--recipe dcgan, --recipe sngan for unlabelled data, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
+    "Trains a DCGAN (--recipe dcgan for labelled data, --recipe clustered for unlabelled data, sngan, or --recipe keras: the book's); a sample grid from fixed latent points, the judge's score and a checkpoint every --sample-every steps.\n\nWhat each recipe sets unless given:\n" +
     Object.entries(GAN_RECIPES)
       .map(
         ([name, r]) =>
