@@ -582,6 +582,14 @@ Napi::Value AutocastExit(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setAutocastCacheEnabled(enabled) -> whether it was: whether autocast keeps the low-precision
+// copies of weights it casts, for reuse within the region.
+Napi::Value SetAutocastCacheEnabled(const Napi::CallbackInfo& info) {
+  bool prev = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   at::manual_seed(static_cast<uint64_t>(info[0].ToNumber().Int64Value()));
   return info.Env().Undefined();
@@ -1031,6 +1039,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("autocastEnter", AutocastEnter);
   FN("autocastExit", AutocastExit);
   FN("autocastState", AutocastState);
+  FN("setAutocastCacheEnabled", SetAutocastCacheEnabled);
   FN("manualSeed", ManualSeed);
   FN("getRngState", GetRngState);
   FN("setRngState", SetRngState);

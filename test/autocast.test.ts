@@ -82,6 +82,25 @@ test('leaving autocast drops the cast weights, and training steps under it keep 
   assert.equal(T.liveTensors().undisposed, at5);
 });
 
+test('a weight cast without gradients is not reused by a later pass with them, so the weight gets its gradient', () => {
+  // PyTorch 1.13 reuses the cached copy here and the backward pass finds nothing to
+  // differentiate; PyTorch 2.x does not.
+  T.manualSeed(0);
+  using lin = new Linear(4, 4);
+  T.tidy(() => {
+    T.autocast('bfloat16', () => {
+      T.noGrad(() => lin.forward(T.randn([2, 4])));
+      lin
+        .forward(T.randn([2, 4]))
+        .to('float32')
+        .sum()
+        .backward();
+    });
+    assert.ok(lin.weight.grad, 'the weight has a gradient');
+    assert.ok(T.tidy(() => lin.weight.grad!.abs().sum().item()) > 0, 'and it is not zero');
+  });
+});
+
 test('withoutAutocast turns autocast off inside a region and back on after, also when fn throws', () => {
   const x = T.randn([4, 4]);
   assert.equal(

@@ -82,6 +82,23 @@ for (const recipe of ['keras', 'dcgan', 'sngan'] as const)
     t.dispose();
   });
 
+test('a dcgan step inside an outer autocast region moves every parameter of both networks', () => {
+  // The generated images are drawn without gradients first: cached bfloat16 copies of the
+  // generator's weights from that pass must not stand in for them in its own update.
+  T.manualSeed(0);
+  const t = new GanTrainer(tiny({ recipe: 'dcgan' }), model);
+  const real = T.rand([8, 1, 24, 24]).mul(2).sub(1);
+  const [g0, d0] = [snapshot(t.g.parameters()), snapshot(t.d.parameters())];
+  T.autocast('bfloat16', () => t.step(real));
+  for (const [net, before] of [
+    [t.g, g0],
+    [t.d, d0],
+  ] as const)
+    net.parameters().forEach((p, i) => assert.notDeepEqual(p.toFlatArray(), before[i], `parameter ${i}`));
+  t.dispose();
+  real.dispose();
+});
+
 test('label noise and gradient clipping act as specified', () => {
   T.manualSeed(1);
   const labels = discriminatorLabels(500, 0.05).toFlatArray();

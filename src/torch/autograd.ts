@@ -45,9 +45,14 @@ export function grad(outputs: Tensor | Tensor[], inputs: Tensor[], opts: GradOpt
 /** Runs fn with gradient recording off (torch.no_grad). */
 export function noGrad<T>(fn: () => T): T {
   const prev = native.setGradEnabled(false);
+  // Under autocast, a weight cast without gradients must not be cached: a later pass with
+  // gradients in the same region would reuse the copy and leave the weight without a
+  // gradient (libtorch 1.13 caches it; 2.x does not).
+  const caching = native.setAutocastCacheEnabled(false);
   try {
     return fn();
   } finally {
+    native.setAutocastCacheEnabled(caching);
     native.setGradEnabled(prev);
   }
 }

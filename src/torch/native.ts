@@ -57,6 +57,7 @@ interface Native {
   autocastEnter(dtype: number): [boolean, number];
   autocastExit(wasEnabled: boolean, dtype: number): void;
   autocastState(): [boolean, number];
+  setAutocastCacheEnabled(enabled: boolean): boolean;
   manualSeed(seed: number): void;
   getRngState(): Handle;
   setRngState(state: Handle): void;

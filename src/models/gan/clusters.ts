@@ -17,7 +17,10 @@ const CLUSTER_THREADS = 2;
 /** Each cluster gets at least this many images on average; smaller data forms fewer. */
 export const IMAGES_PER_CLUSTER = 50;
 
-/** How many clusters `wanted` becomes for n images: at most one per IMAGES_PER_CLUSTER, at least one (none to condition on). */
+/**
+ * How many clusters `wanted` becomes for n images: at most one per IMAGES_PER_CLUSTER, at
+ * least one (which leaves nothing to condition on).
+ */
 export function clusterCount(wanted: number, n: number): number {
   return Math.max(1, Math.min(wanted, Math.floor(n / IMAGES_PER_CLUSTER)));
 }
