@@ -23,6 +23,9 @@ const ARMS = {
   'clustered-ema999': ['--recipe', 'clustered', '--ema', '0.999'],
   'clustered-ema995': ['--recipe', 'clustered', '--ema', '0.995'],
   'clustered-ema995-seed1': ['--recipe', 'clustered', '--ema', '0.995', '--seed', '1'],
+  // separate rates (TTUR, Heusel et al. 2017): the discriminator faster than the generator
+  'clustered-ttur': ['--recipe', 'clustered', '--d-lr', '2e-3', '--g-lr', '1e-3'],
+  'clustered-ttur-slow-g': ['--recipe', 'clustered', '--d-lr', '1e-3', '--g-lr', '5e-4'],
   dcgan: ['--recipe', 'dcgan'],
   // spectrally normalised discriminator, hinge loss, averaged generator
   sngan: ['--recipe', 'sngan'],
