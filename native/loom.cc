@@ -84,12 +84,17 @@ struct Box {
   at::Tensor t;
   int64_t bytes = 0;
   bool alive = true;
+  // Whether V8 was told of the bytes (collectable()): only handles the GC could free count,
+  // since reported memory the GC cannot free only starts collections that free nothing.
+  bool counted = false;
 };
 
 int64_t g_live = 0;
 // Handles the GC released before dispose(): with g_live, a count that GC timing cannot move.
 int64_t g_collected = 0;
 int64_t g_live_bytes = 0;
+// Of those, the bytes V8 is told of (Box::counted).
+int64_t g_counted_bytes = 0;
 
 int64_t tensorBytes(const at::Tensor& t) {
   return t.defined() ? static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()) : 0;
@@ -100,7 +105,10 @@ void release(Napi::BasicEnv env, Box* box) {
   box->alive = false;
   g_live -= 1;
   g_live_bytes -= box->bytes;
-  if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
+  if (box->counted) {
+    g_counted_bytes -= box->bytes;
+    Napi::MemoryManagement::AdjustExternalMemory(env, -box->bytes);
+  }
   box->t = at::Tensor();
 }
 
@@ -111,7 +119,6 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   box->t = std::move(t);
   g_live += 1;
   g_live_bytes += box->bytes;
-  if (box->bytes > 0) Napi::MemoryManagement::AdjustExternalMemory(env, box->bytes);
   // A basic finalizer (it calls no JS) runs inside the GC. Node defers the others to the
   // event loop, which a synchronous loop never reaches: each disposed handle's bookkeeping
   // (~180 bytes) then piled up with every generated character.
@@ -435,6 +442,18 @@ Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
 
 Napi::Value Dispose(const Napi::CallbackInfo& info) {
   release(info.Env(), boxOf(info[0]));
+  return info.Env().Undefined();
+}
+
+// collectable(t): no scope will free this handle now, only dispose() or the GC; its bytes
+// count as external memory from here on, so that V8 collects in proportion to them.
+Napi::Value Collectable(const Napi::CallbackInfo& info) {
+  Box* box = boxOf(info[0]);
+  if (box->alive && !box->counted && box->bytes > 0) {
+    box->counted = true;
+    g_counted_bytes += box->bytes;
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), box->bytes);
+  }
   return info.Env().Undefined();
 }
 
@@ -823,6 +842,7 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(info.Env());
   out.Set("count", Napi::Number::New(info.Env(), static_cast<double>(g_live)));
   out.Set("bytes", Napi::Number::New(info.Env(), static_cast<double>(g_live_bytes)));
+  out.Set("gcBytes", Napi::Number::New(info.Env(), static_cast<double>(g_counted_bytes)));
   out.Set("undisposed", Napi::Number::New(info.Env(), static_cast<double>(g_live + g_collected)));
   return out;
 }
@@ -1022,6 +1042,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   FN("fromBuffer", FromBuffer);
   FN("toBuffer", ToBuffer);
   FN("dispose", Dispose);
+  FN("collectable", Collectable);
   FN("isAlive", IsAlive);
   FN("shape", Shape);
   FN("dtype", Dtype);

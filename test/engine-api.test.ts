@@ -216,6 +216,33 @@ test('dispose and tidy free native tensors; the live count says so', () => {
   assert.equal(T.liveTensors().undisposed, before.undisposed, 'an exception inside tidy frees what it made');
 });
 
+test("only tensors that no scope frees count as V8's external memory, so scoped steps start no collections", () => {
+  // A scope holds its tensors until it closes, so the GC could not free them: counting them
+  // would only start collections that free nothing (every training step's activations).
+  const base = T.liveTensors().gcBytes;
+  const counted = () => T.liveTensors().gcBytes - base;
+  const n = 1000; // 4,000 bytes of float32
+  const [kept, returned] = T.tidy(() => {
+    const scoped = T.zeros([n]);
+    const inner = T.tidy(() => scoped.add(1)); // moves to this scope: still not counted
+    assert.equal(counted(), 0, "a scope's tensors are not counted");
+    const k = T.keep(T.zeros([n]));
+    assert.equal(counted(), 4000, 'a kept one is');
+    T.keep(k); // once
+    return [k, inner];
+  });
+  assert.equal(counted(), 8000, 'so is one returned from the outermost scope');
+  const loose = T.zeros([n]);
+  assert.equal(counted(), 12000, 'and one made outside any scope');
+  const moved = (() => {
+    using scope = T.disposeScope();
+    return scope.moveToOuter(T.zeros([n]));
+  })();
+  assert.equal(counted(), 16000, 'and one a dispose scope hands to no scope');
+  for (const t of [kept, returned, loose, moved]) t.dispose();
+  assert.equal(counted(), 0, 'dispose() takes them off');
+});
+
 test('threads can be set and read; the default uses every core', async () => {
   const os = await import('node:os');
   if (!process.env.OMP_NUM_THREADS && !process.env.LOOM_THREADS)

@@ -166,9 +166,11 @@ export function withBlasThreads<T>(n: number, fn: () => T): T {
 /**
  * Live tensor handles (`count`, `bytes`), and `undisposed`: handles made and never disposed,
  * whether or not the GC has since released them. Leak checks compare `undisposed`, which
- * moves only at explicit points, never with garbage-collection timing.
+ * moves only at explicit points, never with garbage-collection timing. `gcBytes`: the bytes
+ * of those no scope will free, the only ones V8 is told of (its collections follow them).
  */
-export const liveTensors = (): { count: number; bytes: number; undisposed: number } => native.liveTensors();
+export const liveTensors = (): { count: number; bytes: number; undisposed: number; gcBytes: number } =>
+  native.liveTensors();
 /**
  * Tensors of 64 KiB or more get pages of their own (the C heap fragmented under them);
  * freed ones are cached for reuse, up to twice the most ever in use at once (at

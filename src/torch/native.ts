@@ -32,6 +32,8 @@ interface Native {
   fromBuffer(data: ArrayBufferView, shape: number[], dtype: number): Handle;
   toBuffer(h: Handle): ArrayBuffer;
   dispose(h: Handle): void;
+  /** The handle has no scope to free it: its bytes count as V8 external memory until freed. */
+  collectable(h: Handle): void;
   isAlive(h: Handle): boolean;
   shape(h: Handle): number[];
   dtype(h: Handle): number;
@@ -63,7 +65,7 @@ interface Native {
   setRngState(state: Handle): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
-  liveTensors(): { count: number; bytes: number; undisposed: number };
+  liveTensors(): { count: number; bytes: number; undisposed: number; gcBytes: number };
   cpuMemory(): {
     largeInUse: number;
     largeCached: number;

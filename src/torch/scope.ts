@@ -6,6 +6,12 @@ export interface Owned {
   dispose(): void;
   /** The scope that will free it, if any (a field, not a WeakMap: this is on every op's path). */
   scope: Set<Owned> | null;
+  /**
+   * Called when it lives on with no scope to free it: only dispose() or the GC will. A scope's
+   * tensors are out of the GC's reach until the scope closes, so only these count toward its
+   * collections.
+   */
+  unscoped?(): void;
 }
 
 type Scope = Set<Owned>;
@@ -17,6 +23,8 @@ export function scopeTrack(t: Owned): void {
   if (s !== undefined) {
     s.add(t);
     t.scope = s;
+  } else {
+    t.unscoped?.();
   }
 }
 
@@ -31,7 +39,11 @@ export function scopeForget(t: Owned): void {
 
 /** Marks tensors so that no enclosing scope frees them; the caller disposes them later. */
 export function keep<T extends Owned | Owned[]>(t: T): T {
-  for (const x of Array.isArray(t) ? t : [t]) scopeForget(x);
+  for (const x of Array.isArray(t) ? t : [t]) {
+    if (x.scope === null) continue;
+    scopeForget(x);
+    x.unscoped?.();
+  }
   return t;
 }
 
@@ -77,6 +89,8 @@ export function tidy<T>(fn: () => T): T {
       if (parent !== undefined) {
         parent.add(t);
         t.scope = parent;
+      } else {
+        t.unscoped?.();
       }
     } else {
       t.dispose();
@@ -99,10 +113,13 @@ export class DisposeScope implements Disposable {
   moveToOuter<T extends Owned | Owned[]>(t: T): T {
     const parent = stack[stack.indexOf(this.scope) - 1];
     for (const x of Array.isArray(t) ? t : [t]) {
+      const owned = x.scope !== null;
       scopeForget(x);
       if (parent !== undefined) {
         parent.add(x);
         x.scope = parent;
+      } else if (owned) {
+        x.unscoped?.();
       }
     }
     return t;

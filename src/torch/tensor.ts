@@ -50,6 +50,10 @@ export class Tensor {
   [Symbol.dispose](): void {
     this.dispose();
   }
+  /** No scope frees it now (scope.ts): its bytes count toward the GC's collections from here. */
+  unscoped(): void {
+    native.collectable(this.h);
+  }
 
   /** A copy of the elements in row-major order (16-bit floats as raw bits, bool as 0/1). */
   data(): AnyTypedArray {
