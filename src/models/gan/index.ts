@@ -1,6 +1,7 @@
 export * from './model.js';
 export * from './config.js';
 export * from './train.js';
+export * from './load.js';
 export * from './recipes.js';
 export * from './onnx.js';
 export * from './quality.js';

@@ -10,23 +10,15 @@ import type { Optimizer } from '../../optim/index.js';
 import { binaryCrossEntropyWithLogits } from '../../nn/index.js';
 import { DataLoader } from '../../io/loader.js';
 import { imageGrid, writeOwned } from '../../io/images.js';
-import {
-  PerEpoch,
-  Training,
-  loadFromRun,
-  type DistributedLog,
-  type RunControl,
-  type RunMode,
-} from '../../train/index.js';
-import type { AnyGenerator, GanConfig, GanDiscriminator, GanGenerator } from './model.js';
+import { PerEpoch, Training, type DistributedLog, type RunControl, type RunMode } from '../../train/index.js';
+import type { GanConfig, GanDiscriminator, GanGenerator } from './model.js';
 import { RECIPES, type GanRecipe } from './recipes.js';
-import { labelledClasses, loadGanData } from './data.js';
+import { loadGanData } from './data.js';
 import { builtinClass } from '../../io/datasets.js';
 import { diffAugment } from './augment.js';
 import { clusterCount, clusterNames, kMeans, type Clusters } from './clusters.js';
 import { GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
-import { canonicalConfig } from '../options.js';
 import {
   GAN_OPTIONS,
   RESUME_DEFAULTS,
@@ -378,51 +370,4 @@ function clustersOf(images: Tensor, cfg: GanRunConfig, resumed: Record<string, u
     );
   }
   return clusters;
-}
-
-/** A trained generator from a run folder or checkpoint (its averaged weights, if it kept them). */
-export function loadGenerator(source: string): AnyGenerator {
-  const g = loadFromRun<AnyGenerator, GanTrainConfig>(source, (ck, file) => {
-    const shape = ck.extra.imageShape as number[] | undefined;
-    if (!Array.isArray(shape) || !ck.tensors.has('module.generator.fc.weight'))
-      throw new Error(`${file} is not a GAN checkpoint`);
-    const cfg = withRecipe(canonicalConfig(GAN_OPTIONS, { ...RESUME_DEFAULTS, ...ck.config }));
-    // Whether the generator takes a label is in its first layer's width (the latent point and
-    // a one-hot label), not in the config: older runs recorded conditional: true without labels.
-    const labelWidth = ck.tensors.get('module.generator.fc.weight')!.size(1) - cfg.latent;
-    // The names the checkpoint kept; a run saved before it kept them names them from its data.
-    const kept = ck.extra.classNames;
-    const classNames =
-      labelWidth === 0
-        ? []
-        : Array.isArray(kept) && kept.length === labelWidth && kept.every((n) => typeof n === 'string')
-          ? (kept as string[])
-          : (labelledClasses(cfg.data) ?? []);
-    if (classNames.length !== labelWidth)
-      throw new Error(
-        `cannot name the classes of ${file}: its generator draws ${labelWidth}, and its data ${cfg.data} now has ${classNames.length}`,
-      );
-    const weights = ck.extra.classWeights;
-    const model = {
-      ...(Array.isArray(weights) &&
-      weights.length === labelWidth &&
-      weights.every((w) => typeof w === 'number' && w >= 0)
-        ? { classWeights: weights as number[] }
-        : {}),
-      latent: cfg.latent,
-      channels: shape[0],
-      height: shape[1],
-      width: shape[2],
-      dropout: 0,
-      gFilters: cfg.gFilters,
-      dFilters: cfg.dFilters,
-      classNames,
-    };
-    const g = RECIPES[cfg.recipe].generator(model) as AnyGenerator;
-    // Samples come from the averaged weights when the run kept them.
-    const averaged = ck.tensors.has('module.average.fc.weight');
-    return { value: g, modules: { [averaged ? 'average' : 'generator']: g } };
-  });
-  g.eval();
-  return g;
 }
