@@ -170,10 +170,10 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
       '100000000',
       '--log-every',
       '10',
-      // Every evaluation (samples, the judge, a checkpoint) inside the window: the first one
-      // grows the large-block cache to its peak once, which a longer gap puts after warm-up.
+      // Evaluations (samples, the judge, a checkpoint) often, so the first one, which grows
+      // the large-block cache to its peak once and ends warm-up, comes early on a busy machine.
       '--sample-every',
-      '100',
+      '50',
     ],
     'style train': [
       'style',
@@ -233,6 +233,13 @@ function residentMb(pid: number): number | null {
  */
 export type Driver = (waitFor: (re: RegExp) => Promise<RegExpExecArray>, step: (ms: number) => void) => Promise<void>;
 
+/**
+ * Loops whose first evaluation grows memory to a plateau it keeps (the allocator's cache of
+ * large blocks): warm-up lasts until their first record with this key, however long the
+ * machine's load makes that.
+ */
+const WARM_UNTIL: Record<string, string> = { 'gan train': 'samples' };
+
 /** Runs one loop for `minutes` (then Ctrl-C, if it has not stopped by itself) and measures it. */
 export function soakOne(name: string, args: string[], minutes: number, drive?: Driver): Promise<SoakResult> {
   return new Promise((resolve, reject) => {
@@ -250,6 +257,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
     let lastLine = 0;
     let firstStep: number | null = null;
     let lastStep: number | null = null;
+    let evaluated: number | null = null;
     let stderr = '';
     let buffered = '';
     let driverError: string | null = null;
@@ -267,6 +275,7 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
             // A step, or a video's frame.
             const step = typeof r.step === 'number' || typeof r.frame === 'number';
             if (typeof r.ms_per_step === 'number' || step) firstStep ??= now;
+            if (name in WARM_UNTIL && r[WARM_UNTIL[name]!] !== undefined) evaluated ??= now;
             // A training's final records (its test score, samples) carry a step too: the
             // loop itself ends with its last timed step or frame.
             if (typeof r.ms_per_step === 'number' || typeof r.frame === 'number') lastStep = now;
@@ -330,12 +339,13 @@ export function soakOne(name: string, args: string[], minutes: number, drive?: D
       // pictures are a bounded spike, not growth; the table's minutes column shows the wall).
       // Warm-up lasts a fifth of the run, at least 10 s, and at least until the loop's first
       // logged step: on a loaded machine, loading a network can outlast any fixed time. For
-      // the same reason the window runs on to the last timed step when that comes later: a
+      // the same reason it lasts until the first evaluation of a loop in WARM_UNTIL, and the
+      // window runs on to the last timed step when that comes later: a
       // loop's own clock starts after its loading, so on a slow machine its steps all come
       // after the nominal end, and a window that stopped there would hold no sample.
       const end = Math.max(minutes * 60, lastStep ?? 0);
       const steps = timed.length ? timed : spaced;
-      const warm = Math.max(10, end / 5, firstStep ?? 0);
+      const warm = Math.max(10, end / 5, firstStep ?? 0, evaluated ?? 0);
       const after = rss.filter(([t]) => t >= warm && t <= end);
       // A step allocates and frees its working set, so resident memory saws up and down:
       // compare the peaks of the window's first and last quarters, not two single samples.

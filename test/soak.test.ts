@@ -17,7 +17,7 @@ const RUNS: [string, number][] = [
   ['text non-ASCII', 0.35],
   ['text generate', 0.3], // generates from the 'text play' run's folder
   ['vae train', 0.35],
-  ['gan train', 0.35],
+  ['gan train', 0.5], // warm-up lasts until its first evaluation, later on a busy machine
   ['style train', 0.5], // loading Inception and the images takes 10-20 s
   ['style video', 0.35], // frames stream through ffmpeg: none is kept
   ['style (L-BFGS)', 0.35],
