@@ -1,7 +1,7 @@
 // `npm run bench -- gan-recipes [--minutes M]`: each GAN recipe trained on MNIST for the same
 // wall-clock budget (default 2 minutes: the demo's share), one after another, then judged by
 // the MNIST classifier that the trainer's monitor uses (98.96% on the test set): the share of
-// 256 samples it reads with probability >= 0.9, the classes among them, and the Fréchet
+// 1,000 samples it reads with probability >= 0.9, the classes among them, and the Fréchet
 // distance of its features. The judge is trained before the clocks start.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

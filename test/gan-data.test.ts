@@ -9,6 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import * as T from '../src/torch/index.js';
 import {
+  FD_SAMPLES,
   GAN_DEFAULTS,
   builtinJudge,
   conditionedClasses,
@@ -20,6 +21,7 @@ import {
   loadGanData,
   loadGenerator,
   recipeOf,
+  referenceOrder,
   trainGan,
   type GanTrainConfig,
 } from '../src/models/gan/index.js';
@@ -85,23 +87,40 @@ test("on one class of MNIST the log's Fréchet distance is from that class's ima
   assert.equal(last.judged_as, '7');
   assert.equal(last.classes, null, 'one class: no count of classes');
   // The figures again from the run's averaged generator, as the monitor draws them (in eval
-  // mode, as loaded, 64 at a time), against the judge's features of the first 2,000 sevens.
+  // mode, as loaded, 250 at a time), against the judge's features of 2,000 sevens in the
+  // monitor's fixed order; the next 1,000 sevens give the distance real images score.
   const judge = (await builtinJudge('builtin:mnist'))!;
   const all = loadBuiltin('builtin:mnist', 'train');
   const sevens = classSubset(all, 7);
   using g = loadGenerator(dir);
   T.noGrad(() =>
     T.tidy(() => {
-      const z = fixedLatents(GAN_DEFAULTS.seed + 1, 256, 4);
+      const z = fixedLatents(GAN_DEFAULTS.seed + 1, FD_SAMPLES, 4);
       const generated = T.cat(
-        [0, 64, 128, 192].map((i) => g.forward(z.narrow(0, i, 64))),
+        [0, 250, 500, 750].map((i) => g.forward(z.narrow(0, i, 250))),
         0,
       );
       const fake = featuresOf(judge.net, generated);
-      const reference = (d: typeof all) => featuresOf(judge.net, d.images.narrow(0, 0, 2000).mul(2).sub(1));
-      const fd = frechetDistance(reference(sevens), fake);
+      const features = (d: typeof all, from: number, k: number) => {
+        const order = referenceOrder(d.images.size(0)).slice(from, from + k);
+        return featuresOf(
+          judge.net,
+          d.images
+            .indexSelect(0, T.tensor(order, { dtype: 'int64' }))
+            .mul(2)
+            .sub(1),
+        );
+      };
+      const reference = features(sevens, 0, 2000);
+      const fd = frechetDistance(reference, fake);
       assert.ok(Math.abs(fd - last.fd) < 1e-6 * fd, `logged ${last.fd}, recomputed ${fd}`);
-      const whole = frechetDistance(reference(all), fake);
+      const real = frechetDistance(reference, features(sevens, 2000, FD_SAMPLES));
+      assert.ok(
+        Math.abs(real - last.real_fd) < 1e-6 * real,
+        `logged ${last.real_fd} for real images, recomputed ${real}`,
+      );
+      assert.ok(real < 0.2 * fd, `real sevens (${real}) score far nearer than a few steps' samples (${fd})`);
+      const whole = frechetDistance(features(all, 0, 2000), fake);
       assert.ok(Math.abs(whole - fd) > 0.01 * fd, `against all digits it would be ${whole}`);
       assert.equal(judgeScore(judge.net, generated, 0.9, 7).confident, last.confident);
     }),

@@ -20,6 +20,7 @@ import * as T from '../src/torch/index.js';
 import { SGD } from '../src/optim/index.js';
 import {
   DcganDiscriminator,
+  FD_SAMPLES,
   DcganGenerator,
   GanMonitor,
   GanTrainer,
@@ -262,11 +263,52 @@ test('the monitor draws and scores the generator as `gan sample` does (eval mode
       );
       const fd = T.noGrad(() =>
         T.tidy(() =>
-          frechetDistance(featuresOf(judge.net, images), featuresOf(judge.net, g.forward(fixedLatents(12, 256, 4)))),
+          frechetDistance(
+            featuresOf(judge.net, images),
+            featuresOf(judge.net, g.forward(fixedLatents(12, FD_SAMPLES, 4))),
+          ),
         ),
       );
       assert.ok(Math.abs(log.fd! - fd) <= 1e-6 * Math.max(1, fd), `Fréchet distance ${log.fd} against ${fd}`);
+      assert.equal(log.real_fd, null, 'too few images to score real ones beside the reference');
     }
+  } finally {
+    monitor.dispose();
+    images.dispose();
+    labels.dispose();
+  }
+});
+
+test("the Fréchet distance's real images are spread over a folder sorted by class, and score near zero", async () => {
+  T.manualSeed(6);
+  using g = new DcganGenerator({ ...model, dropout: 0 });
+  const judge = { net: new Judge(1, 24, 24, 2), accuracy: 0.5 };
+  // 1,500 dark images then 1,500 bright ones, as a folder of two class folders loads.
+  const n = 3000;
+  const labels = T.keep(T.cat([T.zeros([n / 2], { dtype: 'int64' }), T.ones([n / 2], { dtype: 'int64' })], 0));
+  const images = T.keep(
+    T.rand([n, 1, 24, 24])
+      .mul(0.5)
+      .add(labels.to('float32').view([n, 1, 1, 1]))
+      .sub(0.75)
+      .mul(2),
+  );
+  const data = { images, labels, classes: ['dark', 'bright'], source: 'test', dispose: () => {} };
+  const watch = { seed: 11, latent: 4, sampleEvery: 1, logEvery: 1, watchAfter: null };
+  const monitor = await GanMonitor.create(watch, images, data, 0, judge);
+  try {
+    const log = await monitor.check(g, 1, { d: [], a: [] }, new RunFolder(tmp()));
+    const apart = T.noGrad(() =>
+      T.tidy(() =>
+        frechetDistance(
+          featuresOf(judge.net, images.narrow(0, 0, 2000)),
+          featuresOf(judge.net, images.narrow(0, 2000, 1000)),
+        ),
+      ),
+    );
+    assert.equal(typeof log.real_fd, 'number');
+    // The first 2,000 against the next 1,000 would set mostly dark against only bright.
+    assert.ok(log.real_fd! < 0.05 * apart, `real images score ${log.real_fd}; the data's halves in order ${apart}`);
   } finally {
     monitor.dispose();
     images.dispose();

@@ -3,8 +3,9 @@
 // equal wall-clock time, one after another on one libtorch thread (as sweep.mjs does, and
 // why). Then, in the output folder, a markdown table of each run's last judged checkpoint
 // (the figures its training log reports: the Fréchet distance of the judge's features against
-// the class's training images, and the share of 256 samples from fixed latent points that the
-// judge reads as the class with confidence >= 0.9), and per data spec the runs' last sample
+// the class's training images, with the distance other real images score, and the share of
+// 1,000 samples from fixed latent points that the judge reads as the class with confidence
+// >= 0.9), and per data spec the runs' last sample
 // grids side by side. A run whose folder already holds metrics is summarised, not retrained:
 // delete the folder to train it again. Needs `npm run build`.
 //
@@ -25,6 +26,8 @@ const CLI = fileURLToPath(new URL('../../dist/src/cli/main.js', import.meta.url)
 const ARMS = {
   // dcgan conditioned on 50 k-means clusters of the images, the unlabelled default since
   clustered: ['--recipe', 'clustered'],
+  'clustered-10': ['--recipe', 'clustered', '--clusters', '10'],
+  'clustered-20': ['--recipe', 'clustered', '--clusters', '20'],
   sngan: ['--recipe', 'sngan'],
   dcgan: ['--recipe', 'dcgan'],
   'sngan-augment': ['--recipe', 'sngan', '--augment'],
@@ -116,7 +119,9 @@ for (const spec of o.data) {
       .filter((l) => typeof l.ms_per_step === 'number')
       .map((l) => l.ms_per_step)
       .sort((a, b) => a - b);
-    rows.push({ spec, options: args.join(' '), last, load, medianMs: ms[ms.length >> 1] });
+    const lastFive = sampled.slice(-5).map((l) => l.fd);
+    const fdFive = lastFive.every((x) => typeof x === 'number') ? lastFive.reduce((a, b) => a + b) / 5 : null;
+    rows.push({ spec, options: args.join(' '), last, fdFive, load, medianMs: ms[ms.length >> 1] });
     grids.push({ arm: args.join(' '), file: last.samples });
   }
   // The last grids side by side, each under its options.
@@ -141,15 +146,15 @@ for (const spec of o.data) {
 }
 
 const pct = (x) => (typeof x === 'number' ? `${(x * 100).toFixed(1)}%` : 'no judge');
-const fd = (x) => (typeof x === 'number' ? x.toFixed(1) : 'no judge');
+const fd = (x) => (typeof x === 'number' ? x.toFixed(2) : 'no judge');
 const table = [
   `Each run: \`loom gan train --data SPEC --threads 1 --minutes ${o.minutes} --seed ${o.seed}\` plus the options, one after another, on ${cpus()[0].model.trim()} (${cpus().length} cores). The figures are those of the run's last checkpoint.`,
   '',
-  '| data | options | steps | median ms/step | load at start | read as the class, p ≥ 0.9 | Fréchet |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+  '| data | options | steps | median ms/step | load at start | read as the class, p ≥ 0.9 | Fréchet | last five | real images |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map(
     (r) =>
-      `| \`${r.spec}\` | \`${r.options}\` | ${r.last.step} | ${r.medianMs?.toFixed(0) ?? ''} | ${r.load} | ${pct(r.last.confident)} | ${fd(r.last.fd)} |`,
+      `| \`${r.spec}\` | \`${r.options}\` | ${r.last.step} | ${r.medianMs?.toFixed(0) ?? ''} | ${r.load} | ${pct(r.last.confident)} | ${fd(r.last.fd)} | ${fd(r.fdFive)} | ${fd(r.last.real_fd)} |`,
   ),
   '',
   ...o.data.map((spec) => `![${spec}: ${arms.map((a) => ARMS[a].join(' ')).join(', ')}](${slug(spec)}.png)`),

@@ -2,7 +2,7 @@
 // unlabelled data) against the sngan recipe and variants. Runs one after another (one heavy
 // job at a time) on one libtorch thread (--threads 1: on a shared 2-core machine, two
 // threads stall behind another process and the steps a minute buys swing by 2x), then
-// prints a table of each run's last judged checkpoint (256 samples from fixed latent
+// prints a table of each run's last judged checkpoint (1,000 samples from fixed latent
 // points, the figures the training log reports): steps, the judge's share at confidence
 // >= 0.9, classes, the Fréchet distance, and the same at a step every arm reaches.
 // A run whose folder already has metrics is summarised, not retrained.

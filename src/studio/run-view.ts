@@ -51,7 +51,13 @@ const GROUPS: Record<string, { y: string; curves: [field: string, name: string][
       ],
     },
     { y: 'samples the judge reads (share)', curves: [['confident', 'read with p ≥ 0.9']] },
-    { y: 'Fréchet distance', curves: [['fd', 'generated against real']] },
+    {
+      y: 'Fréchet distance',
+      curves: [
+        ['fd', 'generated against real'],
+        ['real_fd', 'real against real'],
+      ],
+    },
     {
       y: 'diversity',
       curves: [

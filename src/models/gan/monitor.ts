@@ -13,8 +13,14 @@ import type { Judge } from './quality.js';
 import { featuresOf, frechetDistance, judgeScore, trainJudge } from './quality.js';
 import { classColumns, cyclingLabels, generate, type GanGenerator } from './model.js';
 
-/** Generated images scored for the quality figures at each sample step. */
-const FD_SAMPLES = 256;
+/**
+ * Generated images scored for the quality figures at each sample step. The Fréchet distance
+ * of a few hundred images is mostly the noise of estimating 128 features' covariance: 256 real
+ * MNIST images score about 27 against other real ones, more than a good generator's 1,000.
+ */
+export const FD_SAMPLES = 1000;
+/** Real images whose features are the Fréchet distance's reference. */
+const REFERENCE_IMAGES = 2000;
 /** The least time between two drawings of the charts during a run. */
 const CHART_EVERY_MS = 30_000;
 
@@ -26,6 +32,11 @@ export function fixedLatents(seed: number, count: number, latent: number): Tenso
   return T.tensor(z, { shape: [count, latent] });
 }
 
+/** 0..n-1 shuffled the same way for every run, so runs on the same data share a reference. */
+export function referenceOrder(n: number): number[] {
+  return new Rng(0xfd).shuffle(Array.from({ length: n }, (_, i) => i));
+}
+
 /** Mean per-pixel standard deviation across a batch: how different the images are. */
 export function diversity(images: Tensor): number {
   return tidy(() => T.std(images, [0], 1).mean().item());
@@ -35,6 +46,11 @@ export interface GanSampleLog {
   step: number;
   /** Fréchet distance of the judge's features, generated vs real (lower is better); null without labels. */
   fd: number | null;
+  /**
+   * The Fréchet distance other real images score against the same reference, at the same count:
+   * what a perfect generator would get; null without labels or with too few images.
+   */
+  real_fd?: number | null;
   /**
    * Share of the samples the judge classifies with probability >= 0.9 (on one class: as that
    * class); null without labels.
@@ -83,7 +99,7 @@ export class GanMonitor {
 
   private constructor(
     private readonly s: WatchSettings,
-    private readonly quality: (GanJudge & { real: Tensor }) | null,
+    private readonly quality: (GanJudge & { real: Tensor; realFd: number | null }) | null,
     images: Tensor,
   ) {
     this.fixed = T.keep(fixedLatents(s.seed, 64, s.latent));
@@ -96,8 +112,9 @@ export class GanMonitor {
    * `judge` when given (a built-in set's, trained once), else one trained here on the run's
    * images when they have at least two classes (a tenth held out for its accuracy), seeded
    * on its own and on a fork of the RNG, so training is not perturbed. The Fréchet
-   * distance's reference is the judge's features of the first 2,000 of `images`: for a run
-   * on one class, images of that class. The monitor owns the judge.
+   * distance's reference is the judge's features of 2,000 of `images` (for a run on one class,
+   * images of that class), and the next 1,000 give the distance real images score. The
+   * monitor owns the judge.
    */
   static async create(
     s: WatchSettings,
@@ -108,12 +125,13 @@ export class GanMonitor {
   ): Promise<GanMonitor> {
     const labelled = data.classes.length >= 2 && tidy(() => data.labels.max().item() > data.labels.min().item());
     const n = images.size(0);
+    // Images spread over the whole set, as a folder of class folders comes sorted by class.
+    const order = referenceOrder(n);
+    const pick = (from: number, k: number, t: Tensor) =>
+      t.indexSelect(0, T.tensor(order.slice(from, from + k), { dtype: 'int64' }));
     if (!judge && labelled && n >= 20) {
       const held = Math.min(1000, Math.floor(n / 10));
-      const part = (from: number, k: number) => ({
-        images: images.narrow(0, from, k),
-        labels: data.labels.narrow(0, from, k),
-      });
+      const part = (from: number, k: number) => ({ images: pick(from, k, images), labels: pick(from, k, data.labels) });
       const [train, heldOut] = [part(0, n - held), part(n - held, held)];
       judge = await T.withRngFork(() => {
         T.manualSeed(featureSeed + 7919);
@@ -121,8 +139,13 @@ export class GanMonitor {
       });
       for (const t of [train.images, train.labels, heldOut.images, heldOut.labels]) t.dispose();
     }
-    const real = judge ? T.keep(featuresOf(judge.net, images.narrow(0, 0, Math.min(2000, n)))) : null;
-    return new GanMonitor(s, judge && real ? { ...judge, real } : null, images);
+    if (!judge) return new GanMonitor(s, null, images);
+    const net = judge.net;
+    const features = (from: number, k: number) => tidy(() => featuresOf(net, pick(from, k, images)));
+    const m = Math.min(REFERENCE_IMAGES, n);
+    const real = T.keep(features(0, m));
+    const realFd = n - m >= FD_SAMPLES ? tidy(() => frechetDistance(real, features(m, FD_SAMPLES))) : null;
+    return new GanMonitor(s, { ...judge, real, realFd }, images);
   }
 
   /** The judge's accuracy on held-out images, or null when the data has no labels. */
@@ -158,8 +181,8 @@ export class GanMonitor {
     if (q) {
       scores = tidy(() => {
         const parts: Tensor[] = [];
-        for (let i = 0; i < FD_SAMPLES; i += 64)
-          parts.push(noGrad(() => generate(g, this.fdLatents.narrow(0, i, Math.min(64, FD_SAMPLES - i)))));
+        for (let i = 0; i < FD_SAMPLES; i += 250)
+          parts.push(noGrad(() => generate(g, this.fdLatents.narrow(0, i, Math.min(250, FD_SAMPLES - i)))));
         const generated = T.cat(parts, 0);
         return {
           fd: frechetDistance(q.real, featuresOf(q.net, generated)),
@@ -177,6 +200,7 @@ export class GanMonitor {
     return {
       step,
       fd: scores?.fd ?? null,
+      real_fd: q?.realFd ?? null,
       confident: scores?.confident ?? null,
       classes: q?.only ? null : (scores?.classes ?? null),
       ...(q?.only ? { judged_as: q.only.name } : {}),

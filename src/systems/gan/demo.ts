@@ -2,6 +2,7 @@
 import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
+  FD_SAMPLES,
   GAN_DEFAULTS,
   GAN_OPTIONS,
   builtinJudge,
@@ -59,7 +60,7 @@ export async function ganDemo(ctx: DemoContext, minutes: number): Promise<DemoEn
     texts: [],
     note:
       (score?.confident != null
-        ? `an MNIST classifier (${((score.judge_accuracy ?? 0) * 100).toFixed(1)}% on the test set) reads ${(score.confident * 100).toFixed(0)}% of 256 samples with confidence 0.9 or more, ${score.classes} digit classes among them; Fréchet distance of its features ${score.fd?.toFixed(1)}. `
+        ? `an MNIST classifier (${((score.judge_accuracy ?? 0) * 100).toFixed(1)}% on the test set) reads ${(score.confident * 100).toFixed(0)}% of ${FD_SAMPLES} samples with confidence 0.9 or more, ${score.classes} digit classes among them; Fréchet distance of its features ${score.fd?.toFixed(1)}. `
         : '') + 'right: both losses per logged step, raw (faint) and smoothed',
   };
 }

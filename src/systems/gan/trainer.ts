@@ -32,7 +32,8 @@ function showSample(l: GanSampleLog): string {
     : l.judged_as !== undefined
       ? `${share} as ${l.judged_as}`
       : `${share} (${l.classes} classes)`;
-  const fd = l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}`;
+  const real = typeof l.real_fd === 'number' ? ` (real images: ${l.real_fd.toFixed(2)})` : '';
+  const fd = l.fd === null ? '' : `, Fréchet distance ${l.fd.toFixed(2)}${real}`;
   return `step ${l.step}: samples in ${l.samples}${judge}${fd} (diversity ${((l.diversity / l.real_diversity) * 100).toFixed(0)}% of the data's)`;
 }
 
