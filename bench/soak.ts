@@ -175,6 +175,22 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
       '--sample-every',
       '50',
     ],
+    // Without labels: the clustered recipe, whose k-means runs before the first step.
+    'gan unlabelled': [
+      'gan',
+      'train',
+      '--no-conditional',
+      '--out',
+      path.join(dir, 'gan-unlabelled'),
+      '--minutes',
+      m,
+      '--steps',
+      '100000000',
+      '--log-every',
+      '10',
+      '--sample-every',
+      '50',
+    ],
     'style train': [
       'style',
       'train',
@@ -238,7 +254,7 @@ export type Driver = (waitFor: (re: RegExp) => Promise<RegExpExecArray>, step: (
  * large blocks): warm-up lasts until their first record with this key, however long the
  * machine's load makes that.
  */
-const WARM_UNTIL: Record<string, string> = { 'gan train': 'samples' };
+const WARM_UNTIL: Record<string, string> = { 'gan train': 'samples', 'gan unlabelled': 'samples' };
 
 /** Runs one loop for `minutes` (then Ctrl-C, if it has not stopped by itself) and measures it. */
 export function soakOne(name: string, args: string[], minutes: number, drive?: Driver): Promise<SoakResult> {
@@ -427,7 +443,7 @@ export async function soakBench(minutes: number, only: string[] | null): Promise
     for (const [name, args] of Object.entries(loops)) {
       if (only && !only.includes(name)) continue;
       // The judge is trained once per machine: not inside the loop's measured minutes.
-      if (name === 'gan train') (await builtinJudge('builtin:mnist'))?.net.dispose();
+      if (name.startsWith('gan ')) (await builtinJudge('builtin:mnist'))?.net.dispose();
       const r = await soakOne(name, args, minutes, name === STUDIO_LOOP ? studioDriver(100, minutes) : undefined);
       results.push(r);
       console.log(

@@ -28,6 +28,8 @@ const ARMS = {
   clustered: ['--recipe', 'clustered'],
   'clustered-10': ['--recipe', 'clustered', '--clusters', '10'],
   'clustered-20': ['--recipe', 'clustered', '--clusters', '20'],
+  'clustered-batch64': ['--recipe', 'clustered', '--batch', '64'],
+  'clustered-ema999': ['--recipe', 'clustered', '--ema', '0.999'],
   sngan: ['--recipe', 'sngan'],
   dcgan: ['--recipe', 'dcgan'],
   'sngan-augment': ['--recipe', 'sngan', '--augment'],
