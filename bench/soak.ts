@@ -104,6 +104,12 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
     if (made.status !== 0) throw new Error(`ffmpeg could not make the soak's video: ${made.stderr}`);
     return f;
   };
+  // Evaluations (samples, the judge, a checkpoint) often, so the first one, which grows the
+  // large-block cache to its peak once and ends warm-up, comes early on a busy machine.
+  const ganLoop = (out: string, ...extra: string[]) => [
+    ...['gan', 'train', ...extra, '--out', path.join(dir, out), '--minutes', m, '--steps', '100000000'],
+    ...['--log-every', '10', '--sample-every', '50'],
+  ];
   const styleNet = () => {
     const run = path.join(dir, 'fast-untrained');
     if (existsSync(run)) return run;
@@ -159,38 +165,9 @@ export function soakLoops(dir: string, minutes: number): Record<string, string[]
       '--log-every',
       '50',
     ],
-    'gan train': [
-      'gan',
-      'train',
-      '--out',
-      path.join(dir, 'gan'),
-      '--minutes',
-      m,
-      '--steps',
-      '100000000',
-      '--log-every',
-      '10',
-      // Evaluations (samples, the judge, a checkpoint) often, so the first one, which grows
-      // the large-block cache to its peak once and ends warm-up, comes early on a busy machine.
-      '--sample-every',
-      '50',
-    ],
+    'gan train': ganLoop('gan'),
     // Without labels: the clustered recipe, whose k-means runs before the first step.
-    'gan unlabelled': [
-      'gan',
-      'train',
-      '--no-conditional',
-      '--out',
-      path.join(dir, 'gan-unlabelled'),
-      '--minutes',
-      m,
-      '--steps',
-      '100000000',
-      '--log-every',
-      '10',
-      '--sample-every',
-      '50',
-    ],
+    'gan unlabelled': ganLoop('gan-unlabelled', '--no-conditional'),
     'style train': [
       'style',
       'train',
