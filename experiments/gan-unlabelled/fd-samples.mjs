@@ -42,7 +42,7 @@ async function referenceOf(spec) {
   const judge = (await builtinJudge(builtinClass(spec)?.set ?? spec))?.net;
   if (!judge) throw new Error(`${spec} has no built-in judge`);
   const data = await loadGanData(spec, { size: 28, channels: 1, limit: null });
-  const images = T.keep(data.images.mul(2).sub(1));
+  const images = T.tidy(() => data.images.mul(2).sub(1));
   data.dispose();
   const n = images.size(0);
   const real = T.keep(featuresOf(judge, images.narrow(0, 0, REFERENCE)));
@@ -51,7 +51,7 @@ async function referenceOf(spec) {
     const fds = [];
     for (let from = REFERENCE; from + k <= n && fds.length < DRAWS; from += k)
       fds.push(T.tidy(() => frechetDistance(real, featuresOf(judge, images.narrow(0, from, k)))));
-    realScores[k] = `${meanSd(fds)} (${fds.length} draw${fds.length > 1 ? 's' : ''})`;
+    realScores[k] = fds.length ? `${meanSd(fds)} (${fds.length} draw${fds.length > 1 ? 's' : ''})` : 'too few images';
   }
   images.dispose();
   const r = { judge, real, realScores };

@@ -122,7 +122,10 @@ for (const spec of o.data) {
       .map((l) => l.ms_per_step)
       .sort((a, b) => a - b);
     const lastFive = sampled.slice(-5).map((l) => l.fd);
-    const fdFive = lastFive.every((x) => typeof x === 'number') ? lastFive.reduce((a, b) => a + b) / 5 : null;
+    const fdFive =
+      lastFive.length && lastFive.every((x) => typeof x === 'number')
+        ? lastFive.reduce((a, b) => a + b) / lastFive.length
+        : null;
     rows.push({ spec, options: args.join(' '), last, fdFive, load, medianMs: ms[ms.length >> 1] });
     grids.push({ arm: args.join(' '), file: last.samples });
   }

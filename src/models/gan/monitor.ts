@@ -95,26 +95,25 @@ export class GanMonitor {
   private readonly fixed: Tensor;
   private readonly fdLatents: Tensor;
   private chartedAt = 0;
-  readonly realDiversity: number;
 
   private constructor(
     private readonly s: WatchSettings,
     private readonly quality: (GanJudge & { real: Tensor; realFd: number | null }) | null,
-    images: Tensor,
+    readonly realDiversity: number,
   ) {
     this.fixed = T.keep(fixedLatents(s.seed, 64, s.latent));
     this.fdLatents = T.keep(fixedLatents(s.seed + 1, FD_SAMPLES, s.latent));
-    this.realDiversity = diversity(images.narrow(0, 0, Math.min(64, images.size(0))));
   }
 
   /**
    * A monitor for real images in [-1, 1]. The quality figures need a judge of the labels:
    * `judge` when given (a built-in set's, trained once), else one trained here on the run's
-   * images when they have at least two classes (a tenth held out for its accuracy), seeded
-   * on its own and on a fork of the RNG, so training is not perturbed. The Fréchet
-   * distance's reference is the judge's features of 2,000 of `images` (for a run on one class,
-   * images of that class), and the next 1,000 give the distance real images score. The
-   * monitor owns the judge.
+   * images when they have at least two classes (a tenth, at most 1,000, held out for its
+   * accuracy), seeded on its own and on a fork of the RNG, so training is not perturbed. The
+   * Fréchet distance's reference is the judge's features of 2,000 of `images` (for a run on
+   * one class, images of that class), and the next 1,000 give the distance real images score.
+   * Each of these, and the real images' diversity, is drawn in referenceOrder. The monitor
+   * owns the judge.
    */
   static async create(
     s: WatchSettings,
@@ -127,25 +126,34 @@ export class GanMonitor {
     const n = images.size(0);
     // Images spread over the whole set, as a folder of class folders comes sorted by class.
     const order = referenceOrder(n);
-    const pick = (from: number, k: number, t: Tensor) =>
-      t.indexSelect(0, T.tensor(order.slice(from, from + k), { dtype: 'int64' }));
+    const rows = (from: number, k: number) => T.tensor(order.slice(from, from + k), { dtype: 'int64' });
+    const realDiversity = tidy(() => diversity(images.indexSelect(0, rows(0, Math.min(64, n)))));
     if (!judge && labelled && n >= 20) {
       const held = Math.min(1000, Math.floor(n / 10));
-      const part = (from: number, k: number) => ({ images: pick(from, k, images), labels: pick(from, k, data.labels) });
-      const [train, heldOut] = [part(0, n - held), part(n - held, held)];
-      judge = await T.withRngFork(() => {
-        T.manualSeed(featureSeed + 7919);
-        return trainJudge(train, heldOut, data.classes.length, { maxSteps: 300 });
+      // The judge picks its batches from all the images by row, so training copies none of them.
+      const trainRows = rows(0, n - held);
+      const heldOut = tidy(() => {
+        const r = rows(n - held, held);
+        return { images: images.indexSelect(0, r), labels: data.labels.indexSelect(0, r) };
       });
-      for (const t of [train.images, train.labels, heldOut.images, heldOut.labels]) t.dispose();
+      try {
+        judge = await T.withRngFork(() => {
+          T.manualSeed(featureSeed + 7919);
+          return trainJudge({ images, labels: data.labels, rows: trainRows }, heldOut, data.classes.length, {
+            maxSteps: 300,
+          });
+        });
+      } finally {
+        for (const t of [trainRows, heldOut.images, heldOut.labels]) t.dispose();
+      }
     }
-    if (!judge) return new GanMonitor(s, null, images);
+    if (!judge) return new GanMonitor(s, null, realDiversity);
     const net = judge.net;
-    const features = (from: number, k: number) => tidy(() => featuresOf(net, pick(from, k, images)));
+    const features = (from: number, k: number) => tidy(() => featuresOf(net, images.indexSelect(0, rows(from, k))));
     const m = Math.min(REFERENCE_IMAGES, n);
     const real = T.keep(features(0, m));
     const realFd = n - m >= FD_SAMPLES ? tidy(() => frechetDistance(real, features(m, FD_SAMPLES))) : null;
-    return new GanMonitor(s, { ...judge, real, realFd }, images);
+    return new GanMonitor(s, { ...judge, real, realFd }, realDiversity);
   }
 
   /** The judge's accuracy on held-out images, or null when the data has no labels. */

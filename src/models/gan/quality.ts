@@ -68,13 +68,20 @@ export function judgeAccuracy(net: Judge, images: Tensor, labels: Tensor, batch 
  */
 const JUDGE_THREADS = 2;
 
+/** Labelled images in [-1, 1]; with `rows` (int64), only those rows of them. */
+export interface JudgeData {
+  images: Tensor;
+  labels: Tensor;
+  rows?: Tensor;
+}
+
 /**
  * Trains a judge on labelled images in [-1, 1] with Adam, its rate falling linearly to zero
  * over `epochs` shuffled passes (at most `maxSteps` steps), on JUDGE_THREADS threads; returns
  * it in eval mode with its accuracy on the held-out images. `shouldStop` ends training early (Ctrl-C).
  */
 export function trainJudge(
-  train: { images: Tensor; labels: Tensor },
+  train: JudgeData,
   heldOut: { images: Tensor; labels: Tensor },
   classes: number,
   opts: { epochs?: number; batch?: number; maxSteps?: number; shouldStop?: () => boolean } = {},
@@ -83,12 +90,13 @@ export function trainJudge(
 }
 
 function trainJudgeHere(
-  train: { images: Tensor; labels: Tensor },
+  train: JudgeData,
   heldOut: { images: Tensor; labels: Tensor },
   classes: number,
   opts: { epochs?: number; batch?: number; maxSteps?: number; shouldStop?: () => boolean } = {},
 ): { net: Judge; accuracy: number } {
-  const [n, c, h, w] = train.images.shape;
+  const [, c, h, w] = train.images.shape;
+  const n = train.rows?.size(0) ?? train.images.size(0);
   const batch = Math.min(opts.batch ?? 64, n);
   const perEpoch = Math.floor(n / batch);
   const total = Math.min(opts.maxSteps ?? Infinity, (opts.epochs ?? 3) * perEpoch);
@@ -104,7 +112,8 @@ function trainJudgeHere(
       const at = (s % perEpoch) * batch;
       opt.lr = 1e-3 * (1 - s / total);
       tidy(() => {
-        const idx = order!.narrow(0, at, batch);
+        const drawn = order!.narrow(0, at, batch);
+        const idx = train.rows ? train.rows.indexSelect(0, drawn) : drawn;
         opt.backwardStep(crossEntropy(net.forward(train.images.indexSelect(0, idx)), train.labels.indexSelect(0, idx)));
       });
     }

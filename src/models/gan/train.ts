@@ -17,7 +17,7 @@ import { loadGanData } from './data.js';
 import { builtinClass } from '../../io/datasets.js';
 import { diffAugment } from './augment.js';
 import { clusterCount, clusterNames, kMeans, type Clusters } from './clusters.js';
-import { FD_SAMPLES, GanMonitor, type GanSampleLog, type LossHistory } from './monitor.js';
+import { FD_SAMPLES, GanMonitor, referenceOrder, type GanSampleLog, type LossHistory } from './monitor.js';
 import { builtinJudge } from './quality.js';
 import {
   GAN_OPTIONS,
@@ -271,8 +271,8 @@ export async function trainGan(
   if (newRun && accuracy !== null)
     run.log({
       quality: only
-        ? `share of ${FD_SAMPLES} samples the judge classifies as ${only.name} with probability >= 0.9; frechet distance of the judge's features from those of the training images of ${only.name}`
-        : `share of ${FD_SAMPLES} samples the judge classifies with probability >= 0.9; frechet distance of the judge's features`,
+        ? `share of ${FD_SAMPLES.toLocaleString('en-US')} samples the judge classifies as ${only.name} with probability >= 0.9; frechet distance of the judge's features from those of the training images of ${only.name}`
+        : `share of ${FD_SAMPLES.toLocaleString('en-US')} samples the judge classifies with probability >= 0.9; frechet distance of the judge's features`,
       judge_accuracy: accuracy,
     });
   if (!existsSync(run.file('samples', 'real.png'))) {
@@ -281,7 +281,7 @@ export async function trainGan(
       tidy(() =>
         imageGrid(
           images
-            .narrow(0, 0, Math.min(64, images.size(0)))
+            .indexSelect(0, T.tensor(referenceOrder(images.size(0)).slice(0, 64), { dtype: 'int64' }))
             .add(1)
             .div(2),
           { cols: 8 },

@@ -60,7 +60,7 @@ export async function ganDemo(ctx: DemoContext, minutes: number): Promise<DemoEn
     texts: [],
     note:
       (score?.confident != null
-        ? `an MNIST classifier (${((score.judge_accuracy ?? 0) * 100).toFixed(1)}% on the test set) reads ${(score.confident * 100).toFixed(0)}% of ${FD_SAMPLES} samples with confidence 0.9 or more, ${score.classes} digit classes among them; Fréchet distance of its features ${score.fd?.toFixed(1)}. `
+        ? `an MNIST classifier (${((score.judge_accuracy ?? 0) * 100).toFixed(1)}% on the test set) reads ${(score.confident * 100).toFixed(0)}% of ${FD_SAMPLES.toLocaleString('en-US')} samples with confidence 0.9 or more, ${score.classes} digit classes among them; Fréchet distance of its features ${score.fd?.toFixed(1)}. `
         : '') + 'right: both losses per logged step, raw (faint) and smoothed',
   };
 }
