@@ -15,8 +15,8 @@ import { classColumns, cyclingLabels, generate, type GanGenerator } from './mode
 
 /**
  * Generated images scored for the quality figures at each sample step. The Fréchet distance
- * of a few hundred images is mostly the noise of estimating 128 features' covariance: 256 real
- * MNIST images score about 27 against other real ones, more than a good generator's 1,000.
+ * of a few hundred images is mostly the noise of estimating 128 features' covariance, enough
+ * that real images score worse than a good generator (docs/guides/gan.md measures it).
  */
 export const FD_SAMPLES = 1000;
 /** Real images whose features are the Fréchet distance's reference. */
